@@ -1,0 +1,112 @@
+"""The event vocabulary: deterministic ids, positions and constructors of Event messages.
+
+A task event's position is (attempt, placement, rank of state, state number). Projections keep the
+event with the highest position, so they converge whatever the order and number of deliveries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+from google.protobuf import struct_pb2, timestamp_pb2
+
+from helicase.v1 import event_pb2, workflow_pb2
+
+TS = workflow_pb2.TaskState
+WS = workflow_pb2.WorkflowState
+
+TASK_TERMINAL = frozenset(
+    {TS.TASK_STATE_COMPLETED, TS.TASK_STATE_FAILED, TS.TASK_STATE_FATAL_FAILED,
+     TS.TASK_STATE_TIMED_OUT, TS.TASK_STATE_CANCELED, TS.TASK_STATE_SKIPPED}
+)  # fmt: skip
+# Terminal for the task as a whole (FAILED and TIMED_OUT are only terminal for an attempt).
+TASK_FINAL = frozenset(
+    {TS.TASK_STATE_COMPLETED, TS.TASK_STATE_FATAL_FAILED, TS.TASK_STATE_CANCELED,
+     TS.TASK_STATE_SKIPPED}
+)  # fmt: skip
+WORKFLOW_TERMINAL = frozenset(
+    {WS.WORKFLOW_STATE_COMPLETED, WS.WORKFLOW_STATE_FAILED, WS.WORKFLOW_STATE_CANCELED}
+)
+
+_TASK_RANK = {
+    TS.TASK_STATE_PENDING: 0,
+    TS.TASK_STATE_READY: 1,
+    TS.TASK_STATE_ASSIGNED: 2,
+    TS.TASK_STATE_RUNNING: 3,
+}
+_WORKFLOW_RANK = {
+    WS.WORKFLOW_STATE_PENDING: 0,
+    WS.WORKFLOW_STATE_RUNNING: 1,
+    WS.WORKFLOW_STATE_CANCELING: 2,
+}
+
+
+def task_position(attempt: int, placement: int, state: int) -> tuple[int, int, int, int]:
+    """Total order of one task's events; terminal states rank above every live state."""
+    return (attempt, placement, _TASK_RANK.get(state, 4), state)  # type: ignore[call-overload]
+
+
+def workflow_position(state: int) -> tuple[int, int]:
+    return (_WORKFLOW_RANK.get(state, 3), state)  # type: ignore[call-overload]
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:32]
+
+
+def task_event_id(workflow_id: str, task_id: str, attempt: int, placement: int, state: int) -> str:
+    return _digest("task", workflow_id, task_id, attempt, placement, state)
+
+
+def workflow_event_id(workflow_id: str, state: int) -> str:
+    return _digest("workflow", workflow_id, state)
+
+
+def timestamp(at: datetime | None = None) -> timestamp_pb2.Timestamp:
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(at or datetime.now(UTC))
+    return ts
+
+
+def task_event(
+    *,
+    workflow_id: str,
+    task_id: str,
+    attempt: int,
+    placement: int,
+    state: int,
+    source: str,
+    participant: str = "",
+    message: str = "",
+    outputs: struct_pb2.Struct | None = None,
+    at: timestamp_pb2.Timestamp | None = None,
+) -> event_pb2.Event:
+    return event_pb2.Event(
+        event_id=task_event_id(workflow_id, task_id, attempt, placement, state),
+        workflow_id=workflow_id,
+        time=at or timestamp(),
+        source=source,
+        task_event=event_pb2.TaskEvent(
+            task_id=task_id,
+            attempt=attempt,
+            placement=placement,
+            state=state,  # type: ignore[arg-type]
+            participant=participant,
+            message=message,
+            outputs=outputs,
+        ),
+    )
+
+
+def workflow_event(
+    *, workflow_id: str, state: int, source: str, message: str = "",
+    at: timestamp_pb2.Timestamp | None = None,
+) -> event_pb2.Event:  # fmt: skip
+    return event_pb2.Event(
+        event_id=workflow_event_id(workflow_id, state),
+        workflow_id=workflow_id,
+        time=at or timestamp(),
+        source=source,
+        workflow_event=event_pb2.WorkflowEvent(state=state, message=message),  # type: ignore[arg-type]
+    )

@@ -1,0 +1,100 @@
+"""Building and running an asyncio gRPC server the same way in every service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+SERVER_OPTIONS = [
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.so_reuseport", 0),
+]
+
+
+class LoggingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Logs every failed or slow call with its method and duration."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        start = time.perf_counter()
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if method.startswith("/grpc.health") or method.startswith("/grpc.reflection"):
+            return handler
+        log.debug(
+            "rpc",
+            extra={"method": method, "dispatch_ms": round((time.perf_counter() - start) * 1e3, 3)},
+        )
+        return handler
+
+
+def build_server(
+    addr: str,
+    register: Callable[[grpc.aio.Server], None],
+    service_names: Iterable[str],
+) -> tuple[grpc.aio.Server, int, health_aio.HealthServicer]:
+    """A server on `addr` with health and reflection on; returns (server, port, health)."""
+    server = grpc.aio.server(interceptors=[LoggingInterceptor()], options=SERVER_OPTIONS)
+    register(server)
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    names = [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
+    reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port(addr)
+    if port == 0:
+        raise OSError(f"cannot listen on {addr}")
+    return server, port, health
+
+
+async def set_serving(health: health_aio.HealthServicer, names: Iterable[str], ok: bool) -> None:
+    status = (
+        health_pb2.HealthCheckResponse.SERVING if ok else health_pb2.HealthCheckResponse.NOT_SERVING
+    )
+    for name in ["", *names]:
+        await health.set(name, status)
+
+
+async def run_until_stopped(
+    server: grpc.aio.Server,
+    *,
+    on_stop: Callable[[], Awaitable[Any]] | None = None,
+    grace: float = 5.0,
+) -> None:
+    """Serves until SIGTERM or SIGINT, then runs `on_stop` and stops with a grace period."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    await stop.wait()
+    log.info("stopping")
+    if on_stop is not None:
+        await on_stop()
+    await server.stop(grace)
+
+
+def channel(addr: str) -> grpc.aio.Channel:
+    """A client channel with the suite's message size limits."""
+    return grpc.aio.insecure_channel(
+        addr,
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )

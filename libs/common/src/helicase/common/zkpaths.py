@@ -1,0 +1,42 @@
+"""Every ZooKeeper path Helicase uses, in one place.
+
+/helicase/participants/<group>/<name>   ephemeral: a live participant (JSON ParticipantInfo)
+/helicase/tasktypes/<type>              persistent: the latest definition of a task type (JSON)
+/helicase/controller/election           kazoo Election recipe of the controllers
+/helicase/controller/leader             ephemeral: the leader's address and epoch (JSON)
+/helicase/controller/epoch              persistent: its version is the current leader epoch
+/helicase/controller/workflows/<id>     persistent: compact state of a running workflow
+/helicase/owners/<id>                   ephemeral: the scheduler owning a running workflow
+"""
+
+from __future__ import annotations
+
+ROOT = "/helicase"
+PARTICIPANTS = f"{ROOT}/participants"
+TASK_TYPES = f"{ROOT}/tasktypes"
+CONTROLLER = f"{ROOT}/controller"
+ELECTION = f"{CONTROLLER}/election"
+LEADER = f"{CONTROLLER}/leader"
+EPOCH = f"{CONTROLLER}/epoch"
+WORKFLOWS = f"{CONTROLLER}/workflows"
+OWNERS = f"{ROOT}/owners"
+
+
+def participant_group(group: str) -> str:
+    return f"{PARTICIPANTS}/{group}"
+
+
+def participant(group: str, name: str) -> str:
+    return f"{PARTICIPANTS}/{group}/{name}"
+
+
+def task_type(name: str) -> str:
+    return f"{TASK_TYPES}/{name}"
+
+
+def workflow_state(workflow_id: str) -> str:
+    return f"{WORKFLOWS}/{workflow_id}"
+
+
+def owner(workflow_id: str) -> str:
+    return f"{OWNERS}/{workflow_id}"
