@@ -1,0 +1,134 @@
+"""A thin asyncio wrapper over the generated stubs with deadlines and retries on UNAVAILABLE."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import json_format
+
+from helicase.common.events import WORKFLOW_TERMINAL
+from helicase.common.grpc_server import channel
+from helicase.v1 import (
+    task_type_pb2,
+    task_type_pb2_grpc,
+    workflow_pb2,
+    workflow_service_pb2,
+    workflow_service_pb2_grpc,
+)
+
+T = TypeVar("T")
+
+
+def load_workflow_request(
+    source: str | Path | dict[str, Any],
+) -> workflow_service_pb2.CreateWorkflowRequest:
+    """Reads a CreateWorkflowRequest in the design's JSON shape (a file path or a dict).
+
+    A bare workflow (without the "workflow" wrapper) is accepted too; a missing requestId is
+    generated so that a retried create stays idempotent.
+    """
+    raw: dict[str, Any] = (
+        source if isinstance(source, dict) else json.loads(Path(source).read_text())
+    )
+    if "workflow" not in raw:
+        raw = {"workflow": raw}
+    request = json_format.ParseDict(raw, workflow_service_pb2.CreateWorkflowRequest())
+    if not request.request_id:
+        request.request_id = str(uuid.uuid4())
+    return request
+
+
+class HelicaseClient:
+    """Client of the api at `addr` (default 127.0.0.1:50051)."""
+
+    def __init__(self, addr: str = "127.0.0.1:50051", *, timeout: float = 10.0) -> None:
+        self._channel = channel(addr)
+        self._workflows = workflow_service_pb2_grpc.WorkflowServiceStub(self._channel)
+        self._task_types = task_type_pb2_grpc.TaskTypeServiceStub(self._channel)
+        self._timeout = timeout
+
+    async def __aenter__(self) -> HelicaseClient:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, call: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
+        delay = 0.1
+        for attempt in range(attempts):
+            try:
+                return await call()
+            except grpc.aio.AioRpcError as err:
+                if err.code() != grpc.StatusCode.UNAVAILABLE or attempt == attempts - 1:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        raise AssertionError("unreachable")
+
+    async def create(
+        self, request: workflow_service_pb2.CreateWorkflowRequest
+    ) -> workflow_pb2.Workflow:
+        response: workflow_service_pb2.CreateWorkflowResponse = await self._call(
+            lambda: self._workflows.CreateWorkflow(request, timeout=self._timeout)
+        )
+        return response.workflow
+
+    async def get(self, workflow_id: str, *, full: bool = True) -> workflow_pb2.Workflow:
+        view = workflow_pb2.WORKFLOW_VIEW_FULL if full else workflow_pb2.WORKFLOW_VIEW_BASIC
+        request = workflow_service_pb2.GetWorkflowRequest(id=workflow_id, view=view)
+        response: workflow_service_pb2.GetWorkflowResponse = await self._call(
+            lambda: self._workflows.GetWorkflow(request, timeout=self._timeout)
+        )
+        return response.workflow
+
+    async def list_workflows(
+        self, request: workflow_service_pb2.ListWorkflowsRequest
+    ) -> workflow_service_pb2.ListWorkflowsResponse:
+        return await self._call(
+            lambda: self._workflows.ListWorkflows(request, timeout=self._timeout)
+        )
+
+    async def cancel(self, workflow_id: str, reason: str = "") -> workflow_pb2.Workflow:
+        request = workflow_service_pb2.CancelWorkflowRequest(id=workflow_id, reason=reason)
+        response: workflow_service_pb2.CancelWorkflowResponse = await self._call(
+            lambda: self._workflows.CancelWorkflow(request, timeout=self._timeout)
+        )
+        return response.workflow
+
+    async def watch(self, workflow_id: str) -> AsyncIterator[workflow_pb2.Workflow]:
+        """Yields the workflow on every change until it is terminal."""
+        request = workflow_service_pb2.WatchWorkflowRequest(id=workflow_id)
+        async for response in self._workflows.WatchWorkflow(request):
+            yield response.workflow
+
+    async def wait(
+        self, workflow_id: str, *, within: float = 120.0, poll: float = 0.05
+    ) -> workflow_pb2.Workflow:
+        """Polls GetWorkflow until the workflow is terminal (as stored in PostgreSQL)."""
+        deadline = asyncio.get_running_loop().time() + within
+        while True:
+            workflow = await self.get(workflow_id)
+            if workflow.state in WORKFLOW_TERMINAL:
+                return workflow
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(
+                    f"workflow {workflow_id} still "
+                    f"{workflow_pb2.WorkflowState.Name(workflow.state)} after {within}s"
+                )
+            await asyncio.sleep(poll)
+
+    async def task_types(self, instance_group: str = "") -> list[task_type_pb2.TaskType]:
+        request = task_type_pb2.ListTaskTypesRequest(instance_group=instance_group)
+        response = await self._call(
+            lambda: self._task_types.ListTaskTypes(request, timeout=self._timeout)
+        )
+        return list(response.task_types)
