@@ -1,0 +1,43 @@
+"""Shared helpers of the integration tests: workflow builders and waiting."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from helicase.client import HelicaseClient, load_workflow_request
+from helicase.v1 import workflow_pb2, workflow_service_pb2
+
+TS = workflow_pb2.TaskState
+WS = workflow_pb2.WorkflowState
+
+
+def request(
+    tasks: list[dict[str, Any]], **workflow: Any
+) -> workflow_service_pb2.CreateWorkflowRequest:
+    return load_workflow_request({"workflow": {"displayName": "test", **workflow, "tasks": tasks}})
+
+
+def task_states(workflow: workflow_pb2.Workflow) -> dict[str, str]:
+    return {t.id: TS.Name(t.state).removeprefix("TASK_STATE_") for t in workflow.tasks}
+
+
+def state(workflow: workflow_pb2.Workflow) -> str:
+    return WS.Name(workflow.state).removeprefix("WORKFLOW_STATE_")
+
+
+async def run_to_end(
+    client: HelicaseClient, tasks: list[dict[str, Any]], within: float = 60, **workflow: Any
+) -> workflow_pb2.Workflow:
+    created = await client.create(request(tasks, **workflow))
+    return await client.wait(created.id, within=within)
+
+
+async def gather_limited(coros: list[Any], limit: int = 20) -> list[Any]:
+    gate = asyncio.Semaphore(limit)
+
+    async def one(coro: Any) -> Any:
+        async with gate:
+            return await coro
+
+    return await asyncio.gather(*(one(c) for c in coros))
