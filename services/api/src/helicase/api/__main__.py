@@ -1,0 +1,79 @@
+"""`python -m helicase.api`: the public gRPC API over PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from helicase.api import migrations
+from helicase.api.config import ApiConfig
+from helicase.api.handlers import EventService, TaskTypeService, WorkflowService
+from helicase.api.notify import ChangeNotifier
+from helicase.api.registry import TaskTypeRegistry
+from helicase.api.relay import OutboxRelay
+from helicase.api.store import Store
+from helicase.common import kafka, logs, zk
+from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
+from helicase.v1 import (
+    event_pb2,
+    event_pb2_grpc,
+    task_type_pb2,
+    task_type_pb2_grpc,
+    workflow_service_pb2,
+    workflow_service_pb2_grpc,
+)
+
+log = logging.getLogger("helicase.api")
+
+SERVICES = [
+    workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
+    task_type_pb2.DESCRIPTOR.services_by_name["TaskTypeService"].full_name,
+    event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+]
+
+
+async def serve(config: ApiConfig) -> None:
+    if config.migrate:
+        await asyncio.to_thread(migrations.upgrade, config.sqlalchemy_url)
+    engine = create_async_engine(config.sqlalchemy_url, pool_size=10, max_overflow=20)
+    store = Store(engine)
+    zk_client = await asyncio.to_thread(zk.connect, config.common)
+    registry = TaskTypeRegistry(zk_client)
+    await asyncio.to_thread(registry.start)
+    await asyncio.to_thread(kafka.ensure_topics, config.common)
+    producer = kafka.AsyncProducer(config.common)
+    relay = OutboxRelay(store, producer, config.relay_interval)
+    notifier = ChangeNotifier()
+
+    def register(server: object) -> None:
+        workflow_service_pb2_grpc.add_WorkflowServiceServicer_to_server(
+            WorkflowService(config, store, registry, relay, notifier), server
+        )
+        task_type_pb2_grpc.add_TaskTypeServiceServicer_to_server(TaskTypeService(registry), server)
+        event_pb2_grpc.add_EventServiceServicer_to_server(EventService(store, notifier), server)
+
+    server, port, health = build_server(config.listen, register, SERVICES)
+    relay.start()
+    await set_serving(health, SERVICES, True)
+    log.info("api serving", extra={"addr": config.listen, "port": port})
+
+    async def on_stop() -> None:
+        await set_serving(health, SERVICES, False)
+        await relay.stop()
+        producer.close()
+        await engine.dispose()
+        zk_client.stop()
+        zk_client.close()
+
+    await run_until_stopped(server, on_stop=on_stop)
+
+
+def main() -> None:
+    logs.setup("api")
+    asyncio.run(serve(ApiConfig.from_env()))
+
+
+if __name__ == "__main__":
+    main()

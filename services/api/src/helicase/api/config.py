@@ -1,0 +1,44 @@
+"""The api's configuration (environment variables, documented defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from helicase.common.config import CommonConfig, env_duration, env_int, env_str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiConfig:
+    """HELICASE_API_ADDR: gRPC listen address (127.0.0.1:50051).
+    HELICASE_MAX_TASKS: tasks per workflow (100000).
+    HELICASE_DB_MIGRATE: run migrations at start (1).
+    HELICASE_RELAY_INTERVAL: outbox poll interval when idle (200ms).
+    HELICASE_WATCH_REFRESH: WatchWorkflow's safety re-read interval (1s)."""
+
+    common: CommonConfig
+    listen: str
+    max_tasks: int
+    migrate: bool
+    relay_interval: timedelta
+    watch_refresh: timedelta
+
+    @classmethod
+    def from_env(cls) -> ApiConfig:
+        common = CommonConfig.from_env()
+        return cls(
+            common=common,
+            listen=common.api_addr,
+            max_tasks=env_int("HELICASE_MAX_TASKS", 100_000, minimum=1),
+            migrate=env_str("HELICASE_DB_MIGRATE", "1") != "0",
+            relay_interval=env_duration("HELICASE_RELAY_INTERVAL", timedelta(milliseconds=200)),
+            watch_refresh=env_duration("HELICASE_WATCH_REFRESH", timedelta(seconds=1)),
+        )
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        url = self.common.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url

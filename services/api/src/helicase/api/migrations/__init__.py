@@ -1,0 +1,18 @@
+"""Alembic migrations of the api's schema; `upgrade(url)` runs them under an advisory lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+HERE = Path(__file__).resolve().parent
+
+
+def upgrade(sync_url: str) -> None:
+    """Brings the database at `sync_url` (postgresql+psycopg://...) to the latest schema."""
+    config = Config()
+    config.set_main_option("script_location", str(HERE))
+    config.set_main_option("sqlalchemy.url", sync_url.replace("%", "%%"))
+    command.upgrade(config, "head")

@@ -1,0 +1,391 @@
+"""All SQL of the api: workflows, the outbox and recorded events with their projections."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from google.protobuf import json_format
+from sqlalchemy import Row, and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from helicase.api import projection
+from helicase.api.convert import decode_page_token, encode_page_token, workflow_message
+from helicase.api.tables import events, outbox, task_attempts, tasks, workflows
+from helicase.common import events as ev
+from helicase.common import topics
+from helicase.common.errors import FailedPrecondition, NotFound
+from helicase.v1 import command_pb2, event_pb2, workflow_pb2
+
+WS = workflow_pb2.WorkflowState
+FINISHED = (WS.WORKFLOW_STATE_COMPLETED, WS.WORKFLOW_STATE_FAILED)
+STOPPING = (WS.WORKFLOW_STATE_CANCELING, WS.WORKFLOW_STATE_CANCELED)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _command(workflow_id: str, **kind: Any) -> bytes:
+    return command_pb2.Command(
+        command_id=str(uuid.uuid4()), workflow_id=workflow_id, time=ev.timestamp(), **kind
+    ).SerializeToString()
+
+
+class Store:
+    """The api's persistence, over an async SQLAlchemy engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    # -- workflows ---------------------------------------------------------------------------
+
+    async def create_workflow(
+        self, request_id: str, definition: workflow_pb2.Workflow
+    ) -> tuple[workflow_pb2.Workflow, bool]:
+        """Stores a validated workflow, its PENDING event and its launch command atomically.
+        Returns (workflow, created); a known request_id returns the first workflow."""
+        workflow_id = uuid.UUID(definition.id)
+        now = _now()
+        async with self.engine.begin() as conn:
+            inserted = await conn.execute(
+                insert(workflows)
+                .values(
+                    id=workflow_id,
+                    request_id=request_id or None,
+                    display_name=definition.display_name,
+                    labels=dict(definition.labels),
+                    definition=definition.SerializeToString(),
+                    task_count=len(definition.tasks),
+                    state=WS.WORKFLOW_STATE_PENDING,
+                    create_time=now,
+                )
+                .on_conflict_do_nothing(index_elements=["request_id"])
+                .returning(workflows.c.id)
+            )
+            if inserted.first() is None:
+                existing = await conn.scalar(
+                    select(workflows.c.id).where(workflows.c.request_id == request_id)
+                )
+                assert existing is not None
+                found = await self._get(conn, existing, full=True)
+                assert found is not None
+                return found, False
+            await conn.execute(
+                tasks.insert(),
+                [
+                    {"workflow_id": workflow_id, "task_id": t.id, "ordinal": i,
+                     "state": workflow_pb2.TASK_STATE_PENDING}
+                    for i, t in enumerate(definition.tasks)
+                ],
+            )  # fmt: skip
+            pending = ev.workflow_event(
+                workflow_id=definition.id, state=WS.WORKFLOW_STATE_PENDING, source="api",
+                at=ev.timestamp(now),
+            )  # fmt: skip
+            await conn.execute(insert(events).values(**self._event_row(pending)))
+            launch = command_pb2.LaunchCommand(workflow=definition)
+            launch.workflow.create_time.FromDatetime(now)
+            await conn.execute(
+                outbox.insert().values(
+                    topic=topics.COMMANDS, key=definition.id,
+                    payload=_command(definition.id, launch=launch),
+                )
+            )  # fmt: skip
+            created = await self._get(conn, workflow_id, full=True)
+        assert created is not None
+        return created, True
+
+    async def get_workflow(self, workflow_id: uuid.UUID, *, full: bool) -> workflow_pb2.Workflow:
+        async with self.engine.connect() as conn:
+            found = await self._get(conn, workflow_id, full=full)
+        if found is None:
+            raise NotFound(f"workflow {workflow_id} not found")
+        return found
+
+    async def _get(
+        self, conn: AsyncConnection, workflow_id: uuid.UUID, *, full: bool
+    ) -> workflow_pb2.Workflow | None:
+        row = (await conn.execute(select(workflows).where(workflows.c.id == workflow_id))).first()
+        if row is None:
+            return None
+        if not full:
+            counts = await self._counts(conn, [workflow_id])
+            return workflow_message(row._mapping, tasks=None, counts=counts.get(workflow_id, {}))
+        task_rows = (
+            await conn.execute(select(tasks).where(tasks.c.workflow_id == workflow_id))
+        ).all()
+        attempt_query = select(task_attempts).where(task_attempts.c.workflow_id == workflow_id)
+        attempt_rows = (await conn.execute(attempt_query)).all()
+        return workflow_message(
+            row._mapping,
+            tasks=[t._mapping for t in task_rows],
+            attempts=[a._mapping for a in attempt_rows],
+        )
+
+    async def _counts(
+        self, conn: AsyncConnection, ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, dict[int, int]]:
+        rows = await conn.execute(
+            select(tasks.c.workflow_id, tasks.c.state, func.count())
+            .where(tasks.c.workflow_id.in_(ids))
+            .group_by(tasks.c.workflow_id, tasks.c.state)
+        )
+        out: dict[uuid.UUID, dict[int, int]] = {}
+        for workflow_id, state, count in rows:
+            out.setdefault(workflow_id, {})[state] = count
+        return out
+
+    async def list_workflows(
+        self,
+        *,
+        page_size: int,
+        page_token: str,
+        labels: dict[str, str],
+        states: Sequence[int],
+        full: bool,
+    ) -> tuple[list[workflow_pb2.Workflow], str]:
+        query = select(workflows).order_by(workflows.c.create_time.desc(), workflows.c.id.desc())
+        if labels:
+            query = query.where(workflows.c.labels.contains(labels))
+        if states:
+            query = query.where(workflows.c.state.in_(list(states)))
+        if page_token:
+            when, last_id = decode_page_token(page_token)
+            query = query.where(
+                or_(
+                    workflows.c.create_time < when,
+                    and_(workflows.c.create_time == when, workflows.c.id < last_id),
+                )
+            )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query.limit(page_size + 1))).all()
+            page = rows[:page_size]
+            if full:
+                found = [await self._get(conn, r.id, full=True) for r in page]
+                result = [w for w in found if w is not None]
+            else:
+                counts = await self._counts(conn, [r.id for r in page])
+                result = [
+                    workflow_message(r._mapping, tasks=None, counts=counts.get(r.id, {}))
+                    for r in page
+                ]
+        token = (
+            encode_page_token(page[-1].create_time, page[-1].id) if len(rows) > page_size else ""
+        )
+        return result, token
+
+    async def cancel_workflow(self, workflow_id: uuid.UUID, reason: str) -> workflow_pb2.Workflow:
+        """Marks a workflow CANCELING and queues the cancel command, atomically."""
+        async with self.engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(workflows).where(workflows.c.id == workflow_id).with_for_update()
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"workflow {workflow_id} not found")
+            if row.state in FINISHED:
+                name = WS.Name(row.state).removeprefix("WORKFLOW_STATE_")
+                raise FailedPrecondition(f"workflow {workflow_id} is already {name}")
+            if row.state not in STOPPING:
+                message = f"cancel requested: {reason}" if reason else "cancel requested"
+                canceling = ev.workflow_event(
+                    workflow_id=str(workflow_id), state=WS.WORKFLOW_STATE_CANCELING,
+                    source="api", message=message,
+                )  # fmt: skip
+                await self._record(conn, [canceling])
+                await conn.execute(
+                    outbox.insert().values(
+                        topic=topics.COMMANDS, key=str(workflow_id),
+                        payload=_command(str(workflow_id),
+                                         cancel=command_pb2.CancelCommand(reason=reason)),
+                    )
+                )  # fmt: skip
+            found = await self._get(conn, workflow_id, full=True)
+        assert found is not None
+        return found
+
+    # -- outbox ------------------------------------------------------------------------------
+
+    async def publish_outbox(
+        self, publish: Callable[[list[tuple[str, str, bytes]]], Awaitable[None]], limit: int = 500
+    ) -> int:
+        """Publishes the oldest unpublished outbox rows with `publish`, then marks them, in one
+        transaction (rows locked with SKIP LOCKED, so several apis can relay)."""
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload)
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            await publish([(r.topic, r.key, r.payload) for r in rows])
+            await conn.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([r.id for r in rows]))
+                .values(published_at=func.now())
+            )
+        return len(rows)
+
+    # -- events ------------------------------------------------------------------------------
+
+    async def record_events(self, batch: Sequence[event_pb2.Event]) -> tuple[int, set[str]]:
+        """Stores each event once and folds the new ones into the projections, atomically.
+        Returns (stored, ids of the workflows whose projection changed)."""
+        async with self.engine.begin() as conn:
+            return await self._record(conn, batch)
+
+    @staticmethod
+    def _event_row(event: event_pb2.Event) -> dict[str, Any]:
+        return {
+            "event_id": event.event_id,
+            "workflow_id": uuid.UUID(event.workflow_id),
+            "time": event.time.ToDatetime(tzinfo=UTC),
+            "source": event.source,
+            "payload": event.SerializeToString(),
+        }
+
+    async def _record(
+        self, conn: AsyncConnection, batch: Sequence[event_pb2.Event]
+    ) -> tuple[int, set[str]]:
+        unique = {e.event_id: e for e in batch}
+        if not unique:
+            return 0, set()
+        inserted = await conn.execute(
+            insert(events)
+            .values([self._event_row(e) for e in unique.values()])
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(events.c.event_id)
+        )
+        new = [unique[event_id] for (event_id,) in inserted]
+        stored = len(new)
+        if not new:
+            return 0, set()
+        # Lock order: workflows, then tasks, then attempts, each sorted by key.
+        workflow_ids = sorted({uuid.UUID(e.workflow_id) for e in new})
+        known = {
+            r.id: r
+            for r in await conn.execute(
+                select(workflows).where(workflows.c.id.in_(workflow_ids))
+                .order_by(workflows.c.id).with_for_update()
+            )
+        }  # fmt: skip
+        new = [e for e in new if uuid.UUID(e.workflow_id) in known]
+        await self._fold_workflows(conn, known, [e for e in new if e.HasField("workflow_event")])
+        await self._fold_tasks(conn, [e for e in new if e.HasField("task_event")])
+        return stored, {e.workflow_id for e in new}
+
+    async def _fold_workflows(
+        self, conn: AsyncConnection, known: dict[uuid.UUID, Row[Any]], batch: list[event_pb2.Event]
+    ) -> None:
+        changed: dict[uuid.UUID, projection.WorkflowRow] = {}
+        for event in batch:
+            workflow_id = uuid.UUID(event.workflow_id)
+            row = changed.get(workflow_id)
+            if row is None:
+                stored = known[workflow_id]
+                row = projection.WorkflowRow(
+                    state=stored.state, message=stored.message,
+                    start_time=stored.start_time, end_time=stored.end_time,
+                )  # fmt: skip
+            changed[workflow_id] = projection.fold_workflow(
+                row, event.workflow_event.state, event.workflow_event.message,
+                event.time.ToDatetime(tzinfo=UTC),
+            )  # fmt: skip
+        if changed:
+            await conn.execute(
+                update(workflows).where(workflows.c.id == bindparam("wid")),
+                [{"wid": k, **asdict(v)} for k, v in changed.items()],
+            )
+
+    async def _fold_tasks(self, conn: AsyncConnection, batch: list[event_pb2.Event]) -> None:
+        if not batch:
+            return
+        task_keys = sorted({(uuid.UUID(e.workflow_id), e.task_event.task_id) for e in batch})
+        attempt_keys = sorted(
+            {(uuid.UUID(e.workflow_id), e.task_event.task_id, e.task_event.attempt) for e in batch
+             if e.task_event.attempt > 0}
+        )  # fmt: skip
+        task_rows: dict[tuple[uuid.UUID, str], projection.TaskRow] = {}
+        for r in await conn.execute(
+            select(tasks).where(tuple_(tasks.c.workflow_id, tasks.c.task_id).in_(task_keys))
+            .order_by(tasks.c.workflow_id, tasks.c.task_id).with_for_update()
+        ):  # fmt: skip
+            task_rows[(r.workflow_id, r.task_id)] = projection.TaskRow(
+                state=r.state, attempt=r.attempt, placement=r.placement,
+                participant=r.participant, participant_pos=tuple(r.participant_pos),
+                message=r.message, outputs=r.outputs,
+            )  # fmt: skip
+        attempt_rows: dict[tuple[uuid.UUID, str, int], projection.AttemptRow] = {}
+        if attempt_keys:
+            columns = (
+                task_attempts.c.workflow_id,
+                task_attempts.c.task_id,
+                task_attempts.c.attempt,
+            )
+            for r in await conn.execute(
+                select(task_attempts).where(tuple_(*columns).in_(attempt_keys))
+                .order_by(*columns).with_for_update()
+            ):  # fmt: skip
+                attempt_rows[(r.workflow_id, r.task_id, r.attempt)] = projection.AttemptRow(
+                    state=r.state, placement=r.placement, participant=r.participant,
+                    participant_pos=tuple(r.participant_pos), message=r.message,
+                    start_time=r.start_time, end_time=r.end_time,
+                )  # fmt: skip
+        touched_tasks: set[tuple[uuid.UUID, str]] = set()
+        touched_attempts: set[tuple[uuid.UUID, str, int]] = set()
+        for event in batch:
+            te = event.task_event
+            key = (uuid.UUID(event.workflow_id), te.task_id)
+            if key not in task_rows:
+                continue  # an event about a task the workflow does not have
+            fact = projection.TaskFact(
+                attempt=te.attempt, placement=te.placement, state=te.state,
+                participant=te.participant, message=te.message,
+                outputs=json_format.MessageToDict(te.outputs) if te.HasField("outputs") else None,
+                time=event.time.ToDatetime(tzinfo=UTC),
+            )  # fmt: skip
+            task_rows[key] = projection.fold_task(task_rows[key], fact)
+            touched_tasks.add(key)
+            if te.attempt > 0:
+                attempt_key = (*key, te.attempt)
+                attempt_rows[attempt_key] = projection.fold_attempt(
+                    attempt_rows.get(attempt_key, projection.AttemptRow()), fact
+                )
+                touched_attempts.add(attempt_key)
+        if touched_tasks:
+            await conn.execute(
+                update(tasks).where(
+                    and_(tasks.c.workflow_id == bindparam("wid"),
+                         tasks.c.task_id == bindparam("tid"))
+                ),
+                [{"wid": k[0], "tid": k[1], **{**asdict(task_rows[k]),
+                  "participant_pos": list(task_rows[k].participant_pos)}}
+                 for k in sorted(touched_tasks)],
+            )  # fmt: skip
+        if touched_attempts:
+            values = [
+                {"workflow_id": k[0], "task_id": k[1], "attempt": k[2],
+                 **{**asdict(attempt_rows[k]),
+                    "participant_pos": list(attempt_rows[k].participant_pos)}}
+                for k in sorted(touched_attempts)
+            ]  # fmt: skip
+            stmt = insert(task_attempts).values(values)
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["workflow_id", "task_id", "attempt"],
+                    set_={c: stmt.excluded[c] for c in
+                          ("state", "placement", "participant", "participant_pos", "message",
+                           "start_time", "end_time")},
+                )
+            )  # fmt: skip

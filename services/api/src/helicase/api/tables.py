@@ -1,0 +1,97 @@
+"""The api's PostgreSQL schema (SQLAlchemy Core); migrations in helicase.api.migrations."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    Uuid,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+
+metadata = MetaData()
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("request_id", Text, unique=True),
+    Column("display_name", Text, nullable=False),
+    Column("labels", JSONB, nullable=False),
+    Column("definition", LargeBinary, nullable=False),  # helicase.v1.Workflow, definition only
+    Column("task_count", Integer, nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("start_time", DateTime(timezone=True)),
+    Column("end_time", DateTime(timezone=True)),
+    Index("workflows_create_time", text("create_time DESC"), text("id DESC")),
+    Index("workflows_state", "state"),
+    Index("workflows_labels", "labels", postgresql_using="gin"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("workflow_id", Uuid, nullable=False),
+    Column("task_id", Text, nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("attempt", Integer, nullable=False, server_default="0"),
+    Column("placement", Integer, nullable=False, server_default="0"),
+    Column("participant", Text, nullable=False, server_default=""),
+    Column("participant_pos", ARRAY(Integer), nullable=False, server_default="{}"),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("outputs", JSONB),
+    PrimaryKeyConstraint("workflow_id", "task_id"),
+)
+
+task_attempts = Table(
+    "task_attempts",
+    metadata,
+    Column("workflow_id", Uuid, nullable=False),
+    Column("task_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("placement", Integer, nullable=False),
+    Column("participant", Text, nullable=False, server_default=""),
+    Column("participant_pos", ARRAY(Integer), nullable=False, server_default="{}"),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("start_time", DateTime(timezone=True)),
+    Column("end_time", DateTime(timezone=True)),
+    PrimaryKeyConstraint("workflow_id", "task_id", "attempt"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("workflow_id", Uuid, nullable=False),
+    Column("time", DateTime(timezone=True), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # helicase.v1.Event
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("events_workflow", "workflow_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("topic", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True)),
+    Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+)

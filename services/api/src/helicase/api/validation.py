@@ -1,0 +1,218 @@
+"""Validation of a CreateWorkflowRequest at the edge: every violation, named by field path.
+
+Pure: the known task types (with their params schemas) come in as an argument.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import json_format
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from helicase.common.errors import FieldViolation, InvalidArgument
+from helicase.v1 import workflow_pb2, workflow_service_pb2
+
+TASK_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+LABEL_KEY = re.compile(r"^[a-z0-9]([a-z0-9._/-]{0,62})$")
+MAX_PARAMS_BYTES = 64 * 1024
+MAX_LABELS = 32
+MAX_DISPLAY_NAME = 200
+MAX_REQUEST_ID = 128
+MAX_ATTEMPTS = 100
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Limits on one workflow."""
+
+    max_tasks: int = 100_000
+    max_dependencies: int = 10_000
+
+
+@dataclass
+class SchemaCache:
+    """Compiled JSON-schema validators per task type (schemas rarely change)."""
+
+    _compiled: dict[str, tuple[str, Draft202012Validator | None]] = field(default_factory=dict)
+
+    def validator(self, type_name: str, schema: Mapping[str, Any]) -> Draft202012Validator | None:
+        key = json.dumps(schema, sort_keys=True)
+        cached = self._compiled.get(type_name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            Draft202012Validator.check_schema(schema)
+            compiled: Draft202012Validator | None = Draft202012Validator(schema)
+        except SchemaError:
+            compiled = None  # a broken schema of a participant's must not block every workflow
+        self._compiled[type_name] = (key, compiled)
+        return compiled
+
+
+def _path(error_path: Any) -> str:
+    out = ""
+    for part in error_path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _check_retry(task: workflow_pb2.Task, where: str, out: list[FieldViolation]) -> None:
+    if not task.HasField("retry"):
+        return
+    retry = task.retry
+    if not 0 <= retry.max_attempts <= MAX_ATTEMPTS:
+        out.append(FieldViolation(f"{where}.retry.max_attempts", f"must be 0..{MAX_ATTEMPTS}"))
+    for name in ("initial_backoff", "max_backoff"):
+        value = getattr(retry, name)
+        if value.seconds < 0 or value.nanos < 0:
+            out.append(FieldViolation(f"{where}.retry.{name}", "must not be negative"))
+    if retry.multiplier != 0 and retry.multiplier < 1:
+        out.append(FieldViolation(f"{where}.retry.multiplier", "must be 0 (default) or >= 1"))
+
+
+def _check_task(
+    task: workflow_pb2.Task,
+    where: str,
+    task_types: Mapping[str, Mapping[str, Any]],
+    schemas: SchemaCache,
+    limits: Limits,
+    out: list[FieldViolation],
+) -> None:
+    if not TASK_ID.match(task.id):
+        out.append(
+            FieldViolation(
+                f"{where}.id",
+                "must be 1-63 characters of lower-case letters, digits, '-' and '_', "
+                "starting with a letter or digit",
+            )
+        )
+    if task.instance_group and not TASK_ID.match(task.instance_group):
+        out.append(FieldViolation(f"{where}.instance_group", "is not a valid group name"))
+    if len(task.depends_on) > limits.max_dependencies:
+        out.append(FieldViolation(f"{where}.depends_on", "has too many dependencies"))
+    if task.timeout.seconds < 0 or task.timeout.nanos < 0:
+        out.append(FieldViolation(f"{where}.timeout", "must not be negative"))
+    _check_retry(task, where, out)
+    schema = task_types.get(task.type)
+    if not task.type:
+        out.append(FieldViolation(f"{where}.type", "is required"))
+        return
+    if schema is None:
+        known = ", ".join(sorted(task_types)) or "none registered"
+        out.append(FieldViolation(f"{where}.type", f"unknown task type {task.type!r} ({known})"))
+        return
+    params = json_format.MessageToDict(task.params) if task.HasField("params") else {}
+    size = len(json.dumps(params))
+    if size > MAX_PARAMS_BYTES:
+        out.append(
+            FieldViolation(f"{where}.params", f"is {size} bytes; the limit is {MAX_PARAMS_BYTES}")
+        )
+        return
+    validator = schemas.validator(task.type, schema)
+    if validator is None:
+        return
+    for error in sorted(validator.iter_errors(params), key=lambda e: list(e.path)):
+        out.append(FieldViolation(f"{where}.params{_path(error.path)}", error.message))
+
+
+def _find_cycle(ids: list[str], deps: dict[str, list[str]]) -> list[str] | None:
+    """Returns one cycle as a path of task ids (first == last), or None. Iterative DFS."""
+    white, grey, black = 0, 1, 2
+    color = dict.fromkeys(ids, white)
+    for root in ids:
+        if color[root] != white:
+            continue
+        stack: list[tuple[str, int]] = [(root, 0)]
+        path: list[str] = []
+        while stack:
+            node, index = stack.pop()
+            if index == 0:
+                color[node] = grey
+                path.append(node)
+            children = [d for d in deps.get(node, []) if d in color]
+            if index < len(children):
+                stack.append((node, index + 1))
+                child = children[index]
+                if color[child] == grey:
+                    return [*path[path.index(child) :], child]
+                if color[child] == white:
+                    stack.append((child, 0))
+            else:
+                color[node] = black
+                path.pop()
+    return None
+
+
+def validate_create(
+    request: workflow_service_pb2.CreateWorkflowRequest,
+    task_types: Mapping[str, Mapping[str, Any]],
+    *,
+    limits: Limits | None = None,
+    schemas: SchemaCache | None = None,
+) -> None:
+    """Raises InvalidArgument naming every offending field of `request`."""
+    limits = limits or Limits()
+    schemas = schemas or SchemaCache()
+    out: list[FieldViolation] = []
+    workflow = request.workflow
+    if len(request.request_id) > MAX_REQUEST_ID:
+        out.append(FieldViolation("request_id", f"is longer than {MAX_REQUEST_ID} characters"))
+    if not request.HasField("workflow"):
+        raise InvalidArgument([FieldViolation("workflow", "is required"), *out])
+    if len(workflow.display_name) > MAX_DISPLAY_NAME:
+        out.append(FieldViolation("workflow.display_name", f"is over {MAX_DISPLAY_NAME} chars"))
+    if len(workflow.labels) > MAX_LABELS:
+        out.append(FieldViolation("workflow.labels", f"has more than {MAX_LABELS} labels"))
+    for key, value in sorted(workflow.labels.items()):
+        if not LABEL_KEY.match(key):
+            out.append(FieldViolation(f"workflow.labels[{key}]", "is not a valid label key"))
+        if len(value) > 63:
+            out.append(FieldViolation(f"workflow.labels[{key}]", "value is over 63 characters"))
+    tasks = workflow.tasks
+    if not tasks:
+        out.append(FieldViolation("workflow.tasks", "a workflow needs at least one task"))
+    if len(tasks) > limits.max_tasks:
+        raise InvalidArgument(
+            [
+                FieldViolation(
+                    "workflow.tasks", f"{len(tasks)} tasks; the limit is {limits.max_tasks}"
+                )
+            ]
+        )
+    seen: dict[str, int] = {}
+    for index, task in enumerate(tasks):
+        where = f"workflow.tasks[{index}]"
+        _check_task(task, where, task_types, schemas, limits, out)
+        if task.id in seen:
+            out.append(
+                FieldViolation(f"{where}.id", f"duplicate id {task.id!r} (tasks[{seen[task.id]}])")
+            )
+        else:
+            seen[task.id] = index
+    deps: dict[str, list[str]] = {}
+    for index, task in enumerate(tasks):
+        for dep_index, dep in enumerate(task.depends_on):
+            where = f"workflow.tasks[{index}].depends_on[{dep_index}]"
+            if dep == task.id:
+                out.append(FieldViolation(where, f"task {task.id!r} depends on itself"))
+            elif dep not in seen:
+                out.append(FieldViolation(where, f"unknown dependency {dep!r}"))
+        deps.setdefault(task.id, []).extend(d for d in task.depends_on if d != task.id)
+    cycle = _find_cycle(list(seen), deps)
+    if cycle is not None:
+        first = seen[cycle[0]]
+        dep_index = list(tasks[first].depends_on).index(cycle[1])
+        out.append(
+            FieldViolation(
+                f"workflow.tasks[{first}].depends_on[{dep_index}]",
+                "cycle " + " -> ".join(cycle),
+            )
+        )
+    if out:
+        raise InvalidArgument(out)
