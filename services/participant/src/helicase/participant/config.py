@@ -1,0 +1,42 @@
+"""The participant's configuration (environment variables, documented defaults)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from helicase.common.config import CommonConfig, env_duration, env_int, env_str, host_name
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParticipantConfig:
+    """HELICASE_PARTICIPANT_ADDR: health/reflection address (127.0.0.1:50055).
+    HELICASE_PARTICIPANT_NAME: unique name among live participants (the host name).
+    HELICASE_PARTICIPANT_GROUP: instance group tag (default).
+    HELICASE_PARTICIPANT_CAPACITY: tasks run at once (8).
+    HELICASE_PARTICIPANT_TASK_TYPES: task types served (noop,sleep,shell).
+    HELICASE_PARTICIPANT_GRACE: SIGTERM-to-SIGKILL grace of cancelled shell tasks (2s).
+    HELICASE_PARTICIPANT_MAX_RSS_MB: exit when resident memory passes this (0 = off)."""
+
+    common: CommonConfig
+    listen: str
+    name: str
+    group: str
+    capacity: int
+    task_types: tuple[str, ...]
+    grace: timedelta
+    max_rss_mb: int
+
+    @classmethod
+    def from_env(cls) -> ParticipantConfig:
+        types = env_str("HELICASE_PARTICIPANT_TASK_TYPES", "noop,sleep,shell")
+        return cls(
+            common=CommonConfig.from_env(),
+            listen=env_str("HELICASE_PARTICIPANT_ADDR", "127.0.0.1:50055"),
+            name=env_str("HELICASE_PARTICIPANT_NAME", host_name()),
+            group=env_str("HELICASE_PARTICIPANT_GROUP", "default"),
+            capacity=env_int("HELICASE_PARTICIPANT_CAPACITY", 8, minimum=1),
+            task_types=tuple(t.strip() for t in types.split(",") if t.strip()),
+            grace=env_duration("HELICASE_PARTICIPANT_GRACE", timedelta(seconds=2)),
+            max_rss_mb=env_int("HELICASE_PARTICIPANT_MAX_RSS_MB", 0, minimum=0),
+        )
