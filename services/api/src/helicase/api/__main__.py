@@ -26,6 +26,7 @@ from helicase.v1 import (
 )
 
 log = logging.getLogger("helicase.api")
+STOP_GRACE_SECONDS = 5.0
 
 SERVICES = [
     workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
@@ -61,10 +62,12 @@ async def serve(config: ApiConfig) -> None:
 
     async def on_stop() -> None:
         await set_serving(health, SERVICES, False)
+        # In-flight calls (and open watches) finish before the pool they read from goes away.
+        await server.stop(STOP_GRACE_SECONDS)
         await relay.stop()
-        producer.close()
+        await asyncio.to_thread(producer.close)
         await engine.dispose()
-        zk_client.stop()
+        await asyncio.to_thread(zk_client.stop)
         zk_client.close()
 
     await run_until_stopped(server, on_stop=on_stop)

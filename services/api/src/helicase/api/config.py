@@ -37,8 +37,12 @@ class ApiConfig:
 
     @property
     def sqlalchemy_url(self) -> str:
-        url = self.common.database_url
-        for prefix in ("postgresql://", "postgres://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
-        return url
+        return sqlalchemy_url(self.common.database_url)
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """A libpq-style postgresql:// URL as SQLAlchemy's psycopg 3 dialect wants it."""
+    for prefix in ("postgresql://", "postgres://"):
+        if database_url.startswith(prefix):
+            return "postgresql+psycopg://" + database_url[len(prefix) :]
+    return database_url

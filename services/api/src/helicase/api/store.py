@@ -78,8 +78,8 @@ class Store:
             await conn.execute(
                 tasks.insert(),
                 [
-                    {"workflow_id": workflow_id, "task_id": t.id, "ordinal": i,
-                     "state": workflow_pb2.TASK_STATE_PENDING}
+                    {"workflow_id": workflow_id, "task_id": t.id, "ordinal": i, "type": t.type,
+                     "instance_group": t.instance_group, "state": workflow_pb2.TASK_STATE_PENDING}
                     for i, t in enumerate(definition.tasks)
                 ],
             )  # fmt: skip

@@ -45,7 +45,9 @@ tasks = Table(
     metadata,
     Column("workflow_id", Uuid, nullable=False),
     Column("task_id", Text, nullable=False),
-    Column("ordinal", Integer, nullable=False),
+    Column("ordinal", Integer, nullable=False),  # position in the definition
+    Column("type", Text, nullable=False),
+    Column("instance_group", Text, nullable=False),
     Column("state", Integer, nullable=False),
     Column("attempt", Integer, nullable=False, server_default="0"),
     Column("placement", Integer, nullable=False, server_default="0"),

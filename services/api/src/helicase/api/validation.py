@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +80,7 @@ def _check_task(
     task: workflow_pb2.Task,
     where: str,
     task_types: Mapping[str, Mapping[str, Any]],
-    schemas: SchemaCache,
+    validators: Callable[[str, Mapping[str, Any]], Draft202012Validator | None],
     limits: Limits,
     out: list[FieldViolation],
 ) -> None:
@@ -107,16 +107,17 @@ def _check_task(
         known = ", ".join(sorted(task_types)) or "none registered"
         out.append(FieldViolation(f"{where}.type", f"unknown task type {task.type!r} ({known})"))
         return
-    params = json_format.MessageToDict(task.params) if task.HasField("params") else {}
-    size = len(json.dumps(params))
+    # Measured in the proto encoding: the bytes that travel to the participant.
+    size = task.params.ByteSize()
     if size > MAX_PARAMS_BYTES:
         out.append(
             FieldViolation(f"{where}.params", f"is {size} bytes; the limit is {MAX_PARAMS_BYTES}")
         )
         return
-    validator = schemas.validator(task.type, schema)
+    validator = validators(task.type, schema)
     if validator is None:
         return
+    params = json_format.MessageToDict(task.params) if task.HasField("params") else {}
     for error in sorted(validator.iter_errors(params), key=lambda e: list(e.path)):
         out.append(FieldViolation(f"{where}.params{_path(error.path)}", error.message))
 
@@ -125,6 +126,7 @@ def _find_cycle(ids: list[str], deps: dict[str, list[str]]) -> list[str] | None:
     """Returns one cycle as a path of task ids (first == last), or None. Iterative DFS."""
     white, grey, black = 0, 1, 2
     color = dict.fromkeys(ids, white)
+    known = {node: [d for d in deps.get(node, []) if d in color] for node in ids}
     for root in ids:
         if color[root] != white:
             continue
@@ -135,7 +137,7 @@ def _find_cycle(ids: list[str], deps: dict[str, list[str]]) -> list[str] | None:
             if index == 0:
                 color[node] = grey
                 path.append(node)
-            children = [d for d in deps.get(node, []) if d in color]
+            children = known[node]
             if index < len(children):
                 stack.append((node, index + 1))
                 child = children[index]
@@ -185,10 +187,18 @@ def validate_create(
                 )
             ]
         )
+    compiled: dict[str, Draft202012Validator | None] = {}
+
+    def validators(type_name: str, schema: Mapping[str, Any]) -> Draft202012Validator | None:
+        # Once per type and request: comparing a schema with the cached one has a cost too.
+        if type_name not in compiled:
+            compiled[type_name] = schemas.validator(type_name, schema)
+        return compiled[type_name]
+
     seen: dict[str, int] = {}
     for index, task in enumerate(tasks):
         where = f"workflow.tasks[{index}]"
-        _check_task(task, where, task_types, schemas, limits, out)
+        _check_task(task, where, task_types, validators, limits, out)
         if task.id in seen:
             out.append(
                 FieldViolation(f"{where}.id", f"duplicate id {task.id!r} (tasks[{seen[task.id]}])")

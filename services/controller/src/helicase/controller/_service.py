@@ -13,6 +13,7 @@ from google.protobuf import json_format
 from google.rpc import code_pb2
 
 from helicase.common.errors import error_info_status
+from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.controller._model import (
     CancelRequested,
     ParticipantJoined,
@@ -25,6 +26,7 @@ from helicase.controller._shell import Core, status_of
 from helicase.v1 import controller_pb2, controller_pb2_grpc, participant_pb2, participant_pb2_grpc
 
 log = logging.getLogger(__name__)
+TERMINAL = frozenset(WORKFLOW_TERMINAL)
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
 
@@ -109,18 +111,12 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
         assert workflow is not None
         queue = core.watch(request.workflow_id)
         try:
-            status = status_of(workflow)
-            while True:
+            status: controller_pb2.WorkflowStatus | None = status_of(workflow)
+            while status is not None:
                 yield controller_pb2.ControllerServiceWatchWorkflowResponse(status=status)
-                if workflow.terminal:
+                if status.state in TERMINAL:
                     return
-                update = await queue.get()
-                if update is None:
-                    return  # leadership lost or workflow released: the client re-watches
-                status = update
-                if update.state in (3, 4, 6):  # COMPLETED, FAILED, CANCELED
-                    yield controller_pb2.ControllerServiceWatchWorkflowResponse(status=status)
-                    return
+                status = await queue.get()  # None: leadership lost or released; client re-watches
         finally:
             core.unwatch(request.workflow_id, queue)
 
