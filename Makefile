@@ -1,41 +1,42 @@
-# Helicase — the two commands are `make demo` and `make test` (see README.md).
+# Helicase: `make demo` and `make test` are the two commands to know (see README.md).
+# Recipes stay thin: the work is in scripts/ and helicase.devstack.
 SHELL := /bin/bash
-UV := uv run --quiet
 export PATH := $(HOME)/.local/bin:$(PATH)
+UV := uv run --quiet
+PYTEST_ARGS ?=
 
-.PHONY: install up down status demo test lint proto bench clean
+.PHONY: install up down status proto lint test demo bench clean
 
-install: ## install whatever is missing (apt-get, uv, Maven jars, buf, grpcurl)
+install: ## install whatever is missing (apt-get, uv, Python workspace, Maven jars, buf, grpcurl)
 	@bash scripts/bootstrap.sh
 
 up: install ## start ZooKeeper, Kafka, PostgreSQL and every service (safe to run twice)
 	@$(UV) python -m helicase.devstack up
 
 down: ## stop everything `make up` started
-	@if command -v uv >/dev/null && [ -d .venv ]; then $(UV) python -m helicase.devstack down; fi
+	@if [ -x .venv/bin/python ]; then $(UV) python -m helicase.devstack down; fi
 
-status: ## show what runs where
+status: ## what runs where, and whether it is healthy
 	@$(UV) python -m helicase.devstack status
 
-demo: up ## run the example workflows against the running suite
-	@$(UV) python scripts/demo.py
+proto: ## regenerate the Python code of protos/helicase/v1
+	@$(UV) python scripts/gen_protos.py
 
-lint: ## ruff, mypy, buf lint and the generated-code freshness check
+lint: install ## ruff, mypy --strict, buf lint, generated code up to date
 	@$(UV) ruff check .
 	@$(UV) ruff format --check .
-	@$(UV) mypy libs/common/src/helicase/common libs/client/src/helicase/client \
-		libs/devstack/src/helicase/devstack services/*/src/helicase/* scripts bench
+	@$(UV) mypy libs services tests bench scripts
 	@node_modules/.bin/buf lint
 	@$(UV) python scripts/gen_protos.py --check
 
-test: install lint ## the whole suite: lint, unit and integration tests
-	@$(UV) pytest -p no:cacheprovider
+test: install lint ## lint, then unit and integration tests (real ZooKeeper, Kafka, PostgreSQL)
+	@$(UV) pytest -p no:cacheprovider $(PYTEST_ARGS)
 
-proto: ## regenerate Python code from protos/helicase/v1
-	@$(UV) python scripts/gen_protos.py
+demo: up ## run the example workflows against the local suite (left running)
+	@$(UV) python scripts/demo.py
 
-bench: up ## end-to-end benchmark through the public API (figures in bench/results)
+bench: up ## end-to-end throughput through the public API
 	@$(UV) python bench/throughput.py
 
-clean: down
-	rm -rf .helicase/run .helicase/logs
+clean: down ## stop the suite and delete its state (keeps the resolved jars and tools)
+	@find .helicase -mindepth 1 -maxdepth 1 ! -name lib ! -name bin -exec rm -rf {} + 2>/dev/null || true

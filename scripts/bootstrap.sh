@@ -1,59 +1,88 @@
 #!/usr/bin/env bash
-# Installs what the local suite and the tests need, skipping what is already there:
-# PostgreSQL (apt-get), Java and Maven if missing, uv and the Python workspace, the ZooKeeper and
-# Kafka jars (Maven), buf (npm) and grpcurl (Go). Safe to run any number of times.
+# Installs what the local suite and the tests need, skipping whatever is already there:
+# PostgreSQL (and Java, Maven if missing) from apt, uv and the Python workspace, the ZooKeeper and
+# Kafka jars (Maven), buf (npm, repo-local node_modules) and grpcurl (Go, into .helicase/bin).
+# Idempotent and non-interactive (works as root with CI=true and no stdin); one line per step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 LIB=$ROOT/.helicase/lib
 BIN=$ROOT/.helicase/bin
+GRPCURL_VERSION=v1.9.3
+export PATH="$HOME/.local/bin:$PATH"
+export DEBIAN_FRONTEND=noninteractive
 mkdir -p "$LIB" "$BIN"
-step() { printf '==> %s\n' "$*"; }
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
+step() { printf '==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
+have_postgres() { compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; }
+
+# --- system packages (apt-get update only when something is missing) -------------------------
 missing=()
-ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql postgresql-contrib)
+have_postgres || missing+=(postgresql)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v go >/dev/null || missing+=(golang-go)
 command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   step "apt-get install ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+  as_root apt-get update -qq </dev/null
+  as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+  # Debian's package creates and may start a "main" cluster on 5432, the port `make up` wants.
+  # The devstack runs its own cluster, so park that one (only the one this run just installed).
+  if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v pg_lsclusters >/dev/null; then
+    pg_lsclusters --no-header 2>/dev/null | while read -r ver cluster _port status _rest; do
+      if [ "$status" = online ]; then as_root pg_ctlcluster "$ver" "$cluster" stop || true; fi
+      if [ -f "/etc/postgresql/$ver/$cluster/start.conf" ]; then
+        echo manual | as_root tee "/etc/postgresql/$ver/$cluster/start.conf" >/dev/null
+      fi
+    done
+  fi
 else
-  step "system packages present"
+  step "system packages present (postgresql, java, maven, go, npm)"
 fi
 
+# --- Python ------------------------------------------------------------------------------------
 if ! command -v uv >/dev/null; then
   step "pip install uv"
-  python3.11 -m pip install --quiet uv || python3 -m pip install --quiet uv
+  python3 -m pip install --quiet --user uv </dev/null 2>/dev/null ||
+    python3 -m pip install --quiet --user --break-system-packages uv </dev/null
 fi
 step "uv sync (Python workspace)"
-uv sync --quiet --python 3.11
+uv sync --quiet </dev/null
 
+# --- ZooKeeper and Kafka jars (re-resolved when their pom changes) ------------------------------
 for component in zookeeper kafka; do
-  if ! ls "$LIB/$component"/*.jar >/dev/null 2>&1; then
-    step "maven: $component jars"
-    mvn -q -B -f "deploy/local/$component/pom.xml" dependency:copy-dependencies \
-      -DoutputDirectory="$LIB/$component" </dev/null
-  else
+  pom="deploy/local/$component/pom.xml"
+  dest="$LIB/$component"
+  stamp=$(sha256sum "$pom" | cut -d' ' -f1)
+  if compgen -G "$dest/*.jar" >/dev/null && [ "$(cat "$dest/.pom.sha256" 2>/dev/null)" = "$stamp" ]; then
     step "$component jars present"
+  else
+    step "maven: $component jars -> ${dest#"$ROOT"/}"
+    rm -rf "$dest"
+    # Maven's output only matters when it fails (with -q it still prints stray colour codes).
+    if ! out=$(mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$dest" 2>&1 </dev/null); then
+      printf '%s\n' "$out" >&2
+      exit 1
+    fi
+    echo "$stamp" >"$dest/.pom.sha256"
   fi
 done
 
-if [ ! -x node_modules/.bin/buf ]; then
-  step "npm: @bufbuild/buf"
-  npm ci --silent --no-audit --no-fund </dev/null
-else
+# --- buf (npm, pinned by package-lock.json) ------------------------------------------------------
+if [ -x node_modules/.bin/buf ]; then
   step "buf present"
+else
+  step "npm ci (@bufbuild/buf)"
+  npm ci --silent --no-audit --no-fund </dev/null
 fi
 
-if [ ! -x "$BIN/grpcurl" ]; then
-  step "go install grpcurl"
-  GOBIN="$BIN" GOFLAGS=-mod=mod go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.3 </dev/null
-else
+# --- grpcurl (Go) -----------------------------------------------------------------------------
+if [ -x "$BIN/grpcurl" ]; then
   step "grpcurl present"
+else
+  step "go install grpcurl@$GRPCURL_VERSION -> .helicase/bin"
+  GOBIN="$BIN" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" </dev/null
 fi
 step "bootstrap done"

@@ -1,17 +1,28 @@
 """The local Helicase suite: Apache ZooKeeper, Apache Kafka (KRaft) and PostgreSQL on loopback,
-and a supervisor for the services. Used by `make up` and by the integration-test harness."""
+and a supervisor for the services. Used by `make up` (`python -m helicase.devstack`) and by the
+test harness (tests/conftest.py)."""
 
-from helicase.devstack._infra import Infra, Kafka, Postgres, ZooKeeper
-from helicase.devstack._proc import free_port
-from helicase.devstack._suite import ServiceSpec, Suite, local_services
+from helicase.devstack._infra import Infra, InfraPorts
+from helicase.devstack._kafka import Kafka
+from helicase.devstack._layout import SERVICE_NAMES, ServicePorts, service_specs, suite_env
+from helicase.devstack._postgres import Postgres
+from helicase.devstack._proc import free_port, processes_of
+from helicase.devstack._supervisor import ServiceSpec, Supervisor, check_health
+from helicase.devstack._zookeeper import ZooKeeper
 
 __all__ = [
+    "SERVICE_NAMES",
     "Infra",
+    "InfraPorts",
     "Kafka",
     "Postgres",
+    "ServicePorts",
     "ServiceSpec",
-    "Suite",
+    "Supervisor",
     "ZooKeeper",
+    "check_health",
     "free_port",
-    "local_services",
+    "processes_of",
+    "service_specs",
+    "suite_env",
 ]

@@ -1,9 +1,11 @@
-"""Where the local suite keeps its files."""
+"""Where the local suite finds its configuration and jars, and keeps its state."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+HOME_VARIABLE = "HELICASE_HOME"
 
 
 def repo_root() -> Path:
@@ -12,18 +14,23 @@ def repo_root() -> Path:
         for candidate in (start, *start.parents):
             if (candidate / "deploy" / "local").is_dir() and (candidate / "Makefile").exists():
                 return candidate
-    raise FileNotFoundError("cannot find the Helicase checkout (deploy/local)")
+    raise FileNotFoundError("cannot find the Helicase checkout (a directory with deploy/local)")
+
+
+def deploy_dir() -> Path:
+    """deploy/local: the poms and the logging configuration of ZooKeeper and Kafka."""
+    return repo_root() / "deploy" / "local"
 
 
 def home() -> Path:
-    """State directory of the local suite: HELICASE_HOME or <repo>/.helicase."""
-    override = os.environ.get("HELICASE_HOME")
+    """State of the local suite (`make up`): $HELICASE_HOME, else <repo>/.helicase."""
+    override = os.environ.get(HOME_VARIABLE)
     return Path(override).resolve() if override else repo_root() / ".helicase"
 
 
 def jar_dir(component: str) -> Path:
-    """Jars resolved by scripts/bootstrap.sh (shared by every home)."""
+    """The jars scripts/bootstrap.sh resolved for `component`, shared by every home."""
     path = repo_root() / ".helicase" / "lib" / component
     if not any(path.glob("*.jar")):
-        raise FileNotFoundError(f"{path} has no jars: run `make install` first")
+        raise FileNotFoundError(f"{path} has no jars: run `make install`")
     return path

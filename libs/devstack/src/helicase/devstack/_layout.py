@@ -1,0 +1,127 @@
+"""The layout of a Helicase suite: which services run, on which ports, with which environment.
+
+The one table of the local suite (defaults from docs: ZooKeeper 2181, Kafka 9092, PostgreSQL
+5432, api 50051, ...). `make up` uses the defaults; the test harness builds the same suite on
+free ports.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+from helicase.devstack._proc import LOOPBACK, free_port
+from helicase.devstack._supervisor import ServiceSpec
+
+SERVICE_NAMES = (
+    "api",
+    "controller-a",
+    "controller-b",
+    "scheduler",
+    "sink",
+    "participant-1",
+    "participant-2",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServicePorts:
+    """Loopback ports of the services (defaults: the local suite of `make up`)."""
+
+    api: int = 50051
+    web: int = 8080
+    controller_a: int = 50052
+    controller_b: int = 50062
+    scheduler: int = 50053
+    sink: int = 50054
+    participant_1: int = 50055
+    participant_2: int = 50056
+
+    @classmethod
+    def free(cls) -> ServicePorts:
+        """Ports free right now (the test harness uses these)."""
+        return cls(
+            api=free_port(),
+            web=free_port(),
+            controller_a=free_port(),
+            controller_b=free_port(),
+            scheduler=free_port(),
+            sink=free_port(),
+            participant_1=free_port(),
+            participant_2=free_port(),
+        )
+
+
+def _addr(port: int) -> str:
+    return f"{LOOPBACK}:{port}"
+
+
+def suite_env(
+    *, zk: str, kafka: str, database_url: str, api_addr: str, topic_prefix: str = ""
+) -> dict[str, str]:
+    """What every service gets: where ZooKeeper (host:port[/chroot]), Kafka, PostgreSQL and the
+    api are, and the prefix of every Kafka topic name."""
+    return {
+        "HELICASE_ZK": zk,
+        "HELICASE_KAFKA": kafka,
+        "HELICASE_DATABASE_URL": database_url,
+        "HELICASE_API_ADDR": api_addr,
+        "HELICASE_TOPIC_PREFIX": topic_prefix,
+    }
+
+
+def service_specs(
+    ports: ServicePorts | None = None, *, participant_prefix: str | None = None
+) -> list[ServiceSpec]:
+    """The services of a suite, in start order. Participants are named <prefix>-1 and <prefix>-2
+    (prefix: the host name by default)."""
+    p = ports or ServicePorts()
+    host = participant_prefix or socket.gethostname()
+
+    def participant(index: int, port: int) -> ServiceSpec:
+        return ServiceSpec(
+            name=f"participant-{index}",
+            module="helicase.participant",
+            env={
+                "HELICASE_PARTICIPANT_ADDR": _addr(port),
+                "HELICASE_PARTICIPANT_NAME": f"{host}-{index}",
+                "HELICASE_PARTICIPANT_GROUP": "default",
+            },
+            health_addr=_addr(port),
+        )
+
+    def controller(name: str, port: int) -> ServiceSpec:
+        return ServiceSpec(
+            name=name,
+            module="helicase.controller",
+            env={"HELICASE_CONTROLLER_ADDR": _addr(port)},
+            health_addr=_addr(port),
+        )
+
+    return [
+        ServiceSpec(
+            name="api",
+            module="helicase.api",
+            env={"HELICASE_API_ADDR": _addr(p.api), "HELICASE_WEB_ADDR": _addr(p.web)},
+            health_addr=_addr(p.api),
+        ),
+        controller("controller-a", p.controller_a),
+        controller("controller-b", p.controller_b),
+        ServiceSpec(
+            name="scheduler",
+            module="helicase.scheduler",
+            env={
+                "HELICASE_SCHEDULER_ADDR": _addr(p.scheduler),
+                "HELICASE_SCHEDULER_ID": "scheduler-0",
+            },
+            health_addr=_addr(p.scheduler),
+        ),
+        ServiceSpec(
+            name="sink",
+            module="helicase.sink",
+            env={"HELICASE_SINK_ADDR": _addr(p.sink)},
+            health_addr=_addr(p.sink),
+        ),
+        participant(1, p.participant_1),
+        participant(2, p.participant_2),
+    ]

@@ -1,0 +1,160 @@
+"""Building blocks of the test harness (tests/conftest.py): fresh homes, and isolated Helicase
+suites on a shared infrastructure, each in its own namespace (ZooKeeper chroot, topic prefix,
+database) with its services on free ports."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kazoo.client import KazooClient
+
+from helicase.devstack._infra import Infra
+from helicase.devstack._layout import SERVICE_NAMES, ServicePorts, service_specs, suite_env
+from helicase.devstack._proc import processes_of, stop, tail
+from helicase.devstack._supervisor import ServiceSpec, Supervisor
+
+FAKE_SERVICE = "helicase.devstack._fake_service"
+"""A module serving only gRPC health: stands in for any service in tests of the harness."""
+
+
+def new_home(prefix: str) -> Path:
+    """A fresh directory under /tmp that the postgres account can traverse (pytest's own tmp
+    dirs are 0700)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    path.chmod(0o755)
+    return path
+
+
+def remove_home(home: Path, *, keep: bool = False) -> None:
+    """Kills whatever of `home` still runs, then deletes it (unless `keep`)."""
+    for pid in processes_of(home):
+        stop(pid, grace=2)
+    if not keep:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@dataclass
+class RunningSuite:
+    """A running Helicase suite in its own namespace."""
+
+    namespace: str
+    supervisor: Supervisor
+    env: dict[str, str]
+    addresses: dict[str, str]
+    zk: str
+    topic_prefix: str
+    database_url: str
+    participant_names: list[str]
+    max_tasks: int
+    specs: dict[str, ServiceSpec] = field(default_factory=dict)
+
+    @property
+    def api_addr(self) -> str:
+        return self.addresses["api"]
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Sends `sig` to service `name` (SIGKILL, the default: a crash)."""
+        self.supervisor.kill(name, sig)
+
+    def start(self, name: str, *, wait: bool = True) -> None:
+        """Starts service `name` (again, after `kill` or `stop`)."""
+        self.supervisor.start(name)
+        if wait:
+            self.supervisor.wait_healthy([name], timeout=60)
+
+    def restart(self, name: str, *, wait: bool = True) -> None:
+        self.supervisor.restart(name, wait=wait)
+
+    def stop(self, name: str | None = None) -> None:
+        """Stops service `name` gracefully, or every service."""
+        if name is None:
+            self.supervisor.stop_all()
+        else:
+            self.supervisor.stop(name)
+
+    def log(self, name: str, lines: int = 40) -> str:
+        """The end of service `name`'s log (for assertion messages)."""
+        return tail(self.supervisor.log(name), lines)
+
+
+class SuiteFactory:
+    """Makes isolated suites on `infra`; `close()` stops them all and removes their homes."""
+
+    def __init__(self, infra: Infra, *, keep_homes: bool = False) -> None:
+        self.infra = infra
+        self.keep_homes = keep_homes
+        self._made: list[tuple[RunningSuite, Path]] = []
+
+    def __call__(
+        self,
+        services: Sequence[str] | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        *,
+        max_tasks: int = 2000,
+        modules: Mapping[str, str] | None = None,
+        timeout: float = 90.0,
+    ) -> RunningSuite:
+        """Starts `services` (default: all of SERVICE_NAMES) in a new namespace and waits until
+        they are healthy. `modules` replaces the module of some services, e.g. by FAKE_SERVICE;
+        the others can still be started later with `RunningSuite.start`."""
+        namespace = f"t{uuid.uuid4().hex[:10]}"
+        home = new_home(f"helicase-suite-{namespace}-")
+        zk = KazooClient(hosts=self.infra.zookeeper.connect)
+        zk.start(timeout=30)
+        try:
+            zk.ensure_path(f"/{namespace}")  # the chroot must exist before clients use it
+        finally:
+            zk.stop()
+            zk.close()
+        database_url = self.infra.postgres.create_database(namespace)
+        replaced = modules or {}
+        specs = {
+            spec.name: ServiceSpec(
+                spec.name, replaced.get(spec.name, spec.module), spec.env, spec.health_addr
+            )
+            for spec in service_specs(ServicePorts.free(), participant_prefix=namespace)
+        }
+        env = {
+            **suite_env(
+                zk=f"{self.infra.zookeeper.connect}/{namespace}",
+                kafka=self.infra.kafka.bootstrap,
+                database_url=database_url,
+                api_addr=specs["api"].health_addr,
+                topic_prefix=f"{namespace}.",
+            ),
+            "HELICASE_MAX_TASKS": str(max_tasks),
+            "HELICASE_ZK_SESSION_TIMEOUT": "4s",
+            **(extra_env or {}),
+        }
+        supervisor = Supervisor(home, specs.values(), env)
+        running = RunningSuite(
+            namespace=namespace,
+            supervisor=supervisor,
+            env=env,
+            addresses={name: spec.health_addr for name, spec in specs.items()},
+            zk=env["HELICASE_ZK"],
+            topic_prefix=env["HELICASE_TOPIC_PREFIX"],
+            database_url=database_url,
+            participant_names=[f"{namespace}-1", f"{namespace}-2"],
+            max_tasks=max_tasks,
+            specs=specs,
+        )
+        self._made.append((running, home))
+        chosen = list(SERVICE_NAMES) if services is None else list(services)
+        supervisor.start_all(chosen)
+        supervisor.wait_healthy(chosen, timeout=timeout)
+        return running
+
+    def close(self) -> None:
+        while self._made:
+            running, home = self._made.pop()
+            try:
+                running.supervisor.stop_all()
+            finally:
+                remove_home(home, keep=self.keep_homes)
