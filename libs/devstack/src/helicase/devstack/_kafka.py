@@ -83,7 +83,7 @@ class Kafka(Component):
         if not (log_dirs / "meta.properties").exists():
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             argv = [*self._java_args(), "kafka.tools.StorageTool", "format",
-                    "-t", cluster_id, "-c", str(config)]  # fmt: skip
+                    f"--cluster-id={cluster_id}", "-c", str(config)]  # fmt: skip
             done = subprocess.run(argv, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise RuntimeError(f"kafka storage format failed:\n{done.stdout}{done.stderr}")
