@@ -118,3 +118,13 @@ def consumer(config: CommonConfig, group_name: str, topic_names: Iterable[str]) 
     )
     c.subscribe([topics.topic(config.topic_prefix, t) for t in topic_names])
     return c
+
+
+def poll_batch(c: Consumer, max_messages: int, timeout: float) -> list[Any]:
+    """Waits up to `timeout` for the first message, then takes what else is already fetched
+    (up to `max_messages`) without waiting: low latency when idle, batches under load.
+    (`Consumer.consume(n, timeout)` waits for n messages or the whole timeout.)"""
+    first = c.poll(timeout)
+    if first is None:
+        return []
+    return [first, *c.consume(max_messages - 1, 0)] if max_messages > 1 else [first]
