@@ -8,6 +8,9 @@ import os
 import sys
 import time
 
+from grpc_health.v1.health import aio as health_aio
+from kazoo.client import KazooClient
+
 from helicase.common import kafka, logs, zk
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.common.leader import LeaderWatch
@@ -41,6 +44,17 @@ async def watchdog(limit_mb: int) -> None:
             os._exit(3)
 
 
+async def follow_health(health: health_aio.HealthServicer, client: KazooClient) -> None:
+    """SERVING while the ZooKeeper session (and so the registration node) is alive."""
+    serving: bool | None = None
+    while True:
+        now = bool(client.connected)
+        if now != serving:
+            serving = now
+            await set_serving(health, [], now)
+        await asyncio.sleep(0.5)
+
+
 async def serve(config: ParticipantConfig) -> int:
     unknown = [t for t in config.task_types if t not in REGISTRY]
     if unknown:
@@ -48,16 +62,22 @@ async def serve(config: ParticipantConfig) -> int:
         return 2
     types = {name: REGISTRY[name] for name in config.task_types}
     info = ParticipantInfo(
-        name=config.name, group=config.group, capacity=config.capacity,
-        task_types=[t.info() for t in types.values()], started_at=time.time(),
-    )  # fmt: skip
+        name=config.name,
+        group=config.group,
+        capacity=config.capacity,
+        task_types=[t.info() for t in types.values()],
+        started_at=time.time(),
+    )
     client = await asyncio.to_thread(zk.connect, config.common)
     await asyncio.to_thread(publish_task_types, client, info)
     wait = config.common.zk_session_timeout.total_seconds() + 1
     try:
         await asyncio.to_thread(register, client, info, wait=wait)
-    except NameTaken as exc:
-        log.error(str(exc))
+    except NameTaken:
+        log.error(
+            "participant name already live",
+            extra={"participant": config.name, "group": config.group, "waited_s": wait},
+        )
         client.stop()
         return 2
     keep_registered(client, info)
@@ -65,18 +85,25 @@ async def serve(config: ParticipantConfig) -> int:
     await asyncio.to_thread(leader.start)
     producer = kafka.AsyncProducer(config.common)
     participant = Participant(
-        name=config.name, group=config.group, capacity=config.capacity, task_types=types,
-        leader=leader, producer=producer, grace=config.grace.total_seconds(),
-    )  # fmt: skip
+        name=config.name,
+        group=config.group,
+        capacity=config.capacity,
+        task_types=types,
+        leader=leader,
+        producer=producer,
+        grace=config.grace,
+    )
     server, _, health = build_server(config.listen, lambda s: None, [])
-    background = [asyncio.create_task(participant.run_forever())]
+    background = [
+        asyncio.create_task(participant.run_forever()),
+        asyncio.create_task(follow_health(health, client)),
+    ]
     if config.max_rss_mb:
         background.append(asyncio.create_task(watchdog(config.max_rss_mb)))
-    await set_serving(health, [], True)
-    log.info("participant serving", extra={"name": config.name, "group": config.group})
+    log.info("participant serving", extra={"participant": config.name, "group": config.group})
 
     async def on_stop() -> None:
-        await participant.drain(2.0)
+        await participant.stop(2.0)
         for task in background:
             task.cancel()
         producer.close()

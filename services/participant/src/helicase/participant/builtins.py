@@ -77,10 +77,15 @@ async def shell(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
         "HELICASE_ATTEMPT": str(ctx.attempt),
     }
     proc = await asyncio.create_subprocess_exec(
-        "/bin/sh", "-c", params["command"],
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
-    )  # fmt: skip
+        "/bin/sh",
+        "-c",
+        params["command"],
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
     try:
         stdout, stderr = await proc.communicate()
     except asyncio.CancelledError:

@@ -24,8 +24,14 @@ class Unacked:
         for ref in refs:
             self._results.pop(key_of(ref), None)
 
+    def get(self, key: Key) -> participant_pb2.TaskResult | None:
+        return self._results.get(key)
+
     def pending(self) -> list[participant_pb2.TaskResult]:
         return list(self._results.values())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._results
 
     def __len__(self) -> int:
         return len(self._results)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import jsonschema
+
 from helicase.common.errors import NonRetryableError
 from helicase.participant.sdk import Reschedule, TaskContext, TaskType
-from helicase.v1 import participant_pb2
+from helicase.v1 import participant_pb2, workflow_pb2
 
 Outcome = participant_pb2.TaskOutcome
 MAX_OUTPUT_BYTES = 64 * 1024
@@ -20,7 +23,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RunResult:
-    outcome: int
+    outcome: participant_pb2.TaskOutcome.ValueType
     message: str = ""
     outputs: dict[str, Any] | None = None
     reschedule_after: timedelta | None = None
@@ -44,6 +47,17 @@ def classify(result: Any) -> RunResult:
     return RunResult(Outcome.TASK_OUTCOME_COMPLETED, outputs=outputs)
 
 
+def params_error(schema: Mapping[str, Any], params: Mapping[str, Any]) -> str | None:
+    """Why `params` break the type's schema, or None (pure). Invalid input is never retried."""
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(params), key=lambda e: list(e.absolute_path))
+    if not errors:
+        return None
+    first = errors[0]
+    where = "/".join(str(p) for p in first.absolute_path) or "params"
+    return f"invalid params at {where}: {first.message}"
+
+
 async def run_task(
     task_type: TaskType,
     ctx: TaskContext,
@@ -51,12 +65,21 @@ async def run_task(
     limit: timedelta | None,
 ) -> RunResult:
     """Runs the task; a CancelledError from the caller becomes CANCELED."""
+    problem = params_error(task_type.schema, params)
+    if problem is not None:
+        return RunResult(Outcome.TASK_OUTCOME_FATAL_FAILED, problem)
+    deadline = asyncio.timeout(limit.total_seconds() if limit else None)
     try:
-        async with asyncio.timeout(limit.total_seconds() if limit else None):
+        async with deadline:
             result = await task_type.run(ctx, params)
-    except TimeoutError:
-        return RunResult(Outcome.TASK_OUTCOME_TIMED_OUT, f"timed out after {limit}")
+    except TimeoutError as exc:
+        if not deadline.expired():  # the task's own I/O timed out: an ordinary failure
+            return RunResult(Outcome.TASK_OUTCOME_FAILED, str(exc) or "timeout")
+        ctx.cancel_requested.set()
+        seconds = limit.total_seconds() if limit else 0.0
+        return RunResult(Outcome.TASK_OUTCOME_TIMED_OUT, f"timed out after {seconds:g}s")
     except asyncio.CancelledError:
+        ctx.cancel_requested.set()
         current = asyncio.current_task()
         if current is not None:
             current.uncancel()
@@ -69,10 +92,12 @@ async def run_task(
     return classify(result)
 
 
-OUTCOME_STATE: dict[int, str] = {
-    Outcome.TASK_OUTCOME_COMPLETED: "TASK_STATE_COMPLETED",
-    Outcome.TASK_OUTCOME_FAILED: "TASK_STATE_FAILED",
-    Outcome.TASK_OUTCOME_FATAL_FAILED: "TASK_STATE_FATAL_FAILED",
-    Outcome.TASK_OUTCOME_CANCELED: "TASK_STATE_CANCELED",
-    Outcome.TASK_OUTCOME_TIMED_OUT: "TASK_STATE_TIMED_OUT",
+TS = workflow_pb2.TaskState
+# The terminal event of each outcome; RESCHEDULE has none (the same attempt runs again later).
+OUTCOME_STATE: dict[int, int] = {
+    Outcome.TASK_OUTCOME_COMPLETED: TS.TASK_STATE_COMPLETED,
+    Outcome.TASK_OUTCOME_FAILED: TS.TASK_STATE_FAILED,
+    Outcome.TASK_OUTCOME_FATAL_FAILED: TS.TASK_STATE_FATAL_FAILED,
+    Outcome.TASK_OUTCOME_CANCELED: TS.TASK_STATE_CANCELED,
+    Outcome.TASK_OUTCOME_TIMED_OUT: TS.TASK_STATE_TIMED_OUT,
 }

@@ -9,6 +9,7 @@ later; raising NonRetryableError ends the task FATAL_FAILED, any other exception
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 
 from helicase.common.errors import NonRetryableError
 from helicase.common.registry import TaskTypeInfo
+from helicase.v1 import participant_pb2
 
 __all__ = ["NonRetryableError", "Reschedule", "TaskContext", "TaskType", "task_type"]
 
@@ -30,14 +32,29 @@ class Reschedule:
 
 @dataclass
 class TaskContext:
-    """What a running task knows about itself."""
+    """What a running task knows about itself.
 
-    workflow_id: str
-    task_id: str
-    attempt: int
+    A cancel (or timeout) cancels the `run` coroutine; `cancel_requested` is also set so that
+    work handed to a thread (which asyncio cannot interrupt) can poll it and stop.
+    """
+
+    ref: participant_pb2.TaskRef
     participant: str
     log: logging.LoggerAdapter[logging.Logger] = field(repr=False)
     grace: timedelta = timedelta(seconds=2)
+    cancel_requested: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    @property
+    def workflow_id(self) -> str:
+        return self.ref.workflow_id
+
+    @property
+    def task_id(self) -> str:
+        return self.ref.task_id
+
+    @property
+    def attempt(self) -> int:
+        return self.ref.attempt
 
 
 RunFn = Callable[[TaskContext, dict[str, Any]], Awaitable["dict[str, Any] | Reschedule | None"]]

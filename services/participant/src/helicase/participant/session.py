@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -19,9 +23,47 @@ from helicase.participant.sdk import TaskContext, TaskType
 from helicase.v1 import participant_pb2, participant_pb2_grpc, workflow_pb2
 
 log = logging.getLogger(__name__)
+Outcome = participant_pb2.TaskOutcome
+
+
+@dataclass
+class _Running:
+    """A task this participant runs; `run` is the user code's asyncio task once it started."""
+
+    ref: participant_pb2.TaskRef
+    cancel_requested: asyncio.Event = field(default_factory=asyncio.Event)
+    run: asyncio.Task[RunResult] | None = None
+    worker: asyncio.Task[None] | None = None
+
+
+def hello(
+    *,
+    name: str,
+    group: str,
+    capacity: int,
+    task_types: list[TaskType],
+    running: list[participant_pb2.TaskRef],
+) -> participant_pb2.ConnectRequest:
+    specs = []
+    for task_type in task_types:
+        schema = struct_pb2.Struct()
+        schema.update(task_type.schema)
+        specs.append(
+            participant_pb2.TaskTypeSpec(
+                name=task_type.name, description=task_type.description, params_schema=schema
+            )
+        )
+    return participant_pb2.ConnectRequest(
+        hello=participant_pb2.Hello(
+            name=name, instance_group=group, task_types=specs, capacity=capacity, running=running
+        )
+    )
 
 
 class Participant:
+    """Keeps the stream to the leader and runs assignments; results wait in `Unacked` until the
+    controller acknowledges them, and are re-sent on every new stream."""
+
     def __init__(
         self,
         *,
@@ -31,44 +73,23 @@ class Participant:
         task_types: dict[str, TaskType],
         leader: LeaderWatch,
         producer: AsyncProducer,
-        grace: float,
+        grace: timedelta,
     ) -> None:
         self.name = name
         self.group = group
         self.capacity = capacity
         self.task_types = task_types
+        self.connected = asyncio.Event()
         self._leader = leader
         self._producer = producer
         self._grace = grace
-        self._running: dict[Key, tuple[participant_pb2.TaskRef, asyncio.Task[None]]] = {}
+        self._running: dict[Key, _Running] = {}
         self._unacked = Unacked()
         self._outbox: asyncio.Queue[participant_pb2.ConnectRequest] | None = None
-        self.connected = asyncio.Event()
+        self._stopping = False
         self._source = f"participant/{name}"
 
-    def _hello(self) -> participant_pb2.ConnectRequest:
-        specs = []
-        for task_type in self.task_types.values():
-            schema = struct_pb2.Struct()
-            schema.update(task_type.schema)
-            specs.append(
-                participant_pb2.TaskTypeSpec(
-                    name=task_type.name, description=task_type.description, params_schema=schema
-                )
-            )
-        return participant_pb2.ConnectRequest(
-            hello=participant_pb2.Hello(
-                name=self.name,
-                instance_group=self.group,
-                task_types=specs,
-                capacity=self.capacity,
-                running=[ref for ref, _ in self._running.values()],
-            )
-        )
-
-    def _send(self, message: participant_pb2.ConnectRequest) -> None:
-        if self._outbox is not None:
-            self._outbox.put_nowait(message)
+    # The stream ------------------------------------------------------------------------------
 
     async def run_forever(self) -> None:
         backoff = 0.1
@@ -79,8 +100,11 @@ class Participant:
                 backoff = 0.1
             except grpc.aio.AioRpcError as err:
                 log.info(
-                    "stream to controller ended", extra={"leader": addr, "code": str(err.code())}
+                    "stream to controller ended",
+                    extra={"leader": addr, "code": err.code().name, "detail": err.details()},
                 )
+            except Exception:
+                log.exception("stream to controller failed", extra={"leader": addr})
             finally:
                 self.connected.clear()
                 self._outbox = None
@@ -89,11 +113,22 @@ class Participant:
 
     async def _session(self, addr: str) -> None:
         outbox: asyncio.Queue[participant_pb2.ConnectRequest] = asyncio.Queue()
-        outbox.put_nowait(self._hello())
+        running = [entry.ref for entry in self._running.values()]
+        outbox.put_nowait(
+            hello(
+                name=self.name,
+                group=self.group,
+                capacity=self.capacity,
+                task_types=list(self.task_types.values()),
+                running=running,
+            )
+        )
         for result in self._unacked.pending():
             outbox.put_nowait(participant_pb2.ConnectRequest(result=result))
+        # From here on new results go to this stream too (queued behind the Hello).
+        self._outbox = outbox
 
-        async def requests() -> Any:
+        async def requests() -> AsyncIterator[participant_pb2.ConnectRequest]:
             while True:
                 yield await outbox.get()
 
@@ -102,115 +137,203 @@ class Participant:
             call = stub.Connect(requests())
             leader_changed = asyncio.create_task(self._leader.wait_changed())
             try:
-                async for response in self._responses(call, leader_changed):
-                    kind = response.WhichOneof("message")
-                    if kind == "welcome":
-                        self._outbox = outbox
-                        self.connected.set()
-                        log.info("connected to controller", extra={"leader": addr})
-                    elif kind == "assignment":
-                        self._start(response.assignment)
-                    elif kind == "cancel":
-                        self._cancel(response.cancel.task)
-                    elif kind == "ack":
-                        self._unacked.ack(list(response.ack.tasks))
+                async for response in _until(call, leader_changed):
+                    self._on_response(response, addr)
             finally:
                 leader_changed.cancel()
                 call.cancel()
 
-    async def _responses(self, call: Any, leader_changed: asyncio.Task[None]) -> Any:
-        """Yields the controller's messages until the stream ends or the leader changes."""
-        reader = call.__aiter__()
-        while True:
-            nxt = asyncio.ensure_future(reader.__anext__())
-            done, _ = await asyncio.wait({nxt, leader_changed}, return_when=asyncio.FIRST_COMPLETED)
-            if nxt not in done:
-                nxt.cancel()
-                return
-            try:
-                yield nxt.result()
-            except StopAsyncIteration:
-                return
+    def _on_response(self, response: participant_pb2.ConnectResponse, addr: str) -> None:
+        kind = response.WhichOneof("message")
+        if kind == "welcome":
+            self.connected.set()
+            log.info(
+                "connected to controller", extra={"leader": addr, "epoch": response.welcome.epoch}
+            )
+        elif kind == "assignment":
+            self._start(response.assignment)
+        elif kind == "cancel":
+            self._cancel(response.cancel.task, response.cancel.reason)
+        elif kind == "ack":
+            self._unacked.ack(list(response.ack.tasks))
+
+    def _send(self, message: participant_pb2.ConnectRequest) -> None:
+        if self._outbox is not None:
+            self._outbox.put_nowait(message)
+
+    # Running tasks ---------------------------------------------------------------------------
 
     def _start(self, assignment: participant_pb2.Assignment) -> None:
         key = key_of(assignment.task)
-        if key in self._running:
-            return  # a duplicate assignment (after a reconnect): already running
-        task_type = self.task_types.get(assignment.type)
+        if self._stopping or key in self._running:
+            return  # shutting down, or a duplicate of a task already running here
+        finished = self._unacked.get(key)
+        if finished is not None:  # ran already; the controller has not seen the result yet
+            self._send(participant_pb2.ConnectRequest(result=finished))
+            return
         ref = participant_pb2.TaskRef()
         ref.CopyFrom(assignment.task)
-        run = asyncio.create_task(self._execute(ref, assignment, task_type))
-        self._running[key] = (ref, run)
+        entry = _Running(ref=ref)
+        self._running[key] = entry
+        entry.worker = asyncio.create_task(self._execute(entry, assignment))
 
-    def _cancel(self, ref: participant_pb2.TaskRef) -> None:
+    def _cancel(self, ref: participant_pb2.TaskRef, reason: str = "") -> None:
         entry = self._running.get(key_of(ref))
-        if entry is not None:
-            entry[1].cancel()
+        if entry is None:
+            return
+        log.info(
+            "cancel",
+            extra={"workflow_id": ref.workflow_id, "task_id": ref.task_id, "reason": reason},
+        )
+        entry.cancel_requested.set()
+        if entry.run is not None:
+            entry.run.cancel()
 
     async def _publish(
-        self, ref: participant_pb2.TaskRef, state: int, result: RunResult | None
+        self,
+        ref: participant_pb2.TaskRef,
+        state: int,
+        result: RunResult | None,
     ) -> None:
+        """Publishes a task event, retrying until Kafka acknowledges it (never dropped)."""
         outputs = None
         if result is not None and result.outputs is not None:
             outputs = struct_pb2.Struct()
             outputs.update(result.outputs)
         event = events.task_event(
-            workflow_id=ref.workflow_id, task_id=ref.task_id, attempt=ref.attempt,
-            placement=ref.placement, state=state, source=self._source, participant=self.name,
-            message=result.message if result else "", outputs=outputs,
-        )  # fmt: skip
-        await self._producer.send(topics.EVENTS, ref.workflow_id, event.SerializeToString())
+            workflow_id=ref.workflow_id,
+            task_id=ref.task_id,
+            attempt=ref.attempt,
+            placement=ref.placement,
+            state=state,
+            source=self._source,
+            participant=self.name,
+            message=result.message if result else "",
+            outputs=outputs,
+        )
+        data = event.SerializeToString()
+        backoff = 0.2
+        while True:
+            try:
+                await self._producer.send(topics.EVENTS, ref.workflow_id, data)
+                return
+            except Exception as exc:
+                log.warning("event publish failed; retrying", extra={"error": str(exc)})
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
 
-    async def _execute(
-        self,
-        ref: participant_pb2.TaskRef,
-        assignment: participant_pb2.Assignment,
-        task_type: TaskType | None,
-    ) -> None:
+    async def _execute(self, entry: _Running, assignment: participant_pb2.Assignment) -> None:
+        ref = entry.ref
         start = events.timestamp()
         try:
-            if task_type is None:
-                result = RunResult(
-                    participant_pb2.TASK_OUTCOME_FATAL_FAILED,
-                    f"task type {assignment.type!r} is not served by {self.name}",
-                )
-            else:
-                await self._publish(ref, workflow_pb2.TASK_STATE_RUNNING, None)
-                self._send(
-                    participant_pb2.ConnectRequest(
-                        started=participant_pb2.TaskStarted(task=ref, start_time=start)
-                    )
-                )
-                context = TaskContext(
-                    workflow_id=ref.workflow_id, task_id=ref.task_id, attempt=ref.attempt,
-                    participant=self.name,
-                    log=logging.LoggerAdapter(log, {"workflow_id": ref.workflow_id,
-                                                    "task_id": ref.task_id}),
-                )  # fmt: skip
-                context.grace = context.grace.__class__(seconds=self._grace)
-                params = json_format.MessageToDict(assignment.params)
-                limit = assignment.timeout.ToTimedelta() if assignment.HasField("timeout") else None
-                result = await run_task(task_type, context, params, limit or None)
-            state_name = OUTCOME_STATE.get(result.outcome)
-            if state_name is not None:
-                await self._publish(ref, workflow_pb2.TaskState.Value(state_name), result)
+            result = await self._run(entry, assignment, start)
+            if self._stopping and result.outcome == Outcome.TASK_OUTCOME_CANCELED:
+                return  # killed by our own shutdown: the controller re-places it, report nothing
+            state = OUTCOME_STATE.get(result.outcome)
+            if state is not None:
+                await self._publish(ref, state, result)
             message = participant_pb2.TaskResult(
-                task=ref, outcome=result.outcome,  # type: ignore[arg-type]
-                message=result.message, start_time=start, end_time=events.timestamp(),
-            )  # fmt: skip
+                task=ref,
+                outcome=result.outcome,
+                message=result.message,
+                start_time=start,
+                end_time=events.timestamp(),
+            )
             if result.outputs is not None:
                 message.outputs.update(result.outputs)
             if result.reschedule_after is not None:
                 message.reschedule_after.FromTimedelta(result.reschedule_after)
             self._unacked.add(message)
             self._send(participant_pb2.ConnectRequest(result=message))
+            log.info(
+                "task finished",
+                extra={
+                    "workflow_id": ref.workflow_id,
+                    "task_id": ref.task_id,
+                    "attempt": ref.attempt,
+                    "outcome": Outcome.Name(result.outcome),
+                },
+            )
         except Exception:
             log.exception("task bookkeeping failed", extra={"task_id": ref.task_id})
         finally:
             self._running.pop(key_of(ref), None)
 
-    async def drain(self, within: float) -> None:
-        """On shutdown: give unacknowledged results a moment to be acknowledged."""
-        deadline = asyncio.get_running_loop().time() + within
-        while len(self._unacked) and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+    async def _run(
+        self, entry: _Running, assignment: participant_pb2.Assignment, start: Any
+    ) -> RunResult:
+        ref = entry.ref
+        task_type = self.task_types.get(assignment.type)
+        if task_type is None:
+            message = f"task type {assignment.type!r} is not served by {self.name}"
+            return RunResult(Outcome.TASK_OUTCOME_FATAL_FAILED, message)
+        # Not awaited here: the producer keeps per-partition order, so RUNNING lands before the
+        # terminal event, and the task does not wait for a broker round trip to start.
+        running_event = asyncio.create_task(
+            self._publish(ref, workflow_pb2.TASK_STATE_RUNNING, None)
+        )
+        self._send(
+            participant_pb2.ConnectRequest(
+                started=participant_pb2.TaskStarted(task=ref, start_time=start)
+            )
+        )
+        context = TaskContext(
+            ref=ref,
+            participant=self.name,
+            grace=self._grace,
+            cancel_requested=entry.cancel_requested,
+            log=logging.LoggerAdapter(
+                log, {"workflow_id": ref.workflow_id, "task_id": ref.task_id}
+            ),
+        )
+        params = json_format.MessageToDict(assignment.params)
+        limit = assignment.timeout.ToTimedelta() if assignment.HasField("timeout") else None
+        if entry.cancel_requested.is_set():
+            result = RunResult(Outcome.TASK_OUTCOME_CANCELED, "canceled")
+        else:
+            entry.run = asyncio.create_task(run_task(task_type, context, params, limit or None))
+            try:
+                result = await entry.run
+            except asyncio.CancelledError:
+                if not entry.run.cancelled():
+                    raise  # this coroutine itself is being cancelled
+                # cancelled before its first step, so run_task could not turn it into an outcome
+                result = RunResult(Outcome.TASK_OUTCOME_CANCELED, "canceled")
+        await running_event
+        return result
+
+    # Shutdown --------------------------------------------------------------------------------
+
+    async def stop(self, within: float) -> None:
+        """Stops taking assignments, gives unacknowledged results `within` seconds to be
+        acknowledged, then stops the running tasks (killing their processes) without reporting
+        them: the controller re-places what was running here."""
+        self._stopping = True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while len(self._unacked) and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
+        runs = [entry.run for entry in self._running.values() if entry.run is not None]
+        for run in runs:
+            run.cancel()
+        if runs:
+            await asyncio.wait(runs, timeout=self._grace.total_seconds() + 1)
+
+
+async def _until(
+    call: Any, stop: asyncio.Task[None]
+) -> AsyncIterator[participant_pb2.ConnectResponse]:
+    """Yields the stream's messages until it ends or `stop` completes (the leader changed)."""
+    reader = call.__aiter__()
+    while True:
+        nxt = asyncio.ensure_future(reader.__anext__())
+        done, _ = await asyncio.wait({nxt, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if nxt not in done:
+            nxt.cancel()
+            with contextlib.suppress(BaseException):
+                await nxt
+            return
+        try:
+            yield nxt.result()
+        except StopAsyncIteration:
+            return

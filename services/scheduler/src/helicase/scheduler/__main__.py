@@ -1,0 +1,103 @@
+"""`python -m helicase.scheduler`: launches and cancels workflows from "helicase.commands",
+follows the workflows it owns to their end, and adopts orphaned ones."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from grpc_health.v1.health import aio as health_aio
+from kazoo.client import KazooClient
+
+from helicase.common import kafka, logs, zk, zkpaths
+from helicase.common.grpc_server import build_server, channel, run_until_stopped, set_serving
+from helicase.common.kafka import AsyncProducer
+from helicase.common.leader import LeaderWatch
+from helicase.scheduler.admission import Admission
+from helicase.scheduler.config import SchedulerConfig
+from helicase.scheduler.consume import CommandLoop
+from helicase.scheduler.controller_client import Controller
+from helicase.scheduler.workflows import Workflows
+from helicase.v1 import workflow_service_pb2_grpc
+
+log = logging.getLogger("helicase.scheduler")
+
+
+async def adopt_forever(workflows: Workflows, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await workflows.adopt_orphans()
+        except Exception:
+            log.exception("adoption pass failed")
+
+
+async def follow_health(health: health_aio.HealthServicer, client: KazooClient) -> None:
+    """SERVING while the ZooKeeper session (and so our owner nodes) is alive."""
+    serving: bool | None = None
+    while True:
+        now = bool(client.connected)
+        if now != serving:
+            serving = now
+            await set_serving(health, [], now)
+        await asyncio.sleep(0.5)
+
+
+async def serve(config: SchedulerConfig) -> int:
+    server, _, health = build_server(config.listen, lambda s: None, [])
+    await set_serving(health, [], False)
+    client = await asyncio.to_thread(zk.connect, config.common)
+    await asyncio.to_thread(client.ensure_path, zkpaths.OWNERS)
+    await asyncio.to_thread(kafka.ensure_topics, config.common)
+    leader = LeaderWatch(client, asyncio.get_running_loop())
+    await asyncio.to_thread(leader.start)
+    controller = Controller(leader)
+    producer = AsyncProducer(config.common)
+    api = channel(config.common.api_addr)
+    workflows = Workflows(
+        scheduler_id=config.scheduler_id,
+        zk=client,
+        controller=controller,
+        producer=producer,
+        api=workflow_service_pb2_grpc.WorkflowServiceStub(api),
+        admission=Admission(config.max_running),
+        # A dead scheduler's owner node lasts until its session expires.
+        claim_wait=config.common.zk_session_timeout * 2,
+    )
+    commands = CommandLoop(
+        config=config.common, workflows=workflows, max_in_flight=config.max_running + 100
+    )
+    background = [
+        asyncio.create_task(commands.run()),
+        asyncio.create_task(adopt_forever(workflows, config.adopt_interval.total_seconds())),
+        asyncio.create_task(follow_health(health, client)),
+    ]
+    log.info("scheduler serving", extra={"scheduler_id": config.scheduler_id})
+
+    async def on_stop() -> None:
+        await set_serving(health, [], False)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await commands.stop()
+        for task in list(workflows.following.values()):
+            task.cancel()
+        producer.close()
+        await controller.close()
+        await api.close()
+        # Closing the session removes our owner nodes at once: other schedulers adopt.
+        client.stop()
+        client.close()
+
+    await run_until_stopped(server, on_stop=on_stop)
+    return 0
+
+
+def main() -> None:
+    logs.setup("scheduler")
+    sys.exit(asyncio.run(serve(SchedulerConfig.from_env())))
+
+
+if __name__ == "__main__":
+    main()
