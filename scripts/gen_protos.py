@@ -36,7 +36,9 @@ def generate(out_root: Path) -> None:
         f"--mypy_grpc_out={out_root}",
         *protos,
     ]
-    subprocess.run(cmd, check=True, cwd=PROTO_ROOT)
+    done = subprocess.run(cmd, cwd=PROTO_ROOT, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        sys.exit(f"protoc failed:\n{done.stdout}{done.stderr}")
     (out_root / PACKAGE_DIR / "__init__.py").write_text(
         '"""Generated from protos/helicase/v1 by scripts/gen_protos.py; do not edit."""\n'
     )

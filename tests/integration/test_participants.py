@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from google.protobuf import json_format
 from kazoo.client import KazooClient
 
 from helicase.client import HelicaseClient
@@ -36,7 +37,8 @@ async def test_task_types_are_listed_with_their_groups_and_schemas(suite: Any) -
     assert {"noop", "sleep", "shell"} <= set(types)
     assert list(types["shell"].instance_groups) == ["default"]
     assert types["shell"].participant_count >= 2
-    assert "command" in types["shell"].params_schema["properties"]
+    schema = json_format.MessageToDict(types["shell"].params_schema)
+    assert "command" in schema["properties"]
 
 
 def test_a_second_live_participant_with_the_same_name_is_refused(suite: Any) -> None:

@@ -3,6 +3,7 @@ unknown ids get NOT_FOUND; illegal cancels get FAILED_PRECONDITION."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -79,11 +80,12 @@ async def test_too_many_tasks_is_refused(suite: Any) -> None:
 
 async def test_unknown_ids_are_not_found(suite: Any) -> None:
     async with HelicaseClient(suite.api_addr) as client:
-        for call in (
+        calls: list[Callable[[], Awaitable[object]]] = [
             lambda: client.get("00000000-0000-0000-0000-000000000000"),
             lambda: client.get("not-a-uuid"),
             lambda: client.cancel("00000000-0000-0000-0000-000000000000"),
-        ):
+        ]
+        for call in calls:
             with pytest.raises(grpc.aio.AioRpcError) as info:
                 await call()
             assert info.value.code() == grpc.StatusCode.NOT_FOUND
