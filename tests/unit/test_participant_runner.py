@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from helicase.common import events
 from helicase.common.errors import NonRetryableError
 from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
 from helicase.participant.runner import (
     MAX_OUTPUT_BYTES,
-    OUTCOME_STATE,
     classify,
     params_error,
     run_task,
@@ -67,10 +67,11 @@ def test_outputs_that_are_not_json_fail_the_attempt() -> None:
 
 
 def test_every_outcome_but_reschedule_has_a_terminal_event() -> None:
-    assert Outcome.TASK_OUTCOME_RESCHEDULE not in OUTCOME_STATE
-    assert OUTCOME_STATE[Outcome.TASK_OUTCOME_TIMED_OUT] == workflow_pb2.TASK_STATE_TIMED_OUT
-    assert OUTCOME_STATE[Outcome.TASK_OUTCOME_FATAL_FAILED] == workflow_pb2.TASK_STATE_FATAL_FAILED
-    assert len(set(OUTCOME_STATE.values())) == len(OUTCOME_STATE)
+    assert Outcome.TASK_OUTCOME_RESCHEDULE not in events.OUTCOME_STATE
+    assert events.OUTCOME_STATE[Outcome.TASK_OUTCOME_TIMED_OUT] == workflow_pb2.TASK_STATE_TIMED_OUT
+    fatal = events.OUTCOME_STATE[Outcome.TASK_OUTCOME_FATAL_FAILED]
+    assert fatal == workflow_pb2.TASK_STATE_FATAL_FAILED
+    assert len(set(events.OUTCOME_STATE.values())) == len(events.OUTCOME_STATE)
 
 
 @pytest.mark.parametrize(

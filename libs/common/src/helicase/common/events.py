@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
-from helicase.v1 import event_pb2, workflow_pb2
+from helicase.v1 import event_pb2, participant_pb2, workflow_pb2
 
 TS = workflow_pb2.TaskState
 WS = workflow_pb2.WorkflowState
@@ -28,6 +28,16 @@ TASK_FINAL = frozenset(
 WORKFLOW_TERMINAL = frozenset(
     {WS.WORKFLOW_STATE_COMPLETED, WS.WORKFLOW_STATE_FAILED, WS.WORKFLOW_STATE_CANCELED}
 )
+
+_OUTCOME = participant_pb2.TaskOutcome
+# The terminal task state each outcome reports; RESCHEDULE has none (the attempt runs again).
+OUTCOME_STATE: dict[int, int] = {
+    _OUTCOME.TASK_OUTCOME_COMPLETED: TS.TASK_STATE_COMPLETED,
+    _OUTCOME.TASK_OUTCOME_FAILED: TS.TASK_STATE_FAILED,
+    _OUTCOME.TASK_OUTCOME_FATAL_FAILED: TS.TASK_STATE_FATAL_FAILED,
+    _OUTCOME.TASK_OUTCOME_CANCELED: TS.TASK_STATE_CANCELED,
+    _OUTCOME.TASK_OUTCOME_TIMED_OUT: TS.TASK_STATE_TIMED_OUT,
+}
 
 _TASK_RANK = {
     TS.TASK_STATE_PENDING: 0,

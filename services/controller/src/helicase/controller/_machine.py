@@ -47,13 +47,6 @@ from helicase.v1 import participant_pb2
 
 log = logging.getLogger(__name__)
 Outcome = participant_pb2.TaskOutcome
-OUTCOME_STATE: dict[int, int] = {
-    Outcome.TASK_OUTCOME_COMPLETED: TS.TASK_STATE_COMPLETED,
-    Outcome.TASK_OUTCOME_FAILED: TS.TASK_STATE_FAILED,
-    Outcome.TASK_OUTCOME_FATAL_FAILED: TS.TASK_STATE_FATAL_FAILED,
-    Outcome.TASK_OUTCOME_TIMED_OUT: TS.TASK_STATE_TIMED_OUT,
-    Outcome.TASK_OUTCOME_CANCELED: TS.TASK_STATE_CANCELED,
-}
 
 
 class Machine:
@@ -258,7 +251,7 @@ class Machine:
             key = (workflow.id, spec.id, run.attempt, run.placement)
             self._out.append(StartTimer("reschedule", key, delay))
             return
-        state = OUTCOME_STATE.get(outcome, TS.TASK_STATE_FAILED)
+        state = events.OUTCOME_STATE.get(outcome, TS.TASK_STATE_FAILED)
         outputs = None
         if stimulus.outputs is not None and state == TS.TASK_STATE_COMPLETED:
             outputs = struct_pb2.Struct()

@@ -14,7 +14,7 @@ import jsonschema
 
 from helicase.common.errors import NonRetryableError
 from helicase.participant.sdk import Reschedule, TaskContext, TaskType
-from helicase.v1 import participant_pb2, workflow_pb2
+from helicase.v1 import participant_pb2
 
 Outcome = participant_pb2.TaskOutcome
 MAX_OUTPUT_BYTES = 64 * 1024
@@ -90,14 +90,3 @@ async def run_task(
         ctx.log.info("task failed", extra={"error": str(exc)})
         return RunResult(Outcome.TASK_OUTCOME_FAILED, str(exc) or type(exc).__name__)
     return classify(result)
-
-
-TS = workflow_pb2.TaskState
-# The terminal event of each outcome; RESCHEDULE has none (the same attempt runs again later).
-OUTCOME_STATE: dict[int, int] = {
-    Outcome.TASK_OUTCOME_COMPLETED: TS.TASK_STATE_COMPLETED,
-    Outcome.TASK_OUTCOME_FAILED: TS.TASK_STATE_FAILED,
-    Outcome.TASK_OUTCOME_FATAL_FAILED: TS.TASK_STATE_FATAL_FAILED,
-    Outcome.TASK_OUTCOME_CANCELED: TS.TASK_STATE_CANCELED,
-    Outcome.TASK_OUTCOME_TIMED_OUT: TS.TASK_STATE_TIMED_OUT,
-}

@@ -18,7 +18,7 @@ from helicase.common.grpc_server import channel
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
 from helicase.participant.results import Key, Unacked, key_of
-from helicase.participant.runner import OUTCOME_STATE, RunResult, run_task
+from helicase.participant.runner import RunResult, run_task
 from helicase.participant.sdk import TaskContext, TaskType
 from helicase.v1 import participant_pb2, participant_pb2_grpc, workflow_pb2
 
@@ -229,7 +229,7 @@ class Participant:
             result = await self._run(entry, assignment, start)
             if self._stopping and result.outcome == Outcome.TASK_OUTCOME_CANCELED:
                 return  # killed by our own shutdown: the controller re-places it, report nothing
-            state = OUTCOME_STATE.get(result.outcome)
+            state = events.OUTCOME_STATE.get(result.outcome)
             if state is not None:
                 await self._publish(ref, state, result)
             message = participant_pb2.TaskResult(
