@@ -1,47 +1,82 @@
-"""The controller: leader-elected, runs each workflow's DAG as a pure state machine
-(`Machine.handle(stimulus) -> actions`) with ZooKeeper persistence fenced by the leader epoch."""
+"""The controller: leader-elected; runs each workflow's DAG as a pure state machine
+(`Machine.handle(stimulus) -> actions`) inside an I/O shell that persists its state in ZooKeeper,
+fenced by the leader epoch."""
 
-from helicase.controller._codec import decode, encode
-from helicase.controller._machine import Machine
-from helicase.controller._model import (
+from helicase.controller._actions import (
+    CANCEL_DEADLINE,
+    PARTICIPANT_GRACE,
+    RESCHEDULE,
+    RETRY,
     AckResult,
+    Action,
     Assign,
-    CancelRequested,
     Emit,
     Forget,
-    ParticipantJoined,
-    ParticipantLost,
     Persist,
     SendCancel,
     StartTimer,
-    StatusChanged,
+    WorkflowStatusChanged,
+)
+from helicase.controller._codec import decode, encode
+from helicase.controller._dag import Definition, build
+from helicase.controller._machine import Machine
+from helicase.controller._placement import ParticipantView
+from helicase.controller._retry import RetrySettings, backoff
+from helicase.controller._steps import MachineSettings, Transition
+from helicase.controller._stimuli import (
+    AnyStimulus,
+    CancelRequested,
+    LeadershipTaken,
+    ParticipantDisconnected,
+    ParticipantJoined,
+    ParticipantLost,
+    Ref,
+    Stimulus,
     TaskResultReceived,
     TaskStarted,
     TimerFired,
     WorkflowReleased,
-    WorkflowRun,
     WorkflowSubmitted,
 )
+from helicase.controller._workflow import WorkflowRun, status_of
 
 __all__ = [
+    "CANCEL_DEADLINE",
+    "PARTICIPANT_GRACE",
+    "RESCHEDULE",
+    "RETRY",
     "AckResult",
+    "Action",
+    "AnyStimulus",
     "Assign",
     "CancelRequested",
+    "Definition",
     "Emit",
     "Forget",
+    "LeadershipTaken",
     "Machine",
+    "MachineSettings",
+    "ParticipantDisconnected",
     "ParticipantJoined",
     "ParticipantLost",
+    "ParticipantView",
     "Persist",
+    "Ref",
+    "RetrySettings",
     "SendCancel",
     "StartTimer",
-    "StatusChanged",
+    "Stimulus",
     "TaskResultReceived",
     "TaskStarted",
     "TimerFired",
+    "Transition",
     "WorkflowReleased",
     "WorkflowRun",
+    "WorkflowStatusChanged",
     "WorkflowSubmitted",
+    "backoff",
+    "build",
     "decode",
     "encode",
+    "status_of",
 ]

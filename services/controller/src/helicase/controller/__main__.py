@@ -7,64 +7,30 @@ import logging
 import time
 
 from kazoo.client import KazooClient
-from kazoo.recipe.watchers import ChildrenWatch
 
 from helicase.common import kafka, logs, zk, zkpaths
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.controller._config import ControllerConfig
+from helicase.controller._core import Core, new_stimulus_id
 from helicase.controller._election import Campaign
 from helicase.controller._machine import Machine
-from helicase.controller._model import ParticipantLost
+from helicase.controller._registry import RegistryWatch
 from helicase.controller._service import ControllerService, Leadership, ParticipantService
-from helicase.controller._shell import Core
+from helicase.controller._stimuli import LeadershipTaken
 from helicase.controller._store import StateStore
 from helicase.v1 import controller_pb2, controller_pb2_grpc, participant_pb2, participant_pb2_grpc
 
 log = logging.getLogger("helicase.controller")
-SERVICES = [
+# SERVING only while this process leads; the process itself ("") is SERVING while it runs.
+LEADER_SERVICES = [
     controller_pb2.DESCRIPTOR.services_by_name["ControllerService"].full_name,
     participant_pb2.DESCRIPTOR.services_by_name["ParticipantService"].full_name,
 ]
 
 
-class RegistryWatch:
-    """Participants whose registration node vanished are lost at once (session expired)."""
-
-    def __init__(
-        self, client: KazooClient, loop: asyncio.AbstractEventLoop, leadership: Leadership
-    ):
-        self._zk = client
-        self._loop = loop
-        self._leadership = leadership
-        self._groups: dict[str, set[str]] = {}
-
-    def start(self) -> None:
-        self._zk.ensure_path(zkpaths.PARTICIPANTS)
-        ChildrenWatch(self._zk, zkpaths.PARTICIPANTS, self._on_groups)
-
-    def _on_groups(self, groups: list[str]) -> None:
-        for group in groups:
-            if group not in self._groups:
-                self._groups[group] = set()
-                ChildrenWatch(self._zk, zkpaths.participant_group(group),
-                              lambda names, g=group: self._on_names(g, names))  # fmt: skip
-
-    def _on_names(self, group: str, names: list[str]) -> None:
-        gone = self._groups.get(group, set()) - set(names)
-        self._groups[group] = set(names)
-        for name in gone:
-            self._loop.call_soon_threadsafe(self._lost, name)
-
-    def _lost(self, name: str) -> None:
-        core = self._leadership.core
-        if core is not None and name not in core.connected():
-            core.put(ParticipantLost(stimulus_id=f"unregistered-{name}-{time.time_ns()}",
-                                     now=time.time(), name=name))  # fmt: skip
-
-
 async def serve(config: ControllerConfig) -> None:
     loop = asyncio.get_running_loop()
-    client = await asyncio.to_thread(zk.connect, config.common)
+    client: KazooClient = await asyncio.to_thread(zk.connect, config.common)
     await asyncio.to_thread(client.ensure_path, zkpaths.WORKFLOWS)
     await asyncio.to_thread(kafka.ensure_topics, config.common)
     producer = kafka.AsyncProducer(config.common)
@@ -79,38 +45,50 @@ async def serve(config: ControllerConfig) -> None:
             ParticipantService(leadership), server
         )
 
-    server, _, health = build_server(config.listen, register, SERVICES)
+    server, _, health = build_server(config.listen, register, LEADER_SERVICES)
     campaign: Campaign | None = None
 
     async def lead(epoch: int) -> None:
-        machine = Machine(source=f"controller/{config.listen}")
-        for workflow in await asyncio.to_thread(StateStore(client).load):
-            machine.restore(workflow)
+        workflows = await asyncio.to_thread(store.load)
+        machine = Machine(source=config.source, settings=config.machine_settings())
         core = Core(
-            machine=machine, store=store, producer=producer, epoch=epoch,
-            participant_grace=config.participant_grace.total_seconds(),
+            machine=machine,
+            store=store,
+            producer=producer,
+            epoch=epoch,
             flush_interval=config.flush_interval.total_seconds(),
             on_fenced=lambda: campaign.resign() if campaign else None,
-        )  # fmt: skip
+        )
         core.start()
+        await core.call(
+            LeadershipTaken(
+                stimulus_id=new_stimulus_id("elected"), now=time.time(), workflows=workflows
+            )
+        )
         leadership.core = core
-        log.info("leading", extra={"epoch": epoch, "workflows": len(machine.workflows)})
+        leadership.leader_addr = config.listen
+        await set_serving(health, LEADER_SERVICES, True)
+        await set_serving(health, [], True)  # the process stays SERVING
+        log.info("leading", extra={"epoch": epoch, "workflows": len(workflows)})
 
     async def step_down() -> None:
         core, leadership.core = leadership.core, None
+        leadership.leader_addr = ""
+        await set_serving(health, LEADER_SERVICES, False)
+        await set_serving(health, [], True)
         if core is not None:
             await core.stop()
+            log.info("stepped down", extra={"epoch": core.epoch})
 
     campaign = Campaign(client, config.listen, loop, lead, step_down)
     RegistryWatch(client, loop, leadership).start()
     campaign.start()
-    # Health is about the process; leadership shows in the RPCs' NOT_LEADER answers.
-    await set_serving(health, SERVICES, True)
+    await set_serving(health, LEADER_SERVICES, False)
+    await set_serving(health, [], True)
     log.info("controller serving", extra={"addr": config.listen})
 
     async def on_stop() -> None:
         assert campaign is not None
-        await set_serving(health, SERVICES, False)
         campaign.stop()
         await step_down()
         producer.close()

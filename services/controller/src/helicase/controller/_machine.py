@@ -1,457 +1,375 @@
-"""The controller's decisions as a pure state machine: `handle(stimulus) -> actions`.
+"""The controller's decisions as a pure state machine: `Machine.handle(stimulus) -> actions`.
 
-Single-threaded and free of I/O and clocks: time arrives with each stimulus. The shell
-(helicase.controller._shell) feeds stimuli in and carries actions out.
+Single-threaded and free of I/O and clocks: time arrives with each stimulus. The I/O shell
+(`_core.Core`) feeds stimuli in and carries the actions out.
 """
 
 from __future__ import annotations
 
-import logging
-from collections import deque
-from collections.abc import Iterable
-from datetime import UTC, datetime
-
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import json_format
 
 from helicase.common import events
-from helicase.controller import _dag, _params
-from helicase.controller._model import (
+from helicase.controller import _params
+from helicase.controller._actions import (
     CANCEL_DEADLINE,
-    IN_FLIGHT,
-    MAX_REPLACEMENTS,
-    TS,
-    WS,
+    PARTICIPANT_GRACE,
+    RESCHEDULE,
+    RETRY,
     AckResult,
     Action,
     Assign,
-    CancelRequested,
-    Emit,
     Forget,
-    Key,
+    SendCancel,
+)
+from helicase.controller._placement import ParticipantView
+from helicase.controller._steps import MachineSettings, Steps
+from helicase.controller._stimuli import (
+    AnyStimulus,
+    CancelRequested,
+    LeadershipTaken,
+    ParticipantDisconnected,
     ParticipantJoined,
     ParticipantLost,
-    ParticipantView,
-    Persist,
-    SendCancel,
-    StartTimer,
-    StatusChanged,
-    Stimulus,
     TaskResultReceived,
     TaskStarted,
     TimerFired,
     WorkflowReleased,
-    WorkflowRun,
     WorkflowSubmitted,
 )
-from helicase.v1 import participant_pb2
+from helicase.controller._workflow import TS, WS, WorkflowRun
+from helicase.v1 import participant_pb2, workflow_pb2
 
-log = logging.getLogger(__name__)
 Outcome = participant_pb2.TaskOutcome
+OUTCOME_STATE = events.OUTCOME_STATE
+CONTINUE = workflow_pb2.FailurePolicy.FAILURE_POLICY_CONTINUE
 
 
-class Machine:
-    """All workflows and participants the leader tracks."""
+class Machine(Steps):
+    """Every workflow and participant the leader tracks."""
 
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.workflows: dict[str, WorkflowRun] = {}
-        self.participants: dict[str, ParticipantView] = {}
-        # READY tasks waiting for a slot, FIFO per (instance group, task type).
-        self.ready: dict[tuple[str, str], deque[tuple[str, int]]] = {}
-        self._out: list[Action] = []
-        self._now = 0.0
+    def __init__(self, *, source: str, settings: MachineSettings | None = None) -> None:
+        super().__init__(source=source, settings=settings or MachineSettings())
 
-    # -- entry point -------------------------------------------------------------------------
-
-    def handle(self, stimulus: Stimulus) -> list[Action]:
+    def handle(self, stimulus: AnyStimulus) -> list[Action]:
         self._out = []
+        self._sid = stimulus.stimulus_id
         self._now = stimulus.now
         match stimulus:
             case WorkflowSubmitted():
                 self._submit(stimulus)
             case TaskStarted():
-                self._started(stimulus.key)
+                found = self._current(stimulus.ref)
+                if found is not None and found[0].task_state[found[1]] == TS.TASK_STATE_ASSIGNED:
+                    self._set(found[0], found[1], TS.TASK_STATE_RUNNING)
             case TaskResultReceived():
                 self._result(stimulus)
             case ParticipantJoined():
                 self._joined(stimulus)
+            case ParticipantDisconnected():
+                self._disconnected(stimulus.name)
             case ParticipantLost():
-                self._lost(stimulus.name)
+                self._lost(stimulus.name, stimulus.reason)
             case TimerFired():
-                self._timer(stimulus)
+                self._timer_fired(stimulus)
             case CancelRequested():
                 self._cancel(stimulus.workflow_id, stimulus.reason)
             case WorkflowReleased():
-                if self.workflows.pop(stimulus.workflow_id, None) is not None:
-                    self._out.append(Forget(stimulus.workflow_id))
+                released = self.workflows.get(stimulus.workflow_id)
+                if released is not None and released.terminal:  # a live one is never dropped
+                    del self.workflows[stimulus.workflow_id]
+                    self._act(Forget, workflow_id=stimulus.workflow_id)
+            case LeadershipTaken():
+                self._take_over(stimulus)
         self._place()
         out, self._out = self._out, []
         return out
 
-    def restore(self, workflow: WorkflowRun) -> None:
-        """Adopts a workflow loaded from ZooKeeper (after a failover)."""
-        self.workflows[workflow.id] = workflow
-        for index, run in enumerate(workflow.runs):
-            if workflow.terminal:
-                break
-            if run.state == TS.TASK_STATE_READY:
-                self._enqueue(workflow, index)
-            elif run.state in IN_FLIGHT and run.participant:
-                view = self.participants.get(run.participant)
-                if view is None:
-                    # Unknown until it reconnects; placeholder with no free slots.
-                    view = ParticipantView(
-                        name=run.participant, group=workflow.specs[index].group,
-                        task_types=frozenset(), capacity=0, connected=False,
-                    )  # fmt: skip
-                    self.participants[run.participant] = view
-                view.load.add(workflow.key(index))
+    # -- placement -----------------------------------------------------------------------------
 
-    # -- helpers -----------------------------------------------------------------------------
-
-    def _emit_task(self, workflow: WorkflowRun, index: int, state: int, message: str = "",
-                   outputs: struct_pb2.Struct | None = None) -> None:  # fmt: skip
-        run = workflow.runs[index]
-        self._out.append(
-            Emit(
-                events.task_event(
-                    workflow_id=workflow.id, task_id=workflow.specs[index].id,
-                    attempt=run.attempt, placement=run.placement, state=state,
-                    source=self.source, participant=run.participant, message=message,
-                    outputs=outputs, at=self._ts(),
-                )
-            )
-        )  # fmt: skip
-
-    def _ts(self) -> timestamp_pb2.Timestamp:
-        return events.timestamp(datetime.fromtimestamp(self._now, UTC))
-
-    def _changed(self, workflow: WorkflowRun) -> None:
-        self._out.append(Persist(workflow.id))
-
-    def _enqueue(self, workflow: WorkflowRun, index: int) -> None:
-        spec = workflow.specs[index]
-        self.ready.setdefault((spec.group, spec.type), deque()).append((workflow.id, index))
-
-    def _make_ready(self, workflow: WorkflowRun, index: int, *, new_attempt: bool) -> None:
-        run = workflow.runs[index]
-        if new_attempt:
-            run.attempt += 1
-            run.placement = 0
-        run.state = TS.TASK_STATE_READY
-        run.participant = ""
-        self._enqueue(workflow, index)
-
-    def _set_final(self, workflow: WorkflowRun, index: int, state: int, *, failed: bool) -> None:
-        run = workflow.runs[index]
-        run.state = state
-        run.final = True
-        workflow.unfinished -= 1
-        if failed:
-            workflow.failed = True
-
-    def _release_slot(self, participant: str, key: Key) -> None:
-        view = self.participants.get(participant)
-        if view is not None:
-            view.load.discard(key)
-
-    # -- placement ---------------------------------------------------------------------------
+    def _still_ready(self, workflow_id: str, index: int) -> bool:
+        """Whether a ready-queue entry is live; a dead one's queued mark is cleared."""
+        workflow = self.workflows.get(workflow_id)
+        if workflow is None:
+            return False
+        if workflow.state == WS.WORKFLOW_STATE_RUNNING and (
+            workflow.task_state[index] == TS.TASK_STATE_READY
+        ):
+            return True
+        workflow.queued[index] = 0
+        return False
 
     def _place(self) -> None:
-        for (group, task_type), queue in self.ready.items():
-            while queue:
-                candidates = [
-                    p for p in self.participants.values()
-                    if p.group == group and task_type in p.task_types and p.free > 0
-                ]  # fmt: skip
-                if not candidates:
-                    break
-                workflow_id, index = queue.popleft()
-                workflow = self.workflows.get(workflow_id)
-                if workflow is None or workflow.state != WS.WORKFLOW_STATE_RUNNING:
-                    continue
-                run = workflow.runs[index]
-                if run.state != TS.TASK_STATE_READY:
-                    continue
-                target = min(candidates, key=lambda p: (len(p.load) / p.capacity, p.name))
-                self._assign(workflow, index, target)
+        while (found := self.ready.pop_next(is_live=self._still_ready, pool=self.pool)) is not None:
+            workflow_id, index, target = found
+            workflow = self.workflows[workflow_id]
+            workflow.queued[index] = 0
+            workflow.placement[index] += 1
+            self._assign(workflow, index, target)
 
     def _assign(self, workflow: WorkflowRun, index: int, target: ParticipantView) -> None:
-        spec, run = workflow.specs[index], workflow.runs[index]
-        run.placement += 1
-        run.state = TS.TASK_STATE_ASSIGNED
-        run.participant = target.name
-        key = workflow.key(index)
-        target.load.add(key)
-        definition = workflow.definition.tasks[index]
-        params = (
-            json_format.MessageToDict(definition.params) if definition.HasField("params") else {}
+        """Sends the task's current ref to `target` (again, after a reconnect)."""
+        task = workflow.definition.task(index)
+        params = json_format.MessageToDict(task.params) if task.HasField("params") else {}
+        params = _params.resolve(params, workflow.outputs_of)
+        timeout = task.timeout.ToTimedelta().total_seconds() if task.HasField("timeout") else 0.0
+        ref = workflow.ref(index)
+        workflow.participant[index] = target.name
+        target.load.add(ref)
+        if workflow.task_state[index] != TS.TASK_STATE_RUNNING:
+            self._set(workflow, index, TS.TASK_STATE_ASSIGNED)
+        self._act(
+            Assign,
+            participant=target.name,
+            ref=ref,
+            type=task.type,
+            params=params,
+            timeout=timeout if timeout > 0 else None,
         )
-        if "${" in str(params):
-            params = _params.resolve(params, lambda tid: self._outputs(workflow, tid))
-        struct = struct_pb2.Struct()
-        struct.update(params)
-        self._out.append(Assign(target.name, key, spec.type, struct, spec.timeout))
         self._emit_task(workflow, index, TS.TASK_STATE_ASSIGNED)
-        self._changed(workflow)
+        self._persist(workflow)
 
-    @staticmethod
-    def _outputs(workflow: WorkflowRun, task_id: str) -> dict[str, object] | None:
-        index = workflow.index.get(task_id)
-        return None if index is None else workflow.runs[index].outputs
-
-    # -- stimuli -----------------------------------------------------------------------------
+    # -- workflows -----------------------------------------------------------------------------
 
     def _submit(self, stimulus: WorkflowSubmitted) -> None:
-        if stimulus.workflow.id in self.workflows:
-            return  # idempotent
-        workflow = _dag.build(stimulus.workflow)
+        definition = stimulus.definition
+        if definition.workflow_id in self.workflows:
+            return  # idempotent: a repeated submit changes nothing
+        workflow = WorkflowRun(definition)
         workflow.start_time = self._now
         self.workflows[workflow.id] = workflow
-        self._out.append(
-            Emit(events.workflow_event(workflow_id=workflow.id, state=WS.WORKFLOW_STATE_RUNNING,
-                                       source=self.source, at=self._ts()))
-        )  # fmt: skip
-        for index, spec in enumerate(workflow.specs):
-            if not spec.deps:
+        self._emit_workflow(workflow)
+        for index, count in enumerate(definition.dep_counts):
+            if count == 0:
                 self._make_ready(workflow, index, new_attempt=True)
-        self._changed(workflow)
-        self._out.append(StatusChanged(workflow.id))
-
-    def _current(self, key: Key) -> tuple[WorkflowRun, int] | None:
-        workflow = self.workflows.get(key[0])
-        if workflow is None:
-            return None
-        index = workflow.index.get(key[1])
-        if index is None:
-            return None
-        run = workflow.runs[index]
-        if (run.attempt, run.placement) != key[2:] or run.state not in IN_FLIGHT:
-            return None
-        return workflow, index
-
-    def _started(self, key: Key) -> None:
-        found = self._current(key)
-        if found is not None:
-            found[0].runs[found[1]].state = TS.TASK_STATE_RUNNING
-
-    def _result(self, stimulus: TaskResultReceived) -> None:
-        self._release_slot(stimulus.participant, stimulus.key)
-        self._out.append(AckResult(stimulus.participant, stimulus.key))
-        found = self._current(stimulus.key)
-        if found is None:
-            return  # stale: an old attempt or placement, or a stopped workflow
-        workflow, index = found
-        run, spec = workflow.runs[index], workflow.specs[index]
-        outcome = stimulus.outcome
-        self._changed(workflow)
-        if outcome == Outcome.TASK_OUTCOME_RESCHEDULE:
-            run.state = TS.TASK_STATE_READY
-            delay = max(0.0, stimulus.reschedule_after)
-            key = (workflow.id, spec.id, run.attempt, run.placement)
-            self._out.append(StartTimer("reschedule", key, delay))
-            return
-        state = events.OUTCOME_STATE.get(outcome, TS.TASK_STATE_FAILED)
-        outputs = None
-        if stimulus.outputs is not None and state == TS.TASK_STATE_COMPLETED:
-            outputs = struct_pb2.Struct()
-            outputs.update(stimulus.outputs)
-        self._emit_task(workflow, index, state, stimulus.message, outputs)
-        if workflow.state == WS.WORKFLOW_STATE_CANCELING:
-            final = (
-                TS.TASK_STATE_COMPLETED
-                if state == TS.TASK_STATE_COMPLETED
-                else TS.TASK_STATE_CANCELED
-            )
-            if final != state:
-                self._emit_task(workflow, index, final, "canceled")
-            self._set_final(workflow, index, final, failed=False)
-            self._maybe_finish(workflow)
-            return
-        if state == TS.TASK_STATE_COMPLETED:
-            run.outputs = stimulus.outputs or {}
-            self._set_final(workflow, index, state, failed=False)
-            for dependent in spec.dependents:
-                child = workflow.runs[dependent]
-                child.waiting -= 1
-                if child.waiting == 0 and child.state == TS.TASK_STATE_PENDING:
-                    self._make_ready(workflow, dependent, new_attempt=True)
-        elif state == TS.TASK_STATE_FATAL_FAILED:
-            self._set_final(workflow, index, state, failed=True)
-            self._stop(workflow, f"task {spec.id} FATAL_FAILED: {stimulus.message}")
-            return
-        elif state == TS.TASK_STATE_CANCELED:
-            # Canceled without a workflow cancel (e.g. a participant shutting down): retry it.
-            self._failed_attempt(workflow, index, state, stimulus.message)
-        else:
-            self._failed_attempt(workflow, index, state, stimulus.message)
-        self._maybe_finish(workflow)
-
-    def _failed_attempt(self, workflow: WorkflowRun, index: int, state: int, message: str) -> None:
-        run, spec = workflow.runs[index], workflow.specs[index]
-        run.state = state if state != TS.TASK_STATE_CANCELED else TS.TASK_STATE_FAILED
-        if run.attempt < spec.max_attempts:
-            delay = _dag.backoff(spec, run.attempt, f"{workflow.id}/{spec.id}/{run.attempt}")
-            self._out.append(StartTimer("retry", (workflow.id, spec.id, run.attempt), delay))
-            return
-        name = TS.Name(state).removeprefix("TASK_STATE_")  # type: ignore[arg-type]
-        reason = f"task {spec.id} {name} after {run.attempt} attempts: {message}"
-        self._set_final(workflow, index, run.state, failed=True)
-        if workflow.definition.failure_policy == 2:  # FAILURE_POLICY_CONTINUE
-            self._skip_dependents(workflow, index)
-            workflow.message = workflow.message or reason
-        else:
-            self._stop(workflow, reason)
-
-    def _skip_dependents(self, workflow: WorkflowRun, index: int) -> None:
-        stack = list(workflow.specs[index].dependents)
-        while stack:
-            child = stack.pop()
-            run = workflow.runs[child]
-            if run.final or run.state != TS.TASK_STATE_PENDING:
-                continue
-            self._set_final(workflow, child, TS.TASK_STATE_SKIPPED, failed=False)
-            self._emit_task(workflow, child, TS.TASK_STATE_SKIPPED, "a dependency failed")
-            stack.extend(workflow.specs[child].dependents)
-
-    def _stop(self, workflow: WorkflowRun, reason: str) -> None:
-        """FAIL_FAST: cancel what runs, skip the rest, FAILED at once."""
-        for index, run in enumerate(workflow.runs):
-            if run.final:
-                continue
-            if run.state in IN_FLIGHT:
-                self._out.append(SendCancel(run.participant, workflow.key(index), reason))
-                self._set_final(workflow, index, TS.TASK_STATE_CANCELED, failed=False)
-                self._emit_task(workflow, index, TS.TASK_STATE_CANCELED, "workflow stopped")
-            else:
-                self._set_final(workflow, index, TS.TASK_STATE_SKIPPED, failed=False)
-                self._emit_task(workflow, index, TS.TASK_STATE_SKIPPED, "workflow stopped")
-        self._finish(workflow, WS.WORKFLOW_STATE_FAILED, reason)
-
-    def _maybe_finish(self, workflow: WorkflowRun) -> None:
-        if workflow.unfinished > 0 or workflow.terminal:
-            return
-        if workflow.state == WS.WORKFLOW_STATE_CANCELING:
-            self._finish(workflow, WS.WORKFLOW_STATE_CANCELED, workflow.message)
-        elif workflow.failed:
-            self._finish(workflow, WS.WORKFLOW_STATE_FAILED, workflow.message)
-        else:
-            self._finish(workflow, WS.WORKFLOW_STATE_COMPLETED, "")
-
-    def _finish(self, workflow: WorkflowRun, state: int, message: str) -> None:
-        workflow.state = state
-        workflow.message = message
-        workflow.end_time = self._now
-        self._out.append(
-            Emit(events.workflow_event(workflow_id=workflow.id, state=state, source=self.source,
-                                       message=message, at=self._ts()))
-        )  # fmt: skip
-        self._changed(workflow)
-        self._out.append(StatusChanged(workflow.id))
+        self._persist(workflow)
+        self._status_changed(workflow)
+        self._maybe_finish(workflow)  # a workflow without tasks is done at once
 
     def _cancel(self, workflow_id: str, reason: str) -> None:
         workflow = self.workflows.get(workflow_id)
-        if workflow is None or workflow.terminal or workflow.state == WS.WORKFLOW_STATE_CANCELING:
-            return
+        if workflow is None or workflow.state != WS.WORKFLOW_STATE_RUNNING:
+            return  # unknown, terminal or already CANCELING: nothing to do
         workflow.state = WS.WORKFLOW_STATE_CANCELING
         workflow.message = f"canceled: {reason}" if reason else "canceled"
-        for index, run in enumerate(workflow.runs):
-            if run.final:
+        self._emit_workflow(workflow)
+        for index, final in enumerate(workflow.final):
+            if final:
                 continue
-            if run.state in IN_FLIGHT:
-                self._out.append(SendCancel(run.participant, workflow.key(index), workflow.message))
+            if workflow.in_flight(index):  # ends when its result arrives
+                self._act(
+                    SendCancel,
+                    participant=workflow.participant.get(index, ""),
+                    ref=workflow.ref(index),
+                    reason=workflow.message,
+                )
             else:
-                self._set_final(workflow, index, TS.TASK_STATE_CANCELED, failed=False)
                 self._emit_task(workflow, index, TS.TASK_STATE_CANCELED, workflow.message)
-        self._changed(workflow)
-        self._out.append(StatusChanged(workflow.id))
-        self._out.append(StartTimer("cancel", (workflow.id,), CANCEL_DEADLINE))
+                self._settle(workflow, index, TS.TASK_STATE_CANCELED)
+        self._timer(CANCEL_DEADLINE, (workflow.id,), self.settings.cancel_deadline.total_seconds())
+        self._persist(workflow)
+        self._status_changed(workflow)
         self._maybe_finish(workflow)
 
-    def _joined(self, stimulus: ParticipantJoined) -> None:
-        previous = self.participants.get(stimulus.name)
-        view = ParticipantView(
-            name=stimulus.name, group=stimulus.group, task_types=stimulus.task_types,
-            capacity=max(1, stimulus.capacity),
-        )  # fmt: skip
-        if previous is not None:
-            view.load = previous.load
-        view.load |= {k for k in stimulus.running if self._current(k) is not None}
-        self.participants[stimulus.name] = view
-        # Assignments that may have been lost while the stream was down are sent again; the
-        # participant ignores a task it runs or has finished.
-        for key in sorted(view.load - stimulus.running):
-            found = self._current(key)
-            if found is None:
-                view.load.discard(key)
+    def _take_over(self, stimulus: LeadershipTaken) -> None:
+        """Adopts the workflows of a previous leader. Tasks in flight stay so; their participants
+        get the grace period to reconnect and claim them. Timers died with the old leader: a
+        waiting retry gets a full backoff again, a waiting reschedule is placed at once."""
+        grace = self.settings.participant_grace.total_seconds()
+        for workflow in stimulus.workflows:
+            self.workflows[workflow.id] = workflow
+            if workflow.state == WS.WORKFLOW_STATE_CANCELING:
+                deadline = self.settings.cancel_deadline.total_seconds()
+                self._timer(CANCEL_DEADLINE, (workflow.id,), deadline)
+            if workflow.terminal:
                 continue
-            workflow, index = found
-            view.load.discard(key)
-            workflow.runs[index].placement -= 1
-            self._assign(workflow, index, view)
+            for index, state in enumerate(workflow.task_state):
+                if workflow.final[index]:
+                    continue
+                if state == TS.TASK_STATE_READY:
+                    self._enqueue(workflow, index)
+                elif state in (TS.TASK_STATE_FAILED, TS.TASK_STATE_TIMED_OUT):
+                    self._schedule_retry(workflow, index)
+                elif workflow.in_flight(index):
+                    self._claim(workflow, index, grace)
 
-    def _lost(self, name: str) -> None:
-        view = self.participants.pop(name, None)
+    def _claim(self, workflow: WorkflowRun, index: int, grace: float) -> None:
+        name = workflow.participant.get(index, "")
+        view = self.pool.get(name)
+        if view is None:  # not seen since the failover: a placeholder without free slots
+            group, _ = workflow.definition.kind(index)
+            view = ParticipantView(
+                name=name, group=group, task_types=frozenset(), capacity=0, connected=False
+            )
+            self.pool.put(view)
+            self._timer(PARTICIPANT_GRACE, (name, view.session), grace)
+        view.load.add(workflow.ref(index))
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _result(self, stimulus: TaskResultReceived) -> None:
+        self.pool.release(stimulus.participant, stimulus.ref)
+        self._act(AckResult, participant=stimulus.participant, ref=stimulus.ref)
+        found = self._current(stimulus.ref)
+        if found is None:
+            return  # stale: an old attempt or placement, a stopped or unknown workflow
+        workflow, index = found
+        self._persist(workflow)
+        outcome = stimulus.outcome
+        if (
+            outcome == Outcome.TASK_OUTCOME_RESCHEDULE
+            and workflow.state == WS.WORKFLOW_STATE_RUNNING
+        ):
+            self._release(workflow, index)
+            self._set(workflow, index, TS.TASK_STATE_READY)
+            self._timer(RESCHEDULE, stimulus.ref, stimulus.reschedule_after)
+            return
+        state = OUTCOME_STATE.get(outcome, TS.TASK_STATE_FAILED)
+        message = stimulus.message or ("" if outcome in OUTCOME_STATE else f"outcome {outcome}")
+        outputs = stimulus.outputs if state == TS.TASK_STATE_COMPLETED else None
+        # The copy of the participant's own event (same id, so stored once).
+        self._emit_task(workflow, index, state, message, outputs=outputs)
+        if state == TS.TASK_STATE_COMPLETED:
+            self._completed(workflow, index, outputs)
+        elif workflow.state == WS.WORKFLOW_STATE_CANCELING:
+            self._emit_task(workflow, index, TS.TASK_STATE_CANCELED, workflow.message)
+            self._settle(workflow, index, TS.TASK_STATE_CANCELED)
+        elif state == TS.TASK_STATE_FATAL_FAILED:
+            self._settle(workflow, index, state)
+            task_id = workflow.definition.ids[index]
+            # Non-retryable means the workflow cannot succeed: it stops at once, whatever the
+            # failure policy (design: FATAL_FAILED stops a workflow at once).
+            workflow.failed = True
+            self._fail_fast(workflow, f"task {task_id} FATAL_FAILED: {message}")
+        else:
+            self._attempt_failed(workflow, index, state, message)
+        self._release(workflow, index)
+        self._maybe_finish(workflow)
+
+    def _completed(
+        self, workflow: WorkflowRun, index: int, outputs: dict[str, object] | None
+    ) -> None:
+        self._settle(workflow, index, TS.TASK_STATE_COMPLETED)
+        if outputs:
+            workflow.outputs[index] = dict(outputs)
+        for child in workflow.definition.dependents_of(index):
+            workflow.waiting[child] -= 1
+            if (
+                workflow.waiting[child] == 0
+                and workflow.task_state[child] == TS.TASK_STATE_PENDING
+                and workflow.state == WS.WORKFLOW_STATE_RUNNING
+            ):
+                self._make_ready(workflow, child, new_attempt=True)
+
+    # -- participants --------------------------------------------------------------------------
+
+    def _joined(self, stimulus: ParticipantJoined) -> None:
+        previous = self.pool.get(stimulus.name)
+        view = ParticipantView(
+            name=stimulus.name,
+            group=stimulus.group,
+            task_types=stimulus.task_types,
+            capacity=max(1, stimulus.capacity),
+            session=previous.session + 1 if previous is not None else 1,
+        )
+        self.pool.put(view)
+        held = previous.load if previous is not None else set()
+        for ref in sorted(stimulus.running):
+            view.load.add(ref)  # it occupies a slot until its result arrives, live or not
+            found = self._current(ref)
+            if found is None or found[0].participant.get(found[1]) != view.name:
+                # Superseded (re-placed, stopped or released) while it was away.
+                self._act(SendCancel, participant=view.name, ref=ref, reason="superseded")
+        # What it held but does not run may have been lost with the stream (or it finished and
+        # the result is on its way): send it again; a participant ignores a task it runs and
+        # answers one it finished with the result.
+        for ref in sorted(held - stimulus.running):
+            found = self._current(ref)
+            if found is not None and found[0].participant.get(found[1]) == view.name:
+                self._assign(found[0], found[1], view)
+
+    def _disconnected(self, name: str) -> None:
+        view = self.pool.get(name)
+        if view is not None and view.connected:
+            view.connected = False
+            self._timer(
+                PARTICIPANT_GRACE,
+                (name, view.session),
+                self.settings.participant_grace.total_seconds(),
+            )
+
+    def _lost(self, name: str, reason: str) -> None:
+        view = self.pool.remove(name)
         if view is None:
             return
-        for key in sorted(view.load):
-            found = self._current(key)
+        message = f"participant {name} {reason}"
+        for ref in sorted(view.load):
+            found = self._current(ref)
             if found is None:
                 continue
             workflow, index = found
-            run = workflow.runs[index]
-            self._changed(workflow)
+            self._persist(workflow)
             if workflow.state == WS.WORKFLOW_STATE_CANCELING:
-                self._set_final(workflow, index, TS.TASK_STATE_CANCELED, failed=False)
-                self._emit_task(workflow, index, TS.TASK_STATE_CANCELED, "participant lost")
+                self._emit_task(workflow, index, TS.TASK_STATE_CANCELED, message)
+                self._settle(workflow, index, TS.TASK_STATE_CANCELED)
+                self._release(workflow, index)
                 self._maybe_finish(workflow)
-                continue
-            run.replacements += 1
-            if run.replacements > MAX_REPLACEMENTS:
-                self._emit_task(workflow, index, TS.TASK_STATE_FAILED, f"participant {name} lost")
-                self._failed_attempt(
-                    workflow, index, TS.TASK_STATE_FAILED, f"participant {name} lost"
-                )
+            elif workflow.replacements[index] >= self.settings.max_replacements:
+                self._emit_task(workflow, index, TS.TASK_STATE_FAILED, message)
+                self._attempt_failed(workflow, index, TS.TASK_STATE_FAILED, message)
                 self._maybe_finish(workflow)
             else:
+                workflow.replacements[index] += 1
                 self._make_ready(workflow, index, new_attempt=False)
 
-    def _timer(self, stimulus: TimerFired) -> None:
-        if stimulus.kind == "retry":
-            workflow_id, task_id, attempt = stimulus.key
-            workflow = self.workflows.get(workflow_id)
-            if workflow is None or workflow.state != WS.WORKFLOW_STATE_RUNNING:
-                return
-            index = workflow.index[task_id]
-            run = workflow.runs[index]
-            if run.attempt == attempt and not run.final and run.state in (
-                TS.TASK_STATE_FAILED, TS.TASK_STATE_TIMED_OUT
-            ):  # fmt: skip
-                self._make_ready(workflow, index, new_attempt=True)
-                self._changed(workflow)
-        elif stimulus.kind == "reschedule":
-            workflow_id, task_id, attempt, placement = stimulus.key
-            workflow = self.workflows.get(workflow_id)
-            if workflow is None or workflow.state != WS.WORKFLOW_STATE_RUNNING:
-                return
-            index = workflow.index[task_id]
-            run = workflow.runs[index]
-            if (run.attempt, run.placement, run.state) == (attempt, placement, TS.TASK_STATE_READY):
-                self._enqueue(workflow, index)
-        elif stimulus.kind == "cancel":
-            workflow = self.workflows.get(stimulus.key[0])
-            if workflow is None or workflow.state != WS.WORKFLOW_STATE_CANCELING:
-                return
-            for index, run in enumerate(workflow.runs):
-                if not run.final:
-                    self._set_final(workflow, index, TS.TASK_STATE_CANCELED, failed=False)
-                    self._emit_task(workflow, index, TS.TASK_STATE_CANCELED, "no answer to cancel")
-            self._maybe_finish(workflow)
-        elif stimulus.kind == "recovery":
-            for view in [p for p in self.participants.values() if not p.connected]:
-                self._lost(view.name)
+    # -- timers --------------------------------------------------------------------------------
 
-    def in_flight(self) -> Iterable[tuple[str, Key]]:
-        for view in self.participants.values():
-            for key in view.load:
-                yield view.name, key
+    def _timer_fired(self, stimulus: TimerFired) -> None:
+        key = stimulus.key
+        if stimulus.kind == RETRY:
+            self._retry_due(key[0], key[1], key[2])
+        elif stimulus.kind == RESCHEDULE:
+            found = self._task(key[0], key[1])
+            if found is not None:
+                workflow, index = found
+                if workflow.ref(index) == key and workflow.task_state[index] == TS.TASK_STATE_READY:
+                    self._enqueue(workflow, index)
+        elif stimulus.kind == CANCEL_DEADLINE:
+            self._cancel_deadline(key[0])
+        elif stimulus.kind == PARTICIPANT_GRACE:
+            view = self.pool.get(key[0])
+            if view is not None and not view.connected and view.session == key[1]:
+                self._lost(view.name, "did not come back")
+
+    def _retry_due(self, workflow_id: str, task_id: str, failed_attempt: int) -> None:
+        found = self._task(workflow_id, task_id)
+        if found is None:
+            return
+        workflow, index = found
+        if workflow.attempt[index] == failed_attempt and workflow.task_state[index] in (
+            TS.TASK_STATE_FAILED,
+            TS.TASK_STATE_TIMED_OUT,
+        ):
+            self._make_ready(workflow, index, new_attempt=True)
+            self._persist(workflow)
+
+    def _cancel_deadline(self, workflow_id: str) -> None:
+        """Participants did not answer the cancel in time: CANCELED anyway."""
+        workflow = self.workflows.get(workflow_id)
+        if workflow is None or workflow.state != WS.WORKFLOW_STATE_CANCELING:
+            return
+        for index, final in enumerate(workflow.final):
+            if not final:
+                self._emit_task(workflow, index, TS.TASK_STATE_CANCELED, "no answer to cancel")
+                self._settle(workflow, index, TS.TASK_STATE_CANCELED)
+                self._release(workflow, index)
+        self._persist(workflow)
+        self._maybe_finish(workflow)
+
+    def _task(self, workflow_id: str, task_id: str) -> tuple[WorkflowRun, int] | None:
+        workflow = self.workflows.get(workflow_id)
+        if workflow is None or workflow.state != WS.WORKFLOW_STATE_RUNNING:
+            return None
+        index = workflow.definition.index.get(task_id)
+        if index is None or workflow.final[index]:
+            return None
+        return workflow, index

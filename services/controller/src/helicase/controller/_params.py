@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
 
 REFERENCE = re.compile(r"\$\{tasks\.([a-z0-9][a-z0-9_-]*)\.outputs\.([A-Za-z0-9_.-]+)\}")
-
-Lookup = Callable[[str, str], Any]
 
 
 def _lookup_path(outputs: dict[str, Any] | None, path: str) -> Any:
@@ -18,6 +17,22 @@ def _lookup_path(outputs: dict[str, Any] | None, path: str) -> Any:
             return None
         value = value[part]
     return value
+
+
+def _as_text(value: Any) -> str:
+    """How an output reads inside a longer string: strings as they are, whole numbers without
+    ".0" (Struct numbers are doubles), anything else as JSON; a missing output as ""."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"))
 
 
 def resolve(value: Any, outputs_of: Callable[[str], dict[str, Any] | None]) -> Any:
@@ -34,7 +49,6 @@ def resolve(value: Any, outputs_of: Callable[[str], dict[str, Any] | None]) -> A
         return _lookup_path(outputs_of(whole.group(1)), whole.group(2))
 
     def text(match: re.Match[str]) -> str:
-        found = _lookup_path(outputs_of(match.group(1)), match.group(2))
-        return "" if found is None else str(found)
+        return _as_text(_lookup_path(outputs_of(match.group(1)), match.group(2)))
 
     return REFERENCE.sub(text, value)

@@ -1,4 +1,5 @@
-"""gRPC faces of the controller: ControllerService and ParticipantService.Connect."""
+"""gRPC faces of the controller: ControllerService and ParticipantService.Connect. Thin: parse,
+turn the request into a stimulus, wait for the machine, answer."""
 
 from __future__ import annotations
 
@@ -6,55 +7,68 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Any, TypeAlias
+from typing import Any, NoReturn, TypeAlias
 
 import grpc
 from google.protobuf import json_format
 from google.rpc import code_pb2
 
-from helicase.common.errors import error_info_status
+from helicase.common.errors import InvalidArgument, error_info_status, invalid_argument_status
 from helicase.common.events import WORKFLOW_TERMINAL
-from helicase.controller._model import (
+from helicase.controller import _dag
+from helicase.controller._core import Core, new_stimulus_id
+from helicase.controller._stimuli import (
     CancelRequested,
     ParticipantJoined,
+    Ref,
     TaskResultReceived,
     TaskStarted,
     WorkflowReleased,
     WorkflowSubmitted,
 )
-from helicase.controller._shell import Core, status_of
+from helicase.controller._workflow import WorkflowRun, status_of
 from helicase.v1 import controller_pb2, controller_pb2_grpc, participant_pb2, participant_pb2_grpc
 
 log = logging.getLogger(__name__)
-TERMINAL = frozenset(WORKFLOW_TERMINAL)
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
+DEFAULT_CAPACITY = 8
 
 
 class Leadership:
-    """Who leads, as this process knows it: the running Core or None."""
+    """Who leads, as this process knows it: the running Core while this process leads."""
 
     def __init__(self) -> None:
         self.core: Core | None = None
-        self.leader_addr = ""
+        self.leader_addr = ""  # the leader's address when known (for NOT_LEADER answers)
+
+    async def not_leader(self, context: Context) -> NoReturn:
+        await context.abort_with_status(
+            error_info_status(
+                grpc.StatusCode.UNAVAILABLE,
+                code_pb2.UNAVAILABLE,
+                "this controller is not the leader",
+                "NOT_LEADER",
+                leader=self.leader_addr,
+            )
+        )
+        raise AssertionError("abort returns only by raising")
 
     async def require(self, context: Context) -> Core:
         if self.core is None:
-            await context.abort_with_status(
-                error_info_status(
-                    grpc.StatusCode.UNAVAILABLE, code_pb2.UNAVAILABLE,
-                    "this controller is not the leader", "NOT_LEADER", leader=self.leader_addr,
-                )
-            )  # fmt: skip
-        assert self.core is not None
+            await self.not_leader(context)
         return self.core
 
 
-def _stimulus_id(kind: str) -> str:
-    return f"{kind}-{time.time_ns()}"
-
-
-def _key(ref: participant_pb2.TaskRef) -> tuple[str, str, int, int]:
+def _ref(ref: participant_pb2.TaskRef) -> Ref:
     return (ref.workflow_id, ref.task_id, ref.attempt, ref.placement)
+
+
+async def _known(core: Core, workflow_id: str, context: Context) -> WorkflowRun:
+    workflow = core.machine.workflows.get(workflow_id)
+    if workflow is None:
+        await context.abort(grpc.StatusCode.NOT_FOUND, f"workflow {workflow_id!r} is not running")
+    assert workflow is not None  # abort raises
+    return workflow
 
 
 class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
@@ -65,80 +79,78 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
         self, request: controller_pb2.SubmitWorkflowRequest, context: Context
     ) -> controller_pb2.SubmitWorkflowResponse:
         core = await self._leadership.require(context)
-        known = request.workflow.id in core.machine.workflows
-        if not known:
-            await core.call(
-                WorkflowSubmitted(
-                    stimulus_id=_stimulus_id("submit"), now=time.time(), workflow=request.workflow
-                )
+        known = core.machine.workflows.get(request.workflow.id)
+        if known is None:
+            try:  # a big definition takes a while: not on the loop
+                definition = await asyncio.to_thread(_dag.build, request.workflow)
+            except InvalidArgument as exc:
+                await context.abort_with_status(invalid_argument_status(exc))
+                raise
+            stimulus = WorkflowSubmitted(
+                stimulus_id=new_stimulus_id("submit"), now=time.time(), definition=definition
             )
-        workflow = core.machine.workflows.get(request.workflow.id)
-        if workflow is None:
-            await context.abort(grpc.StatusCode.INTERNAL, "workflow vanished after submit")
-        assert workflow is not None
+            await core.call(stimulus)  # returns once the new state is durable
+            log.info(
+                "workflow submitted",
+                extra={"workflow_id": request.workflow.id, "owner": request.owner},
+            )
+        workflow = await _known(core, request.workflow.id, context)
         return controller_pb2.SubmitWorkflowResponse(
-            status=status_of(workflow), already_submitted=known
+            status=status_of(workflow), already_submitted=known is not None
         )
 
     async def CancelWorkflow(
         self, request: controller_pb2.ControllerServiceCancelWorkflowRequest, context: Context
     ) -> controller_pb2.ControllerServiceCancelWorkflowResponse:
         core = await self._leadership.require(context)
-        if request.workflow_id not in core.machine.workflows:
-            await context.abort(
-                grpc.StatusCode.NOT_FOUND, f"workflow {request.workflow_id} unknown"
-            )
+        await _known(core, request.workflow_id, context)
         await core.call(
             CancelRequested(
-                stimulus_id=_stimulus_id("cancel"),
+                stimulus_id=new_stimulus_id("cancel"),
                 now=time.time(),
                 workflow_id=request.workflow_id,
                 reason=request.reason,
             )
         )
-        workflow = core.machine.workflows[request.workflow_id]
+        workflow = await _known(core, request.workflow_id, context)
         return controller_pb2.ControllerServiceCancelWorkflowResponse(status=status_of(workflow))
 
     async def WatchWorkflow(
         self, request: controller_pb2.ControllerServiceWatchWorkflowRequest, context: Context
     ) -> AsyncIterator[controller_pb2.ControllerServiceWatchWorkflowResponse]:
         core = await self._leadership.require(context)
-        workflow = core.machine.workflows.get(request.workflow_id)
-        if workflow is None:
-            await context.abort(
-                grpc.StatusCode.NOT_FOUND, f"workflow {request.workflow_id} unknown"
-            )
-        assert workflow is not None
+        workflow = await _known(core, request.workflow_id, context)
         queue = core.watch(request.workflow_id)
         try:
             status: controller_pb2.WorkflowStatus | None = status_of(workflow)
             while status is not None:
                 yield controller_pb2.ControllerServiceWatchWorkflowResponse(status=status)
-                if status.state in TERMINAL:
+                if status.state in WORKFLOW_TERMINAL:
                     return
-                status = await queue.get()  # None: leadership lost or released; client re-watches
+                status = await queue.get()
         finally:
             core.unwatch(request.workflow_id, queue)
+        await self._leadership.not_leader(context)  # stepped down: watch the new leader
 
     async def ReleaseWorkflow(
         self, request: controller_pb2.ReleaseWorkflowRequest, context: Context
     ) -> controller_pb2.ReleaseWorkflowResponse:
         core = await self._leadership.require(context)
-        known = request.workflow_id in core.machine.workflows
-        if known:
-            workflow = core.machine.workflows[request.workflow_id]
-            if not workflow.terminal:
-                await context.abort(
-                    grpc.StatusCode.FAILED_PRECONDITION, "only a finished workflow is released"
-                )
-            await core.call(
-                WorkflowReleased(
-                    stimulus_id=_stimulus_id("release"),
-                    now=time.time(),
-                    workflow_id=request.workflow_id,
-                )
+        workflow = core.machine.workflows.get(request.workflow_id)
+        if workflow is None:
+            return controller_pb2.ReleaseWorkflowResponse(released=False)
+        if not workflow.terminal:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, "only a finished workflow can be released"
             )
-        return controller_pb2.ReleaseWorkflowResponse(released=known)
+        await core.call(
+            WorkflowReleased(
+                stimulus_id=new_stimulus_id("release"),
+                now=time.time(),
+                workflow_id=request.workflow_id,
+            )
+        )
+        return controller_pb2.ReleaseWorkflowResponse(released=True)
 
 
 class ParticipantService(participant_pb2_grpc.ParticipantServiceServicer):
@@ -150,64 +162,74 @@ class ParticipantService(participant_pb2_grpc.ParticipantServiceServicer):
     ) -> AsyncIterator[participant_pb2.ConnectResponse]:
         core = await self._leadership.require(context)
         first = await anext(aiter(request_iterator), None)
-        if first is None or first.WhichOneof("message") != "hello":
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the first message must be hello")
+        if first is None or first.WhichOneof("message") != "hello" or not first.hello.name:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "the first message must be a hello with a name"
+            )
         assert first is not None
         hello = first.hello
-        name = hello.name
-        queue = core.attach(name)
+        queue = core.attach(hello.name)
         core.put(
             ParticipantJoined(
-                stimulus_id=_stimulus_id(f"join-{name}"), now=time.time(), name=name,
-                group=hello.instance_group or "default",
+                stimulus_id=new_stimulus_id(f"joined-{hello.name}"),
+                now=time.time(),
+                name=hello.name,
+                group=hello.instance_group or _dag.DEFAULT_GROUP,
                 task_types=frozenset(t.name for t in hello.task_types),
-                capacity=hello.capacity or 8,
-                running=frozenset(_key(r) for r in hello.running),
+                capacity=hello.capacity if hello.capacity > 0 else DEFAULT_CAPACITY,
+                running=frozenset(_ref(r) for r in hello.running),
             )
-        )  # fmt: skip
-        log.info("participant connected", extra={"participant": name})
-        reader = asyncio.create_task(self._read(core, name, request_iterator, queue))
+        )
+        log.info("participant connected", extra={"participant": hello.name})
+        reader = asyncio.create_task(_read(core, hello.name, request_iterator, queue))
         try:
             yield participant_pb2.ConnectResponse(welcome=participant_pb2.Welcome(epoch=core.epoch))
-            while True:
-                message = await queue.get()
-                if message is None:
-                    return
+            while (message := await queue.get()) is not None:
                 yield message
         finally:
             reader.cancel()
-            core.detach(name, queue)
-            log.info("participant stream ended", extra={"participant": name})
+            core.detach(hello.name, queue)
+            log.info("participant stream ended", extra={"participant": hello.name})
 
-    async def _read(
-        self,
-        core: Core,
-        name: str,
-        requests: AsyncIterator[participant_pb2.ConnectRequest],
-        queue: asyncio.Queue[Any],
-    ) -> None:
-        try:
-            async for message in requests:
-                kind = message.WhichOneof("message")
-                now = time.time()
-                if kind == "started":
-                    core.put(TaskStarted(stimulus_id=_stimulus_id("started"), now=now,
-                                         key=_key(message.started.task)))  # fmt: skip
-                elif kind == "result":
-                    result = message.result
-                    outputs = (
-                        json_format.MessageToDict(result.outputs)
-                        if result.HasField("outputs") else None
-                    )  # fmt: skip
-                    core.put(
-                        TaskResultReceived(
-                            stimulus_id=_stimulus_id("result"), now=now, participant=name,
-                            key=_key(result.task), outcome=result.outcome,
-                            message=result.message, outputs=outputs,
-                            reschedule_after=result.reschedule_after.ToTimedelta().total_seconds(),
-                        )
-                    )  # fmt: skip
-        except (grpc.aio.AioRpcError, asyncio.CancelledError):
-            pass
-        finally:
-            queue.put_nowait(None)
+
+async def _read(
+    core: Core,
+    name: str,
+    requests: AsyncIterator[participant_pb2.ConnectRequest],
+    queue: asyncio.Queue[participant_pb2.ConnectResponse | None],
+) -> None:
+    """Turns the participant's messages into stimuli; the stream's end ends the writer too."""
+    try:
+        async for message in requests:
+            kind = message.WhichOneof("message")
+            if kind == "started":
+                core.put(
+                    TaskStarted(
+                        stimulus_id=new_stimulus_id("started"),
+                        now=time.time(),
+                        ref=_ref(message.started.task),
+                    )
+                )
+            elif kind == "result":
+                result = message.result
+                outputs = (
+                    json_format.MessageToDict(result.outputs)
+                    if result.HasField("outputs")
+                    else None
+                )
+                core.put(
+                    TaskResultReceived(
+                        stimulus_id=new_stimulus_id("result"),
+                        now=time.time(),
+                        participant=name,
+                        ref=_ref(result.task),
+                        outcome=result.outcome,
+                        message=result.message,
+                        outputs=outputs,
+                        reschedule_after=result.reschedule_after.ToTimedelta().total_seconds(),
+                    )
+                )
+    except (grpc.aio.AioRpcError, asyncio.CancelledError):
+        pass
+    finally:
+        queue.put_nowait(None)

@@ -1,0 +1,283 @@
+"""The I/O around the machine while this controller leads.
+
+One asyncio task feeds stimuli to the machine, one at a time, and carries out its actions:
+assignments, cancellations and acknowledgements go to per-participant stream queues, events to
+Kafka (not awaited), timers to `loop.call_later`, and dirty workflows to the group commit, which
+writes them to ZooKeeper in fenced transactions. Acknowledgements and SubmitWorkflow answers wait
+for the write that made their state durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+from helicase.common import topics
+from helicase.common.kafka import AsyncProducer
+from helicase.controller import _codec
+from helicase.controller._actions import (
+    AckResult,
+    Action,
+    Assign,
+    Emit,
+    Forget,
+    Persist,
+    SendCancel,
+    StartTimer,
+    WorkflowStatusChanged,
+)
+from helicase.controller._machine import Machine
+from helicase.controller._stimuli import (
+    AnyStimulus,
+    ParticipantDisconnected,
+    Ref,
+    TimerFired,
+)
+from helicase.controller._store import Fenced, StateStore
+from helicase.v1 import controller_pb2, participant_pb2
+
+log = logging.getLogger(__name__)
+Reply = participant_pb2.ConnectResponse
+Status = controller_pb2.WorkflowStatus
+
+
+def task_ref(ref: Ref) -> participant_pb2.TaskRef:
+    return participant_pb2.TaskRef(
+        workflow_id=ref[0], task_id=ref[1], attempt=ref[2], placement=ref[3]
+    )
+
+
+def new_stimulus_id(kind: str) -> str:
+    return f"{kind}-{time.time_ns()}"
+
+
+class Core:
+    """Everything the leader runs; discarded when leadership ends."""
+
+    def __init__(
+        self,
+        *,
+        machine: Machine,
+        store: StateStore,
+        producer: AsyncProducer,
+        epoch: int,
+        flush_interval: float,
+        on_fenced: Callable[[], None],
+    ) -> None:
+        self.machine = machine
+        self.epoch = epoch
+        self._store = store
+        self._producer = producer
+        self._flush_interval = flush_interval
+        self._on_fenced = on_fenced
+        self._inbox: asyncio.Queue[tuple[AnyStimulus, asyncio.Future[None] | None]] = (
+            asyncio.Queue()
+        )
+        self._streams: dict[str, asyncio.Queue[Reply | None]] = {}
+        self._watchers: dict[str, set[asyncio.Queue[Status | None]]] = defaultdict(set)
+        self._dirty: dict[str, bool] = {}  # workflow id -> delete?
+        self._acks: list[tuple[str, Ref]] = []
+        self._flush_waiters: list[asyncio.Future[None]] = []
+        self._wake_flusher = asyncio.Event()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._run(), name="controller-machine"),
+            asyncio.create_task(self._flusher(), name="controller-flusher"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for handle in self._timers:
+            handle.cancel()
+        for queue in self._streams.values():
+            queue.put_nowait(None)
+        for watchers in self._watchers.values():
+            for watcher in watchers:
+                watcher.put_nowait(None)
+        for waiter in self._flush_waiters:
+            if not waiter.done():
+                waiter.set_exception(ConnectionError("leadership lost"))
+
+    # -- inputs --------------------------------------------------------------------------------
+
+    def put(self, stimulus: AnyStimulus) -> None:
+        self._inbox.put_nowait((stimulus, None))
+
+    async def call(self, stimulus: AnyStimulus) -> None:
+        """Feeds a stimulus and returns once the state it left (and all before it) is durable."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait((stimulus, done))
+        await done
+
+    def attach(self, name: str) -> asyncio.Queue[Reply | None]:
+        """A participant's stream opened; an older stream of the same name is closed."""
+        old = self._streams.get(name)
+        if old is not None:
+            old.put_nowait(None)
+        queue: asyncio.Queue[Reply | None] = asyncio.Queue()
+        self._streams[name] = queue
+        return queue
+
+    def detach(self, name: str, queue: asyncio.Queue[Reply | None]) -> None:
+        """A participant's stream ended (unless a newer stream replaced it)."""
+        if self._streams.get(name) is queue:
+            del self._streams[name]
+            self.put(
+                ParticipantDisconnected(
+                    stimulus_id=new_stimulus_id(f"disconnected-{name}"), now=time.time(), name=name
+                )
+            )
+
+    def connected(self, name: str) -> bool:
+        return name in self._streams
+
+    def watch(self, workflow_id: str) -> asyncio.Queue[Status | None]:
+        queue: asyncio.Queue[Status | None] = asyncio.Queue()
+        self._watchers[workflow_id].add(queue)
+        return queue
+
+    def unwatch(self, workflow_id: str, queue: asyncio.Queue[Status | None]) -> None:
+        watchers = self._watchers.get(workflow_id)
+        if watchers is not None:
+            watchers.discard(queue)
+            if not watchers:
+                del self._watchers[workflow_id]
+
+    # -- the machine loop ----------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            stimulus, done = await self._inbox.get()
+            try:
+                actions = self.machine.handle(stimulus)
+            except Exception:
+                log.exception("stimulus failed", extra={"stimulus_id": stimulus.stimulus_id})
+                actions = []
+            self._execute(actions)
+            if done is not None:
+                self._flush_waiters.append(done)
+                self._wake_flusher.set()
+
+    def _send(self, participant: str, message: Reply) -> None:
+        queue = self._streams.get(participant)
+        if queue is not None:
+            queue.put_nowait(message)
+
+    def _execute(self, actions: list[Action]) -> None:
+        for action in actions:
+            match action:
+                case Assign():
+                    assignment = participant_pb2.Assignment(
+                        task=task_ref(action.ref), type=action.type
+                    )
+                    assignment.params.update(action.params)
+                    if action.timeout:
+                        assignment.timeout.FromNanoseconds(int(action.timeout * 1e9))
+                    self._send(action.participant, Reply(assignment=assignment))
+                case SendCancel():
+                    cancel = participant_pb2.CancelTask(
+                        task=task_ref(action.ref), reason=action.reason
+                    )
+                    self._send(action.participant, Reply(cancel=cancel))
+                case Emit():
+                    event = action.event
+                    sent = self._producer.send_nowait(
+                        topics.EVENTS, event.workflow_id, event.SerializeToString()
+                    )
+                    sent.add_done_callback(_log_failure)
+                case StartTimer():
+                    self._start_timer(action)
+                case Persist():
+                    self._dirty.setdefault(action.workflow_id, False)
+                    self._wake_flusher.set()
+                case Forget():
+                    self._dirty[action.workflow_id] = True
+                    self._wake_flusher.set()
+                case AckResult():
+                    self._acks.append((action.participant, action.ref))
+                    self._wake_flusher.set()
+                case WorkflowStatusChanged():
+                    for watcher in self._watchers.get(action.status.workflow_id, ()):
+                        watcher.put_nowait(action.status)
+
+    def _start_timer(self, timer: StartTimer) -> None:
+        def fire() -> None:
+            self._timers.discard(handle)
+            self.put(
+                TimerFired(
+                    stimulus_id=new_stimulus_id(f"timer-{timer.kind}"),
+                    now=time.time(),
+                    kind=timer.kind,
+                    key=timer.key,
+                )
+            )
+
+        handle = asyncio.get_running_loop().call_later(timer.delay, fire)
+        self._timers.add(handle)
+
+    # -- group commit --------------------------------------------------------------------------
+
+    async def _flusher(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_write = 0.0
+        while True:
+            await self._wake_flusher.wait()
+            # Idle for a window: write at once. Busy: gather a window's changes first.
+            pause = last_write + self._flush_interval - loop.time()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            self._wake_flusher.clear()
+            dirty, self._dirty = self._dirty, {}
+            acks, self._acks = self._acks, []
+            waiters, self._flush_waiters = self._flush_waiters, []
+            states: dict[str, bytes | None] = {}
+            for workflow_id, forget in dirty.items():
+                workflow = self.machine.workflows.get(workflow_id)
+                states[workflow_id] = (
+                    None if forget or workflow is None else _codec.encode(workflow)
+                )
+            try:
+                if states:
+                    await asyncio.to_thread(self._store.write, self.epoch, states)
+            except Fenced:
+                log.error("fenced: a newer leader exists; stepping down")
+                self._flush_waiters = waiters + self._flush_waiters
+                self._on_fenced()
+                return
+            except Exception:
+                log.exception("state write failed; retrying")
+                for workflow_id, forget in dirty.items():
+                    self._dirty[workflow_id] = self._dirty.get(workflow_id, False) or forget
+                self._acks = acks + self._acks
+                self._flush_waiters = waiters + self._flush_waiters
+                self._wake_flusher.set()
+                await asyncio.sleep(0.2)
+                continue
+            finally:
+                last_write = loop.time()
+            self._send_acks(acks)
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def _send_acks(self, acks: list[tuple[str, Ref]]) -> None:
+        by_participant: dict[str, list[participant_pb2.TaskRef]] = defaultdict(list)
+        for participant, ref in acks:
+            by_participant[participant].append(task_ref(ref))
+        for participant, refs in by_participant.items():
+            self._send(participant, Reply(ack=participant_pb2.ResultAck(tasks=refs)))
+
+
+def _log_failure(future: asyncio.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.error("event not published", extra={"error": repr(future.exception())})

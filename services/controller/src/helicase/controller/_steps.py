@@ -1,0 +1,258 @@
+"""What every decision of the machine shares: the actions of the current step (each stamped with
+the stimulus id), task state transitions (recorded in a bounded log, like dask/distributed's
+`transition_log`), events, failed attempts and the failure policies, and how a workflow ends."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+from google.protobuf import struct_pb2, timestamp_pb2
+
+from helicase.common import events
+from helicase.controller._actions import (
+    RETRY,
+    Action,
+    Emit,
+    Persist,
+    SendCancel,
+    StartTimer,
+    WorkflowStatusChanged,
+)
+from helicase.controller._placement import Pool, ReadyQueue
+from helicase.controller._retry import RetrySettings, backoff
+from helicase.controller._workflow import TS, WS, Ref, WorkflowRun, status_of
+from helicase.v1 import workflow_pb2
+
+CONTINUE = workflow_pb2.FailurePolicy.FAILURE_POLICY_CONTINUE
+
+
+@dataclass(frozen=True, kw_only=True)
+class MachineSettings:
+    """Limits of the controller's decisions."""
+
+    # A participant whose stream broke (or that held tasks before a failover) and is not back
+    # within this time is lost: its tasks are re-placed.
+    participant_grace: timedelta = timedelta(seconds=5)
+    # A CANCELING workflow ends CANCELED after this even if participants never answer.
+    cancel_deadline: timedelta = timedelta(seconds=10)
+    # Re-placements of one attempt after participant losses before the attempt counts as FAILED.
+    max_replacements: int = 5
+    # Task transitions kept for debugging.
+    transition_log: int = 10_000
+
+
+class Transition(NamedTuple):
+    stimulus_id: str
+    workflow_id: str
+    task_id: str
+    start: int
+    finish: int
+
+
+class Steps:
+    """State and helpers shared by the decision code; see Machine for the decisions."""
+
+    def __init__(self, *, source: str, settings: MachineSettings) -> None:
+        self.source = source
+        self.settings = settings
+        self.workflows: dict[str, WorkflowRun] = {}
+        self.pool = Pool()
+        self.ready = ReadyQueue()
+        self.transitions: deque[Transition] = deque(maxlen=settings.transition_log)
+        self._out: list[Action] = []
+        self._sid = ""
+        self._now = 0.0
+
+    # -- actions -------------------------------------------------------------------------------
+
+    def _act(self, action_type: type[Any], **fields: Any) -> None:
+        self._out.append(action_type(stimulus_id=self._sid, **fields))
+
+    def _timer(self, kind: str, key: tuple[Any, ...], delay: float) -> None:
+        self._act(StartTimer, kind=kind, key=key, delay=max(0.0, delay))
+
+    def _persist(self, workflow: WorkflowRun) -> None:
+        self._act(Persist, workflow_id=workflow.id)
+
+    def _status_changed(self, workflow: WorkflowRun) -> None:
+        self._act(WorkflowStatusChanged, status=status_of(workflow))
+
+    def _at(self) -> timestamp_pb2.Timestamp:
+        return events.timestamp(datetime.fromtimestamp(self._now, UTC))
+
+    def _emit_task(
+        self,
+        workflow: WorkflowRun,
+        index: int,
+        state: int,
+        message: str = "",
+        *,
+        participant: str | None = None,
+        outputs: dict[str, Any] | None = None,
+    ) -> None:
+        struct = None
+        if outputs is not None:
+            struct = struct_pb2.Struct()
+            struct.update(outputs)
+        event = events.task_event(
+            workflow_id=workflow.id,
+            task_id=workflow.definition.ids[index],
+            attempt=workflow.attempt[index],
+            placement=workflow.placement[index],
+            state=state,
+            source=self.source,
+            participant=workflow.participant.get(index, "") if participant is None else participant,
+            message=message,
+            outputs=struct,
+            at=self._at(),
+        )
+        self._act(Emit, event=event)
+
+    def _emit_workflow(self, workflow: WorkflowRun) -> None:
+        event = events.workflow_event(
+            workflow_id=workflow.id,
+            state=workflow.state,
+            source=self.source,
+            message=workflow.message,
+            at=self._at(),
+        )
+        self._act(Emit, event=event)
+
+    # -- task transitions ----------------------------------------------------------------------
+
+    def _set(self, workflow: WorkflowRun, index: int, state: int) -> None:
+        start = workflow.task_state[index]
+        workflow.task_state[index] = state
+        self.transitions.append(
+            Transition(self._sid, workflow.id, workflow.definition.ids[index], start, state)
+        )
+
+    def _settle(self, workflow: WorkflowRun, index: int, state: int) -> None:
+        """The task's outcome is final."""
+        self._set(workflow, index, state)
+        if not workflow.final[index]:
+            workflow.final[index] = 1
+            workflow.unfinished -= 1
+
+    def _release(self, workflow: WorkflowRun, index: int) -> None:
+        """The task no longer runs anywhere (its participant's slot is freed by the caller)."""
+        workflow.participant.pop(index, None)
+
+    def _current(self, ref: Ref) -> tuple[WorkflowRun, int] | None:
+        """The workflow and task index if `ref` is the task's live placement, else None."""
+        workflow = self.workflows.get(ref[0])
+        if workflow is None:
+            return None
+        index = workflow.definition.index.get(ref[1])
+        if index is None or not workflow.in_flight(index):
+            return None
+        if (workflow.attempt[index], workflow.placement[index]) != (ref[2], ref[3]):
+            return None
+        return workflow, index
+
+    def _enqueue(self, workflow: WorkflowRun, index: int) -> None:
+        if not workflow.queued[index]:
+            workflow.queued[index] = 1
+            self.ready.push(workflow.definition.kind(index), workflow.id, index)
+
+    def _make_ready(self, workflow: WorkflowRun, index: int, *, new_attempt: bool) -> None:
+        if new_attempt:
+            workflow.attempt[index] += 1
+            workflow.placement[index] = 0
+            workflow.replacements[index] = 0
+        self._release(workflow, index)
+        self._set(workflow, index, TS.TASK_STATE_READY)
+        self._enqueue(workflow, index)
+
+    def _attempt_failed(self, workflow: WorkflowRun, index: int, state: int, message: str) -> None:
+        """A FAILED or TIMED_OUT attempt (or an unrequested CANCELED one, retried like a failure):
+        retry after a backoff while attempts remain, else apply the failure policy."""
+        retry_state = (
+            TS.TASK_STATE_TIMED_OUT if state == TS.TASK_STATE_TIMED_OUT else TS.TASK_STATE_FAILED
+        )
+        self._set(workflow, index, retry_state)
+        self._release(workflow, index)
+        settings = RetrySettings.of(workflow.definition.task(index))
+        attempt = workflow.attempt[index]
+        if attempt < settings.max_attempts:
+            self._schedule_retry(workflow, index, settings)
+            return
+        self._settle(workflow, index, retry_state)
+        name = TS.Name(retry_state).removeprefix("TASK_STATE_")
+        task_id = workflow.definition.ids[index]
+        reason = f"task {task_id} {name} after {attempt} attempts: {message}"
+        self._apply_failure_policy(workflow, index, reason)
+
+    def _schedule_retry(
+        self, workflow: WorkflowRun, index: int, settings: RetrySettings | None = None
+    ) -> None:
+        settings = settings or RetrySettings.of(workflow.definition.task(index))
+        ref = workflow.ref(index)
+        delay = backoff(settings, ref[2], "/".join(map(str, ref)))
+        self._timer(RETRY, ref[:3], delay)
+
+    def _apply_failure_policy(self, workflow: WorkflowRun, index: int, reason: str) -> None:
+        workflow.failed = True
+        if workflow.definition.failure_policy == CONTINUE:
+            workflow.message = workflow.message or reason
+            self._skip_dependents(workflow, index, f"dependency failed: {reason}")
+        else:
+            self._fail_fast(workflow, reason)
+
+    # -- ending --------------------------------------------------------------------------------
+
+    def _stop_task(self, workflow: WorkflowRun, index: int, reason: str) -> None:
+        """Ends a task that has not finished because its workflow stops: one in flight is told to
+        stop (its slot frees when its result arrives) and ends CANCELED, as does one that ran
+        before in this attempt; one that never ran this attempt ends SKIPPED."""
+        if workflow.in_flight(index):
+            participant = workflow.participant.get(index, "")
+            self._act(SendCancel, participant=participant, ref=workflow.ref(index), reason=reason)
+            self._emit_task(workflow, index, TS.TASK_STATE_CANCELED, reason)
+            self._settle(workflow, index, TS.TASK_STATE_CANCELED)
+            self._release(workflow, index)
+        elif workflow.placement[index] == 0:
+            self._emit_task(workflow, index, TS.TASK_STATE_SKIPPED, reason)
+            self._settle(workflow, index, TS.TASK_STATE_SKIPPED)
+        else:
+            self._emit_task(workflow, index, TS.TASK_STATE_CANCELED, reason)
+            self._settle(workflow, index, TS.TASK_STATE_CANCELED)
+
+    def _fail_fast(self, workflow: WorkflowRun, reason: str) -> None:
+        """Cancel what runs, skip what waits, FAILED at once."""
+        for index, final in enumerate(workflow.final):
+            if not final:
+                self._stop_task(workflow, index, reason)
+        self._finish(workflow, WS.WORKFLOW_STATE_FAILED, reason)
+
+    def _skip_dependents(self, workflow: WorkflowRun, index: int, reason: str) -> None:
+        """CONTINUE: every transitive dependent is SKIPPED; other branches run on."""
+        stack = list(workflow.definition.dependents_of(index))
+        while stack:
+            child = stack.pop()
+            if workflow.final[child]:
+                continue
+            self._emit_task(workflow, child, TS.TASK_STATE_SKIPPED, reason)
+            self._settle(workflow, child, TS.TASK_STATE_SKIPPED)
+            stack.extend(workflow.definition.dependents_of(child))
+
+    def _maybe_finish(self, workflow: WorkflowRun) -> None:
+        if workflow.unfinished > 0 or workflow.terminal:
+            return
+        if workflow.state == WS.WORKFLOW_STATE_CANCELING:
+            self._finish(workflow, WS.WORKFLOW_STATE_CANCELED, workflow.message)
+        elif workflow.failed:
+            self._finish(workflow, WS.WORKFLOW_STATE_FAILED, workflow.message)
+        else:
+            self._finish(workflow, WS.WORKFLOW_STATE_COMPLETED, "")
+
+    def _finish(self, workflow: WorkflowRun, state: int, message: str) -> None:
+        workflow.state = state
+        workflow.message = message
+        workflow.end_time = self._now
+        self._emit_workflow(workflow)
+        self._persist(workflow)
+        self._status_changed(workflow)

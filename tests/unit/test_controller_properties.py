@@ -1,0 +1,230 @@
+"""Property tests: random interleavings of results (any outcome), participant joins, drops and
+losses, timers, cancels and resubmits keep the controller's invariants, and every workflow ends
+once results keep coming."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helicase.controller import (
+    Assign,
+    Emit,
+    TaskResultReceived,
+    decode,
+    encode,
+)
+from helicase.controller.testing import Harness
+from helicase.v1 import participant_pb2, workflow_pb2
+
+TS = workflow_pb2.TaskState
+WS = workflow_pb2.WorkflowState
+Outcome = participant_pb2.TaskOutcome
+OUTCOMES = [
+    Outcome.TASK_OUTCOME_COMPLETED,
+    Outcome.TASK_OUTCOME_COMPLETED,
+    Outcome.TASK_OUTCOME_FAILED,
+    Outcome.TASK_OUTCOME_FATAL_FAILED,
+    Outcome.TASK_OUTCOME_TIMED_OUT,
+    Outcome.TASK_OUTCOME_RESCHEDULE,
+    Outcome.TASK_OUTCOME_CANCELED,
+]
+CAPACITY = {"p0": 2, "p1": 1, "p2": 3}
+WORKFLOWS = ["w0", "w1", "w2"]
+TERMINAL = {WS.WORKFLOW_STATE_COMPLETED, WS.WORKFLOW_STATE_FAILED, WS.WORKFLOW_STATE_CANCELED}
+
+
+@st.composite
+def dags(draw: st.DrawFn) -> list[dict[str, Any]]:
+    size = draw(st.integers(1, 7))
+    tasks = []
+    for i in range(size):
+        deps = draw(st.lists(st.integers(0, i - 1), max_size=3, unique=True)) if i else []
+        tasks.append(
+            {
+                "id": f"t{i}",
+                "type": draw(st.sampled_from(["noop", "sleep"])),
+                "dependsOn": [f"t{d}" for d in deps],
+                "retry": {"maxAttempts": draw(st.integers(1, 3)), "initialBackoff": "0.5s"},
+            }
+        )
+    return tasks
+
+
+STEP = st.tuples(
+    st.sampled_from(["result", "result", "result", "lose", "drop", "join", "timer", "cancel",
+                     "submit"]),
+    st.integers(0, 10**6),
+    st.sampled_from(OUTCOMES),
+)  # fmt: skip
+
+
+class World:
+    """The machine plus a model of what participants really run."""
+
+    def __init__(self, dag_by_workflow: dict[str, list[dict[str, Any]]], policy: str) -> None:
+        self.h = Harness()
+        self.dags = dag_by_workflow
+        self.policy = policy
+        self.running: dict[tuple[Any, ...], str] = {}  # ref -> participant actually running it
+        self.completed: set[tuple[str, str]] = set()
+        self.terminal_state: dict[str, int] = {}
+        self.fail_fast_stopped: set[str] = set()
+
+    def apply(self, actions: list[Any]) -> None:
+        machine = self.h.machine
+        for action in actions:
+            if isinstance(action, Assign):
+                workflow = machine.workflows[action.ref[0]]
+                index = workflow.definition.index[action.ref[1]]
+                assert action.ref[0] not in self.terminal_state, "assigned in a finished workflow"
+                assert (action.ref[0], action.ref[1]) not in self.completed, "COMPLETED re-run"
+                for dep in range(len(workflow.definition)):
+                    if index in workflow.definition.dependents_of(dep):
+                        assert workflow.task_state[dep] == TS.TASK_STATE_COMPLETED
+                self.running[action.ref] = action.participant
+            elif isinstance(action, Emit):
+                assert action.event.workflow_id not in self.terminal_state, "event after the end"
+        self.check()
+
+    def check(self) -> None:
+        machine = self.h.machine
+        per_participant: dict[str, int] = {}
+        for workflow in machine.workflows.values():
+            assert workflow.unfinished == len(workflow.final) - sum(workflow.final)
+            for index, state in enumerate(workflow.task_state):
+                if state in (TS.TASK_STATE_ASSIGNED, TS.TASK_STATE_RUNNING):
+                    name = workflow.participant[index]
+                    per_participant[name] = per_participant.get(name, 0) + 1
+                if state == TS.TASK_STATE_COMPLETED:
+                    self.completed.add((workflow.id, workflow.definition.ids[index]))
+            if workflow.id in self.terminal_state:
+                assert workflow.state == self.terminal_state[workflow.id], "terminal changed"
+            elif workflow.state in TERMINAL:
+                self.terminal_state[workflow.id] = workflow.state
+                assert all(workflow.final), "a finished workflow with unfinished tasks"
+            if workflow.id in self.fail_fast_stopped or (
+                workflow.state == WS.WORKFLOW_STATE_FAILED and self.policy.endswith("FAIL_FAST")
+            ):
+                self.fail_fast_stopped.add(workflow.id)
+                for state in workflow.task_state:
+                    assert state not in (
+                        TS.TASK_STATE_READY, TS.TASK_STATE_ASSIGNED, TS.TASK_STATE_RUNNING,
+                        TS.TASK_STATE_PENDING,
+                    )  # fmt: skip
+        for name, count in per_participant.items():
+            assert count <= CAPACITY[name], f"{name} over capacity"
+
+    def submit(self, workflow_id: str) -> None:
+        known = workflow_id in self.h.machine.workflows
+        actions = self.h.submit(
+            self.dags[workflow_id], workflow_id=workflow_id, failurePolicy=self.policy
+        )
+        if known:
+            assert actions == [], "a repeated submit must change nothing"
+        self.apply(actions)
+
+    def deliver(self, pick: int, outcome: int) -> None:
+        ref = sorted(self.running)[pick % len(self.running)]
+        participant = self.running.pop(ref)
+        self.apply(
+            self.h.handle(
+                TaskResultReceived(
+                    stimulus_id=f"r{pick}", now=self.h.now, participant=participant, ref=ref,
+                    outcome=outcome, reschedule_after=1.0, outputs={"x": 1} if outcome == 1 else None,  # noqa: E501
+                )
+            )
+        )  # fmt: skip
+
+    def join(self, name: str) -> None:
+        mine = [ref for ref, owner in self.running.items() if owner == name]
+        self.apply(self.h.join(name, CAPACITY[name], types={"noop", "sleep"}, running=mine))
+
+    def step(self, kind: str, pick: int, outcome: int) -> None:
+        self.h.now += 0.25
+        name = f"p{pick % 3}"
+        if kind == "result" and self.running:
+            self.deliver(pick, outcome)
+        elif kind == "lose":  # the process died: what it ran is gone
+            self.running = {r: p for r, p in self.running.items() if p != name}
+            self.apply(self.h.lose(name))
+        elif kind == "drop":  # the stream broke; the process lives on
+            self.apply(self.h.disconnect(name))
+        elif kind == "join":
+            self.join(name)
+        elif kind == "timer" and self.h.timers:
+            self.apply(self.h.fire(self.h.timers[pick % len(self.h.timers)]))
+        elif kind == "cancel" and pick % 5 == 0:
+            self.apply(self.h.cancel(WORKFLOWS[pick % 3]))
+        elif kind == "submit":
+            self.submit(WORKFLOWS[pick % 3])
+
+    def drain(self) -> None:
+        """Participants come back and answer everything: every workflow must end."""
+        for name in CAPACITY:
+            self.join(name)
+        for workflow_id in WORKFLOWS:
+            self.submit(workflow_id)
+        for _ in range(2000):
+            if all(w.terminal for w in self.h.machine.workflows.values()):
+                return
+            if self.running:
+                self.deliver(0, Outcome.TASK_OUTCOME_COMPLETED)
+            elif self.h.timers:
+                self.apply(self.h.fire(min(self.h.timers, key=lambda t: t.delay)))
+            else:
+                break
+        stuck = {
+            w.id: [(w.definition.ids[i], s) for i, s in enumerate(w.task_state)]
+            for w in self.h.machine.workflows.values()
+            if not w.terminal
+        }
+        raise AssertionError(f"workflows never ended: {stuck}")
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.fixed_dictionaries({w: dags() for w in WORKFLOWS}),
+    st.lists(STEP, max_size=80),
+    st.sampled_from(["FAILURE_POLICY_FAIL_FAST", "FAILURE_POLICY_CONTINUE"]),
+)
+def test_invariants_hold_and_every_workflow_ends(
+    dag_by_workflow: dict[str, list[dict[str, Any]]],
+    script: list[tuple[str, int, int]],
+    policy: str,
+) -> None:
+    world = World(dag_by_workflow, policy)
+    world.join("p0")
+    world.submit("w0")
+    for kind, pick, outcome in script:
+        world.step(kind, pick, outcome)
+        for workflow in world.h.machine.workflows.values():  # state survives the codec as is
+            if pick % 17 == 0:
+                again = decode(encode(workflow))
+                assert again.task_state == workflow.task_state
+                assert again.unfinished == workflow.unfinished
+                assert list(again.waiting) == list(workflow.waiting)
+    world.drain()
+    for workflow_id, state in world.terminal_state.items():
+        assert world.h.cancel(workflow_id) == []
+        assert world.h.machine.workflows[workflow_id].state == state
+
+
+def test_fatal_under_fail_fast_leaves_nothing_ready_or_newly_assigned() -> None:
+    world = World(
+        {"w0": [{"id": f"t{i}", "type": "noop"} for i in range(6)]}, "FAILURE_POLICY_FAIL_FAST"
+    )
+    world.join("p0")  # capacity 2: four tasks wait READY
+    world.submit("w0")
+    world.deliver(0, Outcome.TASK_OUTCOME_FATAL_FAILED)
+    still_running = set(world.running)  # told to stop
+    world.join("p2")  # free slots, yet nothing is placed
+    workflow = world.h.machine.workflows["w0"]
+    assert workflow.state == WS.WORKFLOW_STATE_FAILED
+    assert set(world.running) == still_running
+    assert not world.h.timers
+    assert sorted(workflow.task_state) == sorted(
+        [TS.TASK_STATE_FATAL_FAILED, TS.TASK_STATE_CANCELED] + [TS.TASK_STATE_SKIPPED] * 4
+    )
