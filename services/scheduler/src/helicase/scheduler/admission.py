@@ -1,53 +1,80 @@
-"""Admission: at most `limit` workflows run under this scheduler at once (pure).
+"""Admission: at most `limit` workflows run under this scheduler at once, and at most
+`tenant_limit` of one tenant (pure).
 
-A launch beyond the limit waits in FIFO order (its command stays uncommitted). A cancel for a
-waiting workflow lets it in at once, so the cancel can reach the controller without waiting for
+The tenant of a workflow is the value of one of its labels (HELICASE_TENANT_LABEL, "tenant" by
+default); workflows without it are limited only by the global limit. A launch beyond a limit
+waits (its command stays uncommitted); waiting workflows are admitted oldest first, skipping those
+whose tenant is still at its limit, so one busy tenant does not hold up the others. A cancel for
+a waiting workflow lets it in at once, so the cancel can reach the controller without waiting for
 unrelated workflows to finish.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter
 
 
 class Admission:
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, *, tenant_limit: int = 0) -> None:
         self.limit = limit
+        self.tenant_limit = tenant_limit
         self.running: set[str] = set()
-        self._waiting: deque[str] = deque()
+        self._tenant_of: dict[str, str] = {}
+        self._per_tenant: Counter[str] = Counter()
+        self._waiting: dict[str, str] = {}  # workflow id -> tenant, in arrival order
 
-    def request(self, workflow_id: str) -> bool:
+    def _fits(self, tenant: str) -> bool:
+        if len(self.running) >= self.limit:
+            return False
+        return not (tenant and self.tenant_limit and self._per_tenant[tenant] >= self.tenant_limit)
+
+    def _admit(self, workflow_id: str, tenant: str) -> None:
+        self.running.add(workflow_id)
+        if tenant:
+            self._tenant_of[workflow_id] = tenant
+            self._per_tenant[tenant] += 1
+
+    def request(self, workflow_id: str, tenant: str = "") -> bool:
         """True if the workflow may launch now; otherwise it queues until `release` admits it."""
         if workflow_id in self.running:
             return True
         if workflow_id in self._waiting:
             return False
-        if len(self.running) < self.limit and not self._waiting:
-            self.running.add(workflow_id)
+        # A newcomer that fits goes ahead only of waiting workflows that do not fit (their
+        # tenant is at its limit): it never jumps one that could run.
+        if self._fits(tenant) and not any(self._fits(t) for t in self._waiting.values()):
+            self._admit(workflow_id, tenant)
             return True
-        self._waiting.append(workflow_id)
+        self._waiting[workflow_id] = tenant
         return False
 
     def expedite(self, workflow_id: str) -> bool:
-        """Admits a waiting workflow past the limit; True if it was waiting."""
+        """Admits a waiting workflow past the limits; True if it was waiting."""
         if workflow_id not in self._waiting:
             return False
-        self._waiting.remove(workflow_id)
-        self.running.add(workflow_id)
+        self._admit(workflow_id, self._waiting.pop(workflow_id))
         return True
 
-    def adopt(self, workflow_id: str) -> None:
-        """Counts a workflow that already runs (adopted from a dead scheduler) past the limit."""
-        self.running.add(workflow_id)
+    def adopt(self, workflow_id: str, tenant: str = "") -> None:
+        """Counts a workflow that already runs (adopted from a dead scheduler) past the limits."""
+        if workflow_id not in self.running:
+            self._admit(workflow_id, tenant)
 
     def release(self, workflow_id: str) -> list[str]:
         """The workflow no longer runs here; returns the waiting workflows now admitted."""
-        self.running.discard(workflow_id)
+        if workflow_id in self.running:
+            self.running.discard(workflow_id)
+            tenant = self._tenant_of.pop(workflow_id, "")
+            if tenant:
+                self._per_tenant[tenant] -= 1
         admitted = []
-        while self._waiting and len(self.running) < self.limit:
-            nxt = self._waiting.popleft()
-            self.running.add(nxt)
-            admitted.append(nxt)
+        for waiting, tenant in list(self._waiting.items()):
+            if len(self.running) >= self.limit:
+                break
+            if self._fits(tenant):
+                del self._waiting[waiting]
+                self._admit(waiting, tenant)
+                admitted.append(waiting)
         return admitted
 
     @property

@@ -36,8 +36,10 @@ class Workflows:
         api: wf_grpc.WorkflowServiceStub,
         admission: Admission,
         claim_wait: timedelta,
+        tenant_label: str = "tenant",
     ) -> None:
         self.scheduler_id = scheduler_id
+        self._tenant_label = tenant_label
         self._claim_wait = claim_wait
         self._zk = zk
         self._controller = controller
@@ -76,7 +78,7 @@ class Workflows:
         workflow_id = command.workflow_id
         if workflow_id in self.following:
             return  # a re-delivered launch of a workflow we already run
-        await self._admit(workflow_id)
+        await self._admit(workflow_id, command.launch.workflow.labels.get(self._tenant_label, ""))
         if not await self._claim_for_launch(workflow_id):
             self._release_slot(workflow_id)
             log.info("workflow already owned", extra={"workflow_id": workflow_id})
@@ -168,8 +170,8 @@ class Workflows:
 
     # Admission -------------------------------------------------------------------------------
 
-    async def _admit(self, workflow_id: str) -> None:
-        if self._admission.request(workflow_id):
+    async def _admit(self, workflow_id: str, tenant: str) -> None:
+        if self._admission.request(workflow_id, tenant):
             return
         log.info(
             "launch waits for admission",
