@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --quiet
 PYTEST_ARGS ?=
 
-.PHONY: install up down status proto lint test demo bench clean
+.PHONY: install up down status proto lint test demo bench chaos clean
 
 install: ## install whatever is missing (apt-get, uv, Python workspace, Maven jars, buf, grpcurl)
 	@bash scripts/bootstrap.sh
@@ -37,6 +37,9 @@ demo: up ## run the example workflows against the local suite (left running)
 
 bench: up ## end-to-end throughput through the public API
 	@$(UV) python bench/throughput.py
+
+chaos: install ## kill -9 services and restart the infrastructure under load; check nothing is lost
+	@$(UV) python scripts/chaos.py --workflows 1000 --duration 600
 
 clean: down ## stop the suite and delete its state (keeps the resolved jars and tools)
 	@find .helicase -mindepth 1 -maxdepth 1 ! -name lib ! -name bin -exec rm -rf {} + 2>/dev/null || true

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import struct_pb2
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from helicase.api.config import ApiConfig
 from helicase.api.convert import definition_of, parse_id
@@ -36,6 +38,7 @@ from helicase.v1 import (
     workflow_service_pb2_grpc,
 )
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_PAGE, MAX_PAGE = 50, 500
 
@@ -52,6 +55,10 @@ async def _guard(
         await context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
     except FailedPrecondition as exc:
         await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+    except (OperationalError, InterfaceError) as exc:
+        # PostgreSQL is down or restarting: nothing was stored, the client may retry.
+        log.warning("database unavailable", extra={"error": str(exc).splitlines()[0]})
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "database unavailable; retry")
     raise AssertionError("unreachable")
 
 

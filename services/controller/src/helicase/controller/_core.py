@@ -80,6 +80,10 @@ class Core:
         self._watchers: dict[str, set[asyncio.Queue[Status | None]]] = defaultdict(set)
         self._dirty: dict[str, bool] = {}  # workflow id -> delete?
         self._acks: list[tuple[str, Ref]] = []
+        # Decisions are published only once the state they belong to is durable: a deposed
+        # leader's unpersisted decisions never reach PostgreSQL.
+        self._events: list[bytes] = []
+        self._event_keys: list[str] = []
         self._flush_waiters: list[asyncio.Future[None]] = []
         self._wake_flusher = asyncio.Event()
         self._timers: set[asyncio.TimerHandle] = set()
@@ -190,11 +194,9 @@ class Core:
                     )
                     self._send(action.participant, Reply(cancel=cancel))
                 case Emit():
-                    event = action.event
-                    sent = self._producer.send_nowait(
-                        topics.EVENTS, event.workflow_id, event.SerializeToString()
-                    )
-                    sent.add_done_callback(_log_failure)
+                    self._events.append(action.event.SerializeToString())
+                    self._event_keys.append(action.event.workflow_id)
+                    self._wake_flusher.set()
                 case StartTimer():
                     self._start_timer(action)
                 case Persist():
@@ -239,6 +241,8 @@ class Core:
             self._wake_flusher.clear()
             dirty, self._dirty = self._dirty, {}
             acks, self._acks = self._acks, []
+            emitted, self._events = self._events, []
+            keys, self._event_keys = self._event_keys, []
             waiters, self._flush_waiters = self._flush_waiters, []
             states: dict[str, bytes | None] = {}
             for workflow_id, forget in dirty.items():
@@ -259,12 +263,17 @@ class Core:
                 for workflow_id, forget in dirty.items():
                     self._dirty[workflow_id] = self._dirty.get(workflow_id, False) or forget
                 self._acks = acks + self._acks
+                self._events = emitted + self._events
+                self._event_keys = keys + self._event_keys
                 self._flush_waiters = waiters + self._flush_waiters
                 self._wake_flusher.set()
                 await asyncio.sleep(0.2)
                 continue
             finally:
                 last_write = loop.time()
+            for key, value in zip(keys, emitted, strict=True):
+                sent = self._producer.send_nowait(topics.EVENTS, key, value)
+                sent.add_done_callback(_log_failure)
             self._send_acks(acks)
             for waiter in waiters:
                 if not waiter.done():

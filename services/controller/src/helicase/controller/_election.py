@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from kazoo.client import KazooClient, KazooState
-from kazoo.exceptions import NodeExistsError, NoNodeError
+from kazoo.exceptions import NodeExistsError
 from kazoo.recipe.election import Election
 
 from helicase.common import zkpaths
@@ -26,14 +26,36 @@ def bump_epoch(zk: KazooClient) -> int:
     return int(stat.version)
 
 
+def claim_leader_node(zk: KazooClient, give_up: threading.Event) -> bool:
+    """Creates the ephemeral leader node (empty until `publish_leader`). Leadership is owning
+    that node: while another live controller's node exists this waits for it to vanish with its
+    session; it never deletes a node it does not own. True once claimed, False if `give_up`."""
+    while not give_up.is_set():
+        try:
+            zk.create(zkpaths.LEADER, b"", ephemeral=True, makepath=True)
+            return True
+        except NodeExistsError:
+            gone = threading.Event()
+            stat = zk.exists(zkpaths.LEADER, watch=lambda _event, gone=gone: gone.set())
+            if stat is not None and stat.ephemeralOwner == zk.client_id[0]:
+                return True  # ours, from before a reconnect of the same session
+            if stat is not None:
+                log.info("waiting for the previous leader's session to end")
+                gone.wait(1.0)
+    return False
+
+
 def publish_leader(zk: KazooClient, addr: str, epoch: int) -> None:
-    data = json.dumps({"addr": addr, "epoch": epoch}).encode()
-    with contextlib.suppress(NoNodeError):
-        zk.delete(zkpaths.LEADER)  # a predecessor's node whose session has not expired yet
-    try:
-        zk.create(zkpaths.LEADER, data, ephemeral=True, makepath=True)
-    except NodeExistsError:
-        zk.set(zkpaths.LEADER, data)
+    """Writes the address and epoch into our leader node: clients connect from then on."""
+    zk.set(zkpaths.LEADER, json.dumps({"addr": addr, "epoch": epoch}).encode())
+
+
+def release_leader_node(zk: KazooClient) -> None:
+    """Deletes the leader node if this session owns it (stepping down while still connected)."""
+    with contextlib.suppress(Exception):
+        stat = zk.exists(zkpaths.LEADER)
+        if stat is not None and stat.ephemeralOwner == zk.client_id[0]:
+            zk.delete(zkpaths.LEADER, version=stat.version)
 
 
 class Campaign:
@@ -87,6 +109,8 @@ class Campaign:
     def _leading(self) -> None:
         """Runs in the election thread while this process holds the election lock."""
         self._lost.clear()
+        if not claim_leader_node(self._zk, self._lost):
+            return
         epoch = bump_epoch(self._zk)
         log.info("elected leader", extra={"epoch": epoch})
         started = asyncio.run_coroutine_threadsafe(self._lead(epoch), self._loop)
@@ -98,4 +122,5 @@ class Campaign:
             self._lost.set()
         self._lost.wait()
         asyncio.run_coroutine_threadsafe(self._step_down(), self._loop).result()
+        release_leader_node(self._zk)
         log.info("no longer leader", extra={"epoch": epoch})

@@ -53,6 +53,14 @@ class Leadership:
         )
         raise AssertionError("abort returns only by raising")
 
+    async def call(self, core: Core, context: Context, stimulus: Any) -> None:
+        """Feeds `stimulus` and waits until its state is durable; leadership lost on the way
+        answers NOT_LEADER, so the caller retries on the new leader."""
+        try:
+            await core.call(stimulus)
+        except ConnectionError:
+            await self.not_leader(context)
+
     async def require(self, context: Context) -> Core:
         if self.core is None:
             await self.not_leader(context)
@@ -89,7 +97,7 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
             stimulus = WorkflowSubmitted(
                 stimulus_id=new_stimulus_id("submit"), now=time.time(), definition=definition
             )
-            await core.call(stimulus)  # returns once the new state is durable
+            await self._leadership.call(core, context, stimulus)  # returns once durable
             log.info(
                 "workflow submitted",
                 extra={"workflow_id": request.workflow.id, "owner": request.owner},
@@ -104,13 +112,15 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
     ) -> controller_pb2.ControllerServiceCancelWorkflowResponse:
         core = await self._leadership.require(context)
         await _known(core, request.workflow_id, context)
-        await core.call(
+        await self._leadership.call(
+            core,
+            context,
             CancelRequested(
                 stimulus_id=new_stimulus_id("cancel"),
                 now=time.time(),
                 workflow_id=request.workflow_id,
                 reason=request.reason,
-            )
+            ),
         )
         workflow = await _known(core, request.workflow_id, context)
         return controller_pb2.ControllerServiceCancelWorkflowResponse(status=status_of(workflow))
@@ -143,12 +153,14 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
             await context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION, "only a finished workflow can be released"
             )
-        await core.call(
+        await self._leadership.call(
+            core,
+            context,
             WorkflowReleased(
                 stimulus_id=new_stimulus_id("release"),
                 now=time.time(),
                 workflow_id=request.workflow_id,
-            )
+            ),
         )
         return controller_pb2.ReleaseWorkflowResponse(released=True)
 

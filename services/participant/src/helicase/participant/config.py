@@ -8,6 +8,11 @@ from datetime import timedelta
 from helicase.common.config import CommonConfig, env_duration, env_int, env_str, host_name
 
 
+def ledger_path() -> str:
+    """HELICASE_PARTICIPANT_LEDGER, or "" when unset."""
+    return env_str("HELICASE_PARTICIPANT_LEDGER", "")
+
+
 @dataclass(frozen=True, kw_only=True)
 class ParticipantConfig:
     """HELICASE_PARTICIPANT_ADDR: health/reflection address (127.0.0.1:50055).
@@ -16,7 +21,9 @@ class ParticipantConfig:
     HELICASE_PARTICIPANT_CAPACITY: tasks run at once (8).
     HELICASE_PARTICIPANT_TASK_TYPES: task types served (noop,sleep,shell).
     HELICASE_PARTICIPANT_GRACE: SIGTERM-to-SIGKILL grace of cancelled shell tasks (2s).
-    HELICASE_PARTICIPANT_MAX_RSS_MB: exit when resident memory passes this (0 = off)."""
+    HELICASE_PARTICIPANT_MAX_RSS_MB: exit when resident memory passes this (0 = off).
+    HELICASE_PARTICIPANT_LEDGER: a file to append one JSON line per task start, finish and
+    acknowledgement to (unset = off; for the chaos driver, several participants may share it)."""
 
     common: CommonConfig
     listen: str
@@ -26,6 +33,7 @@ class ParticipantConfig:
     task_types: tuple[str, ...]
     grace: timedelta
     max_rss_mb: int
+    ledger: str = ""
 
     @classmethod
     def from_env(cls) -> ParticipantConfig:
@@ -39,4 +47,5 @@ class ParticipantConfig:
             task_types=tuple(t.strip() for t in types.split(",") if t.strip()),
             grace=env_duration("HELICASE_PARTICIPANT_GRACE", timedelta(seconds=2)),
             max_rss_mb=env_int("HELICASE_PARTICIPANT_MAX_RSS_MB", 0, minimum=0),
+            ledger=ledger_path(),
         )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -17,6 +20,7 @@ from helicase.common import events, topics
 from helicase.common.grpc_server import channel
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
+from helicase.participant.config import ledger_path
 from helicase.participant.results import Key, Unacked, key_of
 from helicase.participant.runner import RunResult, run_task
 from helicase.participant.sdk import TaskContext, TaskType
@@ -24,6 +28,40 @@ from helicase.v1 import participant_pb2, participant_pb2_grpc, workflow_pb2
 
 log = logging.getLogger(__name__)
 Outcome = participant_pb2.TaskOutcome
+
+
+class Ledger:
+    """Appends one JSON line per task start, finish and acknowledgement to a file (the chaos
+    driver's record of what really ran). Each line is one O_APPEND write, so several processes
+    may share the file. Failures to write are logged, never raised."""
+
+    def __init__(self, path: str, participant: str) -> None:
+        self.path = path
+        self.participant = participant
+        self._fd: int | None = None
+
+    def record(
+        self, event: str, ref: participant_pb2.TaskRef, outcome: Outcome.ValueType | None = None
+    ) -> None:
+        line = json.dumps(
+            {
+                "t": time.time(),
+                "participant": self.participant,
+                "event": event,
+                "workflow_id": ref.workflow_id,
+                "task_id": ref.task_id,
+                "attempt": ref.attempt,
+                "placement": ref.placement,
+                "outcome": Outcome.Name(outcome) if outcome is not None else "",
+            },
+            separators=(",", ":"),
+        )
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            os.write(self._fd, (line + "\n").encode())
+        except OSError as exc:
+            log.warning("ledger write failed", extra={"path": self.path, "error": str(exc)})
 
 
 @dataclass
@@ -74,6 +112,7 @@ class Participant:
         leader: LeaderWatch,
         producer: AsyncProducer,
         grace: timedelta,
+        ledger: str | None = None,
     ) -> None:
         self.name = name
         self.group = group
@@ -88,6 +127,8 @@ class Participant:
         self._outbox: asyncio.Queue[participant_pb2.ConnectRequest] | None = None
         self._stopping = False
         self._source = f"participant/{name}"
+        path = ledger_path() if ledger is None else ledger
+        self._ledger = Ledger(path, name) if path else None
 
     # The stream ------------------------------------------------------------------------------
 
@@ -155,6 +196,10 @@ class Participant:
         elif kind == "cancel":
             self._cancel(response.cancel.task, response.cancel.reason)
         elif kind == "ack":
+            if self._ledger is not None:
+                for ref in response.ack.tasks:
+                    acked = self._unacked.get(key_of(ref))
+                    self._ledger.record("acked", ref, acked.outcome if acked else None)
             self._unacked.ack(list(response.ack.tasks))
 
     def _send(self, message: participant_pb2.ConnectRequest) -> None:
@@ -243,6 +288,8 @@ class Participant:
                 message.outputs.update(result.outputs)
             if result.reschedule_after is not None:
                 message.reschedule_after.FromTimedelta(result.reschedule_after)
+            if self._ledger is not None:
+                self._ledger.record("finish", ref, result.outcome)
             self._unacked.add(message)
             self._send(participant_pb2.ConnectRequest(result=message))
             log.info(
@@ -291,6 +338,8 @@ class Participant:
         if entry.cancel_requested.is_set():
             result = RunResult(Outcome.TASK_OUTCOME_CANCELED, "canceled")
         else:
+            if self._ledger is not None:
+                self._ledger.record("start", ref)
             entry.run = asyncio.create_task(run_task(task_type, context, params, limit or None))
             try:
                 result = await entry.run

@@ -1,0 +1,810 @@
+"""A chaos driver: runs a Helicase suite under load, kill -9's its processes (and restarts
+ZooKeeper, Kafka and PostgreSQL) while workflows run, then checks that nothing was lost or
+duplicated. `scripts/chaos.py` (`make chaos`) runs it at scale; tests/integration/
+test_chaos_small.py runs a small version.
+
+What is checked at the end (each failed check is a line of `ChaosReport.failures`):
+
+- every workflow is terminal, in a state its shape allows (cancelled ones may have finished
+  before the cancel landed);
+- PostgreSQL: no event id twice, no two task events with the same (workflow, task, attempt,
+  placement, state), every task of a terminal workflow has an event of its terminal state, every
+  terminal workflow has its terminal workflow event, one workflow per request id;
+- the participants' ledger (HELICASE_PARTICIPANT_LEDGER): no task started again after a
+  COMPLETED result of it was acknowledged, and every task COMPLETED in PostgreSQL ran to
+  COMPLETED somewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import json
+import random
+import signal
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import grpc
+import psycopg
+from kazoo.client import KazooClient
+
+from helicase.client import HelicaseClient, load_workflow_request
+from helicase.common import zkpaths
+from helicase.common.events import TASK_TERMINAL, WORKFLOW_TERMINAL
+from helicase.devstack._infra import Infra, InfraPorts
+from helicase.devstack._layout import ServicePorts, service_specs, suite_env
+from helicase.devstack._proc import LOOPBACK, free_port
+from helicase.devstack._supervisor import ServiceSpec, Supervisor
+from helicase.devstack.testing import RunningSuite, new_home, remove_home
+from helicase.v1 import event_pb2, workflow_pb2
+
+TS = workflow_pb2.TaskState
+WS = workflow_pb2.WorkflowState
+
+
+def _ws(state: int) -> str:
+    return WS.Name(cast("workflow_pb2.WorkflowState.ValueType", state)).removeprefix(
+        "WORKFLOW_STATE_"
+    )
+
+
+def _first_line(err: grpc.aio.AioRpcError) -> str:
+    return (err.details() or "").splitlines()[0][:120] if err.details() else ""
+
+
+def _ts(state: int) -> str:
+    return TS.Name(cast("workflow_pb2.TaskState.ValueType", state)).removeprefix("TASK_STATE_")
+
+
+VICTIMS = ("api", "scheduler", "leader", "participant", "sink")
+"""Kinds of victim: `leader` is whichever controller leads at the time."""
+
+INFRA = ("kafka", "zookeeper", "postgres")
+
+_RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+# What each kind of workflow may end as.
+EXPECTED: dict[str, frozenset[int]] = {
+    "normal": frozenset({WS.WORKFLOW_STATE_COMPLETED}),
+    "flaky": frozenset({WS.WORKFLOW_STATE_COMPLETED}),
+    "fatal": frozenset({WS.WORKFLOW_STATE_FAILED}),
+    "cancel": frozenset(
+        {WS.WORKFLOW_STATE_CANCELED, WS.WORKFLOW_STATE_COMPLETED, WS.WORKFLOW_STATE_FAILED}
+    ),
+}
+
+
+@dataclass
+class ChaosOptions:
+    workflows: int = 1000
+    duration: float = 600.0
+    """Seconds of chaos: workflows are submitted over the first 60%, kills happen throughout."""
+    seed: int = 1
+    kill_interval: float = 3.0
+    kill_pause: float = 1.0
+    """Seconds between a kill -9 and the restart."""
+    kill_plan: Sequence[str] | None = None
+    """A fixed sequence of victims (kinds of VICTIMS) instead of random picks; the loop stops
+    killing when it is used up."""
+    infra_restarts: bool = True
+    """Restart Kafka, ZooKeeper and PostgreSQL once each during the run."""
+    participants: int = 3
+    schedulers: int = 2
+    min_sleep: float = 0.1
+    max_sleep: float = 2.0
+    wait_timeout: float = 300.0
+    """Seconds to wait for every workflow to be terminal once the chaos stopped."""
+    keep_home: bool = False
+    log: Callable[[str], None] = print
+
+
+@dataclass
+class Submitted:
+    index: int
+    kind: str
+    request_id: str
+    task_ids: list[str]
+    workflow_id: str = ""
+    create_attempts: int = 0
+    canceled: bool = False
+    final_state: int = 0
+    error: str = ""
+
+
+@dataclass
+class ChaosReport:
+    figures: dict[str, Any] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def render(self) -> str:
+        lines = ["== chaos figures =="]
+        for key, value in self.figures.items():
+            lines.append(f"{key}: {json.dumps(value, sort_keys=True, default=str)}")
+        lines.append("== checks ==")
+        if self.failures:
+            lines += [f"FAIL: {failure}" for failure in self.failures]
+        else:
+            lines.append("all checks passed")
+        return "\n".join(lines)
+
+
+# --- workflows -----------------------------------------------------------------------------
+
+
+class Shapes:
+    """Random workflow definitions (task lists in the design's JSON shape)."""
+
+    def __init__(self, rng: random.Random, options: ChaosOptions, marker_dir: Path) -> None:
+        self.rng = rng
+        self.lo = options.min_sleep
+        self.hi = options.max_sleep
+        self.marker_dir = marker_dir
+
+    def _seconds(self) -> float:
+        return round(self.rng.uniform(self.lo, self.hi), 2)
+
+    def work(self, task_id: str, deps: list[str]) -> dict[str, Any]:
+        after = {"dependsOn": deps} if deps else {}
+        if self.rng.random() < 0.6:
+            return {"id": task_id, "type": "sleep", "params": {"seconds": self._seconds()}, **after}
+        command = f"sleep {self._seconds()}"
+        return {"id": task_id, "type": "shell", "params": {"command": command}, **after}
+
+    def chain(self, prefix: str = "") -> list[dict[str, Any]]:
+        n = self.rng.randint(2, 5)
+        return [self.work(f"{prefix}c{i}", [f"{prefix}c{i - 1}"] if i else []) for i in range(n)]
+
+    def diamond(self) -> list[dict[str, Any]]:
+        return [
+            self.work("top", []),
+            self.work("left", ["top"]),
+            self.work("right", ["top"]),
+            self.work("bottom", ["left", "right"]),
+        ]
+
+    def fan(self) -> list[dict[str, Any]]:
+        width = self.rng.randint(3, 6)
+        leaves = [self.work(f"f{i}", ["root"]) for i in range(width)]
+        return [
+            self.work("root", []),
+            *leaves,
+            self.work("join", [f"f{i}" for i in range(width)]),
+        ]
+
+    def normal(self) -> list[dict[str, Any]]:
+        return self.rng.choice([self.chain, self.diamond, self.fan])()
+
+    def flaky(self) -> list[dict[str, Any]]:
+        marker = self.marker_dir / uuid.UUID(int=self.rng.getrandbits(128)).hex
+        command = f"if [ -e {marker} ]; then rm -f {marker}; else touch {marker}; exit 1; fi"
+        return [
+            self.work("before", []),
+            {"id": "flaky", "type": "shell", "dependsOn": ["before"],
+             "params": {"command": command},
+             "retry": {"maxAttempts": 4, "initialBackoff": "0.1s"}},
+            self.work("after", ["flaky"]),
+        ]  # fmt: skip
+
+    def fatal(self) -> list[dict[str, Any]]:
+        return [
+            self.work("before", []),
+            {"id": "bad", "type": "shell", "dependsOn": ["before"],
+             "params": {"command": "exit 3", "fatal_exit_codes": [3]},
+             "retry": {"maxAttempts": 5, "initialBackoff": "0.1s"}},
+            self.work("blocked", ["bad"]),
+        ]  # fmt: skip
+
+    def cancel(self) -> list[dict[str, Any]]:
+        return [
+            {"id": f"long{i}", "type": "sleep", "params": {"seconds": self.hi},
+             **({"dependsOn": [f"long{i - 1}"]} if i else {})}
+            for i in range(3)
+        ]  # fmt: skip
+
+    def make(self) -> tuple[str, list[dict[str, Any]]]:
+        draw = self.rng.random()
+        kind = (
+            "flaky"
+            if draw < 0.1
+            else "fatal"
+            if draw < 0.2
+            else "cancel"
+            if draw < 0.3
+            else "normal"
+        )
+        return kind, getattr(self, kind)()
+
+
+# --- the suite -----------------------------------------------------------------------------
+
+
+def _addr(port: int) -> str:
+    return f"{LOOPBACK}:{port}"
+
+
+def chaos_specs(namespace: str, *, participants: int, schedulers: int) -> list[ServiceSpec]:
+    """The usual suite's services on free ports, plus schedulers scheduler-2.. and participants
+    participant-3.. (each with its own name and port)."""
+    specs = service_specs(ServicePorts.free(), participant_prefix=namespace)
+    specs = [s for s in specs if not s.name.startswith("participant-")]
+    for index in range(2, schedulers + 1):
+        port = free_port()
+        specs.append(
+            ServiceSpec(
+                name=f"scheduler-{index}",
+                module="helicase.scheduler",
+                env={
+                    "HELICASE_SCHEDULER_ADDR": _addr(port),
+                    "HELICASE_SCHEDULER_ID": f"scheduler-{index - 1}",
+                },
+                health_addr=_addr(port),
+            )
+        )
+    for index in range(1, participants + 1):
+        port = free_port()
+        specs.append(
+            ServiceSpec(
+                name=f"participant-{index}",
+                module="helicase.participant",
+                env={
+                    "HELICASE_PARTICIPANT_ADDR": _addr(port),
+                    "HELICASE_PARTICIPANT_NAME": f"{namespace}-{index}",
+                    "HELICASE_PARTICIPANT_GROUP": "default",
+                },
+                health_addr=_addr(port),
+            )
+        )
+    return specs
+
+
+class ChaosSuite:
+    """Infra (its own, fsync on, unless one is given) and a suite with a shared ledger file.
+    `close()` stops everything it started; it is also registered with atexit."""
+
+    def __init__(self, options: ChaosOptions, infra: Infra | None = None) -> None:
+        self.options = options
+        self.home = new_home("helicase-chaos-")
+        self.ledger = self.home / "ledger.jsonl"
+        self.markers = self.home / "markers"
+        self.markers.mkdir()
+        self.own_infra = infra is None
+        self.infra = infra or Infra(self.home, InfraPorts.free(), durable=True)
+        self.suite: RunningSuite | None = None
+        self._closed = False
+        atexit.register(self.close)
+
+    def start(self) -> RunningSuite:
+        if self.own_infra:
+            self.options.log(f"starting ZooKeeper, Kafka, PostgreSQL under {self.home}")
+            self.infra.start()
+        namespace = f"chaos{uuid.uuid4().hex[:8]}"
+        zk = KazooClient(hosts=self.infra.zookeeper.connect)
+        zk.start(timeout=30)
+        try:
+            zk.ensure_path(f"/{namespace}")
+        finally:
+            zk.stop()
+            zk.close()
+        database_url = self.infra.postgres.create_database(namespace)
+        specs = chaos_specs(
+            namespace, participants=self.options.participants, schedulers=self.options.schedulers
+        )
+        by_name = {spec.name: spec for spec in specs}
+        env = {
+            **suite_env(
+                zk=f"{self.infra.zookeeper.connect}/{namespace}",
+                kafka=self.infra.kafka.bootstrap,
+                database_url=database_url,
+                api_addr=by_name["api"].health_addr,
+                topic_prefix=f"{namespace}.",
+            ),
+            "HELICASE_ZK_SESSION_TIMEOUT": "4s",
+            "HELICASE_PARTICIPANT_LEDGER": str(self.ledger),
+        }
+        supervisor = Supervisor(self.home, specs, env)
+        participants = [s for s in specs if s.module == "helicase.participant"]
+        self.suite = RunningSuite(
+            namespace=namespace,
+            supervisor=supervisor,
+            env=env,
+            addresses={spec.name: spec.health_addr for spec in specs},
+            zk=env["HELICASE_ZK"],
+            topic_prefix=env["HELICASE_TOPIC_PREFIX"],
+            database_url=database_url,
+            participant_names=[s.env["HELICASE_PARTICIPANT_NAME"] for s in participants],
+            max_tasks=100000,
+            specs=by_name,
+        )
+        self.options.log(f"starting the suite ({', '.join(by_name)}) in namespace {namespace}")
+        supervisor.start_all()
+        supervisor.wait_healthy(timeout=120)
+        return self.suite
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.suite is not None:
+                self.suite.supervisor.stop_all()
+        finally:
+            try:
+                if self.own_infra:
+                    self.infra.stop()
+            finally:
+                remove_home(self.home, keep=self.options.keep_home)
+
+
+# --- the driver ----------------------------------------------------------------------------
+
+
+class Chaos:
+    def __init__(self, options: ChaosOptions, suite: RunningSuite, ledger: Path, markers: Path):
+        self.options = options
+        self.suite = suite
+        self.ledger = ledger
+        self.rng = random.Random(options.seed)
+        self.shapes = Shapes(random.Random(options.seed + 1), options, markers)
+        self.submitted: list[Submitted] = []
+        self.kills: Counter[str] = Counter()
+        self.restart_failures: Counter[str] = Counter()
+        self.infra_restarts: dict[str, float] = {}
+        self.cancel_outcomes: Counter[str] = Counter()
+        self.odd_errors: Counter[str] = Counter()
+        self._killed_leaders: set[int] = set()
+        self._zk: KazooClient | None = None
+
+    def log(self, message: str) -> None:
+        self.options.log(f"[chaos {time.strftime('%H:%M:%S')}] {message}")
+
+    def names(self, module: str) -> list[str]:
+        return [n for n, s in self.suite.specs.items() if s.module == f"helicase.{module}"]
+
+    # --- submitting
+
+    async def _create(self, client: HelicaseClient, item: Submitted, tasks: list[Any]) -> None:
+        request = load_workflow_request(
+            {
+                "requestId": item.request_id,
+                "workflow": {
+                    "displayName": f"chaos-{item.kind}-{item.index}",
+                    "labels": {"chaos": self.suite.namespace, "kind": item.kind},
+                    "failurePolicy": "FAILURE_POLICY_FAIL_FAST",
+                    "tasks": tasks,
+                },
+            }
+        )
+        deadline = time.monotonic() + 180
+        while True:
+            item.create_attempts += 1
+            try:
+                created = await client.create(request)
+                break
+            except grpc.aio.AioRpcError as err:
+                if time.monotonic() > deadline:
+                    raise
+                if err.code() not in _RETRYABLE:
+                    # Not retryable by the contract, but the request id makes a retry safe;
+                    # counted and reported (e.g. the api's UNKNOWN while PostgreSQL is down).
+                    if err.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
+                        raise
+                    self.odd_errors[f"create {err.code().name}: {_first_line(err)}"] += 1
+                await asyncio.sleep(0.5)
+        if item.workflow_id and created.id != item.workflow_id:
+            raise AssertionError(f"request {item.request_id} got two workflow ids")
+        item.workflow_id = created.id
+        if item.kind == "cancel":
+            await asyncio.sleep(self.rng.uniform(0.2, 1.5))
+            await self._cancel(client, item)
+
+    async def _cancel(self, client: HelicaseClient, item: Submitted) -> None:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                await client.cancel(item.workflow_id, reason="chaos driver")
+                item.canceled = True
+                self.cancel_outcomes["accepted"] += 1
+                return
+            except grpc.aio.AioRpcError as err:
+                if err.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                    self.cancel_outcomes["already finished"] += 1
+                    return
+                if time.monotonic() > deadline:
+                    raise
+                if err.code() not in _RETRYABLE:
+                    if err.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
+                        raise
+                    self.odd_errors[f"cancel {err.code().name}: {_first_line(err)}"] += 1
+                await asyncio.sleep(0.5)
+
+    async def submit_all(self, client: HelicaseClient, window: float) -> None:
+        gate = asyncio.Semaphore(16)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        pending: list[asyncio.Task[None]] = []
+
+        async def one(item: Submitted, tasks: list[Any]) -> None:
+            async with gate:
+                try:
+                    await self._create(client, item, tasks)
+                except Exception as exc:  # reported as a failed check, the run goes on
+                    item.error = repr(exc)
+                    self.log(f"workflow {item.index} ({item.request_id}): {exc!r}")
+
+        count = self.options.workflows
+        for index in range(count):
+            kind, tasks = self.shapes.make()
+            item = Submitted(
+                index=index,
+                kind=kind,
+                request_id=f"chaos-{self.suite.namespace}-{index}",
+                task_ids=[t["id"] for t in tasks],
+            )
+            self.submitted.append(item)
+            pending.append(asyncio.create_task(one(item, tasks)))
+            due = start + window * (index + 1) / count
+            await asyncio.sleep(max(0.0, due - loop.time()))
+        await asyncio.gather(*pending)
+        self.log(f"submitted {count} workflows")
+
+    # --- killing
+
+    def _zk_client(self) -> KazooClient:
+        if self._zk is None:
+            self._zk = KazooClient(hosts=self.suite.zk)
+            self._zk.start(timeout=15)
+        return self._zk
+
+    def leader(self) -> str | None:
+        """The supervised name of the controller that leads now, or None. A leader node left
+        by a leader killed before (its session not expired yet) is waited out (up to 20 s)."""
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                data, stat = self._zk_client().get(zkpaths.LEADER)
+                addr = json.loads(data)["addr"]
+            except Exception:
+                addr, stat = None, None
+            if stat is not None and stat.ephemeralOwner not in self._killed_leaders:
+                for name in self.names("controller"):
+                    if self.suite.specs[name].health_addr == addr:
+                        self._killed_leaders.add(stat.ephemeralOwner)
+                        return name
+                return None
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.5)
+
+    def pick(self, kind: str) -> str | None:
+        if kind == "leader":
+            return self.leader()
+        if kind in ("scheduler", "participant"):
+            return self.rng.choice(self.names(kind))
+        return kind
+
+    def kill_and_restart(self, name: str) -> None:
+        self.suite.kill(name, signal.SIGKILL)
+        self.kills[name] += 1
+        time.sleep(self.options.kill_pause)
+        self.ensure_running(name)
+
+    def ensure_running(self, name: str) -> None:
+        for _ in range(3):
+            try:
+                self.suite.start(name)
+                return
+            except TimeoutError as exc:
+                self.restart_failures[name] += 1
+                self.log(f"{name} did not come back healthy: {str(exc).splitlines()[0]}")
+                self.suite.kill(name, signal.SIGKILL)
+                time.sleep(1)
+        raise RuntimeError(f"{name} does not start:\n{self.suite.log(name)}")
+
+    def restart_infra(self, part: str) -> None:
+        infra = self._infra
+        assert infra is not None
+        component = {"kafka": infra.kafka, "zookeeper": infra.zookeeper, "postgres": infra.postgres}
+        began = time.monotonic()
+        component[part].stop()
+        time.sleep(self.options.kill_pause)
+        component[part].start()
+        component[part].wait_ready(120)
+        self.infra_restarts[part] = round(time.monotonic() - began, 1)
+
+    _infra: Infra | None = None
+
+    async def killer(self, until: float, infra: Infra | None) -> None:
+        self._infra = infra
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        plan = list(self.options.kill_plan) if self.options.kill_plan is not None else None
+        infra_due: list[tuple[float, str]] = []
+        if self.options.infra_restarts and infra is not None:
+            order = list(INFRA)
+            self.rng.shuffle(order)
+            span = until - start
+            infra_due = [(start + span * (i + 1) / 4, part) for i, part in enumerate(order)]
+        while loop.time() < until:
+            await asyncio.sleep(self.options.kill_interval)
+            if loop.time() >= until:
+                break
+            if infra_due and loop.time() >= infra_due[0][0]:
+                _, part = infra_due.pop(0)
+                self.log(f"restarting {part}")
+                await asyncio.to_thread(self.restart_infra, part)
+                self.log(f"{part} back after {self.infra_restarts[part]} s")
+                continue
+            if plan is not None:
+                if not plan:
+                    continue
+                kind = plan.pop(0)
+            else:
+                kind = self.rng.choice(VICTIMS)
+            name = await asyncio.to_thread(self.pick, kind)
+            if name is None:
+                self.log(f"no {kind} to kill right now")
+                if plan is not None:
+                    plan.insert(0, kind)
+                continue
+            self.log(f"kill -9 {name} ({kind})")
+            await asyncio.to_thread(self.kill_and_restart, name)
+
+    # --- waiting
+
+    async def wait_terminal(self, client: HelicaseClient) -> list[Submitted]:
+        """Waits (bounded) until every workflow is terminal; returns those that are not."""
+        deadline = time.monotonic() + self.options.wait_timeout
+        left = [item for item in self.submitted if item.workflow_id]
+        gate = asyncio.Semaphore(16)
+
+        async def check(item: Submitted) -> None:
+            async with gate:
+                try:
+                    workflow = await client.get(item.workflow_id, full=False)
+                except grpc.aio.AioRpcError as err:
+                    if err.code() in _RETRYABLE:
+                        return
+                    raise
+                item.final_state = workflow.state
+
+        while left:
+            await asyncio.gather(*(check(item) for item in left))
+            left = [item for item in left if item.final_state not in WORKFLOW_TERMINAL]
+            if not left or time.monotonic() > deadline:
+                break
+            self.log(f"waiting for {len(left)} workflows to finish")
+            await asyncio.sleep(2)
+        return left
+
+    # --- the run
+
+    async def run(self, infra: Infra | None) -> ChaosReport:
+        options = self.options
+        began = time.monotonic()
+        async with HelicaseClient(self.suite.api_addr, timeout=10) as client:
+            loop = asyncio.get_running_loop()
+            until = loop.time() + options.duration
+            killer = asyncio.create_task(self.killer(until, infra))
+            try:
+                await self.submit_all(client, options.duration * 0.6)
+                await killer
+            finally:
+                if not killer.done():
+                    killer.cancel()
+            self.log("chaos over; every service up again")
+            for name in self.suite.specs:
+                await asyncio.to_thread(self.ensure_running, name)
+            chaos_end = time.monotonic()
+            stuck = await self.wait_terminal(client)
+        if self._zk is not None:
+            self._zk.stop()
+            self._zk.close()
+        report = ChaosReport()
+        report.figures["seconds"] = {
+            "chaos": round(chaos_end - began, 1),
+            "drain": round(time.monotonic() - chaos_end, 1),
+        }
+        report.figures["kills"] = dict(sorted(self.kills.items()))
+        report.figures["kills_total"] = sum(self.kills.values())
+        report.figures["restart_failures"] = dict(self.restart_failures)
+        report.figures["infra_restarts_s"] = self.infra_restarts
+        report.figures["cancels"] = dict(self.cancel_outcomes)
+        report.figures["create_retries"] = sum(i.create_attempts - 1 for i in self.submitted)
+        report.figures["odd_errors_retried"] = dict(self.odd_errors)
+        missing = [i for i in self.submitted if not i.workflow_id]
+        if missing:
+            report.failures.append(f"{len(missing)} workflows never created: {missing[:3]}")
+        errors = [(i.request_id, i.error) for i in self.submitted if i.workflow_id and i.error]
+        if errors:
+            report.failures.append(f"{len(errors)} create/cancel calls failed: {errors[:3]}")
+        if stuck:
+            sample = [(i.workflow_id, _ws(i.final_state)) for i in stuck[:10]]
+            report.failures.append(f"{len(stuck)} workflows not terminal in time: {sample}")
+        self.check_states(report)
+        await asyncio.to_thread(self.check_database, report)
+        await asyncio.to_thread(self.check_ledger, report)
+        return report
+
+    # --- checks
+
+    def check_states(self, report: ChaosReport) -> None:
+        table: dict[str, Counter[str]] = defaultdict(Counter)
+        for item in self.submitted:
+            table[item.kind][_ws(item.final_state)] += 1
+            terminal = item.workflow_id and item.final_state in WORKFLOW_TERMINAL
+            if terminal and item.final_state not in EXPECTED[item.kind]:
+                report.failures.append(
+                    f"workflow {item.workflow_id} ({item.kind}) ended {_ws(item.final_state)}"
+                )
+        report.figures["workflows_by_kind_and_state"] = {k: dict(v) for k, v in table.items()}
+
+    def check_database(self, report: ChaosReport) -> None:
+        ours = {item.workflow_id: item for item in self.submitted if item.workflow_id}
+        with psycopg.connect(self.suite.database_url) as conn:
+            total, distinct = conn.execute(
+                "select count(*), count(distinct event_id) from events"
+            ).fetchone() or (0, 0)
+            payloads = [
+                event_pb2.Event.FromString(bytes(row[0]))
+                for row in conn.execute("select payload from events")
+            ]
+            tasks = conn.execute(
+                "select workflow_id::text, task_id, state, attempt, placement from tasks"
+            ).fetchall()
+            workflows = conn.execute("select id::text, request_id, state from workflows").fetchall()
+            dup_requests = conn.execute(
+                "select request_id, count(*) from workflows where request_id is not null "
+                "group by request_id having count(*) > 1"
+            ).fetchall()
+        report.figures["events"] = {"rows": total, "distinct_ids": distinct}
+        if total != distinct:
+            report.failures.append(f"{total - distinct} duplicate event ids")
+        facts: Counter[tuple[str, str, int, int, int]] = Counter()
+        terminal_task: set[tuple[str, str, int]] = set()
+        workflow_events: set[tuple[str, int]] = set()
+        for event in payloads:
+            if event.HasField("task_event"):
+                t = event.task_event
+                facts[(event.workflow_id, t.task_id, t.attempt, t.placement, t.state)] += 1
+                terminal_task.add((event.workflow_id, t.task_id, t.state))
+            else:
+                workflow_events.add((event.workflow_id, event.workflow_event.state))
+        twice = [fact for fact, n in facts.items() if n > 1]
+        if twice:
+            report.failures.append(f"{len(twice)} task facts stored twice, e.g. {twice[:3]}")
+        # Workflows: one per request id, the one the driver was given.
+        report.figures["workflows_in_db"] = len(workflows)
+        if dup_requests:
+            report.failures.append(f"request ids with several workflows: {dup_requests[:5]}")
+        by_request = {request_id: wid for wid, request_id, _ in workflows}
+        wrong = [
+            i.request_id for i in ours.values() if by_request.get(i.request_id) != i.workflow_id
+        ]
+        if wrong:
+            report.failures.append(f"request ids not mapped to their workflow: {wrong[:5]}")
+        extra = len(workflows) - len(ours)
+        if extra:
+            report.failures.append(f"{extra} workflows in PostgreSQL the driver did not create")
+        # Terminal workflows: their event, and a terminal event for every task.
+        db_state = {wid: state for wid, _, state in workflows}
+        no_wf_event = [
+            wid
+            for wid, state in db_state.items()
+            if state in WORKFLOW_TERMINAL and (wid, state) not in workflow_events
+        ]
+        if no_wf_event:
+            report.failures.append(
+                f"{len(no_wf_event)} terminal workflows without their event: {no_wf_event[:5]}"
+            )
+        lacking: list[tuple[str, str, str]] = []
+        not_terminal: list[tuple[str, str, str]] = []
+        task_states: Counter[str] = Counter()
+        for wid, task_id, state, _attempt, _placement in tasks:
+            if db_state.get(wid) not in WORKFLOW_TERMINAL:
+                continue
+            task_states[_ts(state)] += 1
+            if state not in TASK_TERMINAL:
+                not_terminal.append((wid, task_id, _ts(state)))
+            elif (wid, task_id, state) not in terminal_task:
+                lacking.append((wid, task_id, _ts(state)))
+        report.figures["tasks_of_terminal_workflows"] = dict(task_states)
+        if not_terminal:
+            report.failures.append(
+                f"{len(not_terminal)} tasks of terminal workflows not terminal: {not_terminal[:5]}"
+            )
+        if lacking:
+            report.failures.append(
+                f"{len(lacking)} tasks without their terminal event: {lacking[:5]}"
+            )
+        self._completed = {
+            (wid, task_id, attempt, placement)
+            for wid, task_id, state, attempt, placement in tasks
+            if state == TS.TASK_STATE_COMPLETED
+        }
+
+    _completed: set[tuple[str, str, int, int]] = set()
+
+    def check_ledger(self, report: ChaosReport) -> None:
+        entries: list[dict[str, Any]] = []
+        torn = 0
+        if self.ledger.exists():
+            for line in self.ledger.read_text().splitlines():
+                try:
+                    entries.append(json.loads(line))
+                except json.JSONDecodeError:
+                    torn += 1
+        if torn:
+            report.failures.append(f"{torn} torn ledger lines")
+        Run = tuple[str, str, int, int]
+        starts: dict[tuple[str, str], list[float]] = defaultdict(list)
+        runs_per_attempt: Counter[tuple[str, str, int]] = Counter()
+        finishes: dict[tuple[str, Run], str] = {}
+        completed_runs: set[Run] = set()
+        events: Counter[str] = Counter()
+        for e in entries:
+            events[e["event"]] += 1
+            run: Run = (e["workflow_id"], e["task_id"], e["attempt"], e["placement"])
+            if e["event"] == "start":
+                starts[run[:2]].append(e["t"])
+                runs_per_attempt[run[:3]] += 1
+            elif e["event"] == "finish":
+                finishes[(e["participant"], run)] = e["outcome"]
+                if e["outcome"] == "TASK_OUTCOME_COMPLETED":
+                    completed_runs.add(run)
+        first_ack: dict[tuple[str, str], float] = {}
+        for e in entries:
+            if e["event"] != "acked":
+                continue
+            run = (e["workflow_id"], e["task_id"], e["attempt"], e["placement"])
+            outcome = e["outcome"] or finishes.get((e["participant"], run), "")
+            if outcome == "TASK_OUTCOME_COMPLETED":
+                key = run[:2]
+                first_ack[key] = min(first_ack.get(key, e["t"]), e["t"])
+        after_ack = [
+            (key, t) for key, ack in first_ack.items() for t in starts.get(key, []) if t > ack
+        ]
+        report.figures["ledger"] = {
+            **dict(events),
+            "tasks_started": len(starts),
+            "re_executions": sum(len(ts) - 1 for ts in starts.values()),
+            "re_placements_same_attempt": sum(n - 1 for n in runs_per_attempt.values()),
+            "started_after_acked_completed": len(after_ack),
+        }
+        if after_ack:
+            report.failures.append(
+                f"{len(after_ack)} task runs started after a COMPLETED result was acknowledged, "
+                f"e.g. {after_ack[:3]}"
+            )
+        never_ran = sorted(self._completed - completed_runs)
+        if never_ran:
+            report.failures.append(
+                f"{len(never_ran)} tasks COMPLETED in PostgreSQL without a COMPLETED run in the "
+                f"ledger, e.g. {never_ran[:3]}"
+            )
+
+
+async def run_chaos(options: ChaosOptions, infra: Infra | None = None) -> ChaosReport:
+    """Starts a suite (and its own infrastructure unless `infra` is given), runs the chaos,
+    checks, and always stops what it started."""
+    holder = ChaosSuite(options, infra)
+    try:
+        suite = await asyncio.to_thread(holder.start)
+        chaos = Chaos(options, suite, holder.ledger, holder.markers)
+        report = await chaos.run(holder.infra if holder.own_infra else None)
+        if not report.ok:
+            for name in suite.specs:
+                tail = suite.log(name, 3).splitlines()
+                report.figures[f"log_tail_{name}"] = [line[:300] for line in tail]
+        return report
+    finally:
+        await asyncio.to_thread(holder.close)
