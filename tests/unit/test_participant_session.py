@@ -58,12 +58,16 @@ class FakeController(participant_pb2_grpc.ParticipantServiceServicer):
 class FakeLeader:
     def __init__(self, addr: str) -> None:
         self.addr = addr
+        self._never = asyncio.Event()
 
     async def wait_for_leader(self) -> str:
         return self.addr
 
+    def next_change(self) -> asyncio.Event:
+        return self._never
+
     async def wait_changed(self) -> None:
-        await asyncio.Event().wait()
+        await self._never.wait()
 
 
 class FakeProducer:

@@ -43,12 +43,16 @@ class LeaderWatch:
             self.addr, self.epoch = addr, epoch
             log.info("controller leader", extra={"leader": addr, "epoch": epoch})
             self._changed.set()
+            self._changed = asyncio.Event()
 
     async def wait_for_leader(self) -> str:
         while not self.addr:
             await self.wait_changed()
         return self.addr
 
+    def next_change(self) -> asyncio.Event:
+        """An event set by the next change of leader after this call."""
+        return self._changed
+
     async def wait_changed(self) -> None:
-        self._changed.clear()
         await self._changed.wait()

@@ -136,6 +136,7 @@ class Participant:
         backoff = 0.1
         while True:
             addr = await self._leader.wait_for_leader()
+            leader_changed = self._leader.next_change()
             try:
                 await self._session(addr)
                 backoff = 0.1
@@ -149,7 +150,9 @@ class Participant:
             finally:
                 self.connected.clear()
                 self._outbox = None
-            await asyncio.sleep(backoff)
+            # Back off, but reconnect at once when a new leader is announced (failover).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(leader_changed.wait(), timeout=backoff)
             backoff = min(backoff * 2, 2.0)
 
     async def _session(self, addr: str) -> None:
