@@ -24,60 +24,33 @@ import random
 import signal
 import time
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import grpc
-import psycopg
 from kazoo.client import KazooClient
 
 from helicase.client import HelicaseClient, load_workflow_request
 from helicase.common import zkpaths
-from helicase.common.events import TASK_TERMINAL, WORKFLOW_TERMINAL
+from helicase.common.events import WORKFLOW_TERMINAL
+from helicase.devstack._chaos_checks import check_database, check_ledger, check_states
+from helicase.devstack._chaos_model import (
+    INFRA,
+    RETRYABLE,
+    VICTIMS,
+    ChaosReport,
+    Submitted,
+    first_line,
+    ws_name,
+)
 from helicase.devstack._infra import Infra, InfraPorts
 from helicase.devstack._layout import ServicePorts, service_specs, suite_env
 from helicase.devstack._proc import LOOPBACK, free_port
 from helicase.devstack._supervisor import ServiceSpec, Supervisor
 from helicase.devstack.testing import RunningSuite, new_home, remove_home
-from helicase.v1 import event_pb2, workflow_pb2
-
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
-
-
-def _ws(state: int) -> str:
-    return WS.Name(cast("workflow_pb2.WorkflowState.ValueType", state)).removeprefix(
-        "WORKFLOW_STATE_"
-    )
-
-
-def _first_line(err: grpc.aio.AioRpcError) -> str:
-    return (err.details() or "").splitlines()[0][:120] if err.details() else ""
-
-
-def _ts(state: int) -> str:
-    return TS.Name(cast("workflow_pb2.TaskState.ValueType", state)).removeprefix("TASK_STATE_")
-
-
-VICTIMS = ("api", "scheduler", "leader", "participant", "sink")
-"""Kinds of victim: `leader` is whichever controller leads at the time."""
-
-INFRA = ("kafka", "zookeeper", "postgres")
-
-_RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
-
-# What each kind of workflow may end as.
-EXPECTED: dict[str, frozenset[int]] = {
-    "normal": frozenset({WS.WORKFLOW_STATE_COMPLETED}),
-    "flaky": frozenset({WS.WORKFLOW_STATE_COMPLETED}),
-    "fatal": frozenset({WS.WORKFLOW_STATE_FAILED}),
-    "cancel": frozenset(
-        {WS.WORKFLOW_STATE_CANCELED, WS.WORKFLOW_STATE_COMPLETED, WS.WORKFLOW_STATE_FAILED}
-    ),
-}
 
 
 @dataclass
@@ -102,40 +75,6 @@ class ChaosOptions:
     """Seconds to wait for every workflow to be terminal once the chaos stopped."""
     keep_home: bool = False
     log: Callable[[str], None] = print
-
-
-@dataclass
-class Submitted:
-    index: int
-    kind: str
-    request_id: str
-    task_ids: list[str]
-    workflow_id: str = ""
-    create_attempts: int = 0
-    canceled: bool = False
-    final_state: int = 0
-    error: str = ""
-
-
-@dataclass
-class ChaosReport:
-    figures: dict[str, Any] = field(default_factory=dict)
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failures
-
-    def render(self) -> str:
-        lines = ["== chaos figures =="]
-        for key, value in self.figures.items():
-            lines.append(f"{key}: {json.dumps(value, sort_keys=True, default=str)}")
-        lines.append("== checks ==")
-        if self.failures:
-            lines += [f"FAIL: {failure}" for failure in self.failures]
-        else:
-            lines.append("all checks passed")
-        return "\n".join(lines)
 
 
 # --- workflows -----------------------------------------------------------------------------
@@ -393,12 +332,12 @@ class Chaos:
             except grpc.aio.AioRpcError as err:
                 if time.monotonic() > deadline:
                     raise
-                if err.code() not in _RETRYABLE:
+                if err.code() not in RETRYABLE:
                     # Not retryable by the contract, but the request id makes a retry safe;
                     # counted and reported (e.g. the api's UNKNOWN while PostgreSQL is down).
                     if err.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
                         raise
-                    self.odd_errors[f"create {err.code().name}: {_first_line(err)}"] += 1
+                    self.odd_errors[f"create {err.code().name}: {first_line(err)}"] += 1
                 await asyncio.sleep(0.5)
         if item.workflow_id and created.id != item.workflow_id:
             raise AssertionError(f"request {item.request_id} got two workflow ids")
@@ -421,10 +360,10 @@ class Chaos:
                     return
                 if time.monotonic() > deadline:
                     raise
-                if err.code() not in _RETRYABLE:
+                if err.code() not in RETRYABLE:
                     if err.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
                         raise
-                    self.odd_errors[f"cancel {err.code().name}: {_first_line(err)}"] += 1
+                    self.odd_errors[f"cancel {err.code().name}: {first_line(err)}"] += 1
                 await asyncio.sleep(0.5)
 
     async def submit_all(self, client: HelicaseClient, window: float) -> None:
@@ -572,7 +511,7 @@ class Chaos:
                 try:
                     workflow = await client.get(item.workflow_id, full=False)
                 except grpc.aio.AioRpcError as err:
-                    if err.code() in _RETRYABLE:
+                    if err.code() in RETRYABLE:
                         return
                     raise
                 item.final_state = workflow.state
@@ -628,169 +567,14 @@ class Chaos:
         if errors:
             report.failures.append(f"{len(errors)} create/cancel calls failed: {errors[:3]}")
         if stuck:
-            sample = [(i.workflow_id, _ws(i.final_state)) for i in stuck[:10]]
+            sample = [(i.workflow_id, ws_name(i.final_state)) for i in stuck[:10]]
             report.failures.append(f"{len(stuck)} workflows not terminal in time: {sample}")
-        self.check_states(report)
-        await asyncio.to_thread(self.check_database, report)
-        await asyncio.to_thread(self.check_ledger, report)
+        check_states(self.submitted, report)
+        completed = await asyncio.to_thread(
+            check_database, self.submitted, self.suite.database_url, report
+        )
+        await asyncio.to_thread(check_ledger, self.ledger, completed, report)
         return report
-
-    # --- checks
-
-    def check_states(self, report: ChaosReport) -> None:
-        table: dict[str, Counter[str]] = defaultdict(Counter)
-        for item in self.submitted:
-            table[item.kind][_ws(item.final_state)] += 1
-            terminal = item.workflow_id and item.final_state in WORKFLOW_TERMINAL
-            if terminal and item.final_state not in EXPECTED[item.kind]:
-                report.failures.append(
-                    f"workflow {item.workflow_id} ({item.kind}) ended {_ws(item.final_state)}"
-                )
-        report.figures["workflows_by_kind_and_state"] = {k: dict(v) for k, v in table.items()}
-
-    def check_database(self, report: ChaosReport) -> None:
-        ours = {item.workflow_id: item for item in self.submitted if item.workflow_id}
-        with psycopg.connect(self.suite.database_url) as conn:
-            total, distinct = conn.execute(
-                "select count(*), count(distinct event_id) from events"
-            ).fetchone() or (0, 0)
-            payloads = [
-                event_pb2.Event.FromString(bytes(row[0]))
-                for row in conn.execute("select payload from events")
-            ]
-            tasks = conn.execute(
-                "select workflow_id::text, task_id, state, attempt, placement from tasks"
-            ).fetchall()
-            workflows = conn.execute("select id::text, request_id, state from workflows").fetchall()
-            dup_requests = conn.execute(
-                "select request_id, count(*) from workflows where request_id is not null "
-                "group by request_id having count(*) > 1"
-            ).fetchall()
-        report.figures["events"] = {"rows": total, "distinct_ids": distinct}
-        if total != distinct:
-            report.failures.append(f"{total - distinct} duplicate event ids")
-        facts: Counter[tuple[str, str, int, int, int]] = Counter()
-        terminal_task: set[tuple[str, str, int]] = set()
-        workflow_events: set[tuple[str, int]] = set()
-        for event in payloads:
-            if event.HasField("task_event"):
-                t = event.task_event
-                facts[(event.workflow_id, t.task_id, t.attempt, t.placement, t.state)] += 1
-                terminal_task.add((event.workflow_id, t.task_id, t.state))
-            else:
-                workflow_events.add((event.workflow_id, event.workflow_event.state))
-        twice = [fact for fact, n in facts.items() if n > 1]
-        if twice:
-            report.failures.append(f"{len(twice)} task facts stored twice, e.g. {twice[:3]}")
-        # Workflows: one per request id, the one the driver was given.
-        report.figures["workflows_in_db"] = len(workflows)
-        if dup_requests:
-            report.failures.append(f"request ids with several workflows: {dup_requests[:5]}")
-        by_request = {request_id: wid for wid, request_id, _ in workflows}
-        wrong = [
-            i.request_id for i in ours.values() if by_request.get(i.request_id) != i.workflow_id
-        ]
-        if wrong:
-            report.failures.append(f"request ids not mapped to their workflow: {wrong[:5]}")
-        extra = len(workflows) - len(ours)
-        if extra:
-            report.failures.append(f"{extra} workflows in PostgreSQL the driver did not create")
-        # Terminal workflows: their event, and a terminal event for every task.
-        db_state = {wid: state for wid, _, state in workflows}
-        no_wf_event = [
-            wid
-            for wid, state in db_state.items()
-            if state in WORKFLOW_TERMINAL and (wid, state) not in workflow_events
-        ]
-        if no_wf_event:
-            report.failures.append(
-                f"{len(no_wf_event)} terminal workflows without their event: {no_wf_event[:5]}"
-            )
-        lacking: list[tuple[str, str, str]] = []
-        not_terminal: list[tuple[str, str, str]] = []
-        task_states: Counter[str] = Counter()
-        for wid, task_id, state, _attempt, _placement in tasks:
-            if db_state.get(wid) not in WORKFLOW_TERMINAL:
-                continue
-            task_states[_ts(state)] += 1
-            if state not in TASK_TERMINAL:
-                not_terminal.append((wid, task_id, _ts(state)))
-            elif (wid, task_id, state) not in terminal_task:
-                lacking.append((wid, task_id, _ts(state)))
-        report.figures["tasks_of_terminal_workflows"] = dict(task_states)
-        if not_terminal:
-            report.failures.append(
-                f"{len(not_terminal)} tasks of terminal workflows not terminal: {not_terminal[:5]}"
-            )
-        if lacking:
-            report.failures.append(
-                f"{len(lacking)} tasks without their terminal event: {lacking[:5]}"
-            )
-        self._completed = {
-            (wid, task_id, attempt, placement)
-            for wid, task_id, state, attempt, placement in tasks
-            if state == TS.TASK_STATE_COMPLETED
-        }
-
-    _completed: set[tuple[str, str, int, int]] = set()
-
-    def check_ledger(self, report: ChaosReport) -> None:
-        entries: list[dict[str, Any]] = []
-        torn = 0
-        if self.ledger.exists():
-            for line in self.ledger.read_text().splitlines():
-                try:
-                    entries.append(json.loads(line))
-                except json.JSONDecodeError:
-                    torn += 1
-        if torn:
-            report.failures.append(f"{torn} torn ledger lines")
-        Run = tuple[str, str, int, int]
-        starts: dict[tuple[str, str], list[float]] = defaultdict(list)
-        runs_per_attempt: Counter[tuple[str, str, int]] = Counter()
-        finishes: dict[tuple[str, Run], str] = {}
-        completed_runs: set[Run] = set()
-        events: Counter[str] = Counter()
-        for e in entries:
-            events[e["event"]] += 1
-            run: Run = (e["workflow_id"], e["task_id"], e["attempt"], e["placement"])
-            if e["event"] == "start":
-                starts[run[:2]].append(e["t"])
-                runs_per_attempt[run[:3]] += 1
-            elif e["event"] == "finish":
-                finishes[(e["participant"], run)] = e["outcome"]
-                if e["outcome"] == "TASK_OUTCOME_COMPLETED":
-                    completed_runs.add(run)
-        first_ack: dict[tuple[str, str], float] = {}
-        for e in entries:
-            if e["event"] != "acked":
-                continue
-            run = (e["workflow_id"], e["task_id"], e["attempt"], e["placement"])
-            outcome = e["outcome"] or finishes.get((e["participant"], run), "")
-            if outcome == "TASK_OUTCOME_COMPLETED":
-                key = run[:2]
-                first_ack[key] = min(first_ack.get(key, e["t"]), e["t"])
-        after_ack = [
-            (key, t) for key, ack in first_ack.items() for t in starts.get(key, []) if t > ack
-        ]
-        report.figures["ledger"] = {
-            **dict(events),
-            "tasks_started": len(starts),
-            "re_executions": sum(len(ts) - 1 for ts in starts.values()),
-            "re_placements_same_attempt": sum(n - 1 for n in runs_per_attempt.values()),
-            "started_after_acked_completed": len(after_ack),
-        }
-        if after_ack:
-            report.failures.append(
-                f"{len(after_ack)} task runs started after a COMPLETED result was acknowledged, "
-                f"e.g. {after_ack[:3]}"
-            )
-        never_ran = sorted(self._completed - completed_runs)
-        if never_ran:
-            report.failures.append(
-                f"{len(never_ran)} tasks COMPLETED in PostgreSQL without a COMPLETED run in the "
-                f"ledger, e.g. {never_ran[:3]}"
-            )
 
 
 async def run_chaos(options: ChaosOptions, infra: Infra | None = None) -> ChaosReport:
