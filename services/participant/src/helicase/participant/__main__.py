@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
 import time
 
@@ -29,18 +31,44 @@ from helicase.participant.session import Participant
 log = logging.getLogger("helicase.participant")
 
 
-def _rss_mb() -> float:
-    with open(f"/proc/{os.getpid()}/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+def _process_tree(root: int) -> dict[int, int]:
+    """Resident bytes of `root` and of every process descending from it (the tasks' processes,
+    in sessions of their own, count too, as they do against a container's memory limit)."""
+    page = os.sysconf("SC_PAGE_SIZE")
+    parent: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        parent[int(entry)] = int(fields[1])
+        rss[int(entry)] = int(fields[21]) * page
+    tree: dict[int, int] = {}
+    frontier = [root]
+    while frontier:
+        pid = frontier.pop()
+        tree[pid] = rss.get(pid, 0)
+        frontier.extend(child for child, ppid in parent.items() if ppid == pid)
+    return tree
 
 
 async def watchdog(limit_mb: int) -> None:
     """Exits the process when memory passes the limit, so its supervisor restarts it."""
     while True:
         await asyncio.sleep(1)
-        rss = _rss_mb()
+        tree = _process_tree(os.getpid())
+        rss = sum(tree.values()) / 2**20
         if rss > limit_mb:
             log.error("memory limit passed; exiting", extra={"rss_mb": rss, "limit_mb": limit_mb})
+            # Like a container killed for its memory: the tasks' processes go too.
+            for pid in tree:
+                if pid != os.getpid():
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
             os._exit(3)
 
 

@@ -21,7 +21,8 @@ class ParticipantConfig:
     HELICASE_PARTICIPANT_CAPACITY: tasks run at once (8).
     HELICASE_PARTICIPANT_TASK_TYPES: task types served (noop,sleep,shell).
     HELICASE_PARTICIPANT_GRACE: SIGTERM-to-SIGKILL grace of cancelled shell tasks (2s).
-    HELICASE_PARTICIPANT_MAX_RSS_MB: exit when resident memory passes this (0 = off).
+    HELICASE_PARTICIPANT_MAX_RSS_MB: exit (code 3) when the resident memory of the participant and
+    its tasks' processes passes this, as a container past its memory limit would (0 = off).
     HELICASE_PARTICIPANT_LEDGER: a file to append one JSON line per task start, finish and
     acknowledgement to (unset = off; for the chaos driver, several participants may share it)."""
 
