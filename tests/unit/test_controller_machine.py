@@ -14,6 +14,8 @@ from helicase.controller import (
     PARTICIPANT_GRACE,
     RESCHEDULE,
     RETRY,
+    TASK_DEADLINE,
+    TASK_DEADLINE_GRACE,
     AckResult,
     Emit,
     Forget,
@@ -391,4 +393,28 @@ def test_submit_is_idempotent_and_release_forgets_only_terminal_workflows() -> N
 def test_an_empty_workflow_completes_at_once() -> None:
     h = Harness()
     h.submit([])
+    assert h.state() == WS.WORKFLOW_STATE_COMPLETED
+
+
+def test_the_controller_times_out_a_task_whose_participant_never_reports() -> None:
+    h = Harness()
+    h.join("p1")
+    out = h.submit([{"id": "hung", "type": "sleep", "timeout": "30s", "retry": {"maxAttempts": 1}}])
+    (assign,) = assigns(out)
+    deadlines = [t for t in out if isinstance(t, StartTimer) and t.kind == TASK_DEADLINE]
+    assert [t.delay for t in deadlines] == [30 + TASK_DEADLINE_GRACE]
+    out = h.fire(deadlines[0])
+    assert any(isinstance(a, SendCancel) and a.ref == assign.ref for a in out)
+    assert h.task_state("hung") == TS.TASK_STATE_TIMED_OUT
+    assert h.state() == WS.WORKFLOW_STATE_FAILED
+
+
+def test_a_deadline_after_the_result_changes_nothing() -> None:
+    h = Harness()
+    h.join("p1")
+    out = h.submit([{"id": "quick", "type": "sleep", "timeout": "30s"}])
+    (assign,) = assigns(out)
+    (deadline,) = [t for t in out if isinstance(t, StartTimer) and t.kind == TASK_DEADLINE]
+    h.result(assign, Outcome.TASK_OUTCOME_COMPLETED)
+    assert h.fire(deadline) == []
     assert h.state() == WS.WORKFLOW_STATE_COMPLETED

@@ -17,6 +17,10 @@ RETRY = "retry"  # (workflow id, task id, failed attempt): start the next attemp
 RESCHEDULE = "reschedule"  # Ref: place the same attempt again
 CANCEL_DEADLINE = "cancel-deadline"  # (workflow id,): end CANCELING even if nobody answers
 PARTICIPANT_GRACE = "participant-grace"  # (name, session): lost unless it came back
+TASK_DEADLINE = "task-deadline"  # Ref: no result within the task's timeout + TASK_DEADLINE_GRACE
+TASK_DEADLINE_GRACE = 10.0
+"""Seconds past a task's timeout before the controller gives up on the participant enforcing it
+(the participant kills the task at its timeout, with its own kill grace, and reports TIMED_OUT)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,6 +15,8 @@ from helicase.controller._actions import (
     PARTICIPANT_GRACE,
     RESCHEDULE,
     RETRY,
+    TASK_DEADLINE,
+    TASK_DEADLINE_GRACE,
     AckResult,
     Action,
     Assign,
@@ -36,7 +38,7 @@ from helicase.controller._stimuli import (
     WorkflowReleased,
     WorkflowSubmitted,
 )
-from helicase.controller._workflow import TS, WS, WorkflowRun
+from helicase.controller._workflow import TS, WS, Ref, WorkflowRun
 from helicase.v1 import participant_pb2, workflow_pb2
 
 Outcome = participant_pb2.TaskOutcome
@@ -127,6 +129,8 @@ class Machine(Steps):
         )
         self._emit_task(workflow, index, TS.TASK_STATE_ASSIGNED)
         self._persist(workflow)
+        if timeout > 0:
+            self._timer(TASK_DEADLINE, ref, timeout + TASK_DEADLINE_GRACE)
 
     # -- workflows -----------------------------------------------------------------------------
 
@@ -335,10 +339,27 @@ class Machine(Steps):
                     self._enqueue(workflow, index)
         elif stimulus.kind == CANCEL_DEADLINE:
             self._cancel_deadline(key[0])
+        elif stimulus.kind == TASK_DEADLINE:
+            self._deadline_passed(key)
         elif stimulus.kind == PARTICIPANT_GRACE:
             view = self.pool.get(key[0])
             if view is not None and not view.connected and view.session == key[1]:
                 self._lost(view.name, "did not come back")
+
+    def _deadline_passed(self, ref: Ref) -> None:
+        """The participant neither finished nor timed out the task: the controller times it out
+        (a TIMED_OUT attempt) and tells the participant to stop it."""
+        found = self._current(ref)
+        if found is None or found[0].state != WS.WORKFLOW_STATE_RUNNING:
+            return
+        workflow, index = found
+        message = "no result within the timeout; the controller timed the attempt out"
+        participant = workflow.participant.get(index, "")
+        self._act(SendCancel, participant=participant, ref=ref, reason=message)
+        self._emit_task(workflow, index, TS.TASK_STATE_TIMED_OUT, message)
+        self._persist(workflow)
+        self._attempt_failed(workflow, index, TS.TASK_STATE_TIMED_OUT, message)
+        self._maybe_finish(workflow)
 
     def _retry_due(self, workflow_id: str, task_id: str, failed_attempt: int) -> None:
         found = self._task(workflow_id, task_id)
