@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -25,23 +24,17 @@ SERVER_OPTIONS = [
 
 
 class LoggingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Logs every failed or slow call with its method and duration."""
+    """Logs each call's method at debug level (health and reflection calls left out)."""
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        start = time.perf_counter()
-        handler = await continuation(handler_call_details)
         method = handler_call_details.method
-        if method.startswith("/grpc.health") or method.startswith("/grpc.reflection"):
-            return handler
-        log.debug(
-            "rpc",
-            extra={"method": method, "dispatch_ms": round((time.perf_counter() - start) * 1e3, 3)},
-        )
-        return handler
+        if not method.startswith(("/grpc.health", "/grpc.reflection")):
+            log.debug("rpc", extra={"method": method})
+        return await continuation(handler_call_details)
 
 
 def build_server(
@@ -68,6 +61,18 @@ async def set_serving(health: health_aio.HealthServicer, names: Iterable[str], o
     )
     for name in ["", *names]:
         await health.set(name, status)
+
+
+async def follow_zk_session(health: health_aio.HealthServicer, client: Any) -> None:
+    """Keeps the process SERVING while its ZooKeeper session is connected (so its ephemeral
+    nodes, a registration or owner nodes, are alive), NOT_SERVING otherwise."""
+    serving: bool | None = None
+    while True:
+        now = bool(client.connected)
+        if now != serving:
+            serving = now
+            await set_serving(health, [], now)
+        await asyncio.sleep(0.5)
 
 
 async def run_until_stopped(

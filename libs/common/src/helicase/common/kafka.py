@@ -102,8 +102,14 @@ class AsyncProducer:
         self._thread.join(timeout=2)
 
 
-def consumer(config: CommonConfig, group_name: str, topic_names: Iterable[str]) -> Consumer:
-    """A consumer in the suite's group `group_name` with manual offset commits."""
+def consumer(
+    config: CommonConfig,
+    group_name: str,
+    topic_names: Iterable[str],
+    **rebalance_callbacks: Any,
+) -> Consumer:
+    """A consumer in the suite's group `group_name` with manual offset commits, subscribed to
+    `topic_names`; `on_assign`/`on_revoke` callbacks go to the subscription."""
     c = Consumer(
         {
             "bootstrap.servers": config.kafka,
@@ -116,7 +122,7 @@ def consumer(config: CommonConfig, group_name: str, topic_names: Iterable[str]) 
             "max.poll.interval.ms": 300000,
         }
     )
-    c.subscribe([topics.topic(config.topic_prefix, t) for t in topic_names])
+    c.subscribe([topics.topic(config.topic_prefix, t) for t in topic_names], **rebalance_callbacks)
     return c
 
 

@@ -42,7 +42,6 @@ from helicase.controller._workflow import TS, WS, Ref, WorkflowRun
 from helicase.v1 import participant_pb2, workflow_pb2
 
 Outcome = participant_pb2.TaskOutcome
-OUTCOME_STATE = events.OUTCOME_STATE
 CONTINUE = workflow_pb2.FailurePolicy.FAILURE_POLICY_CONTINUE
 
 
@@ -227,8 +226,10 @@ class Machine(Steps):
             self._set(workflow, index, TS.TASK_STATE_READY)
             self._timer(RESCHEDULE, stimulus.ref, stimulus.reschedule_after)
             return
-        state = OUTCOME_STATE.get(outcome, TS.TASK_STATE_FAILED)
-        message = stimulus.message or ("" if outcome in OUTCOME_STATE else f"outcome {outcome}")
+        state = events.OUTCOME_STATE.get(outcome, TS.TASK_STATE_FAILED)
+        message = stimulus.message or (
+            "" if outcome in events.OUTCOME_STATE else f"outcome {outcome}"
+        )
         outputs = stimulus.outputs if state == TS.TASK_STATE_COMPLETED else None
         # The copy of the participant's own event (same id, so stored once).
         self._emit_task(workflow, index, state, message, outputs=outputs)

@@ -10,11 +10,12 @@ import signal
 import sys
 import time
 
-from grpc_health.v1.health import aio as health_aio
-from kazoo.client import KazooClient
-
 from helicase.common import kafka, logs, zk
-from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
+from helicase.common.grpc_server import (
+    build_server,
+    follow_zk_session,
+    run_until_stopped,
+)
 from helicase.common.leader import LeaderWatch
 from helicase.common.registry import ParticipantInfo
 from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
@@ -72,17 +73,6 @@ async def watchdog(limit_mb: int) -> None:
             os._exit(3)
 
 
-async def follow_health(health: health_aio.HealthServicer, client: KazooClient) -> None:
-    """SERVING while the ZooKeeper session (and so the registration node) is alive."""
-    serving: bool | None = None
-    while True:
-        now = bool(client.connected)
-        if now != serving:
-            serving = now
-            await set_serving(health, [], now)
-        await asyncio.sleep(0.5)
-
-
 async def serve(config: ParticipantConfig) -> int:
     unknown = [t for t in config.task_types if t not in REGISTRY]
     if unknown:
@@ -124,7 +114,7 @@ async def serve(config: ParticipantConfig) -> int:
     server, _, health = build_server(config.listen, lambda s: None, [])
     background = [
         asyncio.create_task(participant.run_forever()),
-        asyncio.create_task(follow_health(health, client)),
+        asyncio.create_task(follow_zk_session(health, client)),
     ]
     if config.max_rss_mb:
         background.append(asyncio.create_task(watchdog(config.max_rss_mb)))

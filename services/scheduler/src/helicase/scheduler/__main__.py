@@ -7,11 +7,14 @@ import asyncio
 import logging
 import sys
 
-from grpc_health.v1.health import aio as health_aio
-from kazoo.client import KazooClient
-
 from helicase.common import kafka, logs, zk, zkpaths
-from helicase.common.grpc_server import build_server, channel, run_until_stopped, set_serving
+from helicase.common.grpc_server import (
+    build_server,
+    channel,
+    follow_zk_session,
+    run_until_stopped,
+    set_serving,
+)
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
 from helicase.scheduler.admission import Admission
@@ -31,17 +34,6 @@ async def adopt_forever(workflows: Workflows, interval: float) -> None:
             await workflows.adopt_orphans()
         except Exception:
             log.exception("adoption pass failed")
-
-
-async def follow_health(health: health_aio.HealthServicer, client: KazooClient) -> None:
-    """SERVING while the ZooKeeper session (and so our owner nodes) is alive."""
-    serving: bool | None = None
-    while True:
-        now = bool(client.connected)
-        if now != serving:
-            serving = now
-            await set_serving(health, [], now)
-        await asyncio.sleep(0.5)
 
 
 async def serve(config: SchedulerConfig) -> int:
@@ -72,7 +64,7 @@ async def serve(config: SchedulerConfig) -> int:
     background = [
         asyncio.create_task(commands.run()),
         asyncio.create_task(adopt_forever(workflows, config.adopt_interval.total_seconds())),
-        asyncio.create_task(follow_health(health, client)),
+        asyncio.create_task(follow_zk_session(health, client)),
     ]
     log.info("scheduler serving", extra={"scheduler_id": config.scheduler_id})
 

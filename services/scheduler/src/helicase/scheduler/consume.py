@@ -52,10 +52,13 @@ class CommandLoop:
         return await asyncio.get_running_loop().run_in_executor(self._kafka_thread, fn, *args)
 
     def _open(self) -> Consumer:
-        consumer = kafka.consumer(self._config, "scheduler", [topics.COMMANDS])
-        name = topics.topic(self._config.topic_prefix, topics.COMMANDS)
-        consumer.subscribe([name], on_assign=self._on_assign, on_revoke=self._on_revoke)
-        return consumer
+        return kafka.consumer(
+            self._config,
+            "scheduler",
+            [topics.COMMANDS],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+        )
 
     def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         log.info("partitions assigned", extra={"partitions": [p.partition for p in partitions]})
