@@ -7,7 +7,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from helicase.api import migrations
+from helicase.api import migrations, web
 from helicase.api.config import ApiConfig
 from helicase.api.handlers import EventService, TaskTypeService, WorkflowService
 from helicase.api.notify import ChangeNotifier
@@ -57,11 +57,14 @@ async def serve(config: ApiConfig) -> None:
 
     server, port, health = build_server(config.listen, register, SERVICES)
     relay.start()
+    web_server = await _start_web(config, port)
     await set_serving(health, SERVICES, True)
     log.info("api serving", extra={"addr": config.listen, "port": port})
 
     async def on_stop() -> None:
         await set_serving(health, SERVICES, False)
+        if web_server is not None:
+            await web_server.stop()
         # In-flight calls (and open watches) finish before the pool they read from goes away.
         await server.stop(STOP_GRACE_SECONDS)
         await relay.stop()
@@ -71,6 +74,20 @@ async def serve(config: ApiConfig) -> None:
         zk_client.close()
 
     await run_until_stopped(server, on_stop=on_stop)
+
+
+# --- the composer's HTTP port (helicase.api.web): the public services over Connect -------------
+WEB_SERVICES = [
+    workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"],
+    task_type_pb2.DESCRIPTOR.services_by_name["TaskTypeService"],
+]
+
+
+async def _start_web(config: ApiConfig, grpc_port: int) -> web.WebServer | None:
+    if config.web_listen.lower() == "off":
+        return None
+    target = web.grpc_target(config.listen, grpc_port)
+    return await web.start(config.web_listen, target, WEB_SERVICES)
 
 
 def main() -> None:

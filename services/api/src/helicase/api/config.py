@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from helicase.common.config import CommonConfig, env_duration, env_int, env_str
+from helicase.common.config import (
+    DEFAULT_WEB_ADDR,
+    CommonConfig,
+    env_duration,
+    env_int,
+    env_str,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -14,7 +20,9 @@ class ApiConfig:
     HELICASE_MAX_TASKS: tasks per workflow (100000).
     HELICASE_DB_MIGRATE: run migrations at start (1).
     HELICASE_RELAY_INTERVAL: outbox poll interval when idle (200ms).
-    HELICASE_WATCH_REFRESH: WatchWorkflow's safety re-read interval (1s)."""
+    HELICASE_WATCH_REFRESH: WatchWorkflow's safety re-read interval (1s).
+    HELICASE_WEB_ADDR: HTTP listen address of the composer and the Connect protocol
+    (127.0.0.1:8080; "off" serves no HTTP)."""
 
     common: CommonConfig
     listen: str
@@ -22,6 +30,7 @@ class ApiConfig:
     migrate: bool
     relay_interval: timedelta
     watch_refresh: timedelta
+    web_listen: str = DEFAULT_WEB_ADDR
 
     @classmethod
     def from_env(cls) -> ApiConfig:
@@ -33,6 +42,7 @@ class ApiConfig:
             migrate=env_str("HELICASE_DB_MIGRATE", "1") != "0",
             relay_interval=env_duration("HELICASE_RELAY_INTERVAL", timedelta(milliseconds=200)),
             watch_refresh=env_duration("HELICASE_WATCH_REFRESH", timedelta(seconds=1)),
+            web_listen=env_str("HELICASE_WEB_ADDR", DEFAULT_WEB_ADDR),
         )
 
     @property

@@ -1,0 +1,198 @@
+"""The api's HTTP port: the composer's files (web/dist) and the Connect protocol (JSON) for the
+public services, forwarded to the api's own gRPC server through an in-process channel, so the
+browser gets exactly what gRPC clients get: the same validation, errors and streams."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+
+import grpc
+from aiohttp import web
+from google.protobuf import descriptor, message
+
+from helicase.api import connect
+from helicase.common.grpc_server import channel as grpc_channel
+
+log = logging.getLogger(__name__)
+
+INDEX = "index.html"
+NOT_BUILT = (
+    "<!doctype html><title>Helicase</title><p>The composer is not built: run "
+    "<code>make install</code> (it builds web/dist).</p>"
+)
+
+
+def default_dist() -> Path | None:
+    """web/dist of the checkout this package runs from, or HELICASE_WEB_DIST."""
+    configured = os.environ.get("HELICASE_WEB_DIST", "").strip()
+    if configured:
+        return Path(configured)
+    for parent in Path(__file__).resolve().parents:
+        candidate = parent / "web" / "dist"
+        if (parent / "web" / "package.json").is_file():
+            return candidate
+    return None
+
+
+def _serialize(msg: message.Message) -> bytes:
+    return msg.SerializeToString()
+
+
+class ConnectGateway:
+    """Answers Connect calls by forwarding them to the gRPC server at `target`."""
+
+    def __init__(self, target: str, services: Iterable[descriptor.ServiceDescriptor]) -> None:
+        self._channel = grpc_channel(target)
+        self._methods = connect.methods_of(services)
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        method = self._methods.get(request.path)
+        if method is None:
+            return _unary_error(grpc.StatusCode.UNIMPLEMENTED, f"no method {request.path}")
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        deadline = connect.parse_timeout(request.headers.get("Connect-Timeout-Ms"))
+        body = await request.read()
+        if method.server_streaming:
+            if content_type != connect.STREAM_CONTENT_TYPE:
+                return web.Response(status=415, text=f"use {connect.STREAM_CONTENT_TYPE}")
+            return await self._stream(request, method, body, deadline)
+        if content_type != connect.UNARY_CONTENT_TYPE:
+            return web.Response(status=415, text=f"use {connect.UNARY_CONTENT_TYPE}")
+        return await self._unary(method, body, deadline)
+
+    async def _unary(
+        self, method: connect.Method, body: bytes, deadline: float | None
+    ) -> web.StreamResponse:
+        try:
+            req = connect.decode_json(method.request, body)
+        except connect.ProtocolError as exc:
+            return _unary_error(exc.code, str(exc))
+        call = self._channel.unary_unary(
+            method.path,
+            request_serializer=_serialize,
+            response_deserializer=method.response.FromString,
+        )
+        try:
+            response = await call(req, timeout=deadline)
+        except grpc.aio.AioRpcError as exc:
+            details = connect.status_details(exc.trailing_metadata())
+            return _unary_error(exc.code(), exc.details() or "", details)
+        return web.Response(
+            body=connect.encode_json(response), content_type=connect.UNARY_CONTENT_TYPE
+        )
+
+    async def _stream(
+        self, request: web.Request, method: connect.Method, body: bytes, deadline: float | None
+    ) -> web.StreamResponse:
+        out = web.StreamResponse(status=200)
+        out.content_type = connect.STREAM_CONTENT_TYPE
+        await out.prepare(request)
+        try:
+            req = connect.decode_json(method.request, connect.first_envelope(body))
+        except connect.ProtocolError as exc:
+            await out.write(connect.end_stream(connect.error_json(exc.code, str(exc))))
+            return out
+        call = self._channel.unary_stream(
+            method.path,
+            request_serializer=_serialize,
+            response_deserializer=method.response.FromString,
+        )(req, timeout=deadline)
+        error = None
+        try:
+            async for item in call:
+                await out.write(connect.envelope(connect.encode_json(item)))
+        except grpc.aio.AioRpcError as exc:
+            details = connect.status_details(exc.trailing_metadata())
+            error = connect.error_json(exc.code(), exc.details() or "", details)
+        except (ConnectionResetError, OSError):
+            call.cancel()  # the browser went away: stop the watch
+            return out
+        finally:
+            call.cancel()
+        await out.write(connect.end_stream(error))
+        await out.write_eof()
+        return out
+
+
+def _unary_error(code: grpc.StatusCode, text: str, details: Iterable[object] = ()) -> web.Response:
+    body = connect.error_json(code, text, details)  # type: ignore[arg-type]
+    return web.Response(
+        status=connect.http_status(code),
+        body=json.dumps(body).encode(),
+        content_type=connect.UNARY_CONTENT_TYPE,
+    )
+
+
+def _static_handler(
+    dist: Path | None,
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    root = dist.resolve() if dist is not None else None
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        if root is None or not (root / INDEX).is_file():
+            return web.Response(text=NOT_BUILT, content_type="text/html")
+        wanted = (root / request.match_info.get("tail", "")).resolve()
+        if wanted.is_file() and wanted.is_relative_to(root):
+            return web.FileResponse(wanted)
+        # Client-side routes (/workflows/<id>) get the single page.
+        return web.FileResponse(root / INDEX, headers={"Cache-Control": "no-cache"})
+
+    return serve
+
+
+def build_app(gateway: ConnectGateway, dist: Path | None) -> web.Application:
+    app = web.Application(client_max_size=16 * 1024 * 1024)
+    app.router.add_post("/{service:helicase\\.v1\\.[A-Za-z]+}/{method}", gateway.handle)
+    app.router.add_get("/{tail:.*}", _static_handler(dist))
+    return app
+
+
+def grpc_target(listen: str, port: int) -> str:
+    """Where the gateway reaches the api's gRPC server listening on `listen` (bound `port`)."""
+    host = listen.rsplit(":", 1)[0]
+    if host in ("", "0.0.0.0", "[::]", "::"):
+        host = "127.0.0.1"
+    return f"{host}:{port}"
+
+
+class WebServer:
+    """The running HTTP port; `stop()` closes it and the in-process channel."""
+
+    def __init__(self, runner: web.AppRunner, gateway: ConnectGateway, port: int) -> None:
+        self.runner = runner
+        self.gateway = gateway
+        self.port = port
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+        await self.gateway.close()
+
+
+async def start(
+    addr: str,
+    target: str,
+    services: Iterable[descriptor.ServiceDescriptor],
+    dist: Path | None = None,
+) -> WebServer:
+    """Serves `services` (forwarded to gRPC `target`) and the composer on `addr`."""
+    gateway = ConnectGateway(target, services)
+    app = build_app(gateway, dist if dist is not None else default_dist())
+    runner = web.AppRunner(app, shutdown_timeout=2.0)  # open watches must not hold a stop
+    await runner.setup()
+    host, _, port = addr.rpartition(":")
+    site = web.TCPSite(runner, host.strip("[]") or None, int(port), reuse_port=False)
+    await site.start()
+    bound = port
+    server = getattr(site, "_server", None)
+    sockets = getattr(server, "sockets", None) or []
+    if sockets:
+        bound = str(sockets[0].getsockname()[1])
+    log.info("web serving", extra={"addr": addr, "port": bound})
+    return WebServer(runner, gateway, int(bound))
