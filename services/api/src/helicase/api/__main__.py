@@ -14,6 +14,8 @@ from helicase.api.notify import ChangeNotifier
 from helicase.api.registry import TaskTypeRegistry
 from helicase.api.relay import OutboxRelay
 from helicase.api.store import Store
+from helicase.api.template_store import TemplateStore
+from helicase.api.templates import TemplateService
 from helicase.common import kafka, logs, zk
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.v1 import (
@@ -21,6 +23,8 @@ from helicase.v1 import (
     event_pb2_grpc,
     task_type_pb2,
     task_type_pb2_grpc,
+    template_pb2,
+    template_pb2_grpc,
     workflow_service_pb2,
     workflow_service_pb2_grpc,
 )
@@ -32,6 +36,7 @@ SERVICES = [
     workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
     task_type_pb2.DESCRIPTOR.services_by_name["TaskTypeService"].full_name,
     event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    template_pb2.DESCRIPTOR.services_by_name["TemplateService"].full_name,
 ]
 
 
@@ -54,6 +59,9 @@ async def serve(config: ApiConfig) -> None:
         )
         task_type_pb2_grpc.add_TaskTypeServiceServicer_to_server(TaskTypeService(registry), server)
         event_pb2_grpc.add_EventServiceServicer_to_server(EventService(store, notifier), server)
+        template_pb2_grpc.add_TemplateServiceServicer_to_server(
+            TemplateService(TemplateStore(engine), registry, config.max_tasks), server
+        )
 
     server, port, health = build_server(config.listen, register, SERVICES)
     relay.start()
@@ -80,6 +88,7 @@ async def serve(config: ApiConfig) -> None:
 WEB_SERVICES = [
     workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"],
     task_type_pb2.DESCRIPTOR.services_by_name["TaskTypeService"],
+    template_pb2.DESCRIPTOR.services_by_name["TemplateService"],
 ]
 
 

@@ -97,3 +97,15 @@ outbox = Table(
     Column("published_at", DateTime(timezone=True)),
     Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
 )
+
+# Workflow templates (migration 0002): the definition is stored as its proto3 JSON.
+workflow_templates = Table(
+    "workflow_templates",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("workflow", JSONB, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False),
+)
