@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --quiet
 PYTEST_ARGS ?=
 
-.PHONY: install up down status proto lint test demo bench chaos clean
+.PHONY: install up down status proto lint test demo bench chaos clean web-test web-gen
 
 install: ## install whatever is missing (apt-get, uv, Python workspace, Maven jars, buf, grpcurl)
 	@bash scripts/bootstrap.sh
@@ -29,8 +29,14 @@ lint: install ## ruff, mypy --strict, buf lint, generated code up to date
 	@node_modules/.bin/buf lint
 	@$(UV) python scripts/gen_protos.py --check
 
-test: install lint ## lint, then unit and integration tests (real ZooKeeper, Kafka, PostgreSQL)
+test: install lint web-test ## lint, then unit and integration tests (real ZooKeeper, Kafka, PostgreSQL)
 	@$(UV) pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+web-test: install ## the composer's type check and Vitest unit tests (its browser tests run in pytest)
+	@cd web && npx --no-install tsc --noEmit && npm run --silent test
+
+web-gen: install ## regenerate web/src/gen (TypeScript of protos/helicase/v1) with the local protoc-gen-es
+	@cd web && npm run --silent gen
 
 demo: up ## run the example workflows against the local suite (left running)
 	@$(UV) python scripts/demo.py

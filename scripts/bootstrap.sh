@@ -85,4 +85,26 @@ else
   step "go install grpcurl@$GRPCURL_VERSION -> .helicase/bin"
   GOBIN="$BIN" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" </dev/null
 fi
+# --- the composer (web/): npm packages, Chromium for its browser tests, web/dist ----------------
+if ! command -v chromium >/dev/null; then
+  step "apt-get install chromium (browser tests of the composer)"
+  as_root apt-get update -qq </dev/null
+  as_root apt-get install -y -qq --no-install-recommends chromium </dev/null
+fi
+web_lock=$(sha256sum web/package-lock.json | cut -d' ' -f1)
+if [ "$(cat web/node_modules/.package-lock.sha256 2>/dev/null)" = "$web_lock" ]; then
+  step "web npm packages present"
+else
+  step "npm ci (web/: React, React Flow, Connect-ES, Vite, Vitest, playwright-core)"
+  (cd web && npm ci --silent --no-audit --no-fund </dev/null)
+  echo "$web_lock" >web/node_modules/.package-lock.sha256
+fi
+if [ -f web/dist/index.html ] && [ -z "$(find web/src web/index.html web/vite.config.ts web/package-lock.json \
+  -newer web/dist/index.html -print -quit)" ]; then
+  step "web/dist up to date"
+else
+  step "vite build -> web/dist"
+  (cd web && npm run --silent build </dev/null)
+fi
+
 step "bootstrap done"
