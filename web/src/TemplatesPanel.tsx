@@ -68,8 +68,8 @@ export function TemplatesPanel({ current, workflow, canSave, onLoad, onSaved, on
       setStatus({ error: true, text: "Fix the marked problems before saving." });
       return;
     }
-    const message = templateMessage({ id: update ? current?.id : undefined, name, description, workflow: workflow() });
     try {
+      const message = templateMessage({ ...(update && current ? { id: current.id } : {}), name, description, workflow: workflow() });
       const res = update
         ? await templateClient.updateTemplate({ template: message })
         : await templateClient.createTemplate({ template: message });

@@ -184,7 +184,8 @@ async def start(
     """Serves `services` (forwarded to gRPC `target`) and the composer on `addr`."""
     gateway = ConnectGateway(target, services)
     app = build_app(gateway, dist if dist is not None else default_dist())
-    runner = web.AppRunner(app, shutdown_timeout=2.0)  # open watches must not hold a stop
+    # Open watches must not hold a stop; one access line per call would drown the api log.
+    runner = web.AppRunner(app, shutdown_timeout=2.0, access_log=None)
     await runner.setup()
     host, _, port = addr.rpartition(":")
     site = web.TCPSite(runner, host.strip("[]") or None, int(port), reuse_port=False)
