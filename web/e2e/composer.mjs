@@ -131,6 +131,42 @@ const scenarios = {
     await page.locator(".problem-count:text('no problems')").waitFor();
     const after = (await rpc("WorkflowService/ListWorkflows", {})).workflows?.length ?? 0;
     assert.equal(after, before, "nothing was deployed");
+    // Keyboard: Delete removes the selected task (and its edges), Ctrl+Z brings both back.
+    await node(page, "sleep").click();
+    await page.keyboard.press("Delete");
+    await expectCount(page.locator(".composer .task-node"), 2, "Delete removed the task");
+    await expectCount(page.locator(".composer .react-flow__edge"), 1, "and its edge");
+    await page.keyboard.press("Control+z");
+    await expectCount(page.locator(".composer .task-node"), 3, "undo restored the task");
+    await expectCount(page.locator(".composer .react-flow__edge"), 2, "and its edge");
+  },
+
+  async "a refusal only the server sees is shown on the offending task"(page) {
+    await importJson(page, {
+      workflow: { displayName: "too-big", tasks: [
+        { id: "small", type: "noop" },
+        { id: "big", type: "shell", dependsOn: ["small"], params: { command: "x".repeat(70000) } },
+      ] },
+    });
+    await node(page, "big").waitFor();
+    await page.getByRole("button", { name: "Deploy" }).click();
+    await page.locator(".banner.error:has-text('The server refused')").waitFor();
+    await node(page, "big").locator(".task-node-problem:has-text('the limit is')").waitFor();
+    assert.equal(await node(page, "small").locator(".task-node-problem").count(), 0);
+    assert.equal(new URL(page.url()).pathname, "/");
+  },
+
+  async "a running workflow is cancelled from the live view"(page) {
+    await importJson(page, { workflow: { displayName: "e2e-cancel", tasks: [
+      { id: "long", type: "sleep", params: { seconds: 120 } },
+    ] } });
+    await node(page, "long").waitFor();
+    await page.getByRole("button", { name: "Deploy" }).click();
+    await page.waitForURL(/\/workflows\/[0-9a-f-]{36}$/);
+    await page.locator('.live .task-node[data-state="RUNNING"]').waitFor({ timeout: 60000 });
+    await page.getByRole("button", { name: "Cancel workflow" }).click();
+    await page.locator('[data-testid="workflow-state"]:text-is("CANCELED")').waitFor({ timeout: 60000 });
+    assert.deepEqual(await nodeStates(page), [["long", "CANCELED"]]);
   },
 
   async "a failing shell task shows FAILED with its attempts"(page) {
