@@ -56,3 +56,11 @@ def test_methods_cover_unary_and_server_streaming() -> None:
     request = connect.decode_json(watch.request, b'{"id": "w"}')
     assert request == workflow_service_pb2.WatchWorkflowRequest(id="w")
     assert connect.parse_timeout("1500") == 1.5 and connect.parse_timeout("x") is None
+
+
+def test_grpc_target_reaches_a_wildcard_listener_on_loopback() -> None:
+    from helicase.api.web import grpc_target
+
+    assert grpc_target("0.0.0.0:50051", 50051) == "127.0.0.1:50051"
+    assert grpc_target("[::]:0", 41234) == "127.0.0.1:41234"
+    assert grpc_target("127.0.0.1:0", 41234) == "127.0.0.1:41234"

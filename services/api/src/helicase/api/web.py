@@ -184,8 +184,9 @@ async def start(
     """Serves `services` (forwarded to gRPC `target`) and the composer on `addr`."""
     gateway = ConnectGateway(target, services)
     app = build_app(gateway, dist if dist is not None else default_dist())
-    # Open watches must not hold a stop; one access line per call would drown the api log.
-    runner = web.AppRunner(app, shutdown_timeout=2.0, access_log=None)
+    # A browser that goes away cancels its handler (and so its gRPC watch); open watches must not
+    # hold a stop; one access line per call would drown the api log.
+    runner = web.AppRunner(app, shutdown_timeout=2.0, access_log=None, handler_cancellation=True)
     await runner.setup()
     host, _, port = addr.rpartition(":")
     site = web.TCPSite(runner, host.strip("[]") or None, int(port), reuse_port=False)
