@@ -191,11 +191,19 @@ const scenarios = {
     await shot(page, "live-failed.png");
     // The workflows page lists it under its state and label.
     await page.getByRole("link", { name: "Workflows" }).click();
-    await page.locator("#filter-state").selectOption("FAILED");
     await page.locator(".workflow-table a:text('e2e-fail')").waitFor();
+    const listed = page.locator(".workflow-table tbody a");
+    const states = async () => [...new Set(await page.locator(".workflow-table tbody .badge").allInnerTexts())].sort();
+    assert.deepEqual(await states(), ["CANCELED", "COMPLETED", "FAILED"]);
+    await page.locator("#filter-state").selectOption("COMPLETED");
+    await expectCount(listed, 1, "one COMPLETED workflow");
+    assert.deepEqual(await states(), ["COMPLETED"]);
+    await page.locator("#filter-state").selectOption("");
     await page.locator("#filter-labels").fill("suite=e2e");
     await page.getByRole("button", { name: "Filter" }).click();
     await page.locator(".workflow-table a:text('e2e-fail')").waitFor();
+    await expectCount(listed, 1, "one workflow labelled suite=e2e");
+    assert.equal(await page.locator(".workflows [role=alert]").count(), 0, "no error shown");
     await shot(page, "workflows.png");
   },
 
@@ -221,6 +229,10 @@ const scenarios = {
     await page.getByRole("button", { name: `Load template ${name}` }).click();
     await node(page, "done").waitFor();
     assert.equal(await page.locator(".composer .task-node").count(), 3);
+    // Update the loaded template (a new description), then deploy it.
+    await page.locator("#tpl-description").fill("saved and updated by the browser test");
+    await page.getByRole("button", { name: "Update", exact: true }).click();
+    await page.locator(`.templates .status:has-text("Updated template")`).waitFor();
     const id = await deployAndWait(page, "COMPLETED");
     const listed = (await rpc("TemplateService/ListTemplates", { pageSize: 500 })).templates;
     const template = listed.find((t) => t.name === name);
@@ -229,6 +241,7 @@ const scenarios = {
       deps: t.dependsOn ?? [], params: t.params ?? {} }));
     assert.deepEqual(definition(wf.tasks), definition(template.workflow.tasks));
     assert.equal(wf.displayName, template.workflow.displayName);
+    assert.equal(template.description, "saved and updated by the browser test");
   },
 };
 

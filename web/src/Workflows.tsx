@@ -11,7 +11,8 @@ const STATES = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELING", "CANCE
 
 export function Workflows({ onOpen }: { onOpen: (id: string) => void }) {
   const [state, setState] = useState("");
-  const [labels, setLabels] = useState("");
+  const [labels, setLabels] = useState(""); // as typed
+  const [applied, setApplied] = useState(""); // as last submitted
   const [tokens, setTokens] = useState<string[]>([""]); // page tokens of the pages visited
   const [rows, setRows] = useState<LiveWorkflow[]>([]);
   const [next, setNext] = useState("");
@@ -25,19 +26,20 @@ export function Workflows({ onOpen }: { onOpen: (id: string) => void }) {
       const res = await workflowClient.listWorkflows({
         pageSize: PAGE_SIZE,
         pageToken: token,
-        labels: parseLabels(labels),
-        states: state ? [WorkflowState[`WORKFLOW_STATE_${state}` as keyof typeof WorkflowState]] : [],
+        labels: parseLabels(applied),
+        states: state ? [WorkflowState[state as (typeof STATES)[number]]] : [],
       });
       setRows(res.workflows.map(workflowJson));
       setNext(res.nextPageToken);
       setError(null);
     } catch (err) {
+      setRows([]);
+      setNext("");
       setError(errorText(err));
     } finally {
       setLoading(false);
     }
-    // Labels apply on submit (the form), not on each keystroke.
-  }, [token, state]);
+  }, [token, state, applied]);
 
   useEffect(() => {
     void load();
@@ -46,7 +48,7 @@ export function Workflows({ onOpen }: { onOpen: (id: string) => void }) {
   return (
     <div className="workflows">
       <h1>Workflows</h1>
-      <form className="filters" role="search" onSubmit={(e) => { e.preventDefault(); setTokens([""]); void load(); }}>
+      <form className="filters" role="search" onSubmit={(e) => { e.preventDefault(); setTokens([""]); if (labels === applied) void load(); else setApplied(labels); }}>
         <label htmlFor="filter-state">State</label>
         <select id="filter-state" value={state} onChange={(e) => { setState(e.target.value); setTokens([""]); }}>
           <option value="">any</option>
