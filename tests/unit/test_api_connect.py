@@ -1,16 +1,18 @@
-"""The Connect codec of the api's HTTP port: frames, errors and the method table."""
+"""The api's HTTP port: the Connect codec (frames, errors, the method table) and its set-up."""
 
 from __future__ import annotations
 
 import base64
 import json
+import socket
 
 import grpc
 import pytest
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2
 
-from helicase.api import connect
+from helicase.api import connect, web
+from helicase.api.web import grpc_target
 from helicase.v1 import workflow_service_pb2
 
 
@@ -59,8 +61,15 @@ def test_methods_cover_unary_and_server_streaming() -> None:
 
 
 def test_grpc_target_reaches_a_wildcard_listener_on_loopback() -> None:
-    from helicase.api.web import grpc_target
-
     assert grpc_target("0.0.0.0:50051", 50051) == "127.0.0.1:50051"
     assert grpc_target("[::]:0", 41234) == "127.0.0.1:41234"
     assert grpc_target("127.0.0.1:0", 41234) == "127.0.0.1:41234"
+
+
+async def test_a_taken_web_port_fails_with_the_variable_to_change() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match="HELICASE_WEB_ADDR"):
+            await web.start(f"127.0.0.1:{port}", "127.0.0.1:1", [], dist=None)

@@ -190,7 +190,15 @@ async def start(
     await runner.setup()
     host, _, port = addr.rpartition(":")
     site = web.TCPSite(runner, host.strip("[]") or None, int(port), reuse_port=False)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await gateway.close()
+        raise OSError(
+            f"cannot serve HTTP on HELICASE_WEB_ADDR={addr}: {exc.strerror or exc} "
+            "(HELICASE_WEB_ADDR=off serves no HTTP)"
+        ) from exc
     bound = port
     server = getattr(site, "_server", None)
     sockets = getattr(server, "sockets", None) or []
