@@ -104,7 +104,7 @@ if [ -f web/dist/index.html ] && [ -z "$(find web/src web/index.html web/vite.co
   step "web/dist up to date"
 else
   step "vite build -> web/dist"
-  (cd web && npm run --silent build </dev/null)
+  (cd web && npm run --silent build -- --logLevel warn </dev/null)
 fi
 
 step "bootstrap done"
