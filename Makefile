@@ -32,7 +32,8 @@ lint: install ## ruff, mypy --strict, buf lint, generated code up to date
 test: install lint web-test ## lint, then unit and integration tests (real ZooKeeper, Kafka, PostgreSQL)
 	@$(UV) pytest -p no:cacheprovider $(PYTEST_ARGS)
 
-web-test: install ## the composer's type check and Vitest unit tests (its browser tests run in pytest)
+web-test: install ## the composer: web/src/gen up to date, type check, Vitest (browser tests run in pytest)
+	@cd web && npm run --silent check-gen || { echo "web/src/gen is stale: make web-gen"; exit 1; }
 	@cd web && npx --no-install tsc --noEmit && npm run --silent test
 
 web-gen: install ## regenerate web/src/gen (TypeScript of protos/helicase/v1) with the local protoc-gen-es
