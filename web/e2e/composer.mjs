@@ -205,6 +205,10 @@ const scenarios = {
     await expectCount(listed, 1, "one workflow labelled suite=e2e");
     assert.equal(await page.locator(".workflows [role=alert]").count(), 0, "no error shown");
     await shot(page, "workflows.png");
+    // Opening one shows its live graph.
+    await page.locator(".workflow-table a:text('e2e-fail')").click();
+    await page.locator('[data-testid="workflow-state"]:text-is("FAILED")').waitFor();
+    assert.deepEqual(await nodeStates(page), [["boom", "FAILED"]]);
   },
 
   async "a template saved, reloaded and deployed gives the same workflow"(page) {
@@ -242,6 +246,13 @@ const scenarios = {
     assert.deepEqual(definition(wf.tasks), definition(template.workflow.tasks));
     assert.equal(wf.displayName, template.workflow.displayName);
     assert.equal(template.description, "saved and updated by the browser test");
+    // Delete it (after the confirmation dialog).
+    await goComposer(page);
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByRole("button", { name: `Delete template ${name}` }).click();
+    await page.locator(`.templates .status:has-text("Deleted template")`).waitFor();
+    const left = (await rpc("TemplateService/ListTemplates", {})).templates ?? [];
+    assert.ok(!left.some((t) => t.name === name), "template deleted");
   },
 };
 
