@@ -302,7 +302,7 @@ function ComposerCanvas({ types, typesError, onDeployed, active }: Props) {
             </li>
           ))}
         </ul>
-        <TemplatesPanel current={template} workflow={() => toWorkflowJson(draft)} canSave={() => !refuseQuiet(problems)}
+        <TemplatesPanel current={template} workflow={() => toWorkflowJson(draft)} canSave={() => problemCount(problems) === 0}
           onLoad={(t, wf) => {
             loadDraft(fromWorkflowJson(wf));
             setTemplate(t);
@@ -348,8 +348,4 @@ function ComposerCanvas({ types, typesError, onDeployed, active }: Props) {
         onMeta={(m) => { edited(); setMeta(m); }} onEditStart={snapshot} onDelete={deleteTask} />
     </div>
   );
-}
-
-function refuseQuiet(problems: Problems): boolean {
-  return problemCount(problems) > 0;
 }

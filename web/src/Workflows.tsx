@@ -1,5 +1,5 @@
 // The workflows page: newest first, filtered by state and labels, a page at a time.
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 
 import { errorText, type LiveWorkflow, workflowClient, workflowJson } from "./api";
 import { WorkflowState } from "./gen/helicase/v1/workflow_pb";
@@ -19,8 +19,10 @@ export function Workflows({ onOpen }: { onOpen: (id: string) => void }) {
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
   const token = tokens[tokens.length - 1];
+  const latest = useRef(0); // only the newest request's answer is shown (filters change quickly)
 
   const load = useCallback(async () => {
+    const mine = ++latest.current;
     setLoading(true);
     try {
       const res = await workflowClient.listWorkflows({
@@ -29,15 +31,17 @@ export function Workflows({ onOpen }: { onOpen: (id: string) => void }) {
         labels: parseLabels(applied),
         states: state ? [WorkflowState[state as (typeof STATES)[number]]] : [],
       });
+      if (mine !== latest.current) return;
       setRows(res.workflows.map(workflowJson));
       setNext(res.nextPageToken);
       setError(null);
     } catch (err) {
+      if (mine !== latest.current) return;
       setRows([]);
       setNext("");
       setError(errorText(err));
     } finally {
-      setLoading(false);
+      if (mine === latest.current) setLoading(false);
     }
   }, [token, state, applied]);
 
