@@ -177,6 +177,10 @@ def status(suite: LocalSuite) -> int:
     for component, pid_text, address, healthy_text in rows:
         print(f"{component:15} {pid_text:>8}  {address:21} {healthy_text}")
     print(f"state and logs: {suite.home}")
+    api = supervisor.specs.get("api")
+    web_addr = api.env.get("HELICASE_WEB_ADDR") if api is not None else None
+    if web_addr:
+        print(f"composer: http://{web_addr}/")
     return 0
 
 
