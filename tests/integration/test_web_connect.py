@@ -115,7 +115,11 @@ async def test_watch_of_unknown_workflow_ends_with_an_error_frame(suite: Running
     assert end["error"]["code"] == "not_found"
 
 
-async def test_index_is_served_for_client_routes(suite: RunningSuite) -> None:
-    async with aiohttp.ClientSession() as http, http.get(f"{web_url(suite)}/workflows/x") as resp:
-        assert resp.status == 200
-        assert "<title>" in (await resp.text()).lower() or "helicase" in await resp.text()
+async def test_the_composer_is_served_for_client_routes(suite: RunningSuite) -> None:
+    async with aiohttp.ClientSession() as http:
+        for path in ("/", "/workflows/some-id"):
+            async with http.get(web_url(suite) + path) as resp:
+                assert resp.status == 200
+                assert "<title>Helicase composer</title>" in await resp.text()
+        async with http.get(web_url(suite) + "/../../etc/passwd") as resp:
+            assert "root:" not in await resp.text()
