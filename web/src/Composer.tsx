@@ -333,7 +333,7 @@ function ComposerCanvas({ types, typesError, onDeployed, active }: Props) {
           onDrop={onDrop} aria-label="Workflow canvas">
           <ReactFlow nodes={viewNodes} edges={edges} nodeTypes={nodeTypes} onNodesChange={onNodesChange}
             onEdgesChange={onEdgesChange} onConnect={onConnect} isValidConnection={isValidConnection}
-            deleteKeyCode={["Delete", "Backspace"]} defaultViewport={{ x: 0, y: 0, zoom: 1 }}
+            deleteKeyCode={active ? ["Delete", "Backspace"] : null} defaultViewport={{ x: 0, y: 0, zoom: 1 }}
             defaultEdgeOptions={EDGE_DEFAULTS} proOptions={{ hideAttribution: true }}>
             <Background />
             <Controls />

@@ -81,6 +81,12 @@ export function Inspector(props: Props) {
         <datalist id="task-groups">
           {(type?.instanceGroups ?? []).map((g) => <option key={g} value={g} />)}
         </datalist>
+        {type && !type.instanceGroups.includes(task.instanceGroup || "default") ? (
+          <small className="warning" role="status">
+            No live participant of group “{task.instanceGroup || "default"}” serves {task.type} now; the task
+            would wait until one registers.
+          </small>
+        ) : null}
       </div>
       {type ? (
         <ParamsForm schema={type.paramsSchema} params={task.params} onFocus={onEditStart}
