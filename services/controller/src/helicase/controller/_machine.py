@@ -104,6 +104,9 @@ class Machine(Steps):
             workflow_id, index, target = found
             workflow = self.workflows[workflow_id]
             workflow.queued[index] = 0
+            if self._overdue(workflow, index):
+                self._time_out_waiting(workflow, index)
+                continue
             workflow.placement[index] += 1
             self._assign(workflow, index, target)
 
@@ -113,6 +116,10 @@ class Machine(Steps):
         params = json_format.MessageToDict(task.params) if task.HasField("params") else {}
         params = _params.resolve(params, workflow.outputs_of)
         timeout = task.timeout.ToTimedelta().total_seconds() if task.HasField("timeout") else 0.0
+        remaining: float | None = None
+        if timeout > 0:  # the attempt's budget: reschedules and reconnects do not renew it
+            deadline = workflow.deadline.setdefault(index, self._now + timeout)
+            remaining = max(deadline - self._now, 0.001)
         ref = workflow.ref(index)
         workflow.participant[index] = target.name
         target.load.add(ref)
@@ -124,12 +131,12 @@ class Machine(Steps):
             ref=ref,
             type=task.type,
             params=params,
-            timeout=timeout if timeout > 0 else None,
+            timeout=remaining,
         )
         self._emit_task(workflow, index, TS.TASK_STATE_ASSIGNED)
         self._persist(workflow)
-        if timeout > 0:
-            self._timer(TASK_DEADLINE, ref, timeout + TASK_DEADLINE_GRACE)
+        if remaining is not None:
+            self._timer(TASK_DEADLINE, ref, remaining + TASK_DEADLINE_GRACE)
 
     # -- workflows -----------------------------------------------------------------------------
 
@@ -168,32 +175,43 @@ class Machine(Steps):
             else:
                 self._emit_task(workflow, index, TS.TASK_STATE_CANCELED, workflow.message)
                 self._settle(workflow, index, TS.TASK_STATE_CANCELED)
-        self._timer(CANCEL_DEADLINE, (workflow.id,), self.settings.cancel_deadline.total_seconds())
+        workflow.cancel_due = self._now + self.settings.cancel_deadline.total_seconds()
+        self._timer(CANCEL_DEADLINE, (workflow.id,), workflow.cancel_due - self._now)
         self._persist(workflow)
         self._status_changed(workflow)
         self._maybe_finish(workflow)
 
     def _take_over(self, stimulus: LeadershipTaken) -> None:
         """Adopts the workflows of a previous leader. Tasks in flight stay so; their participants
-        get the grace period to reconnect and claim them. Timers died with the old leader: a
-        waiting retry gets a full backoff again, a waiting reschedule is placed at once."""
+        get the grace period to reconnect and claim them. Timers died with the old leader; their
+        due times are in the state, so each is started again with what is left of it: waiting
+        retries and reschedules, task deadlines and the cancel deadline."""
         grace = self.settings.participant_grace.total_seconds()
         for workflow in stimulus.workflows:
             self.workflows[workflow.id] = workflow
             if workflow.state == WS.WORKFLOW_STATE_CANCELING:
-                deadline = self.settings.cancel_deadline.total_seconds()
-                self._timer(CANCEL_DEADLINE, (workflow.id,), deadline)
+                full = self._now + self.settings.cancel_deadline.total_seconds()
+                workflow.cancel_due = workflow.cancel_due or full
+                self._timer(CANCEL_DEADLINE, (workflow.id,), workflow.cancel_due - self._now)
             if workflow.terminal:
                 continue
             for index, state in enumerate(workflow.task_state):
                 if workflow.final[index]:
                     continue
                 if state == TS.TASK_STATE_READY:
-                    self._enqueue(workflow, index)
+                    due = workflow.due.get(index)
+                    if due is None:
+                        self._enqueue(workflow, index)
+                    else:  # waiting out a RESCHEDULE
+                        self._timer(RESCHEDULE, workflow.ref(index), due - self._now)
                 elif state in (TS.TASK_STATE_FAILED, TS.TASK_STATE_TIMED_OUT):
                     self._schedule_retry(workflow, index)
                 elif workflow.in_flight(index):
                     self._claim(workflow, index, grace)
+                    deadline = workflow.deadline.get(index)
+                    if deadline is not None:
+                        delay = deadline + TASK_DEADLINE_GRACE - self._now
+                        self._timer(TASK_DEADLINE, workflow.ref(index), delay)
 
     def _claim(self, workflow: WorkflowRun, index: int, grace: float) -> None:
         name = workflow.participant.get(index, "")
@@ -224,7 +242,12 @@ class Machine(Steps):
         ):
             self._release(workflow, index)
             self._set(workflow, index, TS.TASK_STATE_READY)
-            self._timer(RESCHEDULE, stimulus.ref, stimulus.reschedule_after)
+            delay = stimulus.reschedule_after
+            deadline = workflow.deadline.get(index)
+            if deadline is not None:  # it cannot wait past its timeout
+                delay = min(delay, max(0.0, deadline - self._now))
+            workflow.due[index] = self._now + delay
+            self._timer(RESCHEDULE, stimulus.ref, delay)
             return
         state = events.OUTCOME_STATE.get(outcome, TS.TASK_STATE_FAILED)
         message = stimulus.message or (
@@ -337,7 +360,11 @@ class Machine(Steps):
             if found is not None:
                 workflow, index = found
                 if workflow.ref(index) == key and workflow.task_state[index] == TS.TASK_STATE_READY:
-                    self._enqueue(workflow, index)
+                    workflow.due.pop(index, None)
+                    if self._overdue(workflow, index):
+                        self._time_out_waiting(workflow, index)
+                    else:
+                        self._enqueue(workflow, index)
         elif stimulus.kind == CANCEL_DEADLINE:
             self._cancel_deadline(key[0])
         elif stimulus.kind == TASK_DEADLINE:
