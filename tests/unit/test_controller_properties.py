@@ -17,6 +17,7 @@ from helicase.controller import (
     decode,
     encode,
 )
+from helicase.controller._retry import RetrySettings
 from helicase.controller.testing import Harness
 from helicase.v1 import participant_pb2, workflow_pb2
 
@@ -95,6 +96,9 @@ class World:
         per_participant: dict[str, int] = {}
         for workflow in machine.workflows.values():
             assert workflow.unfinished == len(workflow.final) - sum(workflow.final)
+            for index in range(len(workflow.definition)):
+                limit = RetrySettings.of(workflow.definition.task(index)).max_attempts
+                assert workflow.attempt[index] <= limit, "more attempts than the policy allows"
             for index, state in enumerate(workflow.task_state):
                 if state in (TS.TASK_STATE_ASSIGNED, TS.TASK_STATE_RUNNING):
                     name = workflow.participant[index]
