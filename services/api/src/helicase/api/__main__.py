@@ -16,7 +16,7 @@ from helicase.api.relay import OutboxRelay
 from helicase.api.schedule_store import ScheduleStore
 from helicase.api.schedules import ScheduleService
 from helicase.api.store import Store
-from helicase.common import kafka, logs, zk
+from helicase.common import kafka, observability, zk
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.v1 import (
     event_pb2,
@@ -82,7 +82,7 @@ async def serve(config: ApiConfig) -> None:
 
 
 def main() -> None:
-    logs.setup("api")
+    observability.setup("api")
     asyncio.run(serve(ApiConfig.from_env()))
 
 

@@ -96,6 +96,7 @@ outbox = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("published_at", DateTime(timezone=True)),
+    Column("trace_context", Text),  # W3C traceparent, sent as a Kafka header
     Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
 )
 

@@ -101,16 +101,23 @@ class Machine(Steps):
 
     def _place(self) -> None:
         while (found := self.ready.pop_next(is_live=self._still_ready, pool=self.pool)) is not None:
-            workflow_id, index, target = found
+            workflow_id, index, target, since = found
             workflow = self.workflows[workflow_id]
             workflow.queued[index] = 0
             if self._overdue(workflow, index):
                 self._time_out_waiting(workflow, index)
                 continue
             workflow.placement[index] += 1
-            self._assign(workflow, index, target)
+            self._assign(workflow, index, target, waited=self._now - since)
 
-    def _assign(self, workflow: WorkflowRun, index: int, target: ParticipantView) -> None:
+    def _assign(
+        self,
+        workflow: WorkflowRun,
+        index: int,
+        target: ParticipantView,
+        *,
+        waited: float | None = None,
+    ) -> None:
         """Sends the task's current ref to `target` (again, after a reconnect)."""
         task = workflow.definition.task(index)
         params = json_format.MessageToDict(task.params) if task.HasField("params") else {}
@@ -132,6 +139,7 @@ class Machine(Steps):
             type=task.type,
             params=params,
             timeout=remaining,
+            waited=waited,
         )
         self._emit_task(workflow, index, TS.TASK_STATE_ASSIGNED)
         self._persist(workflow)

@@ -158,7 +158,7 @@ class Steps:
     def _enqueue(self, workflow: WorkflowRun, index: int) -> None:
         if not workflow.queued[index]:
             workflow.queued[index] = 1
-            self.ready.push(workflow.definition.kind(index), workflow.id, index)
+            self.ready.push(workflow.definition.kind(index), workflow.id, index, self._now)
 
     def _make_ready(self, workflow: WorkflowRun, index: int, *, new_attempt: bool) -> None:
         if new_attempt:

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 
-from helicase.common import kafka, logs, zk, zkpaths
+from helicase.common import kafka, observability, zk, zkpaths
 from helicase.common.grpc_server import (
     build_server,
     channel,
@@ -96,7 +96,7 @@ async def serve(config: SchedulerConfig) -> int:
 
 
 def main() -> None:
-    logs.setup("scheduler")
+    observability.setup("scheduler")
     sys.exit(asyncio.run(serve(SchedulerConfig.from_env())))
 
 

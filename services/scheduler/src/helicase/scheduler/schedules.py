@@ -19,6 +19,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from helicase.common import cron, zkpaths
+from helicase.scheduler import metrics
 from helicase.v1 import schedule_pb2, schedule_pb2_grpc, workflow_service_pb2
 from helicase.v1 import workflow_service_pb2_grpc as wf_grpc
 
@@ -59,6 +60,7 @@ class ScheduleFirer:
         for schedule in listed:
             if not schedule.paused and await self._fire_if_due(schedule, now):
                 fired += 1
+                metrics.FIRED.inc()
         await asyncio.to_thread(self._forget_deleted, {s.id for s in listed})
         return fired
 

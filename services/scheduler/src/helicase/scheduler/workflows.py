@@ -16,6 +16,7 @@ from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from helicase.common import events, topics, zkpaths
 from helicase.common.kafka import AsyncProducer
+from helicase.scheduler import metrics
 from helicase.scheduler.admission import Admission
 from helicase.scheduler.controller_client import Controller, WorkflowUnknown
 from helicase.v1 import command_pb2, controller_pb2, workflow_pb2, workflow_service_pb2
@@ -180,7 +181,9 @@ class Workflows:
             extra={"workflow_id": workflow_id, "running": len(self._admission.running)},
         )
         waiter = self._admitted.setdefault(workflow_id, asyncio.get_running_loop().create_future())
+        metrics.WAITING.set(self._admission.waiting)
         await waiter
+        metrics.WAITING.set(self._admission.waiting)
 
     def _wake(self, workflow_id: str) -> None:
         waiter = self._admitted.pop(workflow_id, None)
@@ -196,6 +199,7 @@ class Workflows:
     def start_following(self, workflow_id: str) -> None:
         if workflow_id not in self.following:
             self.following[workflow_id] = asyncio.create_task(self._follow(workflow_id))
+            metrics.FOLLOWED.set(len(self.following))
 
     async def _follow(self, workflow_id: str) -> None:
         try:
@@ -209,6 +213,7 @@ class Workflows:
             await self._drop_owner(workflow_id)
         finally:
             self.following.pop(workflow_id, None)
+            metrics.FOLLOWED.set(len(self.following))
             self._release_slot(workflow_id)
 
     async def _follow_to_release(self, workflow_id: str) -> None:
@@ -337,6 +342,7 @@ class Workflows:
                 continue  # ours all along: the node is back
             log.info("adopted orphan workflow", extra={"workflow_id": workflow_id})
             self._admission.adopt(workflow_id)
+            metrics.ADOPTED.inc()
             self.start_following(workflow_id)
             adopted += 1
         return adopted
