@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from helicase.controller import (
     CANCEL_DEADLINE,
+    PARTICIPANT_GRACE,
     RESCHEDULE,
     RETRY,
     TASK_DEADLINE,
@@ -119,3 +120,21 @@ def test_task_and_cancel_deadlines_keep_their_due_times_across_a_failover() -> N
     assert cancel.delay == h.machine.settings.cancel_deadline.total_seconds() - 4
     h.fire(cancel)
     assert h.state() == WS.WORKFLOW_STATE_CANCELED
+
+
+def test_a_grace_timer_of_an_earlier_incarnation_does_not_cut_a_later_ones_grace_short() -> None:
+    h = Harness()
+    h.join("p1")
+    h.join("p2")
+    h.submit([{"id": "a", "type": "sleep"}, {"id": "b", "type": "sleep"}])
+    (stale,) = timers(h.disconnect("p1"), PARTICIPANT_GRACE)  # the first incarnation dies
+    h.lose("p1")  # its registration expired: lost, its task re-placed
+    h.join("p1")  # restarted under the same name
+    (assign,) = assigns(h.submit([{"id": "c", "type": "sleep"}], workflow_id="w2"))
+    h.now += 1
+    (fresh,) = timers(h.disconnect(assign.participant), PARTICIPANT_GRACE)
+    assert fresh.key != stale.key
+    assert assign.participant == "p1"  # the least loaded
+    assert assigns(h.fire(stale)) == []  # the first incarnation's grace: the second keeps its own
+    (moved,) = assigns(h.fire(fresh))  # its own grace ends: its task runs elsewhere
+    assert (moved.participant, moved.ref[3]) == ("p2", 2)

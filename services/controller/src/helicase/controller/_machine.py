@@ -227,7 +227,12 @@ class Machine(Steps):
         if view is None:  # not seen since the failover: a placeholder without free slots
             group, _ = workflow.definition.kind(index)
             view = ParticipantView(
-                name=name, group=group, task_types=frozenset(), capacity=0, connected=False
+                name=name,
+                group=group,
+                task_types=frozenset(),
+                capacity=0,
+                connected=False,
+                session=self.pool.new_session(),
             )
             self.pool.put(view)
             self._timer(PARTICIPANT_GRACE, (name, view.session), grace)
@@ -305,7 +310,7 @@ class Machine(Steps):
             group=stimulus.group,
             task_types=stimulus.task_types,
             capacity=max(1, stimulus.capacity),
-            session=previous.session + 1 if previous is not None else 1,
+            session=self.pool.new_session(),
         )
         self.pool.put(view)
         held = previous.load if previous is not None else set()

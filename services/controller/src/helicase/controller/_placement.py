@@ -51,6 +51,13 @@ class Pool:
     def __init__(self) -> None:
         self._by_name: dict[str, ParticipantView] = {}
         self._by_group: dict[str, dict[str, ParticipantView]] = {}
+        self._sessions = 0
+
+    def new_session(self) -> int:
+        """A session number never used before, also across incarnations of one name: a grace
+        timer of an earlier incarnation never matches a later one."""
+        self._sessions += 1
+        return self._sessions
 
     def __iter__(self) -> Iterator[ParticipantView]:
         return iter(list(self._by_name.values()))
