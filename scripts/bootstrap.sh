@@ -85,4 +85,19 @@ else
   step "go install grpcurl@$GRPCURL_VERSION -> .helicase/bin"
   GOBIN="$BIN" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" </dev/null
 fi
+# --- ops tools (Go, into .helicase/bin): kustomize renders deploy/k8s; protoc-gen-go and
+# protoc-gen-go-grpc are buf's local plugins for the Go client (clients/buf.gen.yaml) ---------
+go_tool() { # go_tool NAME MODULE VERSION: installs when missing or of another version
+  local name=$1 module=$2 version=$3
+  if [ -x "$BIN/$name" ] && [ "$(cat "$BIN/.$name.version" 2>/dev/null)" = "$version" ]; then
+    step "$name present"
+  else
+    step "go install $name@$version -> .helicase/bin"
+    GOBIN="$BIN" go install "$module@$version" </dev/null
+    echo "$version" >"$BIN/.$name.version"
+  fi
+}
+go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 v5.7.1
+go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go v1.36.12
+go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc v1.6.2
 step "bootstrap done"
