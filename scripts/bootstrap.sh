@@ -70,12 +70,14 @@ for component in zookeeper kafka; do
   fi
 done
 
-# --- buf (npm, pinned by package-lock.json) ------------------------------------------------------
-if [ -x node_modules/.bin/buf ]; then
-  step "buf present"
+# --- buf, protoc-gen-es, Connect, tsx (npm, pinned by package-lock.json; again when it changes) --
+npm_stamp=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ -x node_modules/.bin/buf ] && [ "$(cat node_modules/.lock.sha256 2>/dev/null)" = "$npm_stamp" ]; then
+  step "npm packages present"
 else
-  step "npm ci (@bufbuild/buf)"
+  step "npm ci (buf, protoc-gen-es, Connect, tsx)"
   npm ci --silent --no-audit --no-fund </dev/null
+  echo "$npm_stamp" >node_modules/.lock.sha256
 fi
 
 # --- grpcurl (Go) -----------------------------------------------------------------------------
@@ -100,4 +102,6 @@ go_tool() { # go_tool NAME MODULE VERSION: installs when missing or of another v
 go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 v5.7.1
 go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go v1.36.12
 go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc v1.6.2
+step "go mod download (clients/go)"
+(cd clients/go && go mod download </dev/null)
 step "bootstrap done"
