@@ -627,7 +627,10 @@ type Assignment struct {
 	// Parameters, with references to other tasks' outputs resolved.
 	Params *structpb.Struct `protobuf:"bytes,3,opt,name=params,proto3" json:"params,omitempty"`
 	// Upper bound of the run time; unset means none.
-	Timeout       *durationpb.Duration `protobuf:"bytes,4,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	Timeout *durationpb.Duration `protobuf:"bytes,4,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// W3C trace context ("traceparent") of the workflow's submission, so the task's run joins
+	// the trace that began at CreateWorkflow; empty when tracing is off.
+	TraceContext  map[string]string `protobuf:"bytes,5,rep,name=trace_context,json=traceContext,proto3" json:"trace_context,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -686,6 +689,13 @@ func (x *Assignment) GetParams() *structpb.Struct {
 func (x *Assignment) GetTimeout() *durationpb.Duration {
 	if x != nil {
 		return x.Timeout
+	}
+	return nil
+}
+
+func (x *Assignment) GetTraceContext() map[string]string {
+	if x != nil {
+		return x.TraceContext
 	}
 	return nil
 }
@@ -954,13 +964,17 @@ const file_helicase_v1_participant_proto_rawDesc = "" +
 	"\x06result\x18\x03 \x01(\v2\x17.helicase.v1.TaskResultH\x00R\x06resultB\t\n" +
 	"\amessage\"\x1f\n" +
 	"\aWelcome\x12\x14\n" +
-	"\x05epoch\x18\x01 \x01(\x03R\x05epoch\"\xb0\x01\n" +
+	"\x05epoch\x18\x01 \x01(\x03R\x05epoch\"\xc1\x02\n" +
 	"\n" +
 	"Assignment\x12(\n" +
 	"\x04task\x18\x01 \x01(\v2\x14.helicase.v1.TaskRefR\x04task\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12/\n" +
 	"\x06params\x18\x03 \x01(\v2\x17.google.protobuf.StructR\x06params\x123\n" +
-	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\atimeout\"N\n" +
+	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12N\n" +
+	"\rtrace_context\x18\x05 \x03(\v2).helicase.v1.Assignment.TraceContextEntryR\ftraceContext\x1a?\n" +
+	"\x11TraceContextEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"N\n" +
 	"\n" +
 	"CancelTask\x12(\n" +
 	"\x04task\x18\x01 \x01(\v2\x14.helicase.v1.TaskRefR\x04task\x12\x16\n" +
@@ -1000,7 +1014,7 @@ func file_helicase_v1_participant_proto_rawDescGZIP() []byte {
 }
 
 var file_helicase_v1_participant_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_helicase_v1_participant_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_helicase_v1_participant_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_helicase_v1_participant_proto_goTypes = []any{
 	(TaskOutcome)(0),              // 0: helicase.v1.TaskOutcome
 	(*TaskRef)(nil),               // 1: helicase.v1.TaskRef
@@ -1014,41 +1028,43 @@ var file_helicase_v1_participant_proto_goTypes = []any{
 	(*CancelTask)(nil),            // 9: helicase.v1.CancelTask
 	(*ResultAck)(nil),             // 10: helicase.v1.ResultAck
 	(*ConnectResponse)(nil),       // 11: helicase.v1.ConnectResponse
-	(*structpb.Struct)(nil),       // 12: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	nil,                           // 12: helicase.v1.Assignment.TraceContextEntry
+	(*structpb.Struct)(nil),       // 13: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
 }
 var file_helicase_v1_participant_proto_depIdxs = []int32{
-	12, // 0: helicase.v1.TaskTypeSpec.params_schema:type_name -> google.protobuf.Struct
+	13, // 0: helicase.v1.TaskTypeSpec.params_schema:type_name -> google.protobuf.Struct
 	2,  // 1: helicase.v1.Hello.task_types:type_name -> helicase.v1.TaskTypeSpec
 	1,  // 2: helicase.v1.Hello.running:type_name -> helicase.v1.TaskRef
 	1,  // 3: helicase.v1.TaskStarted.task:type_name -> helicase.v1.TaskRef
-	13, // 4: helicase.v1.TaskStarted.start_time:type_name -> google.protobuf.Timestamp
+	14, // 4: helicase.v1.TaskStarted.start_time:type_name -> google.protobuf.Timestamp
 	1,  // 5: helicase.v1.TaskResult.task:type_name -> helicase.v1.TaskRef
 	0,  // 6: helicase.v1.TaskResult.outcome:type_name -> helicase.v1.TaskOutcome
-	12, // 7: helicase.v1.TaskResult.outputs:type_name -> google.protobuf.Struct
-	14, // 8: helicase.v1.TaskResult.reschedule_after:type_name -> google.protobuf.Duration
-	13, // 9: helicase.v1.TaskResult.start_time:type_name -> google.protobuf.Timestamp
-	13, // 10: helicase.v1.TaskResult.end_time:type_name -> google.protobuf.Timestamp
+	13, // 7: helicase.v1.TaskResult.outputs:type_name -> google.protobuf.Struct
+	15, // 8: helicase.v1.TaskResult.reschedule_after:type_name -> google.protobuf.Duration
+	14, // 9: helicase.v1.TaskResult.start_time:type_name -> google.protobuf.Timestamp
+	14, // 10: helicase.v1.TaskResult.end_time:type_name -> google.protobuf.Timestamp
 	3,  // 11: helicase.v1.ConnectRequest.hello:type_name -> helicase.v1.Hello
 	4,  // 12: helicase.v1.ConnectRequest.started:type_name -> helicase.v1.TaskStarted
 	5,  // 13: helicase.v1.ConnectRequest.result:type_name -> helicase.v1.TaskResult
 	1,  // 14: helicase.v1.Assignment.task:type_name -> helicase.v1.TaskRef
-	12, // 15: helicase.v1.Assignment.params:type_name -> google.protobuf.Struct
-	14, // 16: helicase.v1.Assignment.timeout:type_name -> google.protobuf.Duration
-	1,  // 17: helicase.v1.CancelTask.task:type_name -> helicase.v1.TaskRef
-	1,  // 18: helicase.v1.ResultAck.tasks:type_name -> helicase.v1.TaskRef
-	7,  // 19: helicase.v1.ConnectResponse.welcome:type_name -> helicase.v1.Welcome
-	8,  // 20: helicase.v1.ConnectResponse.assignment:type_name -> helicase.v1.Assignment
-	9,  // 21: helicase.v1.ConnectResponse.cancel:type_name -> helicase.v1.CancelTask
-	10, // 22: helicase.v1.ConnectResponse.ack:type_name -> helicase.v1.ResultAck
-	6,  // 23: helicase.v1.ParticipantService.Connect:input_type -> helicase.v1.ConnectRequest
-	11, // 24: helicase.v1.ParticipantService.Connect:output_type -> helicase.v1.ConnectResponse
-	24, // [24:25] is the sub-list for method output_type
-	23, // [23:24] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	13, // 15: helicase.v1.Assignment.params:type_name -> google.protobuf.Struct
+	15, // 16: helicase.v1.Assignment.timeout:type_name -> google.protobuf.Duration
+	12, // 17: helicase.v1.Assignment.trace_context:type_name -> helicase.v1.Assignment.TraceContextEntry
+	1,  // 18: helicase.v1.CancelTask.task:type_name -> helicase.v1.TaskRef
+	1,  // 19: helicase.v1.ResultAck.tasks:type_name -> helicase.v1.TaskRef
+	7,  // 20: helicase.v1.ConnectResponse.welcome:type_name -> helicase.v1.Welcome
+	8,  // 21: helicase.v1.ConnectResponse.assignment:type_name -> helicase.v1.Assignment
+	9,  // 22: helicase.v1.ConnectResponse.cancel:type_name -> helicase.v1.CancelTask
+	10, // 23: helicase.v1.ConnectResponse.ack:type_name -> helicase.v1.ResultAck
+	6,  // 24: helicase.v1.ParticipantService.Connect:input_type -> helicase.v1.ConnectRequest
+	11, // 25: helicase.v1.ParticipantService.Connect:output_type -> helicase.v1.ConnectResponse
+	25, // [25:26] is the sub-list for method output_type
+	24, // [24:25] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_helicase_v1_participant_proto_init() }
@@ -1073,7 +1089,7 @@ func file_helicase_v1_participant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_helicase_v1_participant_proto_rawDesc), len(file_helicase_v1_participant_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -13,12 +13,16 @@ from helicase.api.handlers import EventService, TaskTypeService, WorkflowService
 from helicase.api.notify import ChangeNotifier
 from helicase.api.registry import TaskTypeRegistry
 from helicase.api.relay import OutboxRelay
+from helicase.api.schedule_store import ScheduleStore
+from helicase.api.schedules import ScheduleService
 from helicase.api.store import Store
-from helicase.common import kafka, logs, zk
+from helicase.common import kafka, observability, zk
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.v1 import (
     event_pb2,
     event_pb2_grpc,
+    schedule_pb2,
+    schedule_pb2_grpc,
     task_type_pb2,
     task_type_pb2_grpc,
     workflow_service_pb2,
@@ -32,6 +36,7 @@ SERVICES = [
     workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
     task_type_pb2.DESCRIPTOR.services_by_name["TaskTypeService"].full_name,
     event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    schedule_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
 ]
 
 
@@ -54,6 +59,9 @@ async def serve(config: ApiConfig) -> None:
         )
         task_type_pb2_grpc.add_TaskTypeServiceServicer_to_server(TaskTypeService(registry), server)
         event_pb2_grpc.add_EventServiceServicer_to_server(EventService(store, notifier), server)
+        schedule_pb2_grpc.add_ScheduleServiceServicer_to_server(
+            ScheduleService(ScheduleStore(engine), registry, config.max_tasks), server
+        )
 
     server, port, health = build_server(config.listen, register, SERVICES)
     relay.start()
@@ -74,7 +82,7 @@ async def serve(config: ApiConfig) -> None:
 
 
 def main() -> None:
-    logs.setup("api")
+    observability.setup("api")
     asyncio.run(serve(ApiConfig.from_env()))
 
 

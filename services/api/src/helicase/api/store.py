@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf import json_format
 from sqlalchemy import Row, and_, bindparam, func, or_, select, tuple_, update
@@ -17,13 +17,20 @@ from helicase.api import projection
 from helicase.api.convert import decode_page_token, encode_page_token, workflow_message
 from helicase.api.tables import events, outbox, task_attempts, tasks, workflows
 from helicase.common import events as ev
-from helicase.common import topics
+from helicase.common import topics, tracing
 from helicase.common.errors import FailedPrecondition, NotFound
 from helicase.v1 import command_pb2, event_pb2, workflow_pb2
 
 WS = workflow_pb2.WorkflowState
 FINISHED = (WS.WORKFLOW_STATE_COMPLETED, WS.WORKFLOW_STATE_FAILED)
 STOPPING = (WS.WORKFLOW_STATE_CANCELING, WS.WORKFLOW_STATE_CANCELED)
+
+
+class OutboxRow(NamedTuple):
+    topic: str
+    key: str
+    payload: bytes
+    trace_context: str | None  # W3C traceparent of the request that wrote it
 
 
 def _now() -> datetime:
@@ -94,6 +101,7 @@ class Store:
                 outbox.insert().values(
                     topic=topics.COMMANDS, key=definition.id,
                     payload=_command(definition.id, launch=launch),
+                    trace_context=tracing.inject().get("traceparent"),
                 )
             )  # fmt: skip
             created = await self._get(conn, workflow_id, full=True)
@@ -204,23 +212,40 @@ class Store:
                         topic=topics.COMMANDS, key=str(workflow_id),
                         payload=_command(str(workflow_id),
                                          cancel=command_pb2.CancelCommand(reason=reason)),
+                        trace_context=tracing.inject().get("traceparent"),
                     )
                 )  # fmt: skip
             found = await self._get(conn, workflow_id, full=True)
         assert found is not None
         return found
 
+    async def end_to_end(self, workflow_ids: set[str]) -> list[tuple[int, float]]:
+        """(terminal state, seconds from create to end) of those of `workflow_ids` that ended."""
+        query = select(workflows.c.state, workflows.c.create_time, workflows.c.end_time).where(
+            workflows.c.id.in_([uuid.UUID(w) for w in workflow_ids]),
+            workflows.c.end_time.is_not(None),
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(r.state, max(0.0, (r.end_time - r.create_time).total_seconds())) for r in rows]
+
     # -- outbox ------------------------------------------------------------------------------
 
     async def publish_outbox(
-        self, publish: Callable[[list[tuple[str, str, bytes]]], Awaitable[None]], limit: int = 500
+        self, publish: Callable[[list[OutboxRow]], Awaitable[None]], limit: int = 500
     ) -> int:
         """Publishes the oldest unpublished outbox rows with `publish`, then marks them, in one
         transaction (rows locked with SKIP LOCKED, so several apis can relay)."""
         async with self.engine.begin() as conn:
             rows = (
                 await conn.execute(
-                    select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload)
+                    select(
+                        outbox.c.id,
+                        outbox.c.topic,
+                        outbox.c.key,
+                        outbox.c.payload,
+                        outbox.c.trace_context,
+                    )
                     .where(outbox.c.published_at.is_(None))
                     .order_by(outbox.c.id)
                     .limit(limit)
@@ -229,7 +254,7 @@ class Store:
             ).all()
             if not rows:
                 return 0
-            await publish([(r.topic, r.key, r.payload) for r in rows])
+            await publish([OutboxRow(r.topic, r.key, r.payload, r.trace_context) for r in rows])
             await conn.execute(
                 update(outbox)
                 .where(outbox.c.id.in_([r.id for r in rows]))
