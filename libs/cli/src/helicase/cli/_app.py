@@ -277,3 +277,18 @@ def task_types(
         _print_json({"taskTypes": [_render.to_json(t) for t in types]})
     else:
         out.print(_render.task_type_table(types))
+
+
+@app.command()
+def participants(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Option(help="Only participants of this instance group.")] = "",
+    task_type: Annotated[str, typer.Option(help="Only participants serving this type.")] = "",
+) -> None:
+    """List the live participants: group, task types, load/capacity, connected since."""
+    settings = _settings(ctx)
+    found = _run(settings, lambda client: client.participants(group, task_type))
+    if settings.output is Output.json:
+        _print_json({"participants": [_render.to_json(p) for p in found]})
+    else:
+        out.print(_render.participant_table(found))

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from helicase.common.events import TASK_TERMINAL
-from helicase.v1 import task_type_pb2, workflow_pb2
+from helicase.v1 import participant_registry_pb2, task_type_pb2, workflow_pb2
 
 STATE_STYLE = {
     "PENDING": "dim",
@@ -153,6 +153,34 @@ def task_type_table(task_types: list[task_type_pb2.TaskType]) -> Table:
         )
         table.add_row(
             t.name, ",".join(t.instance_groups), str(t.participant_count), params, t.description
+        )
+    return table
+
+
+def _age(ts: Any, now: datetime) -> str:
+    if not ts.seconds:
+        return ""
+    seconds = int(max((now - ts.ToDatetime(UTC)).total_seconds(), 0))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def participant_table(
+    participants: list[participant_registry_pb2.Participant], now: datetime | None = None
+) -> Table:
+    now = now or datetime.now(UTC)
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for column in ("group", "name", "task types", "load", "connected", "since"):
+        table.add_column(column, overflow="fold")
+    for p in participants:
+        busy = "yellow" if p.load >= p.capacity else ""
+        table.add_row(
+            p.instance_group,
+            p.name,
+            ",".join(p.task_types),
+            Text(f"{p.load}/{p.capacity}", style=busy),
+            _age(p.connected_since, now),
+            _time(p.connected_since),
         )
     return table
 

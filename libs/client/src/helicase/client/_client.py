@@ -20,6 +20,8 @@ from helicase.client._retry import RetryPolicy, call_with_retries, is_retryable
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.grpc_server import channel
 from helicase.v1 import (
+    participant_registry_pb2,
+    participant_registry_pb2_grpc,
     task_type_pb2,
     task_type_pb2_grpc,
     workflow_pb2,
@@ -65,6 +67,9 @@ class HelicaseClient:
         self._channel = channel(addr)
         self._workflows = workflow_service_pb2_grpc.WorkflowServiceStub(self._channel)
         self._task_types = task_type_pb2_grpc.TaskTypeServiceStub(self._channel)
+        self._participants = participant_registry_pb2_grpc.ParticipantRegistryServiceStub(
+            self._channel
+        )
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self.addr = addr
@@ -159,3 +164,15 @@ class HelicaseClient:
             lambda: self._task_types.ListTaskTypes(request, timeout=self._timeout)
         )
         return list(response.task_types)
+
+    async def participants(
+        self, instance_group: str = "", task_type: str = ""
+    ) -> list[participant_registry_pb2.Participant]:
+        """The live participants (optionally of one group, or serving one task type)."""
+        request = participant_registry_pb2.ListParticipantsRequest(
+            instance_group=instance_group, task_type=task_type
+        )
+        response = await self._call(
+            lambda: self._participants.ListParticipants(request, timeout=self._timeout)
+        )
+        return list(response.participants)
