@@ -142,6 +142,19 @@ def test_every_container_has_grpc_health_probes_on_its_own_port(
         assert int(port) == container["livenessProbe"]["grpc"]["port"], f"{overlay}: {name}"
 
 
+def test_every_pod_exposes_its_metrics_port_for_scraping(rendered: tuple[str, list[Obj]]) -> None:
+    overlay, objs = rendered
+    (config,) = (c for c in of_kind(objs, "ConfigMap").values() if "HELICASE_ZK" in c["data"])
+    metrics_port = int(config["data"]["HELICASE_METRICS_ADDR"].rpartition(":")[2])
+    for name, deployment in of_kind(objs, "Deployment").items():
+        annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+        assert annotations.get("prometheus.io/scrape") == "true", f"{overlay}: {name}"
+        assert annotations.get("prometheus.io/port") == str(metrics_port), f"{overlay}: {name}"
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+            assert ports.get("metrics") == metrics_port, f"{overlay}: {name}"
+
+
 def test_every_container_has_requests_and_a_memory_limit(rendered: tuple[str, list[Obj]]) -> None:
     overlay, objs = rendered
     for name, container in helicase_containers(objs):
