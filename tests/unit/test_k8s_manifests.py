@@ -9,7 +9,10 @@ container engine are needed; the image's entry points are checked against the wo
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import shlex
+import shutil
 import subprocess
 from collections.abc import Iterator
 from importlib.metadata import entry_points
@@ -278,3 +281,69 @@ def test_the_dockerfile_builds_a_slim_python_311_image_run_by_a_non_root_user() 
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in {"0", "root"}
     assert any("uv sync --frozen --no-dev" in line for line in lines)
+
+
+def build_stage(dockerfile: str) -> list[tuple[str, str]]:
+    """(instruction, arguments) of the Dockerfile's first stage, continuation lines joined."""
+    joined = re.sub(r"\\\n\s*", " ", dockerfile)
+    stages: list[list[tuple[str, str]]] = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        instruction, _, arguments = line.partition(" ")
+        if instruction == "FROM":
+            stages.append([])
+        elif stages:
+            stages[-1].append((instruction, arguments.strip()))
+    return stages[0]
+
+
+def test_the_images_install_step_gives_every_entry_point_outside_the_source_tree(
+    tmp_path: Path,
+) -> None:
+    """Replays the build stage (its COPY and `uv sync` steps, from uv's cache) without a
+    container engine: the non-editable install must hold every service, with data files such as
+    the Alembic migrations, importable from anywhere."""
+    steps = build_stage((ROOT / "Dockerfile").read_text())
+    src, venv = tmp_path / "src", tmp_path / "venv"
+    src.mkdir()
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    for instruction, arguments in steps:
+        if instruction == "ENV":
+            env.update(dict(pair.split("=", 1) for pair in shlex.split(arguments)))
+        elif instruction == "COPY":
+            *sources, _dest = arguments.split()
+            for source in sources:
+                path = ROOT / source.rstrip("/")
+                target = src / source.rstrip("/")
+                if path.is_dir():
+                    shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    shutil.copy(path, target)
+    env["UV_PROJECT_ENVIRONMENT"] = str(venv)
+    syncs = [a for i, a in steps if i == "RUN" and a.startswith("uv sync")]
+    assert syncs, "the Dockerfile no longer installs the workspace with uv sync"
+    for command in syncs:
+        done = subprocess.run(
+            shlex.split(command), cwd=src, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+    for command in sorted(SERVICE_COMMANDS | {"helicase"}):
+        assert (venv / "bin" / command).exists(), command
+    probe = (
+        "import os, helicase.api.migrations as m; "
+        "import helicase.scheduler.__main__, helicase.controller.__main__, "
+        "helicase.participant.__main__, helicase.sink.__main__, helicase.cli.__main__; "
+        "assert 'script.py.mako' in os.listdir(os.path.dirname(m.__file__)); print(m.__file__)"
+    )
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(str(venv)), done.stdout
