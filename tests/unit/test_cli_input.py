@@ -1,5 +1,5 @@
 """The CLI's offline parts: reading workflow files (JSON, YAML, stdin), labels, help and shell
-completion; no api needed."""
+completion, and which tasks a small screen shows; no api needed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 from helicase.cli._input import InputError, parse_labels, parse_workflow_text, read_workflow
+from helicase.cli._render import task_table, visible_tasks
 from helicase.client import load_workflow_request
+from helicase.v1 import workflow_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
 HELICASE = ROOT / ".venv" / "bin" / "helicase"
@@ -81,3 +83,16 @@ def test_help_lists_every_command_and_completion_scripts_are_offered() -> None:
     )
     assert script.returncode == 0, script.stderr
     assert "_HELICASE_COMPLETE" in script.stdout
+
+
+def test_a_live_view_too_small_for_every_task_shows_running_and_failed_ones_first() -> None:
+    states = ["COMPLETED"] * 50 + ["RUNNING", "FATAL_FAILED"] + ["PENDING"] * 20 + ["READY"]
+    tasks = [
+        workflow_pb2.Task(id=f"t{i}", state=workflow_pb2.TaskState.Value(f"TASK_STATE_{s}"))
+        for i, s in enumerate(states)
+    ]
+    shown = [t.id for t in visible_tasks(tasks, 4)]
+    assert shown == ["t50", "t51", "t52", "t72"]  # definition order among the chosen
+    assert len(visible_tasks(tasks, None)) == len(tasks) == len(visible_tasks(tasks, 100))
+    table = task_table(workflow_pb2.Workflow(tasks=tasks), limit=4)
+    assert table.row_count == 5  # four tasks and "… 69 more"

@@ -114,7 +114,8 @@ async def _watch(
     elif out.is_terminal:
         with Live(console=out, refresh_per_second=8, transient=False) as live:
             async for last in client.watch(workflow_id):
-                live.update(_render.workflow_view(last))
+                rows = max(out.size.height - 8, 5)  # header, progress, table head, "more"
+                live.update(_render.workflow_view(last, rows))
     else:
         async for update in client.watch(workflow_id):
             last = update

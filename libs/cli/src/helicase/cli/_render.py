@@ -87,11 +87,29 @@ def workflow_header(workflow: workflow_pb2.Workflow) -> Text:
     return head
 
 
-def task_table(workflow: workflow_pb2.Workflow) -> Table:
+# Which tasks a screen too small for all of them shows first: what runs, then what failed.
+_ROW_PRIORITY = {
+    "RUNNING": 0, "ASSIGNED": 0, "READY": 1, "FAILED": 2, "FATAL_FAILED": 2, "TIMED_OUT": 2,
+    "CANCELED": 3, "PENDING": 4, "COMPLETED": 5, "SKIPPED": 5,
+}  # fmt: skip
+
+
+def visible_tasks(tasks: list[workflow_pb2.Task], limit: int | None) -> list[workflow_pb2.Task]:
+    """At most `limit` tasks, the most interesting first chosen, in definition order."""
+    if limit is None or len(tasks) <= limit:
+        return list(tasks)
+    ranked = sorted(
+        range(len(tasks)), key=lambda i: (_ROW_PRIORITY.get(task_state(tasks[i].state), 6), i)
+    )
+    return [tasks[i] for i in sorted(ranked[: max(limit, 0)])]
+
+
+def task_table(workflow: workflow_pb2.Workflow, limit: int | None = None) -> Table:
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     for column in ("task", "type", "state", "attempt", "participant", "time", "message"):
         table.add_column(column, overflow="fold")
-    for task in workflow.tasks:
+    shown = visible_tasks(list(workflow.tasks), limit)
+    for task in shown:
         table.add_row(
             task.id,
             task.type,
@@ -101,6 +119,9 @@ def task_table(workflow: workflow_pb2.Workflow) -> Table:
             _duration(task.start_time, task.end_time),
             task.message,
         )
+    hidden = len(workflow.tasks) - len(shown)
+    if hidden:
+        table.add_row(Text(f"… {hidden} more", style="dim"), "", "", "", "", "", "")
     return table
 
 
@@ -117,9 +138,10 @@ def progress_line(workflow: workflow_pb2.Workflow) -> RenderableType:
     return table
 
 
-def workflow_view(workflow: workflow_pb2.Workflow) -> RenderableType:
-    """What `get` and `watch` show: a header, a progress line and one row per task."""
-    return Group(workflow_header(workflow), progress_line(workflow), task_table(workflow))
+def workflow_view(workflow: workflow_pb2.Workflow, limit: int | None = None) -> RenderableType:
+    """What `get` and `watch` show: a header, a progress line and a row per task (at most
+    `limit` rows of tasks: a live view must fit its screen)."""
+    return Group(workflow_header(workflow), progress_line(workflow), task_table(workflow, limit))
 
 
 def workflow_list(workflows: list[workflow_pb2.Workflow], next_page_token: str) -> RenderableType:
