@@ -11,6 +11,8 @@ from helicase.api import migrations
 from helicase.api.config import ApiConfig
 from helicase.api.handlers import EventService, TaskTypeService, WorkflowService
 from helicase.api.notify import ChangeNotifier
+from helicase.api.participant_store import ParticipantLoads
+from helicase.api.participants import ParticipantRegistryService
 from helicase.api.registry import TaskTypeRegistry
 from helicase.api.relay import OutboxRelay
 from helicase.api.schedule_store import ScheduleStore
@@ -21,6 +23,8 @@ from helicase.common.grpc_server import build_server, run_until_stopped, set_ser
 from helicase.v1 import (
     event_pb2,
     event_pb2_grpc,
+    participant_registry_pb2,
+    participant_registry_pb2_grpc,
     schedule_pb2,
     schedule_pb2_grpc,
     task_type_pb2,
@@ -37,6 +41,7 @@ SERVICES = [
     task_type_pb2.DESCRIPTOR.services_by_name["TaskTypeService"].full_name,
     event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     schedule_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
+    participant_registry_pb2.DESCRIPTOR.services_by_name["ParticipantRegistryService"].full_name,
 ]
 
 
@@ -61,6 +66,9 @@ async def serve(config: ApiConfig) -> None:
         event_pb2_grpc.add_EventServiceServicer_to_server(EventService(store, notifier), server)
         schedule_pb2_grpc.add_ScheduleServiceServicer_to_server(
             ScheduleService(ScheduleStore(engine), registry, config.max_tasks), server
+        )
+        participant_registry_pb2_grpc.add_ParticipantRegistryServiceServicer_to_server(
+            ParticipantRegistryService(registry, ParticipantLoads(engine)), server
         )
 
     server, port, health = build_server(config.listen, register, SERVICES)
