@@ -70,12 +70,14 @@ for component in zookeeper kafka; do
   fi
 done
 
-# --- buf (npm, pinned by package-lock.json) ------------------------------------------------------
-if [ -x node_modules/.bin/buf ]; then
-  step "buf present"
+# --- buf, protoc-gen-es, Connect, tsx (npm, pinned by package-lock.json; again when it changes) --
+npm_stamp=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ -x node_modules/.bin/buf ] && [ "$(cat node_modules/.lock.sha256 2>/dev/null)" = "$npm_stamp" ]; then
+  step "npm packages present"
 else
-  step "npm ci (@bufbuild/buf)"
+  step "npm ci (buf, protoc-gen-es, Connect, tsx)"
   npm ci --silent --no-audit --no-fund </dev/null
+  echo "$npm_stamp" >node_modules/.lock.sha256
 fi
 
 # --- grpcurl (Go) -----------------------------------------------------------------------------
@@ -85,6 +87,23 @@ else
   step "go install grpcurl@$GRPCURL_VERSION -> .helicase/bin"
   GOBIN="$BIN" go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION" </dev/null
 fi
+# --- ops tools (Go, into .helicase/bin): kustomize renders deploy/k8s; protoc-gen-go and
+# protoc-gen-go-grpc are buf's local plugins for the Go client (clients/buf.gen.yaml) ---------
+go_tool() { # go_tool NAME MODULE VERSION: installs when missing or of another version
+  local name=$1 module=$2 version=$3
+  if [ -x "$BIN/$name" ] && [ "$(cat "$BIN/.$name.version" 2>/dev/null)" = "$version" ]; then
+    step "$name present"
+  else
+    step "go install $name@$version -> .helicase/bin"
+    GOBIN="$BIN" go install "$module@$version" </dev/null
+    echo "$version" >"$BIN/.$name.version"
+  fi
+}
+go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 v5.7.1
+go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go v1.36.12
+go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc v1.6.2
+step "go mod download (clients/go)"
+(cd clients/go && go mod download </dev/null)
 # --- the composer (web/): npm packages, Chromium for its browser tests, web/dist ----------------
 if ! command -v chromium >/dev/null; then
   step "apt-get install chromium (browser tests of the composer)"
@@ -106,5 +125,4 @@ else
   step "vite build -> web/dist"
   (cd web && npm run --silent build -- --logLevel warn </dev/null)
 fi
-
 step "bootstrap done"

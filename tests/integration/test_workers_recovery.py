@@ -48,6 +48,7 @@ def test_a_second_participant_with_a_live_name_is_refused(make_suite: Any) -> No
     suite = make_suite(["participant-1"])
     env = {**os.environ, **suite.env, **suite.specs["participant-1"].env}
     env["HELICASE_PARTICIPANT_ADDR"] = "127.0.0.1:0"
+    env["HELICASE_METRICS_ADDR"] = ""  # its own ports: only the name is shared
     proc = subprocess.run(
         [sys.executable, "-m", "helicase.participant"],
         env=env, capture_output=True, text=True, timeout=30,

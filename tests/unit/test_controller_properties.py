@@ -1,6 +1,7 @@
 """Property tests: random interleavings of results (any outcome), participant joins, drops and
-losses, timers, cancels and resubmits keep the controller's invariants, and every workflow ends
-once results keep coming."""
+losses, timers, cancels, resubmits and leader failovers (a new machine takes over the persisted
+state; the old leader's timers die with it) keep the controller's invariants, and every workflow
+ends once results keep coming."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from helicase.controller import (
     decode,
     encode,
 )
+from helicase.controller._retry import RetrySettings
 from helicase.controller.testing import Harness
 from helicase.v1 import participant_pb2, workflow_pb2
 
@@ -55,7 +57,7 @@ def dags(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 STEP = st.tuples(
     st.sampled_from(["result", "result", "result", "lose", "drop", "join", "timer", "cancel",
-                     "submit"]),
+                     "submit", "failover"]),
     st.integers(0, 10**6),
     st.sampled_from(OUTCOMES),
 )  # fmt: skip
@@ -94,6 +96,9 @@ class World:
         per_participant: dict[str, int] = {}
         for workflow in machine.workflows.values():
             assert workflow.unfinished == len(workflow.final) - sum(workflow.final)
+            for index in range(len(workflow.definition)):
+                limit = RetrySettings.of(workflow.definition.task(index)).max_attempts
+                assert workflow.attempt[index] <= limit, "more attempts than the policy allows"
             for index, state in enumerate(workflow.task_state):
                 if state in (TS.TASK_STATE_ASSIGNED, TS.TASK_STATE_RUNNING):
                     name = workflow.participant[index]
@@ -160,6 +165,8 @@ class World:
             self.apply(self.h.cancel(WORKFLOWS[pick % 3]))
         elif kind == "submit":
             self.submit(WORKFLOWS[pick % 3])
+        elif kind == "failover":  # streams break; participants reconnect to the new leader
+            self.apply(self.h.fail_over(after=pick % 7))
 
     def drain(self) -> None:
         """Participants come back and answer everything: every workflow must end."""

@@ -1,4 +1,8 @@
-"""A thin asyncio wrapper over the generated stubs with deadlines and retries on UNAVAILABLE."""
+"""A thin asyncio wrapper over the generated stubs with deadlines and retries on UNAVAILABLE.
+
+Every unary call carries a deadline (`timeout`, seconds) and is retried on UNAVAILABLE per the
+client's RetryPolicy; a watch re-opens its stream after UNAVAILABLE (each response carries the
+whole workflow, so nothing is lost) and may be given an overall deadline."""
 
 from __future__ import annotations
 
@@ -12,9 +16,12 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import json_format
 
+from helicase.client._retry import RetryPolicy, call_with_retries, is_retryable
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.grpc_server import channel
 from helicase.v1 import (
+    participant_registry_pb2,
+    participant_registry_pb2_grpc,
     task_type_pb2,
     task_type_pb2_grpc,
     workflow_pb2,
@@ -45,13 +52,27 @@ def load_workflow_request(
 
 
 class HelicaseClient:
-    """Client of the api at `addr` (default 127.0.0.1:50051)."""
+    """Client of the api at `addr` (default 127.0.0.1:50051).
 
-    def __init__(self, addr: str = "127.0.0.1:50051", *, timeout: float = 10.0) -> None:
+    `timeout`: the deadline of each unary call, in seconds. `retry`: how calls are retried after
+    UNAVAILABLE (RetryPolicy(); NO_RETRY to fail at once)."""
+
+    def __init__(
+        self,
+        addr: str = "127.0.0.1:50051",
+        *,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self._channel = channel(addr)
         self._workflows = workflow_service_pb2_grpc.WorkflowServiceStub(self._channel)
         self._task_types = task_type_pb2_grpc.TaskTypeServiceStub(self._channel)
+        self._participants = participant_registry_pb2_grpc.ParticipantRegistryServiceStub(
+            self._channel
+        )
         self._timeout = timeout
+        self._retry = retry or RetryPolicy()
+        self.addr = addr
 
     async def __aenter__(self) -> HelicaseClient:
         return self
@@ -62,17 +83,8 @@ class HelicaseClient:
     async def close(self) -> None:
         await self._channel.close()
 
-    async def _call(self, call: Callable[[], Awaitable[T]], attempts: int = 5) -> T:
-        delay = 0.1
-        for attempt in range(attempts):
-            try:
-                return await call()
-            except grpc.aio.AioRpcError as err:
-                if err.code() != grpc.StatusCode.UNAVAILABLE or attempt == attempts - 1:
-                    raise
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
-        raise AssertionError("unreachable")
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        return await call_with_retries(call, self._retry)
 
     async def create(
         self, request: workflow_service_pb2.CreateWorkflowRequest
@@ -104,11 +116,31 @@ class HelicaseClient:
         )
         return response.workflow
 
-    async def watch(self, workflow_id: str) -> AsyncIterator[workflow_pb2.Workflow]:
-        """Yields the workflow on every change until it is terminal."""
+    async def watch(
+        self, workflow_id: str, *, within: float | None = None
+    ) -> AsyncIterator[workflow_pb2.Workflow]:
+        """Yields the workflow on every change until it is terminal.
+
+        After UNAVAILABLE the stream is re-opened (with the retry policy's backoff; a response
+        received resets it). `within`: overall deadline in seconds (DEADLINE_EXCEEDED past it)."""
         request = workflow_service_pb2.WatchWorkflowRequest(id=workflow_id)
-        async for response in self._workflows.WatchWorkflow(request):
-            yield response.workflow
+        loop = asyncio.get_running_loop()
+        end = None if within is None else loop.time() + within
+        delays = self._retry.delays()
+        while True:
+            remaining = None if end is None else max(end - loop.time(), 0.001)
+            try:
+                async for response in self._workflows.WatchWorkflow(request, timeout=remaining):
+                    delays = self._retry.delays()
+                    yield response.workflow
+                    if response.workflow.state in WORKFLOW_TERMINAL:
+                        return
+                return
+            except grpc.aio.AioRpcError as err:
+                delay = next(delays, None) if is_retryable(err) else None
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
 
     async def wait(
         self, workflow_id: str, *, within: float = 120.0, poll: float = 0.05
@@ -132,3 +164,15 @@ class HelicaseClient:
             lambda: self._task_types.ListTaskTypes(request, timeout=self._timeout)
         )
         return list(response.task_types)
+
+    async def participants(
+        self, instance_group: str = "", task_type: str = ""
+    ) -> list[participant_registry_pb2.Participant]:
+        """The live participants (optionally of one group, or serving one task type)."""
+        request = participant_registry_pb2.ListParticipantsRequest(
+            instance_group=instance_group, task_type=task_type
+        )
+        response = await self._call(
+            lambda: self._participants.ListParticipants(request, timeout=self._timeout)
+        )
+        return list(response.participants)

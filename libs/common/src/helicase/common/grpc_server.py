@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -12,6 +13,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
+
+from helicase.common import metrics, tracing
 
 log = logging.getLogger(__name__)
 
@@ -23,18 +26,59 @@ SERVER_OPTIONS = [
 ]
 
 
-class LoggingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Logs each call's method at debug level (health and reflection calls left out)."""
+class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Per unary call: a span (child of the caller's `traceparent` metadata, when tracing is
+    on), the call count by status code and the handling time; each method is logged at debug
+    level. Health and reflection calls are left out; streams are counted when they end."""
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
         method = handler_call_details.method
-        if not method.startswith(("/grpc.health", "/grpc.reflection")):
-            log.debug("rpc", extra={"method": method})
-        return await continuation(handler_call_details)
+        if handler is None or method.startswith(("/grpc.health", "/grpc.reflection")):
+            return handler
+        log.debug("rpc", extra={"method": method})
+        parent = {
+            k: v for k, v in handler_call_details.invocation_metadata or () if k == "traceparent"
+        }
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
+
+            async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                start = time.perf_counter()
+                try:
+                    with tracing.span(method, parent):
+                        return await inner(request, context)
+                finally:
+                    _observe(method, context, time.perf_counter() - start)
+
+            return handler._replace(unary_unary=unary)
+        if handler.unary_stream is not None:
+            inner_stream = handler.unary_stream
+
+            async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                try:
+                    with tracing.span(method, parent):
+                        async for item in inner_stream(request, context):
+                            yield item
+                finally:
+                    _observe(method, context, None)
+
+            return handler._replace(unary_stream=stream)
+        return handler
+
+
+def _observe(
+    method: str, context: grpc.aio.ServicerContext[Any, Any], seconds: float | None
+) -> None:
+    code = context.code()
+    name = "OK" if code is None else getattr(code, "name", str(code))
+    metrics.GRPC_HANDLED.labels(method, name).inc()
+    if seconds is not None:
+        metrics.GRPC_SECONDS.labels(method).observe(seconds)
 
 
 def build_server(
@@ -43,7 +87,7 @@ def build_server(
     service_names: Iterable[str],
 ) -> tuple[grpc.aio.Server, int, health_aio.HealthServicer]:
     """A server on `addr` with health and reflection on; returns (server, port, health)."""
-    server = grpc.aio.server(interceptors=[LoggingInterceptor()], options=SERVER_OPTIONS)
+    server = grpc.aio.server(interceptors=[ObservingInterceptor()], options=SERVER_OPTIONS)
     register(server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

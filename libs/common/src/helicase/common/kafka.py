@@ -11,7 +11,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
-from helicase.common import topics
+from helicase.common import metrics, topics
 from helicase.common.config import CommonConfig
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,14 @@ class AsyncProducer:
         while not self._stop.is_set():
             self._producer.poll(0.05)
 
-    def send_nowait(self, topic: str, key: str, value: bytes) -> asyncio.Future[None]:
+    def send_nowait(
+        self,
+        topic: str,
+        key: str,
+        value: bytes,
+        *,
+        headers: list[tuple[str, str | bytes | None]] | None = None,
+    ) -> asyncio.Future[None]:
         """Queues a message; the returned future resolves when the broker acknowledged it."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
@@ -82,7 +89,9 @@ class AsyncProducer:
         name = topics.topic(self._prefix, topic)
         while True:
             try:
-                self._producer.produce(name, value=value, key=key, on_delivery=delivered)
+                self._producer.produce(
+                    name, value=value, key=key, headers=headers, on_delivery=delivered
+                )
                 break
             except BufferError:
                 self._producer.poll(0.01)
@@ -120,6 +129,9 @@ def consumer(
             "session.timeout.ms": 10000,
             "heartbeat.interval.ms": 1000,
             "max.poll.interval.ms": 300000,
+            "client.id": topics.group(config.topic_prefix, group_name),
+            "statistics.interval.ms": 5000,
+            "stats_cb": metrics.on_kafka_stats,
         }
     )
     c.subscribe([topics.topic(config.topic_prefix, t) for t in topic_names], **rebalance_callbacks)

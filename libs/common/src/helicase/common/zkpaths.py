@@ -7,6 +7,8 @@
 /helicase/controller/epoch              persistent: its version is the current leader epoch
 /helicase/controller/workflows/<id>     persistent: compact state of a running workflow
 /helicase/owners/<id>                   ephemeral: the scheduler owning a running workflow
+/helicase/schedules/leader              ephemeral: the scheduler that fires schedules (its id)
+/helicase/schedules/fired/<id>          persistent: the last cron time a schedule fired for
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ LEADER = f"{CONTROLLER}/leader"
 EPOCH = f"{CONTROLLER}/epoch"
 WORKFLOWS = f"{CONTROLLER}/workflows"
 OWNERS = f"{ROOT}/owners"
+SCHEDULES = f"{ROOT}/schedules"
+SCHEDULE_LEADER = f"{SCHEDULES}/leader"
+SCHEDULES_FIRED = f"{SCHEDULES}/fired"
 
 
 def participant_group(group: str) -> str:
@@ -40,3 +45,7 @@ def workflow_state(workflow_id: str) -> str:
 
 def owner(workflow_id: str) -> str:
     return f"{OWNERS}/{workflow_id}"
+
+
+def schedule_fired(schedule_id: str) -> str:
+    return f"{SCHEDULES_FIRED}/{schedule_id}"

@@ -8,7 +8,7 @@ free ports.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from helicase.devstack._proc import LOOPBACK, free_port
 from helicase.devstack._supervisor import ServiceSpec
@@ -36,6 +36,8 @@ class ServicePorts:
     sink: int = 50054
     participant_1: int = 50055
     participant_2: int = 50056
+    # /metrics of each service, in SERVICE_NAMES order.
+    metrics: tuple[int, ...] = tuple(range(9101, 9101 + len(SERVICE_NAMES)))
 
     @classmethod
     def free(cls) -> ServicePorts:
@@ -49,6 +51,7 @@ class ServicePorts:
             sink=free_port(),
             participant_1=free_port(),
             participant_2=free_port(),
+            metrics=tuple(free_port() for _ in SERVICE_NAMES),
         )
 
 
@@ -98,7 +101,7 @@ def service_specs(
             health_addr=_addr(port),
         )
 
-    return [
+    specs = [
         ServiceSpec(
             name="api",
             module="helicase.api",
@@ -124,4 +127,8 @@ def service_specs(
         ),
         participant(1, p.participant_1),
         participant(2, p.participant_2),
+    ]
+    return [
+        replace(spec, env={**spec.env, "HELICASE_METRICS_ADDR": _addr(port)})
+        for spec, port in zip(specs, p.metrics, strict=True)
     ]

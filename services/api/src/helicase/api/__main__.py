@@ -11,16 +11,24 @@ from helicase.api import migrations, web
 from helicase.api.config import ApiConfig
 from helicase.api.handlers import EventService, TaskTypeService, WorkflowService
 from helicase.api.notify import ChangeNotifier
+from helicase.api.participant_store import ParticipantLoads
+from helicase.api.participants import ParticipantRegistryService
 from helicase.api.registry import TaskTypeRegistry
 from helicase.api.relay import OutboxRelay
+from helicase.api.schedule_store import ScheduleStore
+from helicase.api.schedules import ScheduleService
 from helicase.api.store import Store
 from helicase.api.template_store import TemplateStore
 from helicase.api.templates import TemplateService
-from helicase.common import kafka, logs, zk
+from helicase.common import kafka, observability, zk
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.v1 import (
     event_pb2,
     event_pb2_grpc,
+    participant_registry_pb2,
+    participant_registry_pb2_grpc,
+    schedule_pb2,
+    schedule_pb2_grpc,
     task_type_pb2,
     task_type_pb2_grpc,
     template_pb2,
@@ -36,6 +44,8 @@ SERVICES = [
     workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
     task_type_pb2.DESCRIPTOR.services_by_name["TaskTypeService"].full_name,
     event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    schedule_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
+    participant_registry_pb2.DESCRIPTOR.services_by_name["ParticipantRegistryService"].full_name,
     template_pb2.DESCRIPTOR.services_by_name["TemplateService"].full_name,
 ]
 
@@ -59,6 +69,12 @@ async def serve(config: ApiConfig) -> None:
         )
         task_type_pb2_grpc.add_TaskTypeServiceServicer_to_server(TaskTypeService(registry), server)
         event_pb2_grpc.add_EventServiceServicer_to_server(EventService(store, notifier), server)
+        schedule_pb2_grpc.add_ScheduleServiceServicer_to_server(
+            ScheduleService(ScheduleStore(engine), registry, config.max_tasks), server
+        )
+        participant_registry_pb2_grpc.add_ParticipantRegistryServiceServicer_to_server(
+            ParticipantRegistryService(registry, ParticipantLoads(engine)), server
+        )
         template_pb2_grpc.add_TemplateServiceServicer_to_server(
             TemplateService(TemplateStore(engine), registry, config.max_tasks), server
         )
@@ -100,7 +116,7 @@ async def _start_web(config: ApiConfig, grpc_port: int) -> web.WebServer | None:
 
 
 def main() -> None:
-    logs.setup("api")
+    observability.setup("api")
     asyncio.run(serve(ApiConfig.from_env()))
 
 

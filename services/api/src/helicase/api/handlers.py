@@ -13,6 +13,7 @@ import grpc
 from google.protobuf import struct_pb2
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from helicase.api import metrics
 from helicase.api.config import ApiConfig
 from helicase.api.convert import definition_of, parse_id
 from helicase.api.notify import ChangeNotifier
@@ -41,6 +42,10 @@ from helicase.v1 import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 DEFAULT_PAGE, MAX_PAGE = 50, 500
+WS_NAMES: dict[int, str] = {
+    int(value): name.removeprefix("WORKFLOW_STATE_")
+    for name, value in workflow_pb2.WorkflowState.items()
+}
 
 
 async def _guard(
@@ -100,6 +105,7 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
             workflow, created = await self._store.create_workflow(request.request_id, definition)
             if created:
                 self._relay.wake()
+                metrics.WORKFLOWS_CREATED.inc()
             return workflow_service_pb2.CreateWorkflowResponse(workflow=workflow)
 
         return await _guard(context, body)
@@ -250,6 +256,16 @@ class EventService(event_pb2_grpc.EventServiceServicer):
                 raise InvalidArgument(violations)
             stored, changed = await self._store.record_events(request.events)
             self._notifier.changed(changed)
+            metrics.EVENTS_RECORDED.inc(stored)
+            ended = {
+                e.workflow_id
+                for e in request.events
+                if e.HasField("workflow_event") and e.workflow_event.state in WORKFLOW_TERMINAL
+            } & changed
+            if ended:
+                for state, seconds in await self._store.end_to_end(ended):
+                    name = WS_NAMES.get(state, str(state))
+                    metrics.END_TO_END_SECONDS.labels(name).observe(seconds)
             return event_pb2.RecordEventsResponse(
                 stored_count=stored, duplicate_count=len(request.events) - stored
             )

@@ -28,6 +28,7 @@ class TaskTypeRegistry:
         self._lock = threading.Lock()
         self._types: dict[str, TaskTypeInfo] = {}
         self._participants: dict[tuple[str, str], ParticipantInfo] = {}
+        self._registered_at: dict[tuple[str, str], float] = {}  # node ctime, epoch seconds
         self._watched_groups: set[str] = set()
         self._watched_types: set[str] = set()
 
@@ -71,16 +72,20 @@ class TaskTypeRegistry:
     def _group_watcher(self, group: str) -> Any:
         def on_children(names: list[str]) -> None:
             found: dict[tuple[str, str], ParticipantInfo] = {}
+            since: dict[tuple[str, str], float] = {}
             for name in names:
                 try:
-                    data, _ = self._zk.get(zkpaths.participant(group, name))
+                    data, stat = self._zk.get(zkpaths.participant(group, name))
                     found[(group, name)] = ParticipantInfo.decode(data)
+                    since[(group, name)] = stat.ctime / 1000.0
                 except (NoNodeError, ValueError, TypeError):
                     continue
             with self._lock:
                 for key in [k for k in self._participants if k[0] == group]:
                     del self._participants[key]
+                    self._registered_at.pop(key, None)
                 self._participants.update(found)
+                self._registered_at.update(since)
 
         return on_children
 
@@ -102,3 +107,12 @@ class TaskTypeRegistry:
                 continue
             out.append((types[name], groups, len(serving)))
         return out
+
+    def participants(self) -> list[tuple[ParticipantInfo, float]]:
+        """The live participants with the time (epoch seconds) their registration node was
+        created, by group and name."""
+        with self._lock:
+            return [
+                (self._participants[key], self._registered_at.get(key, 0.0))
+                for key in sorted(self._participants)
+            ]

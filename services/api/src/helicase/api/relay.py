@@ -7,7 +7,7 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from helicase.api.store import Store
+from helicase.api.store import OutboxRow, Store
 from helicase.common.kafka import AsyncProducer
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,20 @@ class OutboxRelay:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    async def _publish(self, rows: list[tuple[str, str, bytes]]) -> None:
+    async def _publish(self, rows: list[OutboxRow]) -> None:
         # Per topic, in id order; each message keyed by workflow id keeps per-workflow order.
-        futures = [self._producer.send_nowait(topic, key, payload) for topic, key, payload in rows]
+        # The request's trace context travels as the message's `traceparent` header.
+        futures = [
+            self._producer.send_nowait(
+                row.topic,
+                row.key,
+                row.payload,
+                headers=[("traceparent", row.trace_context.encode())]
+                if row.trace_context
+                else None,
+            )
+            for row in rows
+        ]
         await asyncio.gather(*futures)
 
     async def _run(self) -> None:

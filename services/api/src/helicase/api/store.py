@@ -6,24 +6,31 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf import json_format
-from sqlalchemy import Row, and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import Row, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from helicase.api import projection
+from helicase.api import event_sql, projection
 from helicase.api.convert import decode_page_token, encode_page_token, workflow_message
 from helicase.api.tables import events, outbox, task_attempts, tasks, workflows
 from helicase.common import events as ev
-from helicase.common import topics
+from helicase.common import topics, tracing
 from helicase.common.errors import FailedPrecondition, NotFound
 from helicase.v1 import command_pb2, event_pb2, workflow_pb2
 
 WS = workflow_pb2.WorkflowState
 FINISHED = (WS.WORKFLOW_STATE_COMPLETED, WS.WORKFLOW_STATE_FAILED)
 STOPPING = (WS.WORKFLOW_STATE_CANCELING, WS.WORKFLOW_STATE_CANCELED)
+
+
+class OutboxRow(NamedTuple):
+    topic: str
+    key: str
+    payload: bytes
+    trace_context: str | None  # W3C traceparent of the request that wrote it
 
 
 def _now() -> datetime:
@@ -94,6 +101,7 @@ class Store:
                 outbox.insert().values(
                     topic=topics.COMMANDS, key=definition.id,
                     payload=_command(definition.id, launch=launch),
+                    trace_context=tracing.inject().get("traceparent"),
                 )
             )  # fmt: skip
             created = await self._get(conn, workflow_id, full=True)
@@ -204,23 +212,40 @@ class Store:
                         topic=topics.COMMANDS, key=str(workflow_id),
                         payload=_command(str(workflow_id),
                                          cancel=command_pb2.CancelCommand(reason=reason)),
+                        trace_context=tracing.inject().get("traceparent"),
                     )
                 )  # fmt: skip
             found = await self._get(conn, workflow_id, full=True)
         assert found is not None
         return found
 
+    async def end_to_end(self, workflow_ids: set[str]) -> list[tuple[int, float]]:
+        """(terminal state, seconds from create to end) of those of `workflow_ids` that ended."""
+        query = select(workflows.c.state, workflows.c.create_time, workflows.c.end_time).where(
+            workflows.c.id.in_([uuid.UUID(w) for w in workflow_ids]),
+            workflows.c.end_time.is_not(None),
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(r.state, max(0.0, (r.end_time - r.create_time).total_seconds())) for r in rows]
+
     # -- outbox ------------------------------------------------------------------------------
 
     async def publish_outbox(
-        self, publish: Callable[[list[tuple[str, str, bytes]]], Awaitable[None]], limit: int = 500
+        self, publish: Callable[[list[OutboxRow]], Awaitable[None]], limit: int = 500
     ) -> int:
         """Publishes the oldest unpublished outbox rows with `publish`, then marks them, in one
         transaction (rows locked with SKIP LOCKED, so several apis can relay)."""
         async with self.engine.begin() as conn:
             rows = (
                 await conn.execute(
-                    select(outbox.c.id, outbox.c.topic, outbox.c.key, outbox.c.payload)
+                    select(
+                        outbox.c.id,
+                        outbox.c.topic,
+                        outbox.c.key,
+                        outbox.c.payload,
+                        outbox.c.trace_context,
+                    )
                     .where(outbox.c.published_at.is_(None))
                     .order_by(outbox.c.id)
                     .limit(limit)
@@ -229,7 +254,7 @@ class Store:
             ).all()
             if not rows:
                 return 0
-            await publish([(r.topic, r.key, r.payload) for r in rows])
+            await publish([OutboxRow(r.topic, r.key, r.payload, r.trace_context) for r in rows])
             await conn.execute(
                 update(outbox)
                 .where(outbox.c.id.in_([r.id for r in rows]))
@@ -261,25 +286,16 @@ class Store:
         unique = {e.event_id: e for e in batch}
         if not unique:
             return 0, set()
-        inserted = await conn.execute(
-            insert(events)
-            .values([self._event_row(e) for e in unique.values()])
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(events.c.event_id)
+        inserted = await event_sql.insert_events(
+            conn, [self._event_row(e) for e in unique.values()]
         )
-        new = [unique[event_id] for (event_id,) in inserted]
+        new = [unique[event_id] for event_id in inserted]
         stored = len(new)
         if not new:
             return 0, set()
         # Lock order: workflows, then tasks, then attempts, each sorted by key.
         workflow_ids = sorted({uuid.UUID(e.workflow_id) for e in new})
-        known = {
-            r.id: r
-            for r in await conn.execute(
-                select(workflows).where(workflows.c.id.in_(workflow_ids))
-                .order_by(workflows.c.id).with_for_update()
-            )
-        }  # fmt: skip
+        known = await event_sql.lock_workflows(conn, workflow_ids)
         new = [e for e in new if uuid.UUID(e.workflow_id) in known]
         await self._fold_workflows(conn, known, [e for e in new if e.HasField("workflow_event")])
         await self._fold_tasks(conn, [e for e in new if e.HasField("task_event")])
@@ -316,32 +332,8 @@ class Store:
             {(uuid.UUID(e.workflow_id), e.task_event.task_id, e.task_event.attempt) for e in batch
              if e.task_event.attempt > 0}
         )  # fmt: skip
-        task_rows: dict[tuple[uuid.UUID, str], projection.TaskRow] = {}
-        for r in await conn.execute(
-            select(tasks).where(tuple_(tasks.c.workflow_id, tasks.c.task_id).in_(task_keys))
-            .order_by(tasks.c.workflow_id, tasks.c.task_id).with_for_update()
-        ):  # fmt: skip
-            task_rows[(r.workflow_id, r.task_id)] = projection.TaskRow(
-                state=r.state, attempt=r.attempt, placement=r.placement,
-                participant=r.participant, participant_pos=tuple(r.participant_pos),
-                message=r.message, outputs=r.outputs,
-            )  # fmt: skip
-        attempt_rows: dict[tuple[uuid.UUID, str, int], projection.AttemptRow] = {}
-        if attempt_keys:
-            columns = (
-                task_attempts.c.workflow_id,
-                task_attempts.c.task_id,
-                task_attempts.c.attempt,
-            )
-            for r in await conn.execute(
-                select(task_attempts).where(tuple_(*columns).in_(attempt_keys))
-                .order_by(*columns).with_for_update()
-            ):  # fmt: skip
-                attempt_rows[(r.workflow_id, r.task_id, r.attempt)] = projection.AttemptRow(
-                    state=r.state, placement=r.placement, participant=r.participant,
-                    participant_pos=tuple(r.participant_pos), message=r.message,
-                    start_time=r.start_time, end_time=r.end_time,
-                )  # fmt: skip
+        task_rows = await event_sql.lock_tasks(conn, task_keys)
+        attempt_rows = await event_sql.lock_attempts(conn, attempt_keys) if attempt_keys else {}
         touched_tasks: set[tuple[uuid.UUID, str]] = set()
         touched_attempts: set[tuple[uuid.UUID, str, int]] = set()
         for event in batch:
@@ -364,28 +356,8 @@ class Store:
                 )
                 touched_attempts.add(attempt_key)
         if touched_tasks:
-            await conn.execute(
-                update(tasks).where(
-                    and_(tasks.c.workflow_id == bindparam("wid"),
-                         tasks.c.task_id == bindparam("tid"))
-                ),
-                [{"wid": k[0], "tid": k[1], **{**asdict(task_rows[k]),
-                  "participant_pos": list(task_rows[k].participant_pos)}}
-                 for k in sorted(touched_tasks)],
-            )  # fmt: skip
+            await event_sql.update_tasks(conn, [(k, task_rows[k]) for k in sorted(touched_tasks)])
         if touched_attempts:
-            values = [
-                {"workflow_id": k[0], "task_id": k[1], "attempt": k[2],
-                 **{**asdict(attempt_rows[k]),
-                    "participant_pos": list(attempt_rows[k].participant_pos)}}
-                for k in sorted(touched_attempts)
-            ]  # fmt: skip
-            stmt = insert(task_attempts).values(values)
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["workflow_id", "task_id", "attempt"],
-                    set_={c: stmt.excluded[c] for c in
-                          ("state", "placement", "participant", "participant_pos", "message",
-                           "start_time", "end_time")},
-                )
-            )  # fmt: skip
+            await event_sql.upsert_attempts(
+                conn, [(k, attempt_rows[k]) for k in sorted(touched_attempts)]
+            )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
@@ -95,10 +96,26 @@ outbox = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("published_at", DateTime(timezone=True)),
+    Column("trace_context", Text),  # W3C traceparent, sent as a Kafka header
     Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
 )
 
-# Workflow templates (migration 0002): the definition is stored as its proto3 JSON.
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("request_id", Text, unique=True),
+    Column("display_name", Text, nullable=False),
+    Column("cron", Text, nullable=False),
+    Column("time_zone", Text, nullable=False, server_default=""),
+    Column("workflow", LargeBinary, nullable=False),  # helicase.v1.Workflow, the template
+    Column("paused", Boolean, nullable=False, server_default="false"),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("active_since", DateTime(timezone=True), nullable=False),  # creation or last resume
+    Index("schedules_create_time", "create_time", "id"),
+)
+
+# Workflow templates (migration 0004): the definition is stored as its proto3 JSON.
 workflow_templates = Table(
     "workflow_templates",
     metadata,

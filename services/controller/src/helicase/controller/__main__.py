@@ -8,7 +8,7 @@ import time
 
 from kazoo.client import KazooClient
 
-from helicase.common import kafka, logs, zk, zkpaths
+from helicase.common import kafka, observability, zk, zkpaths
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.controller._config import ControllerConfig
 from helicase.controller._core import Core, new_stimulus_id
@@ -99,7 +99,7 @@ async def serve(config: ControllerConfig) -> None:
 
 
 def main() -> None:
-    logs.setup("controller")
+    observability.setup("controller")
     asyncio.run(serve(ControllerConfig.from_env()))
 
 

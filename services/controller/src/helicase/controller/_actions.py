@@ -30,6 +30,8 @@ class Assign:
     type: str
     params: dict[str, Any]  # references to other tasks' outputs already resolved
     timeout: float | None  # seconds; None = no timeout
+    # Seconds it waited READY before this placement (None for a re-send to a reconnect).
+    waited: float | None = field(default=None, compare=False)
     stimulus_id: str = field(default="", compare=False)
 
 

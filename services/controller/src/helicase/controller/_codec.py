@@ -1,10 +1,14 @@
 """A workflow's coordination state as bytes for ZooKeeper: zlib-compressed JSON.
 
-    {"v": 2, "definition": <base64 of the serialized helicase.v1.Workflow>,
+    {"v": 3, "definition": <base64 of the serialized helicase.v1.Workflow>,
      "state": .., "message": .., "start": .., "end": .., "failed": ..,
      "columns": {"state"|"final"|"attempt"|"placement"|"replacements": <base64 of the column>},
      "participants": {"<task index>": name},  # tasks in flight
-     "outputs": {"<task index>": {...}}}      # COMPLETED tasks with outputs
+     "outputs": {"<task index>": {...}},       # COMPLETED tasks with outputs
+     "due": {"<task index>": t}, "deadlines": {"<task index>": t}, "cancel_due": t}
+                                               # timers, as absolute wall-clock seconds
+
+Version 2 (no timers) is still read: its timers start over, as they did then.
 
 Columns are the little-endian bytes of the per-task arrays: a million tasks take a few MB
 before compression, and encoding costs no Python object per task.
@@ -23,7 +27,8 @@ from helicase.controller import _dag
 from helicase.controller._workflow import WorkflowRun
 from helicase.v1 import workflow_pb2
 
-VERSION = 2
+VERSION = 3
+READABLE = frozenset({2, 3})
 _BYTE_COLUMNS = ("task_state", "final", "replacements")
 _INT_COLUMNS = ("attempt", "placement")
 
@@ -67,6 +72,9 @@ def encode(workflow: WorkflowRun, *, level: int = 6) -> bytes:
         "columns": columns,
         "participants": {str(i): name for i, name in workflow.participant.items()},
         "outputs": {str(i): outputs for i, outputs in workflow.outputs.items()},
+        "due": {str(i): at for i, at in workflow.due.items()},
+        "deadlines": {str(i): at for i, at in workflow.deadline.items()},
+        "cancel_due": workflow.cancel_due,
     }
     return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), level)
 
@@ -75,8 +83,8 @@ def decode(data: bytes) -> WorkflowRun:
     try:
         doc = json.loads(zlib.decompress(data))
         version = doc.get("v") if isinstance(doc, dict) else None
-        if version != VERSION:
-            raise CorruptState(f"state version {version!r}, expected {VERSION}")
+        if version not in READABLE:
+            raise CorruptState(f"state version {version!r}, expected one of {sorted(READABLE)}")
         definition = _dag.build(
             workflow_pb2.Workflow.FromString(base64.b64decode(doc["definition"]))
         )
@@ -97,6 +105,9 @@ def decode(data: bytes) -> WorkflowRun:
         workflow.failed = bool(doc["failed"])
         workflow.participant = {int(i): str(n) for i, n in doc["participants"].items()}
         workflow.outputs = {int(i): dict(o) for i, o in doc["outputs"].items()}
+        workflow.due = {int(i): float(t) for i, t in doc.get("due", {}).items()}
+        workflow.deadline = {int(i): float(t) for i, t in doc.get("deadlines", {}).items()}
+        workflow.cancel_due = float(doc.get("cancel_due", 0.0))
     except CorruptState:
         raise
     except (ValueError, KeyError, TypeError, zlib.error) as exc:

@@ -16,8 +16,9 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from helicase.common import topics
+from helicase.common.events import TASK_TERMINAL, WORKFLOW_TERMINAL
 from helicase.common.kafka import AsyncProducer
-from helicase.controller import _codec
+from helicase.controller import _codec, _metrics
 from helicase.controller._actions import (
     AckResult,
     Action,
@@ -37,10 +38,12 @@ from helicase.controller._stimuli import (
     TimerFired,
 )
 from helicase.controller._store import Fenced, StateStore
-from helicase.v1 import controller_pb2, participant_pb2
+from helicase.v1 import controller_pb2, event_pb2, participant_pb2, workflow_pb2
 
 log = logging.getLogger(__name__)
 Reply = participant_pb2.ConnectResponse
+TS = workflow_pb2.TaskState
+WS = workflow_pb2.WorkflowState
 Status = controller_pb2.WorkflowStatus
 
 
@@ -87,6 +90,8 @@ class Core:
         self._flush_waiters: list[asyncio.Future[None]] = []
         self._wake_flusher = asyncio.Event()
         self._timers: set[asyncio.TimerHandle] = set()
+        # W3C trace context of each workflow's submission (kept in memory, not across failovers).
+        self.trace_context: dict[str, dict[str, str]] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -184,6 +189,12 @@ class Core:
                     assignment = participant_pb2.Assignment(
                         task=task_ref(action.ref), type=action.type
                     )
+                    _metrics.TASKS_PLACED.labels(action.type).inc()
+                    if action.waited is not None:
+                        _metrics.DISPATCH_SECONDS.observe(action.waited)
+                    trace_context = self.trace_context.get(action.ref[0])
+                    if trace_context:
+                        assignment.trace_context.update(trace_context)
                     assignment.params.update(action.params)
                     if action.timeout:
                         assignment.timeout.FromNanoseconds(int(action.timeout * 1e9))
@@ -194,6 +205,7 @@ class Core:
                     )
                     self._send(action.participant, Reply(cancel=cancel))
                 case Emit():
+                    _observe_event(action.event)
                     self._events.append(action.event.SerializeToString())
                     self._event_keys.append(action.event.workflow_id)
                     self._wake_flusher.set()
@@ -203,12 +215,14 @@ class Core:
                     self._dirty.setdefault(action.workflow_id, False)
                     self._wake_flusher.set()
                 case Forget():
+                    self.trace_context.pop(action.workflow_id, None)
                     self._dirty[action.workflow_id] = True
                     self._wake_flusher.set()
                 case AckResult():
                     self._acks.append((action.participant, action.ref))
                     self._wake_flusher.set()
                 case WorkflowStatusChanged():
+                    _observe_status(action.status)
                     for watcher in self._watchers.get(action.status.workflow_id, ()):
                         watcher.put_nowait(action.status)
 
@@ -252,7 +266,11 @@ class Core:
                 )
             try:
                 if states:
+                    started = time.perf_counter()
                     await asyncio.to_thread(self._store.write, self.epoch, states)
+                    _metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
+                _metrics.READY_QUEUE.set(len(self.machine.ready))
+                _metrics.WORKFLOWS.set(len(self.machine.workflows))
             except Fenced:
                 log.error("fenced: a newer leader exists; stepping down")
                 self._flush_waiters = waiters + self._flush_waiters
@@ -285,6 +303,20 @@ class Core:
             by_participant[participant].append(task_ref(ref))
         for participant, refs in by_participant.items():
             self._send(participant, Reply(ack=participant_pb2.ResultAck(tasks=refs)))
+
+
+def _observe_event(event: event_pb2.Event) -> None:
+    if event.HasField("task_event"):
+        state = event.task_event.state
+        if state in TASK_TERMINAL:
+            _metrics.TASKS_FINISHED.labels(TS.Name(state).removeprefix("TASK_STATE_")).inc()
+
+
+def _observe_status(status: controller_pb2.WorkflowStatus) -> None:
+    if status.state in WORKFLOW_TERMINAL and status.HasField("start_time"):
+        seconds = (status.end_time.ToNanoseconds() - status.start_time.ToNanoseconds()) / 1e9
+        name = WS.Name(status.state).removeprefix("WORKFLOW_STATE_")
+        _metrics.WORKFLOW_SECONDS.labels(name).observe(max(0.0, seconds))
 
 
 def _log_failure(future: asyncio.Future[None]) -> None:

@@ -101,18 +101,32 @@ class Machine(Steps):
 
     def _place(self) -> None:
         while (found := self.ready.pop_next(is_live=self._still_ready, pool=self.pool)) is not None:
-            workflow_id, index, target = found
+            workflow_id, index, target, since = found
             workflow = self.workflows[workflow_id]
             workflow.queued[index] = 0
+            if self._overdue(workflow, index):
+                self._time_out_waiting(workflow, index)
+                continue
             workflow.placement[index] += 1
-            self._assign(workflow, index, target)
+            self._assign(workflow, index, target, waited=self._now - since)
 
-    def _assign(self, workflow: WorkflowRun, index: int, target: ParticipantView) -> None:
+    def _assign(
+        self,
+        workflow: WorkflowRun,
+        index: int,
+        target: ParticipantView,
+        *,
+        waited: float | None = None,
+    ) -> None:
         """Sends the task's current ref to `target` (again, after a reconnect)."""
         task = workflow.definition.task(index)
         params = json_format.MessageToDict(task.params) if task.HasField("params") else {}
         params = _params.resolve(params, workflow.outputs_of)
         timeout = task.timeout.ToTimedelta().total_seconds() if task.HasField("timeout") else 0.0
+        remaining: float | None = None
+        if timeout > 0:  # the attempt's budget: reschedules and reconnects do not renew it
+            deadline = workflow.deadline.setdefault(index, self._now + timeout)
+            remaining = max(deadline - self._now, 0.001)
         ref = workflow.ref(index)
         workflow.participant[index] = target.name
         target.load.add(ref)
@@ -124,12 +138,13 @@ class Machine(Steps):
             ref=ref,
             type=task.type,
             params=params,
-            timeout=timeout if timeout > 0 else None,
+            timeout=remaining,
+            waited=waited,
         )
         self._emit_task(workflow, index, TS.TASK_STATE_ASSIGNED)
         self._persist(workflow)
-        if timeout > 0:
-            self._timer(TASK_DEADLINE, ref, timeout + TASK_DEADLINE_GRACE)
+        if remaining is not None:
+            self._timer(TASK_DEADLINE, ref, remaining + TASK_DEADLINE_GRACE)
 
     # -- workflows -----------------------------------------------------------------------------
 
@@ -168,32 +183,43 @@ class Machine(Steps):
             else:
                 self._emit_task(workflow, index, TS.TASK_STATE_CANCELED, workflow.message)
                 self._settle(workflow, index, TS.TASK_STATE_CANCELED)
-        self._timer(CANCEL_DEADLINE, (workflow.id,), self.settings.cancel_deadline.total_seconds())
+        workflow.cancel_due = self._now + self.settings.cancel_deadline.total_seconds()
+        self._timer(CANCEL_DEADLINE, (workflow.id,), workflow.cancel_due - self._now)
         self._persist(workflow)
         self._status_changed(workflow)
         self._maybe_finish(workflow)
 
     def _take_over(self, stimulus: LeadershipTaken) -> None:
         """Adopts the workflows of a previous leader. Tasks in flight stay so; their participants
-        get the grace period to reconnect and claim them. Timers died with the old leader: a
-        waiting retry gets a full backoff again, a waiting reschedule is placed at once."""
+        get the grace period to reconnect and claim them. Timers died with the old leader; their
+        due times are in the state, so each is started again with what is left of it: waiting
+        retries and reschedules, task deadlines and the cancel deadline."""
         grace = self.settings.participant_grace.total_seconds()
         for workflow in stimulus.workflows:
             self.workflows[workflow.id] = workflow
             if workflow.state == WS.WORKFLOW_STATE_CANCELING:
-                deadline = self.settings.cancel_deadline.total_seconds()
-                self._timer(CANCEL_DEADLINE, (workflow.id,), deadline)
+                full = self._now + self.settings.cancel_deadline.total_seconds()
+                workflow.cancel_due = workflow.cancel_due or full
+                self._timer(CANCEL_DEADLINE, (workflow.id,), workflow.cancel_due - self._now)
             if workflow.terminal:
                 continue
             for index, state in enumerate(workflow.task_state):
                 if workflow.final[index]:
                     continue
                 if state == TS.TASK_STATE_READY:
-                    self._enqueue(workflow, index)
+                    due = workflow.due.get(index)
+                    if due is None:
+                        self._enqueue(workflow, index)
+                    else:  # waiting out a RESCHEDULE
+                        self._timer(RESCHEDULE, workflow.ref(index), due - self._now)
                 elif state in (TS.TASK_STATE_FAILED, TS.TASK_STATE_TIMED_OUT):
                     self._schedule_retry(workflow, index)
                 elif workflow.in_flight(index):
                     self._claim(workflow, index, grace)
+                    deadline = workflow.deadline.get(index)
+                    if deadline is not None:
+                        delay = deadline + TASK_DEADLINE_GRACE - self._now
+                        self._timer(TASK_DEADLINE, workflow.ref(index), delay)
 
     def _claim(self, workflow: WorkflowRun, index: int, grace: float) -> None:
         name = workflow.participant.get(index, "")
@@ -201,7 +227,12 @@ class Machine(Steps):
         if view is None:  # not seen since the failover: a placeholder without free slots
             group, _ = workflow.definition.kind(index)
             view = ParticipantView(
-                name=name, group=group, task_types=frozenset(), capacity=0, connected=False
+                name=name,
+                group=group,
+                task_types=frozenset(),
+                capacity=0,
+                connected=False,
+                session=self.pool.new_session(),
             )
             self.pool.put(view)
             self._timer(PARTICIPANT_GRACE, (name, view.session), grace)
@@ -224,7 +255,12 @@ class Machine(Steps):
         ):
             self._release(workflow, index)
             self._set(workflow, index, TS.TASK_STATE_READY)
-            self._timer(RESCHEDULE, stimulus.ref, stimulus.reschedule_after)
+            delay = stimulus.reschedule_after
+            deadline = workflow.deadline.get(index)
+            if deadline is not None:  # it cannot wait past its timeout
+                delay = min(delay, max(0.0, deadline - self._now))
+            workflow.due[index] = self._now + delay
+            self._timer(RESCHEDULE, stimulus.ref, delay)
             return
         state = events.OUTCOME_STATE.get(outcome, TS.TASK_STATE_FAILED)
         message = stimulus.message or (
@@ -274,7 +310,7 @@ class Machine(Steps):
             group=stimulus.group,
             task_types=stimulus.task_types,
             capacity=max(1, stimulus.capacity),
-            session=previous.session + 1 if previous is not None else 1,
+            session=self.pool.new_session(),
         )
         self.pool.put(view)
         held = previous.load if previous is not None else set()
@@ -337,7 +373,11 @@ class Machine(Steps):
             if found is not None:
                 workflow, index = found
                 if workflow.ref(index) == key and workflow.task_state[index] == TS.TASK_STATE_READY:
-                    self._enqueue(workflow, index)
+                    workflow.due.pop(index, None)
+                    if self._overdue(workflow, index):
+                        self._time_out_waiting(workflow, index)
+                    else:
+                        self._enqueue(workflow, index)
         elif stimulus.kind == CANCEL_DEADLINE:
             self._cancel_deadline(key[0])
         elif stimulus.kind == TASK_DEADLINE:

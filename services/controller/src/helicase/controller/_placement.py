@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from helicase.controller._workflow import Ref
 
 Kind = tuple[str, str]  # (instance group, task type)
-Entry = tuple[int, str, int]  # (age, workflow id, task index)
+Entry = tuple[int, str, int, float]  # age, workflow id, task index, READY since
 
 
 class ParticipantView:
@@ -51,6 +51,13 @@ class Pool:
     def __init__(self) -> None:
         self._by_name: dict[str, ParticipantView] = {}
         self._by_group: dict[str, dict[str, ParticipantView]] = {}
+        self._sessions = 0
+
+    def new_session(self) -> int:
+        """A session number never used before, also across incarnations of one name: a grace
+        timer of an earlier incarnation never matches a later one."""
+        self._sessions += 1
+        return self._sessions
 
     def __iter__(self) -> Iterator[ParticipantView]:
         return iter(list(self._by_name.values()))
@@ -103,14 +110,15 @@ class ReadyQueue:
     def __len__(self) -> int:
         return sum(len(q) for q in self._queues.values())
 
-    def push(self, kind: Kind, workflow_id: str, index: int) -> None:
+    def push(self, kind: Kind, workflow_id: str, index: int, since: float = 0.0) -> None:
         self._age += 1
-        self._queues.setdefault(kind, deque()).append((self._age, workflow_id, index))
+        self._queues.setdefault(kind, deque()).append((self._age, workflow_id, index, since))
 
     def pop_next(
         self, *, is_live: Callable[[str, int], bool], pool: Pool
-    ) -> tuple[str, int, ParticipantView] | None:
-        """The oldest live entry that has a participant to go to, removed, with that participant."""
+    ) -> tuple[str, int, ParticipantView, float] | None:
+        """The oldest live entry that has a participant to go to, removed, with that participant
+        and the time the task became READY."""
         best: tuple[int, Kind, ParticipantView] | None = None
         for kind in list(self._queues):
             queue = self._queues[kind]
@@ -126,5 +134,5 @@ class ReadyQueue:
                 best = (queue[0][0], kind, target)
         if best is None:
             return None
-        _, workflow_id, index = self._queues[best[1]].popleft()
-        return workflow_id, index, best[2]
+        _, workflow_id, index, since = self._queues[best[1]].popleft()
+        return workflow_id, index, best[2], since

@@ -13,6 +13,7 @@ import grpc
 from google.protobuf import json_format
 from google.rpc import code_pb2
 
+from helicase.common import tracing
 from helicase.common.errors import InvalidArgument, error_info_status, invalid_argument_status
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.controller import _dag
@@ -97,6 +98,8 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
             stimulus = WorkflowSubmitted(
                 stimulus_id=new_stimulus_id("submit"), now=time.time(), definition=definition
             )
+            if tracing.enabled():  # its tasks' runs join the trace of this submission
+                core.trace_context[request.workflow.id] = tracing.inject()
             await self._leadership.call(core, context, stimulus)  # returns once durable
             log.info(
                 "workflow submitted",

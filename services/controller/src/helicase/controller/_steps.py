@@ -133,6 +133,8 @@ class Steps:
     def _settle(self, workflow: WorkflowRun, index: int, state: int) -> None:
         """The task's outcome is final."""
         self._set(workflow, index, state)
+        workflow.due.pop(index, None)
+        workflow.deadline.pop(index, None)
         if not workflow.final[index]:
             workflow.final[index] = 1
             workflow.unfinished -= 1
@@ -156,13 +158,17 @@ class Steps:
     def _enqueue(self, workflow: WorkflowRun, index: int) -> None:
         if not workflow.queued[index]:
             workflow.queued[index] = 1
-            self.ready.push(workflow.definition.kind(index), workflow.id, index)
+            self.ready.push(workflow.definition.kind(index), workflow.id, index, self._now)
 
     def _make_ready(self, workflow: WorkflowRun, index: int, *, new_attempt: bool) -> None:
         if new_attempt:
             workflow.attempt[index] += 1
             workflow.placement[index] = 0
             workflow.replacements[index] = 0
+        # A new attempt, or a re-placement after its participant was lost: the timeout starts
+        # again when it is placed.
+        workflow.due.pop(index, None)
+        workflow.deadline.pop(index, None)
         self._release(workflow, index)
         self._set(workflow, index, TS.TASK_STATE_READY)
         self._enqueue(workflow, index)
@@ -189,10 +195,27 @@ class Steps:
     def _schedule_retry(
         self, workflow: WorkflowRun, index: int, settings: RetrySettings | None = None
     ) -> None:
-        settings = settings or RetrySettings.of(workflow.definition.task(index))
+        """Starts the timer of the task's next attempt; after a failover, with what is left."""
         ref = workflow.ref(index)
-        delay = backoff(settings, ref[2], "/".join(map(str, ref)))
-        self._timer(RETRY, ref[:3], delay)
+        at = workflow.due.get(index)
+        if at is None:
+            settings = settings or RetrySettings.of(workflow.definition.task(index))
+            at = self._now + backoff(settings, ref[2], "/".join(map(str, ref)))
+            workflow.due[index] = at
+        self._timer(RETRY, ref[:3], at - self._now)
+
+    def _overdue(self, workflow: WorkflowRun, index: int) -> bool:
+        """Whether the task's attempt has used up its timeout (counted across reschedules)."""
+        deadline = workflow.deadline.get(index)
+        return deadline is not None and self._now >= deadline
+
+    def _time_out_waiting(self, workflow: WorkflowRun, index: int) -> None:
+        """A rescheduled attempt whose timeout passed before it could run again: TIMED_OUT."""
+        message = "timed out: the attempt's timeout passed while it waited to run again"
+        self._emit_task(workflow, index, TS.TASK_STATE_TIMED_OUT, message)
+        self._persist(workflow)
+        self._attempt_failed(workflow, index, TS.TASK_STATE_TIMED_OUT, message)
+        self._maybe_finish(workflow)
 
     def _apply_failure_policy(self, workflow: WorkflowRun, index: int, reason: str) -> None:
         workflow.failed = True

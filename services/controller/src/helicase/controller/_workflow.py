@@ -27,7 +27,10 @@ class WorkflowRun:
 
     __slots__ = (
         "attempt",
+        "cancel_due",
+        "deadline",
         "definition",
+        "due",
         "end_time",
         "failed",
         "final",
@@ -63,6 +66,11 @@ class WorkflowRun:
         self.waiting = array("I", definition.dep_counts)  # dependencies not yet COMPLETED
         self.participant: dict[int, str] = {}  # tasks in flight only
         self.outputs: dict[int, dict[str, Any]] = {}  # COMPLETED tasks with outputs only
+        # Timers live in the state too (absolute wall-clock seconds), so a new leader re-arms
+        # them with what is left rather than starting over:
+        self.due: dict[int, float] = {}  # a waiting retry or reschedule: when it is ready again
+        self.deadline: dict[int, float] = {}  # tasks with a timeout: when this attempt times out
+        self.cancel_due = 0.0  # CANCELING: when it ends CANCELED even without answers
 
     @property
     def id(self) -> str:

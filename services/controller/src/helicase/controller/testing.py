@@ -9,11 +9,13 @@ from typing import Any
 from google.protobuf import json_format
 
 from helicase.controller._actions import Action, Assign, StartTimer
+from helicase.controller._codec import decode, encode
 from helicase.controller._dag import build
 from helicase.controller._machine import Machine
 from helicase.controller._steps import MachineSettings
 from helicase.controller._stimuli import (
     CancelRequested,
+    LeadershipTaken,
     ParticipantDisconnected,
     ParticipantJoined,
     ParticipantLost,
@@ -134,6 +136,17 @@ class Harness:
         for timer in [t for t in self.timers if t.kind == kind]:
             out += self.fire(timer)
         return out
+
+    def fail_over(self, *, after: float = 0.0) -> list[Action]:
+        """A new leader, `after` seconds later: a fresh machine takes over the workflows as they
+        were persisted (through the codec); the old leader's timers die with it."""
+        stored = [decode(encode(workflow)) for workflow in self.machine.workflows.values()]
+        self.machine = Machine(source="controller/test", settings=self.machine.settings)
+        self.timers = []
+        self.now += after
+        return self.handle(
+            LeadershipTaken(stimulus_id=self._sid("leader"), now=self.now, workflows=stored)
+        )
 
     def task_state(self, task_id: str, workflow_id: str = "w1") -> int:
         workflow = self.machine.workflows[workflow_id]

@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 
-from helicase.common import kafka, logs, zk
+from helicase.common import kafka, observability, zk
 from helicase.common.grpc_server import (
     build_server,
     follow_zk_session,
@@ -18,7 +18,10 @@ from helicase.common.grpc_server import (
 )
 from helicase.common.leader import LeaderWatch
 from helicase.common.registry import ParticipantInfo
-from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
+from helicase.participant import (
+    builtins,  # noqa: F401  (registers the built-in types)
+    metrics,
+)
 from helicase.participant.config import ParticipantConfig
 from helicase.participant.registration import (
     NameTaken,
@@ -111,6 +114,7 @@ async def serve(config: ParticipantConfig) -> int:
         producer=producer,
         grace=config.grace,
     )
+    metrics.CAPACITY.set(config.capacity)
     server, _, health = build_server(config.listen, lambda s: None, [])
     background = [
         asyncio.create_task(participant.run_forever()),
@@ -133,7 +137,7 @@ async def serve(config: ParticipantConfig) -> int:
 
 
 def main() -> None:
-    logs.setup("participant")
+    observability.setup("participant")
     sys.exit(asyncio.run(serve(ParticipantConfig.from_env())))
 
 

@@ -16,10 +16,11 @@ from typing import Any
 import grpc
 from google.protobuf import json_format, struct_pb2
 
-from helicase.common import events, topics
+from helicase.common import events, topics, tracing
 from helicase.common.grpc_server import channel
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
+from helicase.participant import metrics
 from helicase.participant.config import ledger_path
 from helicase.participant.results import Key, Unacked, key_of
 from helicase.participant.runner import RunResult, run_task
@@ -274,7 +275,20 @@ class Participant:
         ref = entry.ref
         start = events.timestamp()
         try:
-            result = await self._run(entry, assignment, start)
+            with tracing.span(
+                f"run {assignment.type}",
+                dict(assignment.trace_context),
+                workflow_id=ref.workflow_id,
+                task_id=ref.task_id,
+                attempt=ref.attempt,
+                participant=self.name,
+            ):
+                metrics.RUNNING.set(len(self._running))
+                began = time.perf_counter()
+                result = await self._run(entry, assignment, start)
+            outcome = Outcome.Name(result.outcome).removeprefix("TASK_OUTCOME_")
+            metrics.TASK_RUNS.labels(assignment.type, outcome).inc()
+            metrics.TASK_SECONDS.labels(assignment.type).observe(time.perf_counter() - began)
             if self._stopping and result.outcome == Outcome.TASK_OUTCOME_CANCELED:
                 return  # killed by our own shutdown: the controller re-places it, report nothing
             state = events.OUTCOME_STATE.get(result.outcome)
@@ -308,6 +322,8 @@ class Participant:
             log.exception("task bookkeeping failed", extra={"task_id": ref.task_id})
         finally:
             self._running.pop(key_of(ref), None)
+            metrics.RUNNING.set(len(self._running))
+            metrics.UNACKED.set(len(self._unacked))
 
     async def _run(
         self, entry: _Running, assignment: participant_pb2.Assignment, start: Any

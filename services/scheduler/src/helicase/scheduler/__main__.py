@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 
-from helicase.common import kafka, logs, zk, zkpaths
+from helicase.common import kafka, observability, zk, zkpaths
 from helicase.common.grpc_server import (
     build_server,
     channel,
@@ -21,8 +21,9 @@ from helicase.scheduler.admission import Admission
 from helicase.scheduler.config import SchedulerConfig
 from helicase.scheduler.consume import CommandLoop
 from helicase.scheduler.controller_client import Controller
+from helicase.scheduler.schedules import ScheduleFirer
 from helicase.scheduler.workflows import Workflows
-from helicase.v1 import workflow_service_pb2_grpc
+from helicase.v1 import schedule_pb2_grpc, workflow_service_pb2_grpc
 
 log = logging.getLogger("helicase.scheduler")
 
@@ -61,7 +62,14 @@ async def serve(config: SchedulerConfig) -> int:
     commands = CommandLoop(
         config=config.common, workflows=workflows, max_in_flight=config.max_running + 100
     )
+    firer = ScheduleFirer(
+        scheduler_id=config.scheduler_id,
+        zk=client,
+        schedules=schedule_pb2_grpc.ScheduleServiceStub(api),
+        workflows=workflow_service_pb2_grpc.WorkflowServiceStub(api),
+    )
     background = [
+        asyncio.create_task(firer.run(config.schedule_interval.total_seconds())),
         asyncio.create_task(commands.run()),
         asyncio.create_task(adopt_forever(workflows, config.adopt_interval.total_seconds())),
         asyncio.create_task(follow_zk_session(health, client)),
@@ -88,7 +96,7 @@ async def serve(config: SchedulerConfig) -> int:
 
 
 def main() -> None:
-    logs.setup("scheduler")
+    observability.setup("scheduler")
     sys.exit(asyncio.run(serve(SchedulerConfig.from_env())))
 
 

@@ -17,7 +17,8 @@ class SchedulerConfig:
     launches wait, uncommitted, until one finishes.
     HELICASE_SCHEDULER_MAX_RUNNING_PER_TENANT: most workflows of one tenant at once (0 = no limit).
     HELICASE_TENANT_LABEL: the workflow label naming its tenant (tenant).
-    HELICASE_ADOPT_INTERVAL: how often to look for running workflows without an owner (5s)."""
+    HELICASE_ADOPT_INTERVAL: how often to look for running workflows without an owner (5s).
+    HELICASE_SCHEDULE_INTERVAL: how often the firing scheduler looks for due schedules (1s)."""
 
     common: CommonConfig
     listen: str
@@ -26,6 +27,7 @@ class SchedulerConfig:
     max_running_per_tenant: int
     tenant_label: str
     adopt_interval: timedelta
+    schedule_interval: timedelta
 
     @classmethod
     def from_env(cls) -> SchedulerConfig:
@@ -39,4 +41,5 @@ class SchedulerConfig:
             ),
             tenant_label=env_str("HELICASE_TENANT_LABEL", "tenant"),
             adopt_interval=env_duration("HELICASE_ADOPT_INTERVAL", timedelta(seconds=5)),
+            schedule_interval=env_duration("HELICASE_SCHEDULE_INTERVAL", timedelta(seconds=1)),
         )

@@ -11,7 +11,7 @@ from typing import Any
 from confluent_kafka import Consumer, Message, TopicPartition
 from google.protobuf.message import DecodeError
 
-from helicase.common import kafka, topics
+from helicase.common import kafka, topics, tracing
 from helicase.common.config import CommonConfig
 from helicase.scheduler.offsets import CommitTracker, Partition
 from helicase.scheduler.workflows import Workflows
@@ -110,18 +110,23 @@ class CommandLoop:
         partition: Partition = (message.topic() or "", message.partition() or 0)
         offset = message.offset() or 0
         self._tracker.start(partition, offset)
-        task = asyncio.create_task(self._process(partition, offset, message.value()))
+        parent = tracing.from_kafka_headers(message.headers())
+        task = asyncio.create_task(self._process(partition, offset, message.value(), parent))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _process(self, partition: Partition, offset: int, value: Any) -> None:
+    async def _process(
+        self, partition: Partition, offset: int, value: Any, parent: dict[str, str]
+    ) -> None:
         command = decode_command(value)
         if command is None:
             log.error(
                 "malformed command skipped", extra={"partition": partition[1], "offset": offset}
             )
         else:
-            await self._handle_until_done(command, partition, offset)
+            kind = command.WhichOneof("command") or "command"
+            with tracing.span(f"scheduler {kind}", parent, workflow_id=command.workflow_id):
+                await self._handle_until_done(command, partition, offset)
         commit_to = self._tracker.done(partition, offset)
         if commit_to is not None:
             await self._commit(partition, commit_to)

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import grpc
 
+from helicase.common import tracing
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.grpc_server import channel
 from helicase.common.leader import LeaderWatch
@@ -78,7 +79,10 @@ class Controller:
     async def submit(
         self, request: controller_pb2.SubmitWorkflowRequest
     ) -> controller_pb2.SubmitWorkflowResponse:
-        return await self.call(lambda s: s.SubmitWorkflow(request, timeout=CALL_TIMEOUT), "submit")
+        metadata = tracing.grpc_metadata()
+        return await self.call(
+            lambda s: s.SubmitWorkflow(request, timeout=CALL_TIMEOUT, metadata=metadata), "submit"
+        )
 
     async def cancel(self, workflow_id: str, reason: str) -> None:
         request = controller_pb2.ControllerServiceCancelWorkflowRequest(

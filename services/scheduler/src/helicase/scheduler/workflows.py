@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import grpc
 from google.protobuf import timestamp_pb2
@@ -15,6 +16,7 @@ from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from helicase.common import events, topics, zkpaths
 from helicase.common.kafka import AsyncProducer
+from helicase.scheduler import metrics
 from helicase.scheduler.admission import Admission
 from helicase.scheduler.controller_client import Controller, WorkflowUnknown
 from helicase.v1 import command_pb2, controller_pb2, workflow_pb2, workflow_service_pb2
@@ -22,6 +24,7 @@ from helicase.v1 import workflow_service_pb2_grpc as wf_grpc
 
 log = logging.getLogger(__name__)
 WS = workflow_pb2.WorkflowState
+Blocking = Callable[..., Awaitable[Any]]
 TERMINAL_FALLBACK = timedelta(seconds=15)
 
 
@@ -37,8 +40,10 @@ class Workflows:
         admission: Admission,
         claim_wait: timedelta,
         tenant_label: str = "tenant",
+        blocking: Blocking = asyncio.to_thread,
     ) -> None:
         self.scheduler_id = scheduler_id
+        self._blocking = blocking  # how the (blocking) ZooKeeper calls run off the event loop
         self._tenant_label = tenant_label
         self._claim_wait = claim_wait
         self._zk = zk
@@ -126,7 +131,7 @@ class Workflows:
         deadline = asyncio.get_running_loop().time() + self._claim_wait.total_seconds()
         while True:
             try:
-                await asyncio.to_thread(
+                await self._blocking(
                     self._zk.create,
                     path,
                     self.scheduler_id.encode(),
@@ -137,14 +142,12 @@ class Workflows:
             except NodeExistsError:
                 pass
             try:
-                data, _ = await asyncio.to_thread(self._zk.get, path)
+                data, _ = await self._blocking(self._zk.get, path)
             except NoNodeError:
                 continue  # vanished meanwhile: claim it
             if data.decode() == self.scheduler_id:
                 return True  # ours from an earlier try of this launch
-            submitted = await asyncio.to_thread(
-                self._zk.exists, zkpaths.workflow_state(workflow_id)
-            )
+            submitted = await self._blocking(self._zk.exists, zkpaths.workflow_state(workflow_id))
             if submitted is not None or asyncio.get_running_loop().time() > deadline:
                 return False
             await asyncio.sleep(0.5)
@@ -178,7 +181,9 @@ class Workflows:
             extra={"workflow_id": workflow_id, "running": len(self._admission.running)},
         )
         waiter = self._admitted.setdefault(workflow_id, asyncio.get_running_loop().create_future())
+        metrics.WAITING.set(self._admission.waiting)
         await waiter
+        metrics.WAITING.set(self._admission.waiting)
 
     def _wake(self, workflow_id: str) -> None:
         waiter = self._admitted.pop(workflow_id, None)
@@ -194,6 +199,7 @@ class Workflows:
     def start_following(self, workflow_id: str) -> None:
         if workflow_id not in self.following:
             self.following[workflow_id] = asyncio.create_task(self._follow(workflow_id))
+            metrics.FOLLOWED.set(len(self.following))
 
     async def _follow(self, workflow_id: str) -> None:
         try:
@@ -207,6 +213,7 @@ class Workflows:
             await self._drop_owner(workflow_id)
         finally:
             self.following.pop(workflow_id, None)
+            metrics.FOLLOWED.set(len(self.following))
             self._release_slot(workflow_id)
 
     async def _follow_to_release(self, workflow_id: str) -> None:
@@ -299,9 +306,9 @@ class Workflows:
     async def _drop_owner(self, workflow_id: str) -> None:
         path = zkpaths.owner(workflow_id)
         try:
-            data, stat = await asyncio.to_thread(self._zk.get, path)
+            data, stat = await self._blocking(self._zk.get, path)
             if data.decode() == self.scheduler_id:
-                await asyncio.to_thread(self._zk.delete, path, version=stat.version)
+                await self._blocking(self._zk.delete, path, version=stat.version)
         except NoNodeError:
             pass
         except Exception:
@@ -313,16 +320,16 @@ class Workflows:
         """Takes over running workflows without an owner node; re-claims ours that lost theirs
         (our session expired). Returns how many it adopted."""
         try:
-            running = await asyncio.to_thread(self._zk.get_children, zkpaths.WORKFLOWS)
+            running = await self._blocking(self._zk.get_children, zkpaths.WORKFLOWS)
         except NoNodeError:
             return 0
-        owners = set(await asyncio.to_thread(self._zk.get_children, zkpaths.OWNERS))
+        owners = set(await self._blocking(self._zk.get_children, zkpaths.OWNERS))
         adopted = 0
         for workflow_id in running:
             if workflow_id in owners:
                 continue
             try:
-                await asyncio.to_thread(
+                await self._blocking(
                     self._zk.create,
                     zkpaths.owner(workflow_id),
                     self.scheduler_id.encode(),
@@ -335,6 +342,7 @@ class Workflows:
                 continue  # ours all along: the node is back
             log.info("adopted orphan workflow", extra={"workflow_id": workflow_id})
             self._admission.adopt(workflow_id)
+            metrics.ADOPTED.inc()
             self.start_following(workflow_id)
             adopted += 1
         return adopted

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sys
 
-from helicase.common import kafka, logs, topics
+from helicase.common import kafka, observability, topics
 from helicase.common.grpc_server import build_server, channel, run_until_stopped, set_serving
 from helicase.sink.config import SinkConfig
 from helicase.sink.pipeline import Sink
@@ -50,7 +50,7 @@ async def serve(config: SinkConfig) -> int:
 
 
 def main() -> None:
-    logs.setup("sink")
+    observability.setup("sink")
     sys.exit(asyncio.run(serve(SinkConfig.from_env())))
 
 

@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from helicase.common import topics
 from helicase.common.kafka import AsyncProducer
+from helicase.sink import metrics
 from helicase.sink.batching import Batch, DeadLetter, Record, build_batch
 from helicase.sink.recorder import RecordFn, store_isolating_rejects
 
@@ -101,7 +102,10 @@ class Sink:
                 event = batch.events[index]
                 dead.append(DeadLetter(batch.sources[index], reason, event.event_id))
             self.stored += len(batch.events) - len(rejected)
+            metrics.EVENTS_STORED.inc(len(batch.events) - len(rejected))
+            metrics.BATCH_SIZE.observe(len(batch.events))
         if dead:
+            metrics.DEAD_LETTERS.inc(len(dead))
             await self._dead_letter(dead)
         await self._commit(batch.commit)
 

@@ -6,8 +6,16 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 HERE = Path(__file__).resolve().parent
+
+
+def head() -> str:
+    """The newest revision (what `upgrade` brings a database to)."""
+    newest = ScriptDirectory(str(HERE)).get_current_head()
+    assert newest is not None
+    return newest
 
 
 def upgrade(sync_url: str) -> None:

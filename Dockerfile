@@ -1,0 +1,30 @@
+# One image for every Helicase service; a Kubernetes Deployment (deploy/k8s) picks the service by
+# its command, one of the workspace's console scripts:
+#   helicase-api, helicase-scheduler, helicase-controller, helicase-participant, helicase-sink,
+#   helicase (the command line)
+# (`python -m helicase.<service>` runs the same code.)
+#   docker build -t helicase/helicase:0.1.0 .
+FROM python:3.11-slim AS build
+ENV UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PROJECT_ENVIRONMENT=/opt/helicase
+RUN pip install --no-cache-dir "uv==0.13.9"
+WORKDIR /src
+# The locked dependencies and every workspace package (not editable: the source tree stays here).
+COPY pyproject.toml uv.lock ./
+COPY libs/ libs/
+COPY services/ services/
+RUN uv sync --frozen --no-dev --no-editable
+
+FROM python:3.11-slim
+# Shell tasks of the built-in `shell` type run /bin/sh -c in the participant's container.
+RUN groupadd --system --gid 10001 helicase \
+ && useradd --system --uid 10001 --gid helicase --home-dir /home/helicase --create-home helicase
+COPY --from=build /opt/helicase /opt/helicase
+ENV PATH=/opt/helicase/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+USER 10001:10001
+WORKDIR /home/helicase
+CMD ["helicase-api"]

@@ -1,0 +1,1 @@
+"""The `helicase` command line (Typer + Rich) over helicase.client."""

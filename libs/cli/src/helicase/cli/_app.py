@@ -1,0 +1,295 @@
+"""The `helicase` commands. Each is thin: parse options, call the client, render.
+
+Exit codes: 0 success (for `watch` and `submit --watch`: the workflow COMPLETED); 1 the workflow
+ended FAILED or CANCELED; 2 bad usage or an unreadable file; 3 the api refused or could not be
+reached (the gRPC code and any field violations are printed on stderr)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+
+import grpc
+import typer
+from rich.console import Console
+from rich.live import Live
+
+from helicase.cli import _render
+from helicase.cli._input import InputError, parse_labels, read_workflow
+from helicase.client import HelicaseClient, load_workflow_request
+from helicase.common.config import DEFAULT_API_ADDR
+from helicase.v1 import workflow_pb2, workflow_service_pb2
+
+T = TypeVar("T")
+
+EXIT_NOT_COMPLETED = 1
+EXIT_USAGE = 2
+EXIT_API = 3
+
+
+class Output(StrEnum):
+    """How results are printed."""
+
+    table = "table"
+    json = "json"
+
+
+@dataclass(frozen=True)
+class Settings:
+    api: str
+    output: Output
+    timeout: float
+
+
+app = typer.Typer(
+    name="helicase",
+    help="Submit, watch, list and cancel Helicase workflows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    api: Annotated[
+        str, typer.Option("--api", envvar="HELICASE_API_ADDR", help="Address of the api.")
+    ] = DEFAULT_API_ADDR,
+    output: Annotated[
+        Output, typer.Option("--output", "-o", help="table (for people) or json (for scripts).")
+    ] = Output.table,
+    timeout: Annotated[float, typer.Option(help="Deadline of each call, in seconds.")] = 10.0,
+) -> None:
+    ctx.obj = Settings(api=api, output=output, timeout=timeout)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def _run(settings: Settings, work: Callable[[HelicaseClient], Awaitable[T]]) -> T:
+    """Runs `work` with a client; an RPC error is printed and becomes exit code 3."""
+
+    async def go() -> T:
+        async with HelicaseClient(settings.api, timeout=settings.timeout) as client:
+            return await work(client)
+
+    try:
+        return asyncio.run(go())
+    except grpc.aio.AioRpcError as exc:
+        for line in _render.rpc_error_lines(exc):
+            err.print(line, markup=False)
+        raise typer.Exit(EXIT_API) from None
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def _exit_for(workflow: workflow_pb2.Workflow) -> None:
+    if workflow.state != workflow_pb2.WORKFLOW_STATE_COMPLETED:
+        raise typer.Exit(EXIT_NOT_COMPLETED)
+
+
+async def _watch(
+    client: HelicaseClient, workflow_id: str, settings: Settings
+) -> workflow_pb2.Workflow:
+    """Follows the workflow until it is terminal: a live table on a terminal, the final table
+    otherwise, one JSON object per line with --output json."""
+    last: workflow_pb2.Workflow | None = None
+    if settings.output is Output.json:
+        async for last in client.watch(workflow_id):
+            sys.stdout.write(json.dumps(_render.to_json(last)) + "\n")
+            sys.stdout.flush()
+    elif out.is_terminal:
+        with Live(console=out, refresh_per_second=8, transient=False) as live:
+            async for last in client.watch(workflow_id):
+                rows = max(out.size.height - 8, 5)  # header, progress, table head, "more"
+                live.update(_render.workflow_view(last, rows))
+    else:
+        async for update in client.watch(workflow_id):
+            last = update
+        if last is not None:
+            out.print(_render.workflow_view(last))
+    if last is None:  # the stream ended without an update: read it once
+        last = await client.get(workflow_id)
+    return last
+
+
+@app.command()
+def submit(
+    ctx: typer.Context,
+    file: Annotated[str, typer.Argument(help="Workflow as JSON or YAML; - reads standard input.")],
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Follow it; exit 0 only if it COMPLETED.")
+    ] = False,
+    request_id: Annotated[
+        str, typer.Option(help="Idempotency key (default: the file's requestId, or a new one).")
+    ] = "",
+    label: Annotated[
+        list[str] | None, typer.Option("--label", "-l", help="KEY=VALUE, added to the workflow.")
+    ] = None,
+) -> None:
+    """Submit a workflow (the design's JSON shape, or the same in YAML)."""
+    settings = _settings(ctx)
+    try:
+        raw = read_workflow(file)
+        labels = parse_labels(label or [])
+        request = load_workflow_request(raw)
+    except (InputError, ValueError) as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+    if request_id:
+        request.request_id = request_id
+    request.workflow.labels.update(labels)
+
+    async def work(client: HelicaseClient) -> workflow_pb2.Workflow:
+        created = await client.create(request)
+        if not watch:
+            return created
+        if settings.output is Output.table:
+            out.print(f"submitted {created.id}")
+        return await _watch(client, created.id, settings)
+
+    workflow = _run(settings, work)
+    if not watch:
+        if settings.output is Output.json:
+            _print_json(_render.to_json(workflow))
+        else:
+            out.print(workflow.id)
+        return
+    _exit_for(workflow)
+
+
+@app.command()
+def get(
+    ctx: typer.Context,
+    workflow_id: Annotated[str, typer.Argument(metavar="ID", help="Workflow id.")],
+) -> None:
+    """Show a workflow and its tasks."""
+    settings = _settings(ctx)
+    workflow = _run(settings, lambda client: client.get(workflow_id))
+    if settings.output is Output.json:
+        _print_json(_render.to_json(workflow))
+    else:
+        out.print(_render.workflow_view(workflow))
+
+
+_STATES = [_render.workflow_state(v) for v in workflow_pb2.WorkflowState.values() if v]
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    label: Annotated[
+        list[str] | None, typer.Option("--label", "-l", help="KEY=VALUE; all must match.")
+    ] = None,
+    state: Annotated[
+        list[str] | None,
+        typer.Option("--state", "-s", help=f"Any of: {', '.join(_STATES)} (repeatable)."),
+    ] = None,
+    page_size: Annotated[int, typer.Option(min=0, max=500, help="0 = the api's default.")] = 0,
+    page_token: Annotated[str, typer.Option(help="next_page_token of a previous page.")] = "",
+    all_pages: Annotated[bool, typer.Option("--all", help="Follow every page.")] = False,
+) -> None:
+    """List workflows, newest first, with filters and paging."""
+    settings = _settings(ctx)
+    try:
+        labels = parse_labels(label or [])
+        states = [_state_value(s) for s in state or []]
+    except InputError as exc:
+        err.print(f"error: {exc}", markup=False)
+        raise typer.Exit(EXIT_USAGE) from None
+
+    async def work(
+        client: HelicaseClient,
+    ) -> tuple[list[workflow_pb2.Workflow], str]:
+        found: list[workflow_pb2.Workflow] = []
+        token = page_token
+        while True:
+            request = workflow_service_pb2.ListWorkflowsRequest(
+                page_size=page_size, page_token=token, labels=labels, states=states
+            )
+            response = await client.list_workflows(request)
+            found.extend(response.workflows)
+            token = response.next_page_token
+            if not all_pages or not token:
+                return found, token
+
+    workflows, token = _run(settings, work)
+    if settings.output is Output.json:
+        _print_json({"workflows": [_render.to_json(w) for w in workflows], "nextPageToken": token})
+    else:
+        out.print(_render.workflow_list(workflows, token))
+
+
+def _state_value(name: str) -> workflow_pb2.WorkflowState.ValueType:
+    key = name.upper().removeprefix("WORKFLOW_STATE_")
+    if key not in _STATES:
+        raise InputError(f"state {name!r}: expected one of {', '.join(_STATES)}")
+    return workflow_pb2.WorkflowState.Value(f"WORKFLOW_STATE_{key}")
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    workflow_id: Annotated[str, typer.Argument(metavar="ID", help="Workflow id.")],
+) -> None:
+    """Follow a workflow's tasks live until it ends; exit 0 only if it COMPLETED."""
+    settings = _settings(ctx)
+    workflow = _run(settings, lambda client: _watch(client, workflow_id, settings))
+    _exit_for(workflow)
+
+
+@app.command()
+def cancel(
+    ctx: typer.Context,
+    workflow_id: Annotated[str, typer.Argument(metavar="ID", help="Workflow id.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded with the workflow).")] = "",
+) -> None:
+    """Cancel a workflow (cancelling one already cancelled succeeds)."""
+    settings = _settings(ctx)
+    workflow = _run(settings, lambda client: client.cancel(workflow_id, reason))
+    if settings.output is Output.json:
+        _print_json(_render.to_json(workflow))
+    else:
+        out.print(workflow.id, _render.styled(_render.workflow_state(workflow.state)))
+
+
+@app.command("task-types")
+def task_types(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Option(help="Only types served in this instance group.")] = "",
+) -> None:
+    """List the task types live participants serve, with their parameters."""
+    settings = _settings(ctx)
+    types = _run(settings, lambda client: client.task_types(group))
+    if settings.output is Output.json:
+        _print_json({"taskTypes": [_render.to_json(t) for t in types]})
+    else:
+        out.print(_render.task_type_table(types))
+
+
+@app.command()
+def participants(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Option(help="Only participants of this instance group.")] = "",
+    task_type: Annotated[str, typer.Option(help="Only participants serving this type.")] = "",
+) -> None:
+    """List the live participants: group, task types, load/capacity, connected since."""
+    settings = _settings(ctx)
+    found = _run(settings, lambda client: client.participants(group, task_type))
+    if settings.output is Output.json:
+        _print_json({"participants": [_render.to_json(p) for p in found]})
+    else:
+        out.print(_render.participant_table(found))

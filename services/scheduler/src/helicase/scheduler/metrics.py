@@ -1,0 +1,13 @@
+"""The scheduler's Prometheus metrics (served with helicase.common.metrics.serve); its consumer
+lag is helicase_kafka_consumer_lag."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+FOLLOWED = Gauge("helicase_scheduler_workflows_followed", "Running workflows this scheduler owns")
+WAITING = Gauge(
+    "helicase_scheduler_admission_waiting", "Launches waiting for admission (queue depth)"
+)
+ADOPTED = Counter("helicase_scheduler_adopted_total", "Orphaned workflows adopted")
+FIRED = Counter("helicase_scheduler_schedule_firings_total", "Recurring workflow firings")

@@ -1,0 +1,349 @@
+"""deploy/k8s renders, and what it renders is what a cluster accepts and what the services need.
+
+Both overlays are built with the real `kustomize` (installed by scripts/bootstrap.sh into
+.helicase/bin) and every object is validated offline, strictly (unknown fields are errors),
+against the Kubernetes OpenAPI schemas that `kubernetes-validate` ships. No cluster and no
+container engine are needed; the image's entry points are checked against the workspace.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Iterator
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+KUSTOMIZE = ROOT / ".helicase" / "bin" / "kustomize"
+KUBERNETES_VERSION = "1.31.0"  # the oldest version the manifests promise to fit
+OVERLAYS = ("dev", "prod")
+SERVICE_COMMANDS = {
+    "helicase-api",
+    "helicase-scheduler",
+    "helicase-controller",
+    "helicase-participant",
+    "helicase-sink",
+}
+
+LISTEN_VARIABLE = {
+    "helicase-api": "HELICASE_API_ADDR",
+    "helicase-scheduler": "HELICASE_SCHEDULER_ADDR",
+    "helicase-controller": "HELICASE_CONTROLLER_ADDR",
+    "helicase-participant": "HELICASE_PARTICIPANT_ADDR",
+    "helicase-sink": "HELICASE_SINK_ADDR",
+}
+
+Obj = dict[str, Any]
+
+
+def render(overlay: str) -> list[Obj]:
+    assert KUSTOMIZE.exists(), "kustomize missing: run `make install`"
+    out = subprocess.run(
+        [str(KUSTOMIZE), "build", str(K8S / "overlays" / overlay)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return [doc for doc in yaml.safe_load_all(out) if doc]
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def rendered(request: pytest.FixtureRequest) -> tuple[str, list[Obj]]:
+    return request.param, render(request.param)
+
+
+def of_kind(objs: list[Obj], kind: str) -> dict[str, Obj]:
+    return {o["metadata"]["name"]: o for o in objs if o["kind"] == kind}
+
+
+def helicase_containers(objs: list[Obj]) -> Iterator[tuple[str, Obj]]:
+    for name, deployment in of_kind(objs, "Deployment").items():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            yield name, container
+
+
+_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "K": 10**3, "M": 10**6, "G": 10**9, "": 1}
+
+
+def quantity_bytes(raw: str) -> int:
+    match = re.fullmatch(r"(\d+)([KMG]i?)?", raw)
+    assert match, f"unparsed memory quantity {raw!r}"
+    return int(match.group(1)) * _UNITS[match.group(2) or ""]
+
+
+def env_of(container: Obj) -> dict[str, Obj]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+# --- the schemas
+
+
+def test_every_object_is_valid_against_the_kubernetes_schemas(
+    rendered: tuple[str, list[Obj]],
+) -> None:
+    overlay, objs = rendered
+    assert len(objs) > 10, f"{overlay}: only {len(objs)} objects rendered"
+    for obj in objs:
+        try:
+            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as err:
+            pytest.fail(f"{overlay}: {obj['kind']}/{obj['metadata']['name']}: {err.message}")
+
+
+def test_every_namespaced_object_lands_in_the_overlays_namespace(
+    rendered: tuple[str, list[Obj]],
+) -> None:
+    overlay, objs = rendered
+    (namespace,) = of_kind(objs, "Namespace")
+    assert namespace == {"dev": "helicase-dev", "prod": "helicase"}[overlay]
+    for obj in objs:
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"].get("namespace") == namespace, obj["metadata"]["name"]
+
+
+# --- what every service's Deployment needs
+
+
+def test_the_services_run_with_the_replicas_the_design_expects(
+    rendered: tuple[str, list[Obj]],
+) -> None:
+    _, objs = rendered
+    deployments = of_kind(objs, "Deployment")
+    for name in ("api", "scheduler", "controller", "sink", "participant-default"):
+        assert f"helicase-{name}" in deployments
+    assert deployments["helicase-scheduler"]["spec"]["replicas"] == 2
+    assert deployments["helicase-controller"]["spec"]["replicas"] == 2  # leader + standby
+
+
+def test_every_container_has_grpc_health_probes_on_its_own_port(
+    rendered: tuple[str, list[Obj]],
+) -> None:
+    overlay, objs = rendered
+    for name, container in helicase_containers(objs):
+        ports = {p["containerPort"] for p in container.get("ports", [])}
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert probe in container, f"{overlay}: {name} has no {probe}"
+            grpc = container[probe].get("grpc")
+            assert grpc, f"{overlay}: {name}'s {probe} is not a gRPC health probe"
+            assert grpc["port"] in ports, f"{overlay}: {name}'s {probe} checks a closed port"
+        # The service listens where its probes knock, on every interface (or the pod's IP).
+        listen = env_of(container)[LISTEN_VARIABLE[container["command"][0]]]["value"]
+        host, _, port = listen.rpartition(":")
+        assert host in {"0.0.0.0", "$(POD_IP)"}, f"{overlay}: {name} listens on {listen}"
+        assert int(port) == container["livenessProbe"]["grpc"]["port"], f"{overlay}: {name}"
+
+
+def test_every_pod_exposes_its_metrics_port_for_scraping(rendered: tuple[str, list[Obj]]) -> None:
+    overlay, objs = rendered
+    (config,) = (c for c in of_kind(objs, "ConfigMap").values() if "HELICASE_ZK" in c["data"])
+    metrics_port = int(config["data"]["HELICASE_METRICS_ADDR"].rpartition(":")[2])
+    for name, deployment in of_kind(objs, "Deployment").items():
+        annotations = deployment["spec"]["template"]["metadata"].get("annotations", {})
+        assert annotations.get("prometheus.io/scrape") == "true", f"{overlay}: {name}"
+        assert annotations.get("prometheus.io/port") == str(metrics_port), f"{overlay}: {name}"
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+            assert ports.get("metrics") == metrics_port, f"{overlay}: {name}"
+
+
+def test_every_container_has_requests_and_a_memory_limit(rendered: tuple[str, list[Obj]]) -> None:
+    overlay, objs = rendered
+    for name, container in helicase_containers(objs):
+        resources = container.get("resources", {})
+        assert {"cpu", "memory"} <= set(resources.get("requests", {})), f"{overlay}: {name}"
+        limit = quantity_bytes(resources.get("limits", {}).get("memory", "0"))
+        assert limit >= quantity_bytes(resources["requests"]["memory"]) > 0, f"{overlay}: {name}"
+
+
+def test_participants_take_the_pod_name_and_exit_below_their_memory_limit(
+    rendered: tuple[str, list[Obj]],
+) -> None:
+    overlay, objs = rendered
+    participants = [(n, c) for n, c in helicase_containers(objs) if "participant" in n]
+    assert participants
+    for name, container in participants:
+        assert container["command"] == ["helicase-participant"]
+        env = env_of(container)
+        source = env["HELICASE_PARTICIPANT_NAME"].get("valueFrom", {}).get("fieldRef", {})
+        assert source.get("fieldPath") == "metadata.name", f"{overlay}: {name}"
+        assert env["HELICASE_PARTICIPANT_TASK_TYPES"]["value"], f"{overlay}: {name}"
+        watchdog = int(env["HELICASE_PARTICIPANT_MAX_RSS_MB"]["value"]) * 2**20
+        limit = quantity_bytes(container["resources"]["limits"]["memory"])
+        # The watchdog exits first, with room for the allocation that crossed it.
+        assert 0 < watchdog <= 0.9 * limit, f"{overlay}: {name}: watchdog {watchdog} vs {limit}"
+
+
+def test_the_prod_overlay_runs_one_participant_deployment_per_airavata_type() -> None:
+    participants = {
+        name: env_of(c)["HELICASE_PARTICIPANT_TASK_TYPES"]["value"]
+        for name, c in helicase_containers(render("prod"))
+        if "participant" in name
+    }
+    assert participants["helicase-participant-default"] == "noop,sleep,shell"
+    airavata = {n: t for n, t in participants.items() if t.startswith("airavata.")}
+    assert len(airavata) >= 5
+    assert all("," not in types for types in airavata.values())
+    assert participants["helicase-participant-env-setup"] == "airavata.env_setup"
+
+
+def test_every_deployment_has_a_disruption_budget(rendered: tuple[str, list[Obj]]) -> None:
+    overlay, objs = rendered
+    budgets = [
+        b["spec"]["selector"]["matchLabels"] for b in of_kind(objs, "PodDisruptionBudget").values()
+    ]
+    for name, deployment in of_kind(objs, "Deployment").items():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        covering = [s for s in budgets if s.items() <= labels.items()]
+        assert len(covering) == 1, f"{overlay}: {name} is covered by {len(covering)} budgets"
+
+
+def test_the_autoscaler_targets_a_participant_deployment(rendered: tuple[str, list[Obj]]) -> None:
+    _, objs = rendered
+    deployments = of_kind(objs, "Deployment")
+    autoscalers = of_kind(objs, "HorizontalPodAutoscaler")
+    assert autoscalers
+    for hpa in autoscalers.values():
+        assert hpa["spec"]["scaleTargetRef"]["name"] in deployments
+        assert "participant" in hpa["spec"]["scaleTargetRef"]["name"]
+
+
+def test_references_to_config_and_secrets_resolve(rendered: tuple[str, list[Obj]]) -> None:
+    overlay, objs = rendered
+    config_maps, secrets = of_kind(objs, "ConfigMap"), of_kind(objs, "Secret")
+    secret_refs: set[str] = set()
+    for kind in ("Deployment", "StatefulSet"):
+        for name, workload in of_kind(objs, kind).items():
+            for container in workload["spec"]["template"]["spec"]["containers"]:
+                for source in container.get("envFrom", []):
+                    assert source["configMapRef"]["name"] in config_maps, f"{overlay}: {name}"
+                for env in container.get("env", []):
+                    ref = env.get("valueFrom", {}).get("secretKeyRef")
+                    if ref:
+                        secret_refs.add(ref["name"])
+                        if overlay == "dev":
+                            assert ref["key"] in secrets[ref["name"]]["data"], f"{name}: {ref}"
+    if overlay == "dev":
+        assert secret_refs <= set(secrets)
+    else:  # prod: the operator creates it (docs/kubernetes.md); nothing secret is in the repo
+        assert not secrets
+        assert secret_refs == {"helicase-secrets"}
+    api = next(c for n, c in helicase_containers(objs) if n == "helicase-api")
+    assert {"HELICASE_DATABASE_URL", "HELICASE_CREDENTIAL_KEY"} <= set(env_of(api))
+
+
+def test_the_dev_overlay_runs_its_own_infrastructure_and_prod_none() -> None:
+    dev = of_kind(render("dev"), "StatefulSet")
+    assert set(dev) == {"zookeeper", "kafka", "postgres"}
+    kafka_env = env_of(dev["kafka"]["spec"]["template"]["spec"]["containers"][0])
+    assert kafka_env["KAFKA_PROCESS_ROLES"]["value"] == "broker,controller"  # KRaft
+    assert not of_kind(render("prod"), "StatefulSet")
+
+
+# --- the image's entry points
+
+
+def _console_scripts() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+
+
+def test_the_image_and_manifests_name_entry_points_that_exist_in_the_workspace() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    named = set(re.findall(r"\bhelicase(?:-[a-z]+)?\b", dockerfile)) & (
+        SERVICE_COMMANDS | {"helicase"}
+    )
+    assert named >= SERVICE_COMMANDS, f"the Dockerfile names {sorted(named)}"
+    for overlay in OVERLAYS:
+        for _, container in helicase_containers(render(overlay)):
+            named.add(container["command"][0])
+    scripts = _console_scripts()
+    for command in sorted(named):
+        assert command in scripts, f"{command} is not a console script of the workspace"
+        module, _, attr = scripts[command].partition(":")
+        assert callable(getattr(importlib.import_module(module), attr)), scripts[command]
+
+
+def test_the_dockerfile_builds_a_slim_python_311_image_run_by_a_non_root_user() -> None:
+    lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
+    bases = [line.split()[1] for line in lines if line.startswith("FROM ")]
+    assert bases and all(base.startswith("python:3.11-slim") for base in bases)
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1].split(":")[0] not in {"0", "root"}
+    assert any("uv sync --frozen --no-dev" in line for line in lines)
+
+
+def build_stage(dockerfile: str) -> list[tuple[str, str]]:
+    """(instruction, arguments) of the Dockerfile's first stage, continuation lines joined."""
+    joined = re.sub(r"\\\n\s*", " ", dockerfile)
+    stages: list[list[tuple[str, str]]] = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        instruction, _, arguments = line.partition(" ")
+        if instruction == "FROM":
+            stages.append([])
+        elif stages:
+            stages[-1].append((instruction, arguments.strip()))
+    return stages[0]
+
+
+def test_the_images_install_step_gives_every_entry_point_outside_the_source_tree(
+    tmp_path: Path,
+) -> None:
+    """Replays the build stage (its COPY and `uv sync` steps, from uv's cache) without a
+    container engine: the non-editable install must hold every service, with data files such as
+    the Alembic migrations, importable from anywhere."""
+    steps = build_stage((ROOT / "Dockerfile").read_text())
+    src, venv = tmp_path / "src", tmp_path / "venv"
+    src.mkdir()
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    for instruction, arguments in steps:
+        if instruction == "ENV":
+            env.update(dict(pair.split("=", 1) for pair in shlex.split(arguments)))
+        elif instruction == "COPY":
+            *sources, _dest = arguments.split()
+            for source in sources:
+                path = ROOT / source.rstrip("/")
+                target = src / source.rstrip("/")
+                if path.is_dir():
+                    shutil.copytree(path, target, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    shutil.copy(path, target)
+    env["UV_PROJECT_ENVIRONMENT"] = str(venv)
+    syncs = [a for i, a in steps if i == "RUN" and a.startswith("uv sync")]
+    assert syncs, "the Dockerfile no longer installs the workspace with uv sync"
+    for command in syncs:
+        done = subprocess.run(
+            shlex.split(command), cwd=src, env=env, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+    for command in sorted(SERVICE_COMMANDS | {"helicase"}):
+        assert (venv / "bin" / command).exists(), command
+    probe = (
+        "import os, helicase.api.migrations as m; "
+        "import helicase.scheduler.__main__, helicase.controller.__main__, "
+        "helicase.participant.__main__, helicase.sink.__main__, helicase.cli.__main__; "
+        "assert 'script.py.mako' in os.listdir(os.path.dirname(m.__file__)); print(m.__file__)"
+    )
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(str(venv)), done.stdout
