@@ -10,6 +10,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from helicase.devstack.testing import SuiteFactory
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,6 +20,7 @@ SCREENSHOTS = ROOT / "docs" / "screenshots"
 TIMEOUT = 420
 
 
+@pytest.mark.timeout(TIMEOUT + 120)  # the suite's start-up on top of the script's own limit
 def test_composer_in_a_real_browser(make_suite: SuiteFactory) -> None:
     assert (ROOT / "web" / "dist" / "index.html").is_file(), "web/dist is not built: make install"
     assert shutil.which("node"), "node is missing: make install"
