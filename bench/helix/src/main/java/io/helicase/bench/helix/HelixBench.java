@@ -123,7 +123,7 @@ public final class HelixBench {
           cluster, "bench_driver", InstanceType.SPECTATOR, zk);
       spectator.connect();
       Runner runner = new Runner(new TaskDriver(spectator), logs, tag, concurrency,
-          args.getInt("tasks-per-job", 1000), args.getInt("timeout", 1800));
+          args.getInt("timeout", 1800));
       runner.awaitCluster(spectator, participants);
       Map<String, Object> report = report(args, cluster, participants, concurrency, runner);
       ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);

@@ -35,8 +35,7 @@ final class Runner {
   private final int concurrency;
   private final int timeoutSeconds;
 
-  Runner(TaskDriver driver, List<Path> taskLogs, String tag, int concurrency, int tasksPerJob,
-      int timeoutSeconds) {
+  Runner(TaskDriver driver, List<Path> taskLogs, String tag, int concurrency, int timeoutSeconds) {
     this.driver = driver;
     this.taskLogs = taskLogs;
     this.tag = tag;
