@@ -1,10 +1,10 @@
 """Profiles the Helicase hot path with py-spy during workload (a) (N workflows x M noop tasks).
 
 Starts its own durable infrastructure and suite on free ports (as bench/compare.py), attaches
-`py-spy record --format raw --nonblocking` to every service (idle threads excluded: the samples
-show where CPU goes), runs the workload, stops py-spy and prints, per service, the samples taken
-and the functions most often on CPU: "self" (the leaf frame) and "total" (a Helicase function
-anywhere in the stack).
+`py-spy record --format raw --nonblocking --gil` to every service (only samples holding the
+GIL: py-spy counts a thread blocked in C, e.g. librdkafka's poll, as busy), runs the workload,
+stops py-spy and prints, per service, the samples taken and the functions most often running
+Python: "self" (the leaf frame) and "total" (a Helicase function anywhere in the stack).
 Writes bench/results/<date>-profile.txt and the raw collapsed stacks next to it
 (<date>-profile/<service>.txt, for flamegraph tools).
 
@@ -31,6 +31,8 @@ from helicase.devstack.testing import SuiteFactory, new_home, remove_home
 
 RESULTS = Path(__file__).resolve().parent / "results"
 _LINE = re.compile(r":\d+\)$")
+# py-spy names a frame's file relative to its sys.path entry: ours start with a package directory.
+_OURS = re.compile(r"\((?:api|controller|scheduler|participant|sink|common|client|devstack)/")
 
 
 def top_frames(raw: str, limit: int) -> tuple[int, list[tuple[str, int]], list[tuple[str, int]]]:
@@ -51,7 +53,8 @@ def top_frames(raw: str, limit: int) -> tuple[int, list[tuple[str, int]], list[t
         samples += count
         own[frames[-1]] += count
         for frame in set(frames):
-            if "/helicase/" in frame:  # our code only: the event loop and threads are everywhere
+            # Our code only (the event loop and threads are everywhere), minus the entry point.
+            if _OURS.search(frame) and not frame.startswith(("main (", "<module> (")):
                 total[frame] += count
     return samples, own.most_common(limit), total.most_common(limit)
 
@@ -63,7 +66,7 @@ def _short(frame: str) -> str:
 
 def summarize(name: str, raw: str, limit: int = 12) -> str:
     samples, own, total = top_frames(raw, limit)
-    lines = [f"== {name}: {samples} samples on CPU"]
+    lines = [f"== {name}: {samples} samples"]
     if samples:
         lines.append("  self%   function")
         lines += [f"  {100 * n / samples:5.1f}   {_short(f)}" for f, n in own]
@@ -79,6 +82,11 @@ def main() -> None:
     parser.add_argument("--workflows", type=int, default=10)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=50, help="py-spy samples per second")
+    parser.add_argument(
+        "--all-threads",
+        action="store_true",
+        help="sample threads without the GIL too (counts C waits as busy)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -110,6 +118,7 @@ def main() -> None:
                     str(raw_dir / f"{name}.txt"),
                     "--pid",
                     str(pid),
+                    *([] if args.all_threads else ["--gil"]),
                 ]
                 spies[name] = subprocess.Popen(
                     argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
