@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -182,6 +183,8 @@ def _attach(workloads: dict[str, Any], usage: Mapping[str, dict[str, Any]]) -> N
 
 
 def main() -> None:
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so everything started here is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

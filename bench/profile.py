@@ -76,6 +76,8 @@ def summarize(name: str, raw: str, limit: int = 12) -> str:
 
 
 def main() -> None:
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so everything started here is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

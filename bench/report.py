@@ -103,13 +103,16 @@ def chart(record: dict[str, Any], path: Path) -> None:
     systems = (("helicase", "#2a7fff"), ("helix", "#ff8c1a"))
     fig, axes = plt.subplots(1, len(panels), figsize=(16, 4))
     for ax, (title, metric) in zip(axes, panels, strict=True):
+        plotted = False
         for offset, (system, colour) in enumerate(systems):
             values = [_get(record, system, "workloads", w, *metric) or 0.0 for w in WORKLOADS]
             xs = [i + (offset - 0.5) * 0.38 for i in range(len(WORKLOADS))]
             ax.bar(xs, values, width=0.38, label=system, color=colour)
+            plotted = plotted or any(v > 0 for v in values)
         ax.set_title(title, fontsize=10)
         ax.set_xticks(range(len(WORKLOADS)), [f"({w})" for w in WORKLOADS])
-        ax.set_yscale("log")
+        if plotted:
+            ax.set_yscale("log")
     axes[0].legend()
     fig.suptitle(
         f"Helicase vs Apache Helix {record.get('helix', {}).get('helix_version', '')} "

@@ -24,7 +24,9 @@ Roles = Callable[[], Mapping[str, Sequence[int]]]
 class _Stretch:
     start_wall: float
     start_cpu: dict[str, float]
+    start_rss: dict[str, float]
     rss_peak: dict[str, float] = field(default_factory=dict)
+    end_rss: dict[str, float] = field(default_factory=dict)
     end_wall: float | None = None
     end_cpu: dict[str, float] | None = None
 
@@ -55,7 +57,7 @@ class Sampler:
     def begin(self, label: str) -> None:
         with self._lock:
             cpu, rss = self._sample()
-            self._open[label] = _Stretch(time.monotonic(), cpu, dict(rss))
+            self._open[label] = _Stretch(time.monotonic(), cpu, dict(rss), dict(rss))
 
     def end(self, label: str) -> None:
         with self._lock:
@@ -64,10 +66,12 @@ class Sampler:
             self._peak(stretch, rss)
             stretch.end_wall = time.monotonic()
             stretch.end_cpu = cpu
+            stretch.end_rss = rss
             self._done[label] = stretch
 
     def results(self) -> dict[str, dict[str, dict[str, float]]]:
-        """label -> role -> {cpu_s, cpu_pct (of one core), rss_peak_mb} for ended stretches."""
+        """label -> role -> {cpu_s, cpu_pct (of one core), rss_peak_mb, rss_start_mb,
+        rss_end_mb} for ended stretches."""
         out: dict[str, dict[str, dict[str, float]]] = {}
         for label, s in self._done.items():
             assert s.end_cpu is not None and s.end_wall is not None
@@ -79,6 +83,8 @@ class Sampler:
                         100 * (s.end_cpu.get(role, 0.0) - s.start_cpu.get(role, 0.0)) / wall, 1
                     ),
                     "rss_peak_mb": round(s.rss_peak.get(role, 0.0) / 2**20, 1),
+                    "rss_start_mb": round(s.start_rss.get(role, 0.0) / 2**20, 1),
+                    "rss_end_mb": round(s.end_rss.get(role, 0.0) / 2**20, 1),
                 }
                 for role in sorted(set(s.end_cpu) | set(s.start_cpu))
             }
