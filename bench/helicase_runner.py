@@ -8,7 +8,8 @@ tasks held by the controller at once (its memory; see `hold`).
 Measured like bench/helix (so the figures compare): tasks/s = all tasks / (first submission ->
 last workflow seen COMPLETED through GetWorkflow, i.e. stored in PostgreSQL); dispatch = a task's
 start on its participant (its RUNNING event's time) minus the moment its dependencies were done
-(the latest end of its dependencies, or its workflow's submission for a root task);
+(the latest start of its no-op dependencies, see `dispatch_times`, or its workflow's submission
+for a root task);
 submit->COMPLETED per workflow. Workflows are submitted one after another, as the Helix driver
 does. Run alone: `uv run python -m bench.helicase_runner --api HOST:PORT --quick`.
 """
@@ -112,11 +113,18 @@ def _seconds(stamp: Any) -> float:
 
 
 def dispatch_times(workflow: workflow_pb2.Workflow, submitted: float) -> list[float]:
-    """Milliseconds from "dependencies done" to "started" for every task of `workflow`."""
-    ends = {task.id: _seconds(task.end_time) for task in workflow.tasks}
+    """Milliseconds from "dependencies done" to "started" for every task of `workflow`.
+
+    A dependency counts as done at its *start* (the participant's RUNNING stamp): the benchmark's
+    tasks are no-ops, which end a fraction of a millisecond after they start, and a task's stored
+    `end_time` is not always the participant's: the controller's copy of the result has the same
+    event id and, when it reaches PostgreSQL first, its time (the controller's decision, which is
+    also when it assigns the dependents) is the one kept. The start is an upper bound of dispatch.
+    """
+    done = {task.id: _seconds(task.start_time) for task in workflow.tasks}
     out = []
     for task in workflow.tasks:
-        ready = max((ends[d] for d in task.depends_on), default=submitted)
+        ready = max((done[d] for d in task.depends_on), default=submitted)
         out.append((_seconds(task.start_time) - ready) * 1000)
     return out
 

@@ -21,7 +21,7 @@ def _get(record: dict[str, Any], system: str, *path: str) -> float | None:
 def _ratio(helicase: float | None, helix: float | None) -> str:
     if helicase is None or helix is None or helix == 0:
         return "-"
-    return f"{helicase / helix:.2f}"
+    return f"{helicase / helix:.3g}"
 
 
 def _fmt(value: float | None) -> str:
@@ -71,6 +71,19 @@ def table(record: dict[str, Any]) -> str:
         text.append(line((r[0] if r[0] != previous else "", *r[1:])))
         previous = r[0]
     return "\n".join(text)
+
+
+def markdown(record: dict[str, Any]) -> str:
+    """The same table in Markdown (for docs/benchmarks.md)."""
+    lines = [
+        "| workload | metric | Helicase | Helix | Helicase/Helix |",
+        "|---|---|---:|---:|---:|",
+    ]
+    previous = ""
+    for r in rows(record):
+        lines.append(f"| {r[0] if r[0] != previous else ''} | {r[1]} | {r[2]} | {r[3]} | {r[4]} |")
+        previous = r[0]
+    return "\n".join(lines)
 
 
 def helicase_only(record: dict[str, Any]) -> str:

@@ -76,6 +76,7 @@ if [ -f bench/helix/target/helix-bench.jar ] && [ "$(cat bench/helix/target/.sta
   step "helix bench harness present"
 else
   step "maven: helix bench harness -> bench/helix/target"
+  rm -rf bench/helix/target # copy-dependencies never removes a jar the pom no longer names
   if ! out=$(mvn -q -B -f bench/helix/pom.xml package 2>&1 </dev/null); then
     printf '%s\n' "$out" >&2
     exit 1
