@@ -4,6 +4,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --quiet
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: install up down status proto lint test demo bench chaos clean web-test web-gen
 
@@ -42,8 +43,8 @@ web-gen: install ## regenerate web/src/gen (TypeScript of protos/helicase/v1) wi
 demo: up ## run the example workflows against the local suite (left running)
 	@$(UV) python scripts/demo.py
 
-bench: up ## end-to-end throughput through the public API
-	@$(UV) python bench/throughput.py
+bench: install ## Helicase vs Apache Helix side by side on its own infrastructure (BENCH_ARGS=--quick: small)
+	@$(UV) python -m bench.compare $(BENCH_ARGS)
 
 chaos: install ## kill -9 services and restart the infrastructure under load; check nothing is lost
 	@$(UV) python scripts/chaos.py --workflows 1000 --duration 600

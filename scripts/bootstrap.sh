@@ -70,6 +70,20 @@ for component in zookeeper kafka; do
   fi
 done
 
+# --- the Apache Helix benchmark harness (bench/helix; rebuilt when its pom or sources change) ----
+helix_stamp=$(cat bench/helix/pom.xml $(find bench/helix/src -type f | sort) | sha256sum | cut -d' ' -f1)
+if [ -f bench/helix/target/helix-bench.jar ] && [ "$(cat bench/helix/target/.stamp 2>/dev/null)" = "$helix_stamp" ]; then
+  step "helix bench harness present"
+else
+  step "maven: helix bench harness -> bench/helix/target"
+  rm -rf bench/helix/target # copy-dependencies never removes a jar the pom no longer names
+  if ! out=$(mvn -q -B -f bench/helix/pom.xml package 2>&1 </dev/null); then
+    printf '%s\n' "$out" >&2
+    exit 1
+  fi
+  echo "$helix_stamp" >bench/helix/target/.stamp
+fi
+
 # --- buf, protoc-gen-es, Connect, tsx (npm, pinned by package-lock.json; again when it changes) --
 npm_stamp=$(sha256sum package-lock.json | cut -d' ' -f1)
 if [ -x node_modules/.bin/buf ] && [ "$(cat node_modules/.lock.sha256 2>/dev/null)" = "$npm_stamp" ]; then
