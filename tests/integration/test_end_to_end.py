@@ -3,6 +3,7 @@ Kafka, sink, api — and its outcome is read back from PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import random
 import uuid
 from collections import Counter
@@ -254,3 +255,14 @@ async def test_hundred_workflows_of_assorted_shapes_across_two_participants(suit
             for attempt in task.attempts:
                 assert (final.id, task.id, attempt.attempt, TS.TASK_STATE_RUNNING) in keyed
                 assert (final.id, task.id, attempt.attempt, attempt.state) in keyed
+
+
+async def test_a_workflow_of_more_than_a_megabyte_runs(suite: Any) -> None:
+    # Kafka's default message limit is 1 MB; a launch command carries the whole definition
+    # (incompressible params here, so lz4 does not rescue it).
+    blob = os.urandom(30_000).hex()  # 60 KB of params per task, 20 tasks: about 1.2 MB
+    command = f"true {blob}"
+    tasks = [{"id": f"t{i}", "type": "shell", "params": {"command": command}} for i in range(20)]
+    async with HelicaseClient(suite.api_addr, timeout=60) as client:
+        done = await run_to_end(client, tasks, within=120)
+    assert state(done) == "COMPLETED"

@@ -74,6 +74,14 @@ def test_too_many_tasks_is_refused() -> None:
     assert fields(request(tasks), limits=Limits(max_tasks=4)) == ["workflow.tasks"]
 
 
+def test_a_definition_over_the_byte_limit_is_refused_whole() -> None:
+    tasks = [{"id": f"t{i}", "type": "noop"} for i in range(100)]
+    found = violations(request(tasks), limits=Limits(max_bytes=500))
+    assert [v.field for v in found] == ["workflow"]
+    assert "the limit is 500" in found[0].description
+    validate_create(request(tasks), TYPES, limits=Limits(max_bytes=5000))
+
+
 @pytest.mark.parametrize("bad", ["", "A", "-a", "a b", "a.b", "x" * 64, "é"])
 def test_bad_task_id_is_refused(bad: str) -> None:
     assert "workflow.tasks[0].id" in fields(request([{"id": bad, "type": "noop"}]))

@@ -9,7 +9,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
+from confluent_kafka.admin import (  # type: ignore[attr-defined]
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from helicase.common import metrics, topics
 from helicase.common.config import CommonConfig
@@ -18,12 +25,19 @@ log = logging.getLogger(__name__)
 
 
 def ensure_topics(config: CommonConfig, names: Iterable[str] | None = None) -> None:
-    """Creates the suite's topics if missing (idempotent)."""
+    """Creates the suite's topics if missing, with topics.TOPIC_CONFIG; topics made before that
+    config existed get it set (idempotent)."""
     admin = AdminClient({"bootstrap.servers": config.kafka})
     wanted = list(names) if names is not None else list(topics.PARTITIONS)
     existing = set(admin.list_topics(timeout=30).topics)
+    names_wanted = [topics.topic(config.topic_prefix, n) for n in wanted]
+    _configure([n for n in names_wanted if n in existing], admin)
     new = [
-        NewTopic(topics.topic(config.topic_prefix, n), num_partitions=topics.PARTITIONS.get(n, 1))
+        NewTopic(
+            topics.topic(config.topic_prefix, n),
+            num_partitions=topics.PARTITIONS.get(n, 1),
+            config=topics.TOPIC_CONFIG,
+        )
         for n in wanted
         if topics.topic(config.topic_prefix, n) not in existing
     ]
@@ -36,6 +50,28 @@ def ensure_topics(config: CommonConfig, names: Iterable[str] | None = None) -> N
         except KafkaException as exc:
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
+
+
+def _configure(names: list[str], admin: AdminClient) -> None:
+    """Sets topics.TOPIC_CONFIG on existing topics (a no-op where it is set already)."""
+    if not names:
+        return
+    resources = [
+        ConfigResource(
+            ResourceType.TOPIC,
+            name,
+            incremental_configs=[
+                ConfigEntry(key, value, incremental_operation=AlterConfigOpType.SET)
+                for key, value in topics.TOPIC_CONFIG.items()
+            ],
+        )
+        for name in names
+    ]
+    for resource, future in admin.incremental_alter_configs(resources).items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            log.warning("topic config not set", extra={"topic": str(resource), "error": str(exc)})
 
 
 class AsyncProducer:
@@ -51,6 +87,7 @@ class AsyncProducer:
             "enable.idempotence": True,
             "linger.ms": linger_ms,
             "compression.type": "lz4",
+            "message.max.bytes": topics.MAX_MESSAGE_BYTES,
         }
         settings.update(overrides)
         self._producer = Producer(settings)

@@ -33,6 +33,9 @@ class Limits:
 
     max_tasks: int = 100_000
     max_dependencies: int = 10_000
+    # Serialized size of the definition: it travels whole in the launch command (Kafka) and in
+    # SubmitWorkflow (gRPC); both allow more (helicase.common.topics.MAX_MESSAGE_BYTES, 16 MiB).
+    max_bytes: int = 8 * 2**20
 
 
 @dataclass
@@ -176,6 +179,15 @@ def validate_create(
             out.append(FieldViolation(f"workflow.labels[{key}]", "is not a valid label key"))
         if len(value) > 63:
             out.append(FieldViolation(f"workflow.labels[{key}]", "value is over 63 characters"))
+    size = workflow.ByteSize()
+    if size > limits.max_bytes:
+        raise InvalidArgument(
+            [
+                FieldViolation(
+                    "workflow", f"is {size} bytes serialized; the limit is {limits.max_bytes}"
+                )
+            ]
+        )
     tasks = workflow.tasks
     if not tasks:
         out.append(FieldViolation("workflow.tasks", "a workflow needs at least one task"))

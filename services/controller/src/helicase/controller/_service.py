@@ -242,6 +242,11 @@ async def _read(
                         message=result.message,
                         outputs=outputs,
                         reschedule_after=result.reschedule_after.ToTimedelta().total_seconds(),
+                        finished_at=(
+                            result.end_time.ToNanoseconds() / 1e9
+                            if result.HasField("end_time")
+                            else 0.0
+                        ),
                     )
                 )
     except (grpc.aio.AioRpcError, asyncio.CancelledError):

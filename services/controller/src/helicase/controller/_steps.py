@@ -80,8 +80,8 @@ class Steps:
     def _status_changed(self, workflow: WorkflowRun) -> None:
         self._act(WorkflowStatusChanged, status=status_of(workflow))
 
-    def _at(self) -> timestamp_pb2.Timestamp:
-        return events.timestamp(datetime.fromtimestamp(self._now, UTC))
+    def _at(self, when: float = 0.0) -> timestamp_pb2.Timestamp:
+        return events.timestamp(datetime.fromtimestamp(when or self._now, UTC))
 
     def _emit_task(
         self,
@@ -92,6 +92,7 @@ class Steps:
         *,
         participant: str | None = None,
         outputs: dict[str, Any] | None = None,
+        when: float = 0.0,
     ) -> None:
         struct = None
         if outputs is not None:
@@ -107,7 +108,7 @@ class Steps:
             participant=workflow.participant.get(index, "") if participant is None else participant,
             message=message,
             outputs=struct,
-            at=self._at(),
+            at=self._at(when),
         )
         self._act(Emit, event=event)
 

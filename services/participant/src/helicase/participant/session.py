@@ -243,8 +243,11 @@ class Participant:
         ref: participant_pb2.TaskRef,
         state: int,
         result: RunResult | None,
+        *,
+        at: Any = None,
     ) -> None:
-        """Publishes a task event, retrying until Kafka acknowledges it (never dropped)."""
+        """Publishes a task event (stamped `at`, a Timestamp, or now), retrying until Kafka
+        acknowledges it (never dropped)."""
         outputs = None
         if result is not None and result.outputs is not None:
             outputs = struct_pb2.Struct()
@@ -259,6 +262,7 @@ class Participant:
             participant=self.name,
             message=result.message if result else "",
             outputs=outputs,
+            at=at,
         )
         data = event.SerializeToString()
         backoff = 0.2
@@ -292,14 +296,15 @@ class Participant:
             if self._stopping and result.outcome == Outcome.TASK_OUTCOME_CANCELED:
                 return  # killed by our own shutdown: the controller re-places it, report nothing
             state = events.OUTCOME_STATE.get(result.outcome)
+            ended = events.timestamp()  # the same on the event and on the controller's copy
             if state is not None:
-                await self._publish(ref, state, result)
+                await self._publish(ref, state, result, at=ended)
             message = participant_pb2.TaskResult(
                 task=ref,
                 outcome=result.outcome,
                 message=result.message,
                 start_time=start,
-                end_time=events.timestamp(),
+                end_time=ended,
             )
             if result.outputs is not None:
                 message.outputs.update(result.outputs)
