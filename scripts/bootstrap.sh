@@ -42,6 +42,24 @@ else
   step "system packages present (postgresql, java, maven, go, npm)"
 fi
 
+# --- the loopback HPC cluster of the tests (sshd, munge, one-node SLURM; never started here) ---
+hpc_missing=()
+[ -x /usr/sbin/sshd ] || hpc_missing+=(openssh-server)
+command -v ssh >/dev/null || hpc_missing+=(openssh-client)
+[ -x /usr/sbin/munged ] || hpc_missing+=(munge)
+[ -x /usr/sbin/slurmctld ] || hpc_missing+=(slurmctld)
+[ -x /usr/sbin/slurmd ] || hpc_missing+=(slurmd)
+command -v sbatch >/dev/null || hpc_missing+=(slurm-client)
+if [ ${#hpc_missing[@]} -gt 0 ]; then
+  step "apt-get install ${hpc_missing[*]}"
+  as_root apt-get update -qq </dev/null
+  # Their packages enable system services; a container without systemd just skips them, and
+  # the harness runs its own daemons on free ports either way.
+  as_root apt-get install -y -qq --no-install-recommends "${hpc_missing[@]}" </dev/null
+else
+  step "hpc packages present (openssh-server, munge, slurmctld, slurmd, slurm-client)"
+fi
+
 # --- Python ------------------------------------------------------------------------------------
 if ! command -v uv >/dev/null; then
   step "pip install uv"
