@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -74,6 +75,12 @@ async def watchdog(limit_mb: int) -> None:
 
 
 async def serve(config: ParticipantConfig) -> int:
+    for module in config.modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            log.error("task module not importable", extra={"module": module, "error": str(exc)})
+            return 2
     unknown = [t for t in config.task_types if t not in REGISTRY]
     if unknown:
         log.error("unknown task types", extra={"task_types": unknown})
