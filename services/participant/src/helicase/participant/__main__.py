@@ -19,7 +19,7 @@ from helicase.common.grpc_server import (
 )
 from helicase.common.leader import LeaderWatch
 from helicase.common.registry import ParticipantInfo
-from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
+from helicase.participant import airavata, builtins  # noqa: F401  (register their task types)
 from helicase.participant.config import ParticipantConfig
 from helicase.participant.registration import (
     NameTaken,
