@@ -13,12 +13,16 @@ from helicase.api.handlers import EventService, TaskTypeService, WorkflowService
 from helicase.api.notify import ChangeNotifier
 from helicase.api.registry import TaskTypeRegistry
 from helicase.api.relay import OutboxRelay
+from helicase.api.resource_service import CredentialSecretService, RegistryConfig, ResourceService
+from helicase.api.resource_store import ResourceStore
 from helicase.api.store import Store
 from helicase.common import kafka, logs, zk
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.v1 import (
     event_pb2,
     event_pb2_grpc,
+    resource_pb2,
+    resource_pb2_grpc,
     task_type_pb2,
     task_type_pb2_grpc,
     workflow_service_pb2,
@@ -32,6 +36,11 @@ SERVICES = [
     workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
     task_type_pb2.DESCRIPTOR.services_by_name["TaskTypeService"].full_name,
     event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+]
+# The resource registry (compute, storage, credentials) and its internal key service.
+SERVICES += [
+    resource_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
+    resource_pb2.DESCRIPTOR.services_by_name["CredentialSecretService"].full_name,
 ]
 
 
@@ -47,6 +56,8 @@ async def serve(config: ApiConfig) -> None:
     producer = kafka.AsyncProducer(config.common)
     relay = OutboxRelay(store, producer, config.relay_interval)
     notifier = ChangeNotifier()
+    registry_config = RegistryConfig.from_env()
+    resources = ResourceStore(engine, registry_config.cipher)
 
     def register(server: object) -> None:
         workflow_service_pb2_grpc.add_WorkflowServiceServicer_to_server(
@@ -54,6 +65,10 @@ async def serve(config: ApiConfig) -> None:
         )
         task_type_pb2_grpc.add_TaskTypeServiceServicer_to_server(TaskTypeService(registry), server)
         event_pb2_grpc.add_EventServiceServicer_to_server(EventService(store, notifier), server)
+        resource_pb2_grpc.add_ResourceServiceServicer_to_server(ResourceService(resources), server)
+        resource_pb2_grpc.add_CredentialSecretServiceServicer_to_server(
+            CredentialSecretService(resources, registry_config.internal_token), server
+        )
 
     server, port, health = build_server(config.listen, register, SERVICES)
     relay.start()
