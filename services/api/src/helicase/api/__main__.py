@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from helicase.api import migrations
 from helicase.api.config import ApiConfig
+from helicase.api.experiment_service import ExperimentService, ExperimentStore
 from helicase.api.handlers import EventService, TaskTypeService, WorkflowService
 from helicase.api.notify import ChangeNotifier
 from helicase.api.registry import TaskTypeRegistry
@@ -16,11 +17,14 @@ from helicase.api.relay import OutboxRelay
 from helicase.api.resource_service import CredentialSecretService, RegistryConfig, ResourceService
 from helicase.api.resource_store import ResourceStore
 from helicase.api.store import Store
+from helicase.api.validation import Limits
 from helicase.common import kafka, logs, zk
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.v1 import (
     event_pb2,
     event_pb2_grpc,
+    experiment_pb2,
+    experiment_pb2_grpc,
     resource_pb2,
     resource_pb2_grpc,
     task_type_pb2,
@@ -41,6 +45,7 @@ SERVICES = [
 SERVICES += [
     resource_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
     resource_pb2.DESCRIPTOR.services_by_name["CredentialSecretService"].full_name,
+    experiment_pb2.DESCRIPTOR.services_by_name["ExperimentService"].full_name,
 ]
 
 
@@ -69,6 +74,13 @@ async def serve(config: ApiConfig) -> None:
         resource_pb2_grpc.add_CredentialSecretServiceServicer_to_server(
             CredentialSecretService(resources, registry_config.internal_token), server
         )
+        experiment_pb2_grpc.add_ExperimentServiceServicer_to_server(
+            ExperimentService(
+                ExperimentStore(engine, store), resources, registry, relay,
+                Limits(max_tasks=config.max_tasks),
+            ),
+            server,
+        )  # fmt: skip
 
     server, port, health = build_server(config.listen, register, SERVICES)
     relay.start()

@@ -126,9 +126,32 @@ class TaskType:
 REGISTRY: dict[str, TaskType] = {}
 
 
+REFERENCE_PATTERN = r"\$\{tasks\.[a-z0-9][a-z0-9_-]*\.outputs\.[A-Za-z0-9_.-]+\}"
+"""A `${tasks.<id>.outputs.<key>}` reference, which the controller resolves at placement."""
+
+
+def _accept_references(node: Any) -> Any:
+    """Lets every patterned string also hold an output reference: at CreateWorkflow the value is
+    still `${tasks...}`; the participant checks the resolved value against the model."""
+    if isinstance(node, list):
+        return [_accept_references(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {
+        key: value if key == "propertyNames" else _accept_references(value)
+        for key, value in node.items()
+    }
+    if out.get("type") == "string" and "pattern" in out:
+        notes = {k: out.pop(k) for k in ("title", "description", "default") if k in out}
+        return {**notes, "anyOf": [out, {"type": "string", "pattern": REFERENCE_PATTERN}]}
+    return out
+
+
 def params_schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
-    """The JSON schema advertised for `model` (pydantic's, in validation mode)."""
-    return model.model_json_schema(mode="validation")
+    """The JSON schema advertised for `model`: pydantic's (validation mode), with patterned
+    strings also accepting output references."""
+    schema: dict[str, Any] = _accept_references(model.model_json_schema(mode="validation"))
+    return schema
 
 
 def _typed_run(model: type[P], run: TypedRunFn[P]) -> RunFn:
