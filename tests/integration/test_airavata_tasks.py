@@ -18,6 +18,7 @@ import pytest
 
 from helicase.devstack.testing import LoopbackCluster
 from helicase.participant.airavata import StaticCredentials, use_credential_store
+from helicase.participant.airavata._script import job_key
 from helicase.participant.runner import RunResult, run_task
 from helicase.participant.sdk import REGISTRY, TaskContext
 from helicase.v1 import participant_pb2
@@ -278,3 +279,29 @@ async def test_cancelling_the_monitor_cancels_the_job(cluster: LoopbackCluster) 
             break
         await asyncio.sleep(0.5)
     assert "JobState=CANCELLED" in state
+
+
+async def test_concurrent_and_later_attempts_of_one_submit_task_make_one_job(
+    cluster: LoopbackCluster,
+) -> None:
+    wf = f"wf-{uuid.uuid4().hex[:8]}"
+    setup = await run("airavata.env_setup", {"compute": compute(cluster)}, wf, "env")
+    assert setup.outputs is not None
+    submit = {
+        "compute": compute(cluster),
+        "remote_dir": setup.outputs["remote_dir"],
+        "application": {"executable": "sleep", "arguments": ["1"]},
+    }
+    # a task re-placed while its first run still goes, and then a retry (attempt 2)
+    racing = await asyncio.gather(
+        *(run("airavata.submit_job", submit, wf, "submit") for _ in range(3))
+    )
+    retry = await run_task(
+        REGISTRY["airavata.submit_job"], ctx(wf, "submit", attempt=2), submit, None
+    )
+    results = [*racing, retry]
+    assert all(r.outcome == Outcome.TASK_OUTCOME_COMPLETED for r in results), results
+    assert len({r.outputs["job_id"] for r in results if r.outputs}) == 1
+    assert sum(bool(r.outputs and r.outputs["newly_submitted"]) for r in results) == 1
+    listed = cluster.ssh(f"squeue -h -t all -n {job_key(wf, 'submit')} -o %i")
+    assert len(listed.stdout.split()) == 1

@@ -15,11 +15,11 @@ import grpc
 import pytest
 
 from helicase.api.credentials import new_master_key
+from helicase.api.experiments import job_name
 from helicase.client import HelicaseClient
 from helicase.common.errors import field_violations
 from helicase.devstack.testing import LoopbackCluster
 from helicase.participant.airavata import TYPES
-from helicase.participant.airavata._script import job_key
 from helicase.v1 import (
     experiment_pb2,
     experiment_pb2_grpc,
@@ -186,7 +186,7 @@ async def test_an_experiment_runs_its_program_through_slurm_and_stages_the_resul
     with tarfile.open(fileobj=io.BytesIO(archive.read_bytes())) as tar:
         assert "./result.txt" in tar.getnames()
     # exactly one batch job for the experiment's submit task
-    jobs = hpc_cluster.ssh(f"squeue -h -t all -n {job_key(created.workflow_id, 'submit')} -o %i")
+    jobs = hpc_cluster.ssh(f"squeue -h -t all -n {job_name(created.id)} -o %i")
     assert jobs.stdout.split() == [done.job_id]
 
     async with HelicaseClient(hpc_suite.api_addr) as client:
@@ -250,3 +250,49 @@ async def test_an_experiment_naming_unknown_resources_is_refused_with_field_viol
             "experiment.credential_id",
             "experiment.storage_resource_id",
         ]
+
+
+async def test_cancelling_an_experiment_cancels_its_batch_job_on_the_cluster(
+    hpc_suite: Any, hpc_cluster: LoopbackCluster
+) -> None:
+    storage_root = hpc_cluster.home / f"storage-{hpc_suite.namespace}"
+    storage_root.mkdir(parents=True, exist_ok=True)
+    async with grpc.aio.insecure_channel(hpc_suite.api_addr) as channel:
+        ids = await register(channel, hpc_cluster, storage_root, host_key=hpc_cluster.host_key)
+        stub = experiment_pb2_grpc.ExperimentServiceStub(channel)
+        long_job = experiment_pb2.Experiment(
+            display_name="a long job",
+            application=experiment_pb2.ApplicationSpec(executable="sleep", arguments=["300"]),
+            compute_resource_id=ids["compute_resource_id"],
+            storage_resource_id=ids["storage_resource_id"],
+            credential_id=ids["credential_id"],
+        )
+        made = await stub.CreateExperiment(
+            experiment_pb2.CreateExperimentRequest(experiment=long_job)
+        )
+        experiment_id = made.experiment.id
+        for _ in range(200):
+            got = (
+                await stub.GetExperiment(experiment_pb2.GetExperimentRequest(id=experiment_id))
+            ).experiment
+            if got.state == ES.EXPERIMENT_STATE_JOB_ACTIVE and got.job_id:
+                break
+            await asyncio.sleep(0.3)
+        assert got.state == ES.EXPERIMENT_STATE_JOB_ACTIVE, ES.Name(got.state)
+        job_id = got.job_id
+        assert "JobState=RUNNING" in hpc_cluster.ssh(f"scontrol show job -o {job_id}").stdout
+
+        cancelled = await stub.CancelExperiment(
+            experiment_pb2.CancelExperimentRequest(id=experiment_id, reason="test")
+        )
+        assert cancelled.cleanup_workflow_id
+        again = await stub.CancelExperiment(
+            experiment_pb2.CancelExperimentRequest(id=experiment_id)
+        )
+        assert again.cleanup_workflow_id == cancelled.cleanup_workflow_id
+        done = await wait_for_end(stub, experiment_id)
+    assert done.state == ES.EXPERIMENT_STATE_CANCELED
+    async with HelicaseClient(hpc_suite.api_addr) as client:
+        cleanup = await client.wait(cancelled.cleanup_workflow_id, within=60)
+    assert [t.state for t in cleanup.tasks] == [TS.TASK_STATE_COMPLETED]
+    assert "JobState=CANCELLED" in hpc_cluster.ssh(f"scontrol show job -o {job_id}").stdout

@@ -53,6 +53,11 @@ class ExperimentServiceStub:
                 request_serializer=helicase_dot_v1_dot_experiment__pb2.ListExperimentsRequest.SerializeToString,
                 response_deserializer=helicase_dot_v1_dot_experiment__pb2.ListExperimentsResponse.FromString,
                 _registered_method=True)
+        self.CancelExperiment = channel.unary_unary(
+                '/helicase.v1.ExperimentService/CancelExperiment',
+                request_serializer=helicase_dot_v1_dot_experiment__pb2.CancelExperimentRequest.SerializeToString,
+                response_deserializer=helicase_dot_v1_dot_experiment__pb2.CancelExperimentResponse.FromString,
+                _registered_method=True)
 
 
 class ExperimentServiceServicer:
@@ -84,6 +89,15 @@ class ExperimentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelExperiment(self, request, context):
+        """Cancels the experiment's workflow and, when its batch job may exist, launches a cleanup
+        workflow (one airavata.cancel_job task) that cancels the job on the cluster. Cancelling a
+        COMPLETED or FAILED experiment is FAILED_PRECONDITION; cancelling twice succeeds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ExperimentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -101,6 +115,11 @@ def add_ExperimentServiceServicer_to_server(servicer, server):
                     servicer.ListExperiments,
                     request_deserializer=helicase_dot_v1_dot_experiment__pb2.ListExperimentsRequest.FromString,
                     response_serializer=helicase_dot_v1_dot_experiment__pb2.ListExperimentsResponse.SerializeToString,
+            ),
+            'CancelExperiment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelExperiment,
+                    request_deserializer=helicase_dot_v1_dot_experiment__pb2.CancelExperimentRequest.FromString,
+                    response_serializer=helicase_dot_v1_dot_experiment__pb2.CancelExperimentResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -188,6 +207,33 @@ class ExperimentService:
             '/helicase.v1.ExperimentService/ListExperiments',
             helicase_dot_v1_dot_experiment__pb2.ListExperimentsRequest.SerializeToString,
             helicase_dot_v1_dot_experiment__pb2.ListExperimentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelExperiment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/helicase.v1.ExperimentService/CancelExperiment',
+            helicase_dot_v1_dot_experiment__pb2.CancelExperimentRequest.SerializeToString,
+            helicase_dot_v1_dot_experiment__pb2.CancelExperimentResponse.FromString,
             options,
             channel_credentials,
             insecure,

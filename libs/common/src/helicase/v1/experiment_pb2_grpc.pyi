@@ -45,6 +45,11 @@ class ExperimentServiceStub:
     """Returns one experiment with its current state."""
     ListExperiments: _grpc.UnaryUnaryMultiCallable[_experiment_pb2.ListExperimentsRequest, _experiment_pb2.ListExperimentsResponse]
     """Lists experiments, newest first."""
+    CancelExperiment: _grpc.UnaryUnaryMultiCallable[_experiment_pb2.CancelExperimentRequest, _experiment_pb2.CancelExperimentResponse]
+    """Cancels the experiment's workflow and, when its batch job may exist, launches a cleanup
+    workflow (one airavata.cancel_job task) that cancels the job on the cluster. Cancelling a
+    COMPLETED or FAILED experiment is FAILED_PRECONDITION; cancelling twice succeeds.
+    """
 
 @_typing.type_check_only
 class ExperimentServiceAsyncStub(ExperimentServiceStub):
@@ -63,6 +68,11 @@ class ExperimentServiceAsyncStub(ExperimentServiceStub):
     """Returns one experiment with its current state."""
     ListExperiments: _aio.UnaryUnaryMultiCallable[_experiment_pb2.ListExperimentsRequest, _experiment_pb2.ListExperimentsResponse]  # type: ignore[assignment]
     """Lists experiments, newest first."""
+    CancelExperiment: _aio.UnaryUnaryMultiCallable[_experiment_pb2.CancelExperimentRequest, _experiment_pb2.CancelExperimentResponse]  # type: ignore[assignment]
+    """Cancels the experiment's workflow and, when its batch job may exist, launches a cleanup
+    workflow (one airavata.cancel_job task) that cancels the job on the cluster. Cancelling a
+    COMPLETED or FAILED experiment is FAILED_PRECONDITION; cancelling twice succeeds.
+    """
 
 class ExperimentServiceServicer(metaclass=_abc_1.ABCMeta):
     """Airavata-style experiments: run an application on a registered compute resource with inputs
@@ -96,5 +106,16 @@ class ExperimentServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_experiment_pb2.ListExperimentsResponse, _abc.Awaitable[_experiment_pb2.ListExperimentsResponse]]:
         """Lists experiments, newest first."""
+
+    @_abc_1.abstractmethod
+    def CancelExperiment(
+        self,
+        request: _experiment_pb2.CancelExperimentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_experiment_pb2.CancelExperimentResponse, _abc.Awaitable[_experiment_pb2.CancelExperimentResponse]]:
+        """Cancels the experiment's workflow and, when its batch job may exist, launches a cleanup
+        workflow (one airavata.cancel_job task) that cancels the job on the cluster. Cancelling a
+        COMPLETED or FAILED experiment is FAILED_PRECONDITION; cancelling twice succeeds.
+        """
 
 def add_ExperimentServiceServicer_to_server(servicer: ExperimentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

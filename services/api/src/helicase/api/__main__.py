@@ -76,7 +76,7 @@ async def serve(config: ApiConfig) -> None:
         )
         experiment_pb2_grpc.add_ExperimentServiceServicer_to_server(
             ExperimentService(
-                ExperimentStore(engine, store), resources, registry, relay,
+                ExperimentStore(engine, store), resources, registry, relay, notifier,
                 Limits(max_tasks=config.max_tasks),
             ),
             server,

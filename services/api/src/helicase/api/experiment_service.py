@@ -3,6 +3,7 @@ read back through that workflow. Handlers stay thin; SQL is in ExperimentStore b
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import UTC, datetime
 from typing import Any, TypeAlias
@@ -13,8 +14,9 @@ from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from helicase.api.convert import decode_page_token, definition_of, encode_page_token, parse_id
-from helicase.api.experiments import derive, expand, validate_experiment
+from helicase.api.experiments import cleanup_workflow, derive, expand, validate_experiment
 from helicase.api.handlers import MAX_PAGE, _guard
+from helicase.api.notify import ChangeNotifier
 from helicase.api.registry import TaskTypeRegistry
 from helicase.api.relay import OutboxRelay
 from helicase.api.resource_store import ResourceStore
@@ -26,6 +28,7 @@ from helicase.v1 import experiment_pb2, experiment_pb2_grpc, workflow_service_pb
 
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 DEFAULT_PAGE = 50
+log = logging.getLogger(__name__)
 
 
 def _definition_json(experiment: experiment_pb2.Experiment) -> dict[str, Any]:
@@ -120,6 +123,12 @@ class ExperimentStore:
             token = encode_page_token(rows[-1]["create_time"], rows[-1]["id"])
         return [await self._view(r) for r in rows], token
 
+    async def cancel(self, raw_id: str, reason: str) -> tuple[experiment_pb2.Experiment, Any]:
+        """Cancels the experiment's workflow; returns (experiment before, workflow after)."""
+        experiment = await self.get(raw_id)
+        workflow = await self.store.cancel_workflow(uuid.UUID(experiment.workflow_id), reason)
+        return experiment, workflow
+
     async def _view(self, row: Any) -> experiment_pb2.Experiment:
         workflow = await self.store.get_workflow(row["workflow_id"], full=True)
         view = derive(_definition_of(row), workflow)
@@ -134,12 +143,14 @@ class ExperimentService(experiment_pb2_grpc.ExperimentServiceServicer):
         resources: ResourceStore,
         registry: TaskTypeRegistry,
         relay: OutboxRelay,
+        notifier: ChangeNotifier,
         limits: Limits,
     ) -> None:
         self._experiments = experiments_store
         self._resources = resources
         self._registry = registry
         self._relay = relay
+        self._notifier = notifier
         self._limits = limits
         self._schemas = SchemaCache()
 
@@ -215,3 +226,46 @@ class ExperimentService(experiment_pb2_grpc.ExperimentServiceServicer):
             return experiment_pb2.ListExperimentsResponse(experiments=items, next_page_token=token)
 
         return await _guard(context, body)
+
+    async def CancelExperiment(
+        self, request: experiment_pb2.CancelExperimentRequest, context: Context
+    ) -> experiment_pb2.CancelExperimentResponse:
+        async def body() -> experiment_pb2.CancelExperimentResponse:
+            before, _ = await self._experiments.cancel(request.id, request.reason)
+            self._relay.wake()
+            self._notifier.changed([before.workflow_id])
+            current = await self._experiments.get(request.id)
+            workflow = await self._experiments.store.get_workflow(
+                uuid.UUID(before.workflow_id), full=True
+            )
+            cleanup = cleanup_workflow(current, workflow)
+            cleanup_id = ""
+            if cleanup is not None:
+                cleanup_id = await self._launch_cleanup(current.id, cleanup)
+            return experiment_pb2.CancelExperimentResponse(
+                experiment=current, cleanup_workflow_id=cleanup_id
+            )
+
+        return await _guard(context, body)
+
+    async def _launch_cleanup(self, experiment_id: str, cleanup: Any) -> str:
+        """Creates the cleanup workflow once per experiment (idempotent on its request id)."""
+        request_id = f"experiment-cancel:{experiment_id}"
+        try:
+            validate_create(
+                workflow_service_pb2.CreateWorkflowRequest(request_id=request_id, workflow=cleanup),
+                self._registry.schemas(),
+                limits=self._limits,
+                schemas=self._schemas,
+            )
+        except InvalidArgument as exc:  # e.g. no participant serves airavata.cancel_job now
+            log.warning(
+                "job cleanup not launched", extra={"experiment": experiment_id, "error": str(exc)}
+            )
+            return ""
+        definition = definition_of(cleanup)
+        definition.id = str(uuid.uuid4())
+        made, created = await self._experiments.store.create_workflow(request_id, definition)
+        if created:
+            self._relay.wake()
+        return made.id

@@ -3,6 +3,7 @@ experiment's view (state, batch job, output locations) derived from that workflo
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Any
 
@@ -117,6 +118,11 @@ def _transfers(files: Any, *, inbound: bool) -> list[dict[str, Any]]:
     return out
 
 
+def job_name(experiment_id: str) -> str:
+    """The batch job's name: unique per experiment, so a cleanup can find the job by it."""
+    return "exp-" + experiment_id.replace("-", "")
+
+
 def archive_path(experiment_id: str) -> str:
     return f"experiments/{experiment_id}/archive.tar.gz"
 
@@ -146,7 +152,7 @@ def expand(
         "submit": {"compute": target, "remote_dir": remote_dir,
                    "application": {"executable": app.executable, "arguments": list(app.arguments),
                                    "environment": dict(app.environment)},
-                   "resources": resources},
+                   "resources": resources, "job_name": job_name(experiment_id)},
         "monitor": {"compute": target, "remote_dir": remote_dir,
                     "job_id": "${tasks.submit.outputs.job_id}", "poll_seconds": 2},
         "stage-out": {"compute": target, "storage": store, "remote_dir": remote_dir,
@@ -236,3 +242,34 @@ def _state(
         if index + 1 < len(later):
             return STEP_STATE[later[index + 1]]
     return STEP_STATE[current]
+
+
+CANCEL_TASK = "cancel-job"
+
+
+def cleanup_workflow(
+    experiment: experiment_pb2.Experiment, workflow: workflow_pb2.Workflow
+) -> workflow_pb2.Workflow | None:
+    """The workflow that cancels the experiment's batch job, by its name, or None when the job
+    is known to have ended. Recorded task states lag the participants a little, so a job is
+    presumed possible whenever the monitor has not completed (cancelling no job is harmless)."""
+    tasks = {t.id: t for t in workflow.tasks}
+    submit, monitor, setup = tasks.get("submit"), tasks.get("monitor"), tasks.get("env-setup")
+    if submit is None or setup is None:
+        return None
+    if monitor is not None and monitor.state == TS.TASK_STATE_COMPLETED:
+        return None
+    setup_params = json_format.MessageToDict(setup.params)
+    remote_dir = posixpath.join(setup_params["compute"]["scratch_root"], setup_params["dir_name"])
+    params = json_format.MessageToDict(submit.params)
+    task = workflow_pb2.Task(
+        id=CANCEL_TASK, type="airavata.cancel_job", instance_group=submit.instance_group
+    )
+    task.params.update(
+        {"compute": params["compute"], "remote_dir": remote_dir, "job_name": params["job_name"]}
+    )
+    return workflow_pb2.Workflow(
+        display_name=f"cancel the job of experiment {experiment.id}"[:200],
+        labels={"helicase.experiment": experiment.id[:63], "helicase.cleanup": "cancel-job"},
+        tasks=[task],
+    )

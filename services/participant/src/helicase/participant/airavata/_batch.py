@@ -102,3 +102,16 @@ async def cancel(
     else:
         pidfile = f"{q(wd)}/{STATE_DIR}/job-{q(job_id)}.pid"
         await run(conn, f"kill -TERM -- -$(cat {pidfile}) 2>/dev/null", limit=30)
+
+
+async def cancel_by_name(
+    conn: asyncssh.SSHClientConnection, compute: ComputeTarget, wd: str, job_name: str
+) -> None:
+    """Cancels the job a submit task named `job_name` made, if any (SLURM: by name; FORK: the
+    process group in its pid file). Nothing to cancel is not an error."""
+    if compute.batch_system == "SLURM":
+        done = await run(conn, f"scancel --name={q(job_name)}", limit=30)
+        if done.exit_status != 0:
+            raise TransientError(f"scancel failed: {tail(done.stderr)}")
+    else:
+        await cancel(conn, compute, wd, f"fork-{job_name}")

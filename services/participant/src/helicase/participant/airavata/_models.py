@@ -141,3 +141,11 @@ class ArchiveParams(Params):
     storage: StorageTarget
     remote_dir: AbsolutePath
     target: RelativePath
+
+
+class CancelJobParams(Params):
+    """Cancel the job a submit task made (found by its job name), wherever it is."""
+
+    compute: ComputeTarget
+    remote_dir: AbsolutePath
+    job_name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", max_length=64)

@@ -21,6 +21,7 @@ from helicase.common.errors import NonRetryableError
 from helicase.participant.airavata import _batch, _transfer
 from helicase.participant.airavata._models import (
     ArchiveParams,
+    CancelJobParams,
     EnvSetupParams,
     MonitorJobParams,
     StageInParams,
@@ -39,6 +40,7 @@ TYPES = (
     "airavata.monitor_job",
     "airavata.stage_out",
     "airavata.archive",
+    "airavata.cancel_job",
 )
 
 
@@ -185,3 +187,12 @@ async def archive(ctx: TaskContext, params: ArchiveParams) -> dict[str, Any]:
             with contextlib.suppress(Exception):
                 await run_checked(cluster, f"rm -f {q(staging)}", "rm")
     return {"archive": target, "uri": _uri(params.storage, target), "sha256": sent, "bytes": size}
+
+
+@task_type("airavata.cancel_job", params=CancelJobParams)
+async def cancel_job(ctx: TaskContext, params: CancelJobParams) -> dict[str, Any]:
+    """Cancels the batch job a submit task made, found by its job name (scancel --name, or the
+    FORK job's process group); run by CancelExperiment's cleanup workflow. Idempotent."""
+    async with connect(params.compute) as conn:
+        await _batch.cancel_by_name(conn, params.compute, params.remote_dir, params.job_name)
+    return {"job_name": params.job_name, "cancelled": True}
