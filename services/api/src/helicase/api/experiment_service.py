@@ -63,7 +63,9 @@ class ExperimentStore:
             workflow_request_id, workflow, also=insert_experiment
         )
         if created:
-            return derive(experiment, created_workflow), True
+            view = derive(experiment, created_workflow)
+            view.create_time.CopyFrom(created_workflow.create_time)
+            return view, True
         return await self.get_by_workflow(uuid.UUID(created_workflow.id)), False
 
     async def get_by_workflow(self, workflow_id: uuid.UUID) -> experiment_pb2.Experiment:
