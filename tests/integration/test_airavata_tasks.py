@@ -167,6 +167,7 @@ async def test_a_job_runs_from_staged_inputs_to_archived_outputs(
     with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
         names = set(tar.getnames())
     assert {"./words.txt", "./count.txt", "./job.out"} <= names
+    assert not any(n.startswith("./.helicase") for n in names)
 
 
 async def test_an_unexpected_host_key_is_fatal(cluster: LoopbackCluster) -> None:
@@ -212,6 +213,25 @@ async def test_a_missing_input_is_fatal(cluster: LoopbackCluster) -> None:
     )
     assert result.outcome == Outcome.TASK_OUTCOME_FATAL_FAILED
     assert "does not exist" in result.message
+
+
+async def test_a_missing_output_is_fatal(cluster: LoopbackCluster) -> None:
+    wf = f"wf-{uuid.uuid4().hex[:8]}"
+    setup = await run("airavata.env_setup", {"compute": compute(cluster)}, wf, "env")
+    assert setup.outputs is not None
+    result = await run(
+        "airavata.stage_out",
+        {
+            "compute": compute(cluster),
+            "storage": storage(cluster),
+            "remote_dir": setup.outputs["remote_dir"],
+            "files": [{"source": "never-written.txt", "target": f"{wf}/x.txt"}],
+        },
+        wf,
+        "s",
+    )
+    assert result.outcome == Outcome.TASK_OUTCOME_FATAL_FAILED
+    assert "output file" in result.message and "does not exist" in result.message
 
 
 async def test_a_job_sbatch_refuses_is_fatal(cluster: LoopbackCluster) -> None:

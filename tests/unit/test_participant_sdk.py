@@ -77,3 +77,18 @@ async def test_params_the_model_rejects_are_fatal() -> None:
 def test_a_type_needs_exactly_one_of_schema_and_params() -> None:
     with pytest.raises(TypeError):
         task_type("test.bad")  # type: ignore[call-overload]
+
+
+def test_the_airavata_library_is_imported_only_when_its_types_are_served() -> None:
+    from helicase.common.config import CommonConfig
+    from helicase.participant.__main__ import AIRAVATA, task_modules
+    from helicase.participant.config import ParticipantConfig
+
+    def config(types: tuple[str, ...], modules: tuple[str, ...] = ()) -> ParticipantConfig:
+        return ParticipantConfig(
+            common=CommonConfig.from_env(), listen="", name="p", group="g", capacity=1,
+            task_types=types, grace=timedelta(seconds=1), max_rss_mb=0, modules=modules,
+        )  # fmt: skip
+
+    assert task_modules(config(("noop", "shell"))) == []
+    assert task_modules(config(("airavata.submit_job",), ("gw.tasks",))) == [AIRAVATA, "gw.tasks"]

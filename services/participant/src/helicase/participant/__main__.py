@@ -19,7 +19,7 @@ from helicase.common.grpc_server import (
 )
 from helicase.common.leader import LeaderWatch
 from helicase.common.registry import ParticipantInfo
-from helicase.participant import airavata, builtins  # noqa: F401  (register their task types)
+from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
 from helicase.participant.config import ParticipantConfig
 from helicase.participant.registration import (
     NameTaken,
@@ -74,8 +74,18 @@ async def watchdog(limit_mb: int) -> None:
             os._exit(3)
 
 
+AIRAVATA = "helicase.participant.airavata"
+
+
+def task_modules(config: ParticipantConfig) -> list[str]:
+    """Modules to import for the configured types: the Airavata library when an airavata.*
+    type is served (only then: asyncssh is slow to load), and HELICASE_PARTICIPANT_MODULES."""
+    wanted = [AIRAVATA] if any(t.startswith("airavata.") for t in config.task_types) else []
+    return wanted + [m for m in config.modules if m not in wanted]
+
+
 async def serve(config: ParticipantConfig) -> int:
-    for module in config.modules:
+    for module in task_modules(config):
         try:
             importlib.import_module(module)
         except ImportError as exc:

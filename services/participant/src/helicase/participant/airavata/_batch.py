@@ -13,11 +13,14 @@ from helicase.participant.airavata._ssh import TransientError, q, run, tail
 
 
 async def _upload(conn: asyncssh.SSHClientConnection, path: str, text: str) -> None:
+    """Writes `path` under a temporary name and renames it into place: a FORK job's bash may be
+    reading the old file (same content) while a re-run rewrites it."""
+    partial = f"{path}.part"
     try:
         async with conn.start_sftp_client() as sftp:
-            await sftp.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-            async with sftp.open(path, "w") as out:
+            async with sftp.open(partial, "w") as out:
                 await out.write(text)
+            await sftp.posix_rename(partial, path)
     except asyncssh.SFTPNoSuchFile:
         raise NonRetryableError(f"working directory of {path} does not exist") from None
     except (asyncssh.Error, OSError) as exc:

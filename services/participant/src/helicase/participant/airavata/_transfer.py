@@ -66,6 +66,14 @@ async def _remove_quietly(sftp: asyncssh.SFTPClient, path: str) -> None:
         await sftp.remove(path)
 
 
+async def require(sftp: asyncssh.SFTPClient, path: str, what: str) -> None:
+    """Fatal when `path` does not exist (a missing output is not fixed by a retry)."""
+    try:
+        await sftp.stat(path)
+    except asyncssh.SFTPError as exc:
+        raise _sftp_error(exc, path, what) from None
+
+
 async def sha256_via_sftp(sftp: asyncssh.SFTPClient, path: str) -> str:
     """Reads `path` back and hashes it (storage may offer SFTP only)."""
     digest = hashlib.sha256()

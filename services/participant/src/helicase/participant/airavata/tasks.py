@@ -147,6 +147,7 @@ async def stage_out(ctx: TaskContext, params: StageOutParams) -> dict[str, Any]:
         for item in params.files:
             source = posixpath.join(params.remote_dir, item.source)
             target = _location(params.storage, item.target)
+            await _transfer.require(src, source, "output file")
             before = await _transfer.sha256_via_shell(cluster, source)
             sent, size = await _transfer.copy(src, source, dst, target)
             _transfer.check_copy(item.source, before, sent)
@@ -172,7 +173,7 @@ async def archive(ctx: TaskContext, params: ArchiveParams) -> dict[str, Any]:
     async with connect(params.compute) as cluster, connect(params.storage) as store:
         await run_checked(
             cluster,
-            f"tar czf {q(staging)} -C {q(params.remote_dir)} --exclude=./{STATE_DIR} .",
+            f"tar czf {q(staging)} --exclude=./{STATE_DIR} -C {q(params.remote_dir)} .",
             "tar",
         )
         try:
