@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import subprocess
+import sys
 import tarfile
 import uuid
 from pathlib import Path
@@ -18,6 +20,7 @@ from helicase.api.credentials import new_master_key
 from helicase.api.experiments import job_name
 from helicase.client import HelicaseClient
 from helicase.common.errors import field_violations
+from helicase.devstack import free_port
 from helicase.devstack.testing import LoopbackCluster
 from helicase.participant.airavata import TYPES
 from helicase.v1 import (
@@ -296,3 +299,66 @@ async def test_cancelling_an_experiment_cancels_its_batch_job_on_the_cluster(
         cleanup = await client.wait(cancelled.cleanup_workflow_id, within=60)
     assert [t.state for t in cleanup.tasks] == [TS.TASK_STATE_COMPLETED]
     assert "JobState=CANCELLED" in hpc_cluster.ssh(f"scontrol show job -o {job_id}").stdout
+
+
+async def test_an_experiment_in_its_own_group_runs_on_that_groups_participant_with_fork(
+    hpc_suite: Any, hpc_cluster: LoopbackCluster
+) -> None:
+    name = f"{hpc_suite.namespace}-hpc"
+    env = {
+        **hpc_suite.env,
+        "HELICASE_PARTICIPANT_NAME": name,
+        "HELICASE_PARTICIPANT_ADDR": f"127.0.0.1:{free_port()}",
+        "HELICASE_PARTICIPANT_GROUP": "hpc",
+        "HELICASE_PARTICIPANT_TASK_TYPES": ",".join(TYPES),
+    }
+    hpc_participant = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "helicase.participant", env=env, start_new_session=True,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        storage_root = hpc_cluster.home / f"storage-{hpc_suite.namespace}"
+        run = f"run-{uuid.uuid4().hex[:6]}"
+        put(storage_root, f"{run}/in/numbers.txt", "10\n20\n")
+        put(storage_root, f"{run}/in/sum.sh", PROGRAM)
+        async with HelicaseClient(hpc_suite.api_addr) as client:
+            for _ in range(100):
+                served = {t.name: list(t.instance_groups) for t in await client.task_types()}
+                if "hpc" in served.get("airavata.submit_job", []):
+                    break
+                await asyncio.sleep(0.2)
+            assert sorted(served["airavata.submit_job"]) == ["default", "hpc"]
+        async with grpc.aio.insecure_channel(hpc_suite.api_addr) as channel:
+            ids = await register(channel, hpc_cluster, storage_root, host_key=hpc_cluster.host_key)
+            fork = await resource_pb2_grpc.ResourceServiceStub(channel).CreateComputeResource(
+                resource_pb2.CreateComputeResourceRequest(
+                    compute_resource=resource_pb2.ComputeResource(
+                        display_name="login node, no scheduler", host=hpc_cluster.host,
+                        port=hpc_cluster.ssh_port, login_user=hpc_cluster.user,
+                        batch_system=resource_pb2.BATCH_SYSTEM_FORK,
+                        scratch_root=str(hpc_cluster.home / "scratch"),
+                        host_key=hpc_cluster.host_key,
+                    )
+                )
+            )  # fmt: skip
+            spec = experiment(ids, run)
+            spec.compute_resource_id = fork.compute_resource.id
+            spec.instance_group = "hpc"
+            stub = experiment_pb2_grpc.ExperimentServiceStub(channel)
+            made = await stub.CreateExperiment(
+                experiment_pb2.CreateExperimentRequest(experiment=spec)
+            )
+            done = await wait_for_end(stub, made.experiment.id)
+        assert done.state == ES.EXPERIMENT_STATE_COMPLETED, done.message
+        assert done.job_id.startswith("fork-")
+        assert (storage_root / run / "out" / "result.txt").read_text() == "sum=30\n"
+        async with HelicaseClient(hpc_suite.api_addr) as client:
+            workflow = await client.get(made.experiment.workflow_id)
+        assert {t.participant for t in workflow.tasks} == {name}
+    finally:
+        hpc_participant.terminate()
+        try:
+            await asyncio.wait_for(hpc_participant.wait(), timeout=15)
+        except TimeoutError:
+            hpc_participant.kill()
+            await hpc_participant.wait()
