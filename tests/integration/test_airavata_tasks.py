@@ -270,6 +270,24 @@ async def test_a_failing_job_fails_the_monitor_for_good_with_its_exit_code(
     assert done.message == f"job {job} ended FAILED, exit code 7"
 
 
+async def cancel_during_look(params: dict[str, Any], wf: str, *, requested: bool) -> RunResult:
+    """Cancels a monitor run while it looks at the job (the session sets `cancel_requested`
+    before cancelling for a user's cancel, not when the participant stops)."""
+    for _ in range(5):  # a look that ended before the cancel is tried again
+        context = ctx(wf, "m")
+        running = asyncio.create_task(
+            run_task(REGISTRY["airavata.monitor_job"], context, params, None)
+        )
+        await asyncio.sleep(0.01)  # inside the SSH connect
+        if requested:
+            context.cancel_requested.set()
+        running.cancel()
+        result = await running
+        if result.outcome != Outcome.TASK_OUTCOME_RESCHEDULE:
+            break
+    return result
+
+
 async def test_cancelling_the_monitor_cancels_the_job(cluster: LoopbackCluster) -> None:
     wf = f"wf-{uuid.uuid4().hex[:8]}"
     setup = await run("airavata.env_setup", {"compute": compute(cluster)}, wf, "env")
@@ -288,13 +306,12 @@ async def test_cancelling_the_monitor_cancels_the_job(cluster: LoopbackCluster) 
     assert (
         await run("airavata.monitor_job", params, wf, "m")
     ).outcome == Outcome.TASK_OUTCOME_RESCHEDULE
-    for _ in range(5):  # cancel while it looks (a look that already ended is tried again)
-        running = asyncio.create_task(run("airavata.monitor_job", params, wf, "m"))
-        await asyncio.sleep(0.01)  # inside the SSH connect
-        running.cancel()
-        result = await running
-        if result.outcome != Outcome.TASK_OUTCOME_RESCHEDULE:
-            break
+    # a participant stopping mid-look cancels the run without a cancel request: the job stays
+    result = await cancel_during_look(params, wf, requested=False)
+    assert result.outcome == Outcome.TASK_OUTCOME_CANCELED
+    looked = cluster.ssh(f"scontrol show job -o {job}").stdout
+    assert "JobState=PENDING" in looked or "JobState=RUNNING" in looked
+    result = await cancel_during_look(params, wf, requested=True)
     assert result.outcome == Outcome.TASK_OUTCOME_CANCELED
     for _ in range(60):
         state = cluster.ssh(f"scontrol show job -o {job}").stdout

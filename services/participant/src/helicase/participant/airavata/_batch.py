@@ -3,6 +3,8 @@ the login node, no scheduler). Submission happens once per task whatever the num
 
 from __future__ import annotations
 
+import uuid
+
 import asyncssh
 
 from helicase.common.errors import NonRetryableError
@@ -15,7 +17,7 @@ from helicase.participant.airavata._ssh import TransientError, q, run, tail
 async def _upload(conn: asyncssh.SSHClientConnection, path: str, text: str) -> None:
     """Writes `path` under a temporary name and renames it into place: a FORK job's bash may be
     reading the old file (same content) while a re-run rewrites it."""
-    partial = f"{path}.part"
+    partial = f"{path}.part-{uuid.uuid4().hex[:8]}"  # concurrent runs of one task each write
     try:
         async with conn.start_sftp_client() as sftp:
             async with sftp.open(partial, "w") as out:

@@ -109,12 +109,14 @@ async def submit_job(ctx: TaskContext, params: SubmitJobParams) -> dict[str, Any
 async def monitor_job(ctx: TaskContext, params: MonitorJobParams) -> dict[str, Any] | Reschedule:
     """Looks at the job once: while it is pending or running the task is rescheduled (no slot is
     held); COMPLETED with exit code 0 completes it; any other end fails it for good with the
-    job's exit code. A cancel of this task cancels the job (scancel)."""
+    job's exit code. A cancel of this task (the user's) cancels the job; a participant that
+    stops mid-look leaves it alone (the look is re-placed)."""
     try:
         async with connect(params.compute) as conn:
             status = await _batch.status(conn, params.compute, params.remote_dir, params.job_id)
     except asyncio.CancelledError:
-        await _cancel_job(ctx, params)
+        if ctx.cancel_requested.is_set():
+            await _cancel_job(ctx, params)
         raise
     ctx.log.info("job status", extra={"job_id": params.job_id, "job_state": status.state})
     if status.phase == "running":
