@@ -345,3 +345,48 @@ async def test_concurrent_and_later_attempts_of_one_submit_task_make_one_job(
     assert sum(bool(r.outputs and r.outputs["newly_submitted"]) for r in results) == 1
     listed = cluster.ssh(f"squeue -h -t all -n {job_key(wf, 'submit')} -o %i")
     assert len(listed.stdout.split()) == 1
+
+
+@pytest.mark.parametrize("batch_system", ["SLURM", "FORK"])
+async def test_cancel_job_stops_the_job_and_any_submission_still_to_come(
+    cluster: LoopbackCluster, batch_system: str
+) -> None:
+    wf = f"wf-{uuid.uuid4().hex[:8]}"
+    target = compute(cluster, batch_system=batch_system)
+    remote_dir = str(cluster.home / "scratch" / wf)
+    submit = {
+        "compute": target,
+        "remote_dir": remote_dir,
+        "application": {"executable": "sleep", "arguments": ["300"]},
+        "job_name": f"job-{wf}",
+    }
+    cancel = {"compute": target, "remote_dir": remote_dir, "job_name": f"job-{wf}"}
+    # a job submitted, then cancelled by name
+    await run("airavata.env_setup", {"compute": target}, wf, "env")
+    first = await run("airavata.submit_job", submit, wf, "submit")
+    assert first.outcome == Outcome.TASK_OUTCOME_COMPLETED, first.message
+    assert first.outputs is not None
+    cancelled = await run("airavata.cancel_job", cancel, wf, "cancel")
+    assert cancelled.outcome == Outcome.TASK_OUTCOME_COMPLETED, cancelled.message
+    monitor_params = {
+        "compute": target,
+        "remote_dir": remote_dir,
+        "job_id": first.outputs["job_id"],
+    }
+    ended = await monitor(monitor_params, wf)
+    assert ended.outcome == Outcome.TASK_OUTCOME_FATAL_FAILED
+    assert ("CANCELLED" if batch_system == "SLURM" else "LOST") in ended.message
+    # a cancel that comes first (the submit still on its way) stops that submission
+    wf2 = f"wf-{uuid.uuid4().hex[:8]}"
+    early = {**cancel, "remote_dir": str(cluster.home / "scratch" / wf2), "job_name": f"job-{wf2}"}
+    assert (
+        await run("airavata.cancel_job", early, wf2, "cancel")
+    ).outcome == Outcome.TASK_OUTCOME_COMPLETED
+    late = await run(
+        "airavata.submit_job",
+        {**submit, "remote_dir": early["remote_dir"], "job_name": f"job-{wf2}"},
+        wf2,
+        "submit",
+    )
+    assert late.outcome == Outcome.TASK_OUTCOME_FATAL_FAILED
+    assert "cancelled before it was submitted" in late.message

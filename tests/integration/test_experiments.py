@@ -283,7 +283,8 @@ async def test_cancelling_an_experiment_cancels_its_batch_job_on_the_cluster(
             await asyncio.sleep(0.3)
         assert got.state == ES.EXPERIMENT_STATE_JOB_ACTIVE, ES.Name(got.state)
         job_id = got.job_id
-        assert "JobState=RUNNING" in hpc_cluster.ssh(f"scontrol show job -o {job_id}").stdout
+        looked = hpc_cluster.ssh(f"scontrol show job -o {job_id}").stdout
+        assert "JobState=PENDING" in looked or "JobState=RUNNING" in looked
 
         cancelled = await stub.CancelExperiment(
             experiment_pb2.CancelExperimentRequest(id=experiment_id, reason="test")

@@ -50,6 +50,8 @@ async def submit(
         name = f"{STATE_DIR}/{key}.sh"
     await _upload(conn, f"{wd}/{name}", script)
     done = await run(conn, command)
+    if done.exit_status == _script.CANCELLED_EXIT:
+        raise NonRetryableError("the job was cancelled before it was submitted")
     if done.exit_status == 3:  # sbatch refused the job
         message = f"sbatch refused the job: {tail(done.stderr)}"
         if _script.submit_error_is_transient(done.stderr):
@@ -106,17 +108,16 @@ async def cancel(
         await run(conn, f"scancel {q(job_id)}", limit=30)
     else:
         pidfile = f"{q(wd)}/{STATE_DIR}/job-{q(job_id)}.pid"
-        await run(conn, f"kill -TERM -- -$(cat {pidfile}) 2>/dev/null", limit=30)
+        await run(conn, f"kill -TERM -$(cat {pidfile}) 2>/dev/null", limit=30)
 
 
 async def cancel_by_name(
     conn: asyncssh.SSHClientConnection, compute: ComputeTarget, wd: str, job_name: str
 ) -> None:
-    """Cancels the job a submit task named `job_name` made, if any (SLURM: by name; FORK: the
-    process group in its pid file). Nothing to cancel is not an error."""
-    if compute.batch_system == "SLURM":
-        done = await run(conn, f"scancel --name={q(job_name)}", limit=30)
-        if done.exit_status != 0:
-            raise TransientError(f"scancel failed: {tail(done.stderr)}")
-    else:
-        await cancel(conn, compute, wd, f"fork-{job_name}")
+    """Cancels the job a submit task named `job_name` made, and stops that task from submitting
+    one later (SLURM: scancel --name; FORK: the process group in its pid file). Nothing to
+    cancel is not an error."""
+    command = _script.cancel_command(wd, job_name, compute.batch_system)
+    done = await run(conn, command, limit=90)
+    if done.exit_status != 0:
+        raise TransientError(f"cancel failed (exit {done.exit_status}): {tail(done.stderr)}")

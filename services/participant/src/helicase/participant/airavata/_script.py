@@ -90,47 +90,74 @@ def fork_script(app: Application, *, remote_dir: str, tag: str) -> str:
     return "\n".join(["#!/bin/bash", *_body(app, remote_dir, tag)])
 
 
+CANCELLED_EXIT = 4
+"""The submit command's exit status when the task's job was cancelled before it existed."""
+
+
+def _locked(remote_dir: str, key: str, lines: list[str]) -> str:
+    """`lines` run by /bin/sh in the working directory under the task's flock: submission and
+    cancellation of one task's job are serialized, so neither can slip between the other's
+    look and act. `-o`: a FORK job started in there must not inherit (and keep) the lock."""
+    inner = shlex.quote("\n".join(lines))
+    wd = shlex.quote(remote_dir)
+    lock = f"{STATE_DIR}/{key}.lock"
+    return f"mkdir -p {wd}/{STATE_DIR} && cd {wd} && flock -o -w 60 {lock} /bin/sh -c {inner}"
+
+
+def _refuse_if_cancelled(key: str) -> str:
+    return f"if [ -e {STATE_DIR}/{key}.cancelled ]; then exit {CANCELLED_EXIT}; fi"
+
+
 def slurm_submit_command(remote_dir: str, key: str, script: str) -> str:
     """Submits `script` unless this task already has a job: the job-id marker in the working
-    directory, else a job with the task's name that SLURM still knows, is reused. Serialized by
-    flock, so two runs of the same task (a re-placed attempt) cannot both submit. Prints
-    "existing <id>" or "submitted <id>"."""
+    directory, else a job with the task's name that SLURM still knows, is reused; a job cancelled
+    before it existed is not submitted (exit 4). Prints "existing <id>" or "submitted <id>"."""
     marker = f"{STATE_DIR}/{key}.jobid"
-    inner = "\n".join(
+    return _locked(
+        remote_dir,
+        key,
         [
             f"if [ -s {marker} ]; then echo existing $(cat {marker}); exit 0; fi",
             f"found=$(squeue -h -t all -n {key} -o %i 2>/dev/null | head -n 1)",
             f'if [ -n "$found" ]; then echo "$found" > {marker}; '
             'echo existing "$found"; exit 0; fi',
+            _refuse_if_cancelled(key),
             f"out=$(sbatch --parsable {script}) || exit 3",
             'id="${out%%;*}"',
             f'echo "$id" > {marker}.tmp && mv {marker}.tmp {marker}',
             'echo submitted "$id"',
-        ]
-    )
-    return (
-        f"cd {shlex.quote(remote_dir)} && mkdir -p {STATE_DIR} && "
-        f"flock -w 60 {STATE_DIR}/{key}.lock /bin/sh -c {shlex.quote(inner)}"
+        ],
     )
 
 
 def fork_submit_command(remote_dir: str, key: str, script: str) -> str:
-    """Starts `script` detached in its own session unless this task already started it; the job
-    id is "fork-<key>" and the pid goes to .helicase/job-fork-<key>.pid."""
+    """Starts `script` detached in its own session unless this task already started it (or its
+    job was cancelled first: exit 4); the job id is "fork-<key>", the pid goes to
+    .helicase/job-fork-<key>.pid."""
     tag = f"fork-{key}"
     pidfile = f"{STATE_DIR}/job-{tag}.pid"
-    inner = "\n".join(
+    return _locked(
+        remote_dir,
+        key,
         [
             f"if [ -s {pidfile} ]; then echo existing {tag}; exit 0; fi",
+            _refuse_if_cancelled(key),
             f"nohup setsid /bin/bash {script} > job.out 2> job.err < /dev/null &",
             f"echo $! > {pidfile}",
             f"echo submitted {tag}",
-        ]
+        ],
     )
-    return (
-        f"cd {shlex.quote(remote_dir)} && mkdir -p {STATE_DIR} && "
-        f"flock -w 60 {STATE_DIR}/{key}.lock /bin/sh -c {shlex.quote(inner)}"
-    )
+
+
+def cancel_command(remote_dir: str, key: str, batch_system: str) -> str:
+    """Cancels the task's job and leaves a mark that stops a submission still to come: under the
+    task's flock, so a submission in flight finishes first and its job is then found."""
+    if batch_system == "SLURM":
+        act = f"scancel --name={key}"
+    else:
+        pidfile = f"{STATE_DIR}/job-fork-{key}.pid"
+        act = f"if [ -s {pidfile} ]; then kill -TERM -$(cat {pidfile}) 2>/dev/null; fi"
+    return _locked(remote_dir, key, [f"touch {STATE_DIR}/{key}.cancelled", act, "echo cancelled"])
 
 
 def parse_submit_output(stdout: str) -> tuple[bool, str]:
