@@ -42,6 +42,35 @@ else
   step "system packages present (postgresql, java, maven, go, npm)"
 fi
 
+# --- the loopback HPC cluster of the tests (sshd, munge, one-node SLURM; never started here) ---
+hpc_missing=()
+[ -x /usr/sbin/sshd ] || hpc_missing+=(openssh-server)
+command -v ssh >/dev/null || hpc_missing+=(openssh-client)
+[ -x /usr/sbin/munged ] || hpc_missing+=(munge)
+[ -x /usr/sbin/slurmctld ] || hpc_missing+=(slurmctld)
+[ -x /usr/sbin/slurmd ] || hpc_missing+=(slurmd)
+command -v sbatch >/dev/null || hpc_missing+=(slurm-client)
+if [ ${#hpc_missing[@]} -gt 0 ]; then
+  step "apt-get install ${hpc_missing[*]}"
+  as_root apt-get update -qq </dev/null
+  # Their packages would start system daemons (munge, slurmctld, slurmd, sshd); the harness runs
+  # its own on free ports, so a policy-rc.d (the one Docker images carry, or a temporary one)
+  # keeps the package scripts from starting them.
+  policy=/usr/sbin/policy-rc.d
+  if [ -e "$policy" ]; then
+    as_root apt-get install -y -qq --no-install-recommends "${hpc_missing[@]}" </dev/null
+  else
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    status=0
+    as_root apt-get install -y -qq --no-install-recommends "${hpc_missing[@]}" </dev/null || status=$?
+    as_root rm -f "$policy"
+    [ "$status" = 0 ] || exit "$status"
+  fi
+else
+  step "hpc packages present (openssh-server, munge, slurmctld, slurmd, slurm-client)"
+fi
+
 # --- Python ------------------------------------------------------------------------------------
 if ! command -v uv >/dev/null; then
   step "pip install uv"

@@ -19,10 +19,12 @@ import pytest
 from helicase.devstack import SERVICE_NAMES, Infra, InfraPorts
 from helicase.devstack.testing import (
     FAKE_SERVICE,
+    LoopbackCluster,
     RunningSuite,
     SuiteFactory,
     new_home,
     remove_home,
+    start_loopback_cluster,
 )
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
@@ -128,3 +130,23 @@ def suite(make_shared_suite: SuiteFactory) -> RunningSuite:
 def fake_modules() -> dict[str, str]:
     """Every service replaced by the fake health server (for tests of the harness itself)."""
     return dict.fromkeys(SERVICE_NAMES, FAKE_SERVICE)
+
+
+# --- the loopback HPC cluster (sshd + one-node SLURM) for the airavata task library
+
+
+@pytest.fixture(scope="session")
+def hpc_cluster(request: pytest.FixtureRequest) -> LoopbackCluster:
+    """OpenSSH's sshd and a one-node SLURM (munged, slurmctld, slurmd) on free loopback ports,
+    in a fresh home, shared by the whole run; see helicase.devstack._hpc."""
+    home = new_home("helicase-hpc-")
+    cluster = LoopbackCluster(home)
+
+    def stop() -> None:
+        try:
+            cluster.stop()
+        finally:
+            remove_home(home, keep=KEEP_HOMES)
+
+    _on_teardown(request, stop)
+    return start_loopback_cluster(home, cluster=cluster)

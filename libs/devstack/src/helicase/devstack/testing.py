@@ -14,6 +14,7 @@ from pathlib import Path
 
 from kazoo.client import KazooClient
 
+from helicase.devstack._hpc import LoopbackCluster, hpc_available
 from helicase.devstack._infra import Infra
 from helicase.devstack._layout import SERVICE_NAMES, ServicePorts, service_specs, suite_env
 from helicase.devstack._proc import processes_of, stop, tail
@@ -158,3 +159,28 @@ class SuiteFactory:
                 running.supervisor.stop_all()
             finally:
                 remove_home(home, keep=self.keep_homes)
+
+
+def start_loopback_cluster(
+    home: Path, *, cluster: LoopbackCluster | None = None, timeout: float = 90.0
+) -> LoopbackCluster:
+    """Starts sshd and a one-node SLURM on loopback under `home` (see helicase.devstack._hpc)
+    and returns it once a batch job has run; raises RuntimeError naming what is missing when the
+    machine cannot run them. Pass `cluster` to have a handle to stop before it is started."""
+    problem = hpc_available()
+    if problem is not None:
+        raise RuntimeError(problem)
+    cluster = cluster or LoopbackCluster(home)
+    cluster.start(timeout=timeout)
+    return cluster
+
+
+__all__ = [
+    "FAKE_SERVICE",
+    "LoopbackCluster",
+    "RunningSuite",
+    "SuiteFactory",
+    "new_home",
+    "remove_home",
+    "start_loopback_cluster",
+]

@@ -9,24 +9,32 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from helicase.api import migrations, web
 from helicase.api.config import ApiConfig
+from helicase.api.experiment_service import ExperimentService, ExperimentStore
 from helicase.api.handlers import EventService, TaskTypeService, WorkflowService
 from helicase.api.notify import ChangeNotifier
 from helicase.api.participant_store import ParticipantLoads
 from helicase.api.participants import ParticipantRegistryService
 from helicase.api.registry import TaskTypeRegistry
 from helicase.api.relay import OutboxRelay
+from helicase.api.resource_service import CredentialSecretService, RegistryConfig, ResourceService
+from helicase.api.resource_store import ResourceStore
 from helicase.api.schedule_store import ScheduleStore
 from helicase.api.schedules import ScheduleService
 from helicase.api.store import Store
 from helicase.api.template_store import TemplateStore
 from helicase.api.templates import TemplateService
+from helicase.api.validation import Limits
 from helicase.common import kafka, observability, zk
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.v1 import (
     event_pb2,
     event_pb2_grpc,
+    experiment_pb2,
+    experiment_pb2_grpc,
     participant_registry_pb2,
     participant_registry_pb2_grpc,
+    resource_pb2,
+    resource_pb2_grpc,
     schedule_pb2,
     schedule_pb2_grpc,
     task_type_pb2,
@@ -48,6 +56,12 @@ SERVICES = [
     participant_registry_pb2.DESCRIPTOR.services_by_name["ParticipantRegistryService"].full_name,
     template_pb2.DESCRIPTOR.services_by_name["TemplateService"].full_name,
 ]
+# The resource registry (compute, storage, credentials) and its internal key service.
+SERVICES += [
+    resource_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
+    resource_pb2.DESCRIPTOR.services_by_name["CredentialSecretService"].full_name,
+    experiment_pb2.DESCRIPTOR.services_by_name["ExperimentService"].full_name,
+]
 
 
 async def serve(config: ApiConfig) -> None:
@@ -62,6 +76,8 @@ async def serve(config: ApiConfig) -> None:
     producer = kafka.AsyncProducer(config.common)
     relay = OutboxRelay(store, producer, config.relay_interval)
     notifier = ChangeNotifier()
+    registry_config = RegistryConfig.from_env()
+    resources = ResourceStore(engine, registry_config.cipher)
 
     def register(server: object) -> None:
         workflow_service_pb2_grpc.add_WorkflowServiceServicer_to_server(
@@ -78,6 +94,17 @@ async def serve(config: ApiConfig) -> None:
         template_pb2_grpc.add_TemplateServiceServicer_to_server(
             TemplateService(TemplateStore(engine), registry, config.max_tasks), server
         )
+        resource_pb2_grpc.add_ResourceServiceServicer_to_server(ResourceService(resources), server)
+        resource_pb2_grpc.add_CredentialSecretServiceServicer_to_server(
+            CredentialSecretService(resources, registry_config.internal_token), server
+        )
+        experiment_pb2_grpc.add_ExperimentServiceServicer_to_server(
+            ExperimentService(
+                ExperimentStore(engine, store), resources, registry, relay, notifier,
+                Limits(max_tasks=config.max_tasks),
+            ),
+            server,
+        )  # fmt: skip
 
     server, port, health = build_server(config.listen, register, SERVICES)
     relay.start()

@@ -52,10 +52,14 @@ class Store:
     # -- workflows ---------------------------------------------------------------------------
 
     async def create_workflow(
-        self, request_id: str, definition: workflow_pb2.Workflow
+        self,
+        request_id: str,
+        definition: workflow_pb2.Workflow,
+        also: Callable[[AsyncConnection], Awaitable[None]] | None = None,
     ) -> tuple[workflow_pb2.Workflow, bool]:
         """Stores a validated workflow, its PENDING event and its launch command atomically.
-        Returns (workflow, created); a known request_id returns the first workflow."""
+        Returns (workflow, created); a known request_id returns the first workflow. `also`
+        writes more rows in the same transaction (an experiment row), only when created."""
         workflow_id = uuid.UUID(definition.id)
         now = _now()
         async with self.engine.begin() as conn:
@@ -104,6 +108,8 @@ class Store:
                     trace_context=tracing.inject().get("traceparent"),
                 )
             )  # fmt: skip
+            if also is not None:
+                await also(conn)
             created = await self._get(conn, workflow_id, full=True)
         assert created is not None
         return created, True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -76,7 +77,23 @@ async def watchdog(limit_mb: int) -> None:
             os._exit(3)
 
 
+AIRAVATA = "helicase.participant.airavata"
+
+
+def task_modules(config: ParticipantConfig) -> list[str]:
+    """Modules to import for the configured types: the Airavata library when an airavata.*
+    type is served (only then: asyncssh is slow to load), and HELICASE_PARTICIPANT_MODULES."""
+    wanted = [AIRAVATA] if any(t.startswith("airavata.") for t in config.task_types) else []
+    return wanted + [m for m in config.modules if m not in wanted]
+
+
 async def serve(config: ParticipantConfig) -> int:
+    for module in task_modules(config):
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            log.error("task module not importable", extra={"module": module, "error": str(exc)})
+            return 2
     unknown = [t for t in config.task_types if t not in REGISTRY]
     if unknown:
         log.error("unknown task types", extra={"task_types": unknown})

@@ -8,34 +8,33 @@ import os
 import signal
 from typing import Any
 
+from pydantic import Field
+
 from helicase.common.errors import NonRetryableError
-from helicase.participant.sdk import TaskContext, task_type
+from helicase.participant.sdk import Params, TaskContext, task_type
 
 OUTPUT_TAIL = 4096
 
 
-@task_type(
-    "noop",
-    description="Does nothing and completes at once.",
-    schema={"type": "object", "additionalProperties": False},
-)
-async def noop(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
+class NoopParams(Params):
+    """No params."""
+
+
+@task_type("noop", params=NoopParams, description="Does nothing and completes at once.")
+async def noop(ctx: TaskContext, params: NoopParams) -> dict[str, Any]:
     return {}
 
 
-@task_type(
-    "sleep",
-    description="Waits `seconds` seconds.",
-    schema={
-        "type": "object",
-        "properties": {"seconds": {"type": "number", "minimum": 0}},
-        "required": ["seconds"],
-        "additionalProperties": False,
-    },
-)
-async def sleep(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
-    await asyncio.sleep(float(params["seconds"]))
-    return {"slept": params["seconds"]}
+class SleepParams(Params):
+    """How long to wait."""
+
+    seconds: float = Field(ge=0, description="Seconds to wait (a number >= 0).")
+
+
+@task_type("sleep", params=SleepParams, description="Waits `seconds` seconds.")
+async def sleep(ctx: TaskContext, params: SleepParams) -> dict[str, Any]:
+    await asyncio.sleep(params.seconds)
+    return {"slept": params.seconds}
 
 
 def _tail(data: bytes) -> str:
@@ -53,25 +52,26 @@ async def _terminate(proc: asyncio.subprocess.Process, grace: float) -> None:
     await proc.wait()
 
 
+class ShellParams(Params):
+    """A command for /bin/sh -c, the exit codes that mean "do not retry", extra environment."""
+
+    command: str = Field(min_length=1, description="Run by /bin/sh -c.")
+    fatal_exit_codes: list[int] = Field(
+        default_factory=list, description="Exit codes that fail the task for good."
+    )
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+
+
 @task_type(
     "shell",
+    params=ShellParams,
     description="Runs `command` with /bin/sh -c. A non-zero exit fails the attempt (retried); "
     "an exit code listed in `fatal_exit_codes` fails the task for good (FATAL_FAILED).",
-    schema={
-        "type": "object",
-        "properties": {
-            "command": {"type": "string", "minLength": 1},
-            "fatal_exit_codes": {"type": "array", "items": {"type": "integer"}},
-            "env": {"type": "object", "additionalProperties": {"type": "string"}},
-        },
-        "required": ["command"],
-        "additionalProperties": False,
-    },
 )
-async def shell(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
+async def shell(ctx: TaskContext, params: ShellParams) -> dict[str, Any]:
     env = {
         **os.environ,
-        **params.get("env", {}),
+        **params.env,
         "HELICASE_WORKFLOW_ID": ctx.workflow_id,
         "HELICASE_TASK_ID": ctx.task_id,
         "HELICASE_ATTEMPT": str(ctx.attempt),
@@ -79,7 +79,7 @@ async def shell(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
     proc = await asyncio.create_subprocess_exec(
         "/bin/sh",
         "-c",
-        params["command"],
+        params.command,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -97,7 +97,7 @@ async def shell(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"exit_code": 0, "stdout": _tail(stdout)}
     detail = _tail(stderr).strip().splitlines()[-1:] if stderr else []
     message = f"exit code {code}" + (f": {detail[0]}" if detail else "")
-    fatal = {int(c) for c in params.get("fatal_exit_codes", [])}
+    fatal = set(params.fatal_exit_codes)
     if code in fatal:
         raise NonRetryableError(message)
     raise RuntimeError(message)

@@ -23,6 +23,8 @@ class ParticipantConfig:
     HELICASE_PARTICIPANT_GRACE: SIGTERM-to-SIGKILL grace of cancelled shell tasks (2s).
     HELICASE_PARTICIPANT_MAX_RSS_MB: exit (code 3) when the resident memory of the participant and
     its tasks' processes passes this, as a container past its memory limit would (0 = off).
+    HELICASE_PARTICIPANT_MODULES: comma-separated Python modules imported at start, each
+    registering task types with @task_type (a gateway's own library; unset = none).
     HELICASE_PARTICIPANT_LEDGER: a file to append one JSON line per task start, finish and
     acknowledgement to (unset = off; for the chaos driver, several participants may share it)."""
 
@@ -35,6 +37,7 @@ class ParticipantConfig:
     grace: timedelta
     max_rss_mb: int
     ledger: str = ""
+    modules: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls) -> ParticipantConfig:
@@ -49,4 +52,9 @@ class ParticipantConfig:
             grace=env_duration("HELICASE_PARTICIPANT_GRACE", timedelta(seconds=2)),
             max_rss_mb=env_int("HELICASE_PARTICIPANT_MAX_RSS_MB", 0, minimum=0),
             ledger=ledger_path(),
+            modules=tuple(
+                m.strip()
+                for m in env_str("HELICASE_PARTICIPANT_MODULES", "").split(",")
+                if m.strip()
+            ),
         )

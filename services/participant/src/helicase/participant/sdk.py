@@ -1,26 +1,47 @@
-"""The task-type SDK: declare a task type with a params schema and an async `run`.
+"""The task-type SDK: declare a task type with a typed params model and an async `run`.
 
-    @task_type("sleep", schema={...}, description="...")
-    async def sleep(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]: ...
+    class SleepParams(Params):
+        seconds: float = Field(ge=0, description="How long to wait.")
+
+    @task_type("sleep", description="...")
+    async def sleep(ctx: TaskContext, params: SleepParams) -> dict[str, Any]: ...
+
+The params model (a pydantic v2 model) is the type's contract: its JSON schema
+(`model_json_schema()`) is advertised in the registry, where CreateWorkflow checks params against
+it, and the participant validates each assignment's params into the model before `run` sees them
+(params the model rejects end the task FATAL_FAILED: no retry can fix them). A type may instead
+declare a raw JSON schema (`schema={...}`) and receive the params as a dict.
 
 `run` returns small outputs (a JSON object), or `Reschedule(delay)` to run the same attempt again
-later; raising NonRetryableError ends the task FATAL_FAILED, any other exception FAILED.
+later; raising NonRetryableError ends the task FATAL_FAILED, any other exception FAILED. A cancel
+(or timeout) cancels the `run` coroutine: catch asyncio.CancelledError to clean up (e.g. cancel a
+batch job), then re-raise.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, overload
+
+import pydantic
 
 from helicase.common.errors import NonRetryableError
 from helicase.common.registry import TaskTypeInfo
 from helicase.v1 import participant_pb2
 
-__all__ = ["NonRetryableError", "Reschedule", "TaskContext", "TaskType", "task_type"]
+__all__ = [
+    "NonRetryableError",
+    "Params",
+    "Reschedule",
+    "TaskContext",
+    "TaskType",
+    "task_type",
+]
 
 
 @dataclass(frozen=True)
@@ -30,12 +51,20 @@ class Reschedule:
     delay: timedelta
 
 
+class Params(pydantic.BaseModel):
+    """Base of params models: unknown fields are refused (`additionalProperties: false`)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
 @dataclass
 class TaskContext:
-    """What a running task knows about itself.
+    """What a running task knows about itself, and what it can report.
 
     A cancel (or timeout) cancels the `run` coroutine; `cancel_requested` is also set so that
     work handed to a thread (which asyncio cannot interrupt) can poll it and stop.
+    `set_output` records outputs as they become known (merged under what `run` returns), so a
+    failure after them still leaves them in the log; `progress` records how far the task is.
     """
 
     ref: participant_pb2.TaskRef
@@ -43,6 +72,8 @@ class TaskContext:
     log: logging.LoggerAdapter[logging.Logger] = field(repr=False)
     grace: timedelta = timedelta(seconds=2)
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    last_progress: tuple[float, str] | None = None
 
     @property
     def workflow_id(self) -> str:
@@ -56,18 +87,37 @@ class TaskContext:
     def attempt(self) -> int:
         return self.ref.attempt
 
+    @property
+    def cancelled(self) -> bool:
+        """Whether a cancel or timeout was requested (for code running in threads)."""
+        return self.cancel_requested.is_set()
+
+    def set_output(self, key: str, value: Any) -> None:
+        """Records output `key` now (JSON value); `run`'s returned outputs take precedence."""
+        self.outputs[key] = value
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Records progress (0..1) and logs it; the participant's log carries it."""
+        fraction = min(max(fraction, 0.0), 1.0)
+        self.last_progress = (fraction, message)
+        self.log.info("progress", extra={"progress": round(fraction, 3), "detail": message})
+
 
 RunFn = Callable[[TaskContext, dict[str, Any]], Awaitable["dict[str, Any] | Reschedule | None"]]
+P = TypeVar("P", bound=pydantic.BaseModel)
+TypedRunFn = Callable[[TaskContext, P], Awaitable["dict[str, Any] | Reschedule | None"]]
 
 
 @dataclass(frozen=True)
 class TaskType:
-    """A task type: name, description, params schema and the coroutine that runs it."""
+    """A task type: name, description, params schema and the coroutine that runs it (on raw
+    params; a typed type's `run` validates them into its model first)."""
 
     name: str
     description: str
     schema: dict[str, Any]
     run: RunFn
+    params_model: type[pydantic.BaseModel] | None = None
 
     def info(self) -> TaskTypeInfo:
         return TaskTypeInfo(name=self.name, description=self.description, params_schema=self.schema)
@@ -76,13 +126,89 @@ class TaskType:
 REGISTRY: dict[str, TaskType] = {}
 
 
+REFERENCE_PATTERN = r"\$\{tasks\.[a-z0-9][a-z0-9_-]*\.outputs\.[A-Za-z0-9_.-]+\}"
+"""A `${tasks.<id>.outputs.<key>}` reference, which the controller resolves at placement."""
+
+
+def _accept_references(node: Any) -> Any:
+    """Lets every patterned string also hold an output reference: at CreateWorkflow the value is
+    still `${tasks...}`; the participant checks the resolved value against the model."""
+    if isinstance(node, list):
+        return [_accept_references(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {
+        key: value if key == "propertyNames" else _accept_references(value)
+        for key, value in node.items()
+    }
+    if out.get("type") == "string" and "pattern" in out:
+        notes = {k: out.pop(k) for k in ("title", "description", "default") if k in out}
+        return {**notes, "anyOf": [out, {"type": "string", "pattern": REFERENCE_PATTERN}]}
+    return out
+
+
+def params_schema(model: type[pydantic.BaseModel]) -> dict[str, Any]:
+    """The JSON schema advertised for `model`: pydantic's (validation mode), with patterned
+    strings also accepting output references."""
+    schema: dict[str, Any] = _accept_references(model.model_json_schema(mode="validation"))
+    return schema
+
+
+def _typed_run(model: type[P], run: TypedRunFn[P]) -> RunFn:
+    @functools.wraps(run)
+    async def raw(ctx: TaskContext, params: dict[str, Any]) -> Any:
+        try:
+            parsed = model.model_validate(params)
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "params"
+            raise NonRetryableError(f"invalid params at {where}: {first['msg']}") from None
+        result = await run(ctx, parsed)
+        if ctx.outputs and (result is None or isinstance(result, dict)):
+            return {**ctx.outputs, **(result or {})}
+        return result
+
+    return raw
+
+
+@overload
 def task_type(
     name: str, *, schema: dict[str, Any], description: str = ""
-) -> Callable[[RunFn], RunFn]:
-    """Registers `run` as task type `name`."""
+) -> Callable[[RunFn], RunFn]: ...
 
-    def register(run: RunFn) -> RunFn:
-        REGISTRY[name] = TaskType(name=name, description=description, schema=schema, run=run)
+
+@overload
+def task_type(
+    name: str, *, params: type[P], description: str = ""
+) -> Callable[[TypedRunFn[P]], TypedRunFn[P]]: ...
+
+
+def task_type(
+    name: str,
+    *,
+    schema: dict[str, Any] | None = None,
+    params: type[P] | None = None,
+    description: str = "",
+) -> Callable[[Any], Any]:
+    """Registers the decorated coroutine as task type `name`, with either a params model
+    (`params=`, the coroutine receives the validated model) or a raw JSON schema (`schema=`, it
+    receives a dict). The description defaults to the coroutine's docstring."""
+    if (schema is None) == (params is None):
+        raise TypeError("task_type needs exactly one of schema= or params=")
+
+    def register(run: Any) -> Any:
+        text = description or (run.__doc__ or "").strip()
+        if params is not None:
+            REGISTRY[name] = TaskType(
+                name=name,
+                description=text,
+                schema=params_schema(params),
+                run=_typed_run(params, run),
+                params_model=params,
+            )
+        else:
+            assert schema is not None
+            REGISTRY[name] = TaskType(name=name, description=text, schema=schema, run=run)
         return run
 
     return register

@@ -1,0 +1,275 @@
+"""Experiments, pure: validation, expansion into the workflow of airavata.* tasks, and the
+experiment's view (state, batch job, output locations) derived from that workflow's tasks."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Any
+
+from google.protobuf import json_format
+
+from helicase.common.errors import FieldViolation, InvalidArgument
+from helicase.v1 import experiment_pb2, resource_pb2, workflow_pb2
+
+ES = experiment_pb2.ExperimentState
+TS = workflow_pb2.TaskState
+WS = workflow_pb2.WorkflowState
+
+# The workflow of an experiment, in order: task id → task type.
+STEPS = (
+    ("env-setup", "airavata.env_setup"),
+    ("stage-in", "airavata.stage_in"),
+    ("submit", "airavata.submit_job"),
+    ("monitor", "airavata.monitor_job"),
+    ("stage-out", "airavata.stage_out"),
+    ("archive", "airavata.archive"),
+)
+STEP_STATE = {
+    "env-setup": ES.EXPERIMENT_STATE_SETTING_UP,
+    "stage-in": ES.EXPERIMENT_STATE_STAGING_IN,
+    "submit": ES.EXPERIMENT_STATE_SUBMITTING,
+    "monitor": ES.EXPERIMENT_STATE_JOB_ACTIVE,
+    "stage-out": ES.EXPERIMENT_STATE_STAGING_OUT,
+    "archive": ES.EXPERIMENT_STATE_ARCHIVING,
+}
+RELATIVE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+=-]*(/[A-Za-z0-9_][A-Za-z0-9_.+=-]*)*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SHA256 = re.compile(r"^([0-9a-f]{64})?$")
+QUEUE = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
+GROUP = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,62})?$")
+MAX_FILES = 1000
+TRANSFER_TIMEOUT = "1800s"
+BATCH_NAMES = {resource_pb2.BATCH_SYSTEM_SLURM: "SLURM", resource_pb2.BATCH_SYSTEM_FORK: "FORK"}
+
+
+def _files(files: Any, field: str, *, required: bool) -> list[FieldViolation]:
+    out = []
+    if required and not files:
+        out.append(FieldViolation(field, "at least one file is required"))
+    if len(files) > MAX_FILES:
+        out.append(FieldViolation(field, f"at most {MAX_FILES} files"))
+    for i, f in enumerate(files):
+        if not RELATIVE.match(f.storage_path):
+            out.append(FieldViolation(f"{field}[{i}].storage_path", "must be a relative path"))
+        if not RELATIVE.match(f.name):
+            out.append(FieldViolation(f"{field}[{i}].name", "must be a relative path"))
+        if not SHA256.match(f.sha256):
+            out.append(FieldViolation(f"{field}[{i}].sha256", "must be 64 lowercase hex digits"))
+    return out
+
+
+def validate_experiment(request: experiment_pb2.CreateExperimentRequest) -> None:
+    """Raises InvalidArgument naming every offending field (resource ids are checked against
+    the registry by the caller)."""
+    e, p = request.experiment, "experiment"
+    out: list[FieldViolation] = []
+    if len(request.request_id) > 128:
+        out.append(FieldViolation("request_id", "at most 128 characters"))
+    if len(e.display_name) > 200:
+        out.append(FieldViolation(f"{p}.display_name", "at most 200 characters"))
+    if not e.application.executable:
+        out.append(FieldViolation(f"{p}.application.executable", "is required"))
+    for name in e.application.environment:
+        if not ENV_NAME.match(name):
+            out.append(
+                FieldViolation(f"{p}.application.environment[{name}]", "not a variable name")
+            )
+    out += _files(e.inputs, f"{p}.inputs", required=False)
+    out += _files(e.outputs, f"{p}.outputs", required=False)
+    for name in ("compute_resource_id", "storage_resource_id", "credential_id"):
+        if not getattr(e, name):
+            out.append(FieldViolation(f"{p}.{name}", "is required"))
+    r = e.resource_request
+    for name in ("nodes", "cores", "memory_mb", "walltime_minutes"):
+        if getattr(r, name) < 0:
+            out.append(FieldViolation(f"{p}.resource_request.{name}", "must be >= 0"))
+    if not QUEUE.match(r.queue):
+        out.append(FieldViolation(f"{p}.resource_request.queue", "must be a partition name"))
+    if e.instance_group and not GROUP.match(e.instance_group):
+        out.append(FieldViolation(f"{p}.instance_group", "is not a valid instance group"))
+    if out:
+        raise InvalidArgument(out)
+
+
+def _compute(c: resource_pb2.ComputeResource, credential_id: str) -> dict[str, Any]:
+    return {
+        "host": c.host, "port": c.port or 22, "user": c.login_user, "host_key": c.host_key,
+        "credential_id": credential_id, "batch_system": BATCH_NAMES[c.batch_system],
+        "scratch_root": c.scratch_root, "default_queue": c.default_queue,
+    }  # fmt: skip
+
+
+def _storage(s: resource_pb2.StorageResource, credential_id: str) -> dict[str, Any]:
+    return {
+        "host": s.host, "port": s.port or 22, "user": s.login_user, "host_key": s.host_key,
+        "credential_id": credential_id, "root": s.root_path,
+    }  # fmt: skip
+
+
+def _transfers(files: Any, *, inbound: bool) -> list[dict[str, Any]]:
+    out = []
+    for f in files:
+        src, dst = (f.storage_path, f.name) if inbound else (f.name, f.storage_path)
+        item = {"source": src, "target": dst}
+        if f.sha256:
+            item["sha256"] = f.sha256
+        out.append(item)
+    return out
+
+
+def job_name(experiment_id: str) -> str:
+    """The batch job's name: unique per experiment, so a cleanup can find the job by it."""
+    return "exp-" + experiment_id.replace("-", "")
+
+
+def archive_path(experiment_id: str) -> str:
+    return f"experiments/{experiment_id}/archive.tar.gz"
+
+
+def expand(
+    experiment: experiment_pb2.Experiment,
+    experiment_id: str,
+    compute: resource_pb2.ComputeResource,
+    storage: resource_pb2.StorageResource,
+) -> workflow_pb2.Workflow:
+    """The experiment's workflow: env_setup → stage_in → submit_job → monitor_job → stage_out
+    → archive, with the resources resolved into the params (a snapshot) and later tasks reading
+    the working directory and job id from earlier tasks' outputs."""
+    cred = experiment.credential_id
+    target, store = _compute(compute, cred), _storage(storage, cred)
+    remote_dir = "${tasks.env-setup.outputs.remote_dir}"
+    r = experiment.resource_request
+    resources = {
+        "nodes": r.nodes or 1, "cores": r.cores or 1, "memory_mb": r.memory_mb,
+        "walltime_minutes": r.walltime_minutes or 10, "queue": r.queue,
+    }  # fmt: skip
+    app = experiment.application
+    params: dict[str, dict[str, Any]] = {
+        "env-setup": {"compute": target, "dir_name": f"experiment-{experiment_id}"},
+        "stage-in": {"compute": target, "storage": store, "remote_dir": remote_dir,
+                     "files": _transfers(experiment.inputs, inbound=True)},
+        "submit": {"compute": target, "remote_dir": remote_dir,
+                   "application": {"executable": app.executable, "arguments": list(app.arguments),
+                                   "environment": dict(app.environment)},
+                   "resources": resources, "job_name": job_name(experiment_id)},
+        "monitor": {"compute": target, "remote_dir": remote_dir,
+                    "job_id": "${tasks.submit.outputs.job_id}", "poll_seconds": 2},
+        "stage-out": {"compute": target, "storage": store, "remote_dir": remote_dir,
+                      "files": _transfers(experiment.outputs, inbound=False)},
+        "archive": {"compute": target, "storage": store, "remote_dir": remote_dir,
+                    "target": archive_path(experiment_id)},
+    }  # fmt: skip
+    tasks = []
+    previous: str | None = None
+    for task_id, type_name in STEPS:
+        if task_id in ("stage-in", "stage-out") and not params[task_id]["files"]:
+            continue  # nothing to move: the step is left out
+        task = workflow_pb2.Task(
+            id=task_id,
+            type=type_name,
+            instance_group=experiment.instance_group or "default",
+            depends_on=[previous] if previous else [],
+        )
+        task.params.update(params[task_id])
+        if task_id in ("stage-in", "stage-out", "archive"):
+            task.timeout.FromJsonString(TRANSFER_TIMEOUT)
+        tasks.append(task)
+        previous = task_id
+    return workflow_pb2.Workflow(
+        display_name=experiment.display_name or f"experiment {experiment_id}",
+        labels={"helicase.experiment": experiment_id[:63]},
+        tasks=tasks,
+    )
+
+
+def _outputs(task: workflow_pb2.Task) -> dict[str, Any]:
+    return json_format.MessageToDict(task.outputs) if task.HasField("outputs") else {}
+
+
+def derive(
+    definition: experiment_pb2.Experiment, workflow: workflow_pb2.Workflow
+) -> experiment_pb2.Experiment:
+    """The experiment as its workflow shows it now (pure)."""
+    view = experiment_pb2.Experiment()
+    view.CopyFrom(definition)
+    tasks = {t.id: t for t in workflow.tasks}
+    view.workflow_id = workflow.id
+    view.remote_dir = (
+        str(_outputs(tasks["env-setup"]).get("remote_dir", "")) if "env-setup" in tasks else ""
+    )
+    if "submit" in tasks:
+        view.job_id = str(_outputs(tasks["submit"]).get("job_id", ""))
+    if "monitor" in tasks and tasks["monitor"].state == TS.TASK_STATE_COMPLETED:
+        view.job_exit_code = int(_outputs(tasks["monitor"]).get("exit_code", 0))
+    if "stage-out" in tasks:
+        view.output_locations.extend(
+            str(u) for u in _outputs(tasks["stage-out"]).get("locations", [])
+        )
+    if "archive" in tasks:
+        view.archive_location = str(_outputs(tasks["archive"]).get("uri", ""))
+    view.state = _state(workflow, tasks)
+    failed = [
+        t
+        for t in workflow.tasks
+        if t.state in (TS.TASK_STATE_FAILED, TS.TASK_STATE_FATAL_FAILED, TS.TASK_STATE_TIMED_OUT)
+    ]
+    view.message = workflow.message or (f"{failed[0].id}: {failed[0].message}" if failed else "")
+    return view
+
+
+def _state(
+    workflow: workflow_pb2.Workflow, tasks: dict[str, workflow_pb2.Task]
+) -> experiment_pb2.ExperimentState.ValueType:
+    terminal = {
+        WS.WORKFLOW_STATE_COMPLETED: ES.EXPERIMENT_STATE_COMPLETED,
+        WS.WORKFLOW_STATE_FAILED: ES.EXPERIMENT_STATE_FAILED,
+        WS.WORKFLOW_STATE_CANCELING: ES.EXPERIMENT_STATE_CANCELING,
+        WS.WORKFLOW_STATE_CANCELED: ES.EXPERIMENT_STATE_CANCELED,
+    }
+    if workflow.state in terminal:
+        return terminal[workflow.state]
+    started = [
+        task_id for task_id, _ in STEPS
+        if task_id in tasks and tasks[task_id].state != TS.TASK_STATE_PENDING
+    ]  # fmt: skip
+    if not started:
+        return ES.EXPERIMENT_STATE_CREATED
+    current = started[-1]
+    if tasks[current].state == TS.TASK_STATE_COMPLETED:
+        later = [task_id for task_id, _ in STEPS if task_id in tasks]
+        index = later.index(current)
+        if index + 1 < len(later):
+            return STEP_STATE[later[index + 1]]
+    return STEP_STATE[current]
+
+
+CANCEL_TASK = "cancel-job"
+
+
+def cleanup_workflow(
+    experiment: experiment_pb2.Experiment, workflow: workflow_pb2.Workflow
+) -> workflow_pb2.Workflow | None:
+    """The workflow that cancels the experiment's batch job, by its name, or None when the job
+    is known to have ended. Recorded task states lag the participants a little, so a job is
+    presumed possible whenever the monitor has not completed (cancelling no job is harmless)."""
+    tasks = {t.id: t for t in workflow.tasks}
+    submit, monitor, setup = tasks.get("submit"), tasks.get("monitor"), tasks.get("env-setup")
+    if submit is None or setup is None:
+        return None
+    if monitor is not None and monitor.state == TS.TASK_STATE_COMPLETED:
+        return None
+    setup_params = json_format.MessageToDict(setup.params)
+    remote_dir = posixpath.join(setup_params["compute"]["scratch_root"], setup_params["dir_name"])
+    params = json_format.MessageToDict(submit.params)
+    task = workflow_pb2.Task(
+        id=CANCEL_TASK, type="airavata.cancel_job", instance_group=submit.instance_group
+    )
+    task.params.update(
+        {"compute": params["compute"], "remote_dir": remote_dir, "job_name": params["job_name"]}
+    )
+    return workflow_pb2.Workflow(
+        display_name=f"cancel the job of experiment {experiment.id}"[:200],
+        labels={"helicase.experiment": experiment.id[:63], "helicase.cleanup": "cancel-job"},
+        tasks=[task],
+    )
