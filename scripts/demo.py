@@ -1,19 +1,24 @@
-"""Runs the example workflows against a running suite and prints their progress and outcome."""
+"""Runs the example workflows against a running suite and prints their progress and outcome,
+then one experiment on the suite's loopback SSH + SLURM (when `make up` could start it)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import sys
+import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
 
 from helicase.client import HelicaseClient, load_workflow_request
-from helicase.devstack.testing import new_home, remove_home, start_loopback_cluster
+from helicase.devstack import ClusterInfo, describe_local_cluster
+from helicase.devstack._paths import home as devstack_home
 from helicase.v1 import (
     experiment_pb2,
     experiment_pb2_grpc,
@@ -81,6 +86,8 @@ async def run(addr: str) -> int:
         workflow_state_name(w.state) == expected[n] for n, w in zip(started, results, strict=True)
     )
     print()
+    experiment_ok = await run_experiment(addr, devstack_home())
+    print()
     print("Try it with grpcurl (installed in .helicase/bin):")
     print(f"  .helicase/bin/grpcurl -plaintext {addr} list")
     print(
@@ -92,13 +99,16 @@ async def run(addr: str) -> int:
         "helicase.v1.WorkflowService/GetWorkflow"
     )
     print("The suite keeps running: `make status` shows it, `make down` stops it.")
-    return 0 if ok else 1
+    web = os.environ.get("HELICASE_WEB_ADDR", "127.0.0.1:8080")
+    print(f"Composer (draw, run and watch workflows in the browser): http://{web}/")
+    return 0 if ok and experiment_ok is not False else 1
 
 
-# --- the Airavata experiment (separate from the examples above: `demo.py --experiment`) -------
+# --- one Airavata experiment on the local suite's loopback SSH + SLURM (helicase.devstack) ------
 
 EXPERIMENT_STATE = experiment_pb2.ExperimentState
 EXPERIMENT_PROGRAM = """#!/bin/sh
+# sums the numbers of $1 into $2
 awk '{ s += $1 } END { print "sum=" s }' "$1" > "$2"
 """
 TERMINAL = (
@@ -106,106 +116,137 @@ TERMINAL = (
     experiment_pb2.EXPERIMENT_STATE_FAILED,
     experiment_pb2.EXPERIMENT_STATE_CANCELED,
 )
+EXPERIMENT_TIMEOUT = 300.0
 
 
-def _file(name: str) -> experiment_pb2.ExperimentFile:
-    return experiment_pb2.ExperimentFile(storage_path=f"demo/{name}", name=name)
+def request_id(kind: str, *facts: object) -> str:
+    """The same resource gets the same request id, so registering again returns the first one;
+    a changed one (new host key, port, ...) is registered anew."""
+    digest = hashlib.sha256(repr((kind, *facts)).encode()).hexdigest()[:24]
+    return f"demo-{kind}-{digest}"
 
 
-async def run_experiment_demo(addr: str) -> int:
-    """Runs one experiment on a loopback sshd + SLURM it starts (as root) and stops. Needs a
-    suite whose api has HELICASE_CREDENTIAL_KEY and HELICASE_INTERNAL_TOKEN and whose
-    participants serve the airavata.* types with the same token (see docs/hpc.md), e.g.
-    `HELICASE_PARTICIPANT_TASK_TYPES=noop,sleep,shell,airavata.env_setup,...` before `make up`.
-    """
-    home = new_home("helicase-demo-hpc-")
-    print(f"starting sshd + one-node SLURM under {home} ...")
-    cluster = start_loopback_cluster(home)
-    try:
-        storage_root = home / "storage"
-        (storage_root / "demo").mkdir(parents=True)
-        (storage_root / "demo" / "numbers.txt").write_text("3\n4\n5\n")
-        (storage_root / "demo" / "sum.sh").write_text(EXPERIMENT_PROGRAM)
-        async with grpc.aio.insecure_channel(addr) as channel:
-            resources = resource_pb2_grpc.ResourceServiceStub(channel)
-            compute = await resources.CreateComputeResource(
-                resource_pb2.CreateComputeResourceRequest(
-                    compute_resource=resource_pb2.ComputeResource(
-                        display_name="loopback slurm", host=cluster.host, port=cluster.ssh_port,
-                        login_user=cluster.user, batch_system=resource_pb2.BATCH_SYSTEM_SLURM,
-                        scratch_root=str(home / "scratch"), host_key=cluster.host_key,
-                    )
-                )
-            )  # fmt: skip
-            storage = await resources.CreateStorageResource(
-                resource_pb2.CreateStorageResourceRequest(
-                    storage_resource=resource_pb2.StorageResource(
-                        display_name="loopback sftp", host=cluster.host, port=cluster.ssh_port,
-                        login_user=cluster.user, root_path=str(storage_root),
-                        host_key=cluster.host_key,
-                    )
-                )
-            )  # fmt: skip
-            credential = await resources.CreateCredential(
-                resource_pb2.CreateCredentialRequest(
-                    credential=resource_pb2.Credential(
-                        display_name="demo key", private_key=cluster.client_private_key
-                    )
-                )
-            )
-            print(f"credential {credential.credential.id}: {credential.credential.fingerprint}")
-            experiments = experiment_pb2_grpc.ExperimentServiceStub(channel)
-            made = await experiments.CreateExperiment(
-                experiment_pb2.CreateExperimentRequest(
-                    request_id=uuid.uuid4().hex,
-                    experiment=experiment_pb2.Experiment(
-                        display_name="sum numbers",
-                        application=experiment_pb2.ApplicationSpec(
-                            executable="/bin/sh",
-                            arguments=["sum.sh", "numbers.txt", "result.txt"],
-                        ),
-                        inputs=[_file("numbers.txt"), _file("sum.sh")],
-                        outputs=[_file("result.txt")],
-                        compute_resource_id=compute.compute_resource.id,
-                        storage_resource_id=storage.storage_resource.id,
-                        credential_id=credential.credential.id,
-                        resource_request=experiment_pb2.ResourceRequest(walltime_minutes=5),
+async def register(channel: grpc.aio.Channel, cluster: ClusterInfo) -> tuple[str, str, str]:
+    """Registers the loopback cluster, its SFTP storage and the client key (idempotent);
+    returns the compute resource, storage resource and credential ids."""
+    resources = resource_pb2_grpc.ResourceServiceStub(channel)
+    compute = resource_pb2.ComputeResource(
+        display_name="loopback slurm", host=cluster.host, port=cluster.ssh_port,
+        login_user=cluster.user, batch_system=resource_pb2.BATCH_SYSTEM_SLURM,
+        scratch_root=cluster.scratch_root, default_queue="debug", host_key=cluster.host_key,
+    )  # fmt: skip
+    storage = resource_pb2.StorageResource(
+        display_name="loopback sftp", host=cluster.host, port=cluster.ssh_port,
+        login_user=cluster.user, root_path=cluster.storage_root, host_key=cluster.host_key,
+    )  # fmt: skip
+    key = cluster.client_private_key
+    made_compute = await resources.CreateComputeResource(
+        resource_pb2.CreateComputeResourceRequest(
+            request_id=request_id("compute", compute.SerializeToString(deterministic=True)),
+            compute_resource=compute,
+        )
+    )
+    made_storage = await resources.CreateStorageResource(
+        resource_pb2.CreateStorageResourceRequest(
+            request_id=request_id("storage", storage.SerializeToString(deterministic=True)),
+            storage_resource=storage,
+        )
+    )
+    made_credential = await resources.CreateCredential(
+        resource_pb2.CreateCredentialRequest(
+            request_id=request_id("credential", key),
+            credential=resource_pb2.Credential(display_name="demo key", private_key=key),
+        )
+    )
+    compute_id = made_compute.compute_resource.id
+    storage_id = made_storage.storage_resource.id
+    credential = made_credential.credential
+    print(f"compute resource {compute_id}: SLURM over ssh://{cluster.user}@{cluster.host}:"
+          f"{cluster.ssh_port} (scratch {cluster.scratch_root})")  # fmt: skip
+    print(f"storage resource {storage_id}: sftp://{cluster.user}@{cluster.host}:"
+          f"{cluster.ssh_port}{cluster.storage_root}")  # fmt: skip
+    print(f"credential {credential.id}: {credential.fingerprint}")
+    return compute_id, storage_id, credential.id
+
+
+async def run_experiment(addr: str, home: Path) -> bool | None:
+    """Runs one experiment on the loopback cluster `make up` started: a small program reads a
+    staged input and writes a result, which is staged back to the storage. None when there is
+    no cluster (not root, packages missing, not started)."""
+    cluster = describe_local_cluster(home)
+    if isinstance(cluster, str):
+        print(f"skipping the experiment on the local SSH + SLURM: {cluster}")
+        return None
+    folder = f"demo/{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    staged = Path(cluster.storage_root) / folder
+    staged.mkdir(parents=True)
+    (staged / "numbers.txt").write_text("3\n4\n5\n")
+    (staged / "sum.sh").write_text(EXPERIMENT_PROGRAM)
+    print(f"inputs numbers.txt (3 4 5) and sum.sh written to the storage, {staged}")
+
+    def file(name: str) -> experiment_pb2.ExperimentFile:
+        return experiment_pb2.ExperimentFile(storage_path=f"{folder}/{name}", name=name)
+
+    async with grpc.aio.insecure_channel(addr) as channel:
+        compute_id, storage_id, credential_id = await register(channel, cluster)
+        experiments = experiment_pb2_grpc.ExperimentServiceStub(channel)
+        made = await experiments.CreateExperiment(
+            experiment_pb2.CreateExperimentRequest(
+                request_id=uuid.uuid4().hex,
+                experiment=experiment_pb2.Experiment(
+                    display_name="sum numbers",
+                    application=experiment_pb2.ApplicationSpec(
+                        executable="/bin/sh", arguments=["sum.sh", "numbers.txt", "result.txt"]
                     ),
-                )
-            )  # fmt: skip
-            experiment_id = made.experiment.id
-            print(f"experiment {experiment_id} (workflow {made.experiment.workflow_id})")
-            last = None
-            for _ in range(600):
-                reply = await experiments.GetExperiment(
+                    inputs=[file("numbers.txt"), file("sum.sh")],
+                    outputs=[file("result.txt")],
+                    compute_resource_id=compute_id,
+                    storage_resource_id=storage_id,
+                    credential_id=credential_id,
+                    resource_request=experiment_pb2.ResourceRequest(walltime_minutes=5),
+                ),
+            )
+        )
+        experiment_id = made.experiment.id
+        print(f"experiment {experiment_id} (workflow {made.experiment.workflow_id})")
+        got = made.experiment
+        last = None
+        deadline = time.monotonic() + EXPERIMENT_TIMEOUT
+        while time.monotonic() < deadline:
+            got = (
+                await experiments.GetExperiment(
                     experiment_pb2.GetExperimentRequest(id=experiment_id)
                 )
-                got = reply.experiment
-                if got.state != last:
-                    last = got.state
-                    job = f" job {got.job_id}" if got.job_id else ""
-                    name = EXPERIMENT_STATE.Name(got.state).removeprefix("EXPERIMENT_STATE_")
-                    print(f"  {name}{job}")
-                if got.state in TERMINAL:
-                    break
-                await asyncio.sleep(0.3)
-        print(f"outputs: {list(got.output_locations)}  archive: {got.archive_location}")
-        result = storage_root / "demo" / "result.txt"
-        print(f"result.txt: {result.read_text().strip() if result.exists() else '(missing)'}")
-        return 0 if got.state == experiment_pb2.EXPERIMENT_STATE_COMPLETED else 1
-    finally:
-        cluster.stop()
-        remove_home(home)
+            ).experiment
+            if got.state != last:
+                last = got.state
+                job = f" (job {got.job_id})" if got.job_id else ""
+                name = EXPERIMENT_STATE.Name(got.state).removeprefix("EXPERIMENT_STATE_")
+                print(f"  [experiment] {name}{job}", flush=True)
+            if got.state in TERMINAL:
+                break
+            await asyncio.sleep(0.5)
+    state = EXPERIMENT_STATE.Name(got.state).removeprefix("EXPERIMENT_STATE_")
+    print()
+    print(f"experiment {experiment_id}  {state}  {got.message}")
+    print(f"    SLURM job id: {got.job_id or '-'}  exit code: {got.job_exit_code}")
+    print(f"    working directory on the cluster: {got.remote_dir or '-'}")
+    for location in got.output_locations:
+        print(f"    output: {location}")
+    print(f"    archive: {got.archive_location or '-'}")
+    result = staged / "result.txt"
+    content = result.read_text().strip() if result.exists() else "(missing)"
+    print(f"    result.txt staged back to {result}: {content}")
+    return bool(got.state == experiment_pb2.EXPERIMENT_STATE_COMPLETED)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--api", default=os.environ.get("HELICASE_API_ADDR", "127.0.0.1:50051"))
-    # The Airavata experiment (scripts/demo_experiment.py: needs root and a configured suite).
-    parser.add_argument("--experiment", action="store_true", help="run the experiment demo only")
+    parser.add_argument("--experiment", action="store_true", help="run the experiment only")
     args = parser.parse_args()
     if args.experiment:
-        sys.exit(asyncio.run(run_experiment_demo(args.api)))
+        sys.exit(0 if asyncio.run(run_experiment(args.api, devstack_home())) else 1)
     sys.exit(asyncio.run(run(args.api)))
 
 

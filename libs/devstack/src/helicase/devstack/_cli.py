@@ -4,6 +4,10 @@ its default ports, state in .helicase/ of the checkout (or $HELICASE_HOME).
 The addresses can be moved with HELICASE_ZK, HELICASE_KAFKA, HELICASE_DATABASE_URL,
 HELICASE_API_ADDR and HELICASE_WEB_ADDR (only the port is taken from each; a chroot suffix of
 HELICASE_ZK is created); HELICASE_TOPIC_PREFIX is passed on to the services.
+
+The HPC part (helicase.devstack._local_hpc): a loopback sshd + one-node SLURM under .helicase/hpc
+(when root and the packages are there; skipped with a line otherwise), a participant serving the
+airavata.* types, and HELICASE_CREDENTIAL_KEY / HELICASE_INTERNAL_TOKEN from .helicase/secrets.env.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from helicase.devstack import _paths, _proc
 from helicase.devstack._component import Component
 from helicase.devstack._infra import Infra, InfraPorts
 from helicase.devstack._layout import ServicePorts, service_specs, suite_env
+from helicase.devstack._local_hpc import HpcPorts, LocalHpc, with_hpc
 from helicase.devstack._supervisor import Supervisor
 
 HEALTH_TIMEOUT = 120.0
@@ -44,6 +49,7 @@ class LocalSuite:
     infra: Infra
     supervisor: Supervisor
     zk_chroot: str
+    hpc: LocalHpc
 
     @classmethod
     def build(cls, home: Path, environ: Mapping[str, str] = os.environ) -> LocalSuite:
@@ -68,8 +74,16 @@ class LocalSuite:
             api_addr=f"{_proc.LOOPBACK}:{service_ports.api}",
             topic_prefix=environ.get("HELICASE_TOPIC_PREFIX", ""),
         )
-        supervisor = Supervisor(home, service_specs(service_ports), env)
-        return cls(home=home, infra=infra, supervisor=supervisor, zk_chroot=chroot.rstrip("/"))
+        hpc_ports = HpcPorts()
+        specs = with_hpc(service_specs(service_ports), home, hpc_ports)
+        supervisor = Supervisor(home, specs, env)
+        return cls(
+            home=home,
+            infra=infra,
+            supervisor=supervisor,
+            zk_chroot=chroot.rstrip("/"),
+            hpc=LocalHpc(home, hpc_ports),
+        )
 
 
 def _busy(ports: list[int]) -> list[int]:
@@ -129,6 +143,11 @@ def up(suite: LocalSuite) -> int:
         supervisor.wait_healthy(timeout=HEALTH_TIMEOUT)
     except TimeoutError as exc:
         return _fail(str(exc))
+    try:
+        if _up_hpc(suite.hpc):
+            started.append("hpc cluster")
+    except (TimeoutError, RuntimeError, OSError) as exc:
+        return _fail(f"the loopback HPC cluster did not start: {exc}")
 
     if started:
         print(f"started {', '.join(started)} in {time.monotonic() - began:.1f}s; all healthy")
@@ -137,7 +156,29 @@ def up(suite: LocalSuite) -> int:
     return status(suite)
 
 
+def _up_hpc(hpc: LocalHpc) -> bool:
+    """Starts the loopback cluster unless it runs; False when it ran or cannot run here."""
+    problem = hpc.unavailable()
+    if problem is not None:
+        print(f"skipping the loopback HPC cluster (sshd + SLURM): {problem}", flush=True)
+        return False
+    if hpc.running():
+        return False
+    busy = [] if any(pid for _, pid in hpc.cluster.daemons()) else hpc.busy_ports()
+    if busy:
+        print(f"skipping the loopback HPC cluster: port {busy} is taken by another process")
+        return False
+    print(
+        f"starting the loopback HPC cluster (sshd on {hpc.cluster.host}:{hpc.ports.ssh},"
+        f" munged, slurmctld, slurmd) under {hpc.home}",
+        flush=True,
+    )
+    hpc.start(timeout=HEALTH_TIMEOUT)
+    return True
+
+
 def down(suite: LocalSuite) -> int:
+    suite.hpc.stop()
     suite.supervisor.stop_all()
     suite.infra.stop()
     # Anything of ours a pid file lost track of (a crashed `up`, a deleted run/ directory).
@@ -173,9 +214,14 @@ def status(suite: LocalSuite) -> int:
         pid = supervisor.pid(name)
         healthy = pid is not None and supervisor.healthy(name)
         rows.append((name, str(pid or "-"), spec.health_addr, "yes" if healthy else "no"))
+    hpc_problem = suite.hpc.unavailable()
+    if hpc_problem is None:
+        rows += suite.hpc.rows()
     print(f"{'component':15} {'pid':>8}  {'address':21} healthy")
     for component, pid_text, address, healthy_text in rows:
         print(f"{component:15} {pid_text:>8}  {address:21} {healthy_text}")
+    if hpc_problem is not None:
+        print(f"loopback HPC cluster: not started ({hpc_problem})")
     print(f"state and logs: {suite.home}")
     api = supervisor.specs.get("api")
     web_addr = api.env.get("HELICASE_WEB_ADDR") if api is not None else None

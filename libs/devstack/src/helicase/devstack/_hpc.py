@@ -88,21 +88,35 @@ class LoopbackCluster:
     has run; `stop()` stops every daemon (also after a failed start).
     """
 
-    def __init__(self, home: Path, *, ssh_port: int | None = None) -> None:
+    def __init__(
+        self,
+        home: Path,
+        *,
+        ssh_port: int | None = None,
+        slurmctld_port: int | None = None,
+        slurmd_port: int | None = None,
+        cluster_name: str | None = None,
+        keep_keys: bool = False,
+    ) -> None:
+        """Free ports and fresh keys by default. The local suite (`make up`) passes fixed ports,
+        a fixed cluster name and `keep_keys` (the keys of an earlier start are reused, so the
+        host key and client key registered with the api stay valid)."""
         self.home = home
         self.ssh_port = ssh_port or _proc.free_port()
-        self.slurmctld_port = _proc.free_port()
-        self.slurmd_port = _proc.free_port()
+        self.slurmctld_port = slurmctld_port or _proc.free_port()
+        self.slurmd_port = slurmd_port or _proc.free_port()
         self.user = pwd.getpwuid(os.geteuid()).pw_name
-        self.cluster_name = f"h{uuid.uuid4().hex[:8]}"
+        self.cluster_name = cluster_name or f"h{uuid.uuid4().hex[:8]}"
+        self.keep_keys = keep_keys
         self.etc = home / "etc"
         self.client_key = self.etc / "id_ed25519"
         self.host_key_file = self.etc / "ssh_host_ed25519_key"
         self.slurm_conf = self.etc / "slurm.conf"
         self.munge_socket = home / "run" / "munge.socket"
+        self.munge_key = home / "munge" / "munge.key"
         self.host_key = ""  # "ssh-ed25519 AAAA..." (sshd's public host key)
         self.client_public_key = ""
-        self._daemons: list[_Daemon] = []
+        self._daemons: list[_Daemon] = self._daemon_list()
         self._started: list[_Daemon] = []
 
     # --- what clients need
@@ -178,6 +192,15 @@ class LoopbackCluster:
         if errors:
             raise errors[0]
 
+    def daemons(self) -> list[tuple[str, int | None]]:
+        """Each daemon's name and pid (None: not running), from the pid files."""
+        return [(d.name, _proc.read_pid(d.pidfile)) for d in self._daemons]
+
+    def load_keys(self) -> None:
+        """Reads `host_key` and `client_public_key` from the files of an earlier start."""
+        self.host_key = " ".join(Path(f"{self.host_key_file}.pub").read_text().split()[:2])
+        self.client_public_key = Path(f"{self.client_key}.pub").read_text().strip()
+
     def logs(self, lines: int = 30) -> str:
         """The end of every daemon's log (for assertion messages)."""
         return "\n".join(f"--- {d.name} ---\n{_proc.tail(d.log, lines)}" for d in self._daemons)
@@ -188,58 +211,79 @@ class LoopbackCluster:
         for sub in ("etc", "run", "logs", "ssh", "munge", "slurm/state", "slurm/spool", "jobs"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
         self.etc.chmod(0o700)
-        self.host_key = " ".join(_keygen(self.host_key_file, "helicase-test-host").split()[:2])
-        self.client_public_key = _keygen(self.client_key, "helicase-test-client")
+        kept = self.keep_keys and all(
+            path.exists()
+            for path in (
+                self.host_key_file,
+                Path(f"{self.host_key_file}.pub"),
+                self.client_key,
+                Path(f"{self.client_key}.pub"),
+            )
+        )
+        if kept:
+            self.load_keys()
+        else:
+            self.host_key = " ".join(_keygen(self.host_key_file, "helicase-test-host").split()[:2])
+            self.client_public_key = _keygen(self.client_key, "helicase-test-client")
         (self.etc / "known_hosts").write_text(f"[{self.host}]:{self.ssh_port} {self.host_key}\n")
         authorized = self.etc / "authorized_keys"
         authorized.write_text(self.client_public_key + "\n")
         authorized.chmod(0o600)
-        self._daemons = [self._sshd(authorized), self._munged(), self._slurmctld(), self._slurmd()]
-
-    def _sshd(self, authorized: Path) -> _Daemon:
-        config = self.etc / "sshd_config"
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation directory
-        config.write_text(
-            "\n".join(
-                [
-                    f"ListenAddress {self.host}",
-                    f"Port {self.ssh_port}",
-                    f"HostKey {self.host_key_file}",
-                    f"PidFile {self.home / 'run' / 'sshd.own.pid'}",
-                    f"AuthorizedKeysFile {authorized}",
-                    "PermitRootLogin prohibit-password",
-                    "PasswordAuthentication no",
-                    "KbdInteractiveAuthentication no",
-                    "PubkeyAuthentication yes",
-                    "UsePAM no",
-                    "StrictModes no",
-                    "Subsystem sftp internal-sftp",
-                    f"SetEnv SLURM_CONF={self.slurm_conf} HELICASE_DEVSTACK_HOME={self.home}",
-                    "MaxStartups 100",
-                    "MaxSessions 100",
-                    "LogLevel INFO",
-                    "",
-                ]
-            )
-        )
-        return _Daemon("sshd", [SSHD, "-D", "-e", "-f", str(config)], self.home)
-
-    def _munged(self) -> _Daemon:
-        key = self.home / "munge" / "munge.key"
-        key.write_bytes(os.urandom(1024))
-        key.chmod(0o400)
+        (self.etc / "sshd_config").write_text(self._sshd_config_text(authorized))
+        if not (self.keep_keys and self.munge_key.exists()):
+            self.munge_key.unlink(missing_ok=True)
+            self.munge_key.write_bytes(os.urandom(1024))
+            self.munge_key.chmod(0o400)
         (self.home / "munge").chmod(0o700)
-        argv = [
+        self.munge_socket.unlink(missing_ok=True)  # a stale one would pass munged's readiness
+        self.slurm_conf.write_text(self._slurm_conf_text())
+        self.slurm_conf.chmod(0o644)
+
+    def _daemon_list(self) -> list[_Daemon]:
+        """The daemons in start order (their argv only: `_configure` writes their files)."""
+        config = self.etc / "sshd_config"
+        munged = [
             MUNGED,
             "--foreground",
             "--force",
-            f"--key-file={key}",
+            f"--key-file={self.munge_key}",
             f"--socket={self.munge_socket}",
             f"--pid-file={self.home / 'run' / 'munged.own.pid'}",
             f"--seed-file={self.home / 'munge' / 'munged.seed'}",
             f"--log-file={self.home / 'logs' / 'munged.own.log'}",
         ]
-        return _Daemon("munged", argv, self.home)
+        slurmctld = [SLURMCTLD, "-D", "-i", "-f", str(self.slurm_conf)]
+        slurmd = [SLURMD, "-D", "-N", "localhost", "-f", str(self.slurm_conf)]
+        return [
+            _Daemon("sshd", [SSHD, "-D", "-e", "-f", str(config)], self.home),
+            _Daemon("munged", munged, self.home),
+            _Daemon("slurmctld", slurmctld, self.home, env=self.env()),
+            _Daemon("slurmd", slurmd, self.home, env=self.env()),
+        ]
+
+    def _sshd_config_text(self, authorized: Path) -> str:
+        return "\n".join(
+            [
+                f"ListenAddress {self.host}",
+                f"Port {self.ssh_port}",
+                f"HostKey {self.host_key_file}",
+                f"PidFile {self.home / 'run' / 'sshd.own.pid'}",
+                f"AuthorizedKeysFile {authorized}",
+                "PermitRootLogin prohibit-password",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "PubkeyAuthentication yes",
+                "UsePAM no",
+                "StrictModes no",
+                "Subsystem sftp internal-sftp",
+                f"SetEnv SLURM_CONF={self.slurm_conf} HELICASE_DEVSTACK_HOME={self.home}",
+                "MaxStartups 100",
+                "MaxSessions 100",
+                "LogLevel INFO",
+                "",
+            ]
+        )
 
     def _slurm_conf_text(self) -> str:
         cpus = os.cpu_count() or 1
@@ -286,16 +330,6 @@ class LoopbackCluster:
                 "",
             ]
         )
-
-    def _slurmctld(self) -> _Daemon:
-        self.slurm_conf.write_text(self._slurm_conf_text())
-        self.slurm_conf.chmod(0o644)
-        argv = [SLURMCTLD, "-D", "-i", "-f", str(self.slurm_conf)]
-        return _Daemon("slurmctld", argv, self.home, env=self.env())
-
-    def _slurmd(self) -> _Daemon:
-        argv = [SLURMD, "-D", "-N", "localhost", "-f", str(self.slurm_conf)]
-        return _Daemon("slurmd", argv, self.home, env=self.env())
 
     # --- readiness
 
