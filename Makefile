@@ -6,7 +6,7 @@ UV := uv run --quiet
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: install up down status proto lint test demo bench chaos clean web-test web-gen
+.PHONY: install up down status proto lint test demo bench chaos clean web-test web-gen screenshots
 
 install: ## install whatever is missing (apt-get, uv, Python workspace, Maven jars, buf, grpcurl)
 	@bash scripts/bootstrap.sh
@@ -40,8 +40,11 @@ web-test: install ## the composer: web/src/gen up to date, type check, Vitest (b
 web-gen: install ## regenerate web/src/gen (TypeScript of protos/helicase/v1) with the local protoc-gen-es
 	@cd web && npm run --silent gen
 
-demo: up ## run the example workflows against the local suite (left running)
+demo: up ## run the example workflows and one experiment on the local SSH + SLURM (left running)
 	@$(UV) python scripts/demo.py
+
+screenshots: install ## refresh docs/screenshots/*.png (the browser tests; they write .helicase/screenshots/ otherwise)
+	@HELICASE_SCREENSHOTS_DIR=docs/screenshots $(UV) pytest -p no:cacheprovider tests/integration/test_web_composer.py
 
 bench: install ## Helicase vs Apache Helix side by side on its own infrastructure (BENCH_ARGS=--quick: small)
 	@$(UV) python -m bench.compare $(BENCH_ARGS)
