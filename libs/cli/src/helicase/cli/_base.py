@@ -67,7 +67,7 @@ def run(settings: Settings, work: Callable[[HelicaseClient], Awaitable[T]]) -> T
         return asyncio.run(go())
     except grpc.aio.AioRpcError as exc:
         for line in _render.rpc_error_lines(exc):
-            err.print(line, markup=False)
+            err.print(line, markup=False, soft_wrap=True)
         raise typer.Exit(EXIT_API) from None
 
 
