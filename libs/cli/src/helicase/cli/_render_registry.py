@@ -51,7 +51,7 @@ def schedule_status(schedule: schedule_pb2.Schedule) -> Text:
 
 
 def schedule_list(schedules: list[schedule_pb2.Schedule], next_page_token: str) -> RenderableType:
-    table = _table("id", "name", "cron", "zone", "status", "next fire", "tasks")
+    table = _table("id", "name", "cron", "zone", "status", "next fire (UTC)", "tasks")
     for s in schedules:
         table.add_row(
             s.id,
@@ -74,7 +74,7 @@ def schedule_view(schedule: schedule_pb2.Schedule) -> RenderableType:
             ("cron", schedule.cron),
             ("time zone", schedule.time_zone or "UTC"),
             ("status", schedule_status(schedule)),
-            ("next fire", _time(schedule.next_fire_time) or "-"),
+            ("next fire (UTC)", _time(schedule.next_fire_time) or "-"),
             ("active since", _time(schedule.active_since)),
             ("created", _time(schedule.create_time)),
             (
@@ -85,7 +85,7 @@ def schedule_view(schedule: schedule_pb2.Schedule) -> RenderableType:
     )
     if not schedule.recent_runs:
         return Group(fields, Text("no runs yet", style="dim"))
-    runs = _table("fire time", "workflow", "state")
+    runs = _table("fire time (UTC)", "workflow", "state")
     for run in schedule.recent_runs:
         state = workflow_state(run.state)
         runs.add_row(_time(run.fire_time), run.workflow_id, styled(state))
