@@ -17,14 +17,25 @@ COPY libs/ libs/
 COPY services/ services/
 RUN uv sync --frozen --no-dev --no-editable
 
+# The composer (web/, see web/package.json): its static files, served by the api on its HTTP port
+# (HELICASE_WEB_ADDR) from HELICASE_WEB_DIST. Node only builds; the runtime image has none.
+FROM node:22-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
+
 FROM python:3.11-slim
 # Shell tasks of the built-in `shell` type run /bin/sh -c in the participant's container.
 RUN groupadd --system --gid 10001 helicase \
  && useradd --system --uid 10001 --gid helicase --home-dir /home/helicase --create-home helicase
 COPY --from=build /opt/helicase /opt/helicase
+COPY --from=web /web/dist /opt/helicase-web/dist
 ENV PATH=/opt/helicase/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    HELICASE_WEB_DIST=/opt/helicase-web/dist
 USER 10001:10001
 WORKDIR /home/helicase
 CMD ["helicase-api"]

@@ -9,7 +9,9 @@ container engine are needed; the image's entry points are checked against the wo
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import posixpath
 import re
 import shlex
 import shutil
@@ -43,6 +45,9 @@ LISTEN_VARIABLE = {
     "helicase-participant": "HELICASE_PARTICIPANT_ADDR",
     "helicase-sink": "HELICASE_SINK_ADDR",
 }
+
+WEB_STAGE = "web"  # the Dockerfile's Node stage that builds the composer (web/dist)
+AIRAVATA_MODULE = "helicase.participant.airavata"
 
 Obj = dict[str, Any]
 
@@ -276,27 +281,35 @@ def test_the_image_and_manifests_name_entry_points_that_exist_in_the_workspace()
 
 def test_the_dockerfile_builds_a_slim_python_311_image_run_by_a_non_root_user() -> None:
     lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
-    bases = [line.split()[1] for line in lines if line.startswith("FROM ")]
-    assert bases and all(base.startswith("python:3.11-slim") for base in bases)
+    froms = [line.split() for line in lines if line.startswith("FROM ")]
+    # Python stages (the install and the runtime image) on 3.11-slim; Node only builds web/dist.
+    python = [f[1] for f in froms if f[-1] != WEB_STAGE]
+    assert python and all(base.startswith("python:3.11-slim") for base in python)
+    assert froms[-1][1].startswith("python:3.11-slim")  # the runtime image
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1].split(":")[0] not in {"0", "root"}
     assert any("uv sync --frozen --no-dev" in line for line in lines)
 
 
-def build_stage(dockerfile: str) -> list[tuple[str, str]]:
-    """(instruction, arguments) of the Dockerfile's first stage, continuation lines joined."""
+def dockerfile_stages(dockerfile: str) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(FROM arguments, [(instruction, arguments)]) of each stage, continuation lines joined."""
     joined = re.sub(r"\\\n\s*", " ", dockerfile)
-    stages: list[list[tuple[str, str]]] = []
+    stages: list[tuple[str, list[tuple[str, str]]]] = []
     for line in joined.splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         instruction, _, arguments = line.partition(" ")
         if instruction == "FROM":
-            stages.append([])
+            stages.append((arguments.strip(), []))
         elif stages:
-            stages[-1].append((instruction, arguments.strip()))
-    return stages[0]
+            stages[-1][1].append((instruction, arguments.strip()))
+    return stages
+
+
+def build_stage(dockerfile: str) -> list[tuple[str, str]]:
+    """(instruction, arguments) of the Dockerfile's first stage, continuation lines joined."""
+    return dockerfile_stages(dockerfile)[0][1]
 
 
 def test_the_images_install_step_gives_every_entry_point_outside_the_source_tree(
@@ -347,3 +360,103 @@ def test_the_images_install_step_gives_every_entry_point_outside_the_source_tree
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(str(venv)), done.stdout
+
+
+# --- the composer on the api's HTTP port, the internal token, the Airavata participants
+
+
+def test_the_api_serves_the_composer_and_connect_on_its_http_port(
+    rendered: tuple[str, list[Obj]],
+) -> None:
+    overlay, objs = rendered
+    api = next(c for n, c in helicase_containers(objs) if n == "helicase-api")
+    ports = {p["name"]: p["containerPort"] for p in api["ports"]}
+    listen = env_of(api)["HELICASE_WEB_ADDR"]["value"]
+    host, _, port = listen.rpartition(":")
+    assert host == "0.0.0.0" and int(port) == ports["http"], f"{overlay}: {listen} vs {ports}"
+    service = of_kind(objs, "Service")["helicase-api"]
+    http = [p for p in service["spec"]["ports"] if p["name"] == "http"]
+    assert len(http) == 1 and http[0]["targetPort"] in ("http", ports["http"]), overlay
+
+
+def test_the_api_and_every_airavata_participant_read_the_internal_token_from_the_secret(
+    rendered: tuple[str, list[Obj]],
+) -> None:
+    overlay, objs = rendered
+    readers = [
+        (name, c)
+        for name, c in helicase_containers(objs)
+        if name == "helicase-api"
+        or env_of(c)
+        .get("HELICASE_PARTICIPANT_TASK_TYPES", {})
+        .get("value", "")
+        .startswith("airavata.")
+    ]
+    assert len(readers) == (1 if overlay == "dev" else 8), [n for n, _ in readers]
+    secrets = of_kind(objs, "Secret")
+    for name, container in readers:
+        ref = env_of(container)["HELICASE_INTERNAL_TOKEN"]["valueFrom"]["secretKeyRef"]
+        assert ref["key"] == "HELICASE_INTERNAL_TOKEN", f"{overlay}: {name}"
+        if overlay == "dev":  # generated, with a hash suffix
+            assert ref["key"] in secrets[ref["name"]]["data"], f"{overlay}: {name}"
+        else:
+            assert ref["name"] == "helicase-secrets", f"{overlay}: {name}"
+
+
+def test_the_airavata_participants_serve_exactly_the_types_their_module_registers() -> None:
+    """Each airavata Deployment imports a module that registers its type (as the participant
+    does at start, refusing unknown types), and every type of the library has a Deployment:
+    CancelExperiment's cleanup workflow needs airavata.cancel_job served."""
+    from helicase.participant.airavata import TYPES
+    from helicase.participant.sdk import REGISTRY
+
+    served: dict[str, str] = {}
+    for name, container in helicase_containers(render("prod")):
+        env = env_of(container)
+        types = env.get("HELICASE_PARTICIPANT_TASK_TYPES", {}).get("value", "").split(",")
+        if not types[0].startswith("airavata."):
+            continue
+        modules = env["HELICASE_PARTICIPANT_MODULES"]["value"].split(",")
+        assert modules == [AIRAVATA_MODULE], f"{name}: {modules}"
+        for module in modules:
+            importlib.import_module(module)
+        for task_type in types:
+            assert task_type in REGISTRY, f"{name} serves {task_type}, which no module registers"
+            served[task_type] = name
+    assert set(served) == set(TYPES), sorted(set(TYPES) ^ set(served))
+    assert served["airavata.cancel_job"] == "helicase-participant-cancel-job"
+
+
+def test_the_image_carries_the_composer_built_by_a_node_stage_where_the_api_looks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Node stage builds web/ as web/package.json says; the runtime image copies its dist and
+    points HELICASE_WEB_DIST (the variable helicase.api.web reads) at it; .dockerignore lets web/
+    into the build context, without its node_modules and dist."""
+    stages = dockerfile_stages((ROOT / "Dockerfile").read_text())
+    (web,) = [steps for head, steps in stages if head.split()[-1] == WEB_STAGE]
+    assert stages[-1][0].startswith("python:3.11-slim")
+    workdir = next(a for i, a in web if i == "WORKDIR")
+    runs = [a for i, a in web if i == "RUN"]
+    assert runs == ["npm ci --no-audit --no-fund", "npm run build"]
+    scripts = json.loads((ROOT / "web" / "package.json").read_text())["scripts"]
+    assert "vite build" in scripts["build"]
+    copies = [a.split() for i, a in web if i == "COPY"]
+    assert copies[0] == ["web/package.json", "web/package-lock.json", "./"]
+    assert copies[-1] == ["web/", "./"]
+
+    runtime = stages[-1][1]
+    (copy_dist,) = [a.split() for i, a in runtime if i == "COPY" and f"--from={WEB_STAGE}" in a]
+    _, source, dest = copy_dist
+    assert source == posixpath.join(workdir, "dist"), source  # vite's outDir
+    env = " ".join(a for i, a in runtime if i == "ENV")
+    assert f"HELICASE_WEB_DIST={dest}" in shlex.split(env)
+
+    from helicase.api import web as api_web
+
+    monkeypatch.setenv("HELICASE_WEB_DIST", dest)
+    assert api_web.default_dist() == Path(dest)
+
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "web" not in ignored and {"web/node_modules", "web/dist"} <= set(ignored)
+    assert (ROOT / "web" / "package-lock.json").is_file() and (ROOT / "web" / "src").is_dir()

@@ -1,60 +1,41 @@
 """The `helicase` commands. Each is thin: parse options, call the client, render.
 
-Exit codes: 0 success (for `watch` and `submit --watch`: the workflow COMPLETED); 1 the workflow
-ended FAILED or CANCELED; 2 bad usage or an unreadable file; 3 the api refused or could not be
-reached (the gRPC code and any field violations are printed on stderr)."""
+Workflow commands are here; `schedules`, `resources`, `credentials` and `experiments` are
+command groups of their own modules. Exit codes: see helicase.cli._base."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
-import grpc
 import typer
-from rich.console import Console
 from rich.live import Live
 
-from helicase.cli import _render
+from helicase.cli import _experiments, _render, _resources, _schedules
+from helicase.cli._base import (
+    EXIT_NOT_COMPLETED,
+    Output,
+    Settings,
+    out,
+    usage_error,
+)
+from helicase.cli._base import print_json as _print_json
+from helicase.cli._base import run as _run
+from helicase.cli._base import settings_of as _settings
 from helicase.cli._input import InputError, parse_labels, read_workflow
 from helicase.client import HelicaseClient, load_workflow_request
 from helicase.common.config import DEFAULT_API_ADDR
 from helicase.v1 import workflow_pb2, workflow_service_pb2
 
-T = TypeVar("T")
-
-EXIT_NOT_COMPLETED = 1
-EXIT_USAGE = 2
-EXIT_API = 3
-
-
-class Output(StrEnum):
-    """How results are printed."""
-
-    table = "table"
-    json = "json"
-
-
-@dataclass(frozen=True)
-class Settings:
-    api: str
-    output: Output
-    timeout: float
-
-
 app = typer.Typer(
     name="helicase",
-    help="Submit, watch, list and cancel Helicase workflows.",
+    help="Submit, watch, list and cancel Helicase workflows; manage schedules, resources,"
+    " credentials and experiments.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 
 @app.callback()
@@ -69,31 +50,6 @@ def main(
     timeout: Annotated[float, typer.Option(help="Deadline of each call, in seconds.")] = 10.0,
 ) -> None:
     ctx.obj = Settings(api=api, output=output, timeout=timeout)
-
-
-def _settings(ctx: typer.Context) -> Settings:
-    settings = ctx.obj
-    assert isinstance(settings, Settings)
-    return settings
-
-
-def _run(settings: Settings, work: Callable[[HelicaseClient], Awaitable[T]]) -> T:
-    """Runs `work` with a client; an RPC error is printed and becomes exit code 3."""
-
-    async def go() -> T:
-        async with HelicaseClient(settings.api, timeout=settings.timeout) as client:
-            return await work(client)
-
-    try:
-        return asyncio.run(go())
-    except grpc.aio.AioRpcError as exc:
-        for line in _render.rpc_error_lines(exc):
-            err.print(line, markup=False)
-        raise typer.Exit(EXIT_API) from None
-
-
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
 def _exit_for(workflow: workflow_pb2.Workflow) -> None:
@@ -147,8 +103,7 @@ def submit(
         labels = parse_labels(label or [])
         request = load_workflow_request(raw)
     except (InputError, ValueError) as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(EXIT_USAGE) from None
+        usage_error(exc)
     if request_id:
         request.request_id = request_id
     request.workflow.labels.update(labels)
@@ -208,8 +163,7 @@ def list_(
         labels = parse_labels(label or [])
         states = [_state_value(s) for s in state or []]
     except InputError as exc:
-        err.print(f"error: {exc}", markup=False)
-        raise typer.Exit(EXIT_USAGE) from None
+        usage_error(exc)
 
     async def work(
         client: HelicaseClient,
@@ -293,3 +247,9 @@ def participants(
         _print_json({"participants": [_render.to_json(p) for p in found]})
     else:
         out.print(_render.participant_table(found))
+
+
+app.add_typer(_schedules.app)
+app.add_typer(_resources.resources)
+app.add_typer(_resources.credentials)
+app.add_typer(_experiments.app)

@@ -1,6 +1,14 @@
-"""Typed asyncio client of Helicase's public API (WorkflowService, TaskTypeService)."""
+"""Typed asyncio client of Helicase's public API (workflows, task types, participants,
+schedules, resources and credentials, experiments)."""
 
 from helicase.client._client import HelicaseClient, load_workflow_request
+from helicase.client._registry import EXPERIMENT_TERMINAL
 from helicase.client._retry import NO_RETRY, RetryPolicy
 
-__all__ = ["NO_RETRY", "HelicaseClient", "RetryPolicy", "load_workflow_request"]
+__all__ = [
+    "EXPERIMENT_TERMINAL",
+    "NO_RETRY",
+    "HelicaseClient",
+    "RetryPolicy",
+    "load_workflow_request",
+]

@@ -1,0 +1,115 @@
+"""What every `helicase` command shares: the global settings, the consoles, exit codes, and
+running a call with a client (an RPC error printed on stderr becomes exit code 3).
+
+Exit codes: 0 success (for `watch`, `submit --watch` and `experiments watch`: it COMPLETED); 1 it
+ended FAILED or CANCELED; 2 bad usage or an unreadable file; 3 the api refused or could not be
+reached (the gRPC code and any field violations are printed on stderr)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import grpc
+import typer
+from google.protobuf.message import Message
+from rich.console import Console
+
+from helicase.cli import _render
+from helicase.cli._input import InputError, read_workflow, to_request
+from helicase.client import HelicaseClient
+
+T = TypeVar("T")
+R = TypeVar("R")
+M = TypeVar("M", bound=Message)
+
+EXIT_NOT_COMPLETED = 1
+EXIT_USAGE = 2
+EXIT_API = 3
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class Output(StrEnum):
+    """How results are printed."""
+
+    table = "table"
+    json = "json"
+
+
+@dataclass(frozen=True)
+class Settings:
+    api: str
+    output: Output
+    timeout: float
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    settings = ctx.find_root().obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def run(settings: Settings, work: Callable[[HelicaseClient], Awaitable[T]]) -> T:
+    """Runs `work` with a client; an RPC error is printed and becomes exit code 3."""
+
+    async def go() -> T:
+        async with HelicaseClient(settings.api, timeout=settings.timeout) as client:
+            return await work(client)
+
+    try:
+        return asyncio.run(go())
+    except grpc.aio.AioRpcError as exc:
+        for line in _render.rpc_error_lines(exc):
+            err.print(line, markup=False, soft_wrap=True)
+        raise typer.Exit(EXIT_API) from None
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+def usage_error(message: object) -> NoReturn:
+    """Prints `error: message` on stderr and exits 2."""
+    err.print(f"error: {message}", markup=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
+PageSize = Annotated[int, typer.Option(min=0, max=500, help="0 = the api's default.")]
+PageToken = Annotated[str, typer.Option(help="next_page_token of a previous page.")]
+AllPages = Annotated[bool, typer.Option("--all", help="Follow every page.")]
+RequestId = Annotated[
+    str, typer.Option(help="Idempotency key (default: the file's requestId, or a new one).")
+]
+
+
+async def collect_pages(
+    fetch: Callable[[str], Awaitable[R]],
+    items: Callable[[R], Sequence[T]],
+    page_token: str,
+    all_pages: bool,
+) -> tuple[list[T], str]:
+    """One page from `page_token` on, or every page with `all_pages`; returns the items and
+    the next page's token ("" after the last)."""
+    found: list[T] = []
+    token = page_token
+    while True:
+        response = await fetch(token)
+        found.extend(items(response))
+        token = getattr(response, "next_page_token", "")
+        if not all_pages or not token:
+            return found, token
+
+
+def load_request(source: str, request: M, field: str, what: str) -> M:
+    """The request in file `source` ("-": standard input), or exit 2 naming what is wrong."""
+    try:
+        return to_request(read_workflow(source, what=what), request, field)
+    except InputError as exc:
+        usage_error(exc)

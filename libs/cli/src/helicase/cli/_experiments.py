@@ -1,0 +1,167 @@
+"""`helicase experiments ...`: Airavata-style experiments (ExperimentService)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.live import Live
+
+from helicase.cli import _render, _render_registry
+from helicase.cli._base import (
+    EXIT_NOT_COMPLETED,
+    AllPages,
+    Output,
+    PageSize,
+    PageToken,
+    RequestId,
+    Settings,
+    collect_pages,
+    load_request,
+    out,
+    print_json,
+    run,
+    settings_of,
+)
+from helicase.client import HelicaseClient
+from helicase.v1 import experiment_pb2
+
+app = typer.Typer(
+    name="experiments",
+    help="Run applications on registered clusters: create, list, get, watch, cancel.",
+    no_args_is_help=True,
+)
+
+ExperimentId = Annotated[str, typer.Argument(metavar="ID", help="Experiment id.")]
+
+
+def _show(settings: Settings, experiment: experiment_pb2.Experiment) -> None:
+    if settings.output is Output.json:
+        print_json(_render.to_json(experiment))
+    else:
+        out.print(_render_registry.experiment_view(experiment))
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="An Experiment (application, inputs, outputs, computeResourceId,"
+            " storageResourceId, credentialId, resourceRequest) or a CreateExperimentRequest,"
+            " as JSON or YAML; - reads standard input."
+        ),
+    ],
+    request_id: RequestId = "",
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Follow it; exit 0 only if it COMPLETED.")
+    ] = False,
+) -> None:
+    """Create an experiment: its workflow is launched at once."""
+    settings = settings_of(ctx)
+    request = load_request(
+        file, experiment_pb2.CreateExperimentRequest(), "experiment", "an experiment"
+    )
+    key = request_id or request.request_id
+
+    async def work(client: HelicaseClient) -> experiment_pb2.Experiment:
+        created = await client.create_experiment(request.experiment, key)
+        if not watch:
+            return created
+        if settings.output is Output.table:
+            out.print(f"created {created.id}")
+        return await _watch(client, created.id, settings)
+
+    experiment = run(settings, work)
+    if not watch:
+        _show(settings, experiment)
+        return
+    _exit_for(experiment)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
+    all_pages: AllPages = False,
+) -> None:
+    """List experiments, newest first."""
+    settings = settings_of(ctx)
+
+    async def work(client: HelicaseClient) -> tuple[list[experiment_pb2.Experiment], str]:
+        return await collect_pages(
+            lambda token: client.list_experiments(page_size, token),
+            lambda response: response.experiments,
+            page_token,
+            all_pages,
+        )
+
+    found, token = run(settings, work)
+    if settings.output is Output.json:
+        print_json({"experiments": [_render.to_json(e) for e in found], "nextPageToken": token})
+    else:
+        out.print(_render_registry.experiment_list(found, token))
+
+
+@app.command()
+def get(ctx: typer.Context, experiment_id: ExperimentId) -> None:
+    """Show an experiment: state, batch job, output locations, why it failed."""
+    settings = settings_of(ctx)
+    _show(settings, run(settings, lambda client: client.get_experiment(experiment_id)))
+
+
+def _exit_for(experiment: experiment_pb2.Experiment) -> None:
+    if experiment.state != experiment_pb2.EXPERIMENT_STATE_COMPLETED:
+        raise typer.Exit(EXIT_NOT_COMPLETED)
+
+
+async def _watch(
+    client: HelicaseClient, experiment_id: str, settings: Settings
+) -> experiment_pb2.Experiment:
+    """Follows the experiment until it is terminal: live on a terminal, the final view
+    otherwise, one JSON object per change with --output json."""
+    last: experiment_pb2.Experiment | None = None
+    if settings.output is Output.json:
+        async for last in client.watch_experiment(experiment_id):
+            sys.stdout.write(json.dumps(_render.to_json(last)) + "\n")
+            sys.stdout.flush()
+    elif out.is_terminal:
+        with Live(console=out, refresh_per_second=4, transient=False) as live:
+            async for last in client.watch_experiment(experiment_id):
+                live.update(_render_registry.experiment_view(last))
+    else:
+        async for update in client.watch_experiment(experiment_id):
+            last = update
+        if last is not None:
+            out.print(_render_registry.experiment_view(last))
+    assert last is not None  # watch_experiment yields at least once or raises
+    return last
+
+
+@app.command()
+def watch(ctx: typer.Context, experiment_id: ExperimentId) -> None:
+    """Follow an experiment until it ends; exit 0 only if it COMPLETED (1 otherwise)."""
+    settings = settings_of(ctx)
+    _exit_for(run(settings, lambda client: _watch(client, experiment_id, settings)))
+
+
+@app.command()
+def cancel(
+    ctx: typer.Context,
+    experiment_id: ExperimentId,
+    reason: Annotated[str, typer.Option(help="Why (recorded with the workflow).")] = "",
+) -> None:
+    """Cancel an experiment (and its batch job on the cluster, if it may exist)."""
+    settings = settings_of(ctx)
+    response = run(settings, lambda client: client.cancel_experiment(experiment_id, reason))
+    if settings.output is Output.json:
+        print_json(_render.to_json(response))
+        return
+    experiment = response.experiment
+    out.print(experiment.id, _render_registry.experiment_styled(experiment.state))
+    if response.cleanup_workflow_id:
+        out.print(f"cleanup workflow {response.cleanup_workflow_id}")

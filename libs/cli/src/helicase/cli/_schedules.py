@@ -1,0 +1,114 @@
+"""`helicase schedules ...`: recurring workflows (ScheduleService)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from helicase.cli import _render, _render_registry
+from helicase.cli._base import (
+    AllPages,
+    Output,
+    PageSize,
+    PageToken,
+    RequestId,
+    collect_pages,
+    load_request,
+    out,
+    print_json,
+    run,
+    settings_of,
+)
+from helicase.client import HelicaseClient
+from helicase.v1 import schedule_pb2
+
+app = typer.Typer(
+    name="schedules",
+    help="Recurring workflows: create, list, get, pause, resume, delete.",
+    no_args_is_help=True,
+)
+
+ScheduleId = Annotated[str, typer.Argument(metavar="ID", help="Schedule id.")]
+
+
+def _show(ctx: typer.Context, schedule: schedule_pb2.Schedule) -> None:
+    if settings_of(ctx).output is Output.json:
+        print_json(_render.to_json(schedule))
+    else:
+        out.print(_render_registry.schedule_view(schedule))
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="A Schedule (displayName, cron, timeZone, workflow) or a CreateScheduleRequest,"
+            " as JSON or YAML; - reads standard input."
+        ),
+    ],
+    request_id: RequestId = "",
+) -> None:
+    """Create a schedule; it fires from its next cron time on."""
+    settings = settings_of(ctx)
+    request = load_request(file, schedule_pb2.CreateScheduleRequest(), "schedule", "a schedule")
+    key = request_id or request.request_id
+    _show(ctx, run(settings, lambda client: client.create_schedule(request.schedule, key)))
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    page_size: PageSize = 0,
+    page_token: PageToken = "",
+    all_pages: AllPages = False,
+) -> None:
+    """List schedules, oldest first, with their next fire times."""
+    settings = settings_of(ctx)
+
+    async def work(client: HelicaseClient) -> tuple[list[schedule_pb2.Schedule], str]:
+        return await collect_pages(
+            lambda token: client.list_schedules(page_size, token),
+            lambda response: response.schedules,
+            page_token,
+            all_pages,
+        )
+
+    found, token = run(settings, work)
+    if settings.output is Output.json:
+        print_json({"schedules": [_render.to_json(s) for s in found], "nextPageToken": token})
+    else:
+        out.print(_render_registry.schedule_list(found, token))
+
+
+@app.command()
+def get(ctx: typer.Context, schedule_id: ScheduleId) -> None:
+    """Show a schedule: its next fire time and the workflows it created recently."""
+    _show(ctx, run(settings_of(ctx), lambda client: client.get_schedule(schedule_id)))
+
+
+@app.command()
+def pause(ctx: typer.Context, schedule_id: ScheduleId) -> None:
+    """Pause a schedule: it does not fire, and times missed meanwhile are not made up."""
+    settings = settings_of(ctx)
+    _show(ctx, run(settings, lambda client: client.set_schedule_paused(schedule_id, True)))
+
+
+@app.command()
+def resume(ctx: typer.Context, schedule_id: ScheduleId) -> None:
+    """Resume a paused schedule; it fires from its next cron time on."""
+    settings = settings_of(ctx)
+    _show(ctx, run(settings, lambda client: client.set_schedule_paused(schedule_id, False)))
+
+
+@app.command()
+def delete(ctx: typer.Context, schedule_id: ScheduleId) -> None:
+    """Delete a schedule; the workflows it created are kept."""
+    settings = settings_of(ctx)
+    run(settings, lambda client: client.delete_schedule(schedule_id))
+    if settings.output is Output.json:
+        print_json({"id": schedule_id, "deleted": True})
+    else:
+        out.print(f"deleted {schedule_id}")
