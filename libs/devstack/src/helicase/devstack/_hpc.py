@@ -192,6 +192,24 @@ class LoopbackCluster:
         if errors:
             raise errors[0]
 
+    def stop_sshd(self) -> None:
+        """Stops sshd and drops its open sessions (the login node going away: new connections
+        are refused, transfers in flight break); `start_sshd` brings it back."""
+        daemon = self._daemon("sshd")
+        pid = _proc.read_pid(daemon.pidfile)
+        sessions = _proc.descendants(pid) if pid is not None else []
+        daemon.stop()
+        for session in sessions:
+            _proc.stop(session, grace=2, whole_group=False)
+
+    def start_sshd(self, timeout: float = 30) -> None:
+        """Starts sshd again (after `stop_sshd`) and returns once a login works."""
+        self._daemon("sshd").start()
+        self._wait(self._ssh_ready, timeout, "sshd")
+
+    def _daemon(self, name: str) -> _Daemon:
+        return next(d for d in self._daemons if d.name == name)
+
     def daemons(self) -> list[tuple[str, int | None]]:
         """Each daemon's name and pid (None: not running), from the pid files."""
         return [(d.name, _proc.read_pid(d.pidfile)) for d in self._daemons]

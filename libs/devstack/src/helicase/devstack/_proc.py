@@ -208,6 +208,23 @@ def processes_of(home: Path) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """Pids of the live processes below `pid` (children, their children, ...), by parent pid."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None:
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: list[int] = []
+    todo = list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found
+
+
 def _ancestors() -> Iterator[int]:
     pid = os.getpid()
     while pid > 1:

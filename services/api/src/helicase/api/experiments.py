@@ -40,6 +40,13 @@ QUEUE = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
 GROUP = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,62})?$")
 MAX_FILES = 1000
 TRANSFER_TIMEOUT = "1800s"
+# Every step reaches the cluster or the storage over SSH, and a server restarting for a few
+# seconds must not fail the experiment: a transient failure (refused, dropped, timed out) gets
+# 6 attempts 2, 4, 8, 16 and 30 s apart instead of the default 3 within 3 s. Fatal ones
+# (authentication, host key, missing file) are never retried.
+SSH_MAX_ATTEMPTS = 6
+SSH_INITIAL_BACKOFF = "2s"
+SSH_MAX_BACKOFF = "30s"
 BATCH_NAMES = {resource_pb2.BATCH_SYSTEM_SLURM: "SLURM", resource_pb2.BATCH_SYSTEM_FORK: "FORK"}
 
 
@@ -174,6 +181,9 @@ def expand(
         task.params.update(params[task_id])
         if task_id in ("stage-in", "stage-out", "archive"):
             task.timeout.FromJsonString(TRANSFER_TIMEOUT)
+        task.retry.max_attempts = SSH_MAX_ATTEMPTS
+        task.retry.initial_backoff.FromJsonString(SSH_INITIAL_BACKOFF)
+        task.retry.max_backoff.FromJsonString(SSH_MAX_BACKOFF)
         tasks.append(task)
         previous = task_id
     return workflow_pb2.Workflow(
