@@ -79,3 +79,11 @@ def test_the_state_follows_the_step_at_work() -> None:
     assert view.job_id == "42"
     between = {"env-setup": TS.TASK_STATE_COMPLETED}
     assert derive(spec(), _with_states(between)).state == ES.EXPERIMENT_STATE_STAGING_IN
+
+
+def test_every_step_of_an_experiment_retries_a_transient_failure_for_about_a_minute() -> None:
+    workflow = expand(spec(), "e1", COMPUTE, STORAGE)
+    assert {
+        (t.retry.max_attempts, t.retry.initial_backoff.ToSeconds(), t.retry.max_backoff.ToSeconds())
+        for t in workflow.tasks
+    } == {(6, 2, 30)}
