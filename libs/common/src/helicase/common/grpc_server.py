@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import signal
 import time
@@ -49,33 +50,47 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
             async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
                 start = time.perf_counter()
+                failed = True
                 try:
                     with tracing.span(method, parent):
-                        return await inner(request, context)
+                        answer = await inner(request, context)
+                    failed = False
+                    return answer
                 finally:
-                    _observe(method, context, time.perf_counter() - start)
+                    _observe(method, context, time.perf_counter() - start, failed=failed)
 
             return handler._replace(unary_unary=unary)
         if handler.unary_stream is not None:
             inner_stream = handler.unary_stream
 
             async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                failed = True
                 try:
                     with tracing.span(method, parent):
-                        async for item in inner_stream(request, context):
-                            yield item
+                        made = inner_stream(request, context)
+                        if inspect.isawaitable(made):  # a handler that writes with context.write
+                            await made
+                        else:
+                            async for item in made:
+                                yield item
+                    failed = False
                 finally:
-                    _observe(method, context, None)
+                    _observe(method, context, None, failed=failed)
 
             return handler._replace(unary_stream=stream)
         return handler
 
 
 def _observe(
-    method: str, context: grpc.aio.ServicerContext[Any, Any], seconds: float | None
+    method: str,
+    context: grpc.aio.ServicerContext[Any, Any],
+    seconds: float | None,
+    *,
+    failed: bool,
 ) -> None:
-    code = context.code()
-    name = "OK" if code is None else getattr(code, "name", str(code))
+    code = context.code()  # an abort sets it; an exception escaping the handler does not
+    fallback = "UNKNOWN" if failed else "OK"
+    name = fallback if code is None else getattr(code, "name", str(code))
     metrics.GRPC_HANDLED.labels(method, name).inc()
     if seconds is not None:
         metrics.GRPC_SECONDS.labels(method).observe(seconds)
