@@ -188,20 +188,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="small scales (a smoke run)")
     parser.add_argument("--workloads", default="a,b,c,d", help="run on both systems")
     parser.add_argument("--helicase-extra", default="e1,e2", help="Helicase only ('' for none)")
     parser.add_argument("--concurrency", type=int, default=8, help="tasks per participant")
     parser.add_argument("--systems", default="helicase,helix")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    for name, value in vars(Scales()).items():
-        parser.add_argument(
-            f"--{name.replace('_', '-')}", type=int, default=None, help=f"default {value}"
-        )
+    Scales.add_arguments(parser)
     args = parser.parse_args()
-    base = Scales.quick() if args.quick else Scales()
-    overrides = {k: v for k, v in vars(args).items() if k in vars(base) and v is not None}
-    scales = Scales(**{**vars(base), **overrides})
+    scales = Scales.from_args(args)
     workloads = [w for w in args.workloads.split(",") if w]
     extra = [w for w in args.helicase_extra.split(",") if w]
     systems = args.systems.split(",")

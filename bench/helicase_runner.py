@@ -249,6 +249,22 @@ class Scales:
             e_hold_tasks=1000,
         )
 
+    @staticmethod
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        """--quick and one flag per scale (e.g. --a-tasks)."""
+        parser.add_argument("--quick", action="store_true", help="small scales (a smoke run)")
+        for name, value in vars(Scales()).items():
+            parser.add_argument(
+                f"--{name.replace('_', '-')}", type=int, default=None, help=f"default {value}"
+            )
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Scales:
+        """The scales `add_arguments` parsed: quick or full, with the flags given on top."""
+        base = cls.quick() if args.quick else cls()
+        overrides = {k: v for k, v in vars(args).items() if k in vars(base) and v is not None}
+        return cls(**{**vars(base), **overrides})
+
     def plans(self) -> dict[str, Plan]:
         return {
             "a": independent_tasks(self.a_workflows, self.a_tasks),
@@ -291,16 +307,10 @@ async def run_all(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--api", default=os.environ.get("HELICASE_API_ADDR", "127.0.0.1:50051"))
-    parser.add_argument("--quick", action="store_true", help="small scales (a smoke run)")
     parser.add_argument("--workloads", default="a,b,c,d")
-    for name, value in vars(Scales()).items():
-        parser.add_argument(
-            f"--{name.replace('_', '-')}", type=int, default=None, help=f"default {value}"
-        )
+    Scales.add_arguments(parser)
     args = parser.parse_args()
-    base = Scales.quick() if args.quick else Scales()
-    overrides = {k: v for k, v in vars(args).items() if k in vars(base) and v is not None}
-    scales = Scales(**{**vars(base), **overrides})
+    scales = Scales.from_args(args)
     result = asyncio.run(run_all(args.api, scales, args.workloads.split(",")))
     print(json.dumps({"system": "helicase", "workloads": result}, indent=2))
 

@@ -107,6 +107,28 @@ async def collect_pages(
             return found, token
 
 
+def show_pages(
+    settings: Settings,
+    key: str,
+    fetch: Callable[[HelicaseClient, str], Awaitable[R]],
+    items: Callable[[R], Sequence[M]],
+    table: Callable[[list[M], str], Any],
+    page_token: str,
+    all_pages: bool,
+) -> None:
+    """A list command: fetches one page (or all) and prints them as `table` or, with `-o json`,
+    as {key: [...], "nextPageToken": ...}."""
+
+    async def work(client: HelicaseClient) -> tuple[list[M], str]:
+        return await collect_pages(lambda token: fetch(client, token), items, page_token, all_pages)
+
+    found, token = run(settings, work)
+    if settings.output is Output.json:
+        print_json({key: [_render.to_json(i) for i in found], "nextPageToken": token})
+    else:
+        out.print(table(found, token))
+
+
 def load_request(source: str, request: M, field: str, what: str) -> M:
     """The request in file `source` ("-": standard input), or exit 2 naming what is wrong."""
     try:

@@ -18,12 +18,12 @@ from helicase.cli._base import (
     PageToken,
     RequestId,
     Settings,
-    collect_pages,
     load_request,
     out,
     print_json,
     run,
     settings_of,
+    show_pages,
 )
 from helicase.client import HelicaseClient
 from helicase.v1 import experiment_pb2
@@ -90,21 +90,15 @@ def list_(
     all_pages: AllPages = False,
 ) -> None:
     """List experiments, newest first."""
-    settings = settings_of(ctx)
-
-    async def work(client: HelicaseClient) -> tuple[list[experiment_pb2.Experiment], str]:
-        return await collect_pages(
-            lambda token: client.list_experiments(page_size, token),
-            lambda response: response.experiments,
-            page_token,
-            all_pages,
-        )
-
-    found, token = run(settings, work)
-    if settings.output is Output.json:
-        print_json({"experiments": [_render.to_json(e) for e in found], "nextPageToken": token})
-    else:
-        out.print(_render_registry.experiment_list(found, token))
+    show_pages(
+        settings_of(ctx),
+        "experiments",
+        lambda client, token: client.list_experiments(page_size, token),
+        lambda response: response.experiments,
+        _render_registry.experiment_list,
+        page_token,
+        all_pages,
+    )
 
 
 @app.command()

@@ -5,6 +5,7 @@ public key and its fingerprint."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -19,16 +20,15 @@ from helicase.cli._base import (
     PageToken,
     RequestId,
     Settings,
-    collect_pages,
     load_request,
     out,
     print_json,
     run,
     settings_of,
+    show_pages,
     usage_error,
 )
 from helicase.cli._input import InputError, read_text
-from helicase.client import HelicaseClient
 from helicase.v1 import resource_pb2
 
 resources = typer.Typer(
@@ -65,13 +65,11 @@ def _show(settings: Settings, message: Message, view: RenderableType) -> None:
         out.print(view)
 
 
-def _show_list(
-    settings: Settings, key: str, items: list[Message], token: str, table: RenderableType
-) -> None:
-    if settings.output is Output.json:
-        print_json({key: [_render.to_json(i) for i in items], "nextPageToken": token})
-    else:
-        out.print(table)
+def _without_keys(credentials: Sequence[resource_pb2.Credential]) -> list[resource_pb2.Credential]:
+    """The api never returns a private key; should one ever come, it is not printed."""
+    for credential in credentials:
+        credential.ClearField("private_key")
+    return list(credentials)
 
 
 # --- compute
@@ -100,19 +98,15 @@ def compute_list(
     all_pages: AllPages = False,
 ) -> None:
     """List compute resources, newest first."""
-    settings = settings_of(ctx)
-
-    async def work(client: HelicaseClient) -> tuple[list[resource_pb2.ComputeResource], str]:
-        return await collect_pages(
-            lambda token: client.list_compute_resources(page_size, token),
-            lambda response: response.compute_resources,
-            page_token,
-            all_pages,
-        )
-
-    found, token = run(settings, work)
-    table = _render_registry.compute_list(found, token)
-    _show_list(settings, "computeResources", list(found), token, table)
+    show_pages(
+        settings_of(ctx),
+        "computeResources",
+        lambda client, token: client.list_compute_resources(page_size, token),
+        lambda response: response.compute_resources,
+        _render_registry.compute_list,
+        page_token,
+        all_pages,
+    )
 
 
 @compute.command("get")
@@ -149,19 +143,15 @@ def storage_list(
     all_pages: AllPages = False,
 ) -> None:
     """List storage resources, newest first."""
-    settings = settings_of(ctx)
-
-    async def work(client: HelicaseClient) -> tuple[list[resource_pb2.StorageResource], str]:
-        return await collect_pages(
-            lambda token: client.list_storage_resources(page_size, token),
-            lambda response: response.storage_resources,
-            page_token,
-            all_pages,
-        )
-
-    found, token = run(settings, work)
-    table = _render_registry.storage_list(found, token)
-    _show_list(settings, "storageResources", list(found), token, table)
+    show_pages(
+        settings_of(ctx),
+        "storageResources",
+        lambda client, token: client.list_storage_resources(page_size, token),
+        lambda response: response.storage_resources,
+        _render_registry.storage_list,
+        page_token,
+        all_pages,
+    )
 
 
 @storage.command("get")
@@ -209,21 +199,15 @@ def credential_list(
     all_pages: AllPages = False,
 ) -> None:
     """List credentials, newest first: names and fingerprints."""
-    settings = settings_of(ctx)
-
-    async def work(client: HelicaseClient) -> tuple[list[resource_pb2.Credential], str]:
-        return await collect_pages(
-            lambda token: client.list_credentials(page_size, token),
-            lambda response: response.credentials,
-            page_token,
-            all_pages,
-        )
-
-    found, token = run(settings, work)
-    for credential in found:
-        credential.ClearField("private_key")
-    table = _render_registry.credential_list(found, token)
-    _show_list(settings, "credentials", list(found), token, table)
+    show_pages(
+        settings_of(ctx),
+        "credentials",
+        lambda client, token: client.list_credentials(page_size, token),
+        lambda response: _without_keys(response.credentials),
+        _render_registry.credential_list,
+        page_token,
+        all_pages,
+    )
 
 
 @credentials.command("get")

@@ -13,14 +13,13 @@ from helicase.cli._base import (
     PageSize,
     PageToken,
     RequestId,
-    collect_pages,
     load_request,
     out,
     print_json,
     run,
     settings_of,
+    show_pages,
 )
-from helicase.client import HelicaseClient
 from helicase.v1 import schedule_pb2
 
 app = typer.Typer(
@@ -66,21 +65,15 @@ def list_(
     all_pages: AllPages = False,
 ) -> None:
     """List schedules, oldest first, with their next fire times."""
-    settings = settings_of(ctx)
-
-    async def work(client: HelicaseClient) -> tuple[list[schedule_pb2.Schedule], str]:
-        return await collect_pages(
-            lambda token: client.list_schedules(page_size, token),
-            lambda response: response.schedules,
-            page_token,
-            all_pages,
-        )
-
-    found, token = run(settings, work)
-    if settings.output is Output.json:
-        print_json({"schedules": [_render.to_json(s) for s in found], "nextPageToken": token})
-    else:
-        out.print(_render_registry.schedule_list(found, token))
+    show_pages(
+        settings_of(ctx),
+        "schedules",
+        lambda client, token: client.list_schedules(page_size, token),
+        lambda response: response.schedules,
+        _render_registry.schedule_list,
+        page_token,
+        all_pages,
+    )
 
 
 @app.command()
