@@ -40,6 +40,10 @@ class ScheduleFirer:
         self._zk = zk
         self._schedules = schedules
         self._workflows = workflows
+        # The last fire time of each schedule, as this scheduler last read or wrote it; kept
+        # only while it leads (it is the only writer then), so a pass reads ZooKeeper once per
+        # schedule, not once per schedule every second.
+        self._fired: dict[str, datetime] = {}
 
     async def run(self, interval: float) -> None:
         while True:
@@ -54,6 +58,7 @@ class ScheduleFirer:
     async def tick(self, now: datetime) -> int:
         """Fires what is due at `now` if this scheduler leads; returns how many it fired."""
         if not await asyncio.to_thread(self._lead):
+            self._fired.clear()
             return 0
         listed = await self._list_all()
         fired = 0
@@ -120,11 +125,14 @@ class ScheduleFirer:
         return True
 
     def _last_fired(self, schedule_id: str) -> datetime | None:
+        if schedule_id in self._fired:
+            return self._fired[schedule_id]
         try:
             data, _ = self._zk.get(zkpaths.schedule_fired(schedule_id))
         except NoNodeError:
             return None
-        return datetime.fromisoformat(data.decode())
+        self._fired[schedule_id] = datetime.fromisoformat(data.decode())
+        return self._fired[schedule_id]
 
     def _record_fired(self, schedule_id: str, fire_time: datetime) -> None:
         path = zkpaths.schedule_fired(schedule_id)
@@ -133,6 +141,7 @@ class ScheduleFirer:
             self._zk.set(path, data)
         except NoNodeError:
             self._zk.create(path, data, makepath=True)
+        self._fired[schedule_id] = fire_time
 
     def _forget_deleted(self, live: set[str]) -> None:
         try:
@@ -140,5 +149,6 @@ class ScheduleFirer:
         except NoNodeError:
             return
         for schedule_id in set(known) - live:
+            self._fired.pop(schedule_id, None)
             with contextlib.suppress(NoNodeError):
                 self._zk.delete(zkpaths.schedule_fired(schedule_id))
