@@ -28,12 +28,20 @@ TASK_STATES = [s for s in TS.values() if s != TS.TASK_STATE_UNSPECIFIED]
 WORKFLOW_STATES = [s for s in WS.values() if s != WS.WORKFLOW_STATE_UNSPECIFIED]
 
 
-def fact(attempt: int, placement: int, state: int, second: int = 0, who: str = "") -> TaskFact:
+def fact(
+    attempt: int,
+    placement: int,
+    state: int,
+    second: int = 0,
+    who: str = "",
+    began: int | None = None,
+) -> TaskFact:
     return TaskFact(
         attempt=attempt, placement=placement, state=state, participant=who,
         message=f"{attempt}/{placement}/{state}",
         outputs={"n": attempt} if state == TS.TASK_STATE_COMPLETED else None,
         time=T0 + timedelta(seconds=second),
+        start_time=None if began is None else T0 + timedelta(seconds=began),
     )  # fmt: skip
 
 
@@ -41,10 +49,12 @@ def fact(attempt: int, placement: int, state: int, second: int = 0, who: str = "
 # two events with one position are the same event.
 facts = st.dictionaries(
     keys=st.tuples(st.integers(0, 3), st.integers(1, 2), st.sampled_from(TASK_STATES)),
-    values=st.tuples(st.integers(0, 1000), st.sampled_from(["", "p1", "p2"])),
+    values=st.tuples(
+        st.integers(0, 1000), st.sampled_from(["", "p1", "p2"]), st.none() | st.integers(0, 1000)
+    ),
     min_size=1,
     max_size=12,
-).map(lambda d: [fact(a, p, s, sec, who) for (a, p, s), (sec, who) in d.items()])
+).map(lambda d: [fact(a, p, s, sec, who, b) for (a, p, s), (sec, who, b) in d.items()])
 
 
 @st.composite
@@ -104,6 +114,15 @@ def test_attempt_times_come_from_running_and_terminal_events() -> None:
     assert row.start_time == T0 + timedelta(seconds=3)
     assert row.end_time == T0 + timedelta(seconds=7)
     assert row.state == TS.TASK_STATE_COMPLETED
+
+
+def test_a_terminal_event_carrying_its_start_gives_the_attempt_its_start() -> None:
+    # A short task is never reported RUNNING: its terminal event carries the start.
+    row = fold_attempt(AttemptRow(), fact(1, 1, TS.TASK_STATE_COMPLETED, 7, began=6))
+    assert (row.start_time, row.end_time) == (T0 + timedelta(seconds=6), T0 + timedelta(seconds=7))
+    # With a RUNNING event as well, the earlier of the two is the start, in either order.
+    early = fold_attempt(row, fact(1, 1, TS.TASK_STATE_RUNNING, 5))
+    assert early.start_time == T0 + timedelta(seconds=5)
 
 
 workflow_events = st.dictionaries(

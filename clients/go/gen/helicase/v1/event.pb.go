@@ -219,7 +219,11 @@ type TaskEvent struct {
 	// Human-readable detail (error text, exit code, retry delay).
 	Message string `protobuf:"bytes,6,opt,name=message,proto3" json:"message,omitempty"`
 	// Small outputs, on COMPLETED.
-	Outputs       *structpb.Struct `protobuf:"bytes,7,opt,name=outputs,proto3" json:"outputs,omitempty"`
+	Outputs *structpb.Struct `protobuf:"bytes,7,opt,name=outputs,proto3" json:"outputs,omitempty"`
+	// When the attempt started on its participant. Set on a terminal event whose attempt ended
+	// before its RUNNING event was published (a task that takes a few milliseconds reports only
+	// its end); the projection takes it as the attempt's start time.
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -299,6 +303,13 @@ func (x *TaskEvent) GetMessage() string {
 func (x *TaskEvent) GetOutputs() *structpb.Struct {
 	if x != nil {
 		return x.Outputs
+	}
+	return nil
+}
+
+func (x *TaskEvent) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
 	}
 	return nil
 }
@@ -421,7 +432,7 @@ const file_helicase_v1_event_proto_rawDesc = "" +
 	"\apayload\"[\n" +
 	"\rWorkflowEvent\x120\n" +
 	"\x05state\x18\x01 \x01(\x0e2\x1a.helicase.v1.WorkflowStateR\x05state\x12\x18\n" +
-	"\amessage\x18\x02 \x01(\tR\amessage\"\xf9\x01\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\"\xb4\x02\n" +
 	"\tTaskEvent\x12\x17\n" +
 	"\atask_id\x18\x01 \x01(\tR\x06taskId\x12\x18\n" +
 	"\aattempt\x18\x02 \x01(\x05R\aattempt\x12\x1c\n" +
@@ -429,7 +440,9 @@ const file_helicase_v1_event_proto_rawDesc = "" +
 	"\x05state\x18\x04 \x01(\x0e2\x16.helicase.v1.TaskStateR\x05state\x12 \n" +
 	"\vparticipant\x18\x05 \x01(\tR\vparticipant\x12\x18\n" +
 	"\amessage\x18\x06 \x01(\tR\amessage\x121\n" +
-	"\aoutputs\x18\a \x01(\v2\x17.google.protobuf.StructR\aoutputs\"A\n" +
+	"\aoutputs\x18\a \x01(\v2\x17.google.protobuf.StructR\aoutputs\x129\n" +
+	"\n" +
+	"start_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\"A\n" +
 	"\x13RecordEventsRequest\x12*\n" +
 	"\x06events\x18\x01 \x03(\v2\x12.helicase.v1.EventR\x06events\"b\n" +
 	"\x14RecordEventsResponse\x12!\n" +
@@ -471,14 +484,15 @@ var file_helicase_v1_event_proto_depIdxs = []int32{
 	6, // 3: helicase.v1.WorkflowEvent.state:type_name -> helicase.v1.WorkflowState
 	7, // 4: helicase.v1.TaskEvent.state:type_name -> helicase.v1.TaskState
 	8, // 5: helicase.v1.TaskEvent.outputs:type_name -> google.protobuf.Struct
-	0, // 6: helicase.v1.RecordEventsRequest.events:type_name -> helicase.v1.Event
-	3, // 7: helicase.v1.EventService.RecordEvents:input_type -> helicase.v1.RecordEventsRequest
-	4, // 8: helicase.v1.EventService.RecordEvents:output_type -> helicase.v1.RecordEventsResponse
-	8, // [8:9] is the sub-list for method output_type
-	7, // [7:8] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	5, // 6: helicase.v1.TaskEvent.start_time:type_name -> google.protobuf.Timestamp
+	0, // 7: helicase.v1.RecordEventsRequest.events:type_name -> helicase.v1.Event
+	3, // 8: helicase.v1.EventService.RecordEvents:input_type -> helicase.v1.RecordEventsRequest
+	4, // 9: helicase.v1.EventService.RecordEvents:output_type -> helicase.v1.RecordEventsResponse
+	9, // [9:10] is the sub-list for method output_type
+	8, // [8:9] is the sub-list for method input_type
+	8, // [8:8] is the sub-list for extension type_name
+	8, // [8:8] is the sub-list for extension extendee
+	0, // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_helicase_v1_event_proto_init() }

@@ -477,6 +477,7 @@ type ConnectRequest struct {
 	//	*ConnectRequest_Hello
 	//	*ConnectRequest_Started
 	//	*ConnectRequest_Result
+	//	*ConnectRequest_Batch
 	Message       isConnectRequest_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -546,6 +547,15 @@ func (x *ConnectRequest) GetResult() *TaskResult {
 	return nil
 }
 
+func (x *ConnectRequest) GetBatch() *ConnectRequestBatch {
+	if x != nil {
+		if x, ok := x.Message.(*ConnectRequest_Batch); ok {
+			return x.Batch
+		}
+	}
+	return nil
+}
+
 type isConnectRequest_Message interface {
 	isConnectRequest_Message()
 }
@@ -565,11 +575,65 @@ type ConnectRequest_Result struct {
 	Result *TaskResult `protobuf:"bytes,3,opt,name=result,proto3,oneof"`
 }
 
+type ConnectRequest_Batch struct {
+	// Several of the above at once, in order (never a hello): a busy participant sends what it
+	// has queued as one message, so the stream's per-message cost is paid once per batch.
+	Batch *ConnectRequestBatch `protobuf:"bytes,4,opt,name=batch,proto3,oneof"`
+}
+
 func (*ConnectRequest_Hello) isConnectRequest_Message() {}
 
 func (*ConnectRequest_Started) isConnectRequest_Message() {}
 
 func (*ConnectRequest_Result) isConnectRequest_Message() {}
+
+func (*ConnectRequest_Batch) isConnectRequest_Message() {}
+
+// Messages from participant to controller sent together, handled in order.
+type ConnectRequestBatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The messages (started or result only).
+	Messages      []*ConnectRequest `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectRequestBatch) Reset() {
+	*x = ConnectRequestBatch{}
+	mi := &file_helicase_v1_participant_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectRequestBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectRequestBatch) ProtoMessage() {}
+
+func (x *ConnectRequestBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_helicase_v1_participant_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectRequestBatch.ProtoReflect.Descriptor instead.
+func (*ConnectRequestBatch) Descriptor() ([]byte, []int) {
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *ConnectRequestBatch) GetMessages() []*ConnectRequest {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
 
 // The controller accepted the participant.
 type Welcome struct {
@@ -582,7 +646,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_helicase_v1_participant_proto_msgTypes[6]
+	mi := &file_helicase_v1_participant_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -594,7 +658,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_participant_proto_msgTypes[6]
+	mi := &file_helicase_v1_participant_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -607,7 +671,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{6}
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Welcome) GetEpoch() int64 {
@@ -637,7 +701,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_helicase_v1_participant_proto_msgTypes[7]
+	mi := &file_helicase_v1_participant_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -649,7 +713,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_participant_proto_msgTypes[7]
+	mi := &file_helicase_v1_participant_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -662,7 +726,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{7}
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Assignment) GetTask() *TaskRef {
@@ -713,7 +777,7 @@ type CancelTask struct {
 
 func (x *CancelTask) Reset() {
 	*x = CancelTask{}
-	mi := &file_helicase_v1_participant_proto_msgTypes[8]
+	mi := &file_helicase_v1_participant_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -725,7 +789,7 @@ func (x *CancelTask) String() string {
 func (*CancelTask) ProtoMessage() {}
 
 func (x *CancelTask) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_participant_proto_msgTypes[8]
+	mi := &file_helicase_v1_participant_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -738,7 +802,7 @@ func (x *CancelTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTask.ProtoReflect.Descriptor instead.
 func (*CancelTask) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{8}
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CancelTask) GetTask() *TaskRef {
@@ -766,7 +830,7 @@ type ResultAck struct {
 
 func (x *ResultAck) Reset() {
 	*x = ResultAck{}
-	mi := &file_helicase_v1_participant_proto_msgTypes[9]
+	mi := &file_helicase_v1_participant_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +842,7 @@ func (x *ResultAck) String() string {
 func (*ResultAck) ProtoMessage() {}
 
 func (x *ResultAck) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_participant_proto_msgTypes[9]
+	mi := &file_helicase_v1_participant_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +855,7 @@ func (x *ResultAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultAck.ProtoReflect.Descriptor instead.
 func (*ResultAck) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{9}
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ResultAck) GetTasks() []*TaskRef {
@@ -812,6 +876,7 @@ type ConnectResponse struct {
 	//	*ConnectResponse_Assignment
 	//	*ConnectResponse_Cancel
 	//	*ConnectResponse_Ack
+	//	*ConnectResponse_Batch
 	Message       isConnectResponse_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -819,7 +884,7 @@ type ConnectResponse struct {
 
 func (x *ConnectResponse) Reset() {
 	*x = ConnectResponse{}
-	mi := &file_helicase_v1_participant_proto_msgTypes[10]
+	mi := &file_helicase_v1_participant_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -831,7 +896,7 @@ func (x *ConnectResponse) String() string {
 func (*ConnectResponse) ProtoMessage() {}
 
 func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_participant_proto_msgTypes[10]
+	mi := &file_helicase_v1_participant_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -844,7 +909,7 @@ func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
 func (*ConnectResponse) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{10}
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ConnectResponse) GetMessage() isConnectResponse_Message {
@@ -890,6 +955,15 @@ func (x *ConnectResponse) GetAck() *ResultAck {
 	return nil
 }
 
+func (x *ConnectResponse) GetBatch() *ConnectResponseBatch {
+	if x != nil {
+		if x, ok := x.Message.(*ConnectResponse_Batch); ok {
+			return x.Batch
+		}
+	}
+	return nil
+}
+
 type isConnectResponse_Message interface {
 	isConnectResponse_Message()
 }
@@ -914,6 +988,12 @@ type ConnectResponse_Ack struct {
 	Ack *ResultAck `protobuf:"bytes,4,opt,name=ack,proto3,oneof"`
 }
 
+type ConnectResponse_Batch struct {
+	// Several of the above at once, in order (never a welcome): assignments, cancels and
+	// acknowledgements queued for the participant go out as one message.
+	Batch *ConnectResponseBatch `protobuf:"bytes,5,opt,name=batch,proto3,oneof"`
+}
+
 func (*ConnectResponse_Welcome) isConnectResponse_Message() {}
 
 func (*ConnectResponse_Assignment) isConnectResponse_Message() {}
@@ -921,6 +1001,54 @@ func (*ConnectResponse_Assignment) isConnectResponse_Message() {}
 func (*ConnectResponse_Cancel) isConnectResponse_Message() {}
 
 func (*ConnectResponse_Ack) isConnectResponse_Message() {}
+
+func (*ConnectResponse_Batch) isConnectResponse_Message() {}
+
+// Messages from controller to participant sent together, handled in order.
+type ConnectResponseBatch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The messages (assignment, cancel or ack only).
+	Messages      []*ConnectResponse `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConnectResponseBatch) Reset() {
+	*x = ConnectResponseBatch{}
+	mi := &file_helicase_v1_participant_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConnectResponseBatch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConnectResponseBatch) ProtoMessage() {}
+
+func (x *ConnectResponseBatch) ProtoReflect() protoreflect.Message {
+	mi := &file_helicase_v1_participant_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConnectResponseBatch.ProtoReflect.Descriptor instead.
+func (*ConnectResponseBatch) Descriptor() ([]byte, []int) {
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ConnectResponseBatch) GetMessages() []*ConnectResponse {
+	if x != nil {
+		return x.Messages
+	}
+	return nil
+}
 
 var File_helicase_v1_participant_proto protoreflect.FileDescriptor
 
@@ -957,12 +1085,15 @@ const file_helicase_v1_participant_proto_rawDesc = "" +
 	"\x10reschedule_after\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x0frescheduleAfter\x129\n" +
 	"\n" +
 	"start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xb0\x01\n" +
+	"\bend_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xea\x01\n" +
 	"\x0eConnectRequest\x12*\n" +
 	"\x05hello\x18\x01 \x01(\v2\x12.helicase.v1.HelloH\x00R\x05hello\x124\n" +
 	"\astarted\x18\x02 \x01(\v2\x18.helicase.v1.TaskStartedH\x00R\astarted\x121\n" +
-	"\x06result\x18\x03 \x01(\v2\x17.helicase.v1.TaskResultH\x00R\x06resultB\t\n" +
-	"\amessage\"\x1f\n" +
+	"\x06result\x18\x03 \x01(\v2\x17.helicase.v1.TaskResultH\x00R\x06result\x128\n" +
+	"\x05batch\x18\x04 \x01(\v2 .helicase.v1.ConnectRequestBatchH\x00R\x05batchB\t\n" +
+	"\amessage\"N\n" +
+	"\x13ConnectRequestBatch\x127\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1b.helicase.v1.ConnectRequestR\bmessages\"\x1f\n" +
 	"\aWelcome\x12\x14\n" +
 	"\x05epoch\x18\x01 \x01(\x03R\x05epoch\"\xc1\x02\n" +
 	"\n" +
@@ -980,15 +1111,18 @@ const file_helicase_v1_participant_proto_rawDesc = "" +
 	"\x04task\x18\x01 \x01(\v2\x14.helicase.v1.TaskRefR\x04task\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"7\n" +
 	"\tResultAck\x12*\n" +
-	"\x05tasks\x18\x01 \x03(\v2\x14.helicase.v1.TaskRefR\x05tasks\"\xe8\x01\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x14.helicase.v1.TaskRefR\x05tasks\"\xa3\x02\n" +
 	"\x0fConnectResponse\x120\n" +
 	"\awelcome\x18\x01 \x01(\v2\x14.helicase.v1.WelcomeH\x00R\awelcome\x129\n" +
 	"\n" +
 	"assignment\x18\x02 \x01(\v2\x17.helicase.v1.AssignmentH\x00R\n" +
 	"assignment\x121\n" +
 	"\x06cancel\x18\x03 \x01(\v2\x17.helicase.v1.CancelTaskH\x00R\x06cancel\x12*\n" +
-	"\x03ack\x18\x04 \x01(\v2\x16.helicase.v1.ResultAckH\x00R\x03ackB\t\n" +
-	"\amessage*\xd3\x01\n" +
+	"\x03ack\x18\x04 \x01(\v2\x16.helicase.v1.ResultAckH\x00R\x03ack\x129\n" +
+	"\x05batch\x18\x05 \x01(\v2!.helicase.v1.ConnectResponseBatchH\x00R\x05batchB\t\n" +
+	"\amessage\"P\n" +
+	"\x14ConnectResponseBatch\x128\n" +
+	"\bmessages\x18\x01 \x03(\v2\x1c.helicase.v1.ConnectResponseR\bmessages*\xd3\x01\n" +
 	"\vTaskOutcome\x12\x1c\n" +
 	"\x18TASK_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16TASK_OUTCOME_COMPLETED\x10\x01\x12\x17\n" +
@@ -1014,7 +1148,7 @@ func file_helicase_v1_participant_proto_rawDescGZIP() []byte {
 }
 
 var file_helicase_v1_participant_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_helicase_v1_participant_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_helicase_v1_participant_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_helicase_v1_participant_proto_goTypes = []any{
 	(TaskOutcome)(0),              // 0: helicase.v1.TaskOutcome
 	(*TaskRef)(nil),               // 1: helicase.v1.TaskRef
@@ -1023,48 +1157,54 @@ var file_helicase_v1_participant_proto_goTypes = []any{
 	(*TaskStarted)(nil),           // 4: helicase.v1.TaskStarted
 	(*TaskResult)(nil),            // 5: helicase.v1.TaskResult
 	(*ConnectRequest)(nil),        // 6: helicase.v1.ConnectRequest
-	(*Welcome)(nil),               // 7: helicase.v1.Welcome
-	(*Assignment)(nil),            // 8: helicase.v1.Assignment
-	(*CancelTask)(nil),            // 9: helicase.v1.CancelTask
-	(*ResultAck)(nil),             // 10: helicase.v1.ResultAck
-	(*ConnectResponse)(nil),       // 11: helicase.v1.ConnectResponse
-	nil,                           // 12: helicase.v1.Assignment.TraceContextEntry
-	(*structpb.Struct)(nil),       // 13: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 14: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
+	(*ConnectRequestBatch)(nil),   // 7: helicase.v1.ConnectRequestBatch
+	(*Welcome)(nil),               // 8: helicase.v1.Welcome
+	(*Assignment)(nil),            // 9: helicase.v1.Assignment
+	(*CancelTask)(nil),            // 10: helicase.v1.CancelTask
+	(*ResultAck)(nil),             // 11: helicase.v1.ResultAck
+	(*ConnectResponse)(nil),       // 12: helicase.v1.ConnectResponse
+	(*ConnectResponseBatch)(nil),  // 13: helicase.v1.ConnectResponseBatch
+	nil,                           // 14: helicase.v1.Assignment.TraceContextEntry
+	(*structpb.Struct)(nil),       // 15: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
 }
 var file_helicase_v1_participant_proto_depIdxs = []int32{
-	13, // 0: helicase.v1.TaskTypeSpec.params_schema:type_name -> google.protobuf.Struct
+	15, // 0: helicase.v1.TaskTypeSpec.params_schema:type_name -> google.protobuf.Struct
 	2,  // 1: helicase.v1.Hello.task_types:type_name -> helicase.v1.TaskTypeSpec
 	1,  // 2: helicase.v1.Hello.running:type_name -> helicase.v1.TaskRef
 	1,  // 3: helicase.v1.TaskStarted.task:type_name -> helicase.v1.TaskRef
-	14, // 4: helicase.v1.TaskStarted.start_time:type_name -> google.protobuf.Timestamp
+	16, // 4: helicase.v1.TaskStarted.start_time:type_name -> google.protobuf.Timestamp
 	1,  // 5: helicase.v1.TaskResult.task:type_name -> helicase.v1.TaskRef
 	0,  // 6: helicase.v1.TaskResult.outcome:type_name -> helicase.v1.TaskOutcome
-	13, // 7: helicase.v1.TaskResult.outputs:type_name -> google.protobuf.Struct
-	15, // 8: helicase.v1.TaskResult.reschedule_after:type_name -> google.protobuf.Duration
-	14, // 9: helicase.v1.TaskResult.start_time:type_name -> google.protobuf.Timestamp
-	14, // 10: helicase.v1.TaskResult.end_time:type_name -> google.protobuf.Timestamp
+	15, // 7: helicase.v1.TaskResult.outputs:type_name -> google.protobuf.Struct
+	17, // 8: helicase.v1.TaskResult.reschedule_after:type_name -> google.protobuf.Duration
+	16, // 9: helicase.v1.TaskResult.start_time:type_name -> google.protobuf.Timestamp
+	16, // 10: helicase.v1.TaskResult.end_time:type_name -> google.protobuf.Timestamp
 	3,  // 11: helicase.v1.ConnectRequest.hello:type_name -> helicase.v1.Hello
 	4,  // 12: helicase.v1.ConnectRequest.started:type_name -> helicase.v1.TaskStarted
 	5,  // 13: helicase.v1.ConnectRequest.result:type_name -> helicase.v1.TaskResult
-	1,  // 14: helicase.v1.Assignment.task:type_name -> helicase.v1.TaskRef
-	13, // 15: helicase.v1.Assignment.params:type_name -> google.protobuf.Struct
-	15, // 16: helicase.v1.Assignment.timeout:type_name -> google.protobuf.Duration
-	12, // 17: helicase.v1.Assignment.trace_context:type_name -> helicase.v1.Assignment.TraceContextEntry
-	1,  // 18: helicase.v1.CancelTask.task:type_name -> helicase.v1.TaskRef
-	1,  // 19: helicase.v1.ResultAck.tasks:type_name -> helicase.v1.TaskRef
-	7,  // 20: helicase.v1.ConnectResponse.welcome:type_name -> helicase.v1.Welcome
-	8,  // 21: helicase.v1.ConnectResponse.assignment:type_name -> helicase.v1.Assignment
-	9,  // 22: helicase.v1.ConnectResponse.cancel:type_name -> helicase.v1.CancelTask
-	10, // 23: helicase.v1.ConnectResponse.ack:type_name -> helicase.v1.ResultAck
-	6,  // 24: helicase.v1.ParticipantService.Connect:input_type -> helicase.v1.ConnectRequest
-	11, // 25: helicase.v1.ParticipantService.Connect:output_type -> helicase.v1.ConnectResponse
-	25, // [25:26] is the sub-list for method output_type
-	24, // [24:25] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	7,  // 14: helicase.v1.ConnectRequest.batch:type_name -> helicase.v1.ConnectRequestBatch
+	6,  // 15: helicase.v1.ConnectRequestBatch.messages:type_name -> helicase.v1.ConnectRequest
+	1,  // 16: helicase.v1.Assignment.task:type_name -> helicase.v1.TaskRef
+	15, // 17: helicase.v1.Assignment.params:type_name -> google.protobuf.Struct
+	17, // 18: helicase.v1.Assignment.timeout:type_name -> google.protobuf.Duration
+	14, // 19: helicase.v1.Assignment.trace_context:type_name -> helicase.v1.Assignment.TraceContextEntry
+	1,  // 20: helicase.v1.CancelTask.task:type_name -> helicase.v1.TaskRef
+	1,  // 21: helicase.v1.ResultAck.tasks:type_name -> helicase.v1.TaskRef
+	8,  // 22: helicase.v1.ConnectResponse.welcome:type_name -> helicase.v1.Welcome
+	9,  // 23: helicase.v1.ConnectResponse.assignment:type_name -> helicase.v1.Assignment
+	10, // 24: helicase.v1.ConnectResponse.cancel:type_name -> helicase.v1.CancelTask
+	11, // 25: helicase.v1.ConnectResponse.ack:type_name -> helicase.v1.ResultAck
+	13, // 26: helicase.v1.ConnectResponse.batch:type_name -> helicase.v1.ConnectResponseBatch
+	12, // 27: helicase.v1.ConnectResponseBatch.messages:type_name -> helicase.v1.ConnectResponse
+	6,  // 28: helicase.v1.ParticipantService.Connect:input_type -> helicase.v1.ConnectRequest
+	12, // 29: helicase.v1.ParticipantService.Connect:output_type -> helicase.v1.ConnectResponse
+	29, // [29:30] is the sub-list for method output_type
+	28, // [28:29] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_helicase_v1_participant_proto_init() }
@@ -1076,12 +1216,14 @@ func file_helicase_v1_participant_proto_init() {
 		(*ConnectRequest_Hello)(nil),
 		(*ConnectRequest_Started)(nil),
 		(*ConnectRequest_Result)(nil),
+		(*ConnectRequest_Batch)(nil),
 	}
-	file_helicase_v1_participant_proto_msgTypes[10].OneofWrappers = []any{
+	file_helicase_v1_participant_proto_msgTypes[11].OneofWrappers = []any{
 		(*ConnectResponse_Welcome)(nil),
 		(*ConnectResponse_Assignment)(nil),
 		(*ConnectResponse_Cancel)(nil),
 		(*ConnectResponse_Ack)(nil),
+		(*ConnectResponse_Batch)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1089,7 +1231,7 @@ func file_helicase_v1_participant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_helicase_v1_participant_proto_rawDesc), len(file_helicase_v1_participant_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   12,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

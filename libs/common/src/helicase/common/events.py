@@ -86,6 +86,7 @@ def task_event(
     message: str = "",
     outputs: struct_pb2.Struct | None = None,
     at: timestamp_pb2.Timestamp | None = None,
+    start: timestamp_pb2.Timestamp | None = None,
 ) -> event_pb2.Event:
     return event_pb2.Event(
         event_id=task_event_id(workflow_id, task_id, attempt, placement, state),
@@ -100,6 +101,7 @@ def task_event(
             participant=participant,
             message=message,
             outputs=outputs,
+            start_time=start,
         ),
     )
 

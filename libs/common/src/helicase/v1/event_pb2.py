@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from helicase.v1 import workflow_pb2 as helicase_dot_v1_dot_workflow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17helicase/v1/event.proto\x12\x0bhelicase.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xd7\x01\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x34\n\x0eworkflow_event\x18\x05 \x01(\x0b\x32\x1a.helicase.v1.WorkflowEventH\x00\x12,\n\ntask_event\x18\x06 \x01(\x0b\x32\x16.helicase.v1.TaskEventH\x00\x42\t\n\x07payload\"K\n\rWorkflowEvent\x12)\n\x05state\x18\x01 \x01(\x0e\x32\x1a.helicase.v1.WorkflowState\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xb7\x01\n\tTaskEvent\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x11\n\tplacement\x18\x03 \x01(\x05\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.helicase.v1.TaskState\x12\x13\n\x0bparticipant\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12(\n\x07outputs\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\"9\n\x13RecordEventsRequest\x12\"\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x12.helicase.v1.Event\"E\n\x14RecordEventsResponse\x12\x14\n\x0cstored_count\x18\x01 \x01(\x05\x12\x17\n\x0f\x64uplicate_count\x18\x02 \x01(\x05\x32\x63\n\x0c\x45ventService\x12S\n\x0cRecordEvents\x12 .helicase.v1.RecordEventsRequest\x1a!.helicase.v1.RecordEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17helicase/v1/event.proto\x12\x0bhelicase.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xd7\x01\n\x05\x45vent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\x34\n\x0eworkflow_event\x18\x05 \x01(\x0b\x32\x1a.helicase.v1.WorkflowEventH\x00\x12,\n\ntask_event\x18\x06 \x01(\x0b\x32\x16.helicase.v1.TaskEventH\x00\x42\t\n\x07payload\"K\n\rWorkflowEvent\x12)\n\x05state\x18\x01 \x01(\x0e\x32\x1a.helicase.v1.WorkflowState\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xe7\x01\n\tTaskEvent\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x02 \x01(\x05\x12\x11\n\tplacement\x18\x03 \x01(\x05\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.helicase.v1.TaskState\x12\x13\n\x0bparticipant\x18\x05 \x01(\t\x12\x0f\n\x07message\x18\x06 \x01(\t\x12(\n\x07outputs\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12.\n\nstart_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\x13RecordEventsRequest\x12\"\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x12.helicase.v1.Event\"E\n\x14RecordEventsResponse\x12\x14\n\x0cstored_count\x18\x01 \x01(\x05\x12\x17\n\x0f\x64uplicate_count\x18\x02 \x01(\x05\x32\x63\n\x0c\x45ventService\x12S\n\x0cRecordEvents\x12 .helicase.v1.RecordEventsRequest\x1a!.helicase.v1.RecordEventsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,11 +39,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORKFLOWEVENT']._serialized_start=349
   _globals['_WORKFLOWEVENT']._serialized_end=424
   _globals['_TASKEVENT']._serialized_start=427
-  _globals['_TASKEVENT']._serialized_end=610
-  _globals['_RECORDEVENTSREQUEST']._serialized_start=612
-  _globals['_RECORDEVENTSREQUEST']._serialized_end=669
-  _globals['_RECORDEVENTSRESPONSE']._serialized_start=671
-  _globals['_RECORDEVENTSRESPONSE']._serialized_end=740
-  _globals['_EVENTSERVICE']._serialized_start=742
-  _globals['_EVENTSERVICE']._serialized_end=841
+  _globals['_TASKEVENT']._serialized_end=658
+  _globals['_RECORDEVENTSREQUEST']._serialized_start=660
+  _globals['_RECORDEVENTSREQUEST']._serialized_end=717
+  _globals['_RECORDEVENTSRESPONSE']._serialized_start=719
+  _globals['_RECORDEVENTSRESPONSE']._serialized_end=788
+  _globals['_EVENTSERVICE']._serialized_start=790
+  _globals['_EVENTSERVICE']._serialized_end=889
 # @@protoc_insertion_point(module_scope)

@@ -113,6 +113,7 @@ class TaskEvent(_message.Message):
     PARTICIPANT_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     OUTPUTS_FIELD_NUMBER: _builtins.int
+    START_TIME_FIELD_NUMBER: _builtins.int
     task_id: _builtins.str
     """Task id within the workflow."""
     attempt: _builtins.int
@@ -129,6 +130,13 @@ class TaskEvent(_message.Message):
     def outputs(self) -> _struct_pb2.Struct:
         """Small outputs, on COMPLETED."""
 
+    @_builtins.property
+    def start_time(self) -> _timestamp_pb2.Timestamp:
+        """When the attempt started on its participant. Set on a terminal event whose attempt ended
+        before its RUNNING event was published (a task that takes a few milliseconds reports only
+        its end); the projection takes it as the attempt's start time.
+        """
+
     def __init__(
         self,
         *,
@@ -139,10 +147,11 @@ class TaskEvent(_message.Message):
         participant: _builtins.str = ...,
         message: _builtins.str = ...,
         outputs: _struct_pb2.Struct | None = ...,
+        start_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["outputs", b"outputs"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["outputs", b"outputs", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "message", b"message", "outputs", b"outputs", "participant", b"participant", "placement", b"placement", "state", b"state", "task_id", b"task_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempt", b"attempt", "message", b"message", "outputs", b"outputs", "participant", b"participant", "placement", b"placement", "start_time", b"start_time", "state", b"state", "task_id", b"task_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

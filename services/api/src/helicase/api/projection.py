@@ -30,6 +30,7 @@ class TaskFact:
     message: str
     outputs: dict[str, Any] | None
     time: datetime
+    start_time: datetime | None = None  # the attempt's start, carried by a terminal event
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,9 @@ def fold_attempt(row: AttemptRow, fact: TaskFact) -> AttemptRow:
     pos = task_position(fact.attempt, fact.placement, fact.state)
     participant, participant_pos = _participant(row.participant, row.participant_pos, fact, pos)
     start = row.start_time
-    if fact.state == TS.TASK_STATE_RUNNING and (start is None or fact.time < start):
-        start = fact.time
+    began = fact.time if fact.state == TS.TASK_STATE_RUNNING else fact.start_time
+    if began is not None and (start is None or began < start):
+        start = began
     if pos <= task_position(fact.attempt, row.placement, row.state):
         return replace(
             row, participant=participant, participant_pos=participant_pos, start_time=start

@@ -352,6 +352,9 @@ class Store:
                 participant=te.participant, message=te.message,
                 outputs=json_format.MessageToDict(te.outputs) if te.HasField("outputs") else None,
                 time=event.time.ToDatetime(tzinfo=UTC),
+                start_time=(
+                    te.start_time.ToDatetime(tzinfo=UTC) if te.HasField("start_time") else None
+                ),
             )  # fmt: skip
             task_rows[key] = projection.fold_task(task_rows[key], fact)
             touched_tasks.add(key)

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 
 from helicase.common import topics
-from helicase.common.events import TASK_TERMINAL, WORKFLOW_TERMINAL
+from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.kafka import AsyncProducer
 from helicase.controller import _codec, _metrics
 from helicase.controller._actions import (
@@ -38,7 +38,7 @@ from helicase.controller._stimuli import (
     TimerFired,
 )
 from helicase.controller._store import Fenced, StateStore
-from helicase.v1 import controller_pb2, event_pb2, participant_pb2, workflow_pb2
+from helicase.v1 import controller_pb2, participant_pb2, workflow_pb2
 
 log = logging.getLogger(__name__)
 Reply = participant_pb2.ConnectResponse
@@ -93,6 +93,7 @@ class Core:
         # W3C trace context of each workflow's submission (kept in memory, not across failovers).
         self.trace_context: dict[str, dict[str, str]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._finished_seen: Counter[int] = Counter()  # machine.finished already counted
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -205,7 +206,6 @@ class Core:
                     )
                     self._send(action.participant, Reply(cancel=cancel))
                 case Emit():
-                    _observe_event(action.event)
                     self._events.append(action.event.SerializeToString())
                     self._event_keys.append(action.event.workflow_id)
                     self._wake_flusher.set()
@@ -269,6 +269,7 @@ class Core:
                     started = time.perf_counter()
                     await asyncio.to_thread(self._store.write, self.epoch, states)
                     _metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
+                self._observe_finished()
                 _metrics.READY_QUEUE.set(len(self.machine.ready))
                 _metrics.WORKFLOWS.set(len(self.machine.workflows))
             except Fenced:
@@ -297,19 +298,20 @@ class Core:
                 if not waiter.done():
                     waiter.set_result(None)
 
+    def _observe_finished(self) -> None:
+        for state, count in self.machine.finished.items():
+            new = count - self._finished_seen[state]
+            if new > 0:
+                name = TS.Name(state).removeprefix("TASK_STATE_")  # type: ignore[arg-type]
+                _metrics.TASKS_FINISHED.labels(name).inc(new)
+                self._finished_seen[state] = count
+
     def _send_acks(self, acks: list[tuple[str, Ref]]) -> None:
         by_participant: dict[str, list[participant_pb2.TaskRef]] = defaultdict(list)
         for participant, ref in acks:
             by_participant[participant].append(task_ref(ref))
         for participant, refs in by_participant.items():
             self._send(participant, Reply(ack=participant_pb2.ResultAck(tasks=refs)))
-
-
-def _observe_event(event: event_pb2.Event) -> None:
-    if event.HasField("task_event"):
-        state = event.task_event.state
-        if state in TASK_TERMINAL:
-            _metrics.TASKS_FINISHED.labels(TS.Name(state).removeprefix("TASK_STATE_")).inc()
 
 
 def _observe_status(status: controller_pb2.WorkflowStatus) -> None:

@@ -267,9 +267,12 @@ class Machine(Steps):
             "" if outcome in events.OUTCOME_STATE else f"outcome {outcome}"
         )
         outputs = stimulus.outputs if state == TS.TASK_STATE_COMPLETED else None
-        # The copy of the participant's own event (same id, so stored once), with its time: the
-        # stored end time is the participant's whichever copy reaches PostgreSQL first.
-        self._emit_task(workflow, index, state, message, outputs=outputs, when=stimulus.finished_at)
+        if outcome not in events.OUTCOME_STATE:
+            # The participant published an event for every outcome it knows, durably, before it
+            # reported the result; an outcome it does not know is recorded here, as FAILED.
+            self._emit_task(
+                workflow, index, state, message, outputs=outputs, when=stimulus.finished_at
+            )
         if state == TS.TASK_STATE_COMPLETED:
             self._completed(workflow, index, outputs)
         elif workflow.state == WS.WORKFLOW_STATE_CANCELING:

@@ -14,6 +14,7 @@ from google.protobuf import json_format
 from google.rpc import code_pb2
 
 from helicase.common import tracing
+from helicase.common.batching import take_queued
 from helicase.common.errors import InvalidArgument, error_info_status, invalid_argument_status
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.controller import _dag
@@ -199,12 +200,58 @@ class ParticipantService(participant_pb2_grpc.ParticipantServiceServicer):
         reader = asyncio.create_task(_read(core, hello.name, request_iterator, queue))
         try:
             yield participant_pb2.ConnectResponse(welcome=participant_pb2.Welcome(epoch=core.epoch))
-            while (message := await queue.get()) is not None:
+            while (message := await _next_batch(queue)) is not None:
                 yield message
         finally:
             reader.cancel()
             core.detach(hello.name, queue)
             log.info("participant stream ended", extra={"participant": hello.name})
+
+
+async def _next_batch(
+    queue: asyncio.Queue[participant_pb2.ConnectResponse | None],
+) -> participant_pb2.ConnectResponse | None:
+    """The next message and whatever else is queued already, as one message; None when the
+    stream is over (after what was queued before it went out)."""
+    first = await queue.get()
+    if first is None or queue.empty():
+        return first
+    messages = take_queued(first, queue)
+    if len(messages) == 1:
+        return first
+    return participant_pb2.ConnectResponse(
+        batch=participant_pb2.ConnectResponseBatch(messages=messages)
+    )
+
+
+def _handle(core: Core, name: str, message: participant_pb2.ConnectRequest) -> None:
+    kind = message.WhichOneof("message")
+    if kind == "started":
+        core.put(
+            TaskStarted(
+                stimulus_id=new_stimulus_id("started"),
+                now=time.time(),
+                ref=_ref(message.started.task),
+            )
+        )
+    elif kind == "result":
+        result = message.result
+        outputs = json_format.MessageToDict(result.outputs) if result.HasField("outputs") else None
+        core.put(
+            TaskResultReceived(
+                stimulus_id=new_stimulus_id("result"),
+                now=time.time(),
+                participant=name,
+                ref=_ref(result.task),
+                outcome=result.outcome,
+                message=result.message,
+                outputs=outputs,
+                reschedule_after=result.reschedule_after.ToTimedelta().total_seconds(),
+                finished_at=(
+                    result.end_time.ToNanoseconds() / 1e9 if result.HasField("end_time") else 0.0
+                ),
+            )
+        )
 
 
 async def _read(
@@ -216,39 +263,11 @@ async def _read(
     """Turns the participant's messages into stimuli; the stream's end ends the writer too."""
     try:
         async for message in requests:
-            kind = message.WhichOneof("message")
-            if kind == "started":
-                core.put(
-                    TaskStarted(
-                        stimulus_id=new_stimulus_id("started"),
-                        now=time.time(),
-                        ref=_ref(message.started.task),
-                    )
-                )
-            elif kind == "result":
-                result = message.result
-                outputs = (
-                    json_format.MessageToDict(result.outputs)
-                    if result.HasField("outputs")
-                    else None
-                )
-                core.put(
-                    TaskResultReceived(
-                        stimulus_id=new_stimulus_id("result"),
-                        now=time.time(),
-                        participant=name,
-                        ref=_ref(result.task),
-                        outcome=result.outcome,
-                        message=result.message,
-                        outputs=outputs,
-                        reschedule_after=result.reschedule_after.ToTimedelta().total_seconds(),
-                        finished_at=(
-                            result.end_time.ToNanoseconds() / 1e9
-                            if result.HasField("end_time")
-                            else 0.0
-                        ),
-                    )
-                )
+            if message.WhichOneof("message") == "batch":
+                for each in message.batch.messages:
+                    _handle(core, name, each)
+            else:
+                _handle(core, name, message)
     except (grpc.aio.AioRpcError, asyncio.CancelledError):
         pass
     finally:

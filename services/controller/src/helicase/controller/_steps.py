@@ -4,7 +4,7 @@ the stimulus id), task state transitions (recorded in a bounded log, like dask/d
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -62,6 +62,7 @@ class Steps:
         self.pool = Pool()
         self.ready = ReadyQueue()
         self.transitions: deque[Transition] = deque(maxlen=settings.transition_log)
+        self.finished: Counter[int] = Counter()  # attempts that reached each terminal state
         self._out: list[Action] = []
         self._sid = ""
         self._now = 0.0
@@ -127,6 +128,8 @@ class Steps:
     def _set(self, workflow: WorkflowRun, index: int, state: int) -> None:
         start = workflow.task_state[index]
         workflow.task_state[index] = state
+        if state in events.TASK_TERMINAL and start != state:
+            self.finished[state] += 1
         self.transitions.append(
             Transition(self._sid, workflow.id, workflow.definition.ids[index], start, state)
         )

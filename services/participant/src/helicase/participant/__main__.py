@@ -130,6 +130,7 @@ async def serve(config: ParticipantConfig) -> int:
         leader=leader,
         producer=producer,
         grace=config.grace,
+        running_delay=config.running_delay,
     )
     metrics.CAPACITY.set(config.capacity)
     server, _, health = build_server(config.listen, lambda s: None, [])

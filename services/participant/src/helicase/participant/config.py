@@ -25,6 +25,8 @@ class ParticipantConfig:
     its tasks' processes passes this, as a container past its memory limit would (0 = off).
     HELICASE_PARTICIPANT_MODULES: comma-separated Python modules imported at start, each
     registering task types with @task_type (a gateway's own library; unset = none).
+    HELICASE_PARTICIPANT_RUNNING_DELAY: how long a task runs before it is reported RUNNING (20ms);
+    a task that ends sooner reports only its end, which carries its start time (0 = at once).
     HELICASE_PARTICIPANT_LEDGER: a file to append one JSON line per task start, finish and
     acknowledgement to (unset = off; for the chaos driver, several participants may share it)."""
 
@@ -37,6 +39,7 @@ class ParticipantConfig:
     grace: timedelta
     max_rss_mb: int
     ledger: str = ""
+    running_delay: timedelta = timedelta(milliseconds=20)
     modules: tuple[str, ...] = ()
 
     @classmethod
@@ -52,6 +55,9 @@ class ParticipantConfig:
             grace=env_duration("HELICASE_PARTICIPANT_GRACE", timedelta(seconds=2)),
             max_rss_mb=env_int("HELICASE_PARTICIPANT_MAX_RSS_MB", 0, minimum=0),
             ledger=ledger_path(),
+            running_delay=env_duration(
+                "HELICASE_PARTICIPANT_RUNNING_DELAY", timedelta(milliseconds=20)
+            ),
             modules=tuple(
                 m.strip()
                 for m in env_str("HELICASE_PARTICIPANT_MODULES", "").split(",")

@@ -17,6 +17,7 @@ import grpc
 from google.protobuf import json_format, struct_pb2
 
 from helicase.common import events, topics, tracing
+from helicase.common.batching import take_queued
 from helicase.common.grpc_server import channel
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
@@ -114,6 +115,7 @@ class Participant:
         producer: AsyncProducer,
         grace: timedelta,
         ledger: str | None = None,
+        running_delay: timedelta = timedelta(0),
     ) -> None:
         self.name = name
         self.group = group
@@ -123,6 +125,7 @@ class Participant:
         self._leader = leader
         self._producer = producer
         self._grace = grace
+        self._running_delay = running_delay.total_seconds()
         self._running: dict[Key, _Running] = {}
         self._unacked = Unacked()
         self._outbox: asyncio.Queue[participant_pb2.ConnectRequest] | None = None
@@ -175,7 +178,7 @@ class Participant:
 
         async def requests() -> AsyncIterator[participant_pb2.ConnectRequest]:
             while True:
-                yield await outbox.get()
+                yield _batched(await outbox.get(), outbox)
 
         async with channel(addr) as chan:
             stub = participant_pb2_grpc.ParticipantServiceStub(chan)
@@ -190,7 +193,10 @@ class Participant:
 
     def _on_response(self, response: participant_pb2.ConnectResponse, addr: str) -> None:
         kind = response.WhichOneof("message")
-        if kind == "welcome":
+        if kind == "batch":
+            for message in response.batch.messages:
+                self._on_response(message, addr)
+        elif kind == "welcome":
             self.connected.set()
             log.info(
                 "connected to controller", extra={"leader": addr, "epoch": response.welcome.epoch}
@@ -245,9 +251,10 @@ class Participant:
         result: RunResult | None,
         *,
         at: Any = None,
+        start: Any = None,
     ) -> None:
-        """Publishes a task event (stamped `at`, a Timestamp, or now), retrying until Kafka
-        acknowledges it (never dropped)."""
+        """Publishes a task event (stamped `at`, a Timestamp, or now; `start` is the attempt's
+        start on a terminal event), retrying until Kafka acknowledges it (never dropped)."""
         outputs = None
         if result is not None and result.outputs is not None:
             outputs = struct_pb2.Struct()
@@ -263,6 +270,7 @@ class Participant:
             message=result.message if result else "",
             outputs=outputs,
             at=at,
+            start=start,
         )
         data = event.SerializeToString()
         backoff = 0.2
@@ -298,7 +306,7 @@ class Participant:
             state = events.OUTCOME_STATE.get(result.outcome)
             ended = events.timestamp()  # the same on the event and on the controller's copy
             if state is not None:
-                await self._publish(ref, state, result, at=ended)
+                await self._publish(ref, state, result, at=ended, start=start)
             message = participant_pb2.TaskResult(
                 task=ref,
                 outcome=result.outcome,
@@ -314,7 +322,7 @@ class Participant:
                 self._ledger.record("finish", ref, result.outcome)
             self._unacked.add(message)
             self._send(participant_pb2.ConnectRequest(result=message))
-            log.info(
+            log.debug(
                 "task finished",
                 extra={
                     "workflow_id": ref.workflow_id,
@@ -338,16 +346,19 @@ class Participant:
         if task_type is None:
             message = f"task type {assignment.type!r} is not served by {self.name}"
             return RunResult(Outcome.TASK_OUTCOME_FATAL_FAILED, message)
-        # Not awaited here: the producer keeps per-partition order, so RUNNING lands before the
-        # terminal event, and the task does not wait for a broker round trip to start.
-        running_event = asyncio.create_task(
-            self._publish(ref, workflow_pb2.TASK_STATE_RUNNING, None)
-        )
-        self._send(
-            participant_pb2.ConnectRequest(
-                started=participant_pb2.TaskStarted(task=ref, start_time=start)
-            )
-        )
+        announced = _Announcement(self, ref, start, self._running_delay)
+        try:
+            result = await self._run_announced(entry, assignment, task_type)
+        finally:
+            announced.disarm()
+        if announced.published is not None:
+            await announced.published
+        return result
+
+    async def _run_announced(
+        self, entry: _Running, assignment: participant_pb2.Assignment, task_type: TaskType
+    ) -> RunResult:
+        ref = entry.ref
         context = TaskContext(
             ref=ref,
             participant=self.name,
@@ -372,7 +383,6 @@ class Participant:
                     raise  # this coroutine itself is being cancelled
                 # cancelled before its first step, so run_task could not turn it into an outcome
                 result = RunResult(Outcome.TASK_OUTCOME_CANCELED, "canceled")
-        await running_event
         return result
 
     # Shutdown --------------------------------------------------------------------------------
@@ -391,6 +401,56 @@ class Participant:
             run.cancel()
         if runs:
             await asyncio.wait(runs, timeout=self._grace.total_seconds() + 1)
+
+
+class _Announcement:
+    """A task's RUNNING event and TaskStarted message, sent when the task has run for the
+    participant's running delay: a task that ends sooner is reported only by its end (which
+    carries its start time), saving an event and a stream message per short task."""
+
+    def __init__(
+        self, participant: Participant, ref: participant_pb2.TaskRef, start: Any, delay: float
+    ) -> None:
+        self._participant = participant
+        self._ref = ref
+        self._start = start
+        self.published: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        if delay > 0:
+            self._timer = asyncio.get_running_loop().call_later(delay, self.fire)
+        else:
+            self.fire()
+
+    def disarm(self) -> None:
+        """The task ended: if it was not announced yet, it never will be."""
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def fire(self) -> None:
+        # Not awaited here: the producer keeps per-partition order, so RUNNING lands before the
+        # terminal event, and the task does not wait for a broker round trip.
+        participant, ref = self._participant, self._ref
+        self.published = asyncio.create_task(
+            participant._publish(ref, workflow_pb2.TASK_STATE_RUNNING, None, at=self._start)
+        )
+        participant._send(
+            participant_pb2.ConnectRequest(
+                started=participant_pb2.TaskStarted(task=ref, start_time=self._start)
+            )
+        )
+
+
+def _batched(
+    first: participant_pb2.ConnectRequest,
+    queue: asyncio.Queue[participant_pb2.ConnectRequest],
+) -> participant_pb2.ConnectRequest:
+    """`first` and whatever else is queued already as one message; a hello always goes alone, as
+    the stream's first message."""
+    if queue.empty() or first.WhichOneof("message") == "hello":
+        return first
+    return participant_pb2.ConnectRequest(
+        batch=participant_pb2.ConnectRequestBatch(messages=take_queued(first, queue))
+    )
 
 
 async def _until(

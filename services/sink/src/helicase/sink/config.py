@@ -12,7 +12,8 @@ from helicase.common.config import CommonConfig, env_duration, env_int, env_str
 class SinkConfig:
     """HELICASE_SINK_ADDR: health/reflection address (127.0.0.1:50054).
     HELICASE_SINK_BATCH: most events per RecordEvents call (500).
-    HELICASE_SINK_LINGER: longest wait for a batch to fill (20ms).
+    HELICASE_SINK_LINGER: longest wait for a batch to fill (0ms: take what is already fetched;
+    under load the batch fills while the previous one is being stored).
     HELICASE_SINK_RPC_TIMEOUT: deadline of one RecordEvents call (30s)."""
 
     common: CommonConfig
@@ -27,6 +28,6 @@ class SinkConfig:
             common=CommonConfig.from_env(),
             listen=env_str("HELICASE_SINK_ADDR", "127.0.0.1:50054"),
             batch=env_int("HELICASE_SINK_BATCH", 500, minimum=1),
-            linger=env_duration("HELICASE_SINK_LINGER", timedelta(milliseconds=20)),
+            linger=env_duration("HELICASE_SINK_LINGER", timedelta(0)),
             rpc_timeout=env_duration("HELICASE_SINK_RPC_TIMEOUT", timedelta(seconds=30)),
         )

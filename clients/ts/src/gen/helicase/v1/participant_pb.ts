@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file helicase/v1/participant.proto.
  */
 export const file_helicase_v1_participant: GenFile = /*@__PURE__*/
-  fileDesc("Ch1oZWxpY2FzZS92MS9wYXJ0aWNpcGFudC5wcm90bxILaGVsaWNhc2UudjEiUwoHVGFza1JlZhITCgt3b3JrZmxvd19pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEg8KB2F0dGVtcHQYAyABKAUSEQoJcGxhY2VtZW50GAQgASgFImEKDFRhc2tUeXBlU3BlYxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEi4KDXBhcmFtc19zY2hlbWEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IpUBCgVIZWxsbxIMCgRuYW1lGAEgASgJEhYKDmluc3RhbmNlX2dyb3VwGAIgASgJEi0KCnRhc2tfdHlwZXMYAyADKAsyGS5oZWxpY2FzZS52MS5UYXNrVHlwZVNwZWMSEAoIY2FwYWNpdHkYBCABKAUSJQoHcnVubmluZxgFIAMoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYiYQoLVGFza1N0YXJ0ZWQSIgoEdGFzaxgBIAEoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYSLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqQIKClRhc2tSZXN1bHQSIgoEdGFzaxgBIAEoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYSKQoHb3V0Y29tZRgCIAEoDjIYLmhlbGljYXNlLnYxLlRhc2tPdXRjb21lEg8KB21lc3NhZ2UYAyABKAkSKAoHb3V0cHV0cxgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSMwoQcmVzY2hlZHVsZV9hZnRlchgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgpzdGFydF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAimAEKDkNvbm5lY3RSZXF1ZXN0EiMKBWhlbGxvGAEgASgLMhIuaGVsaWNhc2UudjEuSGVsbG9IABIrCgdzdGFydGVkGAIgASgLMhguaGVsaWNhc2UudjEuVGFza1N0YXJ0ZWRIABIpCgZyZXN1bHQYAyABKAsyFy5oZWxpY2FzZS52MS5UYXNrUmVzdWx0SABCCQoHbWVzc2FnZSIYCgdXZWxjb21lEg0KBWVwb2NoGAEgASgDIooCCgpBc3NpZ25tZW50EiIKBHRhc2sYASABKAsyFC5oZWxpY2FzZS52MS5UYXNrUmVmEgwKBHR5cGUYAiABKAkSJwoGcGFyYW1zGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIqCgd0aW1lb3V0GAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEkAKDXRyYWNlX2NvbnRleHQYBSADKAsyKS5oZWxpY2FzZS52MS5Bc3NpZ25tZW50LlRyYWNlQ29udGV4dEVudHJ5GjMKEVRyYWNlQ29udGV4dEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEiQAoKQ2FuY2VsVGFzaxIiCgR0YXNrGAEgASgLMhQuaGVsaWNhc2UudjEuVGFza1JlZhIOCgZyZWFzb24YAiABKAkiMAoJUmVzdWx0QWNrEiMKBXRhc2tzGAEgAygLMhQuaGVsaWNhc2UudjEuVGFza1JlZiLGAQoPQ29ubmVjdFJlc3BvbnNlEicKB3dlbGNvbWUYASABKAsyFC5oZWxpY2FzZS52MS5XZWxjb21lSAASLQoKYXNzaWdubWVudBgCIAEoCzIXLmhlbGljYXNlLnYxLkFzc2lnbm1lbnRIABIpCgZjYW5jZWwYAyABKAsyFy5oZWxpY2FzZS52MS5DYW5jZWxUYXNrSAASJQoDYWNrGAQgASgLMhYuaGVsaWNhc2UudjEuUmVzdWx0QWNrSABCCQoHbWVzc2FnZSrTAQoLVGFza091dGNvbWUSHAoYVEFTS19PVVRDT01FX1VOU1BFQ0lGSUVEEAASGgoWVEFTS19PVVRDT01FX0NPTVBMRVRFRBABEhcKE1RBU0tfT1VUQ09NRV9GQUlMRUQQAhIdChlUQVNLX09VVENPTUVfRkFUQUxfRkFJTEVEEAMSGwoXVEFTS19PVVRDT01FX1JFU0NIRURVTEUQBBIZChVUQVNLX09VVENPTUVfQ0FOQ0VMRUQQBRIaChZUQVNLX09VVENPTUVfVElNRURfT1VUEAYyXgoSUGFydGljaXBhbnRTZXJ2aWNlEkgKB0Nvbm5lY3QSGy5oZWxpY2FzZS52MS5Db25uZWN0UmVxdWVzdBocLmhlbGljYXNlLnYxLkNvbm5lY3RSZXNwb25zZSgBMAFCtAEKD2NvbS5oZWxpY2FzZS52MUIQUGFydGljaXBhbnRQcm90b1ABWkJnaXRodWIuY29tL2hlbGljYXNlL2hlbGljYXNlL2NsaWVudHMvZ28vZ2VuL2hlbGljYXNlL3YxO2hlbGljYXNldjGiAgNIWFiqAgtIZWxpY2FzZS5WMcoCC0hlbGljYXNlXFYx4gIXSGVsaWNhc2VcVjFcR1BCTWV0YWRhdGHqAgxIZWxpY2FzZTo6VjFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch1oZWxpY2FzZS92MS9wYXJ0aWNpcGFudC5wcm90bxILaGVsaWNhc2UudjEiUwoHVGFza1JlZhITCgt3b3JrZmxvd19pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEg8KB2F0dGVtcHQYAyABKAUSEQoJcGxhY2VtZW50GAQgASgFImEKDFRhc2tUeXBlU3BlYxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEi4KDXBhcmFtc19zY2hlbWEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IpUBCgVIZWxsbxIMCgRuYW1lGAEgASgJEhYKDmluc3RhbmNlX2dyb3VwGAIgASgJEi0KCnRhc2tfdHlwZXMYAyADKAsyGS5oZWxpY2FzZS52MS5UYXNrVHlwZVNwZWMSEAoIY2FwYWNpdHkYBCABKAUSJQoHcnVubmluZxgFIAMoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYiYQoLVGFza1N0YXJ0ZWQSIgoEdGFzaxgBIAEoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYSLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqQIKClRhc2tSZXN1bHQSIgoEdGFzaxgBIAEoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYSKQoHb3V0Y29tZRgCIAEoDjIYLmhlbGljYXNlLnYxLlRhc2tPdXRjb21lEg8KB21lc3NhZ2UYAyABKAkSKAoHb3V0cHV0cxgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSMwoQcmVzY2hlZHVsZV9hZnRlchgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgpzdGFydF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiywEKDkNvbm5lY3RSZXF1ZXN0EiMKBWhlbGxvGAEgASgLMhIuaGVsaWNhc2UudjEuSGVsbG9IABIrCgdzdGFydGVkGAIgASgLMhguaGVsaWNhc2UudjEuVGFza1N0YXJ0ZWRIABIpCgZyZXN1bHQYAyABKAsyFy5oZWxpY2FzZS52MS5UYXNrUmVzdWx0SAASMQoFYmF0Y2gYBCABKAsyIC5oZWxpY2FzZS52MS5Db25uZWN0UmVxdWVzdEJhdGNoSABCCQoHbWVzc2FnZSJEChNDb25uZWN0UmVxdWVzdEJhdGNoEi0KCG1lc3NhZ2VzGAEgAygLMhsuaGVsaWNhc2UudjEuQ29ubmVjdFJlcXVlc3QiGAoHV2VsY29tZRINCgVlcG9jaBgBIAEoAyKKAgoKQXNzaWdubWVudBIiCgR0YXNrGAEgASgLMhQuaGVsaWNhc2UudjEuVGFza1JlZhIMCgR0eXBlGAIgASgJEicKBnBhcmFtcxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKgoHdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhJACg10cmFjZV9jb250ZXh0GAUgAygLMikuaGVsaWNhc2UudjEuQXNzaWdubWVudC5UcmFjZUNvbnRleHRFbnRyeRozChFUcmFjZUNvbnRleHRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkAKCkNhbmNlbFRhc2sSIgoEdGFzaxgBIAEoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYSDgoGcmVhc29uGAIgASgJIjAKCVJlc3VsdEFjaxIjCgV0YXNrcxgBIAMoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYi+gEKD0Nvbm5lY3RSZXNwb25zZRInCgd3ZWxjb21lGAEgASgLMhQuaGVsaWNhc2UudjEuV2VsY29tZUgAEi0KCmFzc2lnbm1lbnQYAiABKAsyFy5oZWxpY2FzZS52MS5Bc3NpZ25tZW50SAASKQoGY2FuY2VsGAMgASgLMhcuaGVsaWNhc2UudjEuQ2FuY2VsVGFza0gAEiUKA2FjaxgEIAEoCzIWLmhlbGljYXNlLnYxLlJlc3VsdEFja0gAEjIKBWJhdGNoGAUgASgLMiEuaGVsaWNhc2UudjEuQ29ubmVjdFJlc3BvbnNlQmF0Y2hIAEIJCgdtZXNzYWdlIkYKFENvbm5lY3RSZXNwb25zZUJhdGNoEi4KCG1lc3NhZ2VzGAEgAygLMhwuaGVsaWNhc2UudjEuQ29ubmVjdFJlc3BvbnNlKtMBCgtUYXNrT3V0Y29tZRIcChhUQVNLX09VVENPTUVfVU5TUEVDSUZJRUQQABIaChZUQVNLX09VVENPTUVfQ09NUExFVEVEEAESFwoTVEFTS19PVVRDT01FX0ZBSUxFRBACEh0KGVRBU0tfT1VUQ09NRV9GQVRBTF9GQUlMRUQQAxIbChdUQVNLX09VVENPTUVfUkVTQ0hFRFVMRRAEEhkKFVRBU0tfT1VUQ09NRV9DQU5DRUxFRBAFEhoKFlRBU0tfT1VUQ09NRV9USU1FRF9PVVQQBjJeChJQYXJ0aWNpcGFudFNlcnZpY2USSAoHQ29ubmVjdBIbLmhlbGljYXNlLnYxLkNvbm5lY3RSZXF1ZXN0GhwuaGVsaWNhc2UudjEuQ29ubmVjdFJlc3BvbnNlKAEwAUK0AQoPY29tLmhlbGljYXNlLnYxQhBQYXJ0aWNpcGFudFByb3RvUAFaQmdpdGh1Yi5jb20vaGVsaWNhc2UvaGVsaWNhc2UvY2xpZW50cy9nby9nZW4vaGVsaWNhc2UvdjE7aGVsaWNhc2V2MaICA0hYWKoCC0hlbGljYXNlLlYxygILSGVsaWNhc2VcVjHiAhdIZWxpY2FzZVxWMVxHUEJNZXRhZGF0YeoCDEhlbGljYXNlOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Identifies one placement of one attempt of a task.
@@ -266,6 +266,15 @@ export type ConnectRequest = Message<"helicase.v1.ConnectRequest"> & {
      */
     value: TaskResult;
     case: "result";
+  } | {
+    /**
+     * Several of the above at once, in order (never a hello): a busy participant sends what it
+     * has queued as one message, so the stream's per-message cost is paid once per batch.
+     *
+     * @generated from field: helicase.v1.ConnectRequestBatch batch = 4;
+     */
+    value: ConnectRequestBatch;
+    case: "batch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -275,6 +284,27 @@ export type ConnectRequest = Message<"helicase.v1.ConnectRequest"> & {
  */
 export const ConnectRequestSchema: GenMessage<ConnectRequest> = /*@__PURE__*/
   messageDesc(file_helicase_v1_participant, 5);
+
+/**
+ * Messages from participant to controller sent together, handled in order.
+ *
+ * @generated from message helicase.v1.ConnectRequestBatch
+ */
+export type ConnectRequestBatch = Message<"helicase.v1.ConnectRequestBatch"> & {
+  /**
+   * The messages (started or result only).
+   *
+   * @generated from field: repeated helicase.v1.ConnectRequest messages = 1;
+   */
+  messages: ConnectRequest[];
+};
+
+/**
+ * Describes the message helicase.v1.ConnectRequestBatch.
+ * Use `create(ConnectRequestBatchSchema)` to create a new message.
+ */
+export const ConnectRequestBatchSchema: GenMessage<ConnectRequestBatch> = /*@__PURE__*/
+  messageDesc(file_helicase_v1_participant, 6);
 
 /**
  * The controller accepted the participant.
@@ -295,7 +325,7 @@ export type Welcome = Message<"helicase.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_participant, 6);
+  messageDesc(file_helicase_v1_participant, 7);
 
 /**
  * Run this task.
@@ -345,7 +375,7 @@ export type Assignment = Message<"helicase.v1.Assignment"> & {
  * Use `create(AssignmentSchema)` to create a new message.
  */
 export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_participant, 7);
+  messageDesc(file_helicase_v1_participant, 8);
 
 /**
  * Stop running this task.
@@ -373,7 +403,7 @@ export type CancelTask = Message<"helicase.v1.CancelTask"> & {
  * Use `create(CancelTaskSchema)` to create a new message.
  */
 export const CancelTaskSchema: GenMessage<CancelTask> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_participant, 8);
+  messageDesc(file_helicase_v1_participant, 9);
 
 /**
  * The controller durably recorded these results; the participant may forget them.
@@ -394,7 +424,7 @@ export type ResultAck = Message<"helicase.v1.ResultAck"> & {
  * Use `create(ResultAckSchema)` to create a new message.
  */
 export const ResultAckSchema: GenMessage<ResultAck> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_participant, 9);
+  messageDesc(file_helicase_v1_participant, 10);
 
 /**
  * A message from controller to participant.
@@ -439,6 +469,15 @@ export type ConnectResponse = Message<"helicase.v1.ConnectResponse"> & {
      */
     value: ResultAck;
     case: "ack";
+  } | {
+    /**
+     * Several of the above at once, in order (never a welcome): assignments, cancels and
+     * acknowledgements queued for the participant go out as one message.
+     *
+     * @generated from field: helicase.v1.ConnectResponseBatch batch = 5;
+     */
+    value: ConnectResponseBatch;
+    case: "batch";
   } | { case: undefined; value?: undefined };
 };
 
@@ -447,7 +486,28 @@ export type ConnectResponse = Message<"helicase.v1.ConnectResponse"> & {
  * Use `create(ConnectResponseSchema)` to create a new message.
  */
 export const ConnectResponseSchema: GenMessage<ConnectResponse> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_participant, 10);
+  messageDesc(file_helicase_v1_participant, 11);
+
+/**
+ * Messages from controller to participant sent together, handled in order.
+ *
+ * @generated from message helicase.v1.ConnectResponseBatch
+ */
+export type ConnectResponseBatch = Message<"helicase.v1.ConnectResponseBatch"> & {
+  /**
+   * The messages (assignment, cancel or ack only).
+   *
+   * @generated from field: repeated helicase.v1.ConnectResponse messages = 1;
+   */
+  messages: ConnectResponse[];
+};
+
+/**
+ * Describes the message helicase.v1.ConnectResponseBatch.
+ * Use `create(ConnectResponseBatchSchema)` to create a new message.
+ */
+export const ConnectResponseBatchSchema: GenMessage<ConnectResponseBatch> = /*@__PURE__*/
+  messageDesc(file_helicase_v1_participant, 12);
 
 /**
  * Outcome of one run of a task attempt on a participant.
