@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import struct
 import zlib
 
 import pytest
 
-from helicase.controller import decode, encode
-from helicase.controller._codec import CorruptState
+from helicase.controller import WorkflowRun, decode, encode
+from helicase.controller._codec import MAGIC, VERSION, CorruptState, encode_v3
 from helicase.controller.testing import Harness, assigns
 from helicase.v1 import participant_pb2, workflow_pb2
 
@@ -53,7 +55,112 @@ def test_a_large_workflow_stays_small_when_encoded() -> None:
     assert len(decode(data).definition) == 20_000
 
 
-@pytest.mark.parametrize("data", [b"garbage", zlib.compress(b'{"v": 1}'), zlib.compress(b"[]")])
+def _busy_run() -> WorkflowRun:
+    """Tasks in every situation the state records: done with outputs, in flight, with timers."""
+    h = Harness()
+    h.join("p1", capacity=2)
+    out = h.submit(
+        [
+            {"id": "a", "type": "noop", "params": {"k": [1, "x"]}},
+            {"id": "b", "type": "sleep", "timeout": "3s"},
+            {"id": "c", "type": "noop", "dependsOn": ["a", "b"]},
+        ],
+        displayName="demo",
+    )
+    a, b = assigns(out)
+    h.result(a, Outcome.TASK_OUTCOME_COMPLETED, outputs={"dir": "/x"})
+    h.started(b.ref)
+    run = h.machine.workflows["w1"]
+    run.due[2] = 1234.5
+    run.cancel_due = 99.0
+    return run
+
+
+def _same(restored: WorkflowRun, original: WorkflowRun, *, timers: bool = True) -> None:
+    assert restored.definition.blob == original.definition.blob
+    assert restored.task_state == original.task_state
+    assert restored.final == original.final
+    assert restored.replacements == original.replacements
+    assert list(restored.attempt) == list(original.attempt)
+    assert list(restored.placement) == list(original.placement)
+    assert restored.participant == original.participant
+    assert restored.outputs == original.outputs
+    assert (restored.state, restored.message, restored.failed) == (
+        original.state,
+        original.message,
+        original.failed,
+    )
+    assert (restored.start_time, restored.end_time) == (original.start_time, original.end_time)
+    assert (restored.unfinished, list(restored.waiting)) == (
+        original.unfinished,
+        list(original.waiting),
+    )
+    if timers:
+        assert (restored.due, restored.deadline) == (original.due, original.deadline)
+        assert restored.cancel_due == original.cancel_due
+
+
+def test_version_4_is_a_frame_whose_definition_is_compressed_once() -> None:
+    original = _busy_run()
+    assert original.definition.packed is None
+    data = encode(original)
+    assert data[:4] == MAGIC + bytes((VERSION,))
+    packed = original.definition.packed
+    assert packed is not None and zlib.decompress(packed) == original.definition.blob
+    original.task_state[2] = TS.TASK_STATE_FAILED
+    again = encode(original)
+    assert original.definition.packed is packed  # not compressed again
+    assert again != data and packed in again
+    restored = decode(again)
+    _same(restored, original)
+    # The state read back keeps the packed bytes it came with: re-encoding is byte-identical.
+    assert restored.definition.packed == packed
+    assert encode(restored) == again
+
+
+def test_version_3_and_version_2_states_are_still_read() -> None:
+    original = _busy_run()
+    v3 = encode_v3(original)
+    assert json.loads(zlib.decompress(v3))["v"] == 3
+    _same(decode(v3), original)
+    doc = json.loads(zlib.decompress(v3))
+    doc["v"] = 2
+    for timer in ("due", "deadlines", "cancel_due"):
+        del doc[timer]
+    restored = decode(zlib.compress(json.dumps(doc).encode()))
+    _same(restored, original, timers=False)
+    assert (restored.due, restored.deadline, restored.cancel_due) == ({}, {}, 0.0)
+    assert decode(encode(restored)).task_state == original.task_state  # upgraded on next write
+
+
+def _frame(packed: bytes, mutable: bytes, version: int = VERSION) -> bytes:
+    return MAGIC + bytes((version,)) + struct.pack("<I", len(packed)) + packed + mutable
+
+
+def _corrupt_v4() -> list[bytes]:
+    good = encode(_busy_run())
+    packed_length = struct.unpack_from("<I", good, 4)[0]
+    packed, mutable = good[8 : 8 + packed_length], good[8 + packed_length :]
+    inner = zlib.decompress(mutable)
+    return [
+        MAGIC,
+        MAGIC + bytes((VERSION,)),
+        _frame(packed, mutable, version=5),
+        good[:-3],  # truncated
+        good + b"x",  # trailing bytes
+        _frame(packed + b"\0" * 10**6, mutable)[: len(good)],  # length past the end
+        _frame(packed, zlib.compress(inner[:-1])),  # a column one byte short
+        _frame(packed, zlib.compress(inner + b"\0")),  # one byte too many
+        _frame(packed, zlib.compress(struct.pack("<I", 2) + b"[]" + inner[4:])),  # not an object
+        _frame(zlib.compress(b"\xff\xff\xff"), mutable),  # definition not a Workflow
+        _frame(b"not zlib", mutable),
+    ]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"garbage", zlib.compress(b'{"v": 1}'), zlib.compress(b"[]"), *_corrupt_v4()],
+)
 def test_unreadable_state_raises_corrupt_state(data: bytes) -> None:
     with pytest.raises(CorruptState):
         decode(data)

@@ -45,6 +45,7 @@ class Definition:
         "kind_names",
         "kinds",
         "lengths",
+        "packed",
         "starts",
         "workflow_id",
     )
@@ -67,6 +68,9 @@ class Definition:
         self.workflow_id = workflow_id
         self.failure_policy = failure_policy
         self.blob = blob  # a serialized helicase.v1.Workflow: the definition as submitted
+        # The blob zlib-compressed for the stored state: made once by the codec (or kept from
+        # the state it was read from), so a commit does not compress the definition again.
+        self.packed: bytes | None = None
         self.starts = starts
         self.lengths = lengths
         self.ids = ids
