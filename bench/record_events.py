@@ -6,7 +6,7 @@ component the test harness uses), runs the api's migrations, creates workflows o
 through the api's Store, then records for every task the events of a run -- ASSIGNED, RUNNING,
 COMPLETED (with outputs), and the controller's copy of COMPLETED (same event id, a duplicate) --
 in batches as the sink sends them, tasks overlapping as in a run. A warm-up workflow is recorded
-first and not counted. PostgreSQL's own CPU is not counted.
+first and not counted. PostgreSQL's CPU (the postmaster and its backends) is printed apart.
 
     uv run python bench/record_events.py [--tasks 5000] [--workflow-size 1000] [--batch 200]
 """
@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
+import psutil
 from google.protobuf import struct_pb2
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -95,20 +96,35 @@ async def send(store: Store, work: list[list[event_pb2.Event]]) -> tuple[int, in
     return sent, stored
 
 
-async def measure(url: str, tasks: int, workflow_size: int, batch: int) -> None:
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of `pid` and its live children (PostgreSQL: the postmaster and backends)."""
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        try:
+            times = proc.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+async def measure(url: str, postmaster: int, tasks: int, workflow_size: int, batch: int) -> None:
     engine = create_async_engine(sqlalchemy_url(url), pool_size=4)
     store = Store(engine)
     try:
         await send(store, await prepare(store, min(workflow_size, 200), 1, batch))  # warm-up
         work = await prepare(store, workflow_size, max(1, tasks // workflow_size), batch)
-        cpu, wall = time.process_time(), time.perf_counter()
+        db, cpu, wall = tree_cpu(postmaster), time.process_time(), time.perf_counter()
         sent, stored = await send(store, work)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        db = tree_cpu(postmaster) - db  # the pool's connections are still open
     finally:
         await engine.dispose()
     print(f"events sent {sent}, stored {stored}, in {len(work)} batches of <= {batch}")
     print(f"api CPU  {cpu:.3f} s, {1000 * cpu / sent * 1000:.1f} ms per 1,000 events")
     print(f"wall     {wall:.3f} s, {1000 * wall / sent * 1000:.1f} ms per 1,000 events")
+    print(f"PostgreSQL CPU {db:.3f} s, {1000 * db / sent * 1000:.1f} ms per 1,000 events")
 
 
 def main() -> None:
@@ -124,7 +140,9 @@ def main() -> None:
         postgres.wait_ready()
         url = postgres.create_database("bench_events")
         migrations.upgrade(sqlalchemy_url(url))
-        asyncio.run(measure(url, args.tasks, args.workflow_size, args.batch))
+        postmaster = postgres.pid
+        assert postmaster is not None
+        asyncio.run(measure(url, postmaster, args.tasks, args.workflow_size, args.batch))
     finally:
         try:
             postgres.stop()
