@@ -30,10 +30,10 @@ from helicase.v1 import event_pb2
 INSERT_EVENTS = text(
     """
     INSERT INTO events (event_id, workflow_id, time, source, payload)
-    SELECT u.event_id, u.workflow_id, to_timestamp(u.time_us / 1000000.0), u.source,
+    SELECT u.event_id, u.workflow_id, to_timestamp(u.time), u.source,
            decode(u.payload, 'hex')
     FROM json_to_recordset(CAST(:rows AS json))
-         AS u(event_id text, workflow_id uuid, time_us bigint, source text, payload text)
+         AS u(event_id text, workflow_id uuid, time float8, source text, payload text)
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id
     """
@@ -47,15 +47,19 @@ LOCK_WORKFLOWS = text(
     """
 )
 
+# json_to_recordset is estimated at 100 rows whatever it holds, so a plain join with tasks or
+# task_attempts makes the planner hash-join a sequential scan of the whole table. A LATERAL
+# subquery that locks (FOR UPDATE) cannot be flattened: each key is an index lookup, and the rows
+# are locked in key order (the keys are sorted first), as before.
 LOCK_TASKS = text(
     """
     SELECT CAST(t.workflow_id AS text) AS workflow_id, t.task_id, t.state, t.attempt,
            t.placement, t.participant, t.participant_pos, t.message, t.outputs
-    FROM tasks t
-    JOIN json_to_recordset(CAST(:keys AS json)) AS k(w uuid, t text)
-      ON t.workflow_id = k.w AND t.task_id = k.t
-    ORDER BY t.workflow_id, t.task_id
-    FOR UPDATE OF t
+    FROM (SELECT * FROM json_to_recordset(CAST(:keys AS json)) AS k(w uuid, t text)
+          ORDER BY k.w, k.t) AS k
+    CROSS JOIN LATERAL (
+        SELECT * FROM tasks WHERE workflow_id = k.w AND task_id = k.t FOR UPDATE
+    ) AS t
     """
 )
 
@@ -63,23 +67,32 @@ LOCK_ATTEMPTS = text(
     """
     SELECT CAST(a.workflow_id AS text) AS workflow_id, a.task_id, a.attempt, a.state,
            a.placement, a.participant, a.participant_pos, a.message, a.start_time, a.end_time
-    FROM task_attempts a
-    JOIN json_to_recordset(CAST(:keys AS json)) AS k(w uuid, t text, n int)
-      ON a.workflow_id = k.w AND a.task_id = k.t AND a.attempt = k.n
-    ORDER BY a.workflow_id, a.task_id, a.attempt
-    FOR UPDATE OF a
+    FROM (SELECT * FROM json_to_recordset(CAST(:keys AS json)) AS k(w uuid, t text, n int)
+          ORDER BY k.w, k.t, k.n) AS k
+    CROSS JOIN LATERAL (
+        SELECT * FROM task_attempts
+        WHERE workflow_id = k.w AND task_id = k.t AND attempt = k.n FOR UPDATE
+    ) AS a
     """
 )
 
+# The same estimate: each task is found by its key (LATERAL, not flattened thanks to OFFSET 0),
+# then updated by its ctid, stable since lock_tasks locked the row in this transaction.
 UPDATE_TASKS = text(
     """
     UPDATE tasks t SET state = u.state, attempt = u.attempt, placement = u.placement,
         participant = u.participant, participant_pos = u.pos, message = u.message,
         outputs = u.outputs
-    FROM json_to_recordset(CAST(:rows AS json))
-         AS u(w uuid, t text, state int, attempt int, placement int, participant text,
-              pos int[], message text, outputs jsonb)
-    WHERE t.workflow_id = u.w AND t.task_id = u.t
+    FROM (
+        SELECT u.*, x.ctid AS row_id
+        FROM json_to_recordset(CAST(:rows AS json))
+             AS u(w uuid, t text, state int, attempt int, placement int, participant text,
+                  pos int[], message text, outputs jsonb)
+        CROSS JOIN LATERAL (
+            SELECT ctid FROM tasks WHERE workflow_id = u.w AND task_id = u.t OFFSET 0
+        ) AS x
+    ) AS u
+    WHERE t.ctid = u.row_id
     """
 )
 
@@ -88,10 +101,10 @@ UPSERT_ATTEMPTS = text(
     INSERT INTO task_attempts (workflow_id, task_id, attempt, state, placement, participant,
                                participant_pos, message, start_time, end_time)
     SELECT u.w, u.t, u.n, u.state, u.placement, u.participant, u.pos, u.message,
-           u.start_time, u.end_time
+           to_timestamp(u.start_time), to_timestamp(u.end_time)
     FROM json_to_recordset(CAST(:rows AS json))
          AS u(w uuid, t text, n int, state int, placement int, participant text, pos int[],
-              message text, start_time timestamptz, end_time timestamptz)
+              message text, start_time float8, end_time float8)
     ON CONFLICT (workflow_id, task_id, attempt) DO UPDATE SET
         state = excluded.state, placement = excluded.placement,
         participant = excluded.participant, participant_pos = excluded.participant_pos,
@@ -103,8 +116,8 @@ UPSERT_ATTEMPTS = text(
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+def _epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
 
 
 async def insert_events(
@@ -116,7 +129,7 @@ async def insert_events(
         {
             "event_id": e.event_id,
             "workflow_id": workflow_ids[e.workflow_id],
-            "time_us": e.time.seconds * 1_000_000 + e.time.nanos // 1000,
+            "time": (e.time.seconds * 1_000_000 + e.time.nanos // 1000) / 1e6,
             "source": e.source,
             "payload": e.SerializeToString().hex(),
         }
@@ -205,8 +218,8 @@ async def upsert_attempts(
             "participant": r.participant,
             "pos": r.participant_pos,
             "message": r.message,
-            "start_time": _iso(r.start_time),
-            "end_time": _iso(r.end_time),
+            "start_time": _epoch(r.start_time),
+            "end_time": _epoch(r.end_time),
         }
         for (w, t, n), r in rows
     ]
