@@ -243,10 +243,12 @@ class EventService(event_pb2_grpc.EventServiceServicer):
     ) -> event_pb2.RecordEventsResponse:
         async def body() -> event_pb2.RecordEventsResponse:
             violations = []
+            # Each distinct workflow id parsed once, not once per event.
+            bad_ids = {w for w in {e.workflow_id for e in request.events} if parse_id(w) is None}
             for index, event in enumerate(request.events):
                 if not event.event_id:
                     violations.append(FieldViolation(f"events[{index}].event_id", "is required"))
-                if parse_id(event.workflow_id) is None:
+                if event.workflow_id in bad_ids:
                     violations.append(
                         FieldViolation(f"events[{index}].workflow_id", "is not a workflow id")
                     )

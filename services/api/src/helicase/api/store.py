@@ -292,27 +292,35 @@ class Store:
         unique = {e.event_id: e for e in batch}
         if not unique:
             return 0, set()
-        inserted = await event_sql.insert_events(
-            conn, [self._event_row(e) for e in unique.values()]
-        )
+        # Each workflow id's canonical text, parsed once per workflow rather than per event.
+        canonical = {w: str(uuid.UUID(w)) for w in {e.workflow_id for e in unique.values()}}
+        inserted = await event_sql.insert_events(conn, list(unique.values()), canonical)
         new = [unique[event_id] for event_id in inserted]
         stored = len(new)
         if not new:
             return 0, set()
-        # Lock order: workflows, then tasks, then attempts, each sorted by key.
-        workflow_ids = sorted({uuid.UUID(e.workflow_id) for e in new})
-        known = await event_sql.lock_workflows(conn, workflow_ids)
-        new = [e for e in new if uuid.UUID(e.workflow_id) in known]
-        await self._fold_workflows(conn, known, [e for e in new if e.HasField("workflow_event")])
-        await self._fold_tasks(conn, [e for e in new if e.HasField("task_event")])
+        # Lock order: workflows, then tasks, then attempts, each sorted by key (the canonical
+        # text sorts as the uuid does).
+        known = await event_sql.lock_workflows(
+            conn, sorted({canonical[e.workflow_id] for e in new})
+        )
+        new = [e for e in new if canonical[e.workflow_id] in known]
+        await self._fold_workflows(
+            conn, known, [e for e in new if e.HasField("workflow_event")], canonical
+        )
+        await self._fold_tasks(conn, [e for e in new if e.HasField("task_event")], canonical)
         return stored, {e.workflow_id for e in new}
 
     async def _fold_workflows(
-        self, conn: AsyncConnection, known: dict[uuid.UUID, Row[Any]], batch: list[event_pb2.Event]
+        self,
+        conn: AsyncConnection,
+        known: dict[str, Row[Any]],
+        batch: list[event_pb2.Event],
+        canonical: dict[str, str],
     ) -> None:
-        changed: dict[uuid.UUID, projection.WorkflowRow] = {}
+        changed: dict[str, projection.WorkflowRow] = {}
         for event in batch:
-            workflow_id = uuid.UUID(event.workflow_id)
+            workflow_id = canonical[event.workflow_id]
             row = changed.get(workflow_id)
             if row is None:
                 stored = known[workflow_id]
@@ -327,24 +335,26 @@ class Store:
         if changed:
             await conn.execute(
                 update(workflows).where(workflows.c.id == bindparam("wid")),
-                [{"wid": k, **asdict(v)} for k, v in changed.items()],
+                [{"wid": uuid.UUID(k), **asdict(v)} for k, v in changed.items()],
             )
 
-    async def _fold_tasks(self, conn: AsyncConnection, batch: list[event_pb2.Event]) -> None:
+    async def _fold_tasks(
+        self, conn: AsyncConnection, batch: list[event_pb2.Event], canonical: dict[str, str]
+    ) -> None:
         if not batch:
             return
-        task_keys = sorted({(uuid.UUID(e.workflow_id), e.task_event.task_id) for e in batch})
+        task_keys = sorted({(canonical[e.workflow_id], e.task_event.task_id) for e in batch})
         attempt_keys = sorted(
-            {(uuid.UUID(e.workflow_id), e.task_event.task_id, e.task_event.attempt) for e in batch
+            {(canonical[e.workflow_id], e.task_event.task_id, e.task_event.attempt) for e in batch
              if e.task_event.attempt > 0}
         )  # fmt: skip
         task_rows = await event_sql.lock_tasks(conn, task_keys)
         attempt_rows = await event_sql.lock_attempts(conn, attempt_keys) if attempt_keys else {}
-        touched_tasks: set[tuple[uuid.UUID, str]] = set()
-        touched_attempts: set[tuple[uuid.UUID, str, int]] = set()
+        touched_tasks: set[tuple[str, str]] = set()
+        touched_attempts: set[tuple[str, str, int]] = set()
         for event in batch:
             te = event.task_event
-            key = (uuid.UUID(event.workflow_id), te.task_id)
+            key = (canonical[event.workflow_id], te.task_id)
             if key not in task_rows:
                 continue  # an event about a task the workflow does not have
             fact = projection.TaskFact(
