@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -74,13 +76,21 @@ def _configure(names: list[str], admin: AdminClient) -> None:
             log.warning("topic config not set", extra={"topic": str(resource), "error": str(exc)})
 
 
+# (the loop awaiting it, the future to settle, the delivery error or None)
+_Report = tuple[asyncio.AbstractEventLoop, asyncio.Future[None], KafkaError | None]
+
+
 class AsyncProducer:
     """A durable (acks=all, idempotent) producer whose sends are awaitable.
 
     A background thread serves delivery reports; `send` resolves once the broker has the message.
     """
 
-    def __init__(self, config: CommonConfig, *, linger_ms: int = 2, **overrides: Any) -> None:
+    def __init__(
+        self, config: CommonConfig, *, linger_ms: float | None = None, **overrides: Any
+    ) -> None:
+        if linger_ms is None:
+            linger_ms = config.kafka_linger.total_seconds() * 1000
         settings: dict[str, Any] = {
             "bootstrap.servers": config.kafka,
             "acks": "all",
@@ -92,6 +102,9 @@ class AsyncProducer:
         settings.update(overrides)
         self._producer = Producer(settings)
         self._prefix = config.topic_prefix
+        # Delivery reports, gathered in the poll thread and handed to each event loop in one
+        # call per poll: one loop wake-up per batch of acknowledgements, not one per message.
+        self._reports: deque[_Report] = deque()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="kafka-producer", daemon=True)
         self._thread.start()
@@ -99,6 +112,16 @@ class AsyncProducer:
     def _poll(self) -> None:
         while not self._stop.is_set():
             self._producer.poll(0.05)
+            self._hand_over()
+
+    def _hand_over(self) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[_Report]] = {}
+        while self._reports:  # a deque: appended to from any thread, emptied here
+            report = self._reports.popleft()
+            by_loop.setdefault(report[0], []).append(report)
+        for loop, reports in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody awaits these
+                loop.call_soon_threadsafe(_settle, reports)
 
     def send_nowait(
         self,
@@ -113,15 +136,7 @@ class AsyncProducer:
         future: asyncio.Future[None] = loop.create_future()
 
         def delivered(err: KafkaError | None, _msg: object) -> None:
-            def settle() -> None:
-                if future.done():
-                    return
-                if err is None:
-                    future.set_result(None)
-                else:
-                    future.set_exception(KafkaException(err))
-
-            loop.call_soon_threadsafe(settle)
+            self._reports.append((loop, future, err))
 
         name = topics.topic(self._prefix, topic)
         while True:
@@ -146,6 +161,17 @@ class AsyncProducer:
         self._producer.flush(timeout)
         self._stop.set()
         self._thread.join(timeout=2)
+        self._hand_over()
+
+
+def _settle(reports: list[_Report]) -> None:
+    for _, future, err in reports:
+        if future.done():
+            continue
+        if err is None:
+            future.set_result(None)
+        else:
+            future.set_exception(KafkaException(err))
 
 
 def consumer(
