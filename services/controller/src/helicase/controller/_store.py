@@ -67,11 +67,12 @@ class _Nodes:
 
 @dataclass
 class _Item:
-    """One workflow of a write: its state frame (None deletes the workflow), and its compressed
-    definition when that goes into the same transaction."""
+    """One workflow of a write: its state frame (None deletes the workflow), what it was cut
+    from, and its compressed definition when that goes into the same transaction."""
 
     workflow_id: str
     state: bytes | None
+    data: bytes | None = None
     definition: bytes | None = None
     crc: int = 0
 
@@ -180,15 +181,20 @@ class StateStore:
         if data is None:
             return _Item(workflow_id, None)
         pieces = _codec.split(data)
+        if len(pieces.frame) > CHUNK_BYTES:
+            # Written in several transactions, without a retry that could catch a wrong view.
+            self._refresh(self._definitions, workflow_id)
+            if workflow_id not in self._definitions.children:
+                self._stored.pop(workflow_id, None)
         if self._stored.get(workflow_id) == pieces.crc:
-            return _Item(workflow_id, pieces.frame)
+            return _Item(workflow_id, pieces.frame, data)
         definition = bytes(pieces.definition)
-        item = _Item(workflow_id, pieces.frame, definition, pieces.crc)
+        item = _Item(workflow_id, pieces.frame, data, definition, pieces.crc)
         if len(pieces.frame) <= CHUNK_BYTES and item.size() <= MAX_TRANSACTION_BYTES:
             return item
         self._write_alone(epoch, self._definitions, workflow_id, definition)
         self._stored[workflow_id] = pieces.crc
-        return _Item(workflow_id, pieces.frame)
+        return _Item(workflow_id, pieces.frame, data)
 
     def _transaction(self, epoch: int) -> TransactionRequest:
         tx = self._zk.transaction()
@@ -251,10 +257,14 @@ class StateStore:
         results = self._run(tx, strict=False)
         if any(isinstance(r, Exception) and not isinstance(r, RolledBackError) for r in results):
             # Our view of which nodes exist was wrong (a write whose answer was lost, or a
-            # failover): learn the truth and write each workflow on its own.
+            # failover): learn the truth and write each workflow on its own, its definition
+            # again with it, for that may be gone as well.
             for item in batch:
                 self._refresh(self._states, item.workflow_id)
                 self._refresh(self._definitions, item.workflow_id)
+                self._stored.pop(item.workflow_id, None)
+                if item.data is not None:
+                    item = self._item(epoch, item.workflow_id, item.data)
                 single = self._transaction(epoch)
                 self._item_ops(single, item)
                 if len(single.operations) > 1:
