@@ -100,8 +100,8 @@ class StateStore:
         self._stored.clear()
         self._garbage.clear()
         loaded = []
-        states = sorted(self._zk.get_children(zkpaths.WORKFLOWS))
-        for workflow_id in states:
+        states = set(self._zk.get_children(zkpaths.WORKFLOWS))
+        for workflow_id in sorted(states):
             try:
                 data = self._read(self._states, workflow_id)
                 if data is None:
@@ -122,7 +122,7 @@ class StateStore:
         for workflow_id in self._zk.get_children(zkpaths.DEFINITIONS):
             if workflow_id not in self._definitions.children:
                 self._refresh(self._definitions, workflow_id)
-            if workflow_id not in self._states.children:
+            if workflow_id not in states:
                 self._garbage.add(workflow_id)  # a definition whose state was never written
         return loaded
 
