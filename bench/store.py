@@ -16,6 +16,7 @@ ZooKeeper jars must be installed, as by `make install`) and stops it at the end.
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
 import time
 import uuid
@@ -112,6 +113,7 @@ def main() -> None:
     parser.add_argument("--commits", type=int, default=30)
     parser.add_argument("--zookeeper", help="host:port of a running ZooKeeper (else one starts)")
     args = parser.parse_args()
+    logging.getLogger("kazoo").setLevel(logging.ERROR)  # not its notes on closing a session
     run = mid_run(noop_run(args.tasks))
     _codec.encode(run)  # packs the definition, as the first commit does
     with zookeeper(args.zookeeper) as connect:
