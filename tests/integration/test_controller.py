@@ -15,12 +15,15 @@ from kazoo.client import KazooClient
 
 from helicase.client import HelicaseClient
 from helicase.common import zkpaths
-from helicase.controller import WorkflowRun, build, encode
+from helicase.controller import WorkflowRun, _codec, build, encode
 from helicase.controller._election import bump_epoch
 from helicase.controller._store import CHUNK_BYTES, Fenced, StateStore
 from helicase.controller.testing import Harness, definition
 from helicase.devstack import Infra
+from helicase.v1 import workflow_pb2
 from tests.integration.helpers import request, state, task_states
+
+TS = workflow_pb2.TaskState
 
 
 @pytest.fixture
@@ -38,33 +41,147 @@ def zk(infra: Infra) -> Iterator[KazooClient]:
     client.close()
 
 
-def big_state(tasks: int) -> bytes:
+def big_run(
+    tasks: int, workflow_id: str = "big", *, random_ids: bool = True, outputs: bool = False
+) -> WorkflowRun:
+    """Tasks with random ids (a definition that compresses badly) or numbered ones; with random
+    outputs for every task, the state itself is big too."""
     noise = random.Random(7)
     h = Harness()
-    h.submit(
-        [
-            {"id": "".join(noise.choices(string.ascii_letters, k=24)), "type": "noop"}
-            for _ in range(tasks)
-        ],
-        workflow_id="big",
+    ids = (
+        ["".join(noise.choices(string.ascii_letters, k=24)) for _ in range(tasks)]
+        if random_ids
+        else [f"task-{i:07d}" for i in range(tasks)]
     )
-    return encode(h.machine.workflows["big"])
+    h.submit([{"id": task_id, "type": "noop"} for task_id in ids], workflow_id=workflow_id)
+    run = h.machine.workflows[workflow_id]
+    if outputs:
+        letters = string.ascii_letters
+        run.outputs = {i: {"o": "".join(noise.choices(letters, k=24))} for i in range(tasks)}
+    return run
 
 
-def test_states_are_written_chunked_when_big_and_read_back(zk: KazooClient) -> None:
+def _size(zk: KazooClient, path: str) -> int:
+    stat = zk.exists(path)
+    assert stat is not None, path
+    return int(stat.dataLength)
+
+
+def _gone(zk: KazooClient) -> bool:
+    workflows: list[str] = zk.get_children(zkpaths.WORKFLOWS)
+    definitions: list[str] = zk.get_children(zkpaths.DEFINITIONS)
+    return workflows == [] == definitions
+
+
+def test_states_and_definitions_are_written_chunked_when_big_and_read_back(
+    zk: KazooClient,
+) -> None:
     store = StateStore(zk)
     epoch = bump_epoch(zk)
     small = encode(_small_run("small"))
-    big = big_state(60_000)
-    assert len(big) > CHUNK_BYTES
+    run = big_run(60_000, outputs=True)
+    big = encode(run)
+    pieces = _codec.split(big)
+    assert len(pieces.definition) > CHUNK_BYTES and len(pieces.frame) > CHUNK_BYTES
     store.write(epoch, {"small": small, "big": big})
     assert len(zk.get_children(zkpaths.workflow_state("big"))) >= 2
+    assert len(zk.get_children(zkpaths.workflow_definition("big"))) >= 2
+    definition_stat = zk.exists(zkpaths.workflow_definition("big"))
+    run.outputs[0] = {"o": "changed"}
+    big = encode(run)
     store.write(epoch, {"big": big})  # a second generation replaces the first
+    assert zk.exists(zkpaths.workflow_definition("big")) == definition_stat  # written once
     loaded = {w.id: w for w in StateStore(zk).load()}
     assert set(loaded) == {"small", "big"}
     assert encode(loaded["big"]) == big
     store.write(epoch, {"big": None, "small": None})
-    assert zk.get_children(zkpaths.WORKFLOWS) == []
+    assert _gone(zk)
+
+
+def test_a_100000_task_workflow_writes_its_definition_once(zk: KazooClient) -> None:
+    store = StateStore(zk)
+    epoch = bump_epoch(zk)
+    run = big_run(100_000, random_ids=False)
+    first = encode(run)
+    packed = run.definition.packed
+    assert packed is not None and 200_000 < len(packed) < CHUNK_BYTES
+    store.write(epoch, {"big": first})
+    definition_path, state_path = zkpaths.workflow_definition("big"), zkpaths.workflow_state("big")
+    assert zk.get(definition_path)[0] == packed
+    definition_stat = zk.exists(definition_path)
+    commits = []
+    for n in range(3):  # commits as the run goes on write only the state, a few KB
+        run.task_state[n] = TS.TASK_STATE_COMPLETED
+        run.final[n] = 1
+        run.count_unfinished()
+        store.write(epoch, {"big": encode(run)})
+        commits.append(_size(zk, state_path))
+    assert max(commits) < 10_000 < len(packed) // 20, commits
+    assert zk.exists(definition_path) == definition_stat
+    # A new leader reads both pieces back: the same run, and it does not write the definition.
+    fresh = StateStore(zk)
+    (loaded,) = fresh.load()
+    assert encode(loaded) == encode(run)
+    assert loaded.task_state == run.task_state and loaded.unfinished == run.unfinished
+    loaded.task_state[5] = TS.TASK_STATE_COMPLETED
+    fresh.write(epoch, {"big": encode(loaded)})
+    assert zk.exists(definition_path) == definition_stat
+    fresh.write(epoch, {"big": None})  # released: both pieces deleted
+    assert _gone(zk)
+
+
+def test_a_version_4_state_still_loads_and_is_then_stored_in_two_pieces(
+    zk: KazooClient,
+) -> None:
+    run = big_run(2_000, "old")
+    v4 = encode(run)
+    zk.ensure_path(zkpaths.WORKFLOWS)
+    zk.create(zkpaths.workflow_state("old"), v4)  # as a controller of the version before wrote it
+    epoch = bump_epoch(zk)
+    store = StateStore(zk)
+    (loaded,) = store.load()
+    assert encode(loaded) == v4
+    assert zk.exists(zkpaths.workflow_definition("old")) is None
+    store.write(epoch, {"old": encode(loaded)})
+    assert _codec.stored_apart(zk.get(zkpaths.workflow_state("old"))[0])
+    assert zk.get(zkpaths.workflow_definition("old"))[0] == run.definition.packed
+    (again,) = StateStore(zk).load()
+    assert encode(again) == v4
+    store.write(epoch, {"old": None})
+    assert _gone(zk)
+
+
+def test_a_definition_without_its_state_is_removed_by_the_next_write(zk: KazooClient) -> None:
+    epoch = bump_epoch(zk)
+    zk.ensure_path(zkpaths.DEFINITIONS)
+    zk.create(zkpaths.workflow_definition("orphan"), b"a leader died before the state")
+    zk.create(f"{zkpaths.workflow_definition('chunked')}/0-00000", b"x", makepath=True)
+    store = StateStore(zk)
+    assert store.load() == []
+    assert len(zk.get_children(zkpaths.DEFINITIONS)) == 2
+    store.write(epoch, {"w": encode(_small_run("w"))})
+    assert zk.get_children(zkpaths.DEFINITIONS) == ["w"]
+    store.write(epoch, {"w": None})
+    assert _gone(zk)
+
+
+def test_a_state_is_never_stored_without_its_definition(zk: KazooClient) -> None:
+    """A deposed leader writes neither piece; one whose view of the nodes is wrong (a lost
+    answer) still writes both."""
+    store = StateStore(zk)
+    old = bump_epoch(zk)
+    bump_epoch(zk)
+    with pytest.raises(Fenced):
+        store.write(old, {"w": encode(_small_run("w"))})
+    assert _gone(zk)
+    epoch = bump_epoch(zk)
+    store.write(epoch, {"w": encode(_small_run("w"))})
+    zk.delete(zkpaths.workflow_definition("w"))  # unknown to the store: its first try fails
+    zk.delete(zkpaths.workflow_state("w"))
+    store.write(epoch, {"w": encode(_small_run("w")), "v": encode(_small_run("v"))})
+    assert [w.id for w in StateStore(zk).load()] == ["v", "w"]
+    store.write(epoch, {"w": None, "v": None})
+    assert _gone(zk)
 
 
 def test_a_deposed_leaders_write_is_fenced(zk: KazooClient) -> None:
@@ -75,9 +192,11 @@ def test_a_deposed_leaders_write_is_fenced(zk: KazooClient) -> None:
     assert new == old + 1
     with pytest.raises(Fenced):
         store.write(old, {"w": None})
+    assert zk.exists(zkpaths.workflow_definition("w")) is not None
     fresh = StateStore(zk)
     assert [w.id for w in fresh.load()] == ["w"]
     fresh.write(new, {"w": None})
+    assert _gone(zk)
 
 
 def _small_run(workflow_id: str) -> WorkflowRun:

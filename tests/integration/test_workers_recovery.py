@@ -74,11 +74,12 @@ async def test_a_restarted_scheduler_adopts_and_releases_an_orphaned_workflow(
     try:
         for _ in range(100):  # released: no coordination state left behind
             gone = zk.exists(zkpaths.workflow_state(created.id)) is None
+            gone = gone and zk.exists(zkpaths.workflow_definition(created.id)) is None
             if gone and zk.exists(zkpaths.owner(created.id)) is None:
                 break
             await asyncio.sleep(0.1)
         else:
-            raise AssertionError("workflow state or owner node left in ZooKeeper")
+            raise AssertionError("workflow state, definition or owner node left in ZooKeeper")
     finally:
         zk.stop()
         zk.close()

@@ -9,7 +9,15 @@ import zlib
 import pytest
 
 from helicase.controller import WorkflowRun, decode, encode
-from helicase.controller._codec import MAGIC, VERSION, CorruptState, encode_v3
+from helicase.controller._codec import (
+    MAGIC,
+    STORED_VERSION,
+    VERSION,
+    CorruptState,
+    encode_v3,
+    split,
+    stored_apart,
+)
 from helicase.controller.testing import Harness, assigns
 from helicase.v1 import participant_pb2, workflow_pb2
 
@@ -118,6 +126,48 @@ def test_version_4_is_a_frame_whose_definition_is_compressed_once() -> None:
     assert encode(restored) == again
 
 
+def test_version_5_references_the_definition_stored_apart() -> None:
+    original = _busy_run()
+    data = encode(original)
+    packed = original.definition.packed
+    assert packed is not None
+    pieces = split(data)
+    assert bytes(pieces.definition) == packed and pieces.crc == zlib.crc32(packed)
+    frame = pieces.frame
+    assert frame[:4] == MAGIC + bytes((STORED_VERSION,))
+    assert stored_apart(frame) and not stored_apart(data)
+    assert len(frame) == len(data) - len(packed) + 4  # the CRC instead of the definition
+    restored = decode(frame, definition=packed)
+    _same(restored, original)
+    assert restored.definition.packed == packed
+    assert encode(restored) == data  # the next commit references the same stored definition
+    assert split(encode(restored)).crc == pieces.crc
+
+
+def test_a_big_workflows_commit_frame_is_small_without_its_definition() -> None:
+    h = Harness()
+    h.submit([{"id": f"task-{i:06d}", "type": "noop"} for i in range(20_000)])
+    pieces = split(encode(h.machine.workflows["w1"]))
+    assert len(pieces.definition) > 30_000
+    assert len(pieces.frame) < 3_000
+    assert len(decode(pieces.frame, definition=bytes(pieces.definition)).definition) == 20_000
+
+
+def test_a_version_5_state_without_its_own_definition_is_corrupt() -> None:
+    frame = split(encode(_busy_run())).frame
+    other = _busy_run()
+    other.definition.blob = other.definition.blob + b"\x10\x01"
+    other_packed = zlib.compress(other.definition.blob)
+    packed = split(encode(_busy_run())).definition
+    for definition in (None, other_packed, bytes(packed)[:-1], bytes(packed) + b"\0"):
+        with pytest.raises(CorruptState):
+            decode(frame, definition=definition)
+    with pytest.raises(CorruptState):
+        split(frame)  # only version 4 frames are cut
+    with pytest.raises(CorruptState):
+        split(encode_v3(_busy_run()))
+
+
 def test_version_3_and_version_2_states_are_still_read() -> None:
     original = _busy_run()
     v3 = encode_v3(original)
@@ -145,7 +195,7 @@ def _corrupt_v4() -> list[bytes]:
     return [
         MAGIC,
         MAGIC + bytes((VERSION,)),
-        _frame(packed, mutable, version=5),
+        _frame(packed, mutable, version=6),
         good[:-3],  # truncated
         good + b"x",  # trailing bytes
         _frame(packed + b"\0" * 10**6, mutable)[: len(good)],  # length past the end

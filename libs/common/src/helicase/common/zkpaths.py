@@ -6,6 +6,7 @@
 /helicase/controller/leader             ephemeral: the leader's address and epoch (JSON)
 /helicase/controller/epoch              persistent: its version is the current leader epoch
 /helicase/controller/workflows/<id>     persistent: compact state of a running workflow
+/helicase/controller/definitions/<id>   persistent: its definition, compressed, written once
 /helicase/owners/<id>                   ephemeral: the scheduler owning a running workflow
 /helicase/schedules/leader              ephemeral: the scheduler that fires schedules (its id)
 /helicase/schedules/fired/<id>          persistent: the last cron time a schedule fired for
@@ -21,6 +22,7 @@ ELECTION = f"{CONTROLLER}/election"
 LEADER = f"{CONTROLLER}/leader"
 EPOCH = f"{CONTROLLER}/epoch"
 WORKFLOWS = f"{CONTROLLER}/workflows"
+DEFINITIONS = f"{CONTROLLER}/definitions"
 OWNERS = f"{ROOT}/owners"
 SCHEDULES = f"{ROOT}/schedules"
 SCHEDULE_LEADER = f"{SCHEDULES}/leader"
@@ -41,6 +43,10 @@ def task_type(name: str) -> str:
 
 def workflow_state(workflow_id: str) -> str:
     return f"{WORKFLOWS}/{workflow_id}"
+
+
+def workflow_definition(workflow_id: str) -> str:
+    return f"{DEFINITIONS}/{workflow_id}"
 
 
 def owner(workflow_id: str) -> str:

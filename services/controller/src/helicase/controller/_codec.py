@@ -1,10 +1,21 @@
 """A workflow's coordination state as bytes for ZooKeeper.
 
-Version 4, written now, is a binary frame:
+Version 4, what `encode` makes, is a self-contained binary frame:
 
     b"HCS" + version byte (4)
     + u32 length + zlib(serialized helicase.v1.Workflow)      # the definition
     + zlib(u32 length + JSON + columns)                        # everything that changes
+
+Version 5 is how the controller stores it (`_store.py`): the definition is written once, apart,
+when the workflow is first persisted, and every commit writes only
+
+    b"HCS" + version byte (5)
+    + u32 length + u32 CRC-32 of the compressed definition    # which definition it belongs to
+    + zlib(u32 length + JSON + columns)                        # as in version 4
+
+`split` cuts a version 4 frame into the compressed definition and the version 5 frame (copying
+only the mutable part), and `decode(frame, definition=...)` joins them again; a version 5 frame
+whose definition is missing or another one is CorruptState.
 
 The definition never changes, so its compressed form is made once per workflow and kept on the
 `Definition` (`packed`; a state read back keeps the bytes it was read from): a commit compresses
@@ -19,9 +30,11 @@ only the mutable part, at a fast level. The JSON is
 and the columns follow it raw: task_state, final and replacements (a byte a task), then attempt
 and placement (little-endian u32 a task). Their lengths follow from the definition's task count.
 
-Versions 2 and 3 (written before) are still read, so a cluster upgrades by failover. They are
-zlib(JSON) with "v", the definition as base64 and each column as base64 under "columns"; version
-2 has no timers, which then start over as they did. Every integer is little-endian.
+Stored states of versions 4, 3 and 2 (written before) are still read, so a cluster upgrades by
+failover; the first commit after it stores the definition apart and the state as version 5.
+Versions 2 and 3 are zlib(JSON) with "v", the definition as base64 and each column as base64
+under "columns"; version 2 has no timers, which then start over as they did. Every integer is
+little-endian.
 
 Columns are the bytes of the per-task arrays: a million tasks take a few MB before compression,
 and encoding costs no Python object per task.
@@ -35,7 +48,7 @@ import struct
 import sys
 import zlib
 from array import array
-from typing import Any
+from typing import Any, NamedTuple
 
 from google.protobuf.message import DecodeError
 
@@ -45,14 +58,16 @@ from helicase.controller._dag import Definition
 from helicase.controller._workflow import WorkflowRun
 from helicase.v1 import workflow_pb2
 
-VERSION = 4
-READABLE = frozenset({2, 3, 4})
+VERSION = 4  # what encode makes: the whole state in one frame
+STORED_VERSION = 5  # what the store writes on every commit: the frame without its definition
+READABLE = frozenset({2, 3, 4, 5})
 MAGIC = b"HCS"  # a zlib stream (versions 2 and 3) starts with 0x78 instead
 LEVEL = 1  # the mutable part, compressed on every commit
 DEFINITION_LEVEL = 6  # the definition, compressed once per workflow
 _BYTE_COLUMNS = ("task_state", "final", "replacements")
 _INT_COLUMNS = ("attempt", "placement")
 _U32 = struct.Struct("<I")
+_REFERENCE = struct.Struct("<II")  # length and CRC-32 of the compressed definition
 _BYTES_PER_TASK = len(_BYTE_COLUMNS) + 4 * len(_INT_COLUMNS)
 
 
@@ -125,7 +140,8 @@ def packed_definition(definition: Definition) -> bytes:
 
 
 def encode(workflow: WorkflowRun, *, level: int = LEVEL) -> bytes:
-    """The state as version 4: compresses only what changes once the definition is packed."""
+    """The state as version 4: compresses only what changes once the definition is packed.
+    The store writes it as two pieces (see `split`)."""
     packed = packed_definition(workflow.definition)
     text = json.dumps(_mutable(workflow), separators=(",", ":")).encode()
     mutable = b"".join(
@@ -141,17 +157,55 @@ def encode(workflow: WorkflowRun, *, level: int = LEVEL) -> bytes:
     )
 
 
-def _decode_frame(data: bytes) -> WorkflowRun:
+class Pieces(NamedTuple):
+    """A version 4 frame cut in two: what is stored once and what is stored on every commit."""
+
+    definition: memoryview  # the compressed definition (a view into the frame, not a copy)
+    crc: int  # its CRC-32, which the version 5 frame carries
+    frame: bytes  # the version 5 frame
+
+
+def split(data: bytes) -> Pieces:
+    """A version 4 frame (what encode makes) as its compressed definition and the version 5
+    frame to store on every commit, which references that definition."""
     view = memoryview(data)
     header = len(MAGIC) + 1
+    if data[: len(MAGIC)] != MAGIC or len(data) <= header or data[len(MAGIC)] != VERSION:
+        raise CorruptState("not a version 4 state frame")
     (packed_length,) = _U32.unpack_from(view, header)
     start = header + _U32.size
     if start + packed_length > len(data):
         raise CorruptState("definition section runs past the end")
-    packed = bytes(view[start : start + packed_length])
-    definition = _dag.build(workflow_pb2.Workflow.FromString(_inflate(packed)))
-    definition.packed = packed
-    mutable = memoryview(_inflate(view[start + packed_length :]))
+    packed = view[start : start + packed_length]
+    crc = zlib.crc32(packed)
+    reference = _REFERENCE.pack(packed_length, crc)
+    frame = b"".join((MAGIC, bytes((STORED_VERSION,)), reference, view[start + packed_length :]))
+    return Pieces(packed, crc, frame)
+
+
+def _decode_frame(data: bytes, definition: bytes | None) -> WorkflowRun:
+    view = memoryview(data)
+    header = len(MAGIC) + 1
+    if data[len(MAGIC)] == STORED_VERSION:
+        length, crc = _REFERENCE.unpack_from(view, header)
+        if definition is None:
+            raise CorruptState("a version 5 state without its definition")
+        if len(definition) != length or zlib.crc32(definition) != crc:
+            raise CorruptState("the stored definition is not the one this state belongs to")
+        packed, body = definition, view[header + _REFERENCE.size :]
+    else:
+        (packed_length,) = _U32.unpack_from(view, header)
+        start = header + _U32.size
+        if start + packed_length > len(data):
+            raise CorruptState("definition section runs past the end")
+        packed, body = bytes(view[start : start + packed_length]), view[start + packed_length :]
+    built = _dag.build(workflow_pb2.Workflow.FromString(_inflate(packed)))
+    built.packed = packed
+    return _decode_mutable(built, body)
+
+
+def _decode_mutable(definition: Definition, body: memoryview) -> WorkflowRun:
+    mutable = memoryview(_inflate(body))
     (text_length,) = _U32.unpack_from(mutable, 0)
     offset = _U32.size + text_length
     size = len(definition)
@@ -211,14 +265,20 @@ def _decode_json(data: bytes) -> WorkflowRun:
 # -- reading -----------------------------------------------------------------------------------
 
 
-def decode(data: bytes) -> WorkflowRun:
-    """Any readable version; raises CorruptState for anything else."""
+def stored_apart(data: bytes) -> bool:
+    """Whether a stored state is a version 5 frame, whose definition is stored apart."""
+    return data[: len(MAGIC) + 1] == MAGIC + bytes((STORED_VERSION,))
+
+
+def decode(data: bytes, *, definition: bytes | None = None) -> WorkflowRun:
+    """Any readable version; a version 5 frame needs its compressed definition (as stored).
+    Raises CorruptState for anything else."""
     try:
         if data[: len(MAGIC)] == MAGIC:
             version = data[len(MAGIC)] if len(data) > len(MAGIC) else None
-            if version != VERSION:
+            if version not in (VERSION, STORED_VERSION):
                 raise CorruptState(f"state version {version!r}, expected one of {sorted(READABLE)}")
-            workflow = _decode_frame(data)
+            workflow = _decode_frame(data, definition)
         else:
             workflow = _decode_json(data)
     except CorruptState:
