@@ -30,6 +30,7 @@ from helicase.controller._actions import (
     StartTimer,
     WorkflowStatusChanged,
 )
+from helicase.controller._copies import Copy, HeldCopies
 from helicase.controller._machine import Machine
 from helicase.controller._stimuli import (
     AnyStimulus,
@@ -87,6 +88,8 @@ class Core:
         # leader's unpersisted decisions never reach PostgreSQL.
         self._events: list[bytes] = []
         self._event_keys: list[str] = []
+        self._event_holds: list[tuple[str, Ref] | None] = []  # (participant, ref) of a copy
+        self.copies = HeldCopies()
         self._flush_waiters: list[asyncio.Future[None]] = []
         self._wake_flusher = asyncio.Event()
         self._timers: set[asyncio.TimerHandle] = set()
@@ -101,6 +104,7 @@ class Core:
         self._tasks = [
             asyncio.create_task(self._run(), name="controller-machine"),
             asyncio.create_task(self._flusher(), name="controller-flusher"),
+            asyncio.create_task(self._copy_sweeper(), name="controller-copies"),
         ]
 
     async def stop(self) -> None:
@@ -109,6 +113,8 @@ class Core:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for handle in self._timers:
             handle.cancel()
+        # Held copies belong to durable states: publishing them is safe even when deposed.
+        self._publish_copies(self.copies.release_all())
         for queue in self._streams.values():
             queue.put_nowait(None)
         for watchers in self._watchers.values():
@@ -142,11 +148,26 @@ class Core:
         """A participant's stream ended (unless a newer stream replaced it)."""
         if self._streams.get(name) is queue:
             del self._streams[name]
+            self._publish_copies(self.copies.release(name))
             self.put(
                 ParticipantDisconnected(
                     stimulus_id=new_stimulus_id(f"disconnected-{name}"), now=time.time(), name=name
                 )
             )
+
+    def confirm_published(self, name: str, ref: Ref) -> None:
+        """The participant's own event for `ref` is durable: its held copy is not needed."""
+        self.copies.confirm(name, ref, time.monotonic())
+
+    def _publish_copies(self, copies: list[Copy]) -> None:
+        for copy in copies:
+            sent = self._producer.send_nowait(topics.EVENTS, copy.key, copy.value)
+            sent.add_done_callback(_log_failure)
+
+    async def _copy_sweeper(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self._publish_copies(self.copies.due(time.monotonic()))
 
     def connected(self, name: str) -> bool:
         return name in self._streams
@@ -208,6 +229,8 @@ class Core:
                 case Emit():
                     self._events.append(action.event.SerializeToString())
                     self._event_keys.append(action.event.workflow_id)
+                    hold = (action.held_for, action.ref) if action.held_for and action.ref else None
+                    self._event_holds.append(hold)
                     self._wake_flusher.set()
                 case StartTimer():
                     self._start_timer(action)
@@ -257,6 +280,7 @@ class Core:
             acks, self._acks = self._acks, []
             emitted, self._events = self._events, []
             keys, self._event_keys = self._event_keys, []
+            holds, self._event_holds = self._event_holds, []
             waiters, self._flush_waiters = self._flush_waiters, []
             states: dict[str, bytes | None] = {}
             for workflow_id, forget in dirty.items():
@@ -284,13 +308,18 @@ class Core:
                 self._acks = acks + self._acks
                 self._events = emitted + self._events
                 self._event_keys = keys + self._event_keys
+                self._event_holds = holds + self._event_holds
                 self._flush_waiters = waiters + self._flush_waiters
                 self._wake_flusher.set()
                 await asyncio.sleep(0.2)
                 continue
             finally:
                 last_write = loop.time()
-            for key, value in zip(keys, emitted, strict=True):
+            now = time.monotonic()
+            for key, value, hold in zip(keys, emitted, holds, strict=True):
+                if hold is not None:
+                    self.copies.hold(*hold, Copy(key, value, now))
+                    continue
                 sent = self._producer.send_nowait(topics.EVENTS, key, value)
                 sent.add_done_callback(_log_failure)
             self._send_acks(acks)
