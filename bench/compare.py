@@ -1,7 +1,8 @@
 """`make bench`: Helicase and Apache Helix's task framework side by side, on the same ZooKeeper.
 
 Starts its own ZooKeeper, Kafka and PostgreSQL (durable: fsync on, as `make up`) on free ports and
-a Helicase suite on them (2 participants of HELICASE_PARTICIPANT_CAPACITY = --concurrency), runs
+a Helicase suite on them (2 participants of HELICASE_PARTICIPANT_CAPACITY = --concurrency, by
+default 40, Helix's own default maxConcurrentTaskPerInstance and task thread pool size), runs
 the workloads (a)-(d) and the Helicase-only (e) through the public API (bench/helicase_runner.py),
 stops the suite, then runs the same (a)-(d) on Helix (bench/helix: a controller and 2
 participants as JVMs on the same ZooKeeper, maxConcurrentTaskPerInstance = --concurrency), and
@@ -42,6 +43,9 @@ ROOT = Path(__file__).resolve().parent.parent
 HELIX_DIR = ROOT / "bench" / "helix"
 RESULTS = ROOT / "bench" / "results"
 PARTICIPANTS = 2  # the devstack layout runs participant-1 and participant-2
+# Tasks per participant on both systems: Helix's own default (ClusterConfig's
+# DEFAULT_MAX_CONCURRENT_TASK_PER_INSTANCE and TaskConstants.DEFAULT_TASK_THREAD_POOL_SIZE, 40).
+CONCURRENCY = 40
 
 HELICASE_ROLES = {
     "controller": ("controller-a", "controller-b"),
@@ -189,8 +193,20 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--workloads", default="a,b,c,d", help="run on both systems")
-    parser.add_argument("--helicase-extra", default="e1,e2", help="Helicase only ('' for none)")
-    parser.add_argument("--concurrency", type=int, default=8, help="tasks per participant")
+    parser.add_argument(
+        "--helicase-extra",
+        default="e1,e2",
+        help="Helicase only ('' for none): e1 = one workflow of --e-tasks tasks, e2 ="
+        " --e-hold-workflows x --e-hold-tasks tasks held by the controller at once",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=CONCURRENCY,
+        help="tasks run at once per participant, on both systems (default 40: Helix's own"
+        " default, ClusterConfig's maxConcurrentTaskPerInstance and its task thread pool size"
+        " are both 40; Helicase gets HELICASE_PARTICIPANT_CAPACITY = the same)",
+    )
     parser.add_argument("--systems", default="helicase,helix")
     parser.add_argument("--out", type=Path, default=RESULTS)
     Scales.add_arguments(parser)

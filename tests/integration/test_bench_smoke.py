@@ -31,6 +31,25 @@ def assert_workload_fields(result: dict[str, Any]) -> None:
         assert isinstance(result[key]["p99"], int | float), key
 
 
+def assert_dependent_dispatch(workloads: dict[str, Any]) -> None:
+    """Only (b) and (c) have tasks with dependencies: (b) all but each chain's first, (c) the
+    fan tasks and the join."""
+    expected = {
+        "a": 0,
+        "b": TINY.b_workflows * (TINY.b_length - 1),
+        "c": TINY.c_width + 1,
+        "d": 0,
+    }
+    for workload, n in expected.items():
+        figure = workloads[workload]["dispatch_dependent_ms"]
+        assert figure["n"] == n, workload
+        if n:
+            assert isinstance(figure["p50"], int | float), workload
+            assert isinstance(figure["p99"], int | float), workload
+        else:
+            assert figure["p50"] is None and figure["p99"] is None, workload
+
+
 @pytest.mark.timeout(300)
 def test_helix_harness_reports_every_workload(infra: Infra, tmp_path: Path) -> None:
     out = tmp_path / "helix.json"
@@ -43,6 +62,7 @@ def test_helix_harness_reports_every_workload(infra: Infra, tmp_path: Path) -> N
     for workload in SHARED:
         assert_workload_fields(result["workloads"][workload])
     assert result["workloads"]["c"]["tasks"] == TINY.c_width + 2
+    assert_dependent_dispatch(result["workloads"])
 
 
 @pytest.mark.timeout(300)
@@ -55,8 +75,10 @@ async def test_helicase_runner_reports_every_workload(make_suite: SuiteFactory) 
     assert marks == [m for w in [*SHARED, "e1", "e2"] for m in (f"+{w}", f"-{w}")]
     for workload in SHARED:
         assert_workload_fields(result[workload])
+    assert_dependent_dispatch(result)
     assert result["e1"]["tasks"] == TINY.e_tasks
     assert result["e2"]["tasks"] == TINY.e_hold_tasks
     # The table reads every shared workload's figures.
     table = report.table({"helicase": {"workloads": result}})
     assert all(f"({w})" in table for w in SHARED)
+    assert "dependent dispatch p50 ms" in table

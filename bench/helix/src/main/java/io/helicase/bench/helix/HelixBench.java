@@ -86,7 +86,9 @@ public final class HelixBench {
     String zk = args.get("zk");
     String cluster = args.get("cluster", "helicase_bench_" + ProcessHandle.current().pid());
     int participants = args.getInt("participants", 2);
-    int concurrency = args.getInt("concurrency", 8);
+    // Helix's own defaults: ClusterConfig.DEFAULT_MAX_CONCURRENT_TASK_PER_INSTANCE and
+    // TaskConstants.DEFAULT_TASK_THREAD_POOL_SIZE are both 40.
+    int concurrency = args.getInt("concurrency", 40);
     String tag = args.get("tag", "default");
     Path work = Files.createTempDirectory("helix-bench-");
 
