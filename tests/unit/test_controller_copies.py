@@ -49,3 +49,23 @@ def test_copies_past_patience_are_due_and_old_confirmations_are_forgotten() -> N
     held.due(70.0)  # forgotten now: a copy held later for the same key is kept
     held.hold("p1", A, copy(b"again", since=70.0))
     assert len(held) == 1
+
+
+def test_a_workflows_end_waits_for_its_held_copies() -> None:
+    held = HeldCopies()
+    held.hold("p1", A, copy(b"a"))
+    held.hold("p2", B, copy(b"b"))
+    end = Copy("w1", b"end", 0.0)
+    assert held.after(end) == []
+    assert held.after(Copy("w2", b"other", 0.0)) == [Copy("w2", b"other", 0.0)]  # nothing held
+    assert held.confirm("p1", A, 1.0) == []
+    assert held.release("p2") == [copy(b"b"), end]  # the copy, then the end, in that order
+
+
+def test_a_workflows_end_goes_out_with_the_last_confirmation() -> None:
+    held = HeldCopies()
+    held.hold("p1", A, copy(b"a"))
+    end = Copy("w1", b"end", 0.0)
+    held.after(end)
+    assert held.confirm("p1", A, 1.0) == [end]
+    assert held.release_all() == []

@@ -88,7 +88,9 @@ class Core:
         # leader's unpersisted decisions never reach PostgreSQL.
         self._events: list[bytes] = []
         self._event_keys: list[str] = []
-        self._event_holds: list[tuple[str, Ref] | None] = []  # (participant, ref) of a copy
+        # How each event goes out: SEND, AFTER (a workflow's end: after its task events), or
+        # (participant, ref): a copy held for that participant (see _copies).
+        self._event_routes: list[str | tuple[str, Ref]] = []
         self.copies = HeldCopies()
         self._flush_waiters: list[asyncio.Future[None]] = []
         self._wake_flusher = asyncio.Event()
@@ -157,7 +159,7 @@ class Core:
 
     def confirm_published(self, name: str, ref: Ref) -> None:
         """The participant's own event for `ref` is durable: its held copy is not needed."""
-        self.copies.confirm(name, ref, time.monotonic())
+        self._publish_copies(self.copies.confirm(name, ref, time.monotonic()))
 
     def _publish_copies(self, copies: list[Copy]) -> None:
         for copy in copies:
@@ -229,8 +231,7 @@ class Core:
                 case Emit():
                     self._events.append(action.event.SerializeToString())
                     self._event_keys.append(action.event.workflow_id)
-                    hold = (action.held_for, action.ref) if action.held_for and action.ref else None
-                    self._event_holds.append(hold)
+                    self._event_routes.append(_route(action))
                     self._wake_flusher.set()
                 case StartTimer():
                     self._start_timer(action)
@@ -280,7 +281,7 @@ class Core:
             acks, self._acks = self._acks, []
             emitted, self._events = self._events, []
             keys, self._event_keys = self._event_keys, []
-            holds, self._event_holds = self._event_holds, []
+            routes, self._event_routes = self._event_routes, []
             waiters, self._flush_waiters = self._flush_waiters, []
             states: dict[str, bytes | None] = {}
             for workflow_id, forget in dirty.items():
@@ -308,7 +309,7 @@ class Core:
                 self._acks = acks + self._acks
                 self._events = emitted + self._events
                 self._event_keys = keys + self._event_keys
-                self._event_holds = holds + self._event_holds
+                self._event_routes = routes + self._event_routes
                 self._flush_waiters = waiters + self._flush_waiters
                 self._wake_flusher.set()
                 await asyncio.sleep(0.2)
@@ -316,12 +317,14 @@ class Core:
             finally:
                 last_write = loop.time()
             now = time.monotonic()
-            for key, value, hold in zip(keys, emitted, holds, strict=True):
-                if hold is not None:
-                    self.copies.hold(*hold, Copy(key, value, now))
-                    continue
-                sent = self._producer.send_nowait(topics.EVENTS, key, value)
-                sent.add_done_callback(_log_failure)
+            for key, value, route in zip(keys, emitted, routes, strict=True):
+                if isinstance(route, tuple):
+                    self.copies.hold(route[0], route[1], Copy(key, value, now))
+                elif route == AFTER:
+                    self._publish_copies(self.copies.after(Copy(key, value, now)))
+                else:
+                    sent = self._producer.send_nowait(topics.EVENTS, key, value)
+                    sent.add_done_callback(_log_failure)
             self._send_acks(acks)
             for waiter in waiters:
                 if not waiter.done():
@@ -341,6 +344,17 @@ class Core:
             by_participant[participant].append(task_ref(ref))
         for participant, refs in by_participant.items():
             self._send(participant, Reply(ack=participant_pb2.ResultAck(tasks=refs)))
+
+
+SEND, AFTER = "send", "after"
+
+
+def _route(emit: Emit) -> str | tuple[str, Ref]:
+    if emit.held_for and emit.ref is not None:
+        return (emit.held_for, emit.ref)
+    if emit.event.workflow_event.state in WORKFLOW_TERMINAL:
+        return AFTER  # a workflow's end goes after every task event of it
+    return SEND
 
 
 def _observe_status(status: controller_pb2.WorkflowStatus) -> None:
