@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
-from google.protobuf import json_format
-
 from helicase.common import events
 from helicase.controller import (
     CANCEL_DEADLINE,
@@ -98,20 +96,16 @@ def test_dependents_become_ready_when_all_dependencies_completed() -> None:
     assert any(isinstance(x, WorkflowStatusChanged) for x in out)
 
 
-def test_an_accepted_result_is_copied_as_a_held_event_acked_and_persisted() -> None:
-    # The participant publishes its own event; the copy (same id) is held for it (_copies).
+def test_an_accepted_result_is_acked_and_persisted_without_a_second_event() -> None:
+    # The participant published the result's event durably before it reported the result.
     h = Harness()
     h.join("p1")
     a = assigns(h.submit(CHAIN))[0]
-    out = h.result(a, Outcome.TASK_OUTCOME_COMPLETED, outputs={"n": 1}, started_at=h.now - 1)
-    copy = next(x for x in out if isinstance(x, Emit) and x.event.task_event.task_id == "a")
-    assert (copy.held_for, copy.ref) == ("p1", a.ref)
-    assert copy.event.event_id == events.task_event_id("w1", "a", 1, 1, TS.TASK_STATE_COMPLETED)
-    assert copy.event.task_event.participant == "p1"
-    assert copy.event.task_event.start_time.ToNanoseconds() == int((h.now - 1) * 1e9)
-    assert json_format.MessageToDict(copy.event.task_event.outputs) == {"n": 1}
+    out = h.result(a, Outcome.TASK_OUTCOME_COMPLETED, outputs={"n": 1})
+    assert not [x for x in out if isinstance(x, Emit) and x.event.task_event.task_id == "a"]
     assert AckResult(participant="p1", ref=a.ref) in out
     assert Persist(workflow_id="w1") in out
+    assert h.task_state("a") == TS.TASK_STATE_COMPLETED
 
 
 def test_an_outcome_the_participant_does_not_know_is_recorded_as_failed_by_the_controller() -> None:
@@ -120,8 +114,6 @@ def test_an_outcome_the_participant_does_not_know_is_recorded_as_failed_by_the_c
     a = assigns(h.submit(CHAIN))[0]
     out = h.result(a, 99)
     failed = next(x.event for x in out if isinstance(x, Emit) and x.event.task_event.task_id == "a")
-    held = next(x for x in out if isinstance(x, Emit) and x.event.task_event.task_id == "a")
-    assert held.held_for == ""  # nobody else publishes it
     assert failed.event_id == events.task_event_id("w1", "a", 1, 1, TS.TASK_STATE_FAILED)
     assert failed.task_event.participant == "p1"
     assert failed.task_event.message == "outcome 99"

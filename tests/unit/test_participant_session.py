@@ -1,7 +1,6 @@
 """The participant's side of ParticipantService.Connect, against an in-process fake controller:
-Hello, RUNNING → TaskStarted → TaskResult, and the terminal event → TaskPublished once Kafka has
-it; results re-sent after a reconnect until ResultAck, duplicates ignored, CancelTask →
-CANCELED."""
+Hello, RUNNING → TaskStarted → terminal event (acked by Kafka) → TaskResult, re-sent after a
+reconnect until ResultAck, duplicates ignored, CancelTask → CANCELED."""
 
 from __future__ import annotations
 
@@ -39,11 +38,7 @@ class FakeController(participant_pb2_grpc.ParticipantServiceServicer):
 
         async def read() -> None:
             async for message in request_iterator:
-                if message.WhichOneof("message") == "batch":
-                    for each in message.batch.messages:
-                        await self.received.put(each)
-                else:
-                    await self.received.put(message)
+                await self.received.put(message)
 
         reader = asyncio.create_task(read())
         yield participant_pb2.ConnectResponse(welcome=participant_pb2.Welcome(epoch=1))
@@ -126,9 +121,7 @@ async def test_hello_advertises_name_group_capacity_and_schemas(rig: Any) -> Non
     assert list(sleep.params_schema["required"]) == ["seconds"]
 
 
-async def test_a_task_runs_its_result_goes_out_and_its_published_event_is_confirmed(
-    rig: Any,
-) -> None:
+async def test_a_task_runs_and_its_result_follows_its_terminal_event(rig: Any) -> None:
     controller, producer, _ = rig
     await controller.next("hello")
     await controller.to_participant.put(assign("a", "shell", {"command": "echo hi"}))
@@ -137,9 +130,6 @@ async def test_a_task_runs_its_result_goes_out_and_its_published_event_is_confir
     result = (await controller.next("result")).result
     assert result.outcome == Outcome.TASK_OUTCOME_COMPLETED
     assert result.outputs["stdout"] == "hi\n"
-    assert result.HasField("start_time") and result.HasField("end_time")
-    published = (await controller.next("published")).published
-    assert published.task == result.task
     states = [e.task_event.state for e in producer.events]
     assert states == [TS.TASK_STATE_RUNNING, TS.TASK_STATE_COMPLETED]
     assert {e.source for e in producer.events} == {"participant/p1"}
@@ -182,7 +172,6 @@ async def test_a_duplicate_assignment_of_a_running_task_is_ignored(rig: Any) -> 
     await controller.to_participant.put(assign("s", "sleep", {"seconds": 0.3}))
     await controller.to_participant.put(assign("s", "sleep", {"seconds": 0.3}))
     await controller.next("result")
-    await controller.next("published")
     await asyncio.sleep(0.3)
     assert controller.received.empty()
     assert [e.task_event.state for e in producer.events].count(TS.TASK_STATE_RUNNING) == 1

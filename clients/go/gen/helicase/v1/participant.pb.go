@@ -478,7 +478,6 @@ type ConnectRequest struct {
 	//	*ConnectRequest_Started
 	//	*ConnectRequest_Result
 	//	*ConnectRequest_Batch
-	//	*ConnectRequest_Published
 	Message       isConnectRequest_Message `protobuf_oneof:"message"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -557,15 +556,6 @@ func (x *ConnectRequest) GetBatch() *ConnectRequestBatch {
 	return nil
 }
 
-func (x *ConnectRequest) GetPublished() *TaskPublished {
-	if x != nil {
-		if x, ok := x.Message.(*ConnectRequest_Published); ok {
-			return x.Published
-		}
-	}
-	return nil
-}
-
 type isConnectRequest_Message interface {
 	isConnectRequest_Message()
 }
@@ -591,13 +581,6 @@ type ConnectRequest_Batch struct {
 	Batch *ConnectRequestBatch `protobuf:"bytes,4,opt,name=batch,proto3,oneof"`
 }
 
-type ConnectRequest_Published struct {
-	// The event of a reported result is durable in Kafka. A participant reports a result as soon
-	// as the task ends and publishes its event meanwhile; until this arrives the controller holds
-	// a copy of the event, which it publishes itself if the participant is lost first.
-	Published *TaskPublished `protobuf:"bytes,5,opt,name=published,proto3,oneof"`
-}
-
 func (*ConnectRequest_Hello) isConnectRequest_Message() {}
 
 func (*ConnectRequest_Started) isConnectRequest_Message() {}
@@ -606,58 +589,10 @@ func (*ConnectRequest_Result) isConnectRequest_Message() {}
 
 func (*ConnectRequest_Batch) isConnectRequest_Message() {}
 
-func (*ConnectRequest_Published) isConnectRequest_Message() {}
-
-// The terminal event of a task this participant reported is durable in Kafka.
-type TaskPublished struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The task, attempt and placement whose event was published.
-	Task          *TaskRef `protobuf:"bytes,1,opt,name=task,proto3" json:"task,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *TaskPublished) Reset() {
-	*x = TaskPublished{}
-	mi := &file_helicase_v1_participant_proto_msgTypes[6]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *TaskPublished) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*TaskPublished) ProtoMessage() {}
-
-func (x *TaskPublished) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_participant_proto_msgTypes[6]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use TaskPublished.ProtoReflect.Descriptor instead.
-func (*TaskPublished) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{6}
-}
-
-func (x *TaskPublished) GetTask() *TaskRef {
-	if x != nil {
-		return x.Task
-	}
-	return nil
-}
-
 // Messages from participant to controller sent together, handled in order.
 type ConnectRequestBatch struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The messages (started, result or published only).
+	// The messages (started or result only).
 	Messages      []*ConnectRequest `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -665,7 +600,7 @@ type ConnectRequestBatch struct {
 
 func (x *ConnectRequestBatch) Reset() {
 	*x = ConnectRequestBatch{}
-	mi := &file_helicase_v1_participant_proto_msgTypes[7]
+	mi := &file_helicase_v1_participant_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -677,7 +612,7 @@ func (x *ConnectRequestBatch) String() string {
 func (*ConnectRequestBatch) ProtoMessage() {}
 
 func (x *ConnectRequestBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_participant_proto_msgTypes[7]
+	mi := &file_helicase_v1_participant_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -690,7 +625,7 @@ func (x *ConnectRequestBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectRequestBatch.ProtoReflect.Descriptor instead.
 func (*ConnectRequestBatch) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{7}
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ConnectRequestBatch) GetMessages() []*ConnectRequest {
@@ -711,7 +646,7 @@ type Welcome struct {
 
 func (x *Welcome) Reset() {
 	*x = Welcome{}
-	mi := &file_helicase_v1_participant_proto_msgTypes[8]
+	mi := &file_helicase_v1_participant_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +658,7 @@ func (x *Welcome) String() string {
 func (*Welcome) ProtoMessage() {}
 
 func (x *Welcome) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_participant_proto_msgTypes[8]
+	mi := &file_helicase_v1_participant_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +671,7 @@ func (x *Welcome) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Welcome.ProtoReflect.Descriptor instead.
 func (*Welcome) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{8}
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Welcome) GetEpoch() int64 {
@@ -766,7 +701,7 @@ type Assignment struct {
 
 func (x *Assignment) Reset() {
 	*x = Assignment{}
-	mi := &file_helicase_v1_participant_proto_msgTypes[9]
+	mi := &file_helicase_v1_participant_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -778,7 +713,7 @@ func (x *Assignment) String() string {
 func (*Assignment) ProtoMessage() {}
 
 func (x *Assignment) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_participant_proto_msgTypes[9]
+	mi := &file_helicase_v1_participant_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -791,7 +726,7 @@ func (x *Assignment) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Assignment.ProtoReflect.Descriptor instead.
 func (*Assignment) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{9}
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Assignment) GetTask() *TaskRef {
@@ -842,7 +777,7 @@ type CancelTask struct {
 
 func (x *CancelTask) Reset() {
 	*x = CancelTask{}
-	mi := &file_helicase_v1_participant_proto_msgTypes[10]
+	mi := &file_helicase_v1_participant_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +789,7 @@ func (x *CancelTask) String() string {
 func (*CancelTask) ProtoMessage() {}
 
 func (x *CancelTask) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_participant_proto_msgTypes[10]
+	mi := &file_helicase_v1_participant_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +802,7 @@ func (x *CancelTask) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelTask.ProtoReflect.Descriptor instead.
 func (*CancelTask) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{10}
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CancelTask) GetTask() *TaskRef {
@@ -895,7 +830,7 @@ type ResultAck struct {
 
 func (x *ResultAck) Reset() {
 	*x = ResultAck{}
-	mi := &file_helicase_v1_participant_proto_msgTypes[11]
+	mi := &file_helicase_v1_participant_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +842,7 @@ func (x *ResultAck) String() string {
 func (*ResultAck) ProtoMessage() {}
 
 func (x *ResultAck) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_participant_proto_msgTypes[11]
+	mi := &file_helicase_v1_participant_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +855,7 @@ func (x *ResultAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResultAck.ProtoReflect.Descriptor instead.
 func (*ResultAck) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{11}
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ResultAck) GetTasks() []*TaskRef {
@@ -949,7 +884,7 @@ type ConnectResponse struct {
 
 func (x *ConnectResponse) Reset() {
 	*x = ConnectResponse{}
-	mi := &file_helicase_v1_participant_proto_msgTypes[12]
+	mi := &file_helicase_v1_participant_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -961,7 +896,7 @@ func (x *ConnectResponse) String() string {
 func (*ConnectResponse) ProtoMessage() {}
 
 func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_participant_proto_msgTypes[12]
+	mi := &file_helicase_v1_participant_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -974,7 +909,7 @@ func (x *ConnectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponse.ProtoReflect.Descriptor instead.
 func (*ConnectResponse) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{12}
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ConnectResponse) GetMessage() isConnectResponse_Message {
@@ -1080,7 +1015,7 @@ type ConnectResponseBatch struct {
 
 func (x *ConnectResponseBatch) Reset() {
 	*x = ConnectResponseBatch{}
-	mi := &file_helicase_v1_participant_proto_msgTypes[13]
+	mi := &file_helicase_v1_participant_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1092,7 +1027,7 @@ func (x *ConnectResponseBatch) String() string {
 func (*ConnectResponseBatch) ProtoMessage() {}
 
 func (x *ConnectResponseBatch) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_participant_proto_msgTypes[13]
+	mi := &file_helicase_v1_participant_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1105,7 +1040,7 @@ func (x *ConnectResponseBatch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConnectResponseBatch.ProtoReflect.Descriptor instead.
 func (*ConnectResponseBatch) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{13}
+	return file_helicase_v1_participant_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ConnectResponseBatch) GetMessages() []*ConnectResponse {
@@ -1150,16 +1085,13 @@ const file_helicase_v1_participant_proto_rawDesc = "" +
 	"\x10reschedule_after\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x0frescheduleAfter\x129\n" +
 	"\n" +
 	"start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xa6\x02\n" +
+	"\bend_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xea\x01\n" +
 	"\x0eConnectRequest\x12*\n" +
 	"\x05hello\x18\x01 \x01(\v2\x12.helicase.v1.HelloH\x00R\x05hello\x124\n" +
 	"\astarted\x18\x02 \x01(\v2\x18.helicase.v1.TaskStartedH\x00R\astarted\x121\n" +
 	"\x06result\x18\x03 \x01(\v2\x17.helicase.v1.TaskResultH\x00R\x06result\x128\n" +
-	"\x05batch\x18\x04 \x01(\v2 .helicase.v1.ConnectRequestBatchH\x00R\x05batch\x12:\n" +
-	"\tpublished\x18\x05 \x01(\v2\x1a.helicase.v1.TaskPublishedH\x00R\tpublishedB\t\n" +
-	"\amessage\"9\n" +
-	"\rTaskPublished\x12(\n" +
-	"\x04task\x18\x01 \x01(\v2\x14.helicase.v1.TaskRefR\x04task\"N\n" +
+	"\x05batch\x18\x04 \x01(\v2 .helicase.v1.ConnectRequestBatchH\x00R\x05batchB\t\n" +
+	"\amessage\"N\n" +
 	"\x13ConnectRequestBatch\x127\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1b.helicase.v1.ConnectRequestR\bmessages\"\x1f\n" +
 	"\aWelcome\x12\x14\n" +
@@ -1216,7 +1148,7 @@ func file_helicase_v1_participant_proto_rawDescGZIP() []byte {
 }
 
 var file_helicase_v1_participant_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_helicase_v1_participant_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_helicase_v1_participant_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_helicase_v1_participant_proto_goTypes = []any{
 	(TaskOutcome)(0),              // 0: helicase.v1.TaskOutcome
 	(*TaskRef)(nil),               // 1: helicase.v1.TaskRef
@@ -1225,57 +1157,54 @@ var file_helicase_v1_participant_proto_goTypes = []any{
 	(*TaskStarted)(nil),           // 4: helicase.v1.TaskStarted
 	(*TaskResult)(nil),            // 5: helicase.v1.TaskResult
 	(*ConnectRequest)(nil),        // 6: helicase.v1.ConnectRequest
-	(*TaskPublished)(nil),         // 7: helicase.v1.TaskPublished
-	(*ConnectRequestBatch)(nil),   // 8: helicase.v1.ConnectRequestBatch
-	(*Welcome)(nil),               // 9: helicase.v1.Welcome
-	(*Assignment)(nil),            // 10: helicase.v1.Assignment
-	(*CancelTask)(nil),            // 11: helicase.v1.CancelTask
-	(*ResultAck)(nil),             // 12: helicase.v1.ResultAck
-	(*ConnectResponse)(nil),       // 13: helicase.v1.ConnectResponse
-	(*ConnectResponseBatch)(nil),  // 14: helicase.v1.ConnectResponseBatch
-	nil,                           // 15: helicase.v1.Assignment.TraceContextEntry
-	(*structpb.Struct)(nil),       // 16: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 18: google.protobuf.Duration
+	(*ConnectRequestBatch)(nil),   // 7: helicase.v1.ConnectRequestBatch
+	(*Welcome)(nil),               // 8: helicase.v1.Welcome
+	(*Assignment)(nil),            // 9: helicase.v1.Assignment
+	(*CancelTask)(nil),            // 10: helicase.v1.CancelTask
+	(*ResultAck)(nil),             // 11: helicase.v1.ResultAck
+	(*ConnectResponse)(nil),       // 12: helicase.v1.ConnectResponse
+	(*ConnectResponseBatch)(nil),  // 13: helicase.v1.ConnectResponseBatch
+	nil,                           // 14: helicase.v1.Assignment.TraceContextEntry
+	(*structpb.Struct)(nil),       // 15: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
 }
 var file_helicase_v1_participant_proto_depIdxs = []int32{
-	16, // 0: helicase.v1.TaskTypeSpec.params_schema:type_name -> google.protobuf.Struct
+	15, // 0: helicase.v1.TaskTypeSpec.params_schema:type_name -> google.protobuf.Struct
 	2,  // 1: helicase.v1.Hello.task_types:type_name -> helicase.v1.TaskTypeSpec
 	1,  // 2: helicase.v1.Hello.running:type_name -> helicase.v1.TaskRef
 	1,  // 3: helicase.v1.TaskStarted.task:type_name -> helicase.v1.TaskRef
-	17, // 4: helicase.v1.TaskStarted.start_time:type_name -> google.protobuf.Timestamp
+	16, // 4: helicase.v1.TaskStarted.start_time:type_name -> google.protobuf.Timestamp
 	1,  // 5: helicase.v1.TaskResult.task:type_name -> helicase.v1.TaskRef
 	0,  // 6: helicase.v1.TaskResult.outcome:type_name -> helicase.v1.TaskOutcome
-	16, // 7: helicase.v1.TaskResult.outputs:type_name -> google.protobuf.Struct
-	18, // 8: helicase.v1.TaskResult.reschedule_after:type_name -> google.protobuf.Duration
-	17, // 9: helicase.v1.TaskResult.start_time:type_name -> google.protobuf.Timestamp
-	17, // 10: helicase.v1.TaskResult.end_time:type_name -> google.protobuf.Timestamp
+	15, // 7: helicase.v1.TaskResult.outputs:type_name -> google.protobuf.Struct
+	17, // 8: helicase.v1.TaskResult.reschedule_after:type_name -> google.protobuf.Duration
+	16, // 9: helicase.v1.TaskResult.start_time:type_name -> google.protobuf.Timestamp
+	16, // 10: helicase.v1.TaskResult.end_time:type_name -> google.protobuf.Timestamp
 	3,  // 11: helicase.v1.ConnectRequest.hello:type_name -> helicase.v1.Hello
 	4,  // 12: helicase.v1.ConnectRequest.started:type_name -> helicase.v1.TaskStarted
 	5,  // 13: helicase.v1.ConnectRequest.result:type_name -> helicase.v1.TaskResult
-	8,  // 14: helicase.v1.ConnectRequest.batch:type_name -> helicase.v1.ConnectRequestBatch
-	7,  // 15: helicase.v1.ConnectRequest.published:type_name -> helicase.v1.TaskPublished
-	1,  // 16: helicase.v1.TaskPublished.task:type_name -> helicase.v1.TaskRef
-	6,  // 17: helicase.v1.ConnectRequestBatch.messages:type_name -> helicase.v1.ConnectRequest
-	1,  // 18: helicase.v1.Assignment.task:type_name -> helicase.v1.TaskRef
-	16, // 19: helicase.v1.Assignment.params:type_name -> google.protobuf.Struct
-	18, // 20: helicase.v1.Assignment.timeout:type_name -> google.protobuf.Duration
-	15, // 21: helicase.v1.Assignment.trace_context:type_name -> helicase.v1.Assignment.TraceContextEntry
-	1,  // 22: helicase.v1.CancelTask.task:type_name -> helicase.v1.TaskRef
-	1,  // 23: helicase.v1.ResultAck.tasks:type_name -> helicase.v1.TaskRef
-	9,  // 24: helicase.v1.ConnectResponse.welcome:type_name -> helicase.v1.Welcome
-	10, // 25: helicase.v1.ConnectResponse.assignment:type_name -> helicase.v1.Assignment
-	11, // 26: helicase.v1.ConnectResponse.cancel:type_name -> helicase.v1.CancelTask
-	12, // 27: helicase.v1.ConnectResponse.ack:type_name -> helicase.v1.ResultAck
-	14, // 28: helicase.v1.ConnectResponse.batch:type_name -> helicase.v1.ConnectResponseBatch
-	13, // 29: helicase.v1.ConnectResponseBatch.messages:type_name -> helicase.v1.ConnectResponse
-	6,  // 30: helicase.v1.ParticipantService.Connect:input_type -> helicase.v1.ConnectRequest
-	13, // 31: helicase.v1.ParticipantService.Connect:output_type -> helicase.v1.ConnectResponse
-	31, // [31:32] is the sub-list for method output_type
-	30, // [30:31] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	7,  // 14: helicase.v1.ConnectRequest.batch:type_name -> helicase.v1.ConnectRequestBatch
+	6,  // 15: helicase.v1.ConnectRequestBatch.messages:type_name -> helicase.v1.ConnectRequest
+	1,  // 16: helicase.v1.Assignment.task:type_name -> helicase.v1.TaskRef
+	15, // 17: helicase.v1.Assignment.params:type_name -> google.protobuf.Struct
+	17, // 18: helicase.v1.Assignment.timeout:type_name -> google.protobuf.Duration
+	14, // 19: helicase.v1.Assignment.trace_context:type_name -> helicase.v1.Assignment.TraceContextEntry
+	1,  // 20: helicase.v1.CancelTask.task:type_name -> helicase.v1.TaskRef
+	1,  // 21: helicase.v1.ResultAck.tasks:type_name -> helicase.v1.TaskRef
+	8,  // 22: helicase.v1.ConnectResponse.welcome:type_name -> helicase.v1.Welcome
+	9,  // 23: helicase.v1.ConnectResponse.assignment:type_name -> helicase.v1.Assignment
+	10, // 24: helicase.v1.ConnectResponse.cancel:type_name -> helicase.v1.CancelTask
+	11, // 25: helicase.v1.ConnectResponse.ack:type_name -> helicase.v1.ResultAck
+	13, // 26: helicase.v1.ConnectResponse.batch:type_name -> helicase.v1.ConnectResponseBatch
+	12, // 27: helicase.v1.ConnectResponseBatch.messages:type_name -> helicase.v1.ConnectResponse
+	6,  // 28: helicase.v1.ParticipantService.Connect:input_type -> helicase.v1.ConnectRequest
+	12, // 29: helicase.v1.ParticipantService.Connect:output_type -> helicase.v1.ConnectResponse
+	29, // [29:30] is the sub-list for method output_type
+	28, // [28:29] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_helicase_v1_participant_proto_init() }
@@ -1288,9 +1217,8 @@ func file_helicase_v1_participant_proto_init() {
 		(*ConnectRequest_Started)(nil),
 		(*ConnectRequest_Result)(nil),
 		(*ConnectRequest_Batch)(nil),
-		(*ConnectRequest_Published)(nil),
 	}
-	file_helicase_v1_participant_proto_msgTypes[12].OneofWrappers = []any{
+	file_helicase_v1_participant_proto_msgTypes[11].OneofWrappers = []any{
 		(*ConnectResponse_Welcome)(nil),
 		(*ConnectResponse_Assignment)(nil),
 		(*ConnectResponse_Cancel)(nil),
@@ -1303,7 +1231,7 @@ func file_helicase_v1_participant_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_helicase_v1_participant_proto_rawDesc), len(file_helicase_v1_participant_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

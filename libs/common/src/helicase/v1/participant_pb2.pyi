@@ -266,7 +266,6 @@ class ConnectRequest(_message.Message):
     STARTED_FIELD_NUMBER: _builtins.int
     RESULT_FIELD_NUMBER: _builtins.int
     BATCH_FIELD_NUMBER: _builtins.int
-    PUBLISHED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def hello(self) -> Global___Hello:
         """Sent first, once."""
@@ -285,13 +284,6 @@ class ConnectRequest(_message.Message):
         has queued as one message, so the stream's per-message cost is paid once per batch.
         """
 
-    @_builtins.property
-    def published(self) -> Global___TaskPublished:
-        """The event of a reported result is durable in Kafka. A participant reports a result as soon
-        as the task ends and publishes its event meanwhile; until this arrives the controller holds
-        a copy of the event, which it publishes itself if the participant is lost first.
-        """
-
     def __init__(
         self,
         *,
@@ -299,41 +291,16 @@ class ConnectRequest(_message.Message):
         started: Global___TaskStarted | None = ...,
         result: Global___TaskResult | None = ...,
         batch: Global___ConnectRequestBatch | None = ...,
-        published: Global___TaskPublished | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "hello", b"hello", "message", b"message", "published", b"published", "result", b"result", "started", b"started"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "hello", b"hello", "message", b"message", "result", b"result", "started", b"started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "hello", b"hello", "message", b"message", "published", b"published", "result", b"result", "started", b"started"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "hello", b"hello", "message", b"message", "result", b"result", "started", b"started"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["hello", "started", "result", "batch", "published"]  # noqa: Y015
+    _WhichOneofReturnType_message: _TypeAlias = _typing.Literal["hello", "started", "result", "batch"]  # noqa: Y015
     _WhichOneofArgType_message: _TypeAlias = _typing.Literal["message", b"message"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_message) -> _WhichOneofReturnType_message | None: ...
 
 Global___ConnectRequest: _TypeAlias = ConnectRequest  # noqa: Y015
-
-@_typing.final
-class TaskPublished(_message.Message):
-    """The terminal event of a task this participant reported is durable in Kafka."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    TASK_FIELD_NUMBER: _builtins.int
-    @_builtins.property
-    def task(self) -> Global___TaskRef:
-        """The task, attempt and placement whose event was published."""
-
-    def __init__(
-        self,
-        *,
-        task: Global___TaskRef | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___TaskPublished: _TypeAlias = TaskPublished  # noqa: Y015
 
 @_typing.final
 class ConnectRequestBatch(_message.Message):
@@ -344,7 +311,7 @@ class ConnectRequestBatch(_message.Message):
     MESSAGES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def messages(self) -> _containers.RepeatedCompositeFieldContainer[Global___ConnectRequest]:
-        """The messages (started, result or published only)."""
+        """The messages (started or result only)."""
 
     def __init__(
         self,

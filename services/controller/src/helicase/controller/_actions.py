@@ -45,13 +45,9 @@ class SendCancel:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Emit:
-    """Publish to helicase.events (key = event.workflow_id). With `held_for` set, the event is a
-    copy of that participant's own event for `ref`: held until the participant confirms its own
-    is durable, published only if it does not (see _copies)."""
+    """Publish to helicase.events (key = event.workflow_id)."""
 
     event: event_pb2.Event
-    held_for: str = ""
-    ref: Ref | None = None
     stimulus_id: str = field(default="", compare=False)
 
 

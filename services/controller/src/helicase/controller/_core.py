@@ -30,7 +30,6 @@ from helicase.controller._actions import (
     StartTimer,
     WorkflowStatusChanged,
 )
-from helicase.controller._copies import Copy, HeldCopies
 from helicase.controller._machine import Machine
 from helicase.controller._stimuli import (
     AnyStimulus,
@@ -88,10 +87,6 @@ class Core:
         # leader's unpersisted decisions never reach PostgreSQL.
         self._events: list[bytes] = []
         self._event_keys: list[str] = []
-        # How each event goes out: SEND, AFTER (a workflow's end: after its task events), or
-        # (participant, ref): a copy held for that participant (see _copies).
-        self._event_routes: list[str | tuple[str, Ref]] = []
-        self.copies = HeldCopies()
         self._flush_waiters: list[asyncio.Future[None]] = []
         self._wake_flusher = asyncio.Event()
         self._timers: set[asyncio.TimerHandle] = set()
@@ -106,7 +101,6 @@ class Core:
         self._tasks = [
             asyncio.create_task(self._run(), name="controller-machine"),
             asyncio.create_task(self._flusher(), name="controller-flusher"),
-            asyncio.create_task(self._copy_sweeper(), name="controller-copies"),
         ]
 
     async def stop(self) -> None:
@@ -115,8 +109,6 @@ class Core:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for handle in self._timers:
             handle.cancel()
-        # Held copies belong to durable states: publishing them is safe even when deposed.
-        self._publish_copies(self.copies.release_all())
         for queue in self._streams.values():
             queue.put_nowait(None)
         for watchers in self._watchers.values():
@@ -150,26 +142,11 @@ class Core:
         """A participant's stream ended (unless a newer stream replaced it)."""
         if self._streams.get(name) is queue:
             del self._streams[name]
-            self._publish_copies(self.copies.release(name))
             self.put(
                 ParticipantDisconnected(
                     stimulus_id=new_stimulus_id(f"disconnected-{name}"), now=time.time(), name=name
                 )
             )
-
-    def confirm_published(self, name: str, ref: Ref) -> None:
-        """The participant's own event for `ref` is durable: its held copy is not needed."""
-        self._publish_copies(self.copies.confirm(name, ref, time.monotonic()))
-
-    def _publish_copies(self, copies: list[Copy]) -> None:
-        for copy in copies:
-            sent = self._producer.send_nowait(topics.EVENTS, copy.key, copy.value)
-            sent.add_done_callback(_log_failure)
-
-    async def _copy_sweeper(self) -> None:
-        while True:
-            await asyncio.sleep(1.0)
-            self._publish_copies(self.copies.due(time.monotonic()))
 
     def connected(self, name: str) -> bool:
         return name in self._streams
@@ -231,7 +208,6 @@ class Core:
                 case Emit():
                     self._events.append(action.event.SerializeToString())
                     self._event_keys.append(action.event.workflow_id)
-                    self._event_routes.append(_route(action))
                     self._wake_flusher.set()
                 case StartTimer():
                     self._start_timer(action)
@@ -281,7 +257,6 @@ class Core:
             acks, self._acks = self._acks, []
             emitted, self._events = self._events, []
             keys, self._event_keys = self._event_keys, []
-            routes, self._event_routes = self._event_routes, []
             waiters, self._flush_waiters = self._flush_waiters, []
             states: dict[str, bytes | None] = {}
             for workflow_id, forget in dirty.items():
@@ -309,22 +284,15 @@ class Core:
                 self._acks = acks + self._acks
                 self._events = emitted + self._events
                 self._event_keys = keys + self._event_keys
-                self._event_routes = routes + self._event_routes
                 self._flush_waiters = waiters + self._flush_waiters
                 self._wake_flusher.set()
                 await asyncio.sleep(0.2)
                 continue
             finally:
                 last_write = loop.time()
-            now = time.monotonic()
-            for key, value, route in zip(keys, emitted, routes, strict=True):
-                if isinstance(route, tuple):
-                    self.copies.hold(route[0], route[1], Copy(key, value, now))
-                elif route == AFTER:
-                    self._publish_copies(self.copies.after(Copy(key, value, now)))
-                else:
-                    sent = self._producer.send_nowait(topics.EVENTS, key, value)
-                    sent.add_done_callback(_log_failure)
+            for key, value in zip(keys, emitted, strict=True):
+                sent = self._producer.send_nowait(topics.EVENTS, key, value)
+                sent.add_done_callback(_log_failure)
             self._send_acks(acks)
             for waiter in waiters:
                 if not waiter.done():
@@ -344,17 +312,6 @@ class Core:
             by_participant[participant].append(task_ref(ref))
         for participant, refs in by_participant.items():
             self._send(participant, Reply(ack=participant_pb2.ResultAck(tasks=refs)))
-
-
-SEND, AFTER = "send", "after"
-
-
-def _route(emit: Emit) -> str | tuple[str, Ref]:
-    if emit.held_for and emit.ref is not None:
-        return (emit.held_for, emit.ref)
-    if emit.event.workflow_event.state in WORKFLOW_TERMINAL:
-        return AFTER  # a workflow's end goes after every task event of it
-    return SEND
 
 
 def _observe_status(status: controller_pb2.WorkflowStatus) -> None:

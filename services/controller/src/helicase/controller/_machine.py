@@ -267,13 +267,12 @@ class Machine(Steps):
             "" if outcome in events.OUTCOME_STATE else f"outcome {outcome}"
         )
         outputs = stimulus.outputs if state == TS.TASK_STATE_COMPLETED else None
-        # The participant publishes its own event for an outcome it knows (a copy is held in
-        # case it is lost first, see _copies); an outcome it does not know is recorded here.
-        known = outcome in events.OUTCOME_STATE
-        self._emit_task(
-            workflow, index, state, message, outputs=outputs, when=stimulus.finished_at,
-            started=stimulus.started_at, held_for=stimulus.participant if known else "",
-        )  # fmt: skip
+        if outcome not in events.OUTCOME_STATE:
+            # The participant published an event for every outcome it knows, durably, before it
+            # reported the result; an outcome it does not know is recorded here, as FAILED.
+            self._emit_task(
+                workflow, index, state, message, outputs=outputs, when=stimulus.finished_at
+            )
         if state == TS.TASK_STATE_COMPLETED:
             self._completed(workflow, index, outputs)
         elif workflow.state == WS.WORKFLOW_STATE_CANCELING:

@@ -250,15 +250,8 @@ def _handle(core: Core, name: str, message: participant_pb2.ConnectRequest) -> N
                 finished_at=(
                     result.end_time.ToNanoseconds() / 1e9 if result.HasField("end_time") else 0.0
                 ),
-                started_at=(
-                    result.start_time.ToNanoseconds() / 1e9
-                    if result.HasField("start_time")
-                    else 0.0
-                ),
             )
         )
-    elif kind == "published":
-        core.confirm_published(name, _ref(message.published.task))
 
 
 async def _read(

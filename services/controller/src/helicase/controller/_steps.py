@@ -94,8 +94,6 @@ class Steps:
         participant: str | None = None,
         outputs: dict[str, Any] | None = None,
         when: float = 0.0,
-        started: float = 0.0,
-        held_for: str = "",
     ) -> None:
         struct = None
         if outputs is not None:
@@ -112,12 +110,8 @@ class Steps:
             message=message,
             outputs=struct,
             at=self._at(when),
-            start=self._at(started) if started else None,
         )
-        if held_for:
-            self._act(Emit, event=event, held_for=held_for, ref=workflow.ref(index))
-        else:
-            self._act(Emit, event=event)
+        self._act(Emit, event=event)
 
     def _emit_workflow(self, workflow: WorkflowRun) -> None:
         event = events.workflow_event(

@@ -44,7 +44,6 @@ class TaskResultReceived(Stimulus):
     outputs: dict[str, Any] | None = None
     reschedule_after: float = 0.0
     finished_at: float = 0.0  # when the run ended, by the participant's clock (0: unknown)
-    started_at: float = 0.0  # when the run started, by the participant's clock (0: unknown)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

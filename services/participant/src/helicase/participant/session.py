@@ -128,7 +128,6 @@ class Participant:
         self._running_delay = running_delay.total_seconds()
         self._running: dict[Key, _Running] = {}
         self._unacked = Unacked()
-        self._publishing: set[asyncio.Task[None]] = set()  # terminal events on their way
         self._outbox: asyncio.Queue[participant_pb2.ConnectRequest] | None = None
         self._stopping = False
         self._source = f"participant/{name}"
@@ -284,19 +283,6 @@ class Participant:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 
-    def _publish_then_confirm(
-        self, ref: participant_pb2.TaskRef, state: int, result: RunResult, *, at: Any, start: Any
-    ) -> None:
-        async def publish() -> None:
-            await self._publish(ref, state, result, at=at, start=start)
-            self._send(
-                participant_pb2.ConnectRequest(published=participant_pb2.TaskPublished(task=ref))
-            )
-
-        publishing = asyncio.create_task(publish())
-        self._publishing.add(publishing)
-        publishing.add_done_callback(self._publishing.discard)
-
     async def _execute(self, entry: _Running, assignment: participant_pb2.Assignment) -> None:
         ref = entry.ref
         start = events.timestamp()
@@ -320,10 +306,7 @@ class Participant:
             state = events.OUTCOME_STATE.get(result.outcome)
             ended = events.timestamp()  # the same on the event and on the controller's copy
             if state is not None:
-                # Published while the result travels: the slot is not held for a broker round
-                # trip. The controller holds a copy of the event until TaskPublished says this
-                # one is durable, and publishes the copy itself if this participant is lost.
-                self._publish_then_confirm(ref, state, result, at=ended, start=start)
+                await self._publish(ref, state, result, at=ended, start=start)
             message = participant_pb2.TaskResult(
                 task=ref,
                 outcome=result.outcome,
@@ -411,7 +394,7 @@ class Participant:
         self._stopping = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        while (len(self._unacked) or self._publishing) and loop.time() < deadline:  # noqa: ASYNC110
+        while len(self._unacked) and loop.time() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         runs = [entry.run for entry in self._running.values() if entry.run is not None]
         for run in runs:

@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file helicase/v1/participant.proto.
  */
 export const file_helicase_v1_participant: GenFile = /*@__PURE__*/
-  fileDesc("Ch1oZWxpY2FzZS92MS9wYXJ0aWNpcGFudC5wcm90bxILaGVsaWNhc2UudjEiUwoHVGFza1JlZhITCgt3b3JrZmxvd19pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEg8KB2F0dGVtcHQYAyABKAUSEQoJcGxhY2VtZW50GAQgASgFImEKDFRhc2tUeXBlU3BlYxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEi4KDXBhcmFtc19zY2hlbWEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IpUBCgVIZWxsbxIMCgRuYW1lGAEgASgJEhYKDmluc3RhbmNlX2dyb3VwGAIgASgJEi0KCnRhc2tfdHlwZXMYAyADKAsyGS5oZWxpY2FzZS52MS5UYXNrVHlwZVNwZWMSEAoIY2FwYWNpdHkYBCABKAUSJQoHcnVubmluZxgFIAMoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYiYQoLVGFza1N0YXJ0ZWQSIgoEdGFzaxgBIAEoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYSLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqQIKClRhc2tSZXN1bHQSIgoEdGFzaxgBIAEoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYSKQoHb3V0Y29tZRgCIAEoDjIYLmhlbGljYXNlLnYxLlRhc2tPdXRjb21lEg8KB21lc3NhZ2UYAyABKAkSKAoHb3V0cHV0cxgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSMwoQcmVzY2hlZHVsZV9hZnRlchgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgpzdGFydF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi/AEKDkNvbm5lY3RSZXF1ZXN0EiMKBWhlbGxvGAEgASgLMhIuaGVsaWNhc2UudjEuSGVsbG9IABIrCgdzdGFydGVkGAIgASgLMhguaGVsaWNhc2UudjEuVGFza1N0YXJ0ZWRIABIpCgZyZXN1bHQYAyABKAsyFy5oZWxpY2FzZS52MS5UYXNrUmVzdWx0SAASMQoFYmF0Y2gYBCABKAsyIC5oZWxpY2FzZS52MS5Db25uZWN0UmVxdWVzdEJhdGNoSAASLwoJcHVibGlzaGVkGAUgASgLMhouaGVsaWNhc2UudjEuVGFza1B1Ymxpc2hlZEgAQgkKB21lc3NhZ2UiMwoNVGFza1B1Ymxpc2hlZBIiCgR0YXNrGAEgASgLMhQuaGVsaWNhc2UudjEuVGFza1JlZiJEChNDb25uZWN0UmVxdWVzdEJhdGNoEi0KCG1lc3NhZ2VzGAEgAygLMhsuaGVsaWNhc2UudjEuQ29ubmVjdFJlcXVlc3QiGAoHV2VsY29tZRINCgVlcG9jaBgBIAEoAyKKAgoKQXNzaWdubWVudBIiCgR0YXNrGAEgASgLMhQuaGVsaWNhc2UudjEuVGFza1JlZhIMCgR0eXBlGAIgASgJEicKBnBhcmFtcxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKgoHdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhJACg10cmFjZV9jb250ZXh0GAUgAygLMikuaGVsaWNhc2UudjEuQXNzaWdubWVudC5UcmFjZUNvbnRleHRFbnRyeRozChFUcmFjZUNvbnRleHRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkAKCkNhbmNlbFRhc2sSIgoEdGFzaxgBIAEoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYSDgoGcmVhc29uGAIgASgJIjAKCVJlc3VsdEFjaxIjCgV0YXNrcxgBIAMoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYi+gEKD0Nvbm5lY3RSZXNwb25zZRInCgd3ZWxjb21lGAEgASgLMhQuaGVsaWNhc2UudjEuV2VsY29tZUgAEi0KCmFzc2lnbm1lbnQYAiABKAsyFy5oZWxpY2FzZS52MS5Bc3NpZ25tZW50SAASKQoGY2FuY2VsGAMgASgLMhcuaGVsaWNhc2UudjEuQ2FuY2VsVGFza0gAEiUKA2FjaxgEIAEoCzIWLmhlbGljYXNlLnYxLlJlc3VsdEFja0gAEjIKBWJhdGNoGAUgASgLMiEuaGVsaWNhc2UudjEuQ29ubmVjdFJlc3BvbnNlQmF0Y2hIAEIJCgdtZXNzYWdlIkYKFENvbm5lY3RSZXNwb25zZUJhdGNoEi4KCG1lc3NhZ2VzGAEgAygLMhwuaGVsaWNhc2UudjEuQ29ubmVjdFJlc3BvbnNlKtMBCgtUYXNrT3V0Y29tZRIcChhUQVNLX09VVENPTUVfVU5TUEVDSUZJRUQQABIaChZUQVNLX09VVENPTUVfQ09NUExFVEVEEAESFwoTVEFTS19PVVRDT01FX0ZBSUxFRBACEh0KGVRBU0tfT1VUQ09NRV9GQVRBTF9GQUlMRUQQAxIbChdUQVNLX09VVENPTUVfUkVTQ0hFRFVMRRAEEhkKFVRBU0tfT1VUQ09NRV9DQU5DRUxFRBAFEhoKFlRBU0tfT1VUQ09NRV9USU1FRF9PVVQQBjJeChJQYXJ0aWNpcGFudFNlcnZpY2USSAoHQ29ubmVjdBIbLmhlbGljYXNlLnYxLkNvbm5lY3RSZXF1ZXN0GhwuaGVsaWNhc2UudjEuQ29ubmVjdFJlc3BvbnNlKAEwAUK0AQoPY29tLmhlbGljYXNlLnYxQhBQYXJ0aWNpcGFudFByb3RvUAFaQmdpdGh1Yi5jb20vaGVsaWNhc2UvaGVsaWNhc2UvY2xpZW50cy9nby9nZW4vaGVsaWNhc2UvdjE7aGVsaWNhc2V2MaICA0hYWKoCC0hlbGljYXNlLlYxygILSGVsaWNhc2VcVjHiAhdIZWxpY2FzZVxWMVxHUEJNZXRhZGF0YeoCDEhlbGljYXNlOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("Ch1oZWxpY2FzZS92MS9wYXJ0aWNpcGFudC5wcm90bxILaGVsaWNhc2UudjEiUwoHVGFza1JlZhITCgt3b3JrZmxvd19pZBgBIAEoCRIPCgd0YXNrX2lkGAIgASgJEg8KB2F0dGVtcHQYAyABKAUSEQoJcGxhY2VtZW50GAQgASgFImEKDFRhc2tUeXBlU3BlYxIMCgRuYW1lGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJEi4KDXBhcmFtc19zY2hlbWEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IpUBCgVIZWxsbxIMCgRuYW1lGAEgASgJEhYKDmluc3RhbmNlX2dyb3VwGAIgASgJEi0KCnRhc2tfdHlwZXMYAyADKAsyGS5oZWxpY2FzZS52MS5UYXNrVHlwZVNwZWMSEAoIY2FwYWNpdHkYBCABKAUSJQoHcnVubmluZxgFIAMoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYiYQoLVGFza1N0YXJ0ZWQSIgoEdGFzaxgBIAEoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYSLgoKc3RhcnRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiqQIKClRhc2tSZXN1bHQSIgoEdGFzaxgBIAEoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYSKQoHb3V0Y29tZRgCIAEoDjIYLmhlbGljYXNlLnYxLlRhc2tPdXRjb21lEg8KB21lc3NhZ2UYAyABKAkSKAoHb3V0cHV0cxgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSMwoQcmVzY2hlZHVsZV9hZnRlchgFIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIuCgpzdGFydF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiywEKDkNvbm5lY3RSZXF1ZXN0EiMKBWhlbGxvGAEgASgLMhIuaGVsaWNhc2UudjEuSGVsbG9IABIrCgdzdGFydGVkGAIgASgLMhguaGVsaWNhc2UudjEuVGFza1N0YXJ0ZWRIABIpCgZyZXN1bHQYAyABKAsyFy5oZWxpY2FzZS52MS5UYXNrUmVzdWx0SAASMQoFYmF0Y2gYBCABKAsyIC5oZWxpY2FzZS52MS5Db25uZWN0UmVxdWVzdEJhdGNoSABCCQoHbWVzc2FnZSJEChNDb25uZWN0UmVxdWVzdEJhdGNoEi0KCG1lc3NhZ2VzGAEgAygLMhsuaGVsaWNhc2UudjEuQ29ubmVjdFJlcXVlc3QiGAoHV2VsY29tZRINCgVlcG9jaBgBIAEoAyKKAgoKQXNzaWdubWVudBIiCgR0YXNrGAEgASgLMhQuaGVsaWNhc2UudjEuVGFza1JlZhIMCgR0eXBlGAIgASgJEicKBnBhcmFtcxgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKgoHdGltZW91dBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhJACg10cmFjZV9jb250ZXh0GAUgAygLMikuaGVsaWNhc2UudjEuQXNzaWdubWVudC5UcmFjZUNvbnRleHRFbnRyeRozChFUcmFjZUNvbnRleHRFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIkAKCkNhbmNlbFRhc2sSIgoEdGFzaxgBIAEoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYSDgoGcmVhc29uGAIgASgJIjAKCVJlc3VsdEFjaxIjCgV0YXNrcxgBIAMoCzIULmhlbGljYXNlLnYxLlRhc2tSZWYi+gEKD0Nvbm5lY3RSZXNwb25zZRInCgd3ZWxjb21lGAEgASgLMhQuaGVsaWNhc2UudjEuV2VsY29tZUgAEi0KCmFzc2lnbm1lbnQYAiABKAsyFy5oZWxpY2FzZS52MS5Bc3NpZ25tZW50SAASKQoGY2FuY2VsGAMgASgLMhcuaGVsaWNhc2UudjEuQ2FuY2VsVGFza0gAEiUKA2FjaxgEIAEoCzIWLmhlbGljYXNlLnYxLlJlc3VsdEFja0gAEjIKBWJhdGNoGAUgASgLMiEuaGVsaWNhc2UudjEuQ29ubmVjdFJlc3BvbnNlQmF0Y2hIAEIJCgdtZXNzYWdlIkYKFENvbm5lY3RSZXNwb25zZUJhdGNoEi4KCG1lc3NhZ2VzGAEgAygLMhwuaGVsaWNhc2UudjEuQ29ubmVjdFJlc3BvbnNlKtMBCgtUYXNrT3V0Y29tZRIcChhUQVNLX09VVENPTUVfVU5TUEVDSUZJRUQQABIaChZUQVNLX09VVENPTUVfQ09NUExFVEVEEAESFwoTVEFTS19PVVRDT01FX0ZBSUxFRBACEh0KGVRBU0tfT1VUQ09NRV9GQVRBTF9GQUlMRUQQAxIbChdUQVNLX09VVENPTUVfUkVTQ0hFRFVMRRAEEhkKFVRBU0tfT1VUQ09NRV9DQU5DRUxFRBAFEhoKFlRBU0tfT1VUQ09NRV9USU1FRF9PVVQQBjJeChJQYXJ0aWNpcGFudFNlcnZpY2USSAoHQ29ubmVjdBIbLmhlbGljYXNlLnYxLkNvbm5lY3RSZXF1ZXN0GhwuaGVsaWNhc2UudjEuQ29ubmVjdFJlc3BvbnNlKAEwAUK0AQoPY29tLmhlbGljYXNlLnYxQhBQYXJ0aWNpcGFudFByb3RvUAFaQmdpdGh1Yi5jb20vaGVsaWNhc2UvaGVsaWNhc2UvY2xpZW50cy9nby9nZW4vaGVsaWNhc2UvdjE7aGVsaWNhc2V2MaICA0hYWKoCC0hlbGljYXNlLlYxygILSGVsaWNhc2VcVjHiAhdIZWxpY2FzZVxWMVxHUEJNZXRhZGF0YeoCDEhlbGljYXNlOjpWMWIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Identifies one placement of one attempt of a task.
@@ -275,16 +275,6 @@ export type ConnectRequest = Message<"helicase.v1.ConnectRequest"> & {
      */
     value: ConnectRequestBatch;
     case: "batch";
-  } | {
-    /**
-     * The event of a reported result is durable in Kafka. A participant reports a result as soon
-     * as the task ends and publishes its event meanwhile; until this arrives the controller holds
-     * a copy of the event, which it publishes itself if the participant is lost first.
-     *
-     * @generated from field: helicase.v1.TaskPublished published = 5;
-     */
-    value: TaskPublished;
-    case: "published";
   } | { case: undefined; value?: undefined };
 };
 
@@ -296,34 +286,13 @@ export const ConnectRequestSchema: GenMessage<ConnectRequest> = /*@__PURE__*/
   messageDesc(file_helicase_v1_participant, 5);
 
 /**
- * The terminal event of a task this participant reported is durable in Kafka.
- *
- * @generated from message helicase.v1.TaskPublished
- */
-export type TaskPublished = Message<"helicase.v1.TaskPublished"> & {
-  /**
-   * The task, attempt and placement whose event was published.
-   *
-   * @generated from field: helicase.v1.TaskRef task = 1;
-   */
-  task?: TaskRef | undefined;
-};
-
-/**
- * Describes the message helicase.v1.TaskPublished.
- * Use `create(TaskPublishedSchema)` to create a new message.
- */
-export const TaskPublishedSchema: GenMessage<TaskPublished> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_participant, 6);
-
-/**
  * Messages from participant to controller sent together, handled in order.
  *
  * @generated from message helicase.v1.ConnectRequestBatch
  */
 export type ConnectRequestBatch = Message<"helicase.v1.ConnectRequestBatch"> & {
   /**
-   * The messages (started, result or published only).
+   * The messages (started or result only).
    *
    * @generated from field: repeated helicase.v1.ConnectRequest messages = 1;
    */
@@ -335,7 +304,7 @@ export type ConnectRequestBatch = Message<"helicase.v1.ConnectRequestBatch"> & {
  * Use `create(ConnectRequestBatchSchema)` to create a new message.
  */
 export const ConnectRequestBatchSchema: GenMessage<ConnectRequestBatch> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_participant, 7);
+  messageDesc(file_helicase_v1_participant, 6);
 
 /**
  * The controller accepted the participant.
@@ -356,7 +325,7 @@ export type Welcome = Message<"helicase.v1.Welcome"> & {
  * Use `create(WelcomeSchema)` to create a new message.
  */
 export const WelcomeSchema: GenMessage<Welcome> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_participant, 8);
+  messageDesc(file_helicase_v1_participant, 7);
 
 /**
  * Run this task.
@@ -406,7 +375,7 @@ export type Assignment = Message<"helicase.v1.Assignment"> & {
  * Use `create(AssignmentSchema)` to create a new message.
  */
 export const AssignmentSchema: GenMessage<Assignment> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_participant, 9);
+  messageDesc(file_helicase_v1_participant, 8);
 
 /**
  * Stop running this task.
@@ -434,7 +403,7 @@ export type CancelTask = Message<"helicase.v1.CancelTask"> & {
  * Use `create(CancelTaskSchema)` to create a new message.
  */
 export const CancelTaskSchema: GenMessage<CancelTask> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_participant, 10);
+  messageDesc(file_helicase_v1_participant, 9);
 
 /**
  * The controller durably recorded these results; the participant may forget them.
@@ -455,7 +424,7 @@ export type ResultAck = Message<"helicase.v1.ResultAck"> & {
  * Use `create(ResultAckSchema)` to create a new message.
  */
 export const ResultAckSchema: GenMessage<ResultAck> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_participant, 11);
+  messageDesc(file_helicase_v1_participant, 10);
 
 /**
  * A message from controller to participant.
@@ -517,7 +486,7 @@ export type ConnectResponse = Message<"helicase.v1.ConnectResponse"> & {
  * Use `create(ConnectResponseSchema)` to create a new message.
  */
 export const ConnectResponseSchema: GenMessage<ConnectResponse> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_participant, 12);
+  messageDesc(file_helicase_v1_participant, 11);
 
 /**
  * Messages from controller to participant sent together, handled in order.
@@ -538,7 +507,7 @@ export type ConnectResponseBatch = Message<"helicase.v1.ConnectResponseBatch"> &
  * Use `create(ConnectResponseBatchSchema)` to create a new message.
  */
 export const ConnectResponseBatchSchema: GenMessage<ConnectResponseBatch> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_participant, 13);
+  messageDesc(file_helicase_v1_participant, 12);
 
 /**
  * Outcome of one run of a task attempt on a participant.
