@@ -1085,13 +1085,13 @@ const file_helicase_v1_participant_proto_rawDesc = "" +
 	"\x10reschedule_after\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x0frescheduleAfter\x129\n" +
 	"\n" +
 	"start_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xea\x01\n" +
+	"\bend_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xfb\x01\n" +
 	"\x0eConnectRequest\x12*\n" +
 	"\x05hello\x18\x01 \x01(\v2\x12.helicase.v1.HelloH\x00R\x05hello\x124\n" +
 	"\astarted\x18\x02 \x01(\v2\x18.helicase.v1.TaskStartedH\x00R\astarted\x121\n" +
 	"\x06result\x18\x03 \x01(\v2\x17.helicase.v1.TaskResultH\x00R\x06result\x128\n" +
 	"\x05batch\x18\x04 \x01(\v2 .helicase.v1.ConnectRequestBatchH\x00R\x05batchB\t\n" +
-	"\amessage\"N\n" +
+	"\amessageJ\x04\b\x05\x10\x06R\tpublished\"N\n" +
 	"\x13ConnectRequestBatch\x127\n" +
 	"\bmessages\x18\x01 \x03(\v2\x1b.helicase.v1.ConnectRequestR\bmessages\"\x1f\n" +
 	"\aWelcome\x12\x14\n" +

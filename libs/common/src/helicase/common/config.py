@@ -68,7 +68,8 @@ class CommonConfig:
     HELICASE_DATABASE_URL: PostgreSQL URL (used by the api only).
     HELICASE_API_ADDR: address of the api's gRPC server.
     HELICASE_ZK_SESSION_TIMEOUT: ZooKeeper session timeout (default 6s).
-    HELICASE_KAFKA_LINGER: how long a Kafka producer waits to fill a batch (default 2ms).
+    HELICASE_KAFKA_LINGER: how long a Kafka producer waits to fill a batch (default: each
+    service's own, see AsyncProducer's callers).
     """
 
     zk: str
@@ -77,7 +78,7 @@ class CommonConfig:
     database_url: str
     api_addr: str
     zk_session_timeout: timedelta
-    kafka_linger: timedelta = timedelta(milliseconds=2)
+    kafka_linger: timedelta | None = None  # None: the service's own default
 
     @classmethod
     def from_env(cls) -> CommonConfig:
@@ -88,7 +89,11 @@ class CommonConfig:
             database_url=env_str("HELICASE_DATABASE_URL", DEFAULT_DATABASE_URL),
             api_addr=env_str("HELICASE_API_ADDR", DEFAULT_API_ADDR),
             zk_session_timeout=env_duration("HELICASE_ZK_SESSION_TIMEOUT", timedelta(seconds=6)),
-            kafka_linger=env_duration("HELICASE_KAFKA_LINGER", timedelta(milliseconds=2)),
+            kafka_linger=(
+                env_duration("HELICASE_KAFKA_LINGER", timedelta(0))
+                if os.environ.get("HELICASE_KAFKA_LINGER", "").strip()
+                else None
+            ),
         )
 
 

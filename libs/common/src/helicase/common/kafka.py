@@ -10,7 +10,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]
     AdminClient,
     AlterConfigOpType,
@@ -87,9 +87,13 @@ class AsyncProducer:
     """
 
     def __init__(
-        self, config: CommonConfig, *, linger_ms: float | None = None, **overrides: Any
+        self, config: CommonConfig, *, linger_ms: float = 2.0, **overrides: Any
     ) -> None:
-        if linger_ms is None:
+        # `linger_ms` is the service's default: 0 where messages come in bursts anyway (the
+        # controller publishes a group commit's events at once) or rarely (a launch command),
+        # a little where they come one by one (a participant's events). HELICASE_KAFKA_LINGER
+        # overrides it.
+        if config.kafka_linger is not None:
             linger_ms = config.kafka_linger.total_seconds() * 1000
         settings: dict[str, Any] = {
             "bootstrap.servers": config.kafka,
@@ -195,10 +199,17 @@ def consumer(
             "client.id": topics.group(config.topic_prefix, group_name),
             "statistics.interval.ms": 5000,
             "stats_cb": metrics.on_kafka_stats,
+            "on_commit": _log_commit_failure,
         }
     )
     c.subscribe([topics.topic(config.topic_prefix, t) for t in topic_names], **rebalance_callbacks)
     return c
+
+
+def _log_commit_failure(err: KafkaError | None, partitions: list[TopicPartition]) -> None:
+    """Answers of asynchronous offset commits (served by the consumer's poll)."""
+    if err is not None:
+        log.warning("offset commit failed", extra={"error": str(err)})
 
 
 def poll_batch(c: Consumer, max_messages: int, timeout: float) -> list[Any]:

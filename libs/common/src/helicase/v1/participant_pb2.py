@@ -27,7 +27,7 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dhelicase/v1/participant.proto\x12\x0bhelicase.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n\x07TaskRef\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12\x11\n\tplacement\x18\x04 \x01(\x05\"a\n\x0cTaskTypeSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12.\n\rparams_schema\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x95\x01\n\x05Hello\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0einstance_group\x18\x02 \x01(\t\x12-\n\ntask_types\x18\x03 \x03(\x0b\x32\x19.helicase.v1.TaskTypeSpec\x12\x10\n\x08\x63\x61pacity\x18\x04 \x01(\x05\x12%\n\x07running\x18\x05 \x03(\x0b\x32\x14.helicase.v1.TaskRef\"a\n\x0bTaskStarted\x12\"\n\x04task\x18\x01 \x01(\x0b\x32\x14.helicase.v1.TaskRef\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa9\x02\n\nTaskResult\x12\"\n\x04task\x18\x01 \x01(\x0b\x32\x14.helicase.v1.TaskRef\x12)\n\x07outcome\x18\x02 \x01(\x0e\x32\x18.helicase.v1.TaskOutcome\x12\x0f\n\x07message\x18\x03 \x01(\t\x12(\n\x07outputs\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x33\n\x10reschedule_after\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcb\x01\n\x0e\x43onnectRequest\x12#\n\x05hello\x18\x01 \x01(\x0b\x32\x12.helicase.v1.HelloH\x00\x12+\n\x07started\x18\x02 \x01(\x0b\x32\x18.helicase.v1.TaskStartedH\x00\x12)\n\x06result\x18\x03 \x01(\x0b\x32\x17.helicase.v1.TaskResultH\x00\x12\x31\n\x05\x62\x61tch\x18\x04 \x01(\x0b\x32 .helicase.v1.ConnectRequestBatchH\x00\x42\t\n\x07message\"D\n\x13\x43onnectRequestBatch\x12-\n\x08messages\x18\x01 \x03(\x0b\x32\x1b.helicase.v1.ConnectRequest\"\x18\n\x07Welcome\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\"\x8a\x02\n\nAssignment\x12\"\n\x04task\x18\x01 \x01(\x0b\x32\x14.helicase.v1.TaskRef\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12*\n\x07timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12@\n\rtrace_context\x18\x05 \x03(\x0b\x32).helicase.v1.Assignment.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"@\n\nCancelTask\x12\"\n\x04task\x18\x01 \x01(\x0b\x32\x14.helicase.v1.TaskRef\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\tResultAck\x12#\n\x05tasks\x18\x01 \x03(\x0b\x32\x14.helicase.v1.TaskRef\"\xfa\x01\n\x0f\x43onnectResponse\x12\'\n\x07welcome\x18\x01 \x01(\x0b\x32\x14.helicase.v1.WelcomeH\x00\x12-\n\nassignment\x18\x02 \x01(\x0b\x32\x17.helicase.v1.AssignmentH\x00\x12)\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x17.helicase.v1.CancelTaskH\x00\x12%\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x16.helicase.v1.ResultAckH\x00\x12\x32\n\x05\x62\x61tch\x18\x05 \x01(\x0b\x32!.helicase.v1.ConnectResponseBatchH\x00\x42\t\n\x07message\"F\n\x14\x43onnectResponseBatch\x12.\n\x08messages\x18\x01 \x03(\x0b\x32\x1c.helicase.v1.ConnectResponse*\xd3\x01\n\x0bTaskOutcome\x12\x1c\n\x18TASK_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16TASK_OUTCOME_COMPLETED\x10\x01\x12\x17\n\x13TASK_OUTCOME_FAILED\x10\x02\x12\x1d\n\x19TASK_OUTCOME_FATAL_FAILED\x10\x03\x12\x1b\n\x17TASK_OUTCOME_RESCHEDULE\x10\x04\x12\x19\n\x15TASK_OUTCOME_CANCELED\x10\x05\x12\x1a\n\x16TASK_OUTCOME_TIMED_OUT\x10\x06\x32^\n\x12ParticipantService\x12H\n\x07\x43onnect\x12\x1b.helicase.v1.ConnectRequest\x1a\x1c.helicase.v1.ConnectResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dhelicase/v1/participant.proto\x12\x0bhelicase.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"S\n\x07TaskRef\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\x05\x12\x11\n\tplacement\x18\x04 \x01(\x05\"a\n\x0cTaskTypeSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12.\n\rparams_schema\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x95\x01\n\x05Hello\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0einstance_group\x18\x02 \x01(\t\x12-\n\ntask_types\x18\x03 \x03(\x0b\x32\x19.helicase.v1.TaskTypeSpec\x12\x10\n\x08\x63\x61pacity\x18\x04 \x01(\x05\x12%\n\x07running\x18\x05 \x03(\x0b\x32\x14.helicase.v1.TaskRef\"a\n\x0bTaskStarted\x12\"\n\x04task\x18\x01 \x01(\x0b\x32\x14.helicase.v1.TaskRef\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa9\x02\n\nTaskResult\x12\"\n\x04task\x18\x01 \x01(\x0b\x32\x14.helicase.v1.TaskRef\x12)\n\x07outcome\x18\x02 \x01(\x0e\x32\x18.helicase.v1.TaskOutcome\x12\x0f\n\x07message\x18\x03 \x01(\t\x12(\n\x07outputs\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x33\n\x10reschedule_after\x18\x05 \x01(\x0b\x32\x19.google.protobuf.Duration\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdc\x01\n\x0e\x43onnectRequest\x12#\n\x05hello\x18\x01 \x01(\x0b\x32\x12.helicase.v1.HelloH\x00\x12+\n\x07started\x18\x02 \x01(\x0b\x32\x18.helicase.v1.TaskStartedH\x00\x12)\n\x06result\x18\x03 \x01(\x0b\x32\x17.helicase.v1.TaskResultH\x00\x12\x31\n\x05\x62\x61tch\x18\x04 \x01(\x0b\x32 .helicase.v1.ConnectRequestBatchH\x00\x42\t\n\x07messageJ\x04\x08\x05\x10\x06R\tpublished\"D\n\x13\x43onnectRequestBatch\x12-\n\x08messages\x18\x01 \x03(\x0b\x32\x1b.helicase.v1.ConnectRequest\"\x18\n\x07Welcome\x12\r\n\x05\x65poch\x18\x01 \x01(\x03\"\x8a\x02\n\nAssignment\x12\"\n\x04task\x18\x01 \x01(\x0b\x32\x14.helicase.v1.TaskRef\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\'\n\x06params\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12*\n\x07timeout\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\x12@\n\rtrace_context\x18\x05 \x03(\x0b\x32).helicase.v1.Assignment.TraceContextEntry\x1a\x33\n\x11TraceContextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"@\n\nCancelTask\x12\"\n\x04task\x18\x01 \x01(\x0b\x32\x14.helicase.v1.TaskRef\x12\x0e\n\x06reason\x18\x02 \x01(\t\"0\n\tResultAck\x12#\n\x05tasks\x18\x01 \x03(\x0b\x32\x14.helicase.v1.TaskRef\"\xfa\x01\n\x0f\x43onnectResponse\x12\'\n\x07welcome\x18\x01 \x01(\x0b\x32\x14.helicase.v1.WelcomeH\x00\x12-\n\nassignment\x18\x02 \x01(\x0b\x32\x17.helicase.v1.AssignmentH\x00\x12)\n\x06\x63\x61ncel\x18\x03 \x01(\x0b\x32\x17.helicase.v1.CancelTaskH\x00\x12%\n\x03\x61\x63k\x18\x04 \x01(\x0b\x32\x16.helicase.v1.ResultAckH\x00\x12\x32\n\x05\x62\x61tch\x18\x05 \x01(\x0b\x32!.helicase.v1.ConnectResponseBatchH\x00\x42\t\n\x07message\"F\n\x14\x43onnectResponseBatch\x12.\n\x08messages\x18\x01 \x03(\x0b\x32\x1c.helicase.v1.ConnectResponse*\xd3\x01\n\x0bTaskOutcome\x12\x1c\n\x18TASK_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16TASK_OUTCOME_COMPLETED\x10\x01\x12\x17\n\x13TASK_OUTCOME_FAILED\x10\x02\x12\x1d\n\x19TASK_OUTCOME_FATAL_FAILED\x10\x03\x12\x1b\n\x17TASK_OUTCOME_RESCHEDULE\x10\x04\x12\x19\n\x15TASK_OUTCOME_CANCELED\x10\x05\x12\x1a\n\x16TASK_OUTCOME_TIMED_OUT\x10\x06\x32^\n\x12ParticipantService\x12H\n\x07\x43onnect\x12\x1b.helicase.v1.ConnectRequest\x1a\x1c.helicase.v1.ConnectResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,8 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ASSIGNMENT_TRACECONTEXTENTRY']._loaded_options = None
   _globals['_ASSIGNMENT_TRACECONTEXTENTRY']._serialized_options = b'8\001'
-  _globals['_TASKOUTCOME']._serialized_start=1889
-  _globals['_TASKOUTCOME']._serialized_end=2100
+  _globals['_TASKOUTCOME']._serialized_start=1906
+  _globals['_TASKOUTCOME']._serialized_end=2117
   _globals['_TASKREF']._serialized_start=141
   _globals['_TASKREF']._serialized_end=224
   _globals['_TASKTYPESPEC']._serialized_start=226
@@ -49,23 +49,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TASKRESULT']._serialized_start=577
   _globals['_TASKRESULT']._serialized_end=874
   _globals['_CONNECTREQUEST']._serialized_start=877
-  _globals['_CONNECTREQUEST']._serialized_end=1080
-  _globals['_CONNECTREQUESTBATCH']._serialized_start=1082
-  _globals['_CONNECTREQUESTBATCH']._serialized_end=1150
-  _globals['_WELCOME']._serialized_start=1152
-  _globals['_WELCOME']._serialized_end=1176
-  _globals['_ASSIGNMENT']._serialized_start=1179
-  _globals['_ASSIGNMENT']._serialized_end=1445
-  _globals['_ASSIGNMENT_TRACECONTEXTENTRY']._serialized_start=1394
-  _globals['_ASSIGNMENT_TRACECONTEXTENTRY']._serialized_end=1445
-  _globals['_CANCELTASK']._serialized_start=1447
-  _globals['_CANCELTASK']._serialized_end=1511
-  _globals['_RESULTACK']._serialized_start=1513
-  _globals['_RESULTACK']._serialized_end=1561
-  _globals['_CONNECTRESPONSE']._serialized_start=1564
-  _globals['_CONNECTRESPONSE']._serialized_end=1814
-  _globals['_CONNECTRESPONSEBATCH']._serialized_start=1816
-  _globals['_CONNECTRESPONSEBATCH']._serialized_end=1886
-  _globals['_PARTICIPANTSERVICE']._serialized_start=2102
-  _globals['_PARTICIPANTSERVICE']._serialized_end=2196
+  _globals['_CONNECTREQUEST']._serialized_end=1097
+  _globals['_CONNECTREQUESTBATCH']._serialized_start=1099
+  _globals['_CONNECTREQUESTBATCH']._serialized_end=1167
+  _globals['_WELCOME']._serialized_start=1169
+  _globals['_WELCOME']._serialized_end=1193
+  _globals['_ASSIGNMENT']._serialized_start=1196
+  _globals['_ASSIGNMENT']._serialized_end=1462
+  _globals['_ASSIGNMENT_TRACECONTEXTENTRY']._serialized_start=1411
+  _globals['_ASSIGNMENT_TRACECONTEXTENTRY']._serialized_end=1462
+  _globals['_CANCELTASK']._serialized_start=1464
+  _globals['_CANCELTASK']._serialized_end=1528
+  _globals['_RESULTACK']._serialized_start=1530
+  _globals['_RESULTACK']._serialized_end=1578
+  _globals['_CONNECTRESPONSE']._serialized_start=1581
+  _globals['_CONNECTRESPONSE']._serialized_end=1831
+  _globals['_CONNECTRESPONSEBATCH']._serialized_start=1833
+  _globals['_CONNECTRESPONSEBATCH']._serialized_end=1903
+  _globals['_PARTICIPANTSERVICE']._serialized_start=2119
+  _globals['_PARTICIPANTSERVICE']._serialized_end=2213
 # @@protoc_insertion_point(module_scope)

@@ -73,7 +73,7 @@ async def serve(config: ApiConfig) -> None:
     registry = TaskTypeRegistry(zk_client)
     await asyncio.to_thread(registry.start)
     await asyncio.to_thread(kafka.ensure_topics, config.common)
-    producer = kafka.AsyncProducer(config.common)
+    producer = kafka.AsyncProducer(config.common, linger_ms=0)
     relay = OutboxRelay(store, producer, config.relay_interval)
     notifier = ChangeNotifier()
     registry_config = RegistryConfig.from_env()

@@ -34,6 +34,7 @@ async def serve(config: ControllerConfig) -> None:
     await asyncio.to_thread(client.ensure_path, zkpaths.WORKFLOWS)
     await asyncio.to_thread(kafka.ensure_topics, config.common)
     producer = kafka.AsyncProducer(config.common)
+    workflow_producer = kafka.AsyncProducer(config.common, linger_ms=0)
     leadership = Leadership()
     store = StateStore(client)
 
@@ -55,6 +56,7 @@ async def serve(config: ControllerConfig) -> None:
             machine=machine,
             store=store,
             producer=producer,
+            workflow_producer=workflow_producer,
             epoch=epoch,
             flush_interval=config.flush_interval.total_seconds(),
             on_fenced=lambda: campaign.resign() if campaign else None,
@@ -92,6 +94,7 @@ async def serve(config: ControllerConfig) -> None:
         campaign.stop()
         await step_down()
         producer.close()
+        workflow_producer.close()
         await asyncio.to_thread(client.stop)
         client.close()
 

@@ -15,7 +15,6 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
-from helicase.common import topics
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.kafka import AsyncProducer
 from helicase.controller import _codec, _metrics
@@ -31,6 +30,7 @@ from helicase.controller._actions import (
     WorkflowStatusChanged,
 )
 from helicase.controller._machine import Machine
+from helicase.controller._publisher import Publisher
 from helicase.controller._stimuli import (
     AnyStimulus,
     ParticipantDisconnected,
@@ -69,11 +69,12 @@ class Core:
         epoch: int,
         flush_interval: float,
         on_fenced: Callable[[], None],
+        workflow_producer: AsyncProducer | None = None,
     ) -> None:
         self.machine = machine
         self.epoch = epoch
         self._store = store
-        self._producer = producer
+        self._publisher = Publisher(producer, workflow_producer)
         self._flush_interval = flush_interval
         self._on_fenced = on_fenced
         self._inbox: asyncio.Queue[tuple[AnyStimulus, asyncio.Future[None] | None]] = (
@@ -86,7 +87,7 @@ class Core:
         # Decisions are published only once the state they belong to is durable: a deposed
         # leader's unpersisted decisions never reach PostgreSQL.
         self._events: list[bytes] = []
-        self._event_keys: list[str] = []
+        self._event_keys: list[tuple[str, bool]] = []  # (Kafka key, a workflow event?)
         self._flush_waiters: list[asyncio.Future[None]] = []
         self._wake_flusher = asyncio.Event()
         self._timers: set[asyncio.TimerHandle] = set()
@@ -207,7 +208,9 @@ class Core:
                     self._send(action.participant, Reply(cancel=cancel))
                 case Emit():
                     self._events.append(action.event.SerializeToString())
-                    self._event_keys.append(action.event.workflow_id)
+                    self._event_keys.append(
+                        (action.event.workflow_id, action.event.HasField("workflow_event"))
+                    )
                     self._wake_flusher.set()
                 case StartTimer():
                     self._start_timer(action)
@@ -290,9 +293,11 @@ class Core:
                 continue
             finally:
                 last_write = loop.time()
-            for key, value in zip(keys, emitted, strict=True):
-                sent = self._producer.send_nowait(topics.EVENTS, key, value)
-                sent.add_done_callback(_log_failure)
+            for (key, of_workflow), value in zip(keys, emitted, strict=True):
+                if of_workflow:
+                    self._publisher.workflow_event(key, value)
+                else:
+                    self._publisher.task_event(key, value)
             self._send_acks(acks)
             for waiter in waiters:
                 if not waiter.done():
@@ -319,8 +324,3 @@ def _observe_status(status: controller_pb2.WorkflowStatus) -> None:
         seconds = (status.end_time.ToNanoseconds() - status.start_time.ToNanoseconds()) / 1e9
         name = WS.Name(status.state).removeprefix("WORKFLOW_STATE_")
         _metrics.WORKFLOW_SECONDS.labels(name).observe(max(0.0, seconds))
-
-
-def _log_failure(future: asyncio.Future[None]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.error("event not published", extra={"error": repr(future.exception())})

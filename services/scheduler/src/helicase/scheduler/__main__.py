@@ -46,7 +46,7 @@ async def serve(config: SchedulerConfig) -> int:
     leader = LeaderWatch(client, asyncio.get_running_loop())
     await asyncio.to_thread(leader.start)
     controller = Controller(leader)
-    producer = AsyncProducer(config.common)
+    producer = AsyncProducer(config.common, linger_ms=0)
     api = channel(config.common.api_addr)
     workflows = Workflows(
         scheduler_id=config.scheduler_id,

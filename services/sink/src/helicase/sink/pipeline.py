@@ -132,9 +132,12 @@ class Sink:
         partitions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         loop = asyncio.get_running_loop()
         try:
+            # Asynchronous: the next batch need not wait for the broker's answer. A commit that
+            # fails is covered by the next one (offsets only grow); a sink that dies before its
+            # last commit landed re-reads those events, and the api ignores the duplicates.
             await loop.run_in_executor(
                 self._kafka_thread,
-                lambda: self._consumer.commit(offsets=partitions, asynchronous=False),
+                lambda: self._consumer.commit(offsets=partitions, asynchronous=True),
             )
         except Exception as exc:
             # Typically a rebalance took the partition away: its new owner re-reads from the
