@@ -19,7 +19,6 @@ import argparse
 import logging
 import statistics
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -32,7 +31,7 @@ from helicase.controller._election import bump_epoch
 from helicase.controller._store import StateStore
 from helicase.controller._workflow import WorkflowRun
 from helicase.devstack import ZooKeeper, free_port
-from helicase.devstack.testing import new_home, remove_home
+from helicase.devstack.testing import chrooted_zk, new_home, remove_home
 from helicase.v1 import workflow_pb2
 
 TS = workflow_pb2.TaskState
@@ -53,24 +52,6 @@ def zookeeper(connect: str | None) -> Iterator[str]:
     finally:
         server.stop()
         remove_home(home)
-
-
-@contextmanager
-def client(connect: str) -> Iterator[KazooClient]:
-    """A client in a fresh chroot, so runs never see each other's nodes."""
-    chroot = f"/bench-store-{uuid.uuid4().hex[:8]}"
-    setup = KazooClient(hosts=connect)
-    setup.start(timeout=30)
-    setup.ensure_path(chroot)
-    setup.stop()
-    setup.close()
-    zk = KazooClient(hosts=f"{connect}{chroot}")
-    zk.start(timeout=30)
-    try:
-        yield zk
-    finally:
-        zk.stop()
-        zk.close()
 
 
 def write_v4(zk: KazooClient, epoch: int, workflow_id: str, data: bytes) -> None:
@@ -117,7 +98,7 @@ def main() -> None:
     run = mid_run(noop_run(args.tasks))
     _codec.encode(run)  # packs the definition, as the first commit does
     with zookeeper(args.zookeeper) as connect:
-        with client(connect) as zk:
+        with chrooted_zk(connect, "/bench-store") as zk:
             epoch = bump_epoch(zk)
             zk.ensure_path(zkpaths.WORKFLOWS)
             write_v4(zk, epoch, "bench", _codec.encode(run))
@@ -125,7 +106,7 @@ def main() -> None:
                 run, args.commits, lambda data: write_v4(zk, epoch, "bench", data)
             )
             before_bytes = len(zk.get(zkpaths.workflow_state("bench"))[0])
-        with client(connect) as zk:
+        with chrooted_zk(connect, "/bench-store") as zk:
             epoch = bump_epoch(zk)
             store = StateStore(zk)
             started = time.perf_counter()

@@ -18,7 +18,9 @@ import statistics
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from bench import suite_cpu
 from helicase.client import HelicaseClient, load_workflow_request
 from helicase.v1 import workflow_pb2
 
@@ -58,7 +60,7 @@ async def wait_all_completed(client: HelicaseClient, ids: list[str], tasks: int)
         await asyncio.sleep(0.05)
 
 
-async def throughput(client: HelicaseClient, workflows: int, tasks: int) -> dict[str, float]:
+async def throughput(client: HelicaseClient, workflows: int, tasks: int) -> dict[str, Any]:
     start = time.perf_counter()
     created = await asyncio.gather(
         *(client.create(load_workflow_request(noop_workflow(f"bench-{i}", tasks)))
@@ -96,17 +98,25 @@ async def latency(client: HelicaseClient, runs: int) -> dict[str, float]:
 async def run(args: argparse.Namespace) -> dict[str, object]:
     async with HelicaseClient(args.api, timeout=60) as client:
         await latency(client, 3)  # warm-up: connections, caches
-        result_a = await throughput(client, args.workflows, args.tasks)
-        print(
-            f"(a) {result_a['workflows']} x {args.tasks} noop tasks: "
-            f"{result_a['tasks_per_s']} tasks/s end to end ({result_a['elapsed_s']} s)"
-        )
+        runs_a = []
+        for _ in range(args.repeat):
+            before = suite_cpu.snapshot() if args.cpu else {}
+            result_a = await throughput(client, args.workflows, args.tasks)
+            print(
+                f"(a) {result_a['workflows']} x {args.tasks} noop tasks: "
+                f"{result_a['tasks_per_s']} tasks/s end to end ({result_a['elapsed_s']} s)"
+            )
+            if args.cpu:
+                cpu = suite_cpu.spent(before, suite_cpu.snapshot())
+                result_a["cpu_s"] = cpu
+                print("    CPU s: " + ", ".join(f"{k} {v}" for k, v in cpu.items()))
+            runs_a.append(result_a)
         result_d = await latency(client, args.latency_runs)
         print(
             f"(d) {args.latency_runs} sequential 1-task workflows: submit->COMPLETED "
             f"p50 {result_d['p50_ms']} ms, p99 {result_d['p99_ms']} ms"
         )
-    return {"throughput": result_a, "latency": result_d}
+    return {"throughput": runs_a[-1], "throughput_runs": runs_a, "latency": result_d}
 
 
 def main() -> None:
@@ -115,6 +125,10 @@ def main() -> None:
     parser.add_argument("--workflows", type=int, default=10)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--latency-runs", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=1, help="(a) runs, one after another")
+    parser.add_argument(
+        "--cpu", action="store_true", help="CPU seconds of each suite component per (a) run"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "results")
     args = parser.parse_args()
     figures = asyncio.run(run(args))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import string
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from helicase.controller._election import bump_epoch
 from helicase.controller._store import CHUNK_BYTES, Fenced, StateStore
 from helicase.controller.testing import Harness, definition
 from helicase.devstack import Infra
+from helicase.devstack.testing import chrooted_zk
 from helicase.v1 import workflow_pb2
 from tests.integration.helpers import request, state, task_states
 
@@ -28,17 +28,8 @@ TS = workflow_pb2.TaskState
 
 @pytest.fixture
 def zk(infra: Infra) -> Iterator[KazooClient]:
-    chroot = f"/ctl{uuid.uuid4().hex[:8]}"
-    setup = KazooClient(hosts=infra.zookeeper.connect)
-    setup.start(timeout=30)
-    setup.ensure_path(chroot)
-    setup.stop()
-    setup.close()
-    client = KazooClient(hosts=f"{infra.zookeeper.connect}{chroot}")
-    client.start(timeout=30)
-    yield client
-    client.stop()
-    client.close()
+    with chrooted_zk(infra.zookeeper.connect, "/ctl") as client:
+        yield client
 
 
 def big_run(

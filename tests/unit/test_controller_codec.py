@@ -26,21 +26,7 @@ Outcome = participant_pb2.TaskOutcome
 
 
 def test_state_round_trips_with_definition_columns_participants_and_outputs() -> None:
-    h = Harness()
-    h.join("p1", capacity=2)
-    out = h.submit(
-        [
-            {"id": "a", "type": "noop", "params": {"k": [1, "x"]}},
-            {"id": "b", "type": "sleep", "timeout": "3s"},
-            {"id": "c", "type": "noop", "dependsOn": ["a", "b"]},
-        ],
-        displayName="demo",
-        labels={"team": "chem"},
-    )
-    a, b = assigns(out)
-    h.result(a, Outcome.TASK_OUTCOME_COMPLETED, outputs={"dir": "/x"})
-    h.started(b.ref)
-    original = h.machine.workflows["w1"]
+    original = _busy_run(labels={"team": "chem"})
     restored = decode(encode(original))
     assert restored.definition.blob == original.definition.blob
     assert restored.definition.workflow().labels == {"team": "chem"}
@@ -63,7 +49,7 @@ def test_a_large_workflow_stays_small_when_encoded() -> None:
     assert len(decode(data).definition) == 20_000
 
 
-def _busy_run() -> WorkflowRun:
+def _busy_run(labels: dict[str, str] | None = None) -> WorkflowRun:
     """Tasks in every situation the state records: done with outputs, in flight, with timers."""
     h = Harness()
     h.join("p1", capacity=2)
@@ -74,6 +60,7 @@ def _busy_run() -> WorkflowRun:
             {"id": "c", "type": "noop", "dependsOn": ["a", "b"]},
         ],
         displayName="demo",
+        labels=labels or {},
     )
     a, b = assigns(out)
     h.result(a, Outcome.TASK_OUTCOME_COMPLETED, outputs={"dir": "/x"})

@@ -86,9 +86,7 @@ class AsyncProducer:
     A background thread serves delivery reports; `send` resolves once the broker has the message.
     """
 
-    def __init__(
-        self, config: CommonConfig, *, linger_ms: float = 2.0, **overrides: Any
-    ) -> None:
+    def __init__(self, config: CommonConfig, *, linger_ms: float = 2.0, **overrides: Any) -> None:
         # `linger_ms` is the service's default: 0 where messages come in bursts anyway (the
         # controller publishes a group commit's events at once) or rarely (a launch command),
         # a little where they come one by one (a participant's events). HELICASE_KAFKA_LINGER

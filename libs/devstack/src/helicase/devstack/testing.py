@@ -8,7 +8,8 @@ import shutil
 import signal
 import tempfile
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,25 @@ from helicase.devstack._supervisor import ServiceSpec, Supervisor
 
 FAKE_SERVICE = "helicase.devstack._fake_service"
 """A module serving only gRPC health: stands in for any service in tests of the harness."""
+
+
+@contextmanager
+def chrooted_zk(connect: str, prefix: str = "/test") -> Iterator[KazooClient]:
+    """A started ZooKeeper client in a fresh chroot (`<prefix>-<random>`), so runs never see
+    each other's nodes; stopped and closed afterwards."""
+    chroot = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    setup = KazooClient(hosts=connect)
+    setup.start(timeout=30)
+    setup.ensure_path(chroot)
+    setup.stop()
+    setup.close()
+    client = KazooClient(hosts=f"{connect}{chroot}")
+    client.start(timeout=30)
+    try:
+        yield client
+    finally:
+        client.stop()
+        client.close()
 
 
 def new_home(prefix: str) -> Path:
