@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kazoo.exceptions import NodeExistsError, NoNodeError
@@ -232,6 +233,7 @@ class World:
             admission=Admission(2),
             claim_wait=timedelta(0),
             blocking=inline,
+            api_retry_pause=timedelta(0),
         )
         return Scheduler(workflows, session)
 
@@ -379,3 +381,47 @@ def test_no_workflow_is_lost_or_run_twice_across_scheduler_crashes(
             await world.close()
 
     asyncio.run(run())
+
+
+class RestartingApi:
+    """Answers UNAVAILABLE `outage` times (the api restarting), then with `state`."""
+
+    def __init__(self, outage: int, state: int, code: grpc.StatusCode | None = None) -> None:
+        self.outage = outage
+        self.state = state
+        self.code = code or grpc.StatusCode.UNAVAILABLE
+        self.calls = 0
+
+    async def GetWorkflow(
+        self, request: workflow_service_pb2.GetWorkflowRequest, **_: Any
+    ) -> workflow_service_pb2.GetWorkflowResponse:
+        self.calls += 1
+        if self.calls <= self.outage:
+            raise grpc.aio.AioRpcError(self.code, grpc.aio.Metadata(), grpc.aio.Metadata(), "")
+        workflow = workflow_pb2.Workflow(id=request.id, state=self.state)  # type: ignore[arg-type]
+        return workflow_service_pb2.GetWorkflowResponse(workflow=workflow)
+
+
+def scheduler_with(api: RestartingApi) -> Workflows:
+    world = World()
+    return Workflows(
+        scheduler_id="s9",
+        zk=Session(world.zoo, 9),
+        controller=ControllerClient(world.controller),  # type: ignore[arg-type]
+        producer=Producer(),  # type: ignore[arg-type]
+        api=api,  # type: ignore[arg-type]
+        admission=Admission(2),
+        claim_wait=timedelta(0),
+        blocking=inline,
+        api_retry_pause=timedelta(0),
+    )
+
+
+def test_an_api_that_does_not_answer_is_asked_again_before_a_launch_runs() -> None:
+    # A re-read launch of a finished, released workflow must not run again because the api was
+    # restarting when the scheduler asked (seen in a chaos run: the whole workflow ran twice).
+    api = RestartingApi(outage=3, state=WS.WORKFLOW_STATE_COMPLETED)
+    assert asyncio.run(scheduler_with(api)._already_finished("w1")) is True
+    assert api.calls == 4
+    unknown = RestartingApi(outage=1, state=0, code=grpc.StatusCode.NOT_FOUND)
+    assert asyncio.run(scheduler_with(unknown)._already_finished("w1")) is False

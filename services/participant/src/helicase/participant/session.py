@@ -304,7 +304,7 @@ class Participant:
             if self._stopping and result.outcome == Outcome.TASK_OUTCOME_CANCELED:
                 return  # killed by our own shutdown: the controller re-places it, report nothing
             state = events.OUTCOME_STATE.get(result.outcome)
-            ended = events.timestamp()  # the same on the event and on the controller's copy
+            ended = events.timestamp()  # the same on the event and on the result
             if state is not None:
                 await self._publish(ref, state, result, at=ended, start=start)
             message = participant_pb2.TaskResult(

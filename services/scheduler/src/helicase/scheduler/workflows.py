@@ -41,8 +41,10 @@ class Workflows:
         claim_wait: timedelta,
         tenant_label: str = "tenant",
         blocking: Blocking = asyncio.to_thread,
+        api_retry_pause: timedelta = timedelta(milliseconds=50),
     ) -> None:
         self.scheduler_id = scheduler_id
+        self._api_retry_pause = api_retry_pause.total_seconds()  # first pause; doubles to 2 s
         self._blocking = blocking  # how the (blocking) ZooKeeper calls run off the event loop
         self._tenant_label = tenant_label
         self._claim_wait = claim_wait
@@ -260,10 +262,27 @@ class Workflows:
         await _poll_until(check, within=None)
 
     async def _already_finished(self, workflow_id: str) -> bool:
+        """Whether PostgreSQL has the workflow finished. Asks until the api answers: an api that
+        is down must not make a finished (and released) workflow look unfinished, or its
+        re-read launch would run it again from the start."""
         request = workflow_service_pb2.GetWorkflowRequest(
             id=workflow_id, view=workflow_pb2.WORKFLOW_VIEW_BASIC
         )
-        return await self._stored_terminal(request, deadline=2.0)
+        backoff = self._api_retry_pause
+        while True:
+            try:
+                response = await self._api.GetWorkflow(request, timeout=2.0)
+            except grpc.aio.AioRpcError as err:
+                if err.code() == grpc.StatusCode.NOT_FOUND:
+                    return False
+                log.info(
+                    "api not answering; asking again before launching",
+                    extra={"workflow_id": workflow_id, "code": err.code().name},
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            return response.workflow.state in events.WORKFLOW_TERMINAL
 
     async def _stored_terminal(
         self, request: workflow_service_pb2.GetWorkflowRequest, deadline: float = 10.0
