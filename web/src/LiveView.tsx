@@ -1,7 +1,16 @@
 // One workflow, live: the graph coloured by task state (fed by WatchWorkflow), a drawer with the
 // selected task's attempts, and a cancel button.
 import { Code, ConnectError } from "@connectrpc/connect";
-import { Background, Controls, type Edge, MarkerType, ReactFlow, ReactFlowProvider } from "@xyflow/react";
+import {
+  applyNodeChanges,
+  Background,
+  Controls,
+  type Edge,
+  MarkerType,
+  type NodeChange,
+  ReactFlow,
+  ReactFlowProvider,
+} from "@xyflow/react";
 import { useEffect, useMemo, useState } from "react";
 
 import { errorText, type LiveTask, type LiveWorkflow, workflowClient, workflowJson } from "./api";
@@ -81,6 +90,17 @@ export function LiveView({ workflowId }: { workflowId: string }) {
       };
     });
   }, [graph, byId, selected]);
+  // Controlled nodes keep what React Flow measured: a status update replaces the node objects,
+  // and a node without its measured size stays hidden until a resize that never comes.
+  const [flowNodes, setFlowNodes] = useState<TaskFlowNode[]>([]);
+  useEffect(() => {
+    setFlowNodes((previous) => {
+      const measured = new Map(previous.map((n) => [n.id, n.measured]));
+      return nodes.map((n) => ({ ...n, measured: measured.get(n.id) ?? n.measured }));
+    });
+  }, [nodes]);
+  const onNodesChange = (changes: NodeChange<TaskFlowNode>[]) =>
+    setFlowNodes((ns) => applyNodeChanges(changes, ns));
   const edges: Edge[] = useMemo(() => {
     if (!graph) return [];
     const keyToId = new Map(graph.draft.nodes.map((n) => [n.key, n.task.id]));
@@ -134,7 +154,8 @@ export function LiveView({ workflowId }: { workflowId: string }) {
       <div className="live-body">
         <div className="canvas" aria-label="Live workflow graph">
           <ReactFlowProvider>
-            <ReactFlow nodes={nodes} edges={edges} nodeTypes={nodeTypes} nodesConnectable={false}
+            <ReactFlow nodes={flowNodes} edges={edges} nodeTypes={nodeTypes} nodesConnectable={false}
+              onNodesChange={onNodesChange}
               onNodeClick={(_, node) => setSelected((node as TaskFlowNode).data.task.id)}
               onPaneClick={() => setSelected(null)} fitView fitViewOptions={{ maxZoom: 1.2 }}
               proOptions={{ hideAttribution: true }} deleteKeyCode={null} key={shape}>
