@@ -252,7 +252,10 @@ class Workflows:
         request = workflow_service_pb2.GetWorkflowRequest(
             id=final.workflow_id, view=workflow_pb2.WORKFLOW_VIEW_BASIC
         )
-        check = lambda: self._stored_terminal(request)  # noqa: E731
+
+        async def check() -> bool:
+            return await self._terminal_stored(request) is True
+
         if await _poll_until(check, within=TERMINAL_FALLBACK.total_seconds()):
             return
         log.warning(
@@ -269,36 +272,30 @@ class Workflows:
             id=workflow_id, view=workflow_pb2.WORKFLOW_VIEW_BASIC
         )
         backoff = self._api_retry_pause
-        while True:
-            try:
-                response = await self._api.GetWorkflow(request, timeout=2.0)
-            except grpc.aio.AioRpcError as err:
-                if err.code() == grpc.StatusCode.NOT_FOUND:
-                    return False
-                log.info(
-                    "api not answering; asking again before launching",
-                    extra={"workflow_id": workflow_id, "code": err.code().name},
-                )
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-                continue
-            return response.workflow.state in events.WORKFLOW_TERMINAL
+        while (finished := await self._terminal_stored(request, deadline=2.0)) is None:
+            log.info(
+                "api not answering; asking again before launching",
+                extra={"workflow_id": workflow_id},
+            )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
+        return finished
 
-    async def _stored_terminal(
+    async def _terminal_stored(
         self, request: workflow_service_pb2.GetWorkflowRequest, deadline: float = 10.0
-    ) -> bool:
+    ) -> bool | None:
+        """Whether the api shows the workflow in a terminal state (an unknown one is not);
+        None when the api gave no answer."""
         try:
             response = await self._api.GetWorkflow(request, timeout=deadline)
         except grpc.aio.AioRpcError as err:
-            if err.code() not in (
-                grpc.StatusCode.NOT_FOUND,
-                grpc.StatusCode.UNAVAILABLE,
-                grpc.StatusCode.DEADLINE_EXCEEDED,
-            ):
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 log.warning(
                     "GetWorkflow failed", extra={"code": err.code().name, "detail": err.details()}
                 )
-            return False
+            return None
         return response.workflow.state in events.WORKFLOW_TERMINAL
 
     async def _publish(
