@@ -20,7 +20,19 @@ def main() -> int:
     parser.add_argument("--kill-interval", type=float, default=3.0, help="seconds between kills")
     parser.add_argument("--wait", type=float, default=300.0, help="seconds to drain at the end")
     parser.add_argument("--no-infra-restarts", action="store_true", help="kill services only")
-    parser.add_argument("--keep-home", action="store_true", help="keep logs and data")
+    parser.add_argument(
+        "--leader-storm",
+        type=int,
+        default=6,
+        help="rounds of back-to-back leader kills (the leader, then its successor 0-6 s after "
+        "it is elected); 0 for none",
+    )
+    parser.add_argument(
+        "--hog", action="store_true", help="burn every core and fsync in a loop beside the suite"
+    )
+    parser.add_argument(
+        "--keep-home", action="store_true", help="keep the logs, data and ledger of the run"
+    )
     args = parser.parse_args()
     options = ChaosOptions(
         workflows=args.workflows,
@@ -30,6 +42,8 @@ def main() -> int:
         wait_timeout=args.wait,
         infra_restarts=not args.no_infra_restarts,
         keep_home=args.keep_home,
+        leader_storm=args.leader_storm,
+        hog=args.hog,
         log=lambda line: print(line, flush=True),
     )
     report = asyncio.run(run_chaos(options))

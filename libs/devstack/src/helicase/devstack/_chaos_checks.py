@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -118,8 +119,40 @@ def check_database(
     }
 
 
+def _clock(t: float) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}"
+
+
+def timeline(
+    entries: Sequence[dict[str, Any]],
+    key: tuple[str, str],
+    journal: Sequence[tuple[float, str]] = (),
+) -> list[str]:
+    """What happened to one task, in time order: each participant's assignments, starts,
+    finishes and acknowledgements (with the leader epoch of the stream each came on), and what
+    the chaos driver did meanwhile (kills, elections)."""
+    mine = [e for e in entries if (e["workflow_id"], e["task_id"]) == key]
+    if not mine:
+        return []
+    lines = [
+        (
+            e["t"],
+            f"{e['participant']} {e['event']} attempt {e['attempt']} placement "
+            f"{e['placement']} {e['outcome'].removeprefix('TASK_OUTCOME_')} "
+            f"epoch {e.get('epoch', '?')}".replace("  ", " "),
+        )
+        for e in mine
+    ]
+    begin, end = min(t for t, _ in lines) - 15, max(t for t, _ in lines) + 1
+    lines += [(t, f"driver: {what}") for t, what in journal if begin <= t <= end]
+    return [f"{_clock(t)} {what}" for t, what in sorted(lines)]
+
+
 def check_ledger(
-    ledger: Path, completed: set[tuple[str, str, int, int]], report: ChaosReport
+    ledger: Path,
+    completed: set[tuple[str, str, int, int]],
+    report: ChaosReport,
+    journal: Sequence[tuple[float, str]] = (),
 ) -> None:
     entries: list[dict[str, Any]] = []
     torn = 0
@@ -169,6 +202,10 @@ def check_ledger(
             f"{len(after_ack)} task runs started after a COMPLETED result was acknowledged, "
             f"e.g. {after_ack[:3]}"
         )
+        keys = list(dict.fromkeys(key for key, _ in after_ack))[:3]
+        report.figures["violation_timelines"] = {
+            "/".join(key): timeline(entries, key, journal) for key in keys
+        }
     never_ran = sorted(completed - completed_runs)
     if never_ran:
         report.failures.append(

@@ -71,6 +71,12 @@ class ChaosReport:
     def render(self) -> str:
         lines = ["== chaos figures =="]
         for key, value in self.figures.items():
+            if key == "violation_timelines":  # one line per happening, to read top down
+                lines.append(f"{key}:")
+                for task, happenings in value.items():
+                    lines.append(f"  {task}")
+                    lines += [f"    {line}" for line in happenings]
+                continue
             lines.append(f"{key}: {json.dumps(value, sort_keys=True, default=str)}")
         lines.append("== checks ==")
         if self.failures:

@@ -46,6 +46,7 @@ from helicase.devstack._chaos_model import (
     first_line,
     ws_name,
 )
+from helicase.devstack._hog import LoadHog
 from helicase.devstack._infra import Infra, InfraPorts
 from helicase.devstack._layout import ServicePorts, service_specs, suite_env
 from helicase.devstack._proc import LOOPBACK, free_port
@@ -74,6 +75,14 @@ class ChaosOptions:
     wait_timeout: float = 300.0
     """Seconds to wait for every workflow to be terminal once the chaos stopped."""
     keep_home: bool = False
+    leader_storm: int = 0
+    """Rounds of back-to-back leader kills, spread over the run: the leader is killed, then its
+    successor as soon as it holds the election lock (still loading its state, perhaps) plus the
+    round's spacing, cycling through `storm_spacings`."""
+    storm_spacings: Sequence[float] = (0.0, 0.5, 1.0, 2.0, 4.0, 6.0)
+    hog: bool = False
+    """Load beside the suite (helicase.devstack.LoadHog): a CPU burner per core and an fsync
+    writer on the disk of the run's home."""
     log: Callable[[str], None] = print
 
 
@@ -219,6 +228,7 @@ class ChaosSuite:
         self.own_infra = infra is None
         self.infra = infra or Infra(self.home, InfraPorts.free(), durable=True)
         self.suite: RunningSuite | None = None
+        self.hog = LoadHog(directory=self.home) if options.hog else None
         self._closed = False
         atexit.register(self.close)
 
@@ -267,12 +277,17 @@ class ChaosSuite:
         self.options.log(f"starting the suite ({', '.join(by_name)}) in namespace {namespace}")
         supervisor.start_all()
         supervisor.wait_healthy(timeout=120)
+        if self.hog is not None:
+            self.options.log(f"load hog: {self.hog.cpus} CPU burners and an fsync writer")
+            self.hog.start()
         return self.suite
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self.hog is not None:
+            self.hog.stop()
         try:
             if self.suite is not None:
                 self.suite.supervisor.stop_all()
@@ -282,6 +297,8 @@ class ChaosSuite:
                     self.infra.stop()
             finally:
                 remove_home(self.home, keep=self.options.keep_home)
+                if self.options.keep_home:
+                    self.options.log(f"kept the run's logs, data and ledger in {self.home}")
 
 
 # --- the driver ----------------------------------------------------------------------------
@@ -300,10 +317,12 @@ class Chaos:
         self.infra_restarts: dict[str, float] = {}
         self.cancel_outcomes: Counter[str] = Counter()
         self.odd_errors: Counter[str] = Counter()
-        self._killed_leaders: set[int] = set()
+        self.journal: list[tuple[float, str]] = []  # (time, what the driver did), for timelines
+        self._killed_sessions: set[int] = set()  # ZooKeeper sessions of controllers killed
         self._zk: KazooClient | None = None
 
     def log(self, message: str) -> None:
+        self.journal.append((time.time(), message))
         self.options.log(f"[chaos {time.strftime('%H:%M:%S')}] {message}")
 
     def names(self, module: str) -> list[str]:
@@ -404,6 +423,12 @@ class Chaos:
             self._zk.start(timeout=15)
         return self._zk
 
+    def _controller_at(self, addr: object) -> str | None:
+        for name in self.names("controller"):
+            if self.suite.specs[name].health_addr == addr:
+                return name
+        return None
+
     def leader(self) -> str | None:
         """The supervised name of the controller that leads now, or None. A leader node left
         by a leader killed before (its session not expired yet) is waited out (up to 20 s)."""
@@ -414,15 +439,35 @@ class Chaos:
                 addr = json.loads(data)["addr"]
             except Exception:
                 addr, stat = None, None
-            if stat is not None and stat.ephemeralOwner not in self._killed_leaders:
-                for name in self.names("controller"):
-                    if self.suite.specs[name].health_addr == addr:
-                        self._killed_leaders.add(stat.ephemeralOwner)
-                        return name
-                return None
+            if stat is not None and stat.ephemeralOwner not in self._killed_sessions:
+                name = self._controller_at(addr)
+                if name is not None:
+                    self._killed_sessions.add(stat.ephemeralOwner)
+                return name
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.5)
+
+    def elected(self, timeout: float = 20) -> str | None:
+        """The controller that holds the election lock, as soon as it holds it (before it has
+        loaded the state and published itself as leader), or None within `timeout`. The lock
+        node of a controller killed before is waited out, as its session is."""
+        zk = self._zk_client()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                children = zk.get_children(zkpaths.ELECTION)
+                first = min(children, key=lambda child: child[-10:])  # the lowest sequence
+                data, stat = zk.get(f"{zkpaths.ELECTION}/{first}")
+            except Exception:
+                data, stat = b"", None
+            if stat is not None and stat.ephemeralOwner not in self._killed_sessions:
+                name = self._controller_at(data.decode())
+                if name is not None:
+                    self._killed_sessions.add(stat.ephemeralOwner)
+                    return name
+            time.sleep(0.05)
+        return None
 
     def pick(self, kind: str) -> str | None:
         if kind == "leader":
@@ -462,6 +507,26 @@ class Chaos:
 
     _infra: Infra | None = None
 
+    async def storm_round(self, spacing: float) -> None:
+        """Kills the leader, then its successor `spacing` seconds after it won the election."""
+        first = await asyncio.to_thread(self.leader)
+        if first is None:
+            self.log("storm: no leader to kill right now")
+            return
+        self.log(f"storm: kill -9 {first} (leader)")
+        restart = asyncio.create_task(asyncio.to_thread(self.kill_and_restart, first))
+        try:
+            second = await asyncio.to_thread(self.elected)
+            if second is None:
+                self.log("storm: no successor was elected in time")
+                return
+            self.log(f"storm: {second} holds the election lock")
+            await asyncio.sleep(spacing)
+            self.log(f"storm: kill -9 {second} (elected {spacing} s before)")
+            await asyncio.to_thread(self.kill_and_restart, second)
+        finally:
+            await restart
+
     async def killer(self, until: float, infra: Infra | None) -> None:
         self._infra = infra
         loop = asyncio.get_running_loop()
@@ -473,10 +538,17 @@ class Chaos:
             self.rng.shuffle(order)
             span = until - start
             infra_due = [(start + span * (i + 1) / 4, part) for i, part in enumerate(order)]
+        rounds = self.options.leader_storm
+        spacings = self.options.storm_spacings
+        storm_due = [start + (until - start) * (i + 0.5) / rounds for i in range(rounds)]
         while loop.time() < until:
             await asyncio.sleep(self.options.kill_interval)
             if loop.time() >= until:
                 break
+            if storm_due and loop.time() >= storm_due[0]:
+                storm_due.pop(0)
+                await self.storm_round(spacings[(rounds - len(storm_due) - 1) % len(spacings)])
+                continue
             if infra_due and loop.time() >= infra_due[0][0]:
                 _, part = infra_due.pop(0)
                 self.log(f"restarting {part}")
@@ -573,7 +645,7 @@ class Chaos:
         completed = await asyncio.to_thread(
             check_database, self.submitted, self.suite.database_url, report
         )
-        await asyncio.to_thread(check_ledger, self.ledger, completed, report)
+        await asyncio.to_thread(check_ledger, self.ledger, completed, report, self.journal)
         return report
 
 

@@ -33,13 +33,15 @@ Outcome = participant_pb2.TaskOutcome
 
 
 class Ledger:
-    """Appends one JSON line per task start, finish and acknowledgement to a file (the chaos
-    driver's record of what really ran). Each line is one O_APPEND write, so several processes
+    """Appends one JSON line per assignment received, task start, finish and acknowledgement to
+    a file (the chaos driver's record of what really ran), each with the leader epoch of the
+    stream it came on. Each line is one O_APPEND write, so several processes
     may share the file. Failures to write are logged, never raised."""
 
     def __init__(self, path: str, participant: str) -> None:
         self.path = path
         self.participant = participant
+        self.epoch = 0  # the leader epoch of the current stream (from its Welcome)
         self._fd: int | None = None
 
     def record(
@@ -55,6 +57,7 @@ class Ledger:
                 "attempt": ref.attempt,
                 "placement": ref.placement,
                 "outcome": Outcome.Name(outcome) if outcome is not None else "",
+                "epoch": self.epoch,
             },
             separators=(",", ":"),
         )
@@ -197,11 +200,15 @@ class Participant:
             for message in response.batch.messages:
                 self._on_response(message, addr)
         elif kind == "welcome":
+            if self._ledger is not None:
+                self._ledger.epoch = response.welcome.epoch
             self.connected.set()
             log.info(
                 "connected to controller", extra={"leader": addr, "epoch": response.welcome.epoch}
             )
         elif kind == "assignment":
+            if self._ledger is not None:
+                self._ledger.record("assigned", response.assignment.task)
             self._start(response.assignment)
         elif kind == "cancel":
             self._cancel(response.cancel.task, response.cancel.reason)
