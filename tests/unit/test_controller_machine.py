@@ -119,19 +119,75 @@ def test_an_outcome_the_participant_does_not_know_is_recorded_as_failed_by_the_c
     assert failed.task_event.message == "outcome 99"
 
 
-def test_stale_and_unknown_results_are_acked_and_change_nothing() -> None:
+def test_stale_and_unknown_results_are_answered_and_change_nothing() -> None:
     h = Harness()
     h.join("p1")
     h.submit(CHAIN)
-    for ref in [("w1", "a", 1, 9), ("w1", "a", 0, 1), ("nope", "a", 1, 1), ("w1", "zz", 1, 1)]:
+    # A workflow the controller does not hold finished and was released: nothing of it runs
+    # again. Any other result that is not the task's live placement is superseded.
+    for ref, taken in [
+        (("w1", "a", 1, 9), False),
+        (("w1", "a", 0, 1), False),
+        (("nope", "a", 1, 1), True),
+        (("w1", "zz", 1, 1), False),
+    ]:
         out = h.handle(
             TaskResultReceived(
                 stimulus_id="stale", now=h.now, participant="p1", ref=ref,
                 outcome=Outcome.TASK_OUTCOME_COMPLETED,
             )
         )  # fmt: skip
-        assert out == [AckResult(participant="p1", ref=ref)]
+        assert out == [AckResult(participant="p1", ref=ref, taken=taken)]
     assert h.task_state("a") == TS.TASK_STATE_ASSIGNED
+
+
+def test_a_late_completed_result_of_a_placement_given_up_is_taken_and_never_run_again() -> None:
+    # p0 held `a` when its stream broke; it did not come back within the grace, so `a` was placed
+    # again; when p0 returns with `a` COMPLETED (p1 busy, the later placement not yet sent), the
+    # controller takes that result: the later placement is never sent, `b` follows.
+    h = Harness()
+    h.join("p0", capacity=1)
+    first = assigns(h.submit(CHAIN))[0]
+    h.disconnect("p0")
+    h.fire_all(PARTICIPANT_GRACE)
+    assert h.task_state("a") == TS.TASK_STATE_READY
+    out = h.result(first, Outcome.TASK_OUTCOME_COMPLETED)
+    assert [a for a in out if isinstance(a, AckResult)] == [
+        AckResult(participant="p0", ref=first.ref)
+    ]
+    assert h.task_state("a") == TS.TASK_STATE_COMPLETED
+    later = assigns(h.join("p0", capacity=1))
+    assert [a.ref[1] for a in later] == ["b"]
+
+
+def test_a_late_completed_result_stops_the_later_placement_in_flight() -> None:
+    h = Harness()
+    h.join("p0", capacity=1)
+    first = assigns(h.submit(CHAIN))[0]
+    h.disconnect("p0")
+    h.fire_all(PARTICIPANT_GRACE)
+    second = assigns(h.join("p1", capacity=1))[0]
+    assert second.ref == ("w1", "a", 1, 2)
+    out = h.result(first, Outcome.TASK_OUTCOME_COMPLETED)
+    cancels = [a for a in out if isinstance(a, SendCancel)]
+    assert [(c.participant, c.ref) for c in cancels] == [("p1", second.ref)]
+    assert [a.ref[1] for a in assigns(out)] == ["b"]  # on p1, whose slot the cancel freed
+    # The stopped placement's answer is superseded; a repeat of the taken result is taken.
+    out = h.result(second, Outcome.TASK_OUTCOME_CANCELED)
+    assert out == [AckResult(participant="p1", ref=second.ref, taken=False)]
+    out = h.result(first, Outcome.TASK_OUTCOME_COMPLETED)
+    assert out == [AckResult(participant="p0", ref=first.ref, taken=True)]
+
+
+def test_a_failed_result_of_a_placement_given_up_is_superseded() -> None:
+    h = Harness()
+    h.join("p0", capacity=1)
+    first = assigns(h.submit(CHAIN))[0]
+    h.disconnect("p0")
+    h.fire_all(PARTICIPANT_GRACE)
+    out = h.result(first, Outcome.TASK_OUTCOME_FAILED)
+    assert out == [AckResult(participant="p0", ref=first.ref, taken=False)]
+    assert h.task_state("a") == TS.TASK_STATE_READY
 
 
 def test_placement_fills_the_least_loaded_within_capacity() -> None:
@@ -352,9 +408,9 @@ def test_a_lost_participants_task_is_replaced_with_a_new_placement_up_to_a_bound
     out = h.lose(current.participant)
     assert h.state() == WS.WORKFLOW_STATE_FAILED
     assert "lost" in h.machine.workflows["w1"].message
-    # A late result of the first placement is stale.
+    # A late result of the first placement is stale: the workflow ended; it is superseded.
     assert h.result(first, Outcome.TASK_OUTCOME_COMPLETED) == [
-        AckResult(participant=first.participant, ref=first.ref)
+        AckResult(participant=first.participant, ref=first.ref, taken=False)
     ]
 
 
@@ -426,3 +482,21 @@ def test_a_deadline_after_the_result_changes_nothing() -> None:
     h.result(assign, Outcome.TASK_OUTCOME_COMPLETED)
     assert h.fire(deadline) == []
     assert h.state() == WS.WORKFLOW_STATE_COMPLETED
+
+
+def test_a_new_leader_publishes_again_what_its_state_records_as_decided() -> None:
+    # The old leader cancelled the workflow and died before Kafka had its events: the new one
+    # publishes the workflow's state and every final outcome it decided (not COMPLETED ones,
+    # which participants publish before reporting them) with the same event ids.
+    h = Harness()
+    h.join("p1", capacity=1)
+    first = assigns(h.submit([*CHAIN, {"id": "c", "type": "noop", "dependsOn": ["b"]}]))[0]
+    h.result(first, Outcome.TASK_OUTCOME_COMPLETED)
+    decided = [a.event for a in h.cancel() if isinstance(a, Emit)]  # b in flight, c CANCELED
+    out = h.fail_over()
+    again = [a.event for a in out if isinstance(a, Emit)]
+    assert {e.event_id for e in again} <= {e.event_id for e in decided}
+    assert sorted(e.task_event.task_id for e in again if e.HasField("task_event")) == ["c"]
+    assert [e.workflow_event.state for e in again if e.HasField("workflow_event")] == [
+        WS.WORKFLOW_STATE_CANCELING
+    ]

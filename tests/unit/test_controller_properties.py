@@ -11,6 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helicase.controller import (
+    HELD_UNTIL_DURABLE,
+    AckResult,
     Assign,
     Emit,
     TaskResultReceived,
@@ -56,40 +58,109 @@ def dags(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 STEP = st.tuples(
-    st.sampled_from(["result", "result", "result", "lose", "drop", "join", "timer", "cancel",
-                     "submit", "failover"]),
+    st.sampled_from(["result", "result", "result", "resend", "commit", "commit", "lose", "drop",
+                     "join", "timer", "cancel", "submit", "failover"]),
     st.integers(0, 10**6),
     st.sampled_from(OUTCOMES),
 )  # fmt: skip
 
 
 class World:
-    """The machine plus a model of what participants really run."""
+    """The machine, the I/O shell's group commit, and a model of what participants really run.
+
+    As in `Core`, a step's acknowledgements go out only once a commit made its state durable,
+    and a new leader takes over what the last commit wrote: a failover loses the uncommitted
+    steps and their unsent acknowledgements (two failovers may come without a commit between).
+    Participants keep their results until an acknowledgement names them and send them again
+    whenever they like (as they do on every new stream)."""
 
     def __init__(self, dag_by_workflow: dict[str, list[dict[str, Any]]], policy: str) -> None:
         self.h = Harness()
         self.dags = dag_by_workflow
         self.policy = policy
-        self.running: dict[tuple[Any, ...], str] = {}  # ref -> participant actually running it
-        self.completed: set[tuple[str, str]] = set()
-        self.terminal_state: dict[str, int] = {}
+        self.running: dict[tuple[Any, ...], str] = {}  # ref -> participant running it
+        self.unacked: dict[tuple[Any, ...], tuple[str, int]] = {}  # ref -> (participant, outcome)
+        self.stored: dict[str, bytes] = {}  # what the last commit wrote
+        self.held: list[Any] = []  # stream messages waiting for the next commit
+        self.acked_completed: set[tuple[str, str]] = set()  # told: your COMPLETED is recorded
+        self.completed: set[tuple[str, str]] = set()  # COMPLETED in a committed state
+        self.terminal_state: dict[str, int] = {}  # terminal in a committed state
         self.fail_fast_stopped: set[str] = set()
 
     def apply(self, actions: list[Any]) -> None:
         machine = self.h.machine
+        at_once = []  # stream messages the shell would not hold back
         for action in actions:
+            if isinstance(action, HELD_UNTIL_DURABLE):
+                self.held.append(action)
+            elif isinstance(action, Assign | AckResult):
+                at_once.append(action)
             if isinstance(action, Assign):
+                assert action.ref[0] not in self.terminal_state, "assigned in a finished workflow"
                 workflow = machine.workflows[action.ref[0]]
                 index = workflow.definition.index[action.ref[1]]
-                assert action.ref[0] not in self.terminal_state, "assigned in a finished workflow"
-                assert (action.ref[0], action.ref[1]) not in self.completed, "COMPLETED re-run"
                 for dep in range(len(workflow.definition)):
                     if index in workflow.definition.dependents_of(dep):
                         assert workflow.task_state[dep] == TS.TASK_STATE_COMPLETED
-                self.running[action.ref] = action.participant
-            elif isinstance(action, Emit):
-                assert action.event.workflow_id not in self.terminal_state, "event after the end"
+            elif isinstance(action, Emit) and action.event.workflow_id in self.terminal_state:
+                self.repeated(action.event)
         self.check()
+        for action in at_once:
+            if isinstance(action, Assign):
+                self.assigned(action)
+            else:
+                self.acknowledged(action)
+
+    def repeated(self, event: Any) -> None:
+        """After its end a workflow's events may only repeat what was decided (a new leader
+        publishes its final states again)."""
+        workflow = self.h.machine.workflows[event.workflow_id]
+        if event.HasField("workflow_event"):
+            assert event.workflow_event.state == workflow.state, "event after the end"
+        else:
+            index = workflow.definition.index[event.task_event.task_id]
+            assert workflow.final[index], "event after the end"
+            assert event.task_event.state == workflow.task_state[index], "event after the end"
+
+    def commit(self) -> None:
+        """A group commit: the state becomes durable, then what waited for it goes out, in
+        order, acknowledgements last (as `Core` sends them)."""
+        self.stored = self.h.commit()
+        for workflow in self.h.machine.workflows.values():
+            for index, state in enumerate(workflow.task_state):
+                if state == TS.TASK_STATE_COMPLETED:
+                    self.completed.add((workflow.id, workflow.definition.ids[index]))
+            if workflow.state in TERMINAL and workflow.id not in self.terminal_state:
+                self.terminal_state[workflow.id] = workflow.state
+                assert all(workflow.final), "a finished workflow with unfinished tasks"
+            if workflow.state == WS.WORKFLOW_STATE_FAILED and self.policy.endswith("FAIL_FAST"):
+                self.fail_fast_stopped.add(workflow.id)
+        held, self.held = self.held, []
+        for action in held:
+            if isinstance(action, Assign):
+                self.assigned(action)
+        for action in held:
+            if isinstance(action, AckResult):
+                self.acknowledged(action)
+
+    def assigned(self, action: Assign) -> None:
+        """A participant receives an assignment: it runs it, or sends the result it holds."""
+        task = (action.ref[0], action.ref[1])
+        assert task not in self.acked_completed, "acknowledged COMPLETED, assigned again"
+        assert task not in self.completed, "COMPLETED re-run"
+        if action.ref in self.unacked:
+            participant, outcome = self.unacked[action.ref]
+            self._send(action.ref, participant, outcome, 0)
+        else:
+            self.running[action.ref] = action.participant
+
+    def acknowledged(self, ack: AckResult) -> None:
+        held = self.unacked.get(ack.ref)
+        if held is None or held[0] != ack.participant:
+            return
+        del self.unacked[ack.ref]
+        if ack.taken and held[1] == Outcome.TASK_OUTCOME_COMPLETED:
+            self.acked_completed.add((ack.ref[0], ack.ref[1]))
 
     def check(self) -> None:
         machine = self.h.machine
@@ -103,17 +174,9 @@ class World:
                 if state in (TS.TASK_STATE_ASSIGNED, TS.TASK_STATE_RUNNING):
                     name = workflow.participant[index]
                     per_participant[name] = per_participant.get(name, 0) + 1
-                if state == TS.TASK_STATE_COMPLETED:
-                    self.completed.add((workflow.id, workflow.definition.ids[index]))
             if workflow.id in self.terminal_state:
                 assert workflow.state == self.terminal_state[workflow.id], "terminal changed"
-            elif workflow.state in TERMINAL:
-                self.terminal_state[workflow.id] = workflow.state
-                assert all(workflow.final), "a finished workflow with unfinished tasks"
-            if workflow.id in self.fail_fast_stopped or (
-                workflow.state == WS.WORKFLOW_STATE_FAILED and self.policy.endswith("FAIL_FAST")
-            ):
-                self.fail_fast_stopped.add(workflow.id)
+            if workflow.id in self.fail_fast_stopped:
                 for state in workflow.task_state:
                     assert state not in (
                         TS.TASK_STATE_READY, TS.TASK_STATE_ASSIGNED, TS.TASK_STATE_RUNNING,
@@ -131,9 +194,7 @@ class World:
             assert actions == [], "a repeated submit must change nothing"
         self.apply(actions)
 
-    def deliver(self, pick: int, outcome: int) -> None:
-        ref = sorted(self.running)[pick % len(self.running)]
-        participant = self.running.pop(ref)
+    def _send(self, ref: tuple[Any, ...], participant: str, outcome: int, pick: int) -> None:
         self.apply(
             self.h.handle(
                 TaskResultReceived(
@@ -142,6 +203,19 @@ class World:
                 )
             )
         )  # fmt: skip
+
+    def deliver(self, pick: int, outcome: int) -> None:
+        """A running task ends with `outcome`; its participant reports it."""
+        ref = sorted(self.running)[pick % len(self.running)]
+        participant = self.running.pop(ref)
+        self.unacked[ref] = (participant, outcome)
+        self._send(ref, participant, outcome, pick)
+
+    def resend(self, pick: int) -> None:
+        """A participant sends a result again (it has no acknowledgement for it yet)."""
+        ref = sorted(self.unacked)[pick % len(self.unacked)]
+        participant, outcome = self.unacked[ref]
+        self._send(ref, participant, outcome, pick)
 
     def join(self, name: str) -> None:
         mine = [ref for ref, owner in self.running.items() if owner == name]
@@ -152,8 +226,13 @@ class World:
         name = f"p{pick % 3}"
         if kind == "result" and self.running:
             self.deliver(pick, outcome)
-        elif kind == "lose":  # the process died: what it ran is gone
+        elif kind == "resend" and self.unacked:
+            self.resend(pick)
+        elif kind == "commit":
+            self.commit()
+        elif kind == "lose":  # the process died: what it ran and its results are gone
             self.running = {r: p for r, p in self.running.items() if p != name}
+            self.unacked = {r: v for r, v in self.unacked.items() if v[0] != name}
             self.apply(self.h.lose(name))
         elif kind == "drop":  # the stream broke; the process lives on
             self.apply(self.h.disconnect(name))
@@ -165,8 +244,9 @@ class World:
             self.apply(self.h.cancel(WORKFLOWS[pick % 3]))
         elif kind == "submit":
             self.submit(WORKFLOWS[pick % 3])
-        elif kind == "failover":  # streams break; participants reconnect to the new leader
-            self.apply(self.h.fail_over(after=pick % 7))
+        elif kind == "failover":  # uncommitted steps and unsent acks die with the leader
+            self.held = []
+            self.apply(self.h.fail_over(after=pick % 7, stored=self.stored))
 
     def drain(self) -> None:
         """Participants come back and answer everything: every workflow must end."""
@@ -175,10 +255,13 @@ class World:
         for workflow_id in WORKFLOWS:
             self.submit(workflow_id)
         for _ in range(2000):
+            self.commit()
             if all(w.terminal for w in self.h.machine.workflows.values()):
                 return
             if self.running:
                 self.deliver(0, Outcome.TASK_OUTCOME_COMPLETED)
+            elif self.unacked:
+                self.resend(0)
             elif self.h.timers:
                 self.apply(self.h.fire(min(self.h.timers, key=lambda t: t.delay)))
             else:
@@ -225,9 +308,12 @@ def test_fatal_under_fail_fast_leaves_nothing_ready_or_newly_assigned() -> None:
     )
     world.join("p0")  # capacity 2: four tasks wait READY
     world.submit("w0")
+    world.commit()
     world.deliver(0, Outcome.TASK_OUTCOME_FATAL_FAILED)
+    world.commit()
     still_running = set(world.running)  # told to stop
     world.join("p2")  # free slots, yet nothing is placed
+    world.commit()
     workflow = world.h.machine.workflows["w0"]
     assert workflow.state == WS.WORKFLOW_STATE_FAILED
     assert set(world.running) == still_running

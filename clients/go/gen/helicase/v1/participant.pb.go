@@ -819,11 +819,18 @@ func (x *CancelTask) GetReason() string {
 	return ""
 }
 
-// The controller durably recorded these results; the participant may forget them.
+// The controller's answer to results, sent once the state that reflects them is durable; the
+// participant forgets every result named here.
 type ResultAck struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Acknowledged tasks.
-	Tasks         []*TaskRef `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// Results recorded as their attempt's outcome. A task whose COMPLETED result is acknowledged
+	// here never runs again.
+	Tasks []*TaskRef `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// Results not recorded: their attempt or placement had already been decided otherwise, or
+	// had moved on (re-placed after this participant was given up, timed out by the controller,
+	// or stopped with its workflow). The task's current placement or attempt decides; it may run
+	// again.
+	Superseded    []*TaskRef `protobuf:"bytes,2,rep,name=superseded,proto3" json:"superseded,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -861,6 +868,13 @@ func (*ResultAck) Descriptor() ([]byte, []int) {
 func (x *ResultAck) GetTasks() []*TaskRef {
 	if x != nil {
 		return x.Tasks
+	}
+	return nil
+}
+
+func (x *ResultAck) GetSuperseded() []*TaskRef {
+	if x != nil {
+		return x.Superseded
 	}
 	return nil
 }
@@ -1109,9 +1123,12 @@ const file_helicase_v1_participant_proto_rawDesc = "" +
 	"\n" +
 	"CancelTask\x12(\n" +
 	"\x04task\x18\x01 \x01(\v2\x14.helicase.v1.TaskRefR\x04task\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"7\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"m\n" +
 	"\tResultAck\x12*\n" +
-	"\x05tasks\x18\x01 \x03(\v2\x14.helicase.v1.TaskRefR\x05tasks\"\xa3\x02\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x14.helicase.v1.TaskRefR\x05tasks\x124\n" +
+	"\n" +
+	"superseded\x18\x02 \x03(\v2\x14.helicase.v1.TaskRefR\n" +
+	"superseded\"\xa3\x02\n" +
 	"\x0fConnectResponse\x120\n" +
 	"\awelcome\x18\x01 \x01(\v2\x14.helicase.v1.WelcomeH\x00R\awelcome\x129\n" +
 	"\n" +
@@ -1192,19 +1209,20 @@ var file_helicase_v1_participant_proto_depIdxs = []int32{
 	14, // 19: helicase.v1.Assignment.trace_context:type_name -> helicase.v1.Assignment.TraceContextEntry
 	1,  // 20: helicase.v1.CancelTask.task:type_name -> helicase.v1.TaskRef
 	1,  // 21: helicase.v1.ResultAck.tasks:type_name -> helicase.v1.TaskRef
-	8,  // 22: helicase.v1.ConnectResponse.welcome:type_name -> helicase.v1.Welcome
-	9,  // 23: helicase.v1.ConnectResponse.assignment:type_name -> helicase.v1.Assignment
-	10, // 24: helicase.v1.ConnectResponse.cancel:type_name -> helicase.v1.CancelTask
-	11, // 25: helicase.v1.ConnectResponse.ack:type_name -> helicase.v1.ResultAck
-	13, // 26: helicase.v1.ConnectResponse.batch:type_name -> helicase.v1.ConnectResponseBatch
-	12, // 27: helicase.v1.ConnectResponseBatch.messages:type_name -> helicase.v1.ConnectResponse
-	6,  // 28: helicase.v1.ParticipantService.Connect:input_type -> helicase.v1.ConnectRequest
-	12, // 29: helicase.v1.ParticipantService.Connect:output_type -> helicase.v1.ConnectResponse
-	29, // [29:30] is the sub-list for method output_type
-	28, // [28:29] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	1,  // 22: helicase.v1.ResultAck.superseded:type_name -> helicase.v1.TaskRef
+	8,  // 23: helicase.v1.ConnectResponse.welcome:type_name -> helicase.v1.Welcome
+	9,  // 24: helicase.v1.ConnectResponse.assignment:type_name -> helicase.v1.Assignment
+	10, // 25: helicase.v1.ConnectResponse.cancel:type_name -> helicase.v1.CancelTask
+	11, // 26: helicase.v1.ConnectResponse.ack:type_name -> helicase.v1.ResultAck
+	13, // 27: helicase.v1.ConnectResponse.batch:type_name -> helicase.v1.ConnectResponseBatch
+	12, // 28: helicase.v1.ConnectResponseBatch.messages:type_name -> helicase.v1.ConnectResponse
+	6,  // 29: helicase.v1.ParticipantService.Connect:input_type -> helicase.v1.ConnectRequest
+	12, // 30: helicase.v1.ParticipantService.Connect:output_type -> helicase.v1.ConnectResponse
+	30, // [30:31] is the sub-list for method output_type
+	29, // [29:30] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_helicase_v1_participant_proto_init() }

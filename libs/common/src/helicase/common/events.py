@@ -1,7 +1,8 @@
 """The event vocabulary: deterministic ids, positions and constructors of Event messages.
 
-A task event's position is (attempt, placement, rank of state, state number). Projections keep the
-event with the highest position, so they converge whatever the order and number of deliveries.
+A task event's position is (attempt, COMPLETED or not, placement, rank of state, state number).
+Projections keep the event with the highest position, so they converge whatever the order and
+number of deliveries.
 """
 
 from __future__ import annotations
@@ -47,9 +48,14 @@ _WORKFLOW_RANK = {
 }
 
 
-def task_position(attempt: int, placement: int, state: int) -> tuple[int, int, int, int]:
-    """Total order of one task's events; terminal states rank above every live state."""
-    return (attempt, placement, _TASK_RANK.get(state, 4), state)  # type: ignore[call-overload]
+def task_position(attempt: int, placement: int, state: int) -> tuple[int, int, int, int, int]:
+    """Total order of one task's events: a later attempt outranks an earlier one; within an
+    attempt a COMPLETED event outranks every placement's other events (the controller takes a
+    COMPLETED result from a placement it gave up, and stops the later one); then a later
+    placement outranks an earlier one, and terminal states every live state."""
+    completed = int(state == TS.TASK_STATE_COMPLETED)
+    rank = _TASK_RANK.get(state, 4)  # type: ignore[call-overload]
+    return (attempt, completed, placement, rank, state)
 
 
 def workflow_position(state: int) -> tuple[int, int]:

@@ -446,23 +446,37 @@ Global___CancelTask: _TypeAlias = CancelTask  # noqa: Y015
 
 @_typing.final
 class ResultAck(_message.Message):
-    """The controller durably recorded these results; the participant may forget them."""
+    """The controller's answer to results, sent once the state that reflects them is durable; the
+    participant forgets every result named here.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     TASKS_FIELD_NUMBER: _builtins.int
+    SUPERSEDED_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskRef]:
-        """Acknowledged tasks."""
+        """Results recorded as their attempt's outcome. A task whose COMPLETED result is acknowledged
+        here never runs again.
+        """
+
+    @_builtins.property
+    def superseded(self) -> _containers.RepeatedCompositeFieldContainer[Global___TaskRef]:
+        """Results not recorded: their attempt or placement had already been decided otherwise, or
+        had moved on (re-placed after this participant was given up, timed out by the controller,
+        or stopped with its workflow). The task's current placement or attempt decides; it may run
+        again.
+        """
 
     def __init__(
         self,
         *,
         tasks: _abc.Iterable[Global___TaskRef] | None = ...,
+        superseded: _abc.Iterable[Global___TaskRef] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["superseded", b"superseded", "tasks", b"tasks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -4,6 +4,7 @@ fenced by the leader epoch."""
 
 from helicase.controller._actions import (
     CANCEL_DEADLINE,
+    HELD_UNTIL_DURABLE,
     PARTICIPANT_GRACE,
     RESCHEDULE,
     RETRY,
@@ -44,6 +45,7 @@ from helicase.controller._workflow import WorkflowRun, status_of
 
 __all__ = [
     "CANCEL_DEADLINE",
+    "HELD_UNTIL_DURABLE",
     "PARTICIPANT_GRACE",
     "RESCHEDULE",
     "RETRY",

@@ -1,7 +1,11 @@
 """What the controller's state machine asks the I/O shell to do.
 
-Ordering contract: AckResult actions are carried out only once every Persist of the same step
-(and of earlier steps) is durable, so an acknowledged result is never lost by a failover.
+Ordering contract: the stream messages (Assign, SendCancel, AckResult; `HELD_UNTIL_DURABLE`) are
+carried out only once every Persist of the same step (and of earlier steps) is durable, in the
+order the steps made them, acknowledgements last. So an acknowledged result is never lost by a
+failover, and no participant runs a task that a new leader would not know it runs: a task
+assigned by a leader that died before its commit never started, and the workflow's next
+submission cannot find a result it already acknowledged as recorded.
 """
 
 from __future__ import annotations
@@ -77,10 +81,14 @@ class Forget:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AckResult:
-    """Tell the participant its result is recorded — only after this step's Persist is durable."""
+    """Answer a participant's result — only once this step's state is durable. `taken`: the
+    result is recorded as its attempt's outcome (a COMPLETED one never runs again); otherwise it
+    was superseded (its attempt or placement had already been decided or moved on) and nothing
+    of it was recorded."""
 
     participant: str
     ref: Ref
+    taken: bool = True
     stimulus_id: str = field(default="", compare=False)
 
 
@@ -95,3 +103,7 @@ class WorkflowStatusChanged:
 Action = (
     Assign | SendCancel | Emit | StartTimer | Persist | Forget | AckResult | WorkflowStatusChanged
 )
+
+
+HELD_UNTIL_DURABLE = (Assign, SendCancel, AckResult)
+"""Actions the I/O shell carries out only after the commit of the step that made them."""

@@ -3,8 +3,9 @@
 One asyncio task feeds stimuli to the machine, one at a time, and carries out its actions:
 assignments, cancellations and acknowledgements go to per-participant stream queues, events to
 Kafka (not awaited), timers to `loop.call_later`, and dirty workflows to the group commit, which
-writes them to ZooKeeper in fenced transactions. Acknowledgements and SubmitWorkflow answers wait
-for the write that made their state durable.
+writes them to ZooKeeper in fenced transactions. Stream messages (assignments, cancellations,
+acknowledgements), events and SubmitWorkflow answers wait for the write that made their state
+durable (see `_actions`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.kafka import AsyncProducer
 from helicase.controller import _codec, _metrics
 from helicase.controller._actions import (
+    HELD_UNTIL_DURABLE,
     AckResult,
     Action,
     Assign,
@@ -83,7 +85,8 @@ class Core:
         self._streams: dict[str, asyncio.Queue[Reply | None]] = {}
         self._watchers: dict[str, set[asyncio.Queue[Status | None]]] = defaultdict(set)
         self._dirty: dict[str, bool] = {}  # workflow id -> delete?
-        self._acks: list[tuple[str, Ref]] = []
+        self._acks: list[tuple[str, Ref, bool]] = []  # (participant, ref, taken)
+        self._held: list[tuple[str, Reply]] = []  # assignments and cancels, until durable
         # Decisions are published only once the state they belong to is durable: a deposed
         # leader's unpersisted decisions never reach PostgreSQL.
         self._events: list[bytes] = []
@@ -184,6 +187,12 @@ class Core:
         if queue is not None:
             queue.put_nowait(message)
 
+    def _stream(self, action: Assign | SendCancel, message: Reply) -> None:
+        if isinstance(action, HELD_UNTIL_DURABLE):
+            self._held.append((action.participant, message))
+        else:
+            self._send(action.participant, message)
+
     def _execute(self, actions: list[Action]) -> None:
         for action in actions:
             match action:
@@ -200,12 +209,12 @@ class Core:
                     assignment.params.update(action.params)
                     if action.timeout:
                         assignment.timeout.FromNanoseconds(int(action.timeout * 1e9))
-                    self._send(action.participant, Reply(assignment=assignment))
+                    self._stream(action, Reply(assignment=assignment))
                 case SendCancel():
                     cancel = participant_pb2.CancelTask(
                         task=task_ref(action.ref), reason=action.reason
                     )
-                    self._send(action.participant, Reply(cancel=cancel))
+                    self._stream(action, Reply(cancel=cancel))
                 case Emit():
                     self._events.append(action.event.SerializeToString())
                     self._event_keys.append(
@@ -222,7 +231,7 @@ class Core:
                     self._dirty[action.workflow_id] = True
                     self._wake_flusher.set()
                 case AckResult():
-                    self._acks.append((action.participant, action.ref))
+                    self._acks.append((action.participant, action.ref, action.taken))
                     self._wake_flusher.set()
                 case WorkflowStatusChanged():
                     _observe_status(action.status)
@@ -258,6 +267,7 @@ class Core:
             self._wake_flusher.clear()
             dirty, self._dirty = self._dirty, {}
             acks, self._acks = self._acks, []
+            held, self._held = self._held, []
             emitted, self._events = self._events, []
             keys, self._event_keys = self._event_keys, []
             waiters, self._flush_waiters = self._flush_waiters, []
@@ -285,6 +295,7 @@ class Core:
                 for workflow_id, forget in dirty.items():
                     self._dirty[workflow_id] = self._dirty.get(workflow_id, False) or forget
                 self._acks = acks + self._acks
+                self._held = held + self._held
                 self._events = emitted + self._events
                 self._event_keys = keys + self._event_keys
                 self._flush_waiters = waiters + self._flush_waiters
@@ -298,6 +309,8 @@ class Core:
                     self._publisher.workflow_event(key, value)
                 else:
                     self._publisher.task_event(key, value)
+            for participant, message in held:
+                self._send(participant, message)
             self._send_acks(acks)
             for waiter in waiters:
                 if not waiter.done():
@@ -311,12 +324,15 @@ class Core:
                 _metrics.TASKS_FINISHED.labels(name).inc(new)
                 self._finished_seen[state] = count
 
-    def _send_acks(self, acks: list[tuple[str, Ref]]) -> None:
-        by_participant: dict[str, list[participant_pb2.TaskRef]] = defaultdict(list)
-        for participant, ref in acks:
-            by_participant[participant].append(task_ref(ref))
-        for participant, refs in by_participant.items():
-            self._send(participant, Reply(ack=participant_pb2.ResultAck(tasks=refs)))
+    def _send_acks(self, acks: list[tuple[str, Ref, bool]]) -> None:
+        by_participant: dict[str, participant_pb2.ResultAck] = defaultdict(
+            participant_pb2.ResultAck
+        )
+        for participant, ref, taken in acks:
+            ack = by_participant[participant]
+            (ack.tasks if taken else ack.superseded).append(task_ref(ref))
+        for participant, ack in by_participant.items():
+            self._send(participant, Reply(ack=ack))
 
 
 def _observe_status(status: controller_pb2.WorkflowStatus) -> None:

@@ -197,6 +197,7 @@ class Machine(Steps):
         grace = self.settings.participant_grace.total_seconds()
         for workflow in stimulus.workflows:
             self.workflows[workflow.id] = workflow
+            self._announce_again(workflow)
             if workflow.state == WS.WORKFLOW_STATE_CANCELING:
                 full = self._now + self.settings.cancel_deadline.total_seconds()
                 workflow.cancel_due = workflow.cancel_due or full
@@ -221,6 +222,21 @@ class Machine(Steps):
                         delay = deadline + TASK_DEADLINE_GRACE - self._now
                         self._timer(TASK_DEADLINE, workflow.ref(index), delay)
 
+    def _announce_again(self, workflow: WorkflowRun) -> None:
+        """Publishes again what the state records as decided: the workflow's state and each
+        final task's outcome other than COMPLETED (a participant publishes that itself before
+        it reports the result). A previous leader publishes its decisions once their state is
+        durable, but may die before Kafka has them; event ids are deterministic, so what was
+        stored already is dropped as a duplicate."""
+        for index, final in enumerate(workflow.final):
+            state = workflow.task_state[index]
+            if final and state != TS.TASK_STATE_COMPLETED:
+                skipped_or_stopped = state in (TS.TASK_STATE_SKIPPED, TS.TASK_STATE_CANCELED)
+                self._emit_task(
+                    workflow, index, state, workflow.message if skipped_or_stopped else ""
+                )
+        self._emit_workflow(workflow)
+
     def _claim(self, workflow: WorkflowRun, index: int, grace: float) -> None:
         name = workflow.participant.get(index, "")
         view = self.pool.get(name)
@@ -242,10 +258,12 @@ class Machine(Steps):
 
     def _result(self, stimulus: TaskResultReceived) -> None:
         self.pool.release(stimulus.participant, stimulus.ref)
+        found = self._current(stimulus.ref) or self._late_completion(stimulus)
+        if found is None:  # stale: an old attempt or placement, a stopped or unknown workflow
+            taken = self._recorded(stimulus.ref, stimulus.outcome)
+            self._act(AckResult, participant=stimulus.participant, ref=stimulus.ref, taken=taken)
+            return
         self._act(AckResult, participant=stimulus.participant, ref=stimulus.ref)
-        found = self._current(stimulus.ref)
-        if found is None:
-            return  # stale: an old attempt or placement, a stopped or unknown workflow
         workflow, index = found
         self._persist(workflow)
         outcome = stimulus.outcome
@@ -289,6 +307,52 @@ class Machine(Steps):
             self._attempt_failed(workflow, index, state, message)
         self._release(workflow, index)
         self._maybe_finish(workflow)
+
+    def _late_completion(self, stimulus: TaskResultReceived) -> tuple[WorkflowRun, int] | None:
+        """A COMPLETED result of the current attempt from a placement given up before (its
+        participant was declared lost, or the controller timed the attempt out, and the result
+        came after all): the work is done, so it is taken, and a later placement is stopped
+        instead of running the task once more."""
+        if stimulus.outcome != Outcome.TASK_OUTCOME_COMPLETED:
+            return None
+        workflow_id, task_id, attempt, placement = stimulus.ref
+        workflow = self.workflows.get(workflow_id)
+        if workflow is None or workflow.terminal:
+            return None
+        index = workflow.definition.index.get(task_id)
+        if (
+            index is None
+            or workflow.final[index]
+            or workflow.attempt[index] != attempt
+            or workflow.placement[index] < placement
+        ):
+            return None
+        if workflow.in_flight(index):
+            later = workflow.ref(index)
+            participant = workflow.participant.get(index, "")
+            self.pool.release(participant, later)
+            self._act(
+                SendCancel,
+                participant=participant,
+                ref=later,
+                reason=f"completed by placement {placement} on {stimulus.participant}",
+            )
+        return workflow, index
+
+    def _recorded(self, ref: Ref, outcome: int) -> bool:
+        """Whether a result that is not the task's live placement is what the state records
+        anyway: a repeat of a result taken before, or one of a workflow that is gone (released
+        once finished: nothing of it runs again)."""
+        workflow = self.workflows.get(ref[0])
+        if workflow is None:
+            return True
+        index = workflow.definition.index.get(ref[1])
+        return (
+            index is not None
+            and workflow.final[index] == 1
+            and workflow.attempt[index] == ref[2]
+            and workflow.task_state[index] == events.OUTCOME_STATE.get(outcome)
+        )
 
     def _completed(
         self, workflow: WorkflowRun, index: int, outputs: dict[str, object] | None

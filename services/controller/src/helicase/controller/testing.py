@@ -137,15 +137,23 @@ class Harness:
             out += self.fire(timer)
         return out
 
-    def fail_over(self, *, after: float = 0.0) -> list[Action]:
+    def commit(self) -> dict[str, bytes]:
+        """The workflows as a group commit would write them now (encoded)."""
+        return {w.id: encode(w) for w in self.machine.workflows.values()}
+
+    def fail_over(
+        self, *, after: float = 0.0, stored: dict[str, bytes] | None = None
+    ) -> list[Action]:
         """A new leader, `after` seconds later: a fresh machine takes over the workflows as they
-        were persisted (through the codec); the old leader's timers die with it."""
-        stored = [decode(encode(workflow)) for workflow in self.machine.workflows.values()]
+        were persisted (through the codec): `stored`, what the last commit wrote, or else the
+        machine's state as it is now. The old leader's timers die with it."""
+        frames = self.commit() if stored is None else stored
+        stored_runs = [decode(frame) for frame in frames.values()]
         self.machine = Machine(source="controller/test", settings=self.machine.settings)
         self.timers = []
         self.now += after
         return self.handle(
-            LeadershipTaken(stimulus_id=self._sid("leader"), now=self.now, workflows=stored)
+            LeadershipTaken(stimulus_id=self._sid("leader"), now=self.now, workflows=stored_runs)
         )
 
     def task_state(self, task_id: str, workflow_id: str = "w1") -> int:

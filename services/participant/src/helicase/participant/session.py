@@ -213,11 +213,18 @@ class Participant:
         elif kind == "cancel":
             self._cancel(response.cancel.task, response.cancel.reason)
         elif kind == "ack":
+            ack = response.ack
             if self._ledger is not None:
-                for ref in response.ack.tasks:
-                    acked = self._unacked.get(key_of(ref))
-                    self._ledger.record("acked", ref, acked.outcome if acked else None)
-            self._unacked.ack(list(response.ack.tasks))
+                for event, refs in (("acked", ack.tasks), ("superseded", ack.superseded)):
+                    for ref in refs:
+                        held = self._unacked.get(key_of(ref))
+                        self._ledger.record(event, ref, held.outcome if held else None)
+            for ref in ack.superseded:
+                log.info(
+                    "result superseded: the controller did not record it",
+                    extra={"workflow_id": ref.workflow_id, "task_id": ref.task_id},
+                )
+            self._unacked.ack([*ack.tasks, *ack.superseded])
 
     def _send(self, message: participant_pb2.ConnectRequest) -> None:
         if self._outbox is not None:
