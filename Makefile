@@ -5,6 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv run --quiet
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
+CHAOS_ARGS ?=
 
 .PHONY: install up down status proto lint test demo bench chaos clean web-test web-gen screenshots
 
@@ -49,8 +50,8 @@ screenshots: install ## refresh docs/screenshots/*.png (the browser tests; they 
 bench: install ## Helicase vs Apache Helix side by side on its own infrastructure (BENCH_ARGS=--quick: small)
 	@$(UV) python -m bench.compare $(BENCH_ARGS)
 
-chaos: install ## kill -9 services and restart the infrastructure under load; check nothing is lost
-	@$(UV) python scripts/chaos.py --workflows 1000 --duration 600
+chaos: install ## kill -9 services, storm the leader, restart the infrastructure; check nothing is lost (CHAOS_ARGS=--hog ...)
+	@$(UV) python scripts/chaos.py --workflows 1000 --duration 600 $(CHAOS_ARGS)
 
 clean: down ## stop the suite and delete its state (keeps the resolved jars and tools)
 	@find .helicase -mindepth 1 -maxdepth 1 ! -name lib ! -name bin -exec rm -rf {} + 2>/dev/null || true

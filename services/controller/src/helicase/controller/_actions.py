@@ -1,11 +1,13 @@
 """What the controller's state machine asks the I/O shell to do.
 
-Ordering contract: the stream messages (Assign, SendCancel, AckResult; `HELD_UNTIL_DURABLE`) are
-carried out only once every Persist of the same step (and of earlier steps) is durable, in the
-order the steps made them, acknowledgements last. So an acknowledged result is never lost by a
-failover, and no participant runs a task that a new leader would not know it runs: a task
-assigned by a leader that died before its commit never started, and the workflow's next
-submission cannot find a result it already acknowledged as recorded.
+Ordering contract: what leaves the controller (Assign, SendCancel, AckResult on the participants'
+streams, WorkflowStatusChanged to WatchWorkflow; `HELD_UNTIL_DURABLE`) is carried out only once
+every Persist of the same step (and of earlier steps) is durable, in the order the steps made
+it, acknowledgements last. So an acknowledged result is never lost by a failover, no watcher
+sees a status that a new leader would not have, and no participant runs a task that a new
+leader would not know it runs: a task assigned by a leader that died before its commit never
+started, and the workflow's next submission cannot find a result it already acknowledged as
+recorded.
 """
 
 from __future__ import annotations
@@ -105,5 +107,5 @@ Action = (
 )
 
 
-HELD_UNTIL_DURABLE = (Assign, SendCancel, AckResult)
+HELD_UNTIL_DURABLE = (Assign, SendCancel, AckResult, WorkflowStatusChanged)
 """Actions the I/O shell carries out only after the commit of the step that made them."""

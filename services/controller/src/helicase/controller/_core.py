@@ -15,6 +15,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from functools import partial
 
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.kafka import AsyncProducer
@@ -86,7 +87,8 @@ class Core:
         self._watchers: dict[str, set[asyncio.Queue[Status | None]]] = defaultdict(set)
         self._dirty: dict[str, bool] = {}  # workflow id -> delete?
         self._acks: list[tuple[str, Ref, bool]] = []  # (participant, ref, taken)
-        self._held: list[tuple[str, Reply]] = []  # assignments and cancels, until durable
+        # Assignments, cancels and watchers' status changes, until their state is durable.
+        self._held: list[Callable[[], None]] = []
         # Decisions are published only once the state they belong to is durable: a deposed
         # leader's unpersisted decisions never reach PostgreSQL.
         self._events: list[bytes] = []
@@ -187,11 +189,22 @@ class Core:
         if queue is not None:
             queue.put_nowait(message)
 
-    def _stream(self, action: Assign | SendCancel, message: Reply) -> None:
+    def _after_commit(self, action: Action, deed: Callable[[], None]) -> None:
+        """Carries out `deed` once the step's state is durable (or now, if `action` need not
+        wait: see HELD_UNTIL_DURABLE)."""
         if isinstance(action, HELD_UNTIL_DURABLE):
-            self._held.append((action.participant, message))
+            self._held.append(deed)
+            self._wake_flusher.set()
         else:
-            self._send(action.participant, message)
+            deed()
+
+    def _stream(self, action: Assign | SendCancel, message: Reply) -> None:
+        self._after_commit(action, partial(self._send, action.participant, message))
+
+    def _notify(self, status: Status) -> None:
+        _observe_status(status)
+        for watcher in self._watchers.get(status.workflow_id, ()):
+            watcher.put_nowait(status)
 
     def _execute(self, actions: list[Action]) -> None:
         for action in actions:
@@ -234,9 +247,7 @@ class Core:
                     self._acks.append((action.participant, action.ref, action.taken))
                     self._wake_flusher.set()
                 case WorkflowStatusChanged():
-                    _observe_status(action.status)
-                    for watcher in self._watchers.get(action.status.workflow_id, ()):
-                        watcher.put_nowait(action.status)
+                    self._after_commit(action, partial(self._notify, action.status))
 
     def _start_timer(self, timer: StartTimer) -> None:
         def fire() -> None:
@@ -309,8 +320,8 @@ class Core:
                     self._publisher.workflow_event(key, value)
                 else:
                     self._publisher.task_event(key, value)
-            for participant, message in held:
-                self._send(participant, message)
+            for deed in held:
+                deed()
             self._send_acks(acks)
             for waiter in waiters:
                 if not waiter.done():
