@@ -15,6 +15,7 @@ from helicase.controller import (
     TASK_DEADLINE,
     TASK_DEADLINE_GRACE,
     AckResult,
+    Assign,
     Emit,
     Forget,
     MachineSettings,
@@ -141,16 +142,22 @@ def test_stale_and_unknown_results_are_answered_and_change_nothing() -> None:
     assert h.task_state("a") == TS.TASK_STATE_ASSIGNED
 
 
-def test_a_late_completed_result_of_a_placement_given_up_is_taken_and_never_run_again() -> None:
-    # p0 held `a` when its stream broke; it did not come back within the grace, so `a` was placed
-    # again; when p0 returns with `a` COMPLETED (p1 busy, the later placement not yet sent), the
-    # controller takes that result: the later placement is never sent, `b` follows.
+def given_up() -> tuple[Harness, Assign]:
+    """p0 held `a` when its stream broke and did not come back within the grace: `a` waits to be
+    placed again (no other participant yet). Returns the harness and p0's assignment."""
     h = Harness()
     h.join("p0", capacity=1)
     first = assigns(h.submit(CHAIN))[0]
     h.disconnect("p0")
     h.fire_all(PARTICIPANT_GRACE)
     assert h.task_state("a") == TS.TASK_STATE_READY
+    return h, first
+
+
+def test_a_late_completed_result_of_a_placement_given_up_is_taken_and_never_run_again() -> None:
+    # p0 comes back with `a` COMPLETED: the controller takes that result, never places `a` again,
+    # and `b` follows.
+    h, first = given_up()
     out = h.result(first, Outcome.TASK_OUTCOME_COMPLETED)
     assert [a for a in out if isinstance(a, AckResult)] == [
         AckResult(participant="p0", ref=first.ref)
@@ -161,11 +168,7 @@ def test_a_late_completed_result_of_a_placement_given_up_is_taken_and_never_run_
 
 
 def test_a_late_completed_result_stops_the_later_placement_in_flight() -> None:
-    h = Harness()
-    h.join("p0", capacity=1)
-    first = assigns(h.submit(CHAIN))[0]
-    h.disconnect("p0")
-    h.fire_all(PARTICIPANT_GRACE)
+    h, first = given_up()
     second = assigns(h.join("p1", capacity=1))[0]
     assert second.ref == ("w1", "a", 1, 2)
     out = h.result(first, Outcome.TASK_OUTCOME_COMPLETED)
@@ -180,11 +183,7 @@ def test_a_late_completed_result_stops_the_later_placement_in_flight() -> None:
 
 
 def test_a_failed_result_of_a_placement_given_up_is_superseded() -> None:
-    h = Harness()
-    h.join("p0", capacity=1)
-    first = assigns(h.submit(CHAIN))[0]
-    h.disconnect("p0")
-    h.fire_all(PARTICIPANT_GRACE)
+    h, first = given_up()
     out = h.result(first, Outcome.TASK_OUTCOME_FAILED)
     assert out == [AckResult(participant="p0", ref=first.ref, taken=False)]
     assert h.task_state("a") == TS.TASK_STATE_READY

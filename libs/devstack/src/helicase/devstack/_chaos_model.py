@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -84,3 +85,35 @@ class ChaosReport:
         else:
             lines.append("all checks passed")
         return "\n".join(lines)
+
+
+@dataclass
+class ChaosOptions:
+    workflows: int = 1000
+    duration: float = 600.0
+    """Seconds of chaos: workflows are submitted over the first 60%, kills happen throughout."""
+    seed: int = 1
+    kill_interval: float = 3.0
+    kill_pause: float = 1.0
+    """Seconds between a kill -9 and the restart."""
+    kill_plan: Sequence[str] | None = None
+    """A fixed sequence of victims (kinds of VICTIMS) instead of random picks; the loop stops
+    killing when it is used up."""
+    infra_restarts: bool = True
+    """Restart Kafka, ZooKeeper and PostgreSQL once each during the run."""
+    participants: int = 3
+    schedulers: int = 2
+    min_sleep: float = 0.1
+    max_sleep: float = 2.0
+    wait_timeout: float = 300.0
+    """Seconds to wait for every workflow to be terminal once the chaos stopped."""
+    keep_home: bool = False
+    leader_storm: int = 0
+    """Rounds of back-to-back leader kills, spread over the run: the leader is killed, then its
+    successor as soon as it holds the election lock (still loading its state, perhaps) plus the
+    round's spacing, cycling through `storm_spacings`."""
+    storm_spacings: Sequence[float] = (0.0, 0.5, 1.0, 2.0, 4.0, 6.0)
+    hog: bool = False
+    """Load beside the suite (helicase.devstack.LoadHog): a CPU burner per core and an fsync
+    writer on the disk of the run's home."""
+    log: Callable[[str], None] = print

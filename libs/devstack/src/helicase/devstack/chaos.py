@@ -19,14 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import json
 import random
-import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +30,12 @@ import grpc
 from kazoo.client import KazooClient
 
 from helicase.client import HelicaseClient, load_workflow_request
-from helicase.common import zkpaths
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.devstack._chaos_checks import check_database, check_ledger, check_states
+from helicase.devstack._chaos_killer import Killer
 from helicase.devstack._chaos_model import (
-    INFRA,
     RETRYABLE,
-    VICTIMS,
+    ChaosOptions,
     ChaosReport,
     Submitted,
     first_line,
@@ -53,37 +48,7 @@ from helicase.devstack._proc import LOOPBACK, free_port
 from helicase.devstack._supervisor import ServiceSpec, Supervisor
 from helicase.devstack.testing import RunningSuite, new_home, remove_home
 
-
-@dataclass
-class ChaosOptions:
-    workflows: int = 1000
-    duration: float = 600.0
-    """Seconds of chaos: workflows are submitted over the first 60%, kills happen throughout."""
-    seed: int = 1
-    kill_interval: float = 3.0
-    kill_pause: float = 1.0
-    """Seconds between a kill -9 and the restart."""
-    kill_plan: Sequence[str] | None = None
-    """A fixed sequence of victims (kinds of VICTIMS) instead of random picks; the loop stops
-    killing when it is used up."""
-    infra_restarts: bool = True
-    """Restart Kafka, ZooKeeper and PostgreSQL once each during the run."""
-    participants: int = 3
-    schedulers: int = 2
-    min_sleep: float = 0.1
-    max_sleep: float = 2.0
-    wait_timeout: float = 300.0
-    """Seconds to wait for every workflow to be terminal once the chaos stopped."""
-    keep_home: bool = False
-    leader_storm: int = 0
-    """Rounds of back-to-back leader kills, spread over the run: the leader is killed, then its
-    successor as soon as it holds the election lock (still loading its state, perhaps) plus the
-    round's spacing, cycling through `storm_spacings`."""
-    storm_spacings: Sequence[float] = (0.0, 0.5, 1.0, 2.0, 4.0, 6.0)
-    hog: bool = False
-    """Load beside the suite (helicase.devstack.LoadHog): a CPU burner per core and an fsync
-    writer on the disk of the run's home."""
-    log: Callable[[str], None] = print
+__all__ = ["Chaos", "ChaosOptions", "ChaosReport", "ChaosSuite", "run_chaos"]
 
 
 # --- workflows -----------------------------------------------------------------------------
@@ -312,21 +277,14 @@ class Chaos:
         self.rng = random.Random(options.seed)
         self.shapes = Shapes(random.Random(options.seed + 1), options, markers)
         self.submitted: list[Submitted] = []
-        self.kills: Counter[str] = Counter()
-        self.restart_failures: Counter[str] = Counter()
-        self.infra_restarts: dict[str, float] = {}
         self.cancel_outcomes: Counter[str] = Counter()
         self.odd_errors: Counter[str] = Counter()
         self.journal: list[tuple[float, str]] = []  # (time, what the driver did), for timelines
-        self._killed_sessions: set[int] = set()  # ZooKeeper sessions of controllers killed
-        self._zk: KazooClient | None = None
+        self.killer = Killer(options, suite, self.rng, self.log)
 
     def log(self, message: str) -> None:
         self.journal.append((time.time(), message))
         self.options.log(f"[chaos {time.strftime('%H:%M:%S')}] {message}")
-
-    def names(self, module: str) -> list[str]:
-        return [n for n, s in self.suite.specs.items() if s.module == f"helicase.{module}"]
 
     # --- submitting
 
@@ -415,161 +373,6 @@ class Chaos:
         await asyncio.gather(*pending)
         self.log(f"submitted {count} workflows")
 
-    # --- killing
-
-    def _zk_client(self) -> KazooClient:
-        if self._zk is None:
-            self._zk = KazooClient(hosts=self.suite.zk)
-            self._zk.start(timeout=15)
-        return self._zk
-
-    def _controller_at(self, addr: object) -> str | None:
-        for name in self.names("controller"):
-            if self.suite.specs[name].health_addr == addr:
-                return name
-        return None
-
-    def leader(self) -> str | None:
-        """The supervised name of the controller that leads now, or None. A leader node left
-        by a leader killed before (its session not expired yet) is waited out (up to 20 s)."""
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                data, stat = self._zk_client().get(zkpaths.LEADER)
-                addr = json.loads(data)["addr"]
-            except Exception:
-                addr, stat = None, None
-            if stat is not None and stat.ephemeralOwner not in self._killed_sessions:
-                name = self._controller_at(addr)
-                if name is not None:
-                    self._killed_sessions.add(stat.ephemeralOwner)
-                return name
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(0.5)
-
-    def elected(self, timeout: float = 20) -> str | None:
-        """The controller that holds the election lock, as soon as it holds it (before it has
-        loaded the state and published itself as leader), or None within `timeout`. The lock
-        node of a controller killed before is waited out, as its session is."""
-        zk = self._zk_client()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                children = zk.get_children(zkpaths.ELECTION)
-                first = min(children, key=lambda child: child[-10:])  # the lowest sequence
-                data, stat = zk.get(f"{zkpaths.ELECTION}/{first}")
-            except Exception:
-                data, stat = b"", None
-            if stat is not None and stat.ephemeralOwner not in self._killed_sessions:
-                name = self._controller_at(data.decode())
-                if name is not None:
-                    self._killed_sessions.add(stat.ephemeralOwner)
-                    return name
-            time.sleep(0.05)
-        return None
-
-    def pick(self, kind: str) -> str | None:
-        if kind == "leader":
-            return self.leader()
-        if kind in ("scheduler", "participant"):
-            return self.rng.choice(self.names(kind))
-        return kind
-
-    def kill_and_restart(self, name: str) -> None:
-        self.suite.kill(name, signal.SIGKILL)
-        self.kills[name] += 1
-        time.sleep(self.options.kill_pause)
-        self.ensure_running(name)
-
-    def ensure_running(self, name: str) -> None:
-        for _ in range(3):
-            try:
-                self.suite.start(name)
-                return
-            except TimeoutError as exc:
-                self.restart_failures[name] += 1
-                self.log(f"{name} did not come back healthy: {str(exc).splitlines()[0]}")
-                self.suite.kill(name, signal.SIGKILL)
-                time.sleep(1)
-        raise RuntimeError(f"{name} does not start:\n{self.suite.log(name)}")
-
-    def restart_infra(self, part: str) -> None:
-        infra = self._infra
-        assert infra is not None
-        component = {"kafka": infra.kafka, "zookeeper": infra.zookeeper, "postgres": infra.postgres}
-        began = time.monotonic()
-        component[part].stop()
-        time.sleep(self.options.kill_pause)
-        component[part].start()
-        component[part].wait_ready(120)
-        self.infra_restarts[part] = round(time.monotonic() - began, 1)
-
-    _infra: Infra | None = None
-
-    async def storm_round(self, spacing: float) -> None:
-        """Kills the leader, then its successor `spacing` seconds after it won the election."""
-        first = await asyncio.to_thread(self.leader)
-        if first is None:
-            self.log("storm: no leader to kill right now")
-            return
-        self.log(f"storm: kill -9 {first} (leader)")
-        restart = asyncio.create_task(asyncio.to_thread(self.kill_and_restart, first))
-        try:
-            second = await asyncio.to_thread(self.elected)
-            if second is None:
-                self.log("storm: no successor was elected in time")
-                return
-            self.log(f"storm: {second} holds the election lock")
-            await asyncio.sleep(spacing)
-            self.log(f"storm: kill -9 {second} (elected {spacing} s before)")
-            await asyncio.to_thread(self.kill_and_restart, second)
-        finally:
-            await restart
-
-    async def killer(self, until: float, infra: Infra | None) -> None:
-        self._infra = infra
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        plan = list(self.options.kill_plan) if self.options.kill_plan is not None else None
-        infra_due: list[tuple[float, str]] = []
-        if self.options.infra_restarts and infra is not None:
-            order = list(INFRA)
-            self.rng.shuffle(order)
-            span = until - start
-            infra_due = [(start + span * (i + 1) / 4, part) for i, part in enumerate(order)]
-        rounds = self.options.leader_storm
-        spacings = self.options.storm_spacings
-        storm_due = [start + (until - start) * (i + 0.5) / rounds for i in range(rounds)]
-        while loop.time() < until:
-            await asyncio.sleep(self.options.kill_interval)
-            if loop.time() >= until:
-                break
-            if storm_due and loop.time() >= storm_due[0]:
-                storm_due.pop(0)
-                await self.storm_round(spacings[(rounds - len(storm_due) - 1) % len(spacings)])
-                continue
-            if infra_due and loop.time() >= infra_due[0][0]:
-                _, part = infra_due.pop(0)
-                self.log(f"restarting {part}")
-                await asyncio.to_thread(self.restart_infra, part)
-                self.log(f"{part} back after {self.infra_restarts[part]} s")
-                continue
-            if plan is not None:
-                if not plan:
-                    continue
-                kind = plan.pop(0)
-            else:
-                kind = self.rng.choice(VICTIMS)
-            name = await asyncio.to_thread(self.pick, kind)
-            if name is None:
-                self.log(f"no {kind} to kill right now")
-                if plan is not None:
-                    plan.insert(0, kind)
-                continue
-            self.log(f"kill -9 {name} ({kind})")
-            await asyncio.to_thread(self.kill_and_restart, name)
-
     # --- waiting
 
     async def wait_terminal(self, client: HelicaseClient) -> list[Submitted]:
@@ -605,7 +408,7 @@ class Chaos:
         async with HelicaseClient(self.suite.api_addr, timeout=10) as client:
             loop = asyncio.get_running_loop()
             until = loop.time() + options.duration
-            killer = asyncio.create_task(self.killer(until, infra))
+            killer = asyncio.create_task(self.killer.run(until, infra))
             try:
                 await self.submit_all(client, options.duration * 0.6)
                 await killer
@@ -614,21 +417,19 @@ class Chaos:
                     killer.cancel()
             self.log("chaos over; every service up again")
             for name in self.suite.specs:
-                await asyncio.to_thread(self.ensure_running, name)
+                await asyncio.to_thread(self.killer.ensure_running, name)
             chaos_end = time.monotonic()
             stuck = await self.wait_terminal(client)
-        if self._zk is not None:
-            self._zk.stop()
-            self._zk.close()
+        self.killer.close()
         report = ChaosReport()
         report.figures["seconds"] = {
             "chaos": round(chaos_end - began, 1),
             "drain": round(time.monotonic() - chaos_end, 1),
         }
-        report.figures["kills"] = dict(sorted(self.kills.items()))
-        report.figures["kills_total"] = sum(self.kills.values())
-        report.figures["restart_failures"] = dict(self.restart_failures)
-        report.figures["infra_restarts_s"] = self.infra_restarts
+        report.figures["kills"] = dict(sorted(self.killer.kills.items()))
+        report.figures["kills_total"] = sum(self.killer.kills.values())
+        report.figures["restart_failures"] = dict(self.killer.restart_failures)
+        report.figures["infra_restarts_s"] = self.killer.infra_restarts
         report.figures["cancels"] = dict(self.cancel_outcomes)
         report.figures["create_retries"] = sum(i.create_attempts - 1 for i in self.submitted)
         report.figures["odd_errors_retried"] = dict(self.odd_errors)
