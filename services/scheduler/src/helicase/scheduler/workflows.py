@@ -126,11 +126,14 @@ class Workflows:
     async def _claim_for_launch(self, workflow_id: str) -> bool:
         """Creates our owner node; True if we own the workflow now (or already did).
 
-        Another scheduler's node means it owns the workflow: once the workflow is submitted,
-        or while that scheduler lives. If it died between claiming and submitting, its node
-        vanishes with its session, so wait that long before giving the launch up."""
+        Another scheduler's node means it owns the workflow: for good once the workflow is
+        submitted, else only while that scheduler lives. So this waits until the workflow is
+        submitted (False) or the node is gone (claimed here): a launch given up while its owner
+        had not submitted yet (it may be asking an api that is down) would be lost for good if
+        that owner then died, its command's offset committed here. Until then this launch's
+        offset is not committed."""
         path = zkpaths.owner(workflow_id)
-        deadline = asyncio.get_running_loop().time() + self._claim_wait.total_seconds()
+        waited_since = asyncio.get_running_loop().time()
         while True:
             try:
                 await self._blocking(
@@ -150,8 +153,15 @@ class Workflows:
             if data.decode() == self.scheduler_id:
                 return True  # ours from an earlier try of this launch
             submitted = await self._blocking(self._zk.exists, zkpaths.workflow_state(workflow_id))
-            if submitted is not None or asyncio.get_running_loop().time() > deadline:
+            if submitted is not None:
                 return False
+            waited = asyncio.get_running_loop().time() - waited_since
+            if waited >= self._claim_wait.total_seconds():
+                waited_since = asyncio.get_running_loop().time()
+                log.info(
+                    "waiting for the owner to submit the workflow",
+                    extra={"workflow_id": workflow_id, "owner": data.decode()},
+                )
             await asyncio.sleep(0.5)
 
     async def _cancel(self, workflow_id: str, reason: str) -> None:
