@@ -402,8 +402,8 @@ class RestartingApi:
         return workflow_service_pb2.GetWorkflowResponse(workflow=workflow)
 
 
-def scheduler_with(api: RestartingApi) -> Workflows:
-    world = World()
+def scheduler_with(api: RestartingApi, world: World | None = None) -> Workflows:
+    world = world or World()
     return Workflows(
         scheduler_id="s9",
         zk=Session(world.zoo, 9),
@@ -425,3 +425,24 @@ def test_an_api_that_does_not_answer_is_asked_again_before_a_launch_runs() -> No
     assert api.calls == 4
     unknown = RestartingApi(outage=1, state=0, code=grpc.StatusCode.NOT_FOUND)
     assert asyncio.run(scheduler_with(unknown)._already_finished("w1")) is False
+
+
+def test_a_launch_owned_by_a_live_scheduler_that_has_not_submitted_is_not_given_up() -> None:
+    # Seen in a chaos run with kills every 1.5 s: the owner was stuck asking a restarting api for
+    # longer than the claim wait, the other scheduler gave the re-read launch up (committing its
+    # offset), then the owner died: the workflow was never launched.
+    async def scenario() -> None:
+        world = World()
+        Session(world.zoo, 1).create(zkpaths.owner("w1"), b"s1", ephemeral=True, makepath=True)
+        scheduler = scheduler_with(RestartingApi(0, 0), world)
+        claim = asyncio.create_task(scheduler._claim_for_launch("w1"))
+        await asyncio.sleep(1.2)
+        assert not claim.done(), "gave the launch up while its owner lives"
+        world.zoo.expire(1)  # the owner dies before submitting
+        assert await asyncio.wait_for(claim, 5) is True
+        # Once the owner has submitted, the launch is its: given up at once.
+        Session(world.zoo, 2).create(zkpaths.owner("w2"), b"s2", ephemeral=True, makepath=True)
+        Session(world.zoo, 2).create(zkpaths.workflow_state("w2"), b"", makepath=True)
+        assert await asyncio.wait_for(scheduler._claim_for_launch("w2"), 5) is False
+
+    asyncio.run(scenario())

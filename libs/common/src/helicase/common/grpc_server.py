@@ -153,12 +153,22 @@ async def run_until_stopped(
     await server.stop(grace)
 
 
+RECONNECT_BACKOFF_MS = (200, 2_000)
+"""A channel's reconnect backoff (first, most). gRPC's own most is 120 s: a long-lived channel to
+a service restarted again and again (the chaos runs kill the api every 20 s or so) grew its
+backoff until its calls failed fast for minutes while the service was up."""
+
+
 def channel(addr: str) -> grpc.aio.Channel:
-    """A client channel with the suite's message size limits."""
+    """A client channel with the suite's message size limits and reconnect backoff."""
+    first, most = RECONNECT_BACKOFF_MS
     return grpc.aio.insecure_channel(
         addr,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.initial_reconnect_backoff_ms", first),
+            ("grpc.min_reconnect_backoff_ms", first),
+            ("grpc.max_reconnect_backoff_ms", most),
         ],
     )
