@@ -12,10 +12,8 @@ from datetime import UTC, datetime
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
-from helicase.v1 import event_pb2, participant_pb2, workflow_pb2
-
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
+from helicase.common.states import TS, WS
+from helicase.v1 import event_pb2, participant_pb2
 
 TASK_TERMINAL = frozenset(
     {TS.TASK_STATE_COMPLETED, TS.TASK_STATE_FAILED, TS.TASK_STATE_FATAL_FAILED,
