@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 CHAOS_ARGS ?=
 
-.PHONY: install up down status proto lint test demo bench chaos clean web-test web-gen screenshots
+.PHONY: install up down status proto lint test unit demo bench chaos clean web-test web-gen screenshots
 
 install: ## install whatever is missing (apt-get, uv, Python workspace, Maven jars, buf, grpcurl)
 	@bash scripts/bootstrap.sh
@@ -24,15 +24,19 @@ status: ## what runs where, and whether it is healthy
 proto: ## regenerate the Python code of protos/helicase/v1
 	@$(UV) python scripts/gen_protos.py
 
-lint: install ## ruff, mypy --strict, buf lint, generated code up to date
+lint: install ## ruff, mypy --strict, import contracts, buf lint, generated code up to date
 	@$(UV) ruff check .
 	@$(UV) ruff format --check .
 	@$(UV) mypy libs services tests bench scripts
+	@$(UV) lint-imports --no-cache
 	@node_modules/.bin/buf lint
 	@$(UV) python scripts/gen_protos.py --check
 
 test: install lint web-test ## lint, then unit and integration tests (real ZooKeeper, Kafka, PostgreSQL)
 	@$(UV) pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+unit: ## the pure unit tests only: no infrastructure, no apt/Maven/npm step (about a minute)
+	@$(UV) pytest -p no:cacheprovider -m 'not tools' tests/unit $(PYTEST_ARGS)
 
 web-test: install ## the composer: web/src/gen up to date, type check, Vitest (browser tests run in pytest)
 	@cd web && npm run --silent check-gen || { echo "web/src/gen is stale: make web-gen"; exit 1; }

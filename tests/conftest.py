@@ -28,6 +28,9 @@ from helicase.devstack.testing import (
 )
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
+# Unit modules that run a tool `make install` brings (buf, node, go, kustomize): `make unit`,
+# which installs nothing, deselects them with -m "not tools"; `make test` runs them.
+TOOL_MODULES = frozenset({"test_contracts.py", "test_k8s_manifests.py", "test_polyglot_codegen.py"})
 KEEP_HOMES = os.environ.get("HELICASE_KEEP_TEST_HOME") == "1"
 
 
@@ -38,6 +41,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION_DIR in item.path.parents:
             item.add_marker(pytest.mark.integration)
+        elif item.path.name in TOOL_MODULES:
+            item.add_marker(pytest.mark.tools)
 
 
 _ran = 0

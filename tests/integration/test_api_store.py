@@ -26,8 +26,8 @@ from kazoo.client import KazooClient
 
 from helicase.api import migrations
 from helicase.common import events, topics, zkpaths
-from helicase.common.errors import field_violations
 from helicase.common.registry import ParticipantInfo, TaskTypeInfo, encode_task_type
+from helicase.common.status import field_violations
 from helicase.v1 import (
     command_pb2,
     event_pb2,

@@ -19,7 +19,7 @@ import pytest
 from helicase.api.credentials import new_master_key
 from helicase.api.experiments import job_name
 from helicase.client import HelicaseClient
-from helicase.common.errors import field_violations
+from helicase.common.status import field_violations
 from helicase.devstack import free_port
 from helicase.devstack.testing import LoopbackCluster
 from helicase.participant.airavata import TYPES

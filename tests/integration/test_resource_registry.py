@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from helicase.api.credentials import new_master_key
-from helicase.common.errors import field_violations
+from helicase.common.status import field_violations
 from helicase.v1 import resource_pb2, resource_pb2_grpc
 
 TOKEN = "internal-token-for-tests"

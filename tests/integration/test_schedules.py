@@ -14,8 +14,8 @@ from google.protobuf import json_format
 
 from helicase.client import HelicaseClient
 from helicase.common import cron
-from helicase.common.errors import field_violations
 from helicase.common.grpc_server import channel
+from helicase.common.status import field_violations
 from helicase.devstack.testing import RunningSuite
 from helicase.v1 import schedule_pb2, schedule_pb2_grpc, workflow_pb2, workflow_service_pb2
 from tests.integration.helpers import state

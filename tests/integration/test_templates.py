@@ -12,8 +12,8 @@ import pytest
 from google.protobuf import field_mask_pb2, json_format
 
 from helicase.client import HelicaseClient
-from helicase.common.errors import field_violations
 from helicase.common.grpc_server import channel
+from helicase.common.status import field_violations
 from helicase.devstack.testing import RunningSuite
 from helicase.v1 import template_pb2, template_pb2_grpc, workflow_pb2, workflow_service_pb2
 from tests.integration.helpers import state

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from helicase.client import HelicaseClient, load_workflow_request
-from helicase.common.errors import field_violations
+from helicase.common.status import field_violations
 from tests.integration.helpers import run_to_end, state
 
 TABLES = ("workflows", "tasks", "events", "outbox")

@@ -26,9 +26,9 @@ from helicase.common.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
-    invalid_argument_status,
 )
 from helicase.common.events import WORKFLOW_TERMINAL
+from helicase.common.status import invalid_argument_status
 from helicase.v1 import (
     event_pb2,
     event_pb2_grpc,

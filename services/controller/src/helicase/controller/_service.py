@@ -15,8 +15,9 @@ from google.rpc import code_pb2
 
 from helicase.common import tracing
 from helicase.common.batching import take_queued
-from helicase.common.errors import InvalidArgument, error_info_status, invalid_argument_status
+from helicase.common.errors import InvalidArgument
 from helicase.common.events import WORKFLOW_TERMINAL
+from helicase.common.status import error_info_status, invalid_argument_status
 from helicase.controller import _dag
 from helicase.controller._core import Core, new_stimulus_id
 from helicase.controller._stimuli import (

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import grpc
 
-from helicase.common.errors import field_violations
+from helicase.common.status import field_violations
 from helicase.sink.batching import blamed_indices, halves
 from helicase.v1 import event_pb2, event_pb2_grpc
 
