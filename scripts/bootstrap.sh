@@ -77,6 +77,15 @@ if ! command -v uv >/dev/null; then
   python3 -m pip install --quiet --user uv </dev/null 2>/dev/null ||
     python3 -m pip install --quiet --user --break-system-packages uv </dev/null
 fi
+# pip puts uv in ~/.local/bin, which a new shell may not have on its PATH: link it where one
+# does (when this user may), so `uv run ...` in the docs works in the next terminal too.
+if ! PATH=/usr/local/bin:/usr/bin:/bin command -v uv >/dev/null; then
+  if as_root ln -sf "$(command -v uv)" /usr/local/bin/uv 2>/dev/null; then
+    step "uv linked into /usr/local/bin"
+  else
+    step "uv is in $(dirname "$(command -v uv)"): add it to PATH (or use the make targets)"
+  fi
+fi
 step "uv sync (Python workspace)"
 uv sync --quiet </dev/null
 
