@@ -10,13 +10,13 @@ Set HELICASE_KEEP_TEST_HOME=1 to keep the homes (logs, data) for a look after th
 from __future__ import annotations
 
 import atexit
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from helicase.devstack import SERVICE_NAMES, Infra, InfraPorts
+from helicase.devstack.settings import KEEP_TEST_HOME
 from helicase.devstack.testing import (
     FAKE_SERVICE,
     LoopbackCluster,
@@ -28,7 +28,7 @@ from helicase.devstack.testing import (
 )
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
-KEEP_HOMES = os.environ.get("HELICASE_KEEP_TEST_HOME") == "1"
+KEEP_HOMES = KEEP_TEST_HOME.read()
 
 
 # --- markers, and "nothing ran" is a failure
