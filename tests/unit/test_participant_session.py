@@ -14,13 +14,13 @@ import pytest
 
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
+from helicase.common.states import TS
 from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
 from helicase.participant.observers import TaskEvent
-from helicase.participant.sdk import REGISTRY
+from helicase.participant.sdk import TASK_TYPES
 from helicase.participant.session import Participant
-from helicase.v1 import event_pb2, participant_pb2, participant_pb2_grpc, workflow_pb2
+from helicase.v1 import event_pb2, participant_pb2, participant_pb2_grpc
 
-TS = workflow_pb2.TaskState
 Outcome = participant_pb2.TaskOutcome
 
 
@@ -94,7 +94,7 @@ async def rig() -> AsyncIterator[tuple[FakeController, FakeProducer, Participant
         name="p1",
         group="default",
         capacity=4,
-        task_types={name: REGISTRY[name] for name in ("noop", "sleep", "shell")},
+        task_types={name: TASK_TYPES[name] for name in ("noop", "sleep", "shell")},
         leader=cast(LeaderWatch, FakeLeader(f"127.0.0.1:{port}")),
         producer=cast(AsyncProducer, producer),
         grace=timedelta(seconds=0.5),

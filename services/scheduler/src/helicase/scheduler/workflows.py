@@ -15,6 +15,7 @@ from kazoo.client import KazooClient
 
 from helicase.common import events, ownership, topics
 from helicase.common.kafka import AsyncProducer
+from helicase.common.states import WS
 from helicase.scheduler import metrics
 from helicase.scheduler.admission import Admission
 from helicase.scheduler.controller_client import Controller, WorkflowUnknown
@@ -22,7 +23,6 @@ from helicase.v1 import command_pb2, controller_pb2, workflow_pb2, workflow_serv
 from helicase.v1 import workflow_service_pb2_grpc as wf_grpc
 
 log = logging.getLogger(__name__)
-WS = workflow_pb2.WorkflowState
 Blocking = Callable[..., Awaitable[Any]]
 TERMINAL_FALLBACK = timedelta(seconds=15)
 
