@@ -21,11 +21,10 @@ from collections.abc import Callable
 
 import psutil
 
+from helicase.common.states import TS
 from helicase.controller import _codec, _dag
 from helicase.controller._workflow import WorkflowRun
 from helicase.v1 import workflow_pb2
-
-TS = workflow_pb2.TaskState
 
 
 def noop_run(tasks: int, workflow_id: str = "bench") -> WorkflowRun:

@@ -23,12 +23,12 @@ import psycopg
 from kazoo.client import KazooClient
 
 from helicase.client import HelicaseClient, load_workflow_request
+from helicase.common.states import TS
 from helicase.devstack import Infra, InfraPorts
 from helicase.devstack.testing import RunningSuite, SuiteFactory, new_home, remove_home
-from helicase.v1 import event_pb2, workflow_pb2
+from helicase.v1 import event_pb2
 
 ROOT = Path(__file__).resolve().parent
-TS = workflow_pb2.TaskState
 
 
 def events_of(suite: RunningSuite, workflow_id: str) -> list[event_pb2.Event]:

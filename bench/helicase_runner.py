@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from helicase.client import HelicaseClient, load_workflow_request
+from helicase.common.config import API_ADDR
 from helicase.v1 import workflow_pb2
 
 COMPLETED = workflow_pb2.WORKFLOW_STATE_COMPLETED
@@ -334,7 +334,7 @@ async def run_all(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--api", default=os.environ.get("HELICASE_API_ADDR", "127.0.0.1:50051"))
+    parser.add_argument("--api", default=API_ADDR.read())
     parser.add_argument("--workloads", default="a,b,c,d")
     Scales.add_arguments(parser)
     args = parser.parse_args()

@@ -27,11 +27,11 @@ from helicase.api import migrations
 from helicase.api.config import sqlalchemy_url
 from helicase.api.store import Store
 from helicase.common import events
+from helicase.common.states import TS
 from helicase.devstack import Postgres, free_port
 from helicase.devstack.testing import new_home, remove_home
 from helicase.v1 import event_pb2, workflow_pb2
 
-TS = workflow_pb2.TaskState
 LAG = 40  # tasks between one task's ASSIGNED and its RUNNING (and again to COMPLETED)
 
 

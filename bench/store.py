@@ -26,15 +26,13 @@ from kazoo.client import KazooClient
 
 from bench.codec import mid_run, noop_run
 from helicase.common import zkpaths
+from helicase.common.states import TS
 from helicase.controller import _codec
 from helicase.controller._election import bump_epoch
 from helicase.controller._store import StateStore
 from helicase.controller._workflow import WorkflowRun
 from helicase.devstack import ZooKeeper, free_port
 from helicase.devstack.testing import chrooted_zk, new_home, remove_home
-from helicase.v1 import workflow_pb2
-
-TS = workflow_pb2.TaskState
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from typing import Any
 
 from bench import suite_cpu
 from helicase.client import HelicaseClient, load_workflow_request
+from helicase.common.config import API_ADDR
 from helicase.v1 import workflow_pb2
 
 ROOT = Path(__file__).resolve().parent
@@ -121,7 +122,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--api", default=os.environ.get("HELICASE_API_ADDR", "127.0.0.1:50051"))
+    parser.add_argument("--api", default=API_ADDR.read())
     parser.add_argument("--workflows", type=int, default=10)
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--latency-runs", type=int, default=200)

@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import hashlib
 import json
-import os
 import sys
 import time
 import uuid
@@ -16,7 +15,9 @@ from pathlib import Path
 
 import grpc
 
+from helicase.api.config import WEB_LISTEN
 from helicase.client import HelicaseClient, load_workflow_request
+from helicase.common.config import API_ADDR
 from helicase.devstack import ClusterInfo, describe_local_cluster
 from helicase.devstack._paths import home as devstack_home
 from helicase.v1 import (
@@ -99,7 +100,7 @@ async def run(addr: str) -> int:
         "helicase.v1.WorkflowService/GetWorkflow"
     )
     print("The suite keeps running: `make status` shows it, `make down` stops it.")
-    web = os.environ.get("HELICASE_WEB_ADDR", "127.0.0.1:8080")
+    web = WEB_LISTEN.read()
     print(f"Composer (draw, run and watch workflows in the browser): http://{web}/")
     return 0 if ok and experiment_ok is not False else 1
 
@@ -242,7 +243,7 @@ async def run_experiment(addr: str, home: Path) -> bool | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--api", default=os.environ.get("HELICASE_API_ADDR", "127.0.0.1:50051"))
+    parser.add_argument("--api", default=API_ADDR.read())
     parser.add_argument("--experiment", action="store_true", help="run the experiment only")
     args = parser.parse_args()
     if args.experiment:

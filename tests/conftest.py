@@ -10,13 +10,13 @@ Set HELICASE_KEEP_TEST_HOME=1 to keep the homes (logs, data) for a look after th
 from __future__ import annotations
 
 import atexit
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from helicase.devstack import SERVICE_NAMES, Infra, InfraPorts
+from helicase.devstack.settings import KEEP_TEST_HOME
 from helicase.devstack.testing import (
     FAKE_SERVICE,
     LoopbackCluster,
@@ -31,7 +31,7 @@ INTEGRATION_DIR = Path(__file__).parent / "integration"
 # Unit modules that run a tool `make install` brings (buf, node, go, kustomize): `make unit`,
 # which installs nothing, deselects them with -m "not tools"; `make test` runs them.
 TOOL_MODULES = frozenset({"test_contracts.py", "test_k8s_manifests.py", "test_polyglot_codegen.py"})
-KEEP_HOMES = os.environ.get("HELICASE_KEEP_TEST_HOME") == "1"
+KEEP_HOMES = KEEP_TEST_HOME.read()
 
 
 # --- markers, and "nothing ran" is a failure

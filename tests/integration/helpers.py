@@ -6,10 +6,8 @@ import asyncio
 from typing import Any
 
 from helicase.client import HelicaseClient, load_workflow_request
+from helicase.common.states import TS, WS
 from helicase.v1 import workflow_pb2, workflow_service_pb2
-
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
 
 
 def request(

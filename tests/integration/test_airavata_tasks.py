@@ -20,7 +20,7 @@ from helicase.devstack.testing import LoopbackCluster
 from helicase.participant.airavata import StaticCredentials, use_credential_store
 from helicase.participant.airavata._script import job_key
 from helicase.participant.runner import RunResult, run_task
-from helicase.participant.sdk import REGISTRY, TaskContext
+from helicase.participant.sdk import TASK_TYPES, TaskContext
 from helicase.v1 import participant_pb2
 
 Outcome = participant_pb2.TaskOutcome
@@ -72,7 +72,9 @@ def ctx(workflow_id: str, task_id: str, attempt: int = 1) -> TaskContext:
 
 
 async def run(type_name: str, params: dict[str, Any], workflow: str, task: str) -> RunResult:
-    return await run_task(REGISTRY[type_name], ctx(workflow, task), params, timedelta(seconds=120))
+    return await run_task(
+        TASK_TYPES[type_name], ctx(workflow, task), params, timedelta(seconds=120)
+    )
 
 
 async def monitor(params: dict[str, Any], workflow: str) -> RunResult:
@@ -276,7 +278,7 @@ async def cancel_during_look(params: dict[str, Any], wf: str, *, requested: bool
     for _ in range(5):  # a look that ended before the cancel is tried again
         context = ctx(wf, "m")
         running = asyncio.create_task(
-            run_task(REGISTRY["airavata.monitor_job"], context, params, None)
+            run_task(TASK_TYPES["airavata.monitor_job"], context, params, None)
         )
         await asyncio.sleep(0.01)  # inside the SSH connect
         if requested:
@@ -337,7 +339,7 @@ async def test_concurrent_and_later_attempts_of_one_submit_task_make_one_job(
         *(run("airavata.submit_job", submit, wf, "submit") for _ in range(3))
     )
     retry = await run_task(
-        REGISTRY["airavata.submit_job"], ctx(wf, "submit", attempt=2), submit, None
+        TASK_TYPES["airavata.submit_job"], ctx(wf, "submit", attempt=2), submit, None
     )
     results = [*racing, retry]
     assert all(r.outcome == Outcome.TASK_OUTCOME_COMPLETED for r in results), results

@@ -13,10 +13,9 @@ import psycopg
 import pytest
 
 from helicase.client import HelicaseClient
+from helicase.common.states import TS, WS
 from helicase.v1 import event_pb2, workflow_pb2, workflow_service_pb2
 from tests.integration.helpers import (
-    TS,
-    WS,
     gather_limited,
     request,
     run_to_end,

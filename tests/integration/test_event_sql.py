@@ -18,10 +18,8 @@ from helicase.api import migrations
 from helicase.api.config import sqlalchemy_url
 from helicase.api.store import Store
 from helicase.common import events
+from helicase.common.states import TS, WS
 from helicase.v1 import event_pb2, workflow_pb2
-
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from helicase.devstack.settings import SCREENSHOTS_DIR
 from helicase.devstack.testing import SuiteFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "web" / "e2e" / "composer.mjs"
-SCREENSHOTS = ROOT / os.environ.get("HELICASE_SCREENSHOTS_DIR", ".helicase/screenshots")
+SCREENSHOTS = ROOT / SCREENSHOTS_DIR.read()
 TIMEOUT = 420
 
 

@@ -16,8 +16,9 @@ from kazoo.client import KazooClient
 
 from helicase.client import HelicaseClient
 from helicase.common import zkpaths
+from helicase.common.states import TS
 from helicase.v1 import event_pb2
-from tests.integration.helpers import TS, request, run_to_end, state, task_states
+from tests.integration.helpers import request, run_to_end, state, task_states
 
 
 async def wait_running(client: HelicaseClient, workflow_id: str, task_id: str) -> str:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 from helicase.common import events
-from helicase.v1 import workflow_pb2
-
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
+from helicase.common.states import TS, WS
 
 
 def test_the_same_fact_from_two_producers_has_one_id() -> None:

@@ -408,7 +408,7 @@ def test_the_airavata_participants_serve_exactly_the_types_their_module_register
     does at start, refusing unknown types), and every type of the library has a Deployment:
     CancelExperiment's cleanup workflow needs airavata.cancel_job served."""
     from helicase.participant.airavata import TYPES
-    from helicase.participant.sdk import REGISTRY
+    from helicase.participant.sdk import TASK_TYPES
 
     served: dict[str, str] = {}
     for name, container in helicase_containers(render("prod")):
@@ -421,7 +421,7 @@ def test_the_airavata_participants_serve_exactly_the_types_their_module_register
         for module in modules:
             importlib.import_module(module)
         for task_type in types:
-            assert task_type in REGISTRY, f"{name} serves {task_type}, which no module registers"
+            assert task_type in TASK_TYPES, f"{name} serves {task_type}, which no module registers"
             served[task_type] = name
     assert set(served) == set(TYPES), sorted(set(TYPES) ^ set(served))
     assert served["airavata.cancel_job"] == "helicase-participant-cancel-job"

@@ -18,7 +18,7 @@ from helicase.participant.runner import (
     params_error,
     run_task,
 )
-from helicase.participant.sdk import REGISTRY, Reschedule, RunFn, TaskContext, TaskType
+from helicase.participant.sdk import TASK_TYPES, Reschedule, RunFn, TaskContext, TaskType
 from helicase.v1 import participant_pb2, workflow_pb2
 
 Outcome = participant_pb2.TaskOutcome
@@ -95,7 +95,7 @@ def test_every_outcome_but_reschedule_has_a_terminal_event() -> None:
 def test_builtin_params_are_checked_against_their_schema(
     type_name: str, params: dict[str, Any], ok: bool
 ) -> None:
-    problem = params_error(REGISTRY[type_name].schema, params)
+    problem = params_error(TASK_TYPES[type_name].schema, params)
     assert (problem is None) == ok, problem
 
 

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from helicase.common.errors import NonRetryableError
 from helicase.participant.runner import params_error, run_task
-from helicase.participant.sdk import REGISTRY, Params, TaskContext, task_type
+from helicase.participant.sdk import TASK_TYPES, Params, TaskContext, task_type
 from helicase.v1 import participant_pb2
 
 Outcome = participant_pb2.TaskOutcome
@@ -47,7 +47,7 @@ def context() -> TaskContext:
 
 
 def test_the_model_schema_is_what_the_registry_advertises() -> None:
-    registered = REGISTRY["test.greet"]
+    registered = TASK_TYPES["test.greet"]
     assert registered.description == "Greets someone."
     assert registered.schema["additionalProperties"] is False
     assert registered.schema["required"] == ["name"]
@@ -60,7 +60,7 @@ def test_the_model_schema_is_what_the_registry_advertises() -> None:
 async def test_run_receives_the_validated_model_and_outputs_merge() -> None:
     ctx = context()
     # protobuf Structs carry every number as a double: 2.0 must still be the integer 2
-    result = await run_task(REGISTRY["test.greet"], ctx, {"name": "ada", "times": 2.0}, None)
+    result = await run_task(TASK_TYPES["test.greet"], ctx, {"name": "ada", "times": 2.0}, None)
     assert result.outcome == Outcome.TASK_OUTCOME_COMPLETED
     assert result.outputs == {"early": True, "greeting": "hello ada hello ada"}
     assert seen[-1] == GreetParams(name="ada", times=2)
@@ -68,7 +68,7 @@ async def test_run_receives_the_validated_model_and_outputs_merge() -> None:
 
 
 async def test_params_the_model_rejects_are_fatal() -> None:
-    registered = REGISTRY["test.greet"]
+    registered = TASK_TYPES["test.greet"]
     # called directly, past the JSON-schema check, to reach the model's own validation
     with pytest.raises(NonRetryableError, match="times"):
         await registered.run(context(), {"name": "ada", "times": 2.5})

@@ -14,12 +14,13 @@ import pytest
 
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
+from helicase.common.states import TS
 from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
-from helicase.participant.sdk import REGISTRY
+from helicase.participant.observers import TaskEvent
+from helicase.participant.sdk import TASK_TYPES
 from helicase.participant.session import Participant
-from helicase.v1 import event_pb2, participant_pb2, participant_pb2_grpc, workflow_pb2
+from helicase.v1 import event_pb2, participant_pb2, participant_pb2_grpc
 
-TS = workflow_pb2.TaskState
 Outcome = participant_pb2.TaskOutcome
 
 
@@ -30,6 +31,7 @@ class FakeController(participant_pb2_grpc.ParticipantServiceServicer):
         self.received: asyncio.Queue[participant_pb2.ConnectRequest] = asyncio.Queue()
         self.to_participant: asyncio.Queue[participant_pb2.ConnectResponse | None] = asyncio.Queue()
         self.streams = 0
+        self.observed: list[TaskEvent] = []  # what the participant's task observer saw
 
     async def Connect(
         self, request_iterator: AsyncIterator[participant_pb2.ConnectRequest], context: Any
@@ -92,10 +94,11 @@ async def rig() -> AsyncIterator[tuple[FakeController, FakeProducer, Participant
         name="p1",
         group="default",
         capacity=4,
-        task_types={name: REGISTRY[name] for name in ("noop", "sleep", "shell")},
+        task_types={name: TASK_TYPES[name] for name in ("noop", "sleep", "shell")},
         leader=cast(LeaderWatch, FakeLeader(f"127.0.0.1:{port}")),
         producer=cast(AsyncProducer, producer),
         grace=timedelta(seconds=0.5),
+        observers=(controller.observed.append,),
     )
     runner = asyncio.create_task(participant.run_forever())
     yield controller, producer, participant
@@ -152,6 +155,25 @@ async def test_unacked_results_are_resent_on_the_next_stream_until_acked(rig: An
     await asyncio.sleep(0.2)
     assert controller.received.empty()  # nothing re-sent once acknowledged
     assert controller.streams == 3
+
+
+async def test_task_observers_see_assignment_start_finish_and_ack_with_the_epoch(
+    rig: Any,
+) -> None:
+    controller, _, _ = rig
+    await controller.next("hello")
+    await controller.to_participant.put(assign("a", "noop", {}))
+    result = (await controller.next("result")).result
+    ack = participant_pb2.ResultAck(tasks=[result.task])
+    await controller.to_participant.put(participant_pb2.ConnectResponse(ack=ack))
+    for _ in range(50):
+        if len(controller.observed) == 4:
+            break
+        await asyncio.sleep(0.02)
+    seen = controller.observed
+    assert [e.kind for e in seen] == ["assigned", "start", "finish", "acked"]
+    assert {(e.participant, e.epoch, e.ref.task_id) for e in seen} == {("p1", 1, "a")}
+    assert [e.outcome for e in seen[2:]] == [Outcome.TASK_OUTCOME_COMPLETED] * 2
 
 
 async def test_cancel_ends_a_running_task_canceled(rig: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
 from helicase.participant.runner import RunResult, run_task
-from helicase.participant.sdk import REGISTRY, TaskContext
+from helicase.participant.sdk import TASK_TYPES, TaskContext
 from helicase.v1 import participant_pb2
 
 Outcome = participant_pb2.TaskOutcome
@@ -27,7 +27,7 @@ async def run_shell(params: dict[str, Any], limit_s: float | None = None) -> Run
         grace=timedelta(seconds=0.5),
     )
     limit = timedelta(seconds=limit_s) if limit_s else None
-    return await run_task(REGISTRY["shell"], ctx, params, limit)
+    return await run_task(TASK_TYPES["shell"], ctx, params, limit)
 
 
 def alive(pid: int) -> bool:

@@ -28,15 +28,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
-from helicase.common import zkpaths
+from helicase.common import ownership, zkpaths
 from helicase.common.events import WORKFLOW_TERMINAL
+from helicase.common.states import WS
 from helicase.scheduler.admission import Admission
 from helicase.scheduler.controller_client import WorkflowUnknown
 from helicase.scheduler.offsets import CommitTracker
 from helicase.scheduler.workflows import Workflows
 from helicase.v1 import command_pb2, controller_pb2, workflow_pb2, workflow_service_pb2
 
-WS = workflow_pb2.WorkflowState
 PARTITION = ("commands", 0)
 WORKFLOWS = [f"w{i}" for i in range(4)]
 
@@ -139,7 +139,7 @@ class ControllerClient:
             assert workflow_id not in self.model.released, f"{workflow_id} submitted after release"
             self.model.state[workflow_id] = WS.WORKFLOW_STATE_RUNNING
             self.model.submits.append(workflow_id)
-            self.model.zoo.nodes[zkpaths.workflow_state(workflow_id)] = (b"", 0, None)
+            self.model.zoo.nodes[ownership.running_workflow(workflow_id)] = (b"", 0, None)
         return controller_pb2.SubmitWorkflowResponse(already_submitted=known)
 
     async def cancel(self, workflow_id: str, reason: str) -> None:
@@ -156,7 +156,7 @@ class ControllerClient:
         assert state in WORKFLOW_TERMINAL
         del self.model.state[workflow_id]
         self.model.released.add(workflow_id)
-        self.model.zoo.nodes.pop(zkpaths.workflow_state(workflow_id), None)
+        self.model.zoo.nodes.pop(ownership.running_workflow(workflow_id), None)
 
     async def watch(self, workflow_id: str) -> AsyncIterator[controller_pb2.WorkflowStatus]:
         last = None
@@ -333,14 +333,15 @@ class World:
             if self._drained():
                 return
         raise AssertionError(
-            f"not drained: held={self.controller.state} owners={self.zoo.children(zkpaths.OWNERS)}"
+            f"not drained: held={self.controller.state}"
+            f" owners={self.zoo.children(ownership.OWNERS)}"
             f" committed={self.committed}/{len(self.log)}"
         )
 
     def _drained(self) -> bool:
         return (
             not self.controller.state
-            and not self.zoo.children(zkpaths.OWNERS)
+            and not self.zoo.children(ownership.OWNERS)
             and self.committed == len(self.log)
             and all(not s.workflows.following for s in self.schedulers)
         )
@@ -442,7 +443,7 @@ def test_a_launch_owned_by_a_live_scheduler_that_has_not_submitted_is_not_given_
         assert await asyncio.wait_for(claim, 5) is True
         # Once the owner has submitted, the launch is its: given up at once.
         Session(world.zoo, 2).create(zkpaths.owner("w2"), b"s2", ephemeral=True, makepath=True)
-        Session(world.zoo, 2).create(zkpaths.workflow_state("w2"), b"", makepath=True)
+        Session(world.zoo, 2).create(ownership.running_workflow("w2"), b"", makepath=True)
         assert await asyncio.wait_for(scheduler._claim_for_launch("w2"), 5) is False
 
     asyncio.run(scenario())

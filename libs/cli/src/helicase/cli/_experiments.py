@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.live import Live
 
-from helicase.cli import _render, _render_registry
+from helicase.cli import _render, _render_objects
 from helicase.cli._base import (
     EXIT_NOT_COMPLETED,
     AllPages,
@@ -41,7 +41,7 @@ def _show(settings: Settings, experiment: experiment_pb2.Experiment) -> None:
     if settings.output is Output.json:
         print_json(_render.to_json(experiment))
     else:
-        out.print(_render_registry.experiment_view(experiment))
+        out.print(_render_objects.experiment_view(experiment))
 
 
 @app.command()
@@ -95,7 +95,7 @@ def list_(
         "experiments",
         lambda client, token: client.list_experiments(page_size, token),
         lambda response: response.experiments,
-        _render_registry.experiment_list,
+        _render_objects.experiment_list,
         page_token,
         all_pages,
     )
@@ -126,12 +126,12 @@ async def _watch(
     elif out.is_terminal:
         with Live(console=out, refresh_per_second=4, transient=False) as live:
             async for last in client.watch_experiment(experiment_id):
-                live.update(_render_registry.experiment_view(last))
+                live.update(_render_objects.experiment_view(last))
     else:
         async for update in client.watch_experiment(experiment_id):
             last = update
         if last is not None:
-            out.print(_render_registry.experiment_view(last))
+            out.print(_render_objects.experiment_view(last))
     assert last is not None  # watch_experiment yields at least once or raises
     return last
 
@@ -156,6 +156,6 @@ def cancel(
         print_json(_render.to_json(response))
         return
     experiment = response.experiment
-    out.print(experiment.id, _render_registry.experiment_styled(experiment.state))
+    out.print(experiment.id, _render_objects.experiment_styled(experiment.state))
     if response.cleanup_workflow_id:
         out.print(f"cleanup workflow {response.cleanup_workflow_id}")

@@ -1,5 +1,5 @@
-"""`helicase resources compute|storage ...` and `helicase credentials ...`: the registry of
-where experiments run, where their files live, and the SSH keys that log in (ResourceService).
+"""`helicase resources compute|storage ...` and `helicase credentials ...`: the api's records
+of where experiments run, where their files live, and the SSH keys that log in (ResourceService).
 A private key is read from a file, sent once, and never printed: the api returns only the
 public key and its fingerprint."""
 
@@ -12,7 +12,7 @@ import typer
 from google.protobuf.message import Message
 from rich.console import RenderableType
 
-from helicase.cli import _render, _render_registry
+from helicase.cli import _render, _render_objects
 from helicase.cli._base import (
     AllPages,
     Output,
@@ -87,7 +87,7 @@ def compute_create(ctx: typer.Context, file: ResourceFile, request_id: RequestId
     )
     key = request_id or request.request_id
     made = run(settings, lambda c: c.create_compute_resource(request.compute_resource, key))
-    _show(settings, made, _render_registry.compute_view(made))
+    _show(settings, made, _render_objects.compute_view(made))
 
 
 @compute.command("list")
@@ -103,7 +103,7 @@ def compute_list(
         "computeResources",
         lambda client, token: client.list_compute_resources(page_size, token),
         lambda response: response.compute_resources,
-        _render_registry.compute_list,
+        _render_objects.compute_list,
         page_token,
         all_pages,
     )
@@ -114,7 +114,7 @@ def compute_get(ctx: typer.Context, resource_id: ResourceId) -> None:
     """Show a compute resource."""
     settings = settings_of(ctx)
     found = run(settings, lambda client: client.get_compute_resource(resource_id))
-    _show(settings, found, _render_registry.compute_view(found))
+    _show(settings, found, _render_objects.compute_view(found))
 
 
 # --- storage
@@ -132,7 +132,7 @@ def storage_create(ctx: typer.Context, file: ResourceFile, request_id: RequestId
     )
     key = request_id or request.request_id
     made = run(settings, lambda c: c.create_storage_resource(request.storage_resource, key))
-    _show(settings, made, _render_registry.storage_view(made))
+    _show(settings, made, _render_objects.storage_view(made))
 
 
 @storage.command("list")
@@ -148,7 +148,7 @@ def storage_list(
         "storageResources",
         lambda client, token: client.list_storage_resources(page_size, token),
         lambda response: response.storage_resources,
-        _render_registry.storage_list,
+        _render_objects.storage_list,
         page_token,
         all_pages,
     )
@@ -159,7 +159,7 @@ def storage_get(ctx: typer.Context, resource_id: ResourceId) -> None:
     """Show a storage resource."""
     settings = settings_of(ctx)
     found = run(settings, lambda client: client.get_storage_resource(resource_id))
-    _show(settings, found, _render_registry.storage_view(found))
+    _show(settings, found, _render_objects.storage_view(found))
 
 
 # --- credentials
@@ -188,7 +188,7 @@ def credential_create(
         usage_error(f"{private_key_file}: empty")
     made = run(settings, lambda c: c.create_credential(private_key, name, request_id))
     made.ClearField("private_key")  # the api returns none; never print one whatever happens
-    _show(settings, made, _render_registry.credential_view(made))
+    _show(settings, made, _render_objects.credential_view(made))
 
 
 @credentials.command("list")
@@ -204,7 +204,7 @@ def credential_list(
         "credentials",
         lambda client, token: client.list_credentials(page_size, token),
         lambda response: _without_keys(response.credentials),
-        _render_registry.credential_list,
+        _render_objects.credential_list,
         page_token,
         all_pages,
     )
@@ -219,4 +219,4 @@ def credential_get(
     settings = settings_of(ctx)
     found = run(settings, lambda client: client.get_credential(credential_id))
     found.ClearField("private_key")
-    _show(settings, found, _render_registry.credential_view(found))
+    _show(settings, found, _render_objects.credential_view(found))

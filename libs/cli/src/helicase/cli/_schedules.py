@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from helicase.cli import _render, _render_registry
+from helicase.cli import _render, _render_objects
 from helicase.cli._base import (
     AllPages,
     Output,
@@ -35,7 +35,7 @@ def _show(ctx: typer.Context, schedule: schedule_pb2.Schedule) -> None:
     if settings_of(ctx).output is Output.json:
         print_json(_render.to_json(schedule))
     else:
-        out.print(_render_registry.schedule_view(schedule))
+        out.print(_render_objects.schedule_view(schedule))
 
 
 @app.command()
@@ -70,7 +70,7 @@ def list_(
         "schedules",
         lambda client, token: client.list_schedules(page_size, token),
         lambda response: response.schedules,
-        _render_registry.schedule_list,
+        _render_objects.schedule_list,
         page_token,
         all_pages,
     )

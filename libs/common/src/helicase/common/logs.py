@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 from typing import Any
+
+from helicase.common.config import LOG_LEVEL
 
 _RESERVED = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
@@ -40,6 +41,6 @@ def setup(service: str) -> None:
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("HELICASE_LOG_LEVEL", "INFO").upper())
+    root.setLevel(LOG_LEVEL.read().upper())
     for noisy in ("kazoo.client", "kazoo.protocol.connection"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

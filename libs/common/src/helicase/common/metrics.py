@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from helicase.common.config import METRICS_ADDR
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,9 @@ KAFKA_LAG = Gauge(
 )
 
 
-def serve(env: str = "HELICASE_METRICS_ADDR") -> int | None:
-    """Starts the /metrics endpoint if `env` names an address; returns its port."""
-    addr = os.environ.get(env, "").strip()
+def serve() -> int | None:
+    """Starts the /metrics endpoint if HELICASE_METRICS_ADDR names an address; returns its port."""
+    addr = METRICS_ADDR.read()
     if not addr:
         return None
     host, _, port = addr.rpartition(":")

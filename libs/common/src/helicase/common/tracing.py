@@ -22,6 +22,8 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from helicase.common.config import TRACE_DIR
+
 _PROPAGATOR = TraceContextTextMapPropagator()
 _enabled = False
 
@@ -67,7 +69,7 @@ class JsonLinesExporter(SpanExporter):
 def setup(service: str) -> None:
     """Installs the tracer provider of this process if HELICASE_TRACE_DIR is set."""
     global _enabled
-    directory = os.environ.get("HELICASE_TRACE_DIR", "").strip()
+    directory = TRACE_DIR.read()
     if not directory:
         return
     path = Path(directory)

@@ -5,11 +5,15 @@
 /helicase/controller/election           kazoo Election recipe of the controllers
 /helicase/controller/leader             ephemeral: the leader's address and epoch (JSON)
 /helicase/controller/epoch              persistent: its version is the current leader epoch
-/helicase/controller/workflows/<id>     persistent: compact state of a running workflow
+/helicase/controller/workflows/<id>     persistent: compact state of a running workflow (its
+                                        existence is "running": ask helicase.common.ownership)
 /helicase/controller/definitions/<id>   persistent: its definition, compressed, written once
 /helicase/owners/<id>                   ephemeral: the scheduler owning a running workflow
+                                        (claimed and released through helicase.common.ownership)
 /helicase/schedules/leader              ephemeral: the scheduler that fires schedules (its id)
 /helicase/schedules/fired/<id>          persistent: the last cron time a schedule fired for
+
+docs/architecture.md ("Who owns what") names each node's one writer and its readers.
 """
 
 from __future__ import annotations

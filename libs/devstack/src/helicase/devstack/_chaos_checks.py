@@ -12,9 +12,9 @@ from typing import Any
 import psycopg
 
 from helicase.common.events import TASK_TERMINAL, WORKFLOW_TERMINAL
+from helicase.common.states import TS
 from helicase.devstack._chaos_model import (
     EXPECTED,
-    TS,
     ChaosReport,
     Submitted,
     ts_name,

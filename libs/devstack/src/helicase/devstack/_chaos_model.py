@@ -9,10 +9,8 @@ from typing import Any, cast
 
 import grpc
 
+from helicase.common.states import TS, WS
 from helicase.v1 import workflow_pb2
-
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
 
 
 def ws_name(state: int) -> str:

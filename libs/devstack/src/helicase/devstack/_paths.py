@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-HOME_VARIABLE = "HELICASE_HOME"
+from helicase.devstack.settings import HOME
 
 
 def repo_root() -> Path:
@@ -24,7 +23,7 @@ def deploy_dir() -> Path:
 
 def home() -> Path:
     """State of the local suite (`make up`): $HELICASE_HOME, else <repo>/.helicase."""
-    override = os.environ.get(HOME_VARIABLE)
+    override = HOME.read()
     return Path(override).resolve() if override else repo_root() / ".helicase"
 
 

@@ -10,7 +10,8 @@ What is checked at the end (each failed check is a line of `ChaosReport.failures
 - PostgreSQL: no event id twice, no two task events with the same (workflow, task, attempt,
   placement, state), every task of a terminal workflow has an event of its terminal state, every
   terminal workflow has its terminal workflow event, one workflow per request id;
-- the participants' ledger (HELICASE_PARTICIPANT_LEDGER): no task started again after a
+- the participants' ledger (`helicase.devstack.chaos_ledger`, installed in each participant
+  through its task observer hook): no task started again after a
   COMPLETED result of it was acknowledged, and every task COMPLETED in PostgreSQL ran to
   COMPLETED somewhere.
 """
@@ -31,6 +32,7 @@ from kazoo.client import KazooClient
 
 from helicase.client import HelicaseClient, load_workflow_request
 from helicase.common.events import WORKFLOW_TERMINAL
+from helicase.devstack import chaos_ledger
 from helicase.devstack._chaos_checks import check_database, check_ledger, check_states
 from helicase.devstack._chaos_killer import Killer
 from helicase.devstack._chaos_model import (
@@ -46,7 +48,9 @@ from helicase.devstack._infra import Infra, InfraPorts
 from helicase.devstack._layout import ServicePorts, service_specs, suite_env
 from helicase.devstack._proc import LOOPBACK, free_port
 from helicase.devstack._supervisor import ServiceSpec, Supervisor
+from helicase.devstack.settings import CHAOS_LEDGER
 from helicase.devstack.testing import RunningSuite, new_home, remove_home
+from helicase.participant.config import MODULES as PARTICIPANT_MODULES
 
 __all__ = ["Chaos", "ChaosOptions", "ChaosReport", "ChaosSuite", "run_chaos"]
 
@@ -173,6 +177,7 @@ def chaos_specs(namespace: str, *, participants: int, schedulers: int) -> list[S
                     "HELICASE_PARTICIPANT_ADDR": _addr(port),
                     "HELICASE_PARTICIPANT_NAME": f"{namespace}-{index}",
                     "HELICASE_PARTICIPANT_GROUP": "default",
+                    PARTICIPANT_MODULES.name: chaos_ledger.__name__,
                 },
                 health_addr=_addr(port),
             )
@@ -223,7 +228,7 @@ class ChaosSuite:
                 topic_prefix=f"{namespace}.",
             ),
             "HELICASE_ZK_SESSION_TIMEOUT": "4s",
-            "HELICASE_PARTICIPANT_LEDGER": str(self.ledger),
+            CHAOS_LEDGER.name: str(self.ledger),
         }
         supervisor = Supervisor(self.home, specs, env)
         participants = [s for s in specs if s.module == "helicase.participant"]

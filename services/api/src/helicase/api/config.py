@@ -1,4 +1,4 @@
-"""The api's configuration (environment variables, documented defaults)."""
+"""The api's configuration: its settings, declared once (README.md, "Configuration")."""
 
 from __future__ import annotations
 
@@ -7,43 +7,58 @@ from datetime import timedelta
 
 from helicase.common.config import (
     DEFAULT_WEB_ADDR,
+    INTERNAL_TOKEN,
     CommonConfig,
-    env_duration,
-    env_int,
-    env_str,
+    duration,
+    flag,
+    from_setting,
+    integer,
+    read_settings,
+    string,
+)
+
+MAX_TASKS = integer("HELICASE_MAX_TASKS", 100_000, "tasks per workflow", minimum=1)
+MIGRATE = flag("HELICASE_DB_MIGRATE", True, "run the Alembic migrations at start")
+RELAY_INTERVAL = duration(
+    "HELICASE_RELAY_INTERVAL", "200ms", "outbox poll when idle (a commit wakes it at once)"
+)
+WATCH_REFRESH = duration("HELICASE_WATCH_REFRESH", "1s", "WatchWorkflow's safety re-read")
+WEB_LISTEN = string(
+    "HELICASE_WEB_ADDR",
+    DEFAULT_WEB_ADDR,
+    'HTTP address of the composer and the Connect protocol ("off": no HTTP)',
+)
+WEB_DIST = string(
+    "HELICASE_WEB_DIST",
+    "",
+    "the composer's built files",
+    shown="`web/dist` of the checkout",
+)
+CREDENTIAL_KEY = string(
+    "HELICASE_CREDENTIAL_KEY",
+    "",
+    "32 bytes, base64: the key sealing SSH private keys",
+    shown="empty (credentials refused)",
 )
 
 
 @dataclass(frozen=True, kw_only=True)
 class ApiConfig:
-    """HELICASE_API_ADDR: gRPC listen address (127.0.0.1:50051).
-    HELICASE_MAX_TASKS: tasks per workflow (100000).
-    HELICASE_DB_MIGRATE: run migrations at start (1).
-    HELICASE_RELAY_INTERVAL: outbox poll interval when idle (200ms).
-    HELICASE_WATCH_REFRESH: WatchWorkflow's safety re-read interval (1s).
-    HELICASE_WEB_ADDR: HTTP listen address of the composer and the Connect protocol
-    (127.0.0.1:8080; "off" serves no HTTP)."""
-
     common: CommonConfig
-    listen: str
-    max_tasks: int
-    migrate: bool
-    relay_interval: timedelta
-    watch_refresh: timedelta
-    web_listen: str = DEFAULT_WEB_ADDR
+    listen: str  # HELICASE_API_ADDR (common)
+    max_tasks: int = from_setting(MAX_TASKS)
+    migrate: bool = from_setting(MIGRATE)
+    relay_interval: timedelta = from_setting(RELAY_INTERVAL)
+    watch_refresh: timedelta = from_setting(WATCH_REFRESH)
+    web_listen: str = from_setting(WEB_LISTEN)
+    web_dist: str = from_setting(WEB_DIST)
+    credential_key: str = from_setting(CREDENTIAL_KEY, secret=True)
+    internal_token: str = from_setting(INTERNAL_TOKEN, secret=True)
 
     @classmethod
     def from_env(cls) -> ApiConfig:
         common = CommonConfig.from_env()
-        return cls(
-            common=common,
-            listen=common.api_addr,
-            max_tasks=env_int("HELICASE_MAX_TASKS", 100_000, minimum=1),
-            migrate=env_str("HELICASE_DB_MIGRATE", "1") != "0",
-            relay_interval=env_duration("HELICASE_RELAY_INTERVAL", timedelta(milliseconds=200)),
-            watch_refresh=env_duration("HELICASE_WATCH_REFRESH", timedelta(seconds=1)),
-            web_listen=env_str("HELICASE_WEB_ADDR", DEFAULT_WEB_ADDR),
-        )
+        return read_settings(cls, common=common, listen=common.api_addr)
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -1,46 +1,67 @@
-"""The controller's configuration (environment variables, documented defaults)."""
+"""The controller's configuration: its settings, declared once (README.md, "Configuration")."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
 
-from helicase.common.config import CommonConfig, env_duration, env_int, env_str
+from helicase.common.config import (
+    CommonConfig,
+    duration,
+    flag,
+    from_setting,
+    integer,
+    read_settings,
+    string,
+)
 from helicase.controller._steps import MachineSettings
+
+LISTEN = string(
+    "HELICASE_CONTROLLER_ADDR",
+    "127.0.0.1:50052",
+    "listen address, advertised to clients as the leader's",
+)
+PARTICIPANT_LOST_GRACE = duration(
+    "HELICASE_PARTICIPANT_LOST_GRACE",
+    "5s",
+    "how long a participant whose stream broke (or that held tasks before a failover) may take"
+    " to come back before its tasks are re-placed (not the participant's own kill grace)",
+)
+FLUSH_INTERVAL = duration(
+    "HELICASE_FLUSH_INTERVAL",
+    "5ms",
+    "group-commit window of ZooKeeper state writes; a write starts at once when none happened"
+    " within the window",
+)
+CANCEL_DEADLINE = duration(
+    "HELICASE_CANCEL_DEADLINE",
+    "10s",
+    "a CANCELING workflow ends CANCELED after this even if participants never answer",
+)
+MAX_REPLACEMENTS = integer(
+    "HELICASE_MAX_REPLACEMENTS",
+    5,
+    "re-placements of one attempt after participant losses before the attempt counts as FAILED",
+    minimum=0,
+)
+VALIDATE = flag(
+    "HELICASE_CONTROLLER_VALIDATE", False, "run the machine's invariant checks after every step"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
 class ControllerConfig:
-    """HELICASE_CONTROLLER_ADDR: listen address, advertised to clients as leader (127.0.0.1:50052).
-    HELICASE_PARTICIPANT_LOST_GRACE: how long a participant whose stream broke (or that held tasks
-    before a failover) may take to come back before its tasks are re-placed (5s). Not
-    HELICASE_PARTICIPANT_GRACE: that is the participant's own kill grace.
-    HELICASE_FLUSH_INTERVAL: group-commit window of ZooKeeper state writes (5ms); a write starts at
-    once when none happened within the window.
-    HELICASE_CANCEL_DEADLINE: a CANCELING workflow ends CANCELED after this even if participants
-    never answer (10s).
-    HELICASE_MAX_REPLACEMENTS: re-placements of one attempt after participant losses before the
-    attempt counts as FAILED (5)."""
-
     common: CommonConfig
-    listen: str = "127.0.0.1:50052"
-    participant_grace: timedelta = timedelta(seconds=5)
-    flush_interval: timedelta = timedelta(milliseconds=5)
-    cancel_deadline: timedelta = timedelta(seconds=10)
-    max_replacements: int = 5
+    listen: str = from_setting(LISTEN)
+    participant_grace: timedelta = from_setting(PARTICIPANT_LOST_GRACE)
+    flush_interval: timedelta = from_setting(FLUSH_INTERVAL)
+    cancel_deadline: timedelta = from_setting(CANCEL_DEADLINE)
+    max_replacements: int = from_setting(MAX_REPLACEMENTS)
+    validate: bool = from_setting(VALIDATE)
 
     @classmethod
     def from_env(cls) -> ControllerConfig:
-        return cls(
-            common=CommonConfig.from_env(),
-            listen=env_str("HELICASE_CONTROLLER_ADDR", cls.listen),
-            participant_grace=env_duration(
-                "HELICASE_PARTICIPANT_LOST_GRACE", cls.participant_grace
-            ),
-            flush_interval=env_duration("HELICASE_FLUSH_INTERVAL", cls.flush_interval),
-            cancel_deadline=env_duration("HELICASE_CANCEL_DEADLINE", cls.cancel_deadline),
-            max_replacements=env_int("HELICASE_MAX_REPLACEMENTS", cls.max_replacements, minimum=0),
-        )
+        return read_settings(cls, common=CommonConfig.from_env())
 
     @property
     def source(self) -> str:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from kazoo.client import KazooClient, TransactionRequest
 from kazoo.exceptions import BadVersionError, NoNodeError, RolledBackError
 
-from helicase.common import zkpaths
+from helicase.common import ownership, zkpaths
 from helicase.controller import _codec
 from helicase.controller._workflow import WorkflowRun
 
@@ -85,7 +85,7 @@ class StateStore:
 
     def __init__(self, zk: KazooClient) -> None:
         self._zk = zk
-        self._states = _Nodes(zkpaths.WORKFLOWS, zkpaths.workflow_state)
+        self._states = _Nodes(ownership.RUNNING_WORKFLOWS, ownership.running_workflow)
         self._definitions = _Nodes(zkpaths.DEFINITIONS, zkpaths.workflow_definition)
         self._stored: dict[str, int] = {}  # workflow id -> CRC of its definition as stored
         self._garbage: set[str] = set()  # found by load(), removed by the next write
@@ -100,7 +100,7 @@ class StateStore:
         self._stored.clear()
         self._garbage.clear()
         loaded = []
-        states = set(self._zk.get_children(zkpaths.WORKFLOWS))
+        states = set(self._zk.get_children(ownership.RUNNING_WORKFLOWS))
         for workflow_id in sorted(states):
             try:
                 data = self._read(self._states, workflow_id)
@@ -171,7 +171,7 @@ class StateStore:
 
     def _ensure_roots(self) -> None:
         if not self._ready:
-            self._zk.ensure_path(zkpaths.WORKFLOWS)
+            self._zk.ensure_path(ownership.RUNNING_WORKFLOWS)
             self._zk.ensure_path(zkpaths.DEFINITIONS)
             self._ready = True
 

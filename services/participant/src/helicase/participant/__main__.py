@@ -30,7 +30,7 @@ from helicase.participant.registration import (
     publish_task_types,
     register,
 )
-from helicase.participant.sdk import REGISTRY
+from helicase.participant.sdk import TASK_TYPES
 from helicase.participant.session import Participant
 
 log = logging.getLogger("helicase.participant")
@@ -94,11 +94,11 @@ async def serve(config: ParticipantConfig) -> int:
         except ImportError as exc:
             log.error("task module not importable", extra={"module": module, "error": str(exc)})
             return 2
-    unknown = [t for t in config.task_types if t not in REGISTRY]
+    unknown = [t for t in config.task_types if t not in TASK_TYPES]
     if unknown:
         log.error("unknown task types", extra={"task_types": unknown})
         return 2
-    types = {name: REGISTRY[name] for name in config.task_types}
+    types = {name: TASK_TYPES[name] for name in config.task_types}
     info = ParticipantInfo(
         name=config.name,
         group=config.group,

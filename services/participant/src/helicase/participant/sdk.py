@@ -7,9 +7,10 @@
     async def sleep(ctx: TaskContext, params: SleepParams) -> dict[str, Any]: ...
 
 The params model (a pydantic v2 model) is the type's contract: its JSON schema
-(`model_json_schema()`) is advertised in the registry, where CreateWorkflow checks params against
-it, and the participant validates each assignment's params into the model before `run` sees them
-(params the model rejects end the task FATAL_FAILED: no retry can fix them). A type may instead
+(`model_json_schema()`) is advertised in ZooKeeper (`/helicase/tasktypes/<type>`), where
+CreateWorkflow checks params against it, and the participant validates each assignment's params
+into the model before `run` sees them (params the model rejects end the task FATAL_FAILED: no
+retry can fix them). A type may instead
 declare a raw JSON schema (`schema={...}`) and receive the params as a dict.
 
 `run` returns small outputs (a JSON object), or `Reschedule(delay)` to run the same attempt again
@@ -123,7 +124,8 @@ class TaskType:
         return TaskTypeInfo(name=self.name, description=self.description, params_schema=self.schema)
 
 
-REGISTRY: dict[str, TaskType] = {}
+TASK_TYPES: dict[str, TaskType] = {}
+"""Every task type defined in this process, by name (filled by `@task_type`)."""
 
 
 REFERENCE_PATTERN = r"\$\{tasks\.[a-z0-9][a-z0-9_-]*\.outputs\.[A-Za-z0-9_.-]+\}"
@@ -199,7 +201,7 @@ def task_type(
     def register(run: Any) -> Any:
         text = description or (run.__doc__ or "").strip()
         if params is not None:
-            REGISTRY[name] = TaskType(
+            TASK_TYPES[name] = TaskType(
                 name=name,
                 description=text,
                 schema=params_schema(params),
@@ -208,7 +210,7 @@ def task_type(
             )
         else:
             assert schema is not None
-            REGISTRY[name] = TaskType(name=name, description=text, schema=schema, run=run)
+            TASK_TYPES[name] = TaskType(name=name, description=text, schema=schema, run=run)
         return run
 
     return register

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,7 +20,7 @@ from helicase.common.grpc_server import channel
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
 from helicase.participant import metrics
-from helicase.participant.config import ledger_path
+from helicase.participant.observers import TaskEvent, TaskEventKind, TaskObserver, installed, notify
 from helicase.participant.results import Key, Unacked, key_of
 from helicase.participant.runner import RunResult, run_task
 from helicase.participant.sdk import TaskContext, TaskType
@@ -30,43 +28,6 @@ from helicase.v1 import participant_pb2, participant_pb2_grpc, workflow_pb2
 
 log = logging.getLogger(__name__)
 Outcome = participant_pb2.TaskOutcome
-
-
-class Ledger:
-    """Appends one JSON line per assignment received, task start, finish and acknowledgement to
-    a file (the chaos driver's record of what really ran), each with the leader epoch of the
-    stream it came on. Each line is one O_APPEND write, so several processes
-    may share the file. Failures to write are logged, never raised."""
-
-    def __init__(self, path: str, participant: str) -> None:
-        self.path = path
-        self.participant = participant
-        self.epoch = 0  # the leader epoch of the current stream (from its Welcome)
-        self._fd: int | None = None
-
-    def record(
-        self, event: str, ref: participant_pb2.TaskRef, outcome: Outcome.ValueType | None = None
-    ) -> None:
-        line = json.dumps(
-            {
-                "t": time.time(),
-                "participant": self.participant,
-                "event": event,
-                "workflow_id": ref.workflow_id,
-                "task_id": ref.task_id,
-                "attempt": ref.attempt,
-                "placement": ref.placement,
-                "outcome": Outcome.Name(outcome) if outcome is not None else "",
-                "epoch": self.epoch,
-            },
-            separators=(",", ":"),
-        )
-        try:
-            if self._fd is None:
-                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            os.write(self._fd, (line + "\n").encode())
-        except OSError as exc:
-            log.warning("ledger write failed", extra={"path": self.path, "error": str(exc)})
 
 
 @dataclass
@@ -117,7 +78,7 @@ class Participant:
         leader: LeaderWatch,
         producer: AsyncProducer,
         grace: timedelta,
-        ledger: str | None = None,
+        observers: tuple[TaskObserver, ...] | None = None,
         running_delay: timedelta = timedelta(0),
     ) -> None:
         self.name = name
@@ -134,8 +95,8 @@ class Participant:
         self._outbox: asyncio.Queue[participant_pb2.ConnectRequest] | None = None
         self._stopping = False
         self._source = f"participant/{name}"
-        path = ledger_path() if ledger is None else ledger
-        self._ledger = Ledger(path, name) if path else None
+        self._observers = installed() if observers is None else observers
+        self._epoch = 0  # the leader epoch of the current stream (from its Welcome)
 
     # The stream ------------------------------------------------------------------------------
 
@@ -200,31 +161,45 @@ class Participant:
             for message in response.batch.messages:
                 self._on_response(message, addr)
         elif kind == "welcome":
-            if self._ledger is not None:
-                self._ledger.epoch = response.welcome.epoch
+            self._epoch = response.welcome.epoch
             self.connected.set()
             log.info(
                 "connected to controller", extra={"leader": addr, "epoch": response.welcome.epoch}
             )
         elif kind == "assignment":
-            if self._ledger is not None:
-                self._ledger.record("assigned", response.assignment.task)
+            self._observe("assigned", response.assignment.task)
             self._start(response.assignment)
         elif kind == "cancel":
             self._cancel(response.cancel.task, response.cancel.reason)
         elif kind == "ack":
             ack = response.ack
-            if self._ledger is not None:
-                for event, refs in (("acked", ack.tasks), ("superseded", ack.superseded)):
+            if self._observers:
+                answers: tuple[tuple[TaskEventKind, Any], ...] = (
+                    ("acked", ack.tasks),
+                    ("superseded", ack.superseded),
+                )
+                for answer, refs in answers:
                     for ref in refs:
                         held = self._unacked.get(key_of(ref))
-                        self._ledger.record(event, ref, held.outcome if held else None)
+                        self._observe(answer, ref, held.outcome if held else None)
             for ref in ack.superseded:
                 log.info(
                     "result superseded: the controller did not record it",
                     extra={"workflow_id": ref.workflow_id, "task_id": ref.task_id},
                 )
             self._unacked.ack([*ack.tasks, *ack.superseded])
+
+    def _observe(
+        self,
+        kind: TaskEventKind,
+        ref: participant_pb2.TaskRef,
+        outcome: Outcome.ValueType | None = None,
+    ) -> None:
+        if self._observers:
+            event = TaskEvent(
+                kind=kind, participant=self.name, ref=ref, epoch=self._epoch, outcome=outcome
+            )
+            notify(self._observers, event)
 
     def _send(self, message: participant_pb2.ConnectRequest) -> None:
         if self._outbox is not None:
@@ -332,8 +307,7 @@ class Participant:
                 message.outputs.update(result.outputs)
             if result.reschedule_after is not None:
                 message.reschedule_after.FromTimedelta(result.reschedule_after)
-            if self._ledger is not None:
-                self._ledger.record("finish", ref, result.outcome)
+            self._observe("finish", ref, result.outcome)
             self._unacked.add(message)
             self._send(participant_pb2.ConnectRequest(result=message))
             log.debug(
@@ -387,8 +361,7 @@ class Participant:
         if entry.cancel_requested.is_set():
             result = RunResult(Outcome.TASK_OUTCOME_CANCELED, "canceled")
         else:
-            if self._ledger is not None:
-                self._ledger.record("start", ref)
+            self._observe("start", ref)
             entry.run = asyncio.create_task(run_task(task_type, context, params, limit or None))
             try:
                 result = await entry.run

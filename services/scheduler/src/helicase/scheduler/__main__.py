@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 
-from helicase.common import kafka, observability, zk, zkpaths
+from helicase.common import kafka, observability, ownership, zk
 from helicase.common.grpc_server import (
     build_server,
     channel,
@@ -41,7 +41,7 @@ async def serve(config: SchedulerConfig) -> int:
     server, _, health = build_server(config.listen, lambda s: None, [])
     await set_serving(health, [], False)
     client = await asyncio.to_thread(zk.connect, config.common)
-    await asyncio.to_thread(client.ensure_path, zkpaths.OWNERS)
+    await asyncio.to_thread(ownership.ensure_roots, client)
     await asyncio.to_thread(kafka.ensure_topics, config.common)
     leader = LeaderWatch(client, asyncio.get_running_loop())
     await asyncio.to_thread(leader.start)

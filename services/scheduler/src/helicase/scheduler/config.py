@@ -1,4 +1,4 @@
-"""The scheduler's configuration (environment variables, documented defaults)."""
+"""The scheduler's configuration: its settings, declared once (README.md, "Configuration")."""
 
 from __future__ import annotations
 
@@ -6,40 +6,56 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 
-from helicase.common.config import CommonConfig, env_duration, env_int, env_str, host_name
+from helicase.common.config import (
+    CommonConfig,
+    duration,
+    from_setting,
+    host_name,
+    integer,
+    read_settings,
+    string,
+)
+
+LISTEN = string("HELICASE_SCHEDULER_ADDR", "127.0.0.1:50053", "health/reflection address")
+SCHEDULER_ID = string(
+    "HELICASE_SCHEDULER_ID",
+    "",
+    "this scheduler's id, written into its owner nodes",
+    computed=lambda: f"{host_name()}-{os.getpid()}",
+    shown="host name and pid",
+)
+MAX_RUNNING = integer(
+    "HELICASE_SCHEDULER_MAX_RUNNING",
+    1000,
+    "most workflows this scheduler runs at once; further launches wait, uncommitted",
+    minimum=1,
+)
+MAX_RUNNING_PER_TENANT = integer(
+    "HELICASE_SCHEDULER_MAX_RUNNING_PER_TENANT",
+    0,
+    "most workflows of one tenant this scheduler runs at once (0: no limit)",
+    minimum=0,
+)
+TENANT_LABEL = string("HELICASE_TENANT_LABEL", "tenant", "the workflow label naming its tenant")
+ADOPT_INTERVAL = duration(
+    "HELICASE_ADOPT_INTERVAL", "5s", "how often to look for running workflows without an owner"
+)
+SCHEDULE_INTERVAL = duration(
+    "HELICASE_SCHEDULE_INTERVAL", "1s", "how often the firing scheduler looks for due schedules"
+)
 
 
 @dataclass(frozen=True, kw_only=True)
 class SchedulerConfig:
-    """HELICASE_SCHEDULER_ADDR: health/reflection address (127.0.0.1:50053).
-    HELICASE_SCHEDULER_ID: this scheduler's id, written into its owner nodes (host name-pid).
-    HELICASE_SCHEDULER_MAX_RUNNING: most workflows this scheduler runs at once (1000); further
-    launches wait, uncommitted, until one finishes.
-    HELICASE_SCHEDULER_MAX_RUNNING_PER_TENANT: most workflows of one tenant at once (0 = no limit).
-    HELICASE_TENANT_LABEL: the workflow label naming its tenant (tenant).
-    HELICASE_ADOPT_INTERVAL: how often to look for running workflows without an owner (5s).
-    HELICASE_SCHEDULE_INTERVAL: how often the firing scheduler looks for due schedules (1s)."""
-
     common: CommonConfig
-    listen: str
-    scheduler_id: str
-    max_running: int
-    max_running_per_tenant: int
-    tenant_label: str
-    adopt_interval: timedelta
-    schedule_interval: timedelta
+    listen: str = from_setting(LISTEN)
+    scheduler_id: str = from_setting(SCHEDULER_ID)
+    max_running: int = from_setting(MAX_RUNNING)
+    max_running_per_tenant: int = from_setting(MAX_RUNNING_PER_TENANT)
+    tenant_label: str = from_setting(TENANT_LABEL)
+    adopt_interval: timedelta = from_setting(ADOPT_INTERVAL)
+    schedule_interval: timedelta = from_setting(SCHEDULE_INTERVAL)
 
     @classmethod
     def from_env(cls) -> SchedulerConfig:
-        return cls(
-            common=CommonConfig.from_env(),
-            listen=env_str("HELICASE_SCHEDULER_ADDR", "127.0.0.1:50053"),
-            scheduler_id=env_str("HELICASE_SCHEDULER_ID", f"{host_name()}-{os.getpid()}"),
-            max_running=env_int("HELICASE_SCHEDULER_MAX_RUNNING", 1000, minimum=1),
-            max_running_per_tenant=env_int(
-                "HELICASE_SCHEDULER_MAX_RUNNING_PER_TENANT", 0, minimum=0
-            ),
-            tenant_label=env_str("HELICASE_TENANT_LABEL", "tenant"),
-            adopt_interval=env_duration("HELICASE_ADOPT_INTERVAL", timedelta(seconds=5)),
-            schedule_interval=env_duration("HELICASE_SCHEDULE_INTERVAL", timedelta(seconds=1)),
-        )
+        return read_settings(cls, common=CommonConfig.from_env())

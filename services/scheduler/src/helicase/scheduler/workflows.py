@@ -12,10 +12,10 @@ from typing import Any
 import grpc
 from google.protobuf import timestamp_pb2
 from kazoo.client import KazooClient
-from kazoo.exceptions import NodeExistsError, NoNodeError
 
-from helicase.common import events, topics, zkpaths
+from helicase.common import events, ownership, topics
 from helicase.common.kafka import AsyncProducer
+from helicase.common.states import WS
 from helicase.scheduler import metrics
 from helicase.scheduler.admission import Admission
 from helicase.scheduler.controller_client import Controller, WorkflowUnknown
@@ -23,7 +23,6 @@ from helicase.v1 import command_pb2, controller_pb2, workflow_pb2, workflow_serv
 from helicase.v1 import workflow_service_pb2_grpc as wf_grpc
 
 log = logging.getLogger(__name__)
-WS = workflow_pb2.WorkflowState
 Blocking = Callable[..., Awaitable[Any]]
 TERMINAL_FALLBACK = timedelta(seconds=15)
 
@@ -132,35 +131,19 @@ class Workflows:
         had not submitted yet (it may be asking an api that is down) would be lost for good if
         that owner then died, its command's offset committed here. Until then this launch's
         offset is not committed."""
-        path = zkpaths.owner(workflow_id)
         waited_since = asyncio.get_running_loop().time()
         while True:
-            try:
-                await self._blocking(
-                    self._zk.create,
-                    path,
-                    self.scheduler_id.encode(),
-                    ephemeral=True,
-                    makepath=True,
-                )
-                return True
-            except NodeExistsError:
-                pass
-            try:
-                data, _ = await self._blocking(self._zk.get, path)
-            except NoNodeError:
-                continue  # vanished meanwhile: claim it
-            if data.decode() == self.scheduler_id:
-                return True  # ours from an earlier try of this launch
-            submitted = await self._blocking(self._zk.exists, zkpaths.workflow_state(workflow_id))
-            if submitted is not None:
+            holder = await self._blocking(ownership.claim, self._zk, workflow_id, self.scheduler_id)
+            if holder is None:
+                return True  # ours now, or from an earlier try of this launch
+            if await self._blocking(ownership.is_running, self._zk, workflow_id):
                 return False
             waited = asyncio.get_running_loop().time() - waited_since
             if waited >= self._claim_wait.total_seconds():
                 waited_since = asyncio.get_running_loop().time()
                 log.info(
                     "waiting for the owner to submit the workflow",
-                    extra={"workflow_id": workflow_id, "owner": data.decode()},
+                    extra={"workflow_id": workflow_id, "owner": holder},
                 )
             await asyncio.sleep(0.5)
 
@@ -330,13 +313,8 @@ class Workflows:
                 backoff = min(backoff * 2, 5.0)
 
     async def _drop_owner(self, workflow_id: str) -> None:
-        path = zkpaths.owner(workflow_id)
         try:
-            data, stat = await self._blocking(self._zk.get, path)
-            if data.decode() == self.scheduler_id:
-                await self._blocking(self._zk.delete, path, version=stat.version)
-        except NoNodeError:
-            pass
+            await self._blocking(ownership.release, self._zk, workflow_id, self.scheduler_id)
         except Exception:
             log.exception("owner node not deleted", extra={"workflow_id": workflow_id})
 
@@ -345,24 +323,11 @@ class Workflows:
     async def adopt_orphans(self) -> int:
         """Takes over running workflows without an owner node; re-claims ours that lost theirs
         (our session expired). Returns how many it adopted."""
-        try:
-            running = await self._blocking(self._zk.get_children, zkpaths.WORKFLOWS)
-        except NoNodeError:
-            return 0
-        owners = set(await self._blocking(self._zk.get_children, zkpaths.OWNERS))
+        running = await self._blocking(ownership.running, self._zk)
+        owned = await self._blocking(ownership.owned, self._zk)
         adopted = 0
-        for workflow_id in running:
-            if workflow_id in owners:
-                continue
-            try:
-                await self._blocking(
-                    self._zk.create,
-                    zkpaths.owner(workflow_id),
-                    self.scheduler_id.encode(),
-                    ephemeral=True,
-                    makepath=True,
-                )
-            except NodeExistsError:
+        for workflow_id in ownership.orphans(running, owned):
+            if not await self._blocking(ownership.take, self._zk, workflow_id, self.scheduler_id):
                 continue  # another scheduler won it (or its launch is just starting)
             if workflow_id in self.following:
                 continue  # ours all along: the node is back

@@ -17,7 +17,7 @@ from rich.console import Console, RenderableType
 
 from helicase.cli._base import collect_pages
 from helicase.cli._input import InputError, read_workflow, to_request
-from helicase.cli._render_registry import (
+from helicase.cli._render_objects import (
     credential_view,
     experiment_view,
     schedule_list,
