@@ -28,19 +28,17 @@ from helicase.api import migrations
 from helicase.common import events, topics, zkpaths
 from helicase.common.errors import field_violations
 from helicase.common.registry import ParticipantInfo, TaskTypeInfo, encode_task_type
+from helicase.common.states import TS, WS
 from helicase.v1 import (
     command_pb2,
     event_pb2,
     event_pb2_grpc,
     task_type_pb2,
     task_type_pb2_grpc,
-    workflow_pb2,
     workflow_service_pb2,
     workflow_service_pb2_grpc,
 )
 
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
 TABLES = ("workflows", "tasks", "task_attempts", "events", "outbox")
 TYPES = [
     TaskTypeInfo(name="noop", params_schema={"type": "object"}),

@@ -20,8 +20,9 @@ import pytest
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from helicase.api.credentials import new_master_key
-from helicase.api.experiments import job_name
+from helicase.api.experiments.steps import job_name
+from helicase.api.resources.credentials import new_master_key
+from helicase.common.states import TS
 from helicase.devstack.testing import LoopbackCluster
 from helicase.participant.airavata import TYPES
 from helicase.v1 import (
@@ -36,7 +37,6 @@ from helicase.v1 import (
 from tests.integration.test_experiments import PROGRAM, experiment, put, register, wait_for_end
 
 ES = experiment_pb2.ExperimentState
-TS = workflow_pb2.TaskState
 TOKEN = "experiment-failures-internal-token"
 
 

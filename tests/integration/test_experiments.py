@@ -16,10 +16,11 @@ from typing import Any
 import grpc
 import pytest
 
-from helicase.api.credentials import new_master_key
-from helicase.api.experiments import job_name
+from helicase.api.experiments.steps import job_name
+from helicase.api.resources.credentials import new_master_key
 from helicase.client import HelicaseClient
 from helicase.common.errors import field_violations
+from helicase.common.states import TS
 from helicase.devstack import free_port
 from helicase.devstack.testing import LoopbackCluster
 from helicase.participant.airavata import TYPES
@@ -28,11 +29,9 @@ from helicase.v1 import (
     experiment_pb2_grpc,
     resource_pb2,
     resource_pb2_grpc,
-    workflow_pb2,
 )
 
 ES = experiment_pb2.ExperimentState
-TS = workflow_pb2.TaskState
 TOKEN = "experiments-internal-token"
 PROGRAM = """#!/bin/sh
 # sums the numbers of $1 into $2

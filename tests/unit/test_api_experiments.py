@@ -6,12 +6,12 @@ from collections.abc import Mapping
 
 from google.protobuf import json_format
 
-from helicase.api.experiments import derive, expand
+from helicase.api.experiments.steps import derive, expand
+from helicase.common.states import TS
 from helicase.participant.sdk import REFERENCE_PATTERN
 from helicase.v1 import experiment_pb2, resource_pb2, workflow_pb2
 
 ES = experiment_pb2.ExperimentState
-TS = workflow_pb2.TaskState
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 COMPUTE = resource_pb2.ComputeResource(
     host="hpc", port=0, login_user="gw", batch_system=resource_pb2.BATCH_SYSTEM_FORK,

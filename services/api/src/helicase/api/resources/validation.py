@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from helicase.api.credentials import host_key_problem, public_facts
+from helicase.api.resources.credentials import host_key_problem, public_facts
 from helicase.common.errors import FieldViolation, InvalidArgument
 from helicase.v1 import resource_pb2
 
