@@ -38,7 +38,7 @@ def use_credential_store(store: CredentialStore | None) -> None:
 
 def credential_store() -> CredentialStore:
     if _store is None:
-        from helicase.participant.airavata._registry_client import ApiCredentials
+        from helicase.participant.airavata._credential_client import ApiCredentials
 
         use_credential_store(ApiCredentials.from_env())
     assert _store is not None

@@ -1,5 +1,6 @@
-"""The API's credential registry as participants reach it: CredentialSecretService over gRPC,
-authenticated by the shared token HELICASE_INTERNAL_TOKEN; the API is at HELICASE_API_ADDR."""
+"""The client of the API's credential secrets: participants fetch private keys from the API's
+CredentialSecretService over gRPC, authenticated by the shared token HELICASE_INTERNAL_TOKEN; the
+API is at HELICASE_API_ADDR."""
 
 from __future__ import annotations
 
