@@ -34,7 +34,7 @@ def _files(files: Any, field: str, *, required: bool) -> list[FieldViolation]:
 
 def validate_experiment(request: experiment_pb2.CreateExperimentRequest) -> None:
     """Raises InvalidArgument naming every offending field (resource ids are checked against
-    the registry by the caller)."""
+    the stored resources by the caller)."""
     e, p = request.experiment, "experiment"
     out: list[FieldViolation] = []
     if len(request.request_id) > 128:

@@ -1,4 +1,4 @@
-"""All SQL of the resource registry: compute and storage resources, sealed SSH credentials."""
+"""All SQL of the resources: compute and storage resources, sealed SSH credentials."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def credential_message(row: Row) -> resource_pb2.Credential:
 
 
 class ResourceStore:
-    """The registry's persistence. `cipher` is None when no HELICASE_CREDENTIAL_KEY is set:
+    """The resources' persistence. `cipher` is None when no HELICASE_CREDENTIAL_KEY is set:
     resources work, credentials are refused."""
 
     def __init__(self, engine: AsyncEngine, cipher: CredentialCipher | None) -> None:

@@ -1,4 +1,4 @@
-"""Validation of resource-registry requests: every violation, named by field path. Pure."""
+"""Validation of ResourceService requests: every violation, named by field path. Pure."""
 
 from __future__ import annotations
 
