@@ -1,15 +1,15 @@
-"""Measures the api's cost of RecordEvents: CPU time of this (api) process and wall time per
-1,000 events folded into the projections in PostgreSQL.
+"""Measures the api's cost of RecordEvents: CPU time of this (api) process and wall time per 1,000
+events folded into the projections in PostgreSQL.
 
 Starts its own PostgreSQL (fsync off) on a free loopback port in a fresh home (the devstack
 component the test harness uses), runs the api's migrations, creates workflows of noop tasks
-through the api's Store, then records for every task the events of a run -- ASSIGNED, RUNNING,
-COMPLETED (with outputs), and the controller's copy of COMPLETED (same event id, a duplicate) --
-in batches as the sink sends them, tasks overlapping as in a run. A warm-up workflow is recorded
-first and not counted. PostgreSQL's CPU (the postmaster and its backends) is printed apart.
+through the api's WorkflowStore, then records (EventStore) for every task the events of a run --
+ASSIGNED, RUNNING, COMPLETED (with outputs), and the controller's copy of COMPLETED (same event
+id, a duplicate) -- in batches as the sink sends them, tasks overlapping as in a run. A warm-up
+workflow is recorded first and not counted. PostgreSQL's CPU (the postmaster and its backends)
+is printed apart.
 
-    uv run python bench/record_events.py [--tasks 5000] [--workflow-size 1000] [--batch 200]
-"""
+uv run python bench/record_events.py [--tasks 5000] [--workflow-size 1000] [--batch 200]"""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from helicase.api import migrations
 from helicase.api.config import sqlalchemy_url
-from helicase.api.store import Store
+from helicase.api.events.store import EventStore
+from helicase.api.workflows.store import WorkflowStore
 from helicase.common import events
 from helicase.common.states import TS
 from helicase.devstack import Postgres, free_port
@@ -76,7 +77,7 @@ def batches(stream: Iterator[event_pb2.Event], size: int) -> list[list[event_pb2
 
 
 async def prepare(
-    store: Store, workflow_size: int, count: int, batch: int
+    store: WorkflowStore, workflow_size: int, count: int, batch: int
 ) -> list[list[event_pb2.Event]]:
     """Creates `count` workflows of `workflow_size` tasks; returns the batches of their runs."""
     work: list[list[event_pb2.Event]] = []
@@ -86,7 +87,7 @@ async def prepare(
     return work
 
 
-async def send(store: Store, work: list[list[event_pb2.Event]]) -> tuple[int, int]:
+async def send(store: EventStore, work: list[list[event_pb2.Event]]) -> tuple[int, int]:
     """Records every batch; returns (events sent, events stored)."""
     sent = stored = 0
     for events_batch in work:
@@ -111,12 +112,12 @@ def tree_cpu(pid: int) -> float:
 
 async def measure(url: str, postmaster: int, tasks: int, workflow_size: int, batch: int) -> None:
     engine = create_async_engine(sqlalchemy_url(url), pool_size=4)
-    store = Store(engine)
+    workflows, events = WorkflowStore(engine), EventStore(engine)
     try:
-        await send(store, await prepare(store, min(workflow_size, 200), 1, batch))  # warm-up
-        work = await prepare(store, workflow_size, max(1, tasks // workflow_size), batch)
+        await send(events, await prepare(workflows, min(workflow_size, 200), 1, batch))  # warm-up
+        work = await prepare(workflows, workflow_size, max(1, tasks // workflow_size), batch)
         db, cpu, wall = tree_cpu(postmaster), time.process_time(), time.perf_counter()
-        sent, stored = await send(store, work)
+        sent, stored = await send(events, work)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         db = tree_cpu(postmaster) - db  # the pool's connections are still open
     finally:

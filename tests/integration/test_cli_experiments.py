@@ -18,7 +18,7 @@ import pexpect
 import pytest
 import yaml
 
-from helicase.api.credentials import new_master_key
+from helicase.api.resources.credentials import new_master_key
 from helicase.devstack.testing import LoopbackCluster
 from helicase.participant.airavata import TYPES
 

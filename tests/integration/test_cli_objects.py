@@ -18,7 +18,7 @@ import psycopg
 import pytest
 import yaml
 
-from helicase.api.credentials import new_master_key
+from helicase.api.resources.credentials import new_master_key
 
 ROOT = Path(__file__).resolve().parents[2]
 HELICASE = ROOT / ".venv" / "bin" / "helicase"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helicase.api.credentials import parse_master_key
+from helicase.api.resources.credentials import parse_master_key
 from helicase.devstack import (
     ClusterInfo,
     HpcPorts,

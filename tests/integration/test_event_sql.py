@@ -1,11 +1,13 @@
-"""RecordEvents' SQL (helicase.api.event_sql, batches as one JSON parameter) through the api's
-Store against the harness's real PostgreSQL: exact times and payloads, SQL NULL outputs, unicode,
-empty and set participant positions, duplicates inside one batch, non-canonical workflow ids."""
+"""RecordEvents' SQL (helicase.api.events.sql, batches as one JSON parameter) through the api's
+EventStore against the harness's real PostgreSQL: exact times and payloads, SQL NULL outputs,
+unicode, empty and set participant positions, duplicates inside one batch, non-canonical
+workflow ids."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
@@ -16,7 +18,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from helicase.api import migrations
 from helicase.api.config import sqlalchemy_url
-from helicase.api.store import Store
+from helicase.api.events.store import EventStore
+from helicase.api.workflows.store import WorkflowStore
 from helicase.common import events
 from helicase.common.states import TS, WS
 from helicase.v1 import event_pb2, workflow_pb2
@@ -29,22 +32,28 @@ def database_url(infra: Any) -> str:
     return url
 
 
+@dataclass(frozen=True)
+class Stores:
+    workflows: WorkflowStore
+    events: EventStore
+
+
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[Store]:
+async def store(database_url: str) -> AsyncIterator[Stores]:
     engine = create_async_engine(sqlalchemy_url(database_url))
     try:
-        yield Store(engine)
+        yield Stores(WorkflowStore(engine), EventStore(engine))
     finally:
         await engine.dispose()
 
 
-async def create(store: Store, *task_ids: str) -> str:
+async def create(store: Stores, *task_ids: str) -> str:
     definition = workflow_pb2.Workflow(
         id=str(uuid.uuid4()),
         display_name="t",
         tasks=[workflow_pb2.Task(id=t, type="noop", instance_group="default") for t in task_ids],
     )
-    created, _ = await store.create_workflow("", definition)
+    created, _ = await store.workflows.create_workflow("", definition)
     return created.id
 
 
@@ -60,7 +69,7 @@ def task(workflow_id: str, task_id: str, attempt: int, state: int, **kw: Any) ->
     )  # fmt: skip
 
 
-async def test_rows_match_the_events_exactly(store: Store, database_url: str) -> None:
+async def test_rows_match_the_events_exactly(store: Stores, database_url: str) -> None:
     workflow_id = await create(store, "a", "b", "c")
     at = timestamp_pb2.Timestamp(seconds=1_764_075_140, nanos=123_456_789)
     outputs = struct_pb2.Struct()
@@ -78,7 +87,7 @@ async def test_rows_match_the_events_exactly(store: Store, database_url: str) ->
     )
     pending_b = task(workflow_id, "b", 0, TS.TASK_STATE_PENDING, message="waits")
     batch = [assigned, running, done, running, done, started, pending_b, assigned]
-    stored, changed = await store.record_events(batch)
+    stored, changed = await store.events.record_events(batch)
     assert stored == 5
     assert changed == {workflow_id, shouted}
 
@@ -129,10 +138,10 @@ async def test_rows_match_the_events_exactly(store: Store, database_url: str) ->
     )
     assert workflow == [(WS.WORKFLOW_STATE_RUNNING, at.ToDatetime(tzinfo=UTC))]
 
-    again, changed = await store.record_events(batch[::-1])
+    again, changed = await store.events.record_events(batch[::-1])
     assert (again, changed) == (0, set())
     failed = task(workflow_id, "c", 1, TS.TASK_STATE_FAILED, participant="p2", message="")
-    assert (await store.record_events([failed]))[0] == 1
+    assert (await store.events.record_events([failed]))[0] == 1
     last = query(
         database_url,
         "select a.state, a.participant, a.start_time, a.end_time, t.outputs is null"
@@ -145,14 +154,14 @@ async def test_rows_match_the_events_exactly(store: Store, database_url: str) ->
 
 
 async def test_unknown_workflows_and_tasks_store_the_event_and_fold_nothing(
-    store: Store, database_url: str
+    store: Stores, database_url: str
 ) -> None:
     workflow_id = await create(store, "a")
     ghost = events.workflow_event(
         workflow_id=str(uuid.uuid4()), state=WS.WORKFLOW_STATE_RUNNING, source="test"
     )
     stray = task(workflow_id, "zz", 1, TS.TASK_STATE_RUNNING, participant="p1")
-    stored, changed = await store.record_events([ghost, stray])
+    stored, changed = await store.events.record_events([ghost, stray])
     assert (stored, changed) == (2, {workflow_id})
     assert query(
         database_url, "select count(*) from task_attempts where workflow_id = %s",

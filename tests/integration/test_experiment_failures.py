@@ -20,8 +20,8 @@ import pytest
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from helicase.api.credentials import new_master_key
-from helicase.api.experiments import job_name
+from helicase.api.experiments.steps import job_name
+from helicase.api.resources.credentials import new_master_key
 from helicase.common.states import TS
 from helicase.devstack.testing import LoopbackCluster
 from helicase.participant.airavata import TYPES

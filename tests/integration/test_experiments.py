@@ -16,8 +16,8 @@ from typing import Any
 import grpc
 import pytest
 
-from helicase.api.credentials import new_master_key
-from helicase.api.experiments import job_name
+from helicase.api.experiments.steps import job_name
+from helicase.api.resources.credentials import new_master_key
 from helicase.client import HelicaseClient
 from helicase.common.states import TS
 from helicase.common.status import field_violations

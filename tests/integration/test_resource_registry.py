@@ -11,7 +11,7 @@ import grpc
 import psycopg
 import pytest
 
-from helicase.api.credentials import new_master_key
+from helicase.api.resources.credentials import new_master_key
 from helicase.common.status import field_violations
 from helicase.v1 import resource_pb2, resource_pb2_grpc
 

@@ -9,16 +9,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helicase.api.convert import (
-    decode_page_token,
-    definition_of,
-    encode_page_token,
-    parse_id,
-    workflow_message,
-)
+from helicase.api.convert import definition_of, parse_id, workflow_message
+from helicase.api.paging import decode_time_id as decode_page_token
+from helicase.api.paging import encode_time_id as encode_page_token
+from helicase.common.states import TS
 from helicase.v1 import workflow_pb2
 
-TS = workflow_pb2.TaskState
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncssh
 import pytest
 
-from helicase.api.credentials import (
+from helicase.api.resources.credentials import (
     CredentialCipher,
     CredentialKeyError,
     host_key_problem,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helicase.api.participants import participant_messages, select_participants
+from helicase.api.participants.service import participant_messages, select_participants
 from helicase.common.registry import ParticipantInfo, TaskTypeInfo
 
 

@@ -9,7 +9,7 @@ from functools import reduce
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helicase.api.projection import (
+from helicase.api.events.projection import (
     AttemptRow,
     TaskFact,
     TaskRow,
@@ -19,10 +19,8 @@ from helicase.api.projection import (
     fold_workflow,
 )
 from helicase.common.events import task_position
-from helicase.v1 import workflow_pb2
+from helicase.common.states import TS, WS
 
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TASK_STATES = [s for s in TS.values() if s != TS.TASK_STATE_UNSPECIFIED]
 WORKFLOW_STATES = [s for s in WS.values() if s != WS.WORKFLOW_STATE_UNSPECIFIED]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from google.protobuf import json_format
 
-from helicase.api.validation import Limits, SchemaCache, validate_create
+from helicase.api.workflows.validation import Limits, SchemaCache, validate_create
 from helicase.common.errors import FieldViolation, InvalidArgument
 from helicase.v1 import workflow_service_pb2
 

@@ -453,9 +453,10 @@ def test_the_image_carries_the_composer_built_by_a_node_stage_where_the_api_look
     assert f"HELICASE_WEB_DIST={dest}" in shlex.split(env)
 
     from helicase.api import web as api_web
+    from helicase.api.config import ApiConfig
 
     monkeypatch.setenv("HELICASE_WEB_DIST", dest)
-    assert api_web.default_dist() == Path(dest)
+    assert api_web.default_dist(ApiConfig.from_env().web_dist) == Path(dest)
 
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert "web" not in ignored and {"web/node_modules", "web/dist"} <= set(ignored)

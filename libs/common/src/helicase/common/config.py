@@ -186,19 +186,6 @@ def settings_of(cls: type[Any]) -> tuple[Setting[Any], ...]:
     return tuple(f.metadata["setting"] for f in fields(cls) if "setting" in f.metadata)
 
 
-def env_str(name: str, default: str) -> str:
-    return string(name, default, "").read()
-
-
-def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
-    return integer(name, default, "", minimum=minimum).read()
-
-
-def env_duration(name: str, default: timedelta) -> timedelta:
-    raw = os.environ.get(name, "").strip()
-    return default if not raw else duration(name, raw, "").read()
-
-
 def host_name() -> str:
     """The host name; a pod's name on Kubernetes."""
     return socket.gethostname()

@@ -100,9 +100,14 @@ def build_server(
     addr: str,
     register: Callable[[grpc.aio.Server], None],
     service_names: Iterable[str],
+    *,
+    interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
 ) -> tuple[grpc.aio.Server, int, health_aio.HealthServicer]:
-    """A server on `addr` with health and reflection on; returns (server, port, health)."""
-    server = grpc.aio.server(interceptors=[ObservingInterceptor()], options=SERVER_OPTIONS)
+    """A server on `addr` with health and reflection on; returns (server, port, health).
+    `interceptors` run inside the observing one (so it counts the status they set)."""
+    server = grpc.aio.server(
+        interceptors=[ObservingInterceptor(), *interceptors], options=SERVER_OPTIONS
+    )
     register(server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

@@ -9,21 +9,28 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from helicase.api import migrations, web
 from helicase.api.config import ApiConfig
-from helicase.api.experiment_service import ExperimentService, ExperimentStore
-from helicase.api.handlers import EventService, TaskTypeService, WorkflowService
+from helicase.api.errors import ErrorMappingInterceptor
+from helicase.api.events.service import EventService
+from helicase.api.events.store import EventStore
+from helicase.api.experiments.service import ExperimentService
+from helicase.api.experiments.store import ExperimentStore
 from helicase.api.notify import ChangeNotifier
-from helicase.api.participant_store import ParticipantLoads
-from helicase.api.participants import ParticipantRegistryService
-from helicase.api.registry import TaskTypeRegistry
-from helicase.api.relay import OutboxRelay
-from helicase.api.resource_service import CredentialSecretService, RegistryConfig, ResourceService
-from helicase.api.resource_store import ResourceStore
-from helicase.api.schedule_store import ScheduleStore
-from helicase.api.schedules import ScheduleService
-from helicase.api.store import Store
-from helicase.api.template_store import TemplateStore
-from helicase.api.templates import TemplateService
-from helicase.api.validation import Limits
+from helicase.api.outbox.relay import OutboxRelay
+from helicase.api.outbox.store import OutboxStore
+from helicase.api.participants.service import ParticipantRegistryService
+from helicase.api.participants.store import ParticipantLoads
+from helicase.api.resources.config import CredentialConfig
+from helicase.api.resources.service import CredentialSecretService, ResourceService
+from helicase.api.resources.store import ResourceStore
+from helicase.api.schedules.service import ScheduleService
+from helicase.api.schedules.store import ScheduleStore
+from helicase.api.task_types.catalog import TaskTypeCatalog
+from helicase.api.task_types.service import TaskTypeService
+from helicase.api.templates.service import TemplateService
+from helicase.api.templates.store import TemplateStore
+from helicase.api.workflows.service import WorkflowService
+from helicase.api.workflows.store import WorkflowStore
+from helicase.api.workflows.validation import Limits
 from helicase.common import kafka, observability, zk
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.v1 import (
@@ -56,7 +63,7 @@ SERVICES = [
     participant_registry_pb2.DESCRIPTOR.services_by_name["ParticipantRegistryService"].full_name,
     template_pb2.DESCRIPTOR.services_by_name["TemplateService"].full_name,
 ]
-# The resource registry (compute, storage, credentials) and its internal key service.
+# The resources (compute, storage, credentials), their internal key service and experiments.
 SERVICES += [
     resource_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
     resource_pb2.DESCRIPTOR.services_by_name["CredentialSecretService"].full_name,
@@ -68,45 +75,53 @@ async def serve(config: ApiConfig) -> None:
     if config.migrate:
         await asyncio.to_thread(migrations.upgrade, config.sqlalchemy_url)
     engine = create_async_engine(config.sqlalchemy_url, pool_size=10, max_overflow=20)
-    store = Store(engine)
+    store = WorkflowStore(engine)
     zk_client = await asyncio.to_thread(zk.connect, config.common)
-    registry = TaskTypeRegistry(zk_client)
-    await asyncio.to_thread(registry.start)
+    task_types = TaskTypeCatalog(zk_client)
+    await asyncio.to_thread(task_types.start)
     await asyncio.to_thread(kafka.ensure_topics, config.common)
     producer = kafka.AsyncProducer(config.common, linger_ms=0)
-    relay = OutboxRelay(store, producer, config.relay_interval)
+    relay = OutboxRelay(OutboxStore(engine), producer, config.relay_interval)
     notifier = ChangeNotifier()
-    registry_config = RegistryConfig.from_env()
-    resources = ResourceStore(engine, registry_config.cipher)
+    credential_config = CredentialConfig.of(config)
+    resources = ResourceStore(engine, credential_config.cipher)
 
     def register(server: object) -> None:
         workflow_service_pb2_grpc.add_WorkflowServiceServicer_to_server(
-            WorkflowService(config, store, registry, relay, notifier), server
+            WorkflowService(config, store, task_types, relay, notifier), server
         )
-        task_type_pb2_grpc.add_TaskTypeServiceServicer_to_server(TaskTypeService(registry), server)
-        event_pb2_grpc.add_EventServiceServicer_to_server(EventService(store, notifier), server)
+        task_type_pb2_grpc.add_TaskTypeServiceServicer_to_server(
+            TaskTypeService(task_types), server
+        )
+        event_pb2_grpc.add_EventServiceServicer_to_server(
+            EventService(EventStore(engine), notifier), server
+        )
         schedule_pb2_grpc.add_ScheduleServiceServicer_to_server(
-            ScheduleService(ScheduleStore(engine), registry, config.max_tasks), server
+            ScheduleService(ScheduleStore(engine), task_types, config.max_tasks), server
         )
         participant_registry_pb2_grpc.add_ParticipantRegistryServiceServicer_to_server(
-            ParticipantRegistryService(registry, ParticipantLoads(engine)), server
+            ParticipantRegistryService(task_types, ParticipantLoads(engine)), server
         )
         template_pb2_grpc.add_TemplateServiceServicer_to_server(
-            TemplateService(TemplateStore(engine), registry, config.max_tasks), server
+            TemplateService(TemplateStore(engine), task_types, config.max_tasks), server
         )
         resource_pb2_grpc.add_ResourceServiceServicer_to_server(ResourceService(resources), server)
         resource_pb2_grpc.add_CredentialSecretServiceServicer_to_server(
-            CredentialSecretService(resources, registry_config.internal_token), server
+            CredentialSecretService(resources, credential_config.internal_token), server
         )
         experiment_pb2_grpc.add_ExperimentServiceServicer_to_server(
             ExperimentService(
-                ExperimentStore(engine, store), resources, registry, relay, notifier,
+                ExperimentStore(engine, store), resources, task_types, relay, notifier,
                 Limits(max_tasks=config.max_tasks),
             ),
             server,
         )  # fmt: skip
 
-    server, port, health = build_server(config.listen, register, SERVICES)
+    # Handlers raise; one interceptor maps what they raise to gRPC statuses (the HTTP port
+    # forwards to this server, so its calls are mapped the same way).
+    server, port, health = build_server(
+        config.listen, register, SERVICES, interceptors=[ErrorMappingInterceptor()]
+    )
     relay.start()
     web_server = await _start_web(config, port)
     await set_serving(health, SERVICES, True)
@@ -139,7 +154,9 @@ async def _start_web(config: ApiConfig, grpc_port: int) -> web.WebServer | None:
     if config.web_listen.lower() == "off":
         return None
     target = web.grpc_target(config.listen, grpc_port)
-    return await web.start(config.web_listen, target, WEB_SERVICES)
+    return await web.start(
+        config.web_listen, target, WEB_SERVICES, web.default_dist(config.web_dist)
+    )
 
 
 def main() -> None:

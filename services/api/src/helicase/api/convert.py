@@ -1,9 +1,7 @@
-"""Rows of the read model to Workflow messages, and page tokens."""
+"""Rows of the read model to Workflow messages, ids and timestamps (shared by the resources)."""
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -11,6 +9,7 @@ from typing import Any
 
 from google.protobuf import timestamp_pb2
 
+from helicase.common.errors import NotFound
 from helicase.common.events import TASK_TERMINAL
 from helicase.v1 import workflow_pb2
 
@@ -110,22 +109,17 @@ def workflow_message(
     return workflow
 
 
-def encode_page_token(create_time: datetime, workflow_id: uuid.UUID) -> str:
-    raw = json.dumps([create_time.isoformat(), str(workflow_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def decode_page_token(token: str) -> tuple[datetime, uuid.UUID]:
-    """Raises ValueError for a token this server did not make."""
-    try:
-        when, ident = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return datetime.fromisoformat(when), uuid.UUID(ident)
-    except (ValueError, TypeError, json.JSONDecodeError) as exc:
-        raise ValueError("invalid page_token") from exc
-
-
 def parse_id(raw: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(raw)
     except ValueError:
         return None
+
+
+def id_of(raw: str, what: str) -> uuid.UUID:
+    """The id of the `what` (workflow, schedule...) a request names; NotFound when `raw` cannot
+    be one."""
+    parsed = parse_id(raw)
+    if parsed is None:
+        raise NotFound(f"{what} {raw!r} not found")
+    return parsed

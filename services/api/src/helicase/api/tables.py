@@ -1,4 +1,5 @@
-"""The api's PostgreSQL schema (SQLAlchemy Core); migrations in helicase.api.migrations."""
+"""The api's PostgreSQL schema (SQLAlchemy Core), every table of every resource; migrations in
+helicase.api.migrations."""
 
 from __future__ import annotations
 
@@ -125,4 +126,63 @@ workflow_templates = Table(
     Column("workflow", JSONB, nullable=False),
     Column("create_time", DateTime(timezone=True), nullable=False),
     Column("update_time", DateTime(timezone=True), nullable=False),
+)
+
+# -- the resources (compute, storage, credentials) and experiments: migration 0005 ---
+
+compute_resources = Table(
+    "compute_resources",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("request_id", Text, unique=True),
+    Column("display_name", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("login_user", Text, nullable=False),
+    Column("batch_system", Integer, nullable=False),
+    Column("scratch_root", Text, nullable=False),
+    Column("default_queue", Text, nullable=False),
+    Column("host_key", Text, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Index("compute_resources_create_time", text("create_time DESC"), text("id DESC")),
+)
+
+storage_resources = Table(
+    "storage_resources",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("request_id", Text, unique=True),
+    Column("display_name", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("port", Integer, nullable=False),
+    Column("login_user", Text, nullable=False),
+    Column("root_path", Text, nullable=False),
+    Column("host_key", Text, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Index("storage_resources_create_time", text("create_time DESC"), text("id DESC")),
+)
+
+ssh_credentials = Table(
+    "ssh_credentials",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("request_id", Text, unique=True),
+    Column("display_name", Text, nullable=False),
+    Column("sealed_private_key", LargeBinary, nullable=False),  # AES-GCM (resources.credentials)
+    Column("public_key", Text, nullable=False),
+    Column("fingerprint", Text, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Index("ssh_credentials_create_time", text("create_time DESC"), text("id DESC")),
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("request_id", Text, unique=True),
+    Column("workflow_id", Uuid, nullable=False, unique=True),
+    Column("display_name", Text, nullable=False),
+    Column("definition", JSONB, nullable=False),  # the request as proto3 JSON
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Index("experiments_create_time", text("create_time DESC"), text("id DESC")),
 )

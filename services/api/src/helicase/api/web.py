@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
@@ -26,9 +25,9 @@ NOT_BUILT = (
 )
 
 
-def default_dist() -> Path | None:
-    """web/dist of the checkout this package runs from, or HELICASE_WEB_DIST."""
-    configured = os.environ.get("HELICASE_WEB_DIST", "").strip()
+def default_dist(configured: str = "") -> Path | None:
+    """`configured` (HELICASE_WEB_DIST) if set, else web/dist of the checkout this package runs
+    from."""
     if configured:
         return Path(configured)
     for parent in Path(__file__).resolve().parents:

@@ -1,5 +1,6 @@
-"""Where the SSH private keys come from: the API's registry (an internal call authenticated by
-the shared token HELICASE_INTERNAL_TOKEN), or any store a test or an embedding installs."""
+"""Where the SSH private keys come from: the API's credential secrets (an internal call
+authenticated by the shared token HELICASE_INTERNAL_TOKEN), or any store a test or an embedding
+installs."""
 
 from __future__ import annotations
 
@@ -31,14 +32,14 @@ _store: CredentialStore | None = None
 
 
 def use_credential_store(store: CredentialStore | None) -> None:
-    """Installs `store` (None: back to the API's registry)."""
+    """Installs `store` (None: back to the API's credential secrets)."""
     global _store
     _store = store
 
 
 def credential_store() -> CredentialStore:
     if _store is None:
-        from helicase.participant.airavata._registry_client import ApiCredentials
+        from helicase.participant.airavata._credential_client import ApiCredentials
 
         use_credential_store(ApiCredentials.from_env())
     assert _store is not None

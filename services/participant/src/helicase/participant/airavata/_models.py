@@ -39,7 +39,7 @@ class SshEndpoint(Params):
         description='Expected public host key, OpenSSH format ("ssh-ed25519 AAAA..."); any '
         "other key fails the task for good.",
     )
-    credential_id: str = Field(min_length=1, description="SSH credential id in the registry.")
+    credential_id: str = Field(min_length=1, description="SSH credential id (ResourceService).")
 
 
 class ComputeTarget(SshEndpoint):

@@ -6,7 +6,8 @@
 Each is idempotent (delivery is at least once): directories are made with -p, files are written
 under temporary names and renamed, a task submits its batch job at most once, and a monitor only
 reads. Later tasks find the working directory and the job through the earlier tasks' outputs
-(`${tasks.<id>.outputs.remote_dir}`, `${tasks.<id>.outputs.job_id}`).
+(`${tasks.<id>.outputs.remote_dir}`, `${tasks.<id>.outputs.job_id}`). Each task type's outputs
+are declared once, in helicase.common.task_outputs, which the api's experiments read with.
 """
 
 from __future__ import annotations
@@ -18,6 +19,18 @@ from datetime import timedelta
 from typing import Any
 
 from helicase.common.errors import NonRetryableError
+from helicase.common.task_outputs import (
+    AIRAVATA_OUTPUTS,
+    ArchiveOutputs,
+    CancelJobOutputs,
+    EnvSetupOutputs,
+    MonitorJobOutputs,
+    StagedFile,
+    StageInOutputs,
+    StageOutOutputs,
+    StoredFile,
+    SubmitJobOutputs,
+)
 from helicase.participant.airavata import _batch, _transfer
 from helicase.participant.airavata._models import (
     ArchiveParams,
@@ -33,15 +46,7 @@ from helicase.participant.airavata._script import STATE_DIR, job_key
 from helicase.participant.airavata._ssh import connect, q, run_checked
 from helicase.participant.sdk import Reschedule, TaskContext, task_type
 
-TYPES = (
-    "airavata.env_setup",
-    "airavata.stage_in",
-    "airavata.submit_job",
-    "airavata.monitor_job",
-    "airavata.stage_out",
-    "airavata.archive",
-    "airavata.cancel_job",
-)
+TYPES = tuple(AIRAVATA_OUTPUTS)
 
 
 def _location(storage: StorageTarget, relative: str) -> str:
@@ -58,7 +63,7 @@ async def env_setup(ctx: TaskContext, params: EnvSetupParams) -> dict[str, Any]:
     remote_dir = posixpath.join(params.compute.scratch_root, params.dir_name or ctx.workflow_id)
     async with connect(params.compute) as conn:
         await run_checked(conn, f"mkdir -p {q(remote_dir)}/{STATE_DIR}", "mkdir")
-    return {"remote_dir": remote_dir}
+    return EnvSetupOutputs(remote_dir=remote_dir).to_dict()
 
 
 @task_type("airavata.stage_in", params=StageInParams)
@@ -80,9 +85,9 @@ async def stage_in(ctx: TaskContext, params: StageInParams) -> dict[str, Any]:
             _transfer.check_copy(
                 item.target, sent, await _transfer.sha256_via_shell(cluster, target)
             )
-            copied.append({"path": target, "sha256": sent, "bytes": size})
+            copied.append(StagedFile(path=target, sha256=sent, bytes=size))
             ctx.progress((i + 1) / len(params.files), item.target)
-    return {"remote_dir": params.remote_dir, "files": copied}
+    return StageInOutputs(remote_dir=params.remote_dir, files=copied).to_dict()
 
 
 @task_type("airavata.submit_job", params=SubmitJobParams)
@@ -92,17 +97,17 @@ async def submit_job(ctx: TaskContext, params: SubmitJobParams) -> dict[str, Any
     key = params.job_name or job_key(ctx.workflow_id, ctx.task_id)
     async with connect(params.compute) as conn:
         submitted, job_id = await _batch.submit(conn, params, key)
-        ctx.set_output("job_id", job_id)
+        ctx.set_output(SubmitJobOutputs.key("job_id"), job_id)
         ctx.log.info(
             "job submitted" if submitted else "job already submitted", extra={"job_id": job_id}
         )
-    return {
-        "job_id": job_id,
-        "job_name": key,
-        "batch_system": params.compute.batch_system,
-        "newly_submitted": submitted,
-        "remote_dir": params.remote_dir,
-    }
+    return SubmitJobOutputs(
+        job_id=job_id,
+        job_name=key,
+        batch_system=params.compute.batch_system,
+        newly_submitted=submitted,
+        remote_dir=params.remote_dir,
+    ).to_dict()
 
 
 @task_type("airavata.monitor_job", params=MonitorJobParams)
@@ -122,7 +127,11 @@ async def monitor_job(ctx: TaskContext, params: MonitorJobParams) -> dict[str, A
     if status.phase == "running":
         return Reschedule(timedelta(seconds=params.poll_seconds))
     if status.phase == "completed":
-        return {"job_id": params.job_id, "state": status.state, "exit_code": status.exit_code or 0}
+        # A COMPLETED job's exit code is 0 whenever the batch system reports none.
+        done = MonitorJobOutputs(
+            job_id=params.job_id, state=status.state, exit_code=status.exit_code or 0
+        )
+        return done.to_dict()
     code = "unknown" if status.exit_code is None else str(status.exit_code)
     raise NonRetryableError(f"job {params.job_id} ended {status.state}, exit code {code}")
 
@@ -156,14 +165,9 @@ async def stage_out(ctx: TaskContext, params: StageOutParams) -> dict[str, Any]:
             _transfer.check_copy(item.target, sent, await _transfer.sha256_via_sftp(dst, target))
             _transfer.check_expected(item.source, item.sha256, sent)
             copied.append(
-                {
-                    "path": target,
-                    "uri": _uri(params.storage, target),
-                    "sha256": sent,
-                    "bytes": size,
-                }
+                StoredFile(path=target, uri=_uri(params.storage, target), sha256=sent, bytes=size)
             )
-    return {"files": copied, "locations": [f["uri"] for f in copied]}
+    return StageOutOutputs(files=copied, locations=[f.uri for f in copied]).to_dict()
 
 
 @task_type("airavata.archive", params=ArchiveParams)
@@ -189,7 +193,9 @@ async def archive(ctx: TaskContext, params: ArchiveParams) -> dict[str, Any]:
         finally:
             with contextlib.suppress(Exception):
                 await run_checked(cluster, f"rm -f {q(staging)}", "rm")
-    return {"archive": target, "uri": _uri(params.storage, target), "sha256": sent, "bytes": size}
+    return ArchiveOutputs(
+        archive=target, uri=_uri(params.storage, target), sha256=sent, bytes=size
+    ).to_dict()
 
 
 @task_type("airavata.cancel_job", params=CancelJobParams)
@@ -198,4 +204,4 @@ async def cancel_job(ctx: TaskContext, params: CancelJobParams) -> dict[str, Any
     FORK job's process group); run by CancelExperiment's cleanup workflow. Idempotent."""
     async with connect(params.compute) as conn:
         await _batch.cancel_by_name(conn, params.compute, params.remote_dir, params.job_name)
-    return {"job_name": params.job_name, "cancelled": True}
+    return CancelJobOutputs(job_name=params.job_name, cancelled=True).to_dict()

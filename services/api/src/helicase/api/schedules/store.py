@@ -6,11 +6,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from helicase.api.convert import decode_page_token, encode_page_token
+from helicase.api import paging
 from helicase.api.tables import schedules, workflows
 from helicase.common import cron
 from helicase.common.errors import NotFound
@@ -121,23 +121,14 @@ class ScheduleStore:
             out.append(run)
         return out
 
-    async def list(self, *, page_size: int, page_token: str) -> tuple[list[ScheduleRow], str]:
-        query = select(*_COLUMNS).order_by(schedules.c.create_time, schedules.c.id)
-        if page_token:
-            when, last_id = decode_page_token(page_token)
-            query = query.where(
-                or_(
-                    schedules.c.create_time > when,
-                    and_(schedules.c.create_time == when, schedules.c.id > last_id),
-                )
-            )
-        async with self.engine.connect() as conn:
-            rows = [ScheduleRow(*r) for r in (await conn.execute(query.limit(page_size + 1)))]
-        page = rows[:page_size]
-        token = (
-            encode_page_token(page[-1].create_time, page[-1].id) if len(rows) > page_size else ""
+    async def list(self, *, page: paging.Page) -> tuple[list[ScheduleRow], str]:
+        """A page of schedules, oldest first, and the next page's token."""
+        query = paging.by_time(
+            select(*_COLUMNS), schedules.c.create_time, schedules.c.id, page, newest_first=False
         )
-        return page, token
+        async with self.engine.connect() as conn:
+            rows = [ScheduleRow(*r) for r in (await conn.execute(query))]
+        return paging.next_token(rows, page, paging.time_id_token)
 
     async def set_paused(self, schedule_id: uuid.UUID, paused: bool) -> ScheduleRow:
         """Pauses or resumes; a resume moves active_since to now (missed times are not made up)."""

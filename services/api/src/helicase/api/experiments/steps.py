@@ -1,29 +1,38 @@
-"""Experiments, pure: validation, expansion into the workflow of airavata.* tasks, and the
-experiment's view (state, batch job, output locations) derived from that workflow's tasks."""
+"""Experiments, pure: the expansion into the workflow of airavata.* tasks, and the experiment's
+view (state, batch job, output locations) derived from that workflow's tasks."""
 
 from __future__ import annotations
 
 import posixpath
-import re
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf import json_format
 
-from helicase.common.errors import FieldViolation, InvalidArgument
+from helicase.common.states import TS, WS
+from helicase.common.task_outputs import (
+    ArchiveOutputs,
+    CancelJobOutputs,
+    EnvSetupOutputs,
+    MonitorJobOutputs,
+    StageInOutputs,
+    StageOutOutputs,
+    SubmitJobOutputs,
+    TaskOutputError,
+    TaskOutputs,
+)
 from helicase.v1 import experiment_pb2, resource_pb2, workflow_pb2
 
 ES = experiment_pb2.ExperimentState
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
+Out = TypeVar("Out", bound=TaskOutputs)
 
 # The workflow of an experiment, in order: task id → task type.
 STEPS = (
-    ("env-setup", "airavata.env_setup"),
-    ("stage-in", "airavata.stage_in"),
-    ("submit", "airavata.submit_job"),
-    ("monitor", "airavata.monitor_job"),
-    ("stage-out", "airavata.stage_out"),
-    ("archive", "airavata.archive"),
+    ("env-setup", EnvSetupOutputs.TASK_TYPE),
+    ("stage-in", StageInOutputs.TASK_TYPE),
+    ("submit", SubmitJobOutputs.TASK_TYPE),
+    ("monitor", MonitorJobOutputs.TASK_TYPE),
+    ("stage-out", StageOutOutputs.TASK_TYPE),
+    ("archive", ArchiveOutputs.TASK_TYPE),
 )
 STEP_STATE = {
     "env-setup": ES.EXPERIMENT_STATE_SETTING_UP,
@@ -33,12 +42,6 @@ STEP_STATE = {
     "stage-out": ES.EXPERIMENT_STATE_STAGING_OUT,
     "archive": ES.EXPERIMENT_STATE_ARCHIVING,
 }
-RELATIVE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+=-]*(/[A-Za-z0-9_][A-Za-z0-9_.+=-]*)*$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SHA256 = re.compile(r"^([0-9a-f]{64})?$")
-QUEUE = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
-GROUP = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,62})?$")
-MAX_FILES = 1000
 TRANSFER_TIMEOUT = "1800s"
 # Every step reaches the cluster or the storage over SSH, and a server restarting for a few
 # seconds must not fail the experiment: a transient failure (refused, dropped, timed out) gets
@@ -48,55 +51,6 @@ SSH_MAX_ATTEMPTS = 6
 SSH_INITIAL_BACKOFF = "2s"
 SSH_MAX_BACKOFF = "30s"
 BATCH_NAMES = {resource_pb2.BATCH_SYSTEM_SLURM: "SLURM", resource_pb2.BATCH_SYSTEM_FORK: "FORK"}
-
-
-def _files(files: Any, field: str, *, required: bool) -> list[FieldViolation]:
-    out = []
-    if required and not files:
-        out.append(FieldViolation(field, "at least one file is required"))
-    if len(files) > MAX_FILES:
-        out.append(FieldViolation(field, f"at most {MAX_FILES} files"))
-    for i, f in enumerate(files):
-        if not RELATIVE.match(f.storage_path):
-            out.append(FieldViolation(f"{field}[{i}].storage_path", "must be a relative path"))
-        if not RELATIVE.match(f.name):
-            out.append(FieldViolation(f"{field}[{i}].name", "must be a relative path"))
-        if not SHA256.match(f.sha256):
-            out.append(FieldViolation(f"{field}[{i}].sha256", "must be 64 lowercase hex digits"))
-    return out
-
-
-def validate_experiment(request: experiment_pb2.CreateExperimentRequest) -> None:
-    """Raises InvalidArgument naming every offending field (resource ids are checked against
-    the registry by the caller)."""
-    e, p = request.experiment, "experiment"
-    out: list[FieldViolation] = []
-    if len(request.request_id) > 128:
-        out.append(FieldViolation("request_id", "at most 128 characters"))
-    if len(e.display_name) > 200:
-        out.append(FieldViolation(f"{p}.display_name", "at most 200 characters"))
-    if not e.application.executable:
-        out.append(FieldViolation(f"{p}.application.executable", "is required"))
-    for name in e.application.environment:
-        if not ENV_NAME.match(name):
-            out.append(
-                FieldViolation(f"{p}.application.environment[{name}]", "not a variable name")
-            )
-    out += _files(e.inputs, f"{p}.inputs", required=False)
-    out += _files(e.outputs, f"{p}.outputs", required=False)
-    for name in ("compute_resource_id", "storage_resource_id", "credential_id"):
-        if not getattr(e, name):
-            out.append(FieldViolation(f"{p}.{name}", "is required"))
-    r = e.resource_request
-    for name in ("nodes", "cores", "memory_mb", "walltime_minutes"):
-        if getattr(r, name) < 0:
-            out.append(FieldViolation(f"{p}.resource_request.{name}", "must be >= 0"))
-    if not QUEUE.match(r.queue):
-        out.append(FieldViolation(f"{p}.resource_request.queue", "must be a partition name"))
-    if e.instance_group and not GROUP.match(e.instance_group):
-        out.append(FieldViolation(f"{p}.instance_group", "is not a valid instance group"))
-    if out:
-        raise InvalidArgument(out)
 
 
 def _compute(c: resource_pb2.ComputeResource, credential_id: str) -> dict[str, Any]:
@@ -145,7 +99,7 @@ def expand(
     the working directory and job id from earlier tasks' outputs."""
     cred = experiment.credential_id
     target, store = _compute(compute, cred), _storage(storage, cred)
-    remote_dir = "${tasks.env-setup.outputs.remote_dir}"
+    remote_dir = EnvSetupOutputs.ref("env-setup", "remote_dir")
     r = experiment.resource_request
     resources = {
         "nodes": r.nodes or 1, "cores": r.cores or 1, "memory_mb": r.memory_mb,
@@ -161,7 +115,7 @@ def expand(
                                    "environment": dict(app.environment)},
                    "resources": resources, "job_name": job_name(experiment_id)},
         "monitor": {"compute": target, "remote_dir": remote_dir,
-                    "job_id": "${tasks.submit.outputs.job_id}", "poll_seconds": 2},
+                    "job_id": SubmitJobOutputs.ref("submit", "job_id"), "poll_seconds": 2},
         "stage-out": {"compute": target, "storage": store, "remote_dir": remote_dir,
                       "files": _transfers(experiment.outputs, inbound=False)},
         "archive": {"compute": target, "storage": store, "remote_dir": remote_dir,
@@ -193,31 +147,44 @@ def expand(
     )
 
 
-def _outputs(task: workflow_pb2.Task) -> dict[str, Any]:
-    return json_format.MessageToDict(task.outputs) if task.HasField("outputs") else {}
+def _outputs(task: workflow_pb2.Task) -> dict[str, Any] | None:
+    return json_format.MessageToDict(task.outputs) if task.HasField("outputs") else None
+
+
+def _completed(tasks: dict[str, workflow_pb2.Task], task_id: str, outputs: type[Out]) -> Out | None:
+    """The typed outputs of step `task_id` once it has completed (None before, or without it)."""
+    task = tasks.get(task_id)
+    if task is None or task.state != TS.TASK_STATE_COMPLETED:
+        return None
+    return outputs.parse(_outputs(task), task_id=task_id)
+
+
+def _read_outputs(view: experiment_pb2.Experiment, tasks: dict[str, workflow_pb2.Task]) -> None:
+    """Fills the view from the steps' outputs; TaskOutputError when a completed step lacks one."""
+    if (setup := _completed(tasks, "env-setup", EnvSetupOutputs)) is not None:
+        view.remote_dir = setup.remote_dir
+    if (submitted := _completed(tasks, "submit", SubmitJobOutputs)) is not None:
+        view.job_id = submitted.job_id
+    elif "submit" in tasks:  # the job id is reported as soon as the job is submitted
+        outputs = _outputs(tasks["submit"])
+        view.job_id = SubmitJobOutputs.reported(outputs, "job_id", task_id="submit") or ""
+    if (monitored := _completed(tasks, "monitor", MonitorJobOutputs)) is not None:
+        view.job_exit_code = monitored.exit_code
+    if (staged := _completed(tasks, "stage-out", StageOutOutputs)) is not None:
+        view.output_locations.extend(staged.locations)
+    if (archived := _completed(tasks, "archive", ArchiveOutputs)) is not None:
+        view.archive_location = archived.uri
 
 
 def derive(
     definition: experiment_pb2.Experiment, workflow: workflow_pb2.Workflow
 ) -> experiment_pb2.Experiment:
-    """The experiment as its workflow shows it now (pure)."""
+    """The experiment as its workflow shows it now (pure). A completed step without one of its
+    declared outputs fails the experiment with a message naming the step and the output."""
     view = experiment_pb2.Experiment()
     view.CopyFrom(definition)
     tasks = {t.id: t for t in workflow.tasks}
     view.workflow_id = workflow.id
-    view.remote_dir = (
-        str(_outputs(tasks["env-setup"]).get("remote_dir", "")) if "env-setup" in tasks else ""
-    )
-    if "submit" in tasks:
-        view.job_id = str(_outputs(tasks["submit"]).get("job_id", ""))
-    if "monitor" in tasks and tasks["monitor"].state == TS.TASK_STATE_COMPLETED:
-        view.job_exit_code = int(_outputs(tasks["monitor"]).get("exit_code", 0))
-    if "stage-out" in tasks:
-        view.output_locations.extend(
-            str(u) for u in _outputs(tasks["stage-out"]).get("locations", [])
-        )
-    if "archive" in tasks:
-        view.archive_location = str(_outputs(tasks["archive"]).get("uri", ""))
     view.state = _state(workflow, tasks)
     failed = [
         t
@@ -225,6 +192,11 @@ def derive(
         if t.state in (TS.TASK_STATE_FAILED, TS.TASK_STATE_FATAL_FAILED, TS.TASK_STATE_TIMED_OUT)
     ]
     view.message = workflow.message or (f"{failed[0].id}: {failed[0].message}" if failed else "")
+    try:
+        _read_outputs(view, tasks)
+    except TaskOutputError as exc:
+        view.state = ES.EXPERIMENT_STATE_FAILED
+        view.message = str(exc)
     return view
 
 
@@ -273,7 +245,7 @@ def cleanup_workflow(
     remote_dir = posixpath.join(setup_params["compute"]["scratch_root"], setup_params["dir_name"])
     params = json_format.MessageToDict(submit.params)
     task = workflow_pb2.Task(
-        id=CANCEL_TASK, type="airavata.cancel_job", instance_group=submit.instance_group
+        id=CANCEL_TASK, type=CancelJobOutputs.TASK_TYPE, instance_group=submit.instance_group
     )
     task.params.update(
         {"compute": params["compute"], "remote_dir": remote_dir, "job_name": params["job_name"]}

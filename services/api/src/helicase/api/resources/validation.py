@@ -1,10 +1,10 @@
-"""Validation of resource-registry requests: every violation, named by field path. Pure."""
+"""Validation of ResourceService requests: every violation, named by field path. Pure."""
 
 from __future__ import annotations
 
 import re
 
-from helicase.api.credentials import host_key_problem, public_facts
+from helicase.api.resources.credentials import host_key_problem, public_facts
 from helicase.common.errors import FieldViolation, InvalidArgument
 from helicase.v1 import resource_pb2
 

@@ -11,6 +11,7 @@ from sqlalchemy import Row, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from helicase.api import paging
 from helicase.api.convert import ts
 from helicase.api.tables import workflow_templates
 from helicase.common.errors import FieldViolation, InvalidArgument, NotFound
@@ -78,18 +79,15 @@ class TemplateStore:
             raise NotFound(f"template {str(template_id)!r} not found")
         return _message(row)
 
-    async def list(
-        self, *, page_size: int, after_name: str | None
-    ) -> tuple[list[template_pb2.WorkflowTemplate], str | None]:
-        """A page by name, and the name to continue after (None on the last page)."""
+    async def list(self, *, page: paging.Page) -> tuple[list[template_pb2.WorkflowTemplate], str]:
+        """A page of templates by name, and the next page's token."""
         query = select(workflow_templates).order_by(T.name)
-        if after_name is not None:
-            query = query.where(T.name > after_name)
+        if page.after is not None:
+            query = query.where(T.name > page.after)
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query.limit(page_size + 1))).all()
-        page = rows[:page_size]
-        more = len(rows) > page_size
-        return [_message(r) for r in page], (page[-1].name if more else None)
+            rows = (await conn.execute(query.limit(page.size + 1))).all()
+        kept, token = paging.next_token(rows, page, lambda r: paging.encode_name(r.name))
+        return [_message(r) for r in kept], token
 
     async def update(
         self,

@@ -1,4 +1,4 @@
-"""All SQL of the resource registry: compute and storage resources, sealed SSH credentials."""
+"""All SQL of the resources: compute and storage resources, sealed SSH credentials."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
-from sqlalchemy import RowMapping, Table, or_, select, tuple_
+from sqlalchemy import RowMapping, Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from helicase.api.convert import decode_page_token, encode_page_token, parse_id, ts
-from helicase.api.credentials import CredentialCipher, CredentialKeyError, public_facts
-from helicase.api.resource_tables import compute_resources, ssh_credentials, storage_resources
-from helicase.common.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from helicase.api import paging
+from helicase.api.convert import id_of, ts
+from helicase.api.resources.credentials import CredentialCipher, CredentialKeyError, public_facts
+from helicase.api.tables import compute_resources, ssh_credentials, storage_resources
+from helicase.common.errors import FailedPrecondition, NotFound
 from helicase.v1 import resource_pb2
 
 M = TypeVar("M", bound=Message)
@@ -47,15 +48,8 @@ def credential_message(row: Row) -> resource_pb2.Credential:
     )  # fmt: skip
 
 
-def _id(raw: str, what: str) -> uuid.UUID:
-    parsed = parse_id(raw)
-    if parsed is None:
-        raise NotFound(f"{what} {raw!r} not found")
-    return parsed
-
-
 class ResourceStore:
-    """The registry's persistence. `cipher` is None when no HELICASE_CREDENTIAL_KEY is set:
+    """The resources' persistence. `cipher` is None when no HELICASE_CREDENTIAL_KEY is set:
     resources work, credentials are refused."""
 
     def __init__(self, engine: AsyncEngine, cipher: CredentialCipher | None) -> None:
@@ -80,35 +74,22 @@ class ResourceStore:
 
     async def _get(self, table: Table, raw_id: str, what: str) -> Row:
         async with self.engine.connect() as conn:
-            row = (await conn.execute(select(table).where(table.c.id == _id(raw_id, what)))).first()
+            row = (
+                await conn.execute(select(table).where(table.c.id == id_of(raw_id, what)))
+            ).first()
         if row is None:
             raise NotFound(f"{what} {raw_id!r} not found")
         return row._mapping
 
     async def _list(
-        self, table: Table, page_size: int, page_token: str, convert: Callable[[Row], M]
+        self, table: Table, page: paging.Page, convert: Callable[[Row], M]
     ) -> tuple[list[M], str]:
-        query = select(table).order_by(table.c.create_time.desc(), table.c.id.desc())
-        if page_token:
-            try:
-                when, last = decode_page_token(page_token)
-            except ValueError:
-                raise InvalidArgument(
-                    [FieldViolation("page_token", "invalid page_token")]
-                ) from None
-            query = query.where(
-                or_(
-                    table.c.create_time < when,
-                    tuple_(table.c.create_time, table.c.id) < tuple_(when, last),
-                )
-            )
+        query = paging.by_time(select(table), table.c.create_time, table.c.id, page)
         async with self.engine.connect() as conn:
-            rows = [r._mapping for r in (await conn.execute(query.limit(page_size + 1))).all()]
-        token = ""
-        if len(rows) > page_size:
-            rows = rows[:page_size]
-            token = encode_page_token(rows[-1]["create_time"], rows[-1]["id"])
-        return [convert(r) for r in rows], token
+            rows, token = paging.next_token(
+                (await conn.execute(query)).all(), page, paging.time_id_token
+            )
+        return [convert(r._mapping) for r in rows], token
 
     # -- compute resources
 
@@ -128,9 +109,9 @@ class ResourceStore:
         return compute_message(await self._get(compute_resources, raw_id, "compute resource"))
 
     async def list_compute(
-        self, page_size: int, page_token: str
+        self, page: paging.Page
     ) -> tuple[list[resource_pb2.ComputeResource], str]:
-        return await self._list(compute_resources, page_size, page_token, compute_message)
+        return await self._list(compute_resources, page, compute_message)
 
     # -- storage resources
 
@@ -149,9 +130,9 @@ class ResourceStore:
         return storage_message(await self._get(storage_resources, raw_id, "storage resource"))
 
     async def list_storage(
-        self, page_size: int, page_token: str
+        self, page: paging.Page
     ) -> tuple[list[resource_pb2.StorageResource], str]:
-        return await self._list(storage_resources, page_size, page_token, storage_message)
+        return await self._list(storage_resources, page, storage_message)
 
     # -- credentials
 
@@ -178,9 +159,9 @@ class ResourceStore:
         return credential_message(await self._get(ssh_credentials, raw_id, "credential"))
 
     async def list_credentials(
-        self, page_size: int, page_token: str
+        self, page: paging.Page
     ) -> tuple[list[resource_pb2.Credential], str]:
-        return await self._list(ssh_credentials, page_size, page_token, credential_message)
+        return await self._list(ssh_credentials, page, credential_message)
 
     async def private_key(self, raw_id: str) -> str:
         """The decrypted key (for the internal CredentialSecretService only)."""

@@ -1,4 +1,5 @@
-"""The live task-type registry, read from ZooKeeper and kept fresh by watches.
+"""The live task-type catalog: the task types and the participants serving them, read from
+ZooKeeper (the participant registry) and kept fresh by watches.
 
 /helicase/tasktypes/<type> holds each type's definition (written by participants);
 /helicase/participants/<group>/<name> are the live participants serving them.
@@ -20,7 +21,7 @@ from helicase.common.registry import ParticipantInfo, TaskTypeInfo, decode_task_
 log = logging.getLogger(__name__)
 
 
-class TaskTypeRegistry:
+class TaskTypeCatalog:
     """Thread-safe cache; kazoo calls the watches from its own thread."""
 
     def __init__(self, zk: KazooClient) -> None:

@@ -7,14 +7,14 @@ import contextlib
 import logging
 from datetime import timedelta
 
-from helicase.api.store import OutboxRow, Store
+from helicase.api.outbox.store import OutboxRow, OutboxStore
 from helicase.common.kafka import AsyncProducer
 
 log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
-    def __init__(self, store: Store, producer: AsyncProducer, interval: timedelta) -> None:
+    def __init__(self, store: OutboxStore, producer: AsyncProducer, interval: timedelta) -> None:
         self._store = store
         self._producer = producer
         self._interval = interval.total_seconds()

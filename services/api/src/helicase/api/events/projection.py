@@ -13,10 +13,7 @@ from helicase.common.events import (
     task_position,
     workflow_position,
 )
-from helicase.v1 import workflow_pb2
-
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
+from helicase.common.states import TS, WS
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
-"""The API's credential registry as participants reach it: CredentialSecretService over gRPC,
-authenticated by the shared token HELICASE_INTERNAL_TOKEN; the API is at HELICASE_API_ADDR."""
+"""The client of the API's credential secrets: participants fetch private keys from the API's
+CredentialSecretService over gRPC, authenticated by the shared token HELICASE_INTERNAL_TOKEN; the
+API is at HELICASE_API_ADDR."""
 
 from __future__ import annotations
 
 import grpc
 
-from helicase.common.config import DEFAULT_API_ADDR, env_str
+from helicase.common.config import API_ADDR, INTERNAL_TOKEN
 from helicase.common.errors import NonRetryableError
 from helicase.v1 import resource_pb2, resource_pb2_grpc
 
@@ -29,9 +30,7 @@ class ApiCredentials:
 
     @classmethod
     def from_env(cls) -> ApiCredentials:
-        return cls(
-            env_str("HELICASE_API_ADDR", DEFAULT_API_ADDR), env_str("HELICASE_INTERNAL_TOKEN", "")
-        )
+        return cls(API_ADDR.read(), INTERNAL_TOKEN.read())
 
     async def private_key(self, credential_id: str) -> str:
         if not self.token:

@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from helicase.api import projection
+from helicase.api.events import projection
 from helicase.v1 import event_pb2
 
 INSERT_EVENTS = text(

@@ -1,5 +1,5 @@
-"""ParticipantRegistryService: the live participants (ZooKeeper registry, kept by
-TaskTypeRegistry's watches) with their recorded load (participant_store)."""
+"""ParticipantRegistryService's handlers: the live participants (the ZooKeeper participant
+registry, kept by TaskTypeCatalog's watches) with their recorded load (participants.store)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 import grpc
 from google.protobuf import timestamp_pb2
 
-from helicase.api.participant_store import ParticipantLoads
-from helicase.api.registry import TaskTypeRegistry
+from helicase.api.participants.store import ParticipantLoads
+from helicase.api.task_types.catalog import TaskTypeCatalog
 from helicase.common.registry import ParticipantInfo
 from helicase.v1 import participant_registry_pb2, participant_registry_pb2_grpc
 
@@ -51,8 +51,8 @@ def participant_messages(
 
 
 class ParticipantRegistryService(participant_registry_pb2_grpc.ParticipantRegistryServiceServicer):
-    def __init__(self, registry: TaskTypeRegistry, loads: ParticipantLoads) -> None:
-        self._registry = registry
+    def __init__(self, task_types: TaskTypeCatalog, loads: ParticipantLoads) -> None:
+        self._task_types = task_types
         self._loads = loads
 
     async def ListParticipants(
@@ -61,7 +61,7 @@ class ParticipantRegistryService(participant_registry_pb2_grpc.ParticipantRegist
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> participant_registry_pb2.ListParticipantsResponse:
         entries = select_participants(
-            self._registry.participants(),
+            self._task_types.participants(),
             instance_group=request.instance_group,
             task_type=request.task_type,
         )

@@ -1,0 +1,118 @@
+"""ResourceService's handlers (compute and storage resources, SSH credentials) and the internal
+CredentialSecretService participants fetch private keys from."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Protocol
+
+import grpc
+
+from helicase.api import paging
+from helicase.api.errors import Context
+from helicase.api.resources.store import ResourceStore
+from helicase.api.resources.validation import (
+    validate_compute,
+    validate_credential,
+    validate_storage,
+)
+from helicase.v1 import resource_pb2, resource_pb2_grpc
+
+
+class _ListRequest(Protocol):
+    page_size: int
+    page_token: str
+
+
+def _page(request: _ListRequest) -> paging.Page:
+    return paging.page_request(request.page_size, request.page_token, paging.decode_time_id)
+
+
+class ResourceService(resource_pb2_grpc.ResourceServiceServicer):
+    def __init__(self, store: ResourceStore) -> None:
+        self._store = store
+
+    async def CreateComputeResource(
+        self, request: resource_pb2.CreateComputeResourceRequest, context: Context
+    ) -> resource_pb2.CreateComputeResourceResponse:
+        validate_compute(request)
+        made = await self._store.create_compute(request.request_id, request.compute_resource)
+        return resource_pb2.CreateComputeResourceResponse(compute_resource=made)
+
+    async def GetComputeResource(
+        self, request: resource_pb2.GetComputeResourceRequest, context: Context
+    ) -> resource_pb2.GetComputeResourceResponse:
+        found = await self._store.get_compute(request.id)
+        return resource_pb2.GetComputeResourceResponse(compute_resource=found)
+
+    async def ListComputeResources(
+        self, request: resource_pb2.ListComputeResourcesRequest, context: Context
+    ) -> resource_pb2.ListComputeResourcesResponse:
+        items, token = await self._store.list_compute(_page(request))
+        return resource_pb2.ListComputeResourcesResponse(
+            compute_resources=items, next_page_token=token
+        )
+
+    async def CreateStorageResource(
+        self, request: resource_pb2.CreateStorageResourceRequest, context: Context
+    ) -> resource_pb2.CreateStorageResourceResponse:
+        validate_storage(request)
+        made = await self._store.create_storage(request.request_id, request.storage_resource)
+        return resource_pb2.CreateStorageResourceResponse(storage_resource=made)
+
+    async def GetStorageResource(
+        self, request: resource_pb2.GetStorageResourceRequest, context: Context
+    ) -> resource_pb2.GetStorageResourceResponse:
+        found = await self._store.get_storage(request.id)
+        return resource_pb2.GetStorageResourceResponse(storage_resource=found)
+
+    async def ListStorageResources(
+        self, request: resource_pb2.ListStorageResourcesRequest, context: Context
+    ) -> resource_pb2.ListStorageResourcesResponse:
+        items, token = await self._store.list_storage(_page(request))
+        return resource_pb2.ListStorageResourcesResponse(
+            storage_resources=items, next_page_token=token
+        )
+
+    async def CreateCredential(
+        self, request: resource_pb2.CreateCredentialRequest, context: Context
+    ) -> resource_pb2.CreateCredentialResponse:
+        validate_credential(request)
+        made = await self._store.create_credential(request.request_id, request.credential)
+        return resource_pb2.CreateCredentialResponse(credential=made)
+
+    async def GetCredential(
+        self, request: resource_pb2.GetCredentialRequest, context: Context
+    ) -> resource_pb2.GetCredentialResponse:
+        found = await self._store.get_credential(request.id)
+        return resource_pb2.GetCredentialResponse(credential=found)
+
+    async def ListCredentials(
+        self, request: resource_pb2.ListCredentialsRequest, context: Context
+    ) -> resource_pb2.ListCredentialsResponse:
+        items, token = await self._store.list_credentials(_page(request))
+        return resource_pb2.ListCredentialsResponse(credentials=items, next_page_token=token)
+
+
+def bearer_token(context: Context) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
+            return value[len("Bearer ") :]
+    return ""
+
+
+class CredentialSecretService(resource_pb2_grpc.CredentialSecretServiceServicer):
+    """Internal: participants fetch a private key with the shared token."""
+
+    def __init__(self, store: ResourceStore, token: str) -> None:
+        self._store = store
+        self._token = token
+
+    async def ResolveCredential(
+        self, request: resource_pb2.ResolveCredentialRequest, context: Context
+    ) -> resource_pb2.ResolveCredentialResponse:
+        presented = bearer_token(context)
+        if not self._token or not hmac.compare_digest(presented.encode(), self._token.encode()):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "internal token required")
+        key = await self._store.private_key(request.id)
+        return resource_pb2.ResolveCredentialResponse(id=request.id, private_key=key)

@@ -1,0 +1,111 @@
+"""WorkflowService's handlers: parse, validate, call the store, build the response. Errors are
+raised and mapped by helicase.api.errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+from helicase.api import metrics, paging
+from helicase.api.config import ApiConfig
+from helicase.api.convert import definition_of, id_of
+from helicase.api.errors import Context
+from helicase.api.notify import ChangeNotifier
+from helicase.api.outbox.relay import OutboxRelay
+from helicase.api.task_types.catalog import TaskTypeCatalog
+from helicase.api.workflows.store import WorkflowStore
+from helicase.api.workflows.validation import Limits, SchemaCache, validate_create
+from helicase.common.events import WORKFLOW_TERMINAL
+from helicase.v1 import workflow_pb2, workflow_service_pb2, workflow_service_pb2_grpc
+
+
+def _full(view: int, default_full: bool) -> bool:
+    if view == workflow_pb2.WORKFLOW_VIEW_UNSPECIFIED:
+        return default_full
+    return view == workflow_pb2.WORKFLOW_VIEW_FULL
+
+
+class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
+    def __init__(
+        self,
+        config: ApiConfig,
+        store: WorkflowStore,
+        task_types: TaskTypeCatalog,
+        relay: OutboxRelay,
+        notifier: ChangeNotifier,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._task_types = task_types
+        self._relay = relay
+        self._notifier = notifier
+        self._limits = Limits(max_tasks=config.max_tasks)
+        self._schemas = SchemaCache()
+
+    async def CreateWorkflow(
+        self, request: workflow_service_pb2.CreateWorkflowRequest, context: Context
+    ) -> workflow_service_pb2.CreateWorkflowResponse:
+        validate_create(
+            request, self._task_types.schemas(), limits=self._limits, schemas=self._schemas
+        )
+        definition = definition_of(request.workflow)
+        definition.id = str(uuid.uuid4())
+        workflow, created = await self._store.create_workflow(request.request_id, definition)
+        if created:
+            self._relay.wake()
+            metrics.WORKFLOWS_CREATED.inc()
+        return workflow_service_pb2.CreateWorkflowResponse(workflow=workflow)
+
+    async def GetWorkflow(
+        self, request: workflow_service_pb2.GetWorkflowRequest, context: Context
+    ) -> workflow_service_pb2.GetWorkflowResponse:
+        workflow = await self._store.get_workflow(
+            id_of(request.id, "workflow"), full=_full(request.view, True)
+        )
+        return workflow_service_pb2.GetWorkflowResponse(workflow=workflow)
+
+    async def ListWorkflows(
+        self, request: workflow_service_pb2.ListWorkflowsRequest, context: Context
+    ) -> workflow_service_pb2.ListWorkflowsResponse:
+        page = paging.page_request(request.page_size, request.page_token, paging.decode_time_id)
+        workflows, token = await self._store.list_workflows(
+            page=page,
+            labels=dict(request.labels),
+            states=list(request.states),
+            full=_full(request.view, False),
+        )
+        return workflow_service_pb2.ListWorkflowsResponse(
+            workflows=workflows, next_page_token=token
+        )
+
+    async def CancelWorkflow(
+        self, request: workflow_service_pb2.CancelWorkflowRequest, context: Context
+    ) -> workflow_service_pb2.CancelWorkflowResponse:
+        workflow = await self._store.cancel_workflow(id_of(request.id, "workflow"), request.reason)
+        self._relay.wake()
+        self._notifier.changed([workflow.id])
+        return workflow_service_pb2.CancelWorkflowResponse(workflow=workflow)
+
+    async def WatchWorkflow(
+        self, request: workflow_service_pb2.WatchWorkflowRequest, context: Context
+    ) -> AsyncIterator[workflow_service_pb2.WatchWorkflowResponse]:
+        workflow_id = id_of(request.id, "workflow")
+        wake = self._notifier.subscribe(str(workflow_id))
+        refresh = self._config.watch_refresh.total_seconds()
+        last = b""
+        try:
+            while True:
+                wake.clear()
+                workflow = await self._store.get_workflow(workflow_id, full=True)
+                encoded = workflow.SerializeToString(deterministic=True)
+                if encoded != last:
+                    last = encoded
+                    yield workflow_service_pb2.WatchWorkflowResponse(workflow=workflow)
+                if workflow.state in WORKFLOW_TERMINAL:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), timeout=refresh)
+        finally:
+            self._notifier.unsubscribe(str(workflow_id), wake)
