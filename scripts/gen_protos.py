@@ -1,5 +1,8 @@
 """Generate the Python code of protos/helicase/v1 into libs/common/src (with type stubs).
 
+Only our files are generated: the vendored protos/google/api/field_behavior.proto that they
+import is googleapis-common-protos' `google.api.field_behavior_pb2` at run time.
+
 `--check` generates into a temporary directory and exits 1 if the committed code differs.
 """
 

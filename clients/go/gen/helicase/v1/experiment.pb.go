@@ -7,6 +7,7 @@
 package helicasev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -532,7 +533,13 @@ func (x *Experiment) GetCreateTime() *timestamppb.Timestamp {
 // Request of ExperimentService.CreateExperiment.
 type CreateExperimentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Client-chosen id that makes retries safe: the same request_id returns the first experiment.
+	// Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+	// most 128 characters is accepted) and sends the same value on every retry of the
+	// same request. A request whose request_id was seen before returns the experiment the
+	// first one created, whatever the rest of the request says, and creates nothing.
+	// Request ids are unique among experiments (the same value may also key a resource
+	// of another kind) and are kept as long as the experiment is. Empty means no
+	// deduplication: every call creates.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The experiment (output-only fields are ignored).
 	Experiment    *Experiment `protobuf:"bytes,2,opt,name=experiment,proto3" json:"experiment,omitempty"`
@@ -725,9 +732,14 @@ func (x *GetExperimentResponse) GetExperiment() *Experiment {
 // Request of ExperimentService.ListExperiments.
 type ListExperimentsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Maximum experiments returned (default 50, at most 500).
+	// The maximum number of experiments to return; fewer may come back, and fewer than
+	// page_size does not mean the last page (only an empty next_page_token does).
+	// 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// Token from a previous response's next_page_token; empty for the first page.
+	// A page token, from the next_page_token of a previous call; empty for the first page.
+	// A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+	// token marks a position in the listing's order, not an offset, so items created
+	// meanwhile do not shift the pages that follow.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -782,7 +794,8 @@ type ListExperimentsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The experiments of this page.
 	Experiments []*Experiment `protobuf:"bytes,1,rep,name=experiments,proto3" json:"experiments,omitempty"`
-	// Token of the next page; empty on the last one.
+	// A token to send as page_token to get the next page; empty when there are no more
+	// pages.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -946,77 +959,77 @@ var File_helicase_v1_experiment_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_experiment_proto_rawDesc = "" +
 	"\n" +
-	"\x1chelicase/v1/experiment.proto\x12\vhelicase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x01\n" +
-	"\x0fApplicationSpec\x12\x1e\n" +
+	"\x1chelicase/v1/experiment.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf2\x01\n" +
+	"\x0fApplicationSpec\x12$\n" +
 	"\n" +
-	"executable\x18\x01 \x01(\tR\n" +
-	"executable\x12\x1c\n" +
-	"\targuments\x18\x02 \x03(\tR\targuments\x12O\n" +
-	"\venvironment\x18\x03 \x03(\v2-.helicase.v1.ApplicationSpec.EnvironmentEntryR\venvironment\x1a>\n" +
+	"executable\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"executable\x12\"\n" +
+	"\targuments\x18\x02 \x03(\tB\x04\xe2A\x01\x01R\targuments\x12U\n" +
+	"\venvironment\x18\x03 \x03(\v2-.helicase.v1.ApplicationSpec.EnvironmentEntryB\x04\xe2A\x01\x01R\venvironment\x1a>\n" +
 	"\x10EnvironmentEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x9b\x01\n" +
-	"\x0fResourceRequest\x12\x14\n" +
-	"\x05nodes\x18\x01 \x01(\x05R\x05nodes\x12\x14\n" +
-	"\x05cores\x18\x02 \x01(\x05R\x05cores\x12\x1b\n" +
-	"\tmemory_mb\x18\x03 \x01(\x05R\bmemoryMb\x12)\n" +
-	"\x10walltime_minutes\x18\x04 \x01(\x05R\x0fwalltimeMinutes\x12\x14\n" +
-	"\x05queue\x18\x05 \x01(\tR\x05queue\"_\n" +
-	"\x0eExperimentFile\x12!\n" +
-	"\fstorage_path\x18\x01 \x01(\tR\vstoragePath\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
-	"\x06sha256\x18\x03 \x01(\tR\x06sha256\"\xbc\x06\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb9\x01\n" +
+	"\x0fResourceRequest\x12\x1a\n" +
+	"\x05nodes\x18\x01 \x01(\x05B\x04\xe2A\x01\x01R\x05nodes\x12\x1a\n" +
+	"\x05cores\x18\x02 \x01(\x05B\x04\xe2A\x01\x01R\x05cores\x12!\n" +
+	"\tmemory_mb\x18\x03 \x01(\x05B\x04\xe2A\x01\x01R\bmemoryMb\x12/\n" +
+	"\x10walltime_minutes\x18\x04 \x01(\x05B\x04\xe2A\x01\x01R\x0fwalltimeMinutes\x12\x1a\n" +
+	"\x05queue\x18\x05 \x01(\tB\x04\xe2A\x01\x01R\x05queue\"q\n" +
+	"\x0eExperimentFile\x12'\n" +
+	"\fstorage_path\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\vstoragePath\x12\x18\n" +
+	"\x04name\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04name\x12\x1c\n" +
+	"\x06sha256\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\x06sha256\"\xb2\a\n" +
 	"\n" +
-	"Experiment\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
-	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12>\n" +
-	"\vapplication\x18\x03 \x01(\v2\x1c.helicase.v1.ApplicationSpecR\vapplication\x123\n" +
-	"\x06inputs\x18\x04 \x03(\v2\x1b.helicase.v1.ExperimentFileR\x06inputs\x125\n" +
-	"\aoutputs\x18\x05 \x03(\v2\x1b.helicase.v1.ExperimentFileR\aoutputs\x12.\n" +
-	"\x13compute_resource_id\x18\x06 \x01(\tR\x11computeResourceId\x12.\n" +
-	"\x13storage_resource_id\x18\a \x01(\tR\x11storageResourceId\x12#\n" +
-	"\rcredential_id\x18\b \x01(\tR\fcredentialId\x12G\n" +
-	"\x10resource_request\x18\t \x01(\v2\x1c.helicase.v1.ResourceRequestR\x0fresourceRequest\x12%\n" +
+	"Experiment\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x05R\vdisplayName\x12E\n" +
+	"\vapplication\x18\x03 \x01(\v2\x1c.helicase.v1.ApplicationSpecB\x05\xe2A\x02\x02\x05R\vapplication\x129\n" +
+	"\x06inputs\x18\x04 \x03(\v2\x1b.helicase.v1.ExperimentFileB\x04\xe2A\x01\x05R\x06inputs\x12;\n" +
+	"\aoutputs\x18\x05 \x03(\v2\x1b.helicase.v1.ExperimentFileB\x04\xe2A\x01\x05R\aoutputs\x125\n" +
+	"\x13compute_resource_id\x18\x06 \x01(\tB\x05\xe2A\x02\x02\x05R\x11computeResourceId\x125\n" +
+	"\x13storage_resource_id\x18\a \x01(\tB\x05\xe2A\x02\x02\x05R\x11storageResourceId\x12*\n" +
+	"\rcredential_id\x18\b \x01(\tB\x05\xe2A\x02\x02\x05R\fcredentialId\x12M\n" +
+	"\x10resource_request\x18\t \x01(\v2\x1c.helicase.v1.ResourceRequestB\x04\xe2A\x01\x05R\x0fresourceRequest\x12+\n" +
 	"\x0einstance_group\x18\n" +
-	" \x01(\tR\rinstanceGroup\x12\x1f\n" +
-	"\vworkflow_id\x18\v \x01(\tR\n" +
-	"workflowId\x122\n" +
-	"\x05state\x18\f \x01(\x0e2\x1c.helicase.v1.ExperimentStateR\x05state\x12\x15\n" +
-	"\x06job_id\x18\r \x01(\tR\x05jobId\x12\"\n" +
-	"\rjob_exit_code\x18\x0e \x01(\x05R\vjobExitCode\x12)\n" +
-	"\x10output_locations\x18\x0f \x03(\tR\x0foutputLocations\x12)\n" +
-	"\x10archive_location\x18\x10 \x01(\tR\x0farchiveLocation\x12\x1d\n" +
+	" \x01(\tB\x04\xe2A\x01\x05R\rinstanceGroup\x12%\n" +
+	"\vworkflow_id\x18\v \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"workflowId\x128\n" +
+	"\x05state\x18\f \x01(\x0e2\x1c.helicase.v1.ExperimentStateB\x04\xe2A\x01\x03R\x05state\x12\x1b\n" +
+	"\x06job_id\x18\r \x01(\tB\x04\xe2A\x01\x03R\x05jobId\x12(\n" +
+	"\rjob_exit_code\x18\x0e \x01(\x05B\x04\xe2A\x01\x03R\vjobExitCode\x12/\n" +
+	"\x10output_locations\x18\x0f \x03(\tB\x04\xe2A\x01\x03R\x0foutputLocations\x12/\n" +
+	"\x10archive_location\x18\x10 \x01(\tB\x04\xe2A\x01\x03R\x0farchiveLocation\x12#\n" +
 	"\n" +
-	"remote_dir\x18\x11 \x01(\tR\tremoteDir\x12\x18\n" +
-	"\amessage\x18\x12 \x01(\tR\amessage\x12;\n" +
-	"\vcreate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"q\n" +
-	"\x17CreateExperimentRequest\x12\x1d\n" +
+	"remote_dir\x18\x11 \x01(\tB\x04\xe2A\x01\x03R\tremoteDir\x12\x1e\n" +
+	"\amessage\x18\x12 \x01(\tB\x04\xe2A\x01\x03R\amessage\x12A\n" +
+	"\vcreate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\"}\n" +
+	"\x17CreateExperimentRequest\x12#\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\x127\n" +
+	"request_id\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\trequestId\x12=\n" +
 	"\n" +
-	"experiment\x18\x02 \x01(\v2\x17.helicase.v1.ExperimentR\n" +
+	"experiment\x18\x02 \x01(\v2\x17.helicase.v1.ExperimentB\x04\xe2A\x01\x02R\n" +
 	"experiment\"S\n" +
 	"\x18CreateExperimentResponse\x127\n" +
 	"\n" +
 	"experiment\x18\x01 \x01(\v2\x17.helicase.v1.ExperimentR\n" +
-	"experiment\"&\n" +
-	"\x14GetExperimentRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"P\n" +
+	"experiment\",\n" +
+	"\x14GetExperimentRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\"P\n" +
 	"\x15GetExperimentResponse\x127\n" +
 	"\n" +
 	"experiment\x18\x01 \x01(\v2\x17.helicase.v1.ExperimentR\n" +
-	"experiment\"T\n" +
-	"\x16ListExperimentsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"experiment\"`\n" +
+	"\x16ListExperimentsRequest\x12!\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\x04\xe2A\x01\x01R\bpageSize\x12#\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"|\n" +
+	"page_token\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\"|\n" +
 	"\x17ListExperimentsResponse\x129\n" +
 	"\vexperiments\x18\x01 \x03(\v2\x17.helicase.v1.ExperimentR\vexperiments\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"A\n" +
-	"\x17CancelExperimentRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x83\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"M\n" +
+	"\x17CancelExperimentRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12\x1c\n" +
+	"\x06reason\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x06reason\"\x83\x01\n" +
 	"\x18CancelExperimentResponse\x127\n" +
 	"\n" +
 	"experiment\x18\x01 \x01(\v2\x17.helicase.v1.ExperimentR\n" +

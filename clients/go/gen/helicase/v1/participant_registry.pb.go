@@ -7,6 +7,7 @@
 package helicasev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -220,18 +221,18 @@ var File_helicase_v1_participant_registry_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_participant_registry_proto_rawDesc = "" +
 	"\n" +
-	"&helicase/v1/participant_registry.proto\x12\vhelicase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdc\x01\n" +
-	"\vParticipant\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12%\n" +
-	"\x0einstance_group\x18\x02 \x01(\tR\rinstanceGroup\x12\x1d\n" +
+	"&helicase/v1/participant_registry.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x80\x02\n" +
+	"\vParticipant\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12+\n" +
+	"\x0einstance_group\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\rinstanceGroup\x12#\n" +
 	"\n" +
-	"task_types\x18\x03 \x03(\tR\ttaskTypes\x12\x1a\n" +
-	"\bcapacity\x18\x04 \x01(\x05R\bcapacity\x12\x12\n" +
-	"\x04load\x18\x05 \x01(\x05R\x04load\x12C\n" +
-	"\x0fconnected_since\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x0econnectedSince\"]\n" +
-	"\x17ListParticipantsRequest\x12%\n" +
-	"\x0einstance_group\x18\x01 \x01(\tR\rinstanceGroup\x12\x1b\n" +
-	"\ttask_type\x18\x02 \x01(\tR\btaskType\"X\n" +
+	"task_types\x18\x03 \x03(\tB\x04\xe2A\x01\x03R\ttaskTypes\x12 \n" +
+	"\bcapacity\x18\x04 \x01(\x05B\x04\xe2A\x01\x03R\bcapacity\x12\x18\n" +
+	"\x04load\x18\x05 \x01(\x05B\x04\xe2A\x01\x03R\x04load\x12I\n" +
+	"\x0fconnected_since\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\x0econnectedSince\"i\n" +
+	"\x17ListParticipantsRequest\x12+\n" +
+	"\x0einstance_group\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\rinstanceGroup\x12!\n" +
+	"\ttask_type\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\btaskType\"X\n" +
 	"\x18ListParticipantsResponse\x12<\n" +
 	"\fparticipants\x18\x01 \x03(\v2\x18.helicase.v1.ParticipantR\fparticipants2}\n" +
 	"\x1aParticipantRegistryService\x12_\n" +

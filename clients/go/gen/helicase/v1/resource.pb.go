@@ -7,6 +7,7 @@
 package helicasev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -405,7 +406,13 @@ func (x *Credential) GetCreateTime() *timestamppb.Timestamp {
 // Request of ResourceService.CreateComputeResource.
 type CreateComputeResourceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Client-chosen id that makes retries safe: the same request_id returns the first resource.
+	// Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+	// most 128 characters is accepted) and sends the same value on every retry of the
+	// same request. A request whose request_id was seen before returns the compute resource the
+	// first one created, whatever the rest of the request says, and creates nothing.
+	// Request ids are unique among compute resources (the same value may also key a resource
+	// of another kind) and are kept as long as the compute resource is. Empty means no
+	// deduplication: every call creates.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The resource to register (id and create_time are ignored).
 	ComputeResource *ComputeResource `protobuf:"bytes,2,opt,name=compute_resource,json=computeResource,proto3" json:"compute_resource,omitempty"`
@@ -598,9 +605,14 @@ func (x *GetComputeResourceResponse) GetComputeResource() *ComputeResource {
 // Request of ResourceService.ListComputeResources.
 type ListComputeResourcesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Maximum resources returned (default 50, at most 500).
+	// The maximum number of compute resources to return; fewer may come back, and fewer than
+	// page_size does not mean the last page (only an empty next_page_token does).
+	// 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// Token from a previous response's next_page_token; empty for the first page.
+	// A page token, from the next_page_token of a previous call; empty for the first page.
+	// A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+	// token marks a position in the listing's order, not an offset, so items created
+	// meanwhile do not shift the pages that follow.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -655,7 +667,8 @@ type ListComputeResourcesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The resources of this page.
 	ComputeResources []*ComputeResource `protobuf:"bytes,1,rep,name=compute_resources,json=computeResources,proto3" json:"compute_resources,omitempty"`
-	// Token of the next page; empty on the last one.
+	// A token to send as page_token to get the next page; empty when there are no more
+	// pages.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -708,7 +721,13 @@ func (x *ListComputeResourcesResponse) GetNextPageToken() string {
 // Request of ResourceService.CreateStorageResource.
 type CreateStorageResourceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Client-chosen id that makes retries safe: the same request_id returns the first resource.
+	// Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+	// most 128 characters is accepted) and sends the same value on every retry of the
+	// same request. A request whose request_id was seen before returns the storage resource the
+	// first one created, whatever the rest of the request says, and creates nothing.
+	// Request ids are unique among storage resources (the same value may also key a resource
+	// of another kind) and are kept as long as the storage resource is. Empty means no
+	// deduplication: every call creates.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The resource to register (id and create_time are ignored).
 	StorageResource *StorageResource `protobuf:"bytes,2,opt,name=storage_resource,json=storageResource,proto3" json:"storage_resource,omitempty"`
@@ -901,9 +920,14 @@ func (x *GetStorageResourceResponse) GetStorageResource() *StorageResource {
 // Request of ResourceService.ListStorageResources.
 type ListStorageResourcesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Maximum resources returned (default 50, at most 500).
+	// The maximum number of storage resources to return; fewer may come back, and fewer than
+	// page_size does not mean the last page (only an empty next_page_token does).
+	// 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// Token from a previous response's next_page_token; empty for the first page.
+	// A page token, from the next_page_token of a previous call; empty for the first page.
+	// A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+	// token marks a position in the listing's order, not an offset, so items created
+	// meanwhile do not shift the pages that follow.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -958,7 +982,8 @@ type ListStorageResourcesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The resources of this page.
 	StorageResources []*StorageResource `protobuf:"bytes,1,rep,name=storage_resources,json=storageResources,proto3" json:"storage_resources,omitempty"`
-	// Token of the next page; empty on the last one.
+	// A token to send as page_token to get the next page; empty when there are no more
+	// pages.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1011,7 +1036,13 @@ func (x *ListStorageResourcesResponse) GetNextPageToken() string {
 // Request of ResourceService.CreateCredential.
 type CreateCredentialRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Client-chosen id that makes retries safe: the same request_id returns the first credential.
+	// Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+	// most 128 characters is accepted) and sends the same value on every retry of the
+	// same request. A request whose request_id was seen before returns the credential the
+	// first one created, whatever the rest of the request says, and creates nothing.
+	// Request ids are unique among credentials (the same value may also key a resource
+	// of another kind) and are kept as long as the credential is. Empty means no
+	// deduplication: every call creates.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The credential, with its private_key set.
 	Credential    *Credential `protobuf:"bytes,2,opt,name=credential,proto3" json:"credential,omitempty"`
@@ -1204,9 +1235,14 @@ func (x *GetCredentialResponse) GetCredential() *Credential {
 // Request of ResourceService.ListCredentials.
 type ListCredentialsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Maximum credentials returned (default 50, at most 500).
+	// The maximum number of credentials to return; fewer may come back, and fewer than
+	// page_size does not mean the last page (only an empty next_page_token does).
+	// 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// Token from a previous response's next_page_token; empty for the first page.
+	// A page token, from the next_page_token of a previous call; empty for the first page.
+	// A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+	// token marks a position in the listing's order, not an offset, so items created
+	// meanwhile do not shift the pages that follow.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1261,7 +1297,8 @@ type ListCredentialsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The credentials of this page (private_key empty).
 	Credentials []*Credential `protobuf:"bytes,1,rep,name=credentials,proto3" json:"credentials,omitempty"`
-	// Token of the next page; empty on the last one.
+	// A token to send as page_token to get the next page; empty when there are no more
+	// pages.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1416,102 +1453,102 @@ var File_helicase_v1_resource_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_resource_proto_rawDesc = "" +
 	"\n" +
-	"\x1ahelicase/v1/resource.proto\x12\vhelicase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x02\n" +
-	"\x0fComputeResource\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
-	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x12\n" +
-	"\x04host\x18\x03 \x01(\tR\x04host\x12\x12\n" +
-	"\x04port\x18\x04 \x01(\x05R\x04port\x12\x1d\n" +
+	"\x1ahelicase/v1/resource.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x03\n" +
+	"\x0fComputeResource\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\vdisplayName\x12\x18\n" +
+	"\x04host\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x04host\x12\x18\n" +
+	"\x04port\x18\x04 \x01(\x05B\x04\xe2A\x01\x01R\x04port\x12#\n" +
 	"\n" +
-	"login_user\x18\x05 \x01(\tR\tloginUser\x12;\n" +
-	"\fbatch_system\x18\x06 \x01(\x0e2\x18.helicase.v1.BatchSystemR\vbatchSystem\x12!\n" +
-	"\fscratch_root\x18\a \x01(\tR\vscratchRoot\x12#\n" +
-	"\rdefault_queue\x18\b \x01(\tR\fdefaultQueue\x12\x19\n" +
-	"\bhost_key\x18\t \x01(\tR\ahostKey\x12;\n" +
+	"login_user\x18\x05 \x01(\tB\x04\xe2A\x01\x02R\tloginUser\x12A\n" +
+	"\fbatch_system\x18\x06 \x01(\x0e2\x18.helicase.v1.BatchSystemB\x04\xe2A\x01\x02R\vbatchSystem\x12'\n" +
+	"\fscratch_root\x18\a \x01(\tB\x04\xe2A\x01\x02R\vscratchRoot\x12)\n" +
+	"\rdefault_queue\x18\b \x01(\tB\x04\xe2A\x01\x01R\fdefaultQueue\x12\x1f\n" +
+	"\bhost_key\x18\t \x01(\tB\x04\xe2A\x01\x01R\ahostKey\x12A\n" +
 	"\vcreate_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\x80\x02\n" +
-	"\x0fStorageResource\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
-	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x12\n" +
-	"\x04host\x18\x03 \x01(\tR\x04host\x12\x12\n" +
-	"\x04port\x18\x04 \x01(\x05R\x04port\x12\x1d\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\"\xb0\x02\n" +
+	"\x0fStorageResource\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\vdisplayName\x12\x18\n" +
+	"\x04host\x18\x03 \x01(\tB\x04\xe2A\x01\x02R\x04host\x12\x18\n" +
+	"\x04port\x18\x04 \x01(\x05B\x04\xe2A\x01\x01R\x04port\x12#\n" +
 	"\n" +
-	"login_user\x18\x05 \x01(\tR\tloginUser\x12\x1b\n" +
-	"\troot_path\x18\x06 \x01(\tR\brootPath\x12\x19\n" +
-	"\bhost_key\x18\a \x01(\tR\ahostKey\x12;\n" +
-	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xde\x01\n" +
+	"login_user\x18\x05 \x01(\tB\x04\xe2A\x01\x02R\tloginUser\x12!\n" +
+	"\troot_path\x18\x06 \x01(\tB\x04\xe2A\x01\x02R\brootPath\x12\x1f\n" +
+	"\bhost_key\x18\a \x01(\tB\x04\xe2A\x01\x01R\ahostKey\x12A\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\"\x83\x02\n" +
 	"\n" +
-	"Credential\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
-	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1f\n" +
-	"\vprivate_key\x18\x03 \x01(\tR\n" +
-	"privateKey\x12\x1d\n" +
+	"Credential\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\vdisplayName\x12&\n" +
+	"\vprivate_key\x18\x03 \x01(\tB\x05\xe2A\x02\x02\x04R\n" +
+	"privateKey\x12#\n" +
 	"\n" +
-	"public_key\x18\x04 \x01(\tR\tpublicKey\x12 \n" +
-	"\vfingerprint\x18\x05 \x01(\tR\vfingerprint\x12;\n" +
-	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\x86\x01\n" +
-	"\x1cCreateComputeResourceRequest\x12\x1d\n" +
+	"public_key\x18\x04 \x01(\tB\x04\xe2A\x01\x03R\tpublicKey\x12&\n" +
+	"\vfingerprint\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\vfingerprint\x12A\n" +
+	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\"\x92\x01\n" +
+	"\x1cCreateComputeResourceRequest\x12#\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\x12G\n" +
-	"\x10compute_resource\x18\x02 \x01(\v2\x1c.helicase.v1.ComputeResourceR\x0fcomputeResource\"h\n" +
+	"request_id\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\trequestId\x12M\n" +
+	"\x10compute_resource\x18\x02 \x01(\v2\x1c.helicase.v1.ComputeResourceB\x04\xe2A\x01\x02R\x0fcomputeResource\"h\n" +
 	"\x1dCreateComputeResourceResponse\x12G\n" +
-	"\x10compute_resource\x18\x01 \x01(\v2\x1c.helicase.v1.ComputeResourceR\x0fcomputeResource\"+\n" +
-	"\x19GetComputeResourceRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"e\n" +
+	"\x10compute_resource\x18\x01 \x01(\v2\x1c.helicase.v1.ComputeResourceR\x0fcomputeResource\"1\n" +
+	"\x19GetComputeResourceRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\"e\n" +
 	"\x1aGetComputeResourceResponse\x12G\n" +
-	"\x10compute_resource\x18\x01 \x01(\v2\x1c.helicase.v1.ComputeResourceR\x0fcomputeResource\"Y\n" +
-	"\x1bListComputeResourcesRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x10compute_resource\x18\x01 \x01(\v2\x1c.helicase.v1.ComputeResourceR\x0fcomputeResource\"e\n" +
+	"\x1bListComputeResourcesRequest\x12!\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\x04\xe2A\x01\x01R\bpageSize\x12#\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"\x91\x01\n" +
+	"page_token\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\"\x91\x01\n" +
 	"\x1cListComputeResourcesResponse\x12I\n" +
 	"\x11compute_resources\x18\x01 \x03(\v2\x1c.helicase.v1.ComputeResourceR\x10computeResources\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x86\x01\n" +
-	"\x1cCreateStorageResourceRequest\x12\x1d\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x92\x01\n" +
+	"\x1cCreateStorageResourceRequest\x12#\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\x12G\n" +
-	"\x10storage_resource\x18\x02 \x01(\v2\x1c.helicase.v1.StorageResourceR\x0fstorageResource\"h\n" +
+	"request_id\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\trequestId\x12M\n" +
+	"\x10storage_resource\x18\x02 \x01(\v2\x1c.helicase.v1.StorageResourceB\x04\xe2A\x01\x02R\x0fstorageResource\"h\n" +
 	"\x1dCreateStorageResourceResponse\x12G\n" +
-	"\x10storage_resource\x18\x01 \x01(\v2\x1c.helicase.v1.StorageResourceR\x0fstorageResource\"+\n" +
-	"\x19GetStorageResourceRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"e\n" +
+	"\x10storage_resource\x18\x01 \x01(\v2\x1c.helicase.v1.StorageResourceR\x0fstorageResource\"1\n" +
+	"\x19GetStorageResourceRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\"e\n" +
 	"\x1aGetStorageResourceResponse\x12G\n" +
-	"\x10storage_resource\x18\x01 \x01(\v2\x1c.helicase.v1.StorageResourceR\x0fstorageResource\"Y\n" +
-	"\x1bListStorageResourcesRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x10storage_resource\x18\x01 \x01(\v2\x1c.helicase.v1.StorageResourceR\x0fstorageResource\"e\n" +
+	"\x1bListStorageResourcesRequest\x12!\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\x04\xe2A\x01\x01R\bpageSize\x12#\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"\x91\x01\n" +
+	"page_token\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\"\x91\x01\n" +
 	"\x1cListStorageResourcesResponse\x12I\n" +
 	"\x11storage_resources\x18\x01 \x03(\v2\x1c.helicase.v1.StorageResourceR\x10storageResources\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"q\n" +
-	"\x17CreateCredentialRequest\x12\x1d\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"}\n" +
+	"\x17CreateCredentialRequest\x12#\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\x127\n" +
+	"request_id\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\trequestId\x12=\n" +
 	"\n" +
-	"credential\x18\x02 \x01(\v2\x17.helicase.v1.CredentialR\n" +
+	"credential\x18\x02 \x01(\v2\x17.helicase.v1.CredentialB\x04\xe2A\x01\x02R\n" +
 	"credential\"S\n" +
 	"\x18CreateCredentialResponse\x127\n" +
 	"\n" +
 	"credential\x18\x01 \x01(\v2\x17.helicase.v1.CredentialR\n" +
-	"credential\"&\n" +
-	"\x14GetCredentialRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"P\n" +
+	"credential\",\n" +
+	"\x14GetCredentialRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\"P\n" +
 	"\x15GetCredentialResponse\x127\n" +
 	"\n" +
 	"credential\x18\x01 \x01(\v2\x17.helicase.v1.CredentialR\n" +
-	"credential\"T\n" +
-	"\x16ListCredentialsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"credential\"`\n" +
+	"\x16ListCredentialsRequest\x12!\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\x04\xe2A\x01\x01R\bpageSize\x12#\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"|\n" +
+	"page_token\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\"|\n" +
 	"\x17ListCredentialsResponse\x129\n" +
 	"\vcredentials\x18\x01 \x03(\v2\x17.helicase.v1.CredentialR\vcredentials\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"*\n" +
-	"\x18ResolveCredentialRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"L\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"0\n" +
+	"\x18ResolveCredentialRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\"L\n" +
 	"\x19ResolveCredentialResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vprivate_key\x18\x02 \x01(\tR\n" +

@@ -7,6 +7,7 @@
 package helicasev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -219,7 +220,13 @@ func (x *ScheduledRun) GetState() WorkflowState {
 // Request of ScheduleService.CreateSchedule.
 type CreateScheduleRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Client-chosen idempotency key; a repeat with the same key returns the first schedule.
+	// Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+	// most 128 characters is accepted) and sends the same value on every retry of the
+	// same request. A request whose request_id was seen before returns the schedule the
+	// first one created, whatever the rest of the request says, and creates nothing.
+	// Request ids are unique among schedules (the same value may also key a resource
+	// of another kind) and are kept as long as the schedule is. Empty means no
+	// deduplication: every call creates.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The schedule to create; output-only fields are ignored.
 	Schedule      *Schedule `protobuf:"bytes,2,opt,name=schedule,proto3" json:"schedule,omitempty"`
@@ -412,9 +419,14 @@ func (x *GetScheduleResponse) GetSchedule() *Schedule {
 // Request of ScheduleService.ListSchedules.
 type ListSchedulesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Maximum number of schedules to return; 0 means 50; at most 500.
+	// The maximum number of schedules to return; fewer may come back, and fewer than
+	// page_size does not mean the last page (only an empty next_page_token does).
+	// 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// Token from a previous response's next_page_token; empty for the first page.
+	// A page token, from the next_page_token of a previous call; empty for the first page.
+	// A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+	// token marks a position in the listing's order, not an offset, so items created
+	// meanwhile do not shift the pages that follow.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -469,7 +481,8 @@ type ListSchedulesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The page of schedules, oldest first (without recent runs).
 	Schedules []*Schedule `protobuf:"bytes,1,rep,name=schedules,proto3" json:"schedules,omitempty"`
-	// Token for the next page; empty when there is none.
+	// A token to send as page_token to get the next page; empty when there are no more
+	// pages.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -707,50 +720,50 @@ var File_helicase_v1_schedule_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_schedule_proto_rawDesc = "" +
 	"\n" +
-	"\x1ahelicase/v1/schedule.proto\x12\vhelicase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xb3\x03\n" +
-	"\bSchedule\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
-	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x12\n" +
-	"\x04cron\x18\x03 \x01(\tR\x04cron\x12\x1b\n" +
-	"\ttime_zone\x18\x04 \x01(\tR\btimeZone\x121\n" +
-	"\bworkflow\x18\x05 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow\x12\x16\n" +
-	"\x06paused\x18\x06 \x01(\bR\x06paused\x12;\n" +
-	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12@\n" +
-	"\x0enext_fire_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\fnextFireTime\x12:\n" +
-	"\vrecent_runs\x18\t \x03(\v2\x19.helicase.v1.ScheduledRunR\n" +
-	"recentRuns\x12=\n" +
+	"\x1ahelicase/v1/schedule.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xf1\x03\n" +
+	"\bSchedule\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x05R\vdisplayName\x12\x19\n" +
+	"\x04cron\x18\x03 \x01(\tB\x05\xe2A\x02\x02\x05R\x04cron\x12!\n" +
+	"\ttime_zone\x18\x04 \x01(\tB\x04\xe2A\x01\x05R\btimeZone\x128\n" +
+	"\bworkflow\x18\x05 \x01(\v2\x15.helicase.v1.WorkflowB\x05\xe2A\x02\x02\x05R\bworkflow\x12\x1c\n" +
+	"\x06paused\x18\x06 \x01(\bB\x04\xe2A\x01\x01R\x06paused\x12A\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12F\n" +
+	"\x0enext_fire_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\fnextFireTime\x12@\n" +
+	"\vrecent_runs\x18\t \x03(\v2\x19.helicase.v1.ScheduledRunB\x04\xe2A\x01\x03R\n" +
+	"recentRuns\x12C\n" +
 	"\factive_since\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\vactiveSince\"\x9a\x01\n" +
-	"\fScheduledRun\x12\x1f\n" +
-	"\vworkflow_id\x18\x01 \x01(\tR\n" +
-	"workflowId\x127\n" +
-	"\tfire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bfireTime\x120\n" +
-	"\x05state\x18\x03 \x01(\x0e2\x1a.helicase.v1.WorkflowStateR\x05state\"i\n" +
-	"\x15CreateScheduleRequest\x12\x1d\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vactiveSince\"\xac\x01\n" +
+	"\fScheduledRun\x12%\n" +
+	"\vworkflow_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\n" +
+	"workflowId\x12=\n" +
+	"\tfire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\bfireTime\x126\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x1a.helicase.v1.WorkflowStateB\x04\xe2A\x01\x03R\x05state\"u\n" +
+	"\x15CreateScheduleRequest\x12#\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\x121\n" +
-	"\bschedule\x18\x02 \x01(\v2\x15.helicase.v1.ScheduleR\bschedule\"K\n" +
+	"request_id\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\trequestId\x127\n" +
+	"\bschedule\x18\x02 \x01(\v2\x15.helicase.v1.ScheduleB\x04\xe2A\x01\x02R\bschedule\"K\n" +
 	"\x16CreateScheduleResponse\x121\n" +
-	"\bschedule\x18\x01 \x01(\v2\x15.helicase.v1.ScheduleR\bschedule\"$\n" +
-	"\x12GetScheduleRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"H\n" +
+	"\bschedule\x18\x01 \x01(\v2\x15.helicase.v1.ScheduleR\bschedule\"*\n" +
+	"\x12GetScheduleRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\"H\n" +
 	"\x13GetScheduleResponse\x121\n" +
-	"\bschedule\x18\x01 \x01(\v2\x15.helicase.v1.ScheduleR\bschedule\"R\n" +
-	"\x14ListSchedulesRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\bschedule\x18\x01 \x01(\v2\x15.helicase.v1.ScheduleR\bschedule\"^\n" +
+	"\x14ListSchedulesRequest\x12!\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\x04\xe2A\x01\x01R\bpageSize\x12#\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"t\n" +
+	"page_token\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\"t\n" +
 	"\x15ListSchedulesResponse\x123\n" +
 	"\tschedules\x18\x01 \x03(\v2\x15.helicase.v1.ScheduleR\tschedules\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"B\n" +
-	"\x18SetSchedulePausedRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06paused\x18\x02 \x01(\bR\x06paused\"N\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"N\n" +
+	"\x18SetSchedulePausedRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12\x1c\n" +
+	"\x06paused\x18\x02 \x01(\bB\x04\xe2A\x01\x01R\x06paused\"N\n" +
 	"\x19SetSchedulePausedResponse\x121\n" +
-	"\bschedule\x18\x01 \x01(\v2\x15.helicase.v1.ScheduleR\bschedule\"'\n" +
-	"\x15DeleteScheduleRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x18\n" +
+	"\bschedule\x18\x01 \x01(\v2\x15.helicase.v1.ScheduleR\bschedule\"-\n" +
+	"\x15DeleteScheduleRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\"\x18\n" +
 	"\x16DeleteScheduleResponse2\xd5\x03\n" +
 	"\x0fScheduleService\x12Y\n" +
 	"\x0eCreateSchedule\x12\".helicase.v1.CreateScheduleRequest\x1a#.helicase.v1.CreateScheduleResponse\x12P\n" +

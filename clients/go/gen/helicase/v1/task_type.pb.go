@@ -7,6 +7,7 @@
 package helicasev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	structpb "google.golang.org/protobuf/types/known/structpb"
@@ -292,20 +293,20 @@ var File_helicase_v1_task_type_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_task_type_proto_rawDesc = "" +
 	"\n" +
-	"\x1bhelicase/v1/task_type.proto\x12\vhelicase.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xd4\x01\n" +
-	"\bTaskType\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription\x12<\n" +
-	"\rparams_schema\x18\x03 \x01(\v2\x17.google.protobuf.StructR\fparamsSchema\x12'\n" +
-	"\x0finstance_groups\x18\x04 \x03(\tR\x0einstanceGroups\x12+\n" +
-	"\x11participant_count\x18\x05 \x01(\x05R\x10participantCount\"=\n" +
-	"\x14ListTaskTypesRequest\x12%\n" +
-	"\x0einstance_group\x18\x01 \x01(\tR\rinstanceGroup\"M\n" +
+	"\x1bhelicase/v1/task_type.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xf2\x01\n" +
+	"\bTaskType\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x04name\x12&\n" +
+	"\vdescription\x18\x02 \x01(\tB\x04\xe2A\x01\x03R\vdescription\x12B\n" +
+	"\rparams_schema\x18\x03 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\fparamsSchema\x12-\n" +
+	"\x0finstance_groups\x18\x04 \x03(\tB\x04\xe2A\x01\x03R\x0einstanceGroups\x121\n" +
+	"\x11participant_count\x18\x05 \x01(\x05B\x04\xe2A\x01\x03R\x10participantCount\"C\n" +
+	"\x14ListTaskTypesRequest\x12+\n" +
+	"\x0einstance_group\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\rinstanceGroup\"M\n" +
 	"\x15ListTaskTypesResponse\x124\n" +
 	"\n" +
-	"task_types\x18\x01 \x03(\v2\x15.helicase.v1.TaskTypeR\ttaskTypes\"(\n" +
-	"\x12GetTaskTypeRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"I\n" +
+	"task_types\x18\x01 \x03(\v2\x15.helicase.v1.TaskTypeR\ttaskTypes\".\n" +
+	"\x12GetTaskTypeRequest\x12\x18\n" +
+	"\x04name\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x04name\"I\n" +
 	"\x13GetTaskTypeResponse\x122\n" +
 	"\ttask_type\x18\x01 \x01(\v2\x15.helicase.v1.TaskTypeR\btaskType2\xbb\x01\n" +
 	"\x0fTaskTypeService\x12V\n" +

@@ -7,6 +7,7 @@
 package helicasev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -301,9 +302,14 @@ func (x *GetTemplateResponse) GetTemplate() *WorkflowTemplate {
 // Request of TemplateService.ListTemplates.
 type ListTemplatesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Maximum number of templates to return; 0 means 50; at most 500.
+	// The maximum number of templates to return; fewer may come back, and fewer than
+	// page_size does not mean the last page (only an empty next_page_token does).
+	// 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// Token from a previous response's next_page_token; empty for the first page.
+	// A page token, from the next_page_token of a previous call; empty for the first page.
+	// A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+	// token marks a position in the listing's order, not an offset, so items created
+	// meanwhile do not shift the pages that follow.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -358,7 +364,8 @@ type ListTemplatesResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The page of templates, by name.
 	Templates []*WorkflowTemplate `protobuf:"bytes,1,rep,name=templates,proto3" json:"templates,omitempty"`
-	// Token for the next page; empty when there is none.
+	// A token to send as page_token to get the next page; empty when there are no more
+	// pages.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -596,39 +603,39 @@ var File_helicase_v1_template_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_template_proto_rawDesc = "" +
 	"\n" +
-	"\x1ahelicase/v1/template.proto\x12\vhelicase.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\x85\x02\n" +
-	"\x10WorkflowTemplate\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
-	"\vdescription\x18\x03 \x01(\tR\vdescription\x121\n" +
-	"\bworkflow\x18\x04 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow\x12;\n" +
-	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"R\n" +
-	"\x15CreateTemplateRequest\x129\n" +
-	"\btemplate\x18\x01 \x01(\v2\x1d.helicase.v1.WorkflowTemplateR\btemplate\"S\n" +
+	"\x1ahelicase/v1/template.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xa9\x02\n" +
+	"\x10WorkflowTemplate\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12\x18\n" +
+	"\x04name\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12&\n" +
+	"\vdescription\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\vdescription\x127\n" +
+	"\bworkflow\x18\x04 \x01(\v2\x15.helicase.v1.WorkflowB\x04\xe2A\x01\x02R\bworkflow\x12A\n" +
+	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12A\n" +
+	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"updateTime\"X\n" +
+	"\x15CreateTemplateRequest\x12?\n" +
+	"\btemplate\x18\x01 \x01(\v2\x1d.helicase.v1.WorkflowTemplateB\x04\xe2A\x01\x02R\btemplate\"S\n" +
 	"\x16CreateTemplateResponse\x129\n" +
-	"\btemplate\x18\x01 \x01(\v2\x1d.helicase.v1.WorkflowTemplateR\btemplate\"$\n" +
-	"\x12GetTemplateRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"P\n" +
+	"\btemplate\x18\x01 \x01(\v2\x1d.helicase.v1.WorkflowTemplateR\btemplate\"*\n" +
+	"\x12GetTemplateRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\"P\n" +
 	"\x13GetTemplateResponse\x129\n" +
-	"\btemplate\x18\x01 \x01(\v2\x1d.helicase.v1.WorkflowTemplateR\btemplate\"R\n" +
-	"\x14ListTemplatesRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\btemplate\x18\x01 \x01(\v2\x1d.helicase.v1.WorkflowTemplateR\btemplate\"^\n" +
+	"\x14ListTemplatesRequest\x12!\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\x04\xe2A\x01\x01R\bpageSize\x12#\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\"|\n" +
+	"page_token\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\"|\n" +
 	"\x15ListTemplatesResponse\x12;\n" +
 	"\ttemplates\x18\x01 \x03(\v2\x1d.helicase.v1.WorkflowTemplateR\ttemplates\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8f\x01\n" +
-	"\x15UpdateTemplateRequest\x129\n" +
-	"\btemplate\x18\x01 \x01(\v2\x1d.helicase.v1.WorkflowTemplateR\btemplate\x12;\n" +
-	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x9b\x01\n" +
+	"\x15UpdateTemplateRequest\x12?\n" +
+	"\btemplate\x18\x01 \x01(\v2\x1d.helicase.v1.WorkflowTemplateB\x04\xe2A\x01\x02R\btemplate\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
 	"updateMask\"S\n" +
 	"\x16UpdateTemplateResponse\x129\n" +
-	"\btemplate\x18\x01 \x01(\v2\x1d.helicase.v1.WorkflowTemplateR\btemplate\"'\n" +
-	"\x15DeleteTemplateRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x18\n" +
+	"\btemplate\x18\x01 \x01(\v2\x1d.helicase.v1.WorkflowTemplateR\btemplate\"-\n" +
+	"\x15DeleteTemplateRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\"\x18\n" +
 	"\x16DeleteTemplateResponse2\xcc\x03\n" +
 	"\x0fTemplateService\x12Y\n" +
 	"\x0eCreateTemplate\x12\".helicase.v1.CreateTemplateRequest\x1a#.helicase.v1.CreateTemplateResponse\x12P\n" +

@@ -7,6 +7,7 @@
 package helicasev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -760,57 +761,57 @@ var File_helicase_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_workflow_proto_rawDesc = "" +
 	"\n" +
-	"\x1ahelicase/v1/workflow.proto\x12\vhelicase.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\x01\n" +
-	"\vRetryPolicy\x12!\n" +
-	"\fmax_attempts\x18\x01 \x01(\x05R\vmaxAttempts\x12B\n" +
-	"\x0finitial_backoff\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x0einitialBackoff\x12\x1e\n" +
+	"\x1ahelicase/v1/workflow.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\x01\n" +
+	"\vRetryPolicy\x12'\n" +
+	"\fmax_attempts\x18\x01 \x01(\x05B\x04\xe2A\x01\x01R\vmaxAttempts\x12H\n" +
+	"\x0finitial_backoff\x18\x02 \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\x0einitialBackoff\x12$\n" +
 	"\n" +
-	"multiplier\x18\x03 \x01(\x01R\n" +
-	"multiplier\x12:\n" +
-	"\vmax_backoff\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\n" +
-	"maxBackoff\"\x83\x02\n" +
-	"\vTaskAttempt\x12\x18\n" +
-	"\aattempt\x18\x01 \x01(\x05R\aattempt\x12,\n" +
-	"\x05state\x18\x02 \x01(\x0e2\x16.helicase.v1.TaskStateR\x05state\x12 \n" +
-	"\vparticipant\x18\x03 \x01(\tR\vparticipant\x12\x18\n" +
-	"\amessage\x18\x04 \x01(\tR\amessage\x129\n" +
+	"multiplier\x18\x03 \x01(\x01B\x04\xe2A\x01\x01R\n" +
+	"multiplier\x12@\n" +
+	"\vmax_backoff\x18\x04 \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x01R\n" +
+	"maxBackoff\"\xa7\x02\n" +
+	"\vTaskAttempt\x12\x1e\n" +
+	"\aattempt\x18\x01 \x01(\x05B\x04\xe2A\x01\x03R\aattempt\x122\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x16.helicase.v1.TaskStateB\x04\xe2A\x01\x03R\x05state\x12&\n" +
+	"\vparticipant\x18\x03 \x01(\tB\x04\xe2A\x01\x03R\vparticipant\x12\x1e\n" +
+	"\amessage\x18\x04 \x01(\tB\x04\xe2A\x01\x03R\amessage\x12?\n" +
 	"\n" +
-	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"\xe5\x04\n" +
-	"\x04Task\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
-	"\x04type\x18\x02 \x01(\tR\x04type\x12%\n" +
-	"\x0einstance_group\x18\x03 \x01(\tR\rinstanceGroup\x12\x1d\n" +
+	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tstartTime\x12;\n" +
+	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime\"\xc1\x05\n" +
+	"\x04Task\x12\x15\n" +
+	"\x02id\x18\x01 \x01(\tB\x05\xe2A\x02\x02\x05R\x02id\x12\x19\n" +
+	"\x04type\x18\x02 \x01(\tB\x05\xe2A\x02\x02\x05R\x04type\x12+\n" +
+	"\x0einstance_group\x18\x03 \x01(\tB\x04\xe2A\x01\x05R\rinstanceGroup\x12#\n" +
 	"\n" +
-	"depends_on\x18\x04 \x03(\tR\tdependsOn\x12/\n" +
-	"\x06params\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x06params\x12.\n" +
-	"\x05retry\x18\x06 \x01(\v2\x18.helicase.v1.RetryPolicyR\x05retry\x123\n" +
-	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12,\n" +
-	"\x05state\x18\b \x01(\x0e2\x16.helicase.v1.TaskStateR\x05state\x12\x18\n" +
-	"\aattempt\x18\t \x01(\x05R\aattempt\x12 \n" +
+	"depends_on\x18\x04 \x03(\tB\x04\xe2A\x01\x05R\tdependsOn\x125\n" +
+	"\x06params\x18\x05 \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x05R\x06params\x124\n" +
+	"\x05retry\x18\x06 \x01(\v2\x18.helicase.v1.RetryPolicyB\x04\xe2A\x01\x05R\x05retry\x129\n" +
+	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationB\x04\xe2A\x01\x05R\atimeout\x122\n" +
+	"\x05state\x18\b \x01(\x0e2\x16.helicase.v1.TaskStateB\x04\xe2A\x01\x03R\x05state\x12\x1e\n" +
+	"\aattempt\x18\t \x01(\x05B\x04\xe2A\x01\x03R\aattempt\x12&\n" +
 	"\vparticipant\x18\n" +
-	" \x01(\tR\vparticipant\x12\x18\n" +
-	"\amessage\x18\v \x01(\tR\amessage\x129\n" +
+	" \x01(\tB\x04\xe2A\x01\x03R\vparticipant\x12\x1e\n" +
+	"\amessage\x18\v \x01(\tB\x04\xe2A\x01\x03R\amessage\x12?\n" +
 	"\n" +
-	"start_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x121\n" +
-	"\aoutputs\x18\x0e \x01(\v2\x17.google.protobuf.StructR\aoutputs\x124\n" +
-	"\battempts\x18\x0f \x03(\v2\x18.helicase.v1.TaskAttemptR\battempts\"\xa1\x05\n" +
-	"\bWorkflow\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
-	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x129\n" +
-	"\x06labels\x18\x03 \x03(\v2!.helicase.v1.Workflow.LabelsEntryR\x06labels\x12A\n" +
-	"\x0efailure_policy\x18\x04 \x01(\x0e2\x1a.helicase.v1.FailurePolicyR\rfailurePolicy\x12'\n" +
-	"\x05tasks\x18\x05 \x03(\v2\x11.helicase.v1.TaskR\x05tasks\x120\n" +
-	"\x05state\x18\x06 \x01(\x0e2\x1a.helicase.v1.WorkflowStateR\x05state\x12\x18\n" +
-	"\amessage\x18\a \x01(\tR\amessage\x12;\n" +
-	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x129\n" +
+	"start_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tstartTime\x12;\n" +
+	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime\x127\n" +
+	"\aoutputs\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\aoutputs\x12:\n" +
+	"\battempts\x18\x0f \x03(\v2\x18.helicase.v1.TaskAttemptB\x04\xe2A\x01\x03R\battempts\"\xe4\x05\n" +
+	"\bWorkflow\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
+	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x05R\vdisplayName\x12?\n" +
+	"\x06labels\x18\x03 \x03(\v2!.helicase.v1.Workflow.LabelsEntryB\x04\xe2A\x01\x05R\x06labels\x12G\n" +
+	"\x0efailure_policy\x18\x04 \x01(\x0e2\x1a.helicase.v1.FailurePolicyB\x04\xe2A\x01\x05R\rfailurePolicy\x12.\n" +
+	"\x05tasks\x18\x05 \x03(\v2\x11.helicase.v1.TaskB\x05\xe2A\x02\x02\x05R\x05tasks\x126\n" +
+	"\x05state\x18\x06 \x01(\x0e2\x1a.helicase.v1.WorkflowStateB\x04\xe2A\x01\x03R\x05state\x12\x1e\n" +
+	"\amessage\x18\a \x01(\tB\x04\xe2A\x01\x03R\amessage\x12A\n" +
+	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
+	"createTime\x12?\n" +
 	"\n" +
-	"start_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"start_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tstartTime\x12;\n" +
 	"\bend_time\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12F\n" +
-	"\vtask_counts\x18\v \x03(\v2%.helicase.v1.Workflow.TaskCountsEntryR\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime\x12L\n" +
+	"\vtask_counts\x18\v \x03(\v2%.helicase.v1.Workflow.TaskCountsEntryB\x04\xe2A\x01\x03R\n" +
 	"taskCounts\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

@@ -7,6 +7,7 @@
 package helicasev1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -24,7 +25,13 @@ const (
 // Request of WorkflowService.CreateWorkflow.
 type CreateWorkflowRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Client-chosen idempotency key; a repeat with the same key returns the first workflow.
+	// Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+	// most 128 characters is accepted) and sends the same value on every retry of the
+	// same request. A request whose request_id was seen before returns the workflow the
+	// first one created, whatever the rest of the request says, and creates nothing.
+	// Request ids are unique among workflows (the same value may also key a resource
+	// of another kind) and are kept as long as the workflow is. Empty means no
+	// deduplication: every call creates.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// The workflow to create; output-only fields are ignored.
 	Workflow      *Workflow `protobuf:"bytes,2,opt,name=workflow,proto3" json:"workflow,omitempty"`
@@ -226,9 +233,16 @@ func (x *GetWorkflowResponse) GetWorkflow() *Workflow {
 // Request of WorkflowService.ListWorkflows.
 type ListWorkflowsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Maximum number of workflows to return; 0 means 50; at most 500.
+	// The maximum number of workflows to return; fewer may come back, and fewer than
+	// page_size does not mean the last page (only an empty next_page_token does).
+	// 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// Token from a previous response's next_page_token; empty for the first page.
+	// A page token, from the next_page_token of a previous call; empty for the first page.
+	// A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+	// token marks a position in the listing's order, not an offset, so items created
+	// meanwhile do not shift the pages that follow.
+	// Send the same labels, states and view as in the call that returned the token: the
+	// token holds only the position, and the filters apply to each page as given.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Only workflows carrying every one of these labels with these values.
 	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
@@ -310,7 +324,8 @@ type ListWorkflowsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The page of workflows, newest first.
 	Workflows []*Workflow `protobuf:"bytes,1,rep,name=workflows,proto3" json:"workflows,omitempty"`
-	// Token for the next page; empty when there is none.
+	// A token to send as page_token to get the next page; empty when there are no more
+	// pages.
 	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -557,38 +572,38 @@ var File_helicase_v1_workflow_service_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_workflow_service_proto_rawDesc = "" +
 	"\n" +
-	"\"helicase/v1/workflow_service.proto\x12\vhelicase.v1\x1a\x1ahelicase/v1/workflow.proto\"i\n" +
-	"\x15CreateWorkflowRequest\x12\x1d\n" +
+	"\"helicase/v1/workflow_service.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1ahelicase/v1/workflow.proto\"u\n" +
+	"\x15CreateWorkflowRequest\x12#\n" +
 	"\n" +
-	"request_id\x18\x01 \x01(\tR\trequestId\x121\n" +
-	"\bworkflow\x18\x02 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow\"K\n" +
+	"request_id\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\trequestId\x127\n" +
+	"\bworkflow\x18\x02 \x01(\v2\x15.helicase.v1.WorkflowB\x04\xe2A\x01\x02R\bworkflow\"K\n" +
 	"\x16CreateWorkflowResponse\x121\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow\"S\n" +
-	"\x12GetWorkflowRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12-\n" +
-	"\x04view\x18\x02 \x01(\x0e2\x19.helicase.v1.WorkflowViewR\x04view\"H\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow\"_\n" +
+	"\x12GetWorkflowRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\x123\n" +
+	"\x04view\x18\x02 \x01(\x0e2\x19.helicase.v1.WorkflowViewB\x04\xe2A\x01\x01R\x04view\"H\n" +
 	"\x13GetWorkflowResponse\x121\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow\"\xb7\x02\n" +
-	"\x14ListWorkflowsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow\"\xd5\x02\n" +
+	"\x14ListWorkflowsRequest\x12!\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\x04\xe2A\x01\x01R\bpageSize\x12#\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\x12E\n" +
-	"\x06labels\x18\x03 \x03(\v2-.helicase.v1.ListWorkflowsRequest.LabelsEntryR\x06labels\x122\n" +
-	"\x06states\x18\x04 \x03(\x0e2\x1a.helicase.v1.WorkflowStateR\x06states\x12-\n" +
-	"\x04view\x18\x05 \x01(\x0e2\x19.helicase.v1.WorkflowViewR\x04view\x1a9\n" +
+	"page_token\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\x12K\n" +
+	"\x06labels\x18\x03 \x03(\v2-.helicase.v1.ListWorkflowsRequest.LabelsEntryB\x04\xe2A\x01\x01R\x06labels\x128\n" +
+	"\x06states\x18\x04 \x03(\x0e2\x1a.helicase.v1.WorkflowStateB\x04\xe2A\x01\x01R\x06states\x123\n" +
+	"\x04view\x18\x05 \x01(\x0e2\x19.helicase.v1.WorkflowViewB\x04\xe2A\x01\x01R\x04view\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"t\n" +
 	"\x15ListWorkflowsResponse\x123\n" +
 	"\tworkflows\x18\x01 \x03(\v2\x15.helicase.v1.WorkflowR\tworkflows\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"?\n" +
-	"\x15CancelWorkflowRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"K\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"K\n" +
+	"\x15CancelWorkflowRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12\x1c\n" +
+	"\x06reason\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x06reason\"K\n" +
 	"\x16CancelWorkflowResponse\x121\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow\"&\n" +
-	"\x14WatchWorkflowRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"J\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow\",\n" +
+	"\x14WatchWorkflowRequest\x12\x14\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\"J\n" +
 	"\x15WatchWorkflowResponse\x121\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow2\xcb\x03\n" +
 	"\x0fWorkflowService\x12Y\n" +

@@ -22,22 +22,39 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&helicase/v1/participant_registry.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x01\n\x0bParticipant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x16\n\x0einstance_group\x18\x02 \x01(\t\x12\x12\n\ntask_types\x18\x03 \x03(\t\x12\x10\n\x08\x63\x61pacity\x18\x04 \x01(\x05\x12\x0c\n\x04load\x18\x05 \x01(\x05\x12\x33\n\x0f\x63onnected_since\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"D\n\x17ListParticipantsRequest\x12\x16\n\x0einstance_group\x18\x01 \x01(\t\x12\x11\n\ttask_type\x18\x02 \x01(\t\"J\n\x18ListParticipantsResponse\x12.\n\x0cparticipants\x18\x01 \x03(\x0b\x32\x18.helicase.v1.Participant2}\n\x1aParticipantRegistryService\x12_\n\x10ListParticipants\x12$.helicase.v1.ListParticipantsRequest\x1a%.helicase.v1.ListParticipantsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&helicase/v1/participant_registry.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x01\n\x0bParticipant\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0einstance_group\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\ntask_types\x18\x03 \x03(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x63\x61pacity\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x12\n\x04load\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x39\n\x0f\x63onnected_since\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"P\n\x17ListParticipantsRequest\x12\x1c\n\x0einstance_group\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\ttask_type\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"J\n\x18ListParticipantsResponse\x12.\n\x0cparticipants\x18\x01 \x03(\x0b\x32\x18.helicase.v1.Participant2}\n\x1aParticipantRegistryService\x12_\n\x10ListParticipants\x12$.helicase.v1.ListParticipantsRequest\x1a%.helicase.v1.ListParticipantsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'helicase.v1.participant_registry_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PARTICIPANT']._serialized_start=89
-  _globals['_PARTICIPANT']._serialized_end=245
-  _globals['_LISTPARTICIPANTSREQUEST']._serialized_start=247
-  _globals['_LISTPARTICIPANTSREQUEST']._serialized_end=315
-  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_start=317
-  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_end=391
-  _globals['_PARTICIPANTREGISTRYSERVICE']._serialized_start=393
-  _globals['_PARTICIPANTREGISTRYSERVICE']._serialized_end=518
+  _globals['_PARTICIPANT'].fields_by_name['name']._loaded_options = None
+  _globals['_PARTICIPANT'].fields_by_name['name']._serialized_options = b'\342A\001\003'
+  _globals['_PARTICIPANT'].fields_by_name['instance_group']._loaded_options = None
+  _globals['_PARTICIPANT'].fields_by_name['instance_group']._serialized_options = b'\342A\001\003'
+  _globals['_PARTICIPANT'].fields_by_name['task_types']._loaded_options = None
+  _globals['_PARTICIPANT'].fields_by_name['task_types']._serialized_options = b'\342A\001\003'
+  _globals['_PARTICIPANT'].fields_by_name['capacity']._loaded_options = None
+  _globals['_PARTICIPANT'].fields_by_name['capacity']._serialized_options = b'\342A\001\003'
+  _globals['_PARTICIPANT'].fields_by_name['load']._loaded_options = None
+  _globals['_PARTICIPANT'].fields_by_name['load']._serialized_options = b'\342A\001\003'
+  _globals['_PARTICIPANT'].fields_by_name['connected_since']._loaded_options = None
+  _globals['_PARTICIPANT'].fields_by_name['connected_since']._serialized_options = b'\342A\001\003'
+  _globals['_LISTPARTICIPANTSREQUEST'].fields_by_name['instance_group']._loaded_options = None
+  _globals['_LISTPARTICIPANTSREQUEST'].fields_by_name['instance_group']._serialized_options = b'\342A\001\001'
+  _globals['_LISTPARTICIPANTSREQUEST'].fields_by_name['task_type']._loaded_options = None
+  _globals['_LISTPARTICIPANTSREQUEST'].fields_by_name['task_type']._serialized_options = b'\342A\001\001'
+  _globals['_PARTICIPANT']._serialized_start=122
+  _globals['_PARTICIPANT']._serialized_end=314
+  _globals['_LISTPARTICIPANTSREQUEST']._serialized_start=316
+  _globals['_LISTPARTICIPANTSREQUEST']._serialized_end=396
+  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_start=398
+  _globals['_LISTPARTICIPANTSRESPONSE']._serialized_end=472
+  _globals['_PARTICIPANTREGISTRYSERVICE']._serialized_start=474
+  _globals['_PARTICIPANTREGISTRYSERVICE']._serialized_end=599
 # @@protoc_insertion_point(module_scope)

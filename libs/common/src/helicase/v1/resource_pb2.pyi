@@ -209,7 +209,14 @@ class CreateComputeResourceRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     COMPUTE_RESOURCE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Client-chosen id that makes retries safe: the same request_id returns the first resource."""
+    """Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+    most 128 characters is accepted) and sends the same value on every retry of the
+    same request. A request whose request_id was seen before returns the compute resource the
+    first one created, whatever the rest of the request says, and creates nothing.
+    Request ids are unique among compute resources (the same value may also key a resource
+    of another kind) and are kept as long as the compute resource is. Empty means no
+    deduplication: every call creates.
+    """
     @_builtins.property
     def compute_resource(self) -> Global___ComputeResource:
         """The resource to register (id and create_time are ignored)."""
@@ -307,9 +314,16 @@ class ListComputeResourcesRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum resources returned (default 50, at most 500)."""
+    """The maximum number of compute resources to return; fewer may come back, and fewer than
+    page_size does not mean the last page (only an empty next_page_token does).
+    0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
+    """
     page_token: _builtins.str
-    """Token from a previous response's next_page_token; empty for the first page."""
+    """A page token, from the next_page_token of a previous call; empty for the first page.
+    A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+    token marks a position in the listing's order, not an offset, so items created
+    meanwhile do not shift the pages that follow.
+    """
     def __init__(
         self,
         *,
@@ -333,7 +347,9 @@ class ListComputeResourcesResponse(_message.Message):
     COMPUTE_RESOURCES_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
-    """Token of the next page; empty on the last one."""
+    """A token to send as page_token to get the next page; empty when there are no more
+    pages.
+    """
     @_builtins.property
     def compute_resources(self) -> _containers.RepeatedCompositeFieldContainer[Global___ComputeResource]:
         """The resources of this page."""
@@ -361,7 +377,14 @@ class CreateStorageResourceRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     STORAGE_RESOURCE_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Client-chosen id that makes retries safe: the same request_id returns the first resource."""
+    """Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+    most 128 characters is accepted) and sends the same value on every retry of the
+    same request. A request whose request_id was seen before returns the storage resource the
+    first one created, whatever the rest of the request says, and creates nothing.
+    Request ids are unique among storage resources (the same value may also key a resource
+    of another kind) and are kept as long as the storage resource is. Empty means no
+    deduplication: every call creates.
+    """
     @_builtins.property
     def storage_resource(self) -> Global___StorageResource:
         """The resource to register (id and create_time are ignored)."""
@@ -459,9 +482,16 @@ class ListStorageResourcesRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum resources returned (default 50, at most 500)."""
+    """The maximum number of storage resources to return; fewer may come back, and fewer than
+    page_size does not mean the last page (only an empty next_page_token does).
+    0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
+    """
     page_token: _builtins.str
-    """Token from a previous response's next_page_token; empty for the first page."""
+    """A page token, from the next_page_token of a previous call; empty for the first page.
+    A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+    token marks a position in the listing's order, not an offset, so items created
+    meanwhile do not shift the pages that follow.
+    """
     def __init__(
         self,
         *,
@@ -485,7 +515,9 @@ class ListStorageResourcesResponse(_message.Message):
     STORAGE_RESOURCES_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
-    """Token of the next page; empty on the last one."""
+    """A token to send as page_token to get the next page; empty when there are no more
+    pages.
+    """
     @_builtins.property
     def storage_resources(self) -> _containers.RepeatedCompositeFieldContainer[Global___StorageResource]:
         """The resources of this page."""
@@ -513,7 +545,14 @@ class CreateCredentialRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     CREDENTIAL_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Client-chosen id that makes retries safe: the same request_id returns the first credential."""
+    """Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+    most 128 characters is accepted) and sends the same value on every retry of the
+    same request. A request whose request_id was seen before returns the credential the
+    first one created, whatever the rest of the request says, and creates nothing.
+    Request ids are unique among credentials (the same value may also key a resource
+    of another kind) and are kept as long as the credential is. Empty means no
+    deduplication: every call creates.
+    """
     @_builtins.property
     def credential(self) -> Global___Credential:
         """The credential, with its private_key set."""
@@ -611,9 +650,16 @@ class ListCredentialsRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum credentials returned (default 50, at most 500)."""
+    """The maximum number of credentials to return; fewer may come back, and fewer than
+    page_size does not mean the last page (only an empty next_page_token does).
+    0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
+    """
     page_token: _builtins.str
-    """Token from a previous response's next_page_token; empty for the first page."""
+    """A page token, from the next_page_token of a previous call; empty for the first page.
+    A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+    token marks a position in the listing's order, not an offset, so items created
+    meanwhile do not shift the pages that follow.
+    """
     def __init__(
         self,
         *,
@@ -637,7 +683,9 @@ class ListCredentialsResponse(_message.Message):
     CREDENTIALS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
-    """Token of the next page; empty on the last one."""
+    """A token to send as page_token to get the next page; empty when there are no more
+    pages.
+    """
     @_builtins.property
     def credentials(self) -> _containers.RepeatedCompositeFieldContainer[Global___Credential]:
         """The credentials of this page (private_key empty)."""

@@ -22,41 +22,84 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from helicase.v1 import workflow_pb2 as helicase_dot_v1_dot_workflow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahelicase/v1/schedule.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xcd\x02\n\x08Schedule\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x0c\n\x04\x63ron\x18\x03 \x01(\t\x12\x11\n\ttime_zone\x18\x04 \x01(\t\x12\'\n\x08workflow\x18\x05 \x01(\x0b\x32\x15.helicase.v1.Workflow\x12\x0e\n\x06paused\x18\x06 \x01(\x08\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0enext_fire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x0brecent_runs\x18\t \x03(\x0b\x32\x19.helicase.v1.ScheduledRun\x12\x30\n\x0c\x61\x63tive_since\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"}\n\x0cScheduledRun\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12-\n\tfire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05state\x18\x03 \x01(\x0e\x32\x1a.helicase.v1.WorkflowState\"T\n\x15\x43reateScheduleRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\'\n\x08schedule\x18\x02 \x01(\x0b\x32\x15.helicase.v1.Schedule\"A\n\x16\x43reateScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Schedule\" \n\x12GetScheduleRequest\x12\n\n\x02id\x18\x01 \x01(\t\">\n\x13GetScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Schedule\"=\n\x14ListSchedulesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"Z\n\x15ListSchedulesResponse\x12(\n\tschedules\x18\x01 \x03(\x0b\x32\x15.helicase.v1.Schedule\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"6\n\x18SetSchedulePausedRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06paused\x18\x02 \x01(\x08\"D\n\x19SetSchedulePausedResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Schedule\"#\n\x15\x44\x65leteScheduleRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x18\n\x16\x44\x65leteScheduleResponse2\xd5\x03\n\x0fScheduleService\x12Y\n\x0e\x43reateSchedule\x12\".helicase.v1.CreateScheduleRequest\x1a#.helicase.v1.CreateScheduleResponse\x12P\n\x0bGetSchedule\x12\x1f.helicase.v1.GetScheduleRequest\x1a .helicase.v1.GetScheduleResponse\x12V\n\rListSchedules\x12!.helicase.v1.ListSchedulesRequest\x1a\".helicase.v1.ListSchedulesResponse\x12\x62\n\x11SetSchedulePaused\x12%.helicase.v1.SetSchedulePausedRequest\x1a&.helicase.v1.SetSchedulePausedResponse\x12Y\n\x0e\x44\x65leteSchedule\x12\".helicase.v1.DeleteScheduleRequest\x1a#.helicase.v1.DeleteScheduleResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahelicase/v1/schedule.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\x8b\x03\n\x08Schedule\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05\x12\x13\n\x04\x63ron\x18\x03 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\x17\n\ttime_zone\x18\x04 \x01(\tB\x04\xe2\x41\x01\x05\x12.\n\x08workflow\x18\x05 \x01(\x0b\x32\x15.helicase.v1.WorkflowB\x05\xe2\x41\x02\x02\x05\x12\x14\n\x06paused\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x38\n\x0enext_fire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\x0brecent_runs\x18\t \x03(\x0b\x32\x19.helicase.v1.ScheduledRunB\x04\xe2\x41\x01\x03\x12\x36\n\x0c\x61\x63tive_since\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x8f\x01\n\x0cScheduledRun\x12\x19\n\x0bworkflow_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\tfire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12/\n\x05state\x18\x03 \x01(\x0e\x32\x1a.helicase.v1.WorkflowStateB\x04\xe2\x41\x01\x03\"`\n\x15\x43reateScheduleRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12-\n\x08schedule\x18\x02 \x01(\x0b\x32\x15.helicase.v1.ScheduleB\x04\xe2\x41\x01\x02\"A\n\x16\x43reateScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Schedule\"&\n\x12GetScheduleRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\">\n\x13GetScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Schedule\"I\n\x14ListSchedulesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"Z\n\x15ListSchedulesResponse\x12(\n\tschedules\x18\x01 \x03(\x0b\x32\x15.helicase.v1.Schedule\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"B\n\x18SetSchedulePausedRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06paused\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\"D\n\x19SetSchedulePausedResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Schedule\")\n\x15\x44\x65leteScheduleRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x18\n\x16\x44\x65leteScheduleResponse2\xd5\x03\n\x0fScheduleService\x12Y\n\x0e\x43reateSchedule\x12\".helicase.v1.CreateScheduleRequest\x1a#.helicase.v1.CreateScheduleResponse\x12P\n\x0bGetSchedule\x12\x1f.helicase.v1.GetScheduleRequest\x1a .helicase.v1.GetScheduleResponse\x12V\n\rListSchedules\x12!.helicase.v1.ListSchedulesRequest\x1a\".helicase.v1.ListSchedulesResponse\x12\x62\n\x11SetSchedulePaused\x12%.helicase.v1.SetSchedulePausedRequest\x1a&.helicase.v1.SetSchedulePausedResponse\x12Y\n\x0e\x44\x65leteSchedule\x12\".helicase.v1.DeleteScheduleRequest\x1a#.helicase.v1.DeleteScheduleResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'helicase.v1.schedule_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SCHEDULE']._serialized_start=105
-  _globals['_SCHEDULE']._serialized_end=438
-  _globals['_SCHEDULEDRUN']._serialized_start=440
-  _globals['_SCHEDULEDRUN']._serialized_end=565
-  _globals['_CREATESCHEDULEREQUEST']._serialized_start=567
-  _globals['_CREATESCHEDULEREQUEST']._serialized_end=651
-  _globals['_CREATESCHEDULERESPONSE']._serialized_start=653
-  _globals['_CREATESCHEDULERESPONSE']._serialized_end=718
-  _globals['_GETSCHEDULEREQUEST']._serialized_start=720
-  _globals['_GETSCHEDULEREQUEST']._serialized_end=752
-  _globals['_GETSCHEDULERESPONSE']._serialized_start=754
-  _globals['_GETSCHEDULERESPONSE']._serialized_end=816
-  _globals['_LISTSCHEDULESREQUEST']._serialized_start=818
-  _globals['_LISTSCHEDULESREQUEST']._serialized_end=879
-  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=881
-  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=971
-  _globals['_SETSCHEDULEPAUSEDREQUEST']._serialized_start=973
-  _globals['_SETSCHEDULEPAUSEDREQUEST']._serialized_end=1027
-  _globals['_SETSCHEDULEPAUSEDRESPONSE']._serialized_start=1029
-  _globals['_SETSCHEDULEPAUSEDRESPONSE']._serialized_end=1097
-  _globals['_DELETESCHEDULEREQUEST']._serialized_start=1099
-  _globals['_DELETESCHEDULEREQUEST']._serialized_end=1134
-  _globals['_DELETESCHEDULERESPONSE']._serialized_start=1136
-  _globals['_DELETESCHEDULERESPONSE']._serialized_end=1160
-  _globals['_SCHEDULESERVICE']._serialized_start=1163
-  _globals['_SCHEDULESERVICE']._serialized_end=1632
+  _globals['_SCHEDULE'].fields_by_name['id']._loaded_options = None
+  _globals['_SCHEDULE'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_SCHEDULE'].fields_by_name['display_name']._loaded_options = None
+  _globals['_SCHEDULE'].fields_by_name['display_name']._serialized_options = b'\342A\001\005'
+  _globals['_SCHEDULE'].fields_by_name['cron']._loaded_options = None
+  _globals['_SCHEDULE'].fields_by_name['cron']._serialized_options = b'\342A\002\002\005'
+  _globals['_SCHEDULE'].fields_by_name['time_zone']._loaded_options = None
+  _globals['_SCHEDULE'].fields_by_name['time_zone']._serialized_options = b'\342A\001\005'
+  _globals['_SCHEDULE'].fields_by_name['workflow']._loaded_options = None
+  _globals['_SCHEDULE'].fields_by_name['workflow']._serialized_options = b'\342A\002\002\005'
+  _globals['_SCHEDULE'].fields_by_name['paused']._loaded_options = None
+  _globals['_SCHEDULE'].fields_by_name['paused']._serialized_options = b'\342A\001\001'
+  _globals['_SCHEDULE'].fields_by_name['create_time']._loaded_options = None
+  _globals['_SCHEDULE'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_SCHEDULE'].fields_by_name['next_fire_time']._loaded_options = None
+  _globals['_SCHEDULE'].fields_by_name['next_fire_time']._serialized_options = b'\342A\001\003'
+  _globals['_SCHEDULE'].fields_by_name['recent_runs']._loaded_options = None
+  _globals['_SCHEDULE'].fields_by_name['recent_runs']._serialized_options = b'\342A\001\003'
+  _globals['_SCHEDULE'].fields_by_name['active_since']._loaded_options = None
+  _globals['_SCHEDULE'].fields_by_name['active_since']._serialized_options = b'\342A\001\003'
+  _globals['_SCHEDULEDRUN'].fields_by_name['workflow_id']._loaded_options = None
+  _globals['_SCHEDULEDRUN'].fields_by_name['workflow_id']._serialized_options = b'\342A\001\003'
+  _globals['_SCHEDULEDRUN'].fields_by_name['fire_time']._loaded_options = None
+  _globals['_SCHEDULEDRUN'].fields_by_name['fire_time']._serialized_options = b'\342A\001\003'
+  _globals['_SCHEDULEDRUN'].fields_by_name['state']._loaded_options = None
+  _globals['_SCHEDULEDRUN'].fields_by_name['state']._serialized_options = b'\342A\001\003'
+  _globals['_CREATESCHEDULEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATESCHEDULEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_CREATESCHEDULEREQUEST'].fields_by_name['schedule']._loaded_options = None
+  _globals['_CREATESCHEDULEREQUEST'].fields_by_name['schedule']._serialized_options = b'\342A\001\002'
+  _globals['_GETSCHEDULEREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_GETSCHEDULEREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTSCHEDULESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTSCHEDULESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTSCHEDULESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTSCHEDULESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_SETSCHEDULEPAUSEDREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_SETSCHEDULEPAUSEDREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_SETSCHEDULEPAUSEDREQUEST'].fields_by_name['paused']._loaded_options = None
+  _globals['_SETSCHEDULEPAUSEDREQUEST'].fields_by_name['paused']._serialized_options = b'\342A\001\001'
+  _globals['_DELETESCHEDULEREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_DELETESCHEDULEREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_SCHEDULE']._serialized_start=138
+  _globals['_SCHEDULE']._serialized_end=533
+  _globals['_SCHEDULEDRUN']._serialized_start=536
+  _globals['_SCHEDULEDRUN']._serialized_end=679
+  _globals['_CREATESCHEDULEREQUEST']._serialized_start=681
+  _globals['_CREATESCHEDULEREQUEST']._serialized_end=777
+  _globals['_CREATESCHEDULERESPONSE']._serialized_start=779
+  _globals['_CREATESCHEDULERESPONSE']._serialized_end=844
+  _globals['_GETSCHEDULEREQUEST']._serialized_start=846
+  _globals['_GETSCHEDULEREQUEST']._serialized_end=884
+  _globals['_GETSCHEDULERESPONSE']._serialized_start=886
+  _globals['_GETSCHEDULERESPONSE']._serialized_end=948
+  _globals['_LISTSCHEDULESREQUEST']._serialized_start=950
+  _globals['_LISTSCHEDULESREQUEST']._serialized_end=1023
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=1025
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=1115
+  _globals['_SETSCHEDULEPAUSEDREQUEST']._serialized_start=1117
+  _globals['_SETSCHEDULEPAUSEDREQUEST']._serialized_end=1183
+  _globals['_SETSCHEDULEPAUSEDRESPONSE']._serialized_start=1185
+  _globals['_SETSCHEDULEPAUSEDRESPONSE']._serialized_end=1253
+  _globals['_DELETESCHEDULEREQUEST']._serialized_start=1255
+  _globals['_DELETESCHEDULEREQUEST']._serialized_end=1296
+  _globals['_DELETESCHEDULERESPONSE']._serialized_start=1298
+  _globals['_DELETESCHEDULERESPONSE']._serialized_end=1322
+  _globals['_SCHEDULESERVICE']._serialized_start=1325
+  _globals['_SCHEDULESERVICE']._serialized_end=1794
 # @@protoc_insertion_point(module_scope)

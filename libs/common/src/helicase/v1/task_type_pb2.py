@@ -22,26 +22,41 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhelicase/v1/task_type.proto\x12\x0bhelicase.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x91\x01\n\x08TaskType\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12.\n\rparams_schema\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x17\n\x0finstance_groups\x18\x04 \x03(\t\x12\x19\n\x11participant_count\x18\x05 \x01(\x05\".\n\x14ListTaskTypesRequest\x12\x16\n\x0einstance_group\x18\x01 \x01(\t\"B\n\x15ListTaskTypesResponse\x12)\n\ntask_types\x18\x01 \x03(\x0b\x32\x15.helicase.v1.TaskType\"\"\n\x12GetTaskTypeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"?\n\x13GetTaskTypeResponse\x12(\n\ttask_type\x18\x01 \x01(\x0b\x32\x15.helicase.v1.TaskType2\xbb\x01\n\x0fTaskTypeService\x12V\n\rListTaskTypes\x12!.helicase.v1.ListTaskTypesRequest\x1a\".helicase.v1.ListTaskTypesResponse\x12P\n\x0bGetTaskType\x12\x1f.helicase.v1.GetTaskTypeRequest\x1a .helicase.v1.GetTaskTypeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bhelicase/v1/task_type.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xaf\x01\n\x08TaskType\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x64\x65scription\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\rparams_schema\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\x12\x1d\n\x0finstance_groups\x18\x04 \x03(\tB\x04\xe2\x41\x01\x03\x12\x1f\n\x11participant_count\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x03\"4\n\x14ListTaskTypesRequest\x12\x1c\n\x0einstance_group\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\"B\n\x15ListTaskTypesResponse\x12)\n\ntask_types\x18\x01 \x03(\x0b\x32\x15.helicase.v1.TaskType\"(\n\x12GetTaskTypeRequest\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"?\n\x13GetTaskTypeResponse\x12(\n\ttask_type\x18\x01 \x01(\x0b\x32\x15.helicase.v1.TaskType2\xbb\x01\n\x0fTaskTypeService\x12V\n\rListTaskTypes\x12!.helicase.v1.ListTaskTypesRequest\x1a\".helicase.v1.ListTaskTypesResponse\x12P\n\x0bGetTaskType\x12\x1f.helicase.v1.GetTaskTypeRequest\x1a .helicase.v1.GetTaskTypeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'helicase.v1.task_type_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASKTYPE']._serialized_start=75
-  _globals['_TASKTYPE']._serialized_end=220
-  _globals['_LISTTASKTYPESREQUEST']._serialized_start=222
-  _globals['_LISTTASKTYPESREQUEST']._serialized_end=268
-  _globals['_LISTTASKTYPESRESPONSE']._serialized_start=270
-  _globals['_LISTTASKTYPESRESPONSE']._serialized_end=336
-  _globals['_GETTASKTYPEREQUEST']._serialized_start=338
-  _globals['_GETTASKTYPEREQUEST']._serialized_end=372
-  _globals['_GETTASKTYPERESPONSE']._serialized_start=374
-  _globals['_GETTASKTYPERESPONSE']._serialized_end=437
-  _globals['_TASKTYPESERVICE']._serialized_start=440
-  _globals['_TASKTYPESERVICE']._serialized_end=627
+  _globals['_TASKTYPE'].fields_by_name['name']._loaded_options = None
+  _globals['_TASKTYPE'].fields_by_name['name']._serialized_options = b'\342A\001\003'
+  _globals['_TASKTYPE'].fields_by_name['description']._loaded_options = None
+  _globals['_TASKTYPE'].fields_by_name['description']._serialized_options = b'\342A\001\003'
+  _globals['_TASKTYPE'].fields_by_name['params_schema']._loaded_options = None
+  _globals['_TASKTYPE'].fields_by_name['params_schema']._serialized_options = b'\342A\001\003'
+  _globals['_TASKTYPE'].fields_by_name['instance_groups']._loaded_options = None
+  _globals['_TASKTYPE'].fields_by_name['instance_groups']._serialized_options = b'\342A\001\003'
+  _globals['_TASKTYPE'].fields_by_name['participant_count']._loaded_options = None
+  _globals['_TASKTYPE'].fields_by_name['participant_count']._serialized_options = b'\342A\001\003'
+  _globals['_LISTTASKTYPESREQUEST'].fields_by_name['instance_group']._loaded_options = None
+  _globals['_LISTTASKTYPESREQUEST'].fields_by_name['instance_group']._serialized_options = b'\342A\001\001'
+  _globals['_GETTASKTYPEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETTASKTYPEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_TASKTYPE']._serialized_start=108
+  _globals['_TASKTYPE']._serialized_end=283
+  _globals['_LISTTASKTYPESREQUEST']._serialized_start=285
+  _globals['_LISTTASKTYPESREQUEST']._serialized_end=337
+  _globals['_LISTTASKTYPESRESPONSE']._serialized_start=339
+  _globals['_LISTTASKTYPESRESPONSE']._serialized_end=405
+  _globals['_GETTASKTYPEREQUEST']._serialized_start=407
+  _globals['_GETTASKTYPEREQUEST']._serialized_end=447
+  _globals['_GETTASKTYPERESPONSE']._serialized_start=449
+  _globals['_GETTASKTYPERESPONSE']._serialized_end=512
+  _globals['_TASKTYPESERVICE']._serialized_start=515
+  _globals['_TASKTYPESERVICE']._serialized_end=702
 # @@protoc_insertion_point(module_scope)

@@ -22,40 +22,67 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from helicase.v1 import workflow_pb2 as helicase_dot_v1_dot_workflow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahelicase/v1/template.proto\x12\x0bhelicase.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xcc\x01\n\x10WorkflowTemplate\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\'\n\x08workflow\x18\x04 \x01(\x0b\x32\x15.helicase.v1.Workflow\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x15\x43reateTemplateRequest\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\"I\n\x16\x43reateTemplateResponse\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\" \n\x12GetTemplateRequest\x12\n\n\x02id\x18\x01 \x01(\t\"F\n\x13GetTemplateResponse\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\"=\n\x14ListTemplatesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"b\n\x15ListTemplatesResponse\x12\x30\n\ttemplates\x18\x01 \x03(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"y\n\x15UpdateTemplateRequest\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"I\n\x16UpdateTemplateResponse\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\"#\n\x15\x44\x65leteTemplateRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x18\n\x16\x44\x65leteTemplateResponse2\xcc\x03\n\x0fTemplateService\x12Y\n\x0e\x43reateTemplate\x12\".helicase.v1.CreateTemplateRequest\x1a#.helicase.v1.CreateTemplateResponse\x12P\n\x0bGetTemplate\x12\x1f.helicase.v1.GetTemplateRequest\x1a .helicase.v1.GetTemplateResponse\x12V\n\rListTemplates\x12!.helicase.v1.ListTemplatesRequest\x1a\".helicase.v1.ListTemplatesResponse\x12Y\n\x0eUpdateTemplate\x12\".helicase.v1.UpdateTemplateRequest\x1a#.helicase.v1.UpdateTemplateResponse\x12Y\n\x0e\x44\x65leteTemplate\x12\".helicase.v1.DeleteTemplateRequest\x1a#.helicase.v1.DeleteTemplateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahelicase/v1/template.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xf0\x01\n\x10WorkflowTemplate\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12-\n\x08workflow\x18\x04 \x01(\x0b\x32\x15.helicase.v1.WorkflowB\x04\xe2\x41\x01\x02\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"N\n\x15\x43reateTemplateRequest\x12\x35\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplateB\x04\xe2\x41\x01\x02\"I\n\x16\x43reateTemplateResponse\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\"&\n\x12GetTemplateRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"F\n\x13GetTemplateResponse\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\"I\n\x14ListTemplatesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"b\n\x15ListTemplatesResponse\x12\x30\n\ttemplates\x18\x01 \x03(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x85\x01\n\x15UpdateTemplateRequest\x12\x35\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplateB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"I\n\x16UpdateTemplateResponse\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\")\n\x15\x44\x65leteTemplateRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x18\n\x16\x44\x65leteTemplateResponse2\xcc\x03\n\x0fTemplateService\x12Y\n\x0e\x43reateTemplate\x12\".helicase.v1.CreateTemplateRequest\x1a#.helicase.v1.CreateTemplateResponse\x12P\n\x0bGetTemplate\x12\x1f.helicase.v1.GetTemplateRequest\x1a .helicase.v1.GetTemplateResponse\x12V\n\rListTemplates\x12!.helicase.v1.ListTemplatesRequest\x1a\".helicase.v1.ListTemplatesResponse\x12Y\n\x0eUpdateTemplate\x12\".helicase.v1.UpdateTemplateRequest\x1a#.helicase.v1.UpdateTemplateResponse\x12Y\n\x0e\x44\x65leteTemplate\x12\".helicase.v1.DeleteTemplateRequest\x1a#.helicase.v1.DeleteTemplateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'helicase.v1.template_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WORKFLOWTEMPLATE']._serialized_start=139
-  _globals['_WORKFLOWTEMPLATE']._serialized_end=343
-  _globals['_CREATETEMPLATEREQUEST']._serialized_start=345
-  _globals['_CREATETEMPLATEREQUEST']._serialized_end=417
-  _globals['_CREATETEMPLATERESPONSE']._serialized_start=419
-  _globals['_CREATETEMPLATERESPONSE']._serialized_end=492
-  _globals['_GETTEMPLATEREQUEST']._serialized_start=494
-  _globals['_GETTEMPLATEREQUEST']._serialized_end=526
-  _globals['_GETTEMPLATERESPONSE']._serialized_start=528
-  _globals['_GETTEMPLATERESPONSE']._serialized_end=598
-  _globals['_LISTTEMPLATESREQUEST']._serialized_start=600
-  _globals['_LISTTEMPLATESREQUEST']._serialized_end=661
-  _globals['_LISTTEMPLATESRESPONSE']._serialized_start=663
-  _globals['_LISTTEMPLATESRESPONSE']._serialized_end=761
-  _globals['_UPDATETEMPLATEREQUEST']._serialized_start=763
-  _globals['_UPDATETEMPLATEREQUEST']._serialized_end=884
-  _globals['_UPDATETEMPLATERESPONSE']._serialized_start=886
-  _globals['_UPDATETEMPLATERESPONSE']._serialized_end=959
-  _globals['_DELETETEMPLATEREQUEST']._serialized_start=961
-  _globals['_DELETETEMPLATEREQUEST']._serialized_end=996
-  _globals['_DELETETEMPLATERESPONSE']._serialized_start=998
-  _globals['_DELETETEMPLATERESPONSE']._serialized_end=1022
-  _globals['_TEMPLATESERVICE']._serialized_start=1025
-  _globals['_TEMPLATESERVICE']._serialized_end=1485
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['id']._loaded_options = None
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['name']._loaded_options = None
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['description']._loaded_options = None
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['description']._serialized_options = b'\342A\001\001'
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['workflow']._loaded_options = None
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['workflow']._serialized_options = b'\342A\001\002'
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['create_time']._loaded_options = None
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['update_time']._loaded_options = None
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['template']._loaded_options = None
+  _globals['_CREATETEMPLATEREQUEST'].fields_by_name['template']._serialized_options = b'\342A\001\002'
+  _globals['_GETTEMPLATEREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_GETTEMPLATEREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTTEMPLATESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTTEMPLATESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTTEMPLATESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTTEMPLATESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['template']._loaded_options = None
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['template']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['update_mask']._loaded_options = None
+  _globals['_UPDATETEMPLATEREQUEST'].fields_by_name['update_mask']._serialized_options = b'\342A\001\001'
+  _globals['_DELETETEMPLATEREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_DELETETEMPLATEREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_WORKFLOWTEMPLATE']._serialized_start=172
+  _globals['_WORKFLOWTEMPLATE']._serialized_end=412
+  _globals['_CREATETEMPLATEREQUEST']._serialized_start=414
+  _globals['_CREATETEMPLATEREQUEST']._serialized_end=492
+  _globals['_CREATETEMPLATERESPONSE']._serialized_start=494
+  _globals['_CREATETEMPLATERESPONSE']._serialized_end=567
+  _globals['_GETTEMPLATEREQUEST']._serialized_start=569
+  _globals['_GETTEMPLATEREQUEST']._serialized_end=607
+  _globals['_GETTEMPLATERESPONSE']._serialized_start=609
+  _globals['_GETTEMPLATERESPONSE']._serialized_end=679
+  _globals['_LISTTEMPLATESREQUEST']._serialized_start=681
+  _globals['_LISTTEMPLATESREQUEST']._serialized_end=754
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_start=756
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_end=854
+  _globals['_UPDATETEMPLATEREQUEST']._serialized_start=857
+  _globals['_UPDATETEMPLATEREQUEST']._serialized_end=990
+  _globals['_UPDATETEMPLATERESPONSE']._serialized_start=992
+  _globals['_UPDATETEMPLATERESPONSE']._serialized_end=1065
+  _globals['_DELETETEMPLATEREQUEST']._serialized_start=1067
+  _globals['_DELETETEMPLATEREQUEST']._serialized_end=1108
+  _globals['_DELETETEMPLATERESPONSE']._serialized_start=1110
+  _globals['_DELETETEMPLATERESPONSE']._serialized_end=1134
+  _globals['_TEMPLATESERVICE']._serialized_start=1137
+  _globals['_TEMPLATESERVICE']._serialized_end=1597
 # @@protoc_insertion_point(module_scope)

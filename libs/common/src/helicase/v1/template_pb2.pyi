@@ -172,9 +172,16 @@ class ListTemplatesRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum number of templates to return; 0 means 50; at most 500."""
+    """The maximum number of templates to return; fewer may come back, and fewer than
+    page_size does not mean the last page (only an empty next_page_token does).
+    0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
+    """
     page_token: _builtins.str
-    """Token from a previous response's next_page_token; empty for the first page."""
+    """A page token, from the next_page_token of a previous call; empty for the first page.
+    A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+    token marks a position in the listing's order, not an offset, so items created
+    meanwhile do not shift the pages that follow.
+    """
     def __init__(
         self,
         *,
@@ -198,7 +205,9 @@ class ListTemplatesResponse(_message.Message):
     TEMPLATES_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
-    """Token for the next page; empty when there is none."""
+    """A token to send as page_token to get the next page; empty when there are no more
+    pages.
+    """
     @_builtins.property
     def templates(self) -> _containers.RepeatedCompositeFieldContainer[Global___WorkflowTemplate]:
         """The page of templates, by name."""

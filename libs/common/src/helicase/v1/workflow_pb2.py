@@ -22,40 +22,113 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahelicase/v1/workflow.proto\x12\x0bhelicase.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9b\x01\n\x0bRetryPolicy\x12\x14\n\x0cmax_attempts\x18\x01 \x01(\x05\x12\x32\n\x0finitial_backoff\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x12\n\nmultiplier\x18\x03 \x01(\x01\x12.\n\x0bmax_backoff\x18\x04 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xc9\x01\n\x0bTaskAttempt\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.helicase.v1.TaskState\x12\x13\n\x0bparticipant\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12.\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xdc\x03\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x16\n\x0einstance_group\x18\x03 \x01(\t\x12\x12\n\ndepends_on\x18\x04 \x03(\t\x12\'\n\x06params\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x05retry\x18\x06 \x01(\x0b\x32\x18.helicase.v1.RetryPolicy\x12*\n\x07timeout\x18\x07 \x01(\x0b\x32\x19.google.protobuf.Duration\x12%\n\x05state\x18\x08 \x01(\x0e\x32\x16.helicase.v1.TaskState\x12\x0f\n\x07\x61ttempt\x18\t \x01(\x05\x12\x13\n\x0bparticipant\x18\n \x01(\t\x12\x0f\n\x07message\x18\x0b \x01(\t\x12.\n\nstart_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x07outputs\x18\x0e \x01(\x0b\x32\x17.google.protobuf.Struct\x12*\n\x08\x61ttempts\x18\x0f \x03(\x0b\x32\x18.helicase.v1.TaskAttempt\"\x9e\x04\n\x08Workflow\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x31\n\x06labels\x18\x03 \x03(\x0b\x32!.helicase.v1.Workflow.LabelsEntry\x12\x32\n\x0e\x66\x61ilure_policy\x18\x04 \x01(\x0e\x32\x1a.helicase.v1.FailurePolicy\x12 \n\x05tasks\x18\x05 \x03(\x0b\x32\x11.helicase.v1.Task\x12)\n\x05state\x18\x06 \x01(\x0e\x32\x1a.helicase.v1.WorkflowState\x12\x0f\n\x07message\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x0btask_counts\x18\x0b \x03(\x0b\x32%.helicase.v1.Workflow.TaskCountsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x31\n\x0fTaskCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01*\xdb\x01\n\rWorkflowState\x12\x1e\n\x1aWORKFLOW_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16WORKFLOW_STATE_PENDING\x10\x01\x12\x1a\n\x16WORKFLOW_STATE_RUNNING\x10\x02\x12\x1c\n\x18WORKFLOW_STATE_COMPLETED\x10\x03\x12\x19\n\x15WORKFLOW_STATE_FAILED\x10\x04\x12\x1c\n\x18WORKFLOW_STATE_CANCELING\x10\x05\x12\x1b\n\x17WORKFLOW_STATE_CANCELED\x10\x06*\x9f\x02\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATE_PENDING\x10\x01\x12\x14\n\x10TASK_STATE_READY\x10\x02\x12\x17\n\x13TASK_STATE_ASSIGNED\x10\x03\x12\x16\n\x12TASK_STATE_RUNNING\x10\x04\x12\x18\n\x14TASK_STATE_COMPLETED\x10\x05\x12\x15\n\x11TASK_STATE_FAILED\x10\x06\x12\x1b\n\x17TASK_STATE_FATAL_FAILED\x10\x07\x12\x18\n\x14TASK_STATE_TIMED_OUT\x10\x08\x12\x17\n\x13TASK_STATE_CANCELED\x10\t\x12\x16\n\x12TASK_STATE_SKIPPED\x10\n*j\n\rFailurePolicy\x12\x1e\n\x1a\x46\x41ILURE_POLICY_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x46\x41ILURE_POLICY_FAIL_FAST\x10\x01\x12\x1b\n\x17\x46\x41ILURE_POLICY_CONTINUE\x10\x02*^\n\x0cWorkflowView\x12\x1d\n\x19WORKFLOW_VIEW_UNSPECIFIED\x10\x00\x12\x17\n\x13WORKFLOW_VIEW_BASIC\x10\x01\x12\x16\n\x12WORKFLOW_VIEW_FULL\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahelicase/v1/workflow.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x01\n\x0bRetryPolicy\x12\x1a\n\x0cmax_attempts\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x38\n\x0finitial_backoff\x18\x02 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\x12\x18\n\nmultiplier\x18\x03 \x01(\x01\x42\x04\xe2\x41\x01\x01\x12\x34\n\x0bmax_backoff\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\"\xed\x01\n\x0bTaskAttempt\x12\x15\n\x07\x61ttempt\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12+\n\x05state\x18\x02 \x01(\x0e\x32\x16.helicase.v1.TaskStateB\x04\xe2\x41\x01\x03\x12\x19\n\x0bparticipant\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07message\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\nstart_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x32\n\x08\x65nd_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xb8\x04\n\x04Task\x12\x11\n\x02id\x18\x01 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\x13\n\x04type\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\x1c\n\x0einstance_group\x18\x03 \x01(\tB\x04\xe2\x41\x01\x05\x12\x18\n\ndepends_on\x18\x04 \x03(\tB\x04\xe2\x41\x01\x05\x12-\n\x06params\x18\x05 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x05\x12-\n\x05retry\x18\x06 \x01(\x0b\x32\x18.helicase.v1.RetryPolicyB\x04\xe2\x41\x01\x05\x12\x30\n\x07timeout\x18\x07 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x05\x12+\n\x05state\x18\x08 \x01(\x0e\x32\x16.helicase.v1.TaskStateB\x04\xe2\x41\x01\x03\x12\x15\n\x07\x61ttempt\x18\t \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x19\n\x0bparticipant\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07message\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x34\n\nstart_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x32\n\x08\x65nd_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12.\n\x07outputs\x18\x0e \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x03\x12\x30\n\x08\x61ttempts\x18\x0f \x03(\x0b\x32\x18.helicase.v1.TaskAttemptB\x04\xe2\x41\x01\x03\"\xe1\x04\n\x08Workflow\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05\x12\x37\n\x06labels\x18\x03 \x03(\x0b\x32!.helicase.v1.Workflow.LabelsEntryB\x04\xe2\x41\x01\x05\x12\x38\n\x0e\x66\x61ilure_policy\x18\x04 \x01(\x0e\x32\x1a.helicase.v1.FailurePolicyB\x04\xe2\x41\x01\x05\x12\'\n\x05tasks\x18\x05 \x03(\x0b\x32\x11.helicase.v1.TaskB\x05\xe2\x41\x02\x02\x05\x12/\n\x05state\x18\x06 \x01(\x0e\x32\x1a.helicase.v1.WorkflowStateB\x04\xe2\x41\x01\x03\x12\x15\n\x07message\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nstart_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x32\n\x08\x65nd_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12@\n\x0btask_counts\x18\x0b \x03(\x0b\x32%.helicase.v1.Workflow.TaskCountsEntryB\x04\xe2\x41\x01\x03\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x31\n\x0fTaskCountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01*\xdb\x01\n\rWorkflowState\x12\x1e\n\x1aWORKFLOW_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16WORKFLOW_STATE_PENDING\x10\x01\x12\x1a\n\x16WORKFLOW_STATE_RUNNING\x10\x02\x12\x1c\n\x18WORKFLOW_STATE_COMPLETED\x10\x03\x12\x19\n\x15WORKFLOW_STATE_FAILED\x10\x04\x12\x1c\n\x18WORKFLOW_STATE_CANCELING\x10\x05\x12\x1b\n\x17WORKFLOW_STATE_CANCELED\x10\x06*\x9f\x02\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATE_PENDING\x10\x01\x12\x14\n\x10TASK_STATE_READY\x10\x02\x12\x17\n\x13TASK_STATE_ASSIGNED\x10\x03\x12\x16\n\x12TASK_STATE_RUNNING\x10\x04\x12\x18\n\x14TASK_STATE_COMPLETED\x10\x05\x12\x15\n\x11TASK_STATE_FAILED\x10\x06\x12\x1b\n\x17TASK_STATE_FATAL_FAILED\x10\x07\x12\x18\n\x14TASK_STATE_TIMED_OUT\x10\x08\x12\x17\n\x13TASK_STATE_CANCELED\x10\t\x12\x16\n\x12TASK_STATE_SKIPPED\x10\n*j\n\rFailurePolicy\x12\x1e\n\x1a\x46\x41ILURE_POLICY_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x46\x41ILURE_POLICY_FAIL_FAST\x10\x01\x12\x1b\n\x17\x46\x41ILURE_POLICY_CONTINUE\x10\x02*^\n\x0cWorkflowView\x12\x1d\n\x19WORKFLOW_VIEW_UNSPECIFIED\x10\x00\x12\x17\n\x13WORKFLOW_VIEW_BASIC\x10\x01\x12\x16\n\x12WORKFLOW_VIEW_FULL\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'helicase.v1.workflow_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_RETRYPOLICY'].fields_by_name['max_attempts']._loaded_options = None
+  _globals['_RETRYPOLICY'].fields_by_name['max_attempts']._serialized_options = b'\342A\001\001'
+  _globals['_RETRYPOLICY'].fields_by_name['initial_backoff']._loaded_options = None
+  _globals['_RETRYPOLICY'].fields_by_name['initial_backoff']._serialized_options = b'\342A\001\001'
+  _globals['_RETRYPOLICY'].fields_by_name['multiplier']._loaded_options = None
+  _globals['_RETRYPOLICY'].fields_by_name['multiplier']._serialized_options = b'\342A\001\001'
+  _globals['_RETRYPOLICY'].fields_by_name['max_backoff']._loaded_options = None
+  _globals['_RETRYPOLICY'].fields_by_name['max_backoff']._serialized_options = b'\342A\001\001'
+  _globals['_TASKATTEMPT'].fields_by_name['attempt']._loaded_options = None
+  _globals['_TASKATTEMPT'].fields_by_name['attempt']._serialized_options = b'\342A\001\003'
+  _globals['_TASKATTEMPT'].fields_by_name['state']._loaded_options = None
+  _globals['_TASKATTEMPT'].fields_by_name['state']._serialized_options = b'\342A\001\003'
+  _globals['_TASKATTEMPT'].fields_by_name['participant']._loaded_options = None
+  _globals['_TASKATTEMPT'].fields_by_name['participant']._serialized_options = b'\342A\001\003'
+  _globals['_TASKATTEMPT'].fields_by_name['message']._loaded_options = None
+  _globals['_TASKATTEMPT'].fields_by_name['message']._serialized_options = b'\342A\001\003'
+  _globals['_TASKATTEMPT'].fields_by_name['start_time']._loaded_options = None
+  _globals['_TASKATTEMPT'].fields_by_name['start_time']._serialized_options = b'\342A\001\003'
+  _globals['_TASKATTEMPT'].fields_by_name['end_time']._loaded_options = None
+  _globals['_TASKATTEMPT'].fields_by_name['end_time']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['id']._loaded_options = None
+  _globals['_TASK'].fields_by_name['id']._serialized_options = b'\342A\002\002\005'
+  _globals['_TASK'].fields_by_name['type']._loaded_options = None
+  _globals['_TASK'].fields_by_name['type']._serialized_options = b'\342A\002\002\005'
+  _globals['_TASK'].fields_by_name['instance_group']._loaded_options = None
+  _globals['_TASK'].fields_by_name['instance_group']._serialized_options = b'\342A\001\005'
+  _globals['_TASK'].fields_by_name['depends_on']._loaded_options = None
+  _globals['_TASK'].fields_by_name['depends_on']._serialized_options = b'\342A\001\005'
+  _globals['_TASK'].fields_by_name['params']._loaded_options = None
+  _globals['_TASK'].fields_by_name['params']._serialized_options = b'\342A\001\005'
+  _globals['_TASK'].fields_by_name['retry']._loaded_options = None
+  _globals['_TASK'].fields_by_name['retry']._serialized_options = b'\342A\001\005'
+  _globals['_TASK'].fields_by_name['timeout']._loaded_options = None
+  _globals['_TASK'].fields_by_name['timeout']._serialized_options = b'\342A\001\005'
+  _globals['_TASK'].fields_by_name['state']._loaded_options = None
+  _globals['_TASK'].fields_by_name['state']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['attempt']._loaded_options = None
+  _globals['_TASK'].fields_by_name['attempt']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['participant']._loaded_options = None
+  _globals['_TASK'].fields_by_name['participant']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['message']._loaded_options = None
+  _globals['_TASK'].fields_by_name['message']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['start_time']._loaded_options = None
+  _globals['_TASK'].fields_by_name['start_time']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['end_time']._loaded_options = None
+  _globals['_TASK'].fields_by_name['end_time']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['outputs']._loaded_options = None
+  _globals['_TASK'].fields_by_name['outputs']._serialized_options = b'\342A\001\003'
+  _globals['_TASK'].fields_by_name['attempts']._loaded_options = None
+  _globals['_TASK'].fields_by_name['attempts']._serialized_options = b'\342A\001\003'
   _globals['_WORKFLOW_LABELSENTRY']._loaded_options = None
   _globals['_WORKFLOW_LABELSENTRY']._serialized_options = b'8\001'
   _globals['_WORKFLOW_TASKCOUNTSENTRY']._loaded_options = None
   _globals['_WORKFLOW_TASKCOUNTSENTRY']._serialized_options = b'8\001'
-  _globals['_WORKFLOWSTATE']._serialized_start=1525
-  _globals['_WORKFLOWSTATE']._serialized_end=1744
-  _globals['_TASKSTATE']._serialized_start=1747
-  _globals['_TASKSTATE']._serialized_end=2034
-  _globals['_FAILUREPOLICY']._serialized_start=2036
-  _globals['_FAILUREPOLICY']._serialized_end=2142
-  _globals['_WORKFLOWVIEW']._serialized_start=2144
-  _globals['_WORKFLOWVIEW']._serialized_end=2238
-  _globals['_RETRYPOLICY']._serialized_start=139
-  _globals['_RETRYPOLICY']._serialized_end=294
-  _globals['_TASKATTEMPT']._serialized_start=297
-  _globals['_TASKATTEMPT']._serialized_end=498
-  _globals['_TASK']._serialized_start=501
-  _globals['_TASK']._serialized_end=977
-  _globals['_WORKFLOW']._serialized_start=980
-  _globals['_WORKFLOW']._serialized_end=1522
-  _globals['_WORKFLOW_LABELSENTRY']._serialized_start=1426
-  _globals['_WORKFLOW_LABELSENTRY']._serialized_end=1471
-  _globals['_WORKFLOW_TASKCOUNTSENTRY']._serialized_start=1473
-  _globals['_WORKFLOW_TASKCOUNTSENTRY']._serialized_end=1522
+  _globals['_WORKFLOW'].fields_by_name['id']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['id']._serialized_options = b'\342A\001\003'
+  _globals['_WORKFLOW'].fields_by_name['display_name']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['display_name']._serialized_options = b'\342A\001\005'
+  _globals['_WORKFLOW'].fields_by_name['labels']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['labels']._serialized_options = b'\342A\001\005'
+  _globals['_WORKFLOW'].fields_by_name['failure_policy']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['failure_policy']._serialized_options = b'\342A\001\005'
+  _globals['_WORKFLOW'].fields_by_name['tasks']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['tasks']._serialized_options = b'\342A\002\002\005'
+  _globals['_WORKFLOW'].fields_by_name['state']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['state']._serialized_options = b'\342A\001\003'
+  _globals['_WORKFLOW'].fields_by_name['message']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['message']._serialized_options = b'\342A\001\003'
+  _globals['_WORKFLOW'].fields_by_name['create_time']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_WORKFLOW'].fields_by_name['start_time']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['start_time']._serialized_options = b'\342A\001\003'
+  _globals['_WORKFLOW'].fields_by_name['end_time']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['end_time']._serialized_options = b'\342A\001\003'
+  _globals['_WORKFLOW'].fields_by_name['task_counts']._loaded_options = None
+  _globals['_WORKFLOW'].fields_by_name['task_counts']._serialized_options = b'\342A\001\003'
+  _globals['_WORKFLOWSTATE']._serialized_start=1777
+  _globals['_WORKFLOWSTATE']._serialized_end=1996
+  _globals['_TASKSTATE']._serialized_start=1999
+  _globals['_TASKSTATE']._serialized_end=2286
+  _globals['_FAILUREPOLICY']._serialized_start=2288
+  _globals['_FAILUREPOLICY']._serialized_end=2394
+  _globals['_WORKFLOWVIEW']._serialized_start=2396
+  _globals['_WORKFLOWVIEW']._serialized_end=2490
+  _globals['_RETRYPOLICY']._serialized_start=172
+  _globals['_RETRYPOLICY']._serialized_end=351
+  _globals['_TASKATTEMPT']._serialized_start=354
+  _globals['_TASKATTEMPT']._serialized_end=591
+  _globals['_TASK']._serialized_start=594
+  _globals['_TASK']._serialized_end=1162
+  _globals['_WORKFLOW']._serialized_start=1165
+  _globals['_WORKFLOW']._serialized_end=1774
+  _globals['_WORKFLOW_LABELSENTRY']._serialized_start=1678
+  _globals['_WORKFLOW_LABELSENTRY']._serialized_end=1723
+  _globals['_WORKFLOW_TASKCOUNTSENTRY']._serialized_start=1725
+  _globals['_WORKFLOW_TASKCOUNTSENTRY']._serialized_end=1774
 # @@protoc_insertion_point(module_scope)

@@ -22,40 +22,65 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from helicase.v1 import workflow_pb2 as helicase_dot_v1_dot_workflow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"helicase/v1/workflow_service.proto\x12\x0bhelicase.v1\x1a\x1ahelicase/v1/workflow.proto\"T\n\x15\x43reateWorkflowRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\'\n\x08workflow\x18\x02 \x01(\x0b\x32\x15.helicase.v1.Workflow\"A\n\x16\x43reateWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\"I\n\x12GetWorkflowRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\'\n\x04view\x18\x02 \x01(\x0e\x32\x19.helicase.v1.WorkflowView\">\n\x13GetWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\"\x80\x02\n\x14ListWorkflowsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12=\n\x06labels\x18\x03 \x03(\x0b\x32-.helicase.v1.ListWorkflowsRequest.LabelsEntry\x12*\n\x06states\x18\x04 \x03(\x0e\x32\x1a.helicase.v1.WorkflowState\x12\'\n\x04view\x18\x05 \x01(\x0e\x32\x19.helicase.v1.WorkflowView\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Z\n\x15ListWorkflowsResponse\x12(\n\tworkflows\x18\x01 \x03(\x0b\x32\x15.helicase.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"3\n\x15\x43\x61ncelWorkflowRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"A\n\x16\x43\x61ncelWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\"\"\n\x14WatchWorkflowRequest\x12\n\n\x02id\x18\x01 \x01(\t\"@\n\x15WatchWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow2\xcb\x03\n\x0fWorkflowService\x12Y\n\x0e\x43reateWorkflow\x12\".helicase.v1.CreateWorkflowRequest\x1a#.helicase.v1.CreateWorkflowResponse\x12P\n\x0bGetWorkflow\x12\x1f.helicase.v1.GetWorkflowRequest\x1a .helicase.v1.GetWorkflowResponse\x12V\n\rListWorkflows\x12!.helicase.v1.ListWorkflowsRequest\x1a\".helicase.v1.ListWorkflowsResponse\x12Y\n\x0e\x43\x61ncelWorkflow\x12\".helicase.v1.CancelWorkflowRequest\x1a#.helicase.v1.CancelWorkflowResponse\x12X\n\rWatchWorkflow\x12!.helicase.v1.WatchWorkflowRequest\x1a\".helicase.v1.WatchWorkflowResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"helicase/v1/workflow_service.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1ahelicase/v1/workflow.proto\"`\n\x15\x43reateWorkflowRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12-\n\x08workflow\x18\x02 \x01(\x0b\x32\x15.helicase.v1.WorkflowB\x04\xe2\x41\x01\x02\"A\n\x16\x43reateWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\"U\n\x12GetWorkflowRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x04view\x18\x02 \x01(\x0e\x32\x19.helicase.v1.WorkflowViewB\x04\xe2\x41\x01\x01\">\n\x13GetWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\"\x9e\x02\n\x14ListWorkflowsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x43\n\x06labels\x18\x03 \x03(\x0b\x32-.helicase.v1.ListWorkflowsRequest.LabelsEntryB\x04\xe2\x41\x01\x01\x12\x30\n\x06states\x18\x04 \x03(\x0e\x32\x1a.helicase.v1.WorkflowStateB\x04\xe2\x41\x01\x01\x12-\n\x04view\x18\x05 \x01(\x0e\x32\x19.helicase.v1.WorkflowViewB\x04\xe2\x41\x01\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Z\n\x15ListWorkflowsResponse\x12(\n\tworkflows\x18\x01 \x03(\x0b\x32\x15.helicase.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"?\n\x15\x43\x61ncelWorkflowRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"A\n\x16\x43\x61ncelWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\"(\n\x14WatchWorkflowRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x15WatchWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow2\xcb\x03\n\x0fWorkflowService\x12Y\n\x0e\x43reateWorkflow\x12\".helicase.v1.CreateWorkflowRequest\x1a#.helicase.v1.CreateWorkflowResponse\x12P\n\x0bGetWorkflow\x12\x1f.helicase.v1.GetWorkflowRequest\x1a .helicase.v1.GetWorkflowResponse\x12V\n\rListWorkflows\x12!.helicase.v1.ListWorkflowsRequest\x1a\".helicase.v1.ListWorkflowsResponse\x12Y\n\x0e\x43\x61ncelWorkflow\x12\".helicase.v1.CancelWorkflowRequest\x1a#.helicase.v1.CancelWorkflowResponse\x12X\n\rWatchWorkflow\x12!.helicase.v1.WatchWorkflowRequest\x1a\".helicase.v1.WatchWorkflowResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'helicase.v1.workflow_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_CREATEWORKFLOWREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATEWORKFLOWREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_CREATEWORKFLOWREQUEST'].fields_by_name['workflow']._loaded_options = None
+  _globals['_CREATEWORKFLOWREQUEST'].fields_by_name['workflow']._serialized_options = b'\342A\001\002'
+  _globals['_GETWORKFLOWREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_GETWORKFLOWREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_GETWORKFLOWREQUEST'].fields_by_name['view']._loaded_options = None
+  _globals['_GETWORKFLOWREQUEST'].fields_by_name['view']._serialized_options = b'\342A\001\001'
   _globals['_LISTWORKFLOWSREQUEST_LABELSENTRY']._loaded_options = None
   _globals['_LISTWORKFLOWSREQUEST_LABELSENTRY']._serialized_options = b'8\001'
-  _globals['_CREATEWORKFLOWREQUEST']._serialized_start=79
-  _globals['_CREATEWORKFLOWREQUEST']._serialized_end=163
-  _globals['_CREATEWORKFLOWRESPONSE']._serialized_start=165
-  _globals['_CREATEWORKFLOWRESPONSE']._serialized_end=230
-  _globals['_GETWORKFLOWREQUEST']._serialized_start=232
-  _globals['_GETWORKFLOWREQUEST']._serialized_end=305
-  _globals['_GETWORKFLOWRESPONSE']._serialized_start=307
-  _globals['_GETWORKFLOWRESPONSE']._serialized_end=369
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=372
-  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=628
-  _globals['_LISTWORKFLOWSREQUEST_LABELSENTRY']._serialized_start=583
-  _globals['_LISTWORKFLOWSREQUEST_LABELSENTRY']._serialized_end=628
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=630
-  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=720
-  _globals['_CANCELWORKFLOWREQUEST']._serialized_start=722
-  _globals['_CANCELWORKFLOWREQUEST']._serialized_end=773
-  _globals['_CANCELWORKFLOWRESPONSE']._serialized_start=775
-  _globals['_CANCELWORKFLOWRESPONSE']._serialized_end=840
-  _globals['_WATCHWORKFLOWREQUEST']._serialized_start=842
-  _globals['_WATCHWORKFLOWREQUEST']._serialized_end=876
-  _globals['_WATCHWORKFLOWRESPONSE']._serialized_start=878
-  _globals['_WATCHWORKFLOWRESPONSE']._serialized_end=942
-  _globals['_WORKFLOWSERVICE']._serialized_start=945
-  _globals['_WORKFLOWSERVICE']._serialized_end=1404
+  _globals['_LISTWORKFLOWSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTWORKFLOWSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTWORKFLOWSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTWORKFLOWSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTWORKFLOWSREQUEST'].fields_by_name['labels']._loaded_options = None
+  _globals['_LISTWORKFLOWSREQUEST'].fields_by_name['labels']._serialized_options = b'\342A\001\001'
+  _globals['_LISTWORKFLOWSREQUEST'].fields_by_name['states']._loaded_options = None
+  _globals['_LISTWORKFLOWSREQUEST'].fields_by_name['states']._serialized_options = b'\342A\001\001'
+  _globals['_LISTWORKFLOWSREQUEST'].fields_by_name['view']._loaded_options = None
+  _globals['_LISTWORKFLOWSREQUEST'].fields_by_name['view']._serialized_options = b'\342A\001\001'
+  _globals['_CANCELWORKFLOWREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_CANCELWORKFLOWREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_CANCELWORKFLOWREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_CANCELWORKFLOWREQUEST'].fields_by_name['reason']._serialized_options = b'\342A\001\001'
+  _globals['_WATCHWORKFLOWREQUEST'].fields_by_name['id']._loaded_options = None
+  _globals['_WATCHWORKFLOWREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEWORKFLOWREQUEST']._serialized_start=112
+  _globals['_CREATEWORKFLOWREQUEST']._serialized_end=208
+  _globals['_CREATEWORKFLOWRESPONSE']._serialized_start=210
+  _globals['_CREATEWORKFLOWRESPONSE']._serialized_end=275
+  _globals['_GETWORKFLOWREQUEST']._serialized_start=277
+  _globals['_GETWORKFLOWREQUEST']._serialized_end=362
+  _globals['_GETWORKFLOWRESPONSE']._serialized_start=364
+  _globals['_GETWORKFLOWRESPONSE']._serialized_end=426
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_start=429
+  _globals['_LISTWORKFLOWSREQUEST']._serialized_end=715
+  _globals['_LISTWORKFLOWSREQUEST_LABELSENTRY']._serialized_start=670
+  _globals['_LISTWORKFLOWSREQUEST_LABELSENTRY']._serialized_end=715
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_start=717
+  _globals['_LISTWORKFLOWSRESPONSE']._serialized_end=807
+  _globals['_CANCELWORKFLOWREQUEST']._serialized_start=809
+  _globals['_CANCELWORKFLOWREQUEST']._serialized_end=872
+  _globals['_CANCELWORKFLOWRESPONSE']._serialized_start=874
+  _globals['_CANCELWORKFLOWRESPONSE']._serialized_end=939
+  _globals['_WATCHWORKFLOWREQUEST']._serialized_start=941
+  _globals['_WATCHWORKFLOWREQUEST']._serialized_end=981
+  _globals['_WATCHWORKFLOWRESPONSE']._serialized_start=983
+  _globals['_WATCHWORKFLOWRESPONSE']._serialized_end=1047
+  _globals['_WORKFLOWSERVICE']._serialized_start=1050
+  _globals['_WORKFLOWSERVICE']._serialized_end=1509
 # @@protoc_insertion_point(module_scope)

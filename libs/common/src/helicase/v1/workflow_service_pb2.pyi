@@ -28,7 +28,14 @@ class CreateWorkflowRequest(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     WORKFLOW_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
-    """Client-chosen idempotency key; a repeat with the same key returns the first workflow."""
+    """Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+    most 128 characters is accepted) and sends the same value on every retry of the
+    same request. A request whose request_id was seen before returns the workflow the
+    first one created, whatever the rest of the request says, and creates nothing.
+    Request ids are unique among workflows (the same value may also key a resource
+    of another kind) and are kept as long as the workflow is. Empty means no
+    deduplication: every call creates.
+    """
     @_builtins.property
     def workflow(self) -> _workflow_pb2.Workflow:
         """The workflow to create; output-only fields are ignored."""
@@ -153,9 +160,18 @@ class ListWorkflowsRequest(_message.Message):
     STATES_FIELD_NUMBER: _builtins.int
     VIEW_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum number of workflows to return; 0 means 50; at most 500."""
+    """The maximum number of workflows to return; fewer may come back, and fewer than
+    page_size does not mean the last page (only an empty next_page_token does).
+    0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
+    """
     page_token: _builtins.str
-    """Token from a previous response's next_page_token; empty for the first page."""
+    """A page token, from the next_page_token of a previous call; empty for the first page.
+    A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+    token marks a position in the listing's order, not an offset, so items created
+    meanwhile do not shift the pages that follow.
+    Send the same labels, states and view as in the call that returned the token: the
+    token holds only the position, and the filters apply to each page as given.
+    """
     view: _workflow_pb2.WorkflowView.ValueType
     """How much of each workflow to return; unset means BASIC."""
     @_builtins.property
@@ -192,7 +208,9 @@ class ListWorkflowsResponse(_message.Message):
     WORKFLOWS_FIELD_NUMBER: _builtins.int
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     next_page_token: _builtins.str
-    """Token for the next page; empty when there is none."""
+    """A token to send as page_token to get the next page; empty when there are no more
+    pages.
+    """
     @_builtins.property
     def workflows(self) -> _containers.RepeatedCompositeFieldContainer[_workflow_pb2.Workflow]:
         """The page of workflows, newest first."""

@@ -4,6 +4,7 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file helicase/v1/resource.proto.
  */
 export const file_helicase_v1_resource: GenFile = /*@__PURE__*/
-  fileDesc("ChpoZWxpY2FzZS92MS9yZXNvdXJjZS5wcm90bxILaGVsaWNhc2UudjEigwIKD0NvbXB1dGVSZXNvdXJjZRIKCgJpZBgBIAEoCRIUCgxkaXNwbGF5X25hbWUYAiABKAkSDAoEaG9zdBgDIAEoCRIMCgRwb3J0GAQgASgFEhIKCmxvZ2luX3VzZXIYBSABKAkSLgoMYmF0Y2hfc3lzdGVtGAYgASgOMhguaGVsaWNhc2UudjEuQmF0Y2hTeXN0ZW0SFAoMc2NyYXRjaF9yb290GAcgASgJEhUKDWRlZmF1bHRfcXVldWUYCCABKAkSEAoIaG9zdF9rZXkYCSABKAkSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIrkBCg9TdG9yYWdlUmVzb3VyY2USCgoCaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEgwKBGhvc3QYAyABKAkSDAoEcG9ydBgEIAEoBRISCgpsb2dpbl91c2VyGAUgASgJEhEKCXJvb3RfcGF0aBgGIAEoCRIQCghob3N0X2tleRgHIAEoCRIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAinQEKCkNyZWRlbnRpYWwSCgoCaWQYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhMKC3ByaXZhdGVfa2V5GAMgASgJEhIKCnB1YmxpY19rZXkYBCABKAkSEwoLZmluZ2VycHJpbnQYBSABKAkSLwoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImoKHENyZWF0ZUNvbXB1dGVSZXNvdXJjZVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRI2ChBjb21wdXRlX3Jlc291cmNlGAIgASgLMhwuaGVsaWNhc2UudjEuQ29tcHV0ZVJlc291cmNlIlcKHUNyZWF0ZUNvbXB1dGVSZXNvdXJjZVJlc3BvbnNlEjYKEGNvbXB1dGVfcmVzb3VyY2UYASABKAsyHC5oZWxpY2FzZS52MS5Db21wdXRlUmVzb3VyY2UiJwoZR2V0Q29tcHV0ZVJlc291cmNlUmVxdWVzdBIKCgJpZBgBIAEoCSJUChpHZXRDb21wdXRlUmVzb3VyY2VSZXNwb25zZRI2ChBjb21wdXRlX3Jlc291cmNlGAEgASgLMhwuaGVsaWNhc2UudjEuQ29tcHV0ZVJlc291cmNlIkQKG0xpc3RDb21wdXRlUmVzb3VyY2VzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJwChxMaXN0Q29tcHV0ZVJlc291cmNlc1Jlc3BvbnNlEjcKEWNvbXB1dGVfcmVzb3VyY2VzGAEgAygLMhwuaGVsaWNhc2UudjEuQ29tcHV0ZVJlc291cmNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJqChxDcmVhdGVTdG9yYWdlUmVzb3VyY2VSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSNgoQc3RvcmFnZV9yZXNvdXJjZRgCIAEoCzIcLmhlbGljYXNlLnYxLlN0b3JhZ2VSZXNvdXJjZSJXCh1DcmVhdGVTdG9yYWdlUmVzb3VyY2VSZXNwb25zZRI2ChBzdG9yYWdlX3Jlc291cmNlGAEgASgLMhwuaGVsaWNhc2UudjEuU3RvcmFnZVJlc291cmNlIicKGUdldFN0b3JhZ2VSZXNvdXJjZVJlcXVlc3QSCgoCaWQYASABKAkiVAoaR2V0U3RvcmFnZVJlc291cmNlUmVzcG9uc2USNgoQc3RvcmFnZV9yZXNvdXJjZRgBIAEoCzIcLmhlbGljYXNlLnYxLlN0b3JhZ2VSZXNvdXJjZSJEChtMaXN0U3RvcmFnZVJlc291cmNlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkicAocTGlzdFN0b3JhZ2VSZXNvdXJjZXNSZXNwb25zZRI3ChFzdG9yYWdlX3Jlc291cmNlcxgBIAMoCzIcLmhlbGljYXNlLnYxLlN0b3JhZ2VSZXNvdXJjZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiWgoXQ3JlYXRlQ3JlZGVudGlhbFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIrCgpjcmVkZW50aWFsGAIgASgLMhcuaGVsaWNhc2UudjEuQ3JlZGVudGlhbCJHChhDcmVhdGVDcmVkZW50aWFsUmVzcG9uc2USKwoKY3JlZGVudGlhbBgBIAEoCzIXLmhlbGljYXNlLnYxLkNyZWRlbnRpYWwiIgoUR2V0Q3JlZGVudGlhbFJlcXVlc3QSCgoCaWQYASABKAkiRAoVR2V0Q3JlZGVudGlhbFJlc3BvbnNlEisKCmNyZWRlbnRpYWwYASABKAsyFy5oZWxpY2FzZS52MS5DcmVkZW50aWFsIj8KFkxpc3RDcmVkZW50aWFsc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiYAoXTGlzdENyZWRlbnRpYWxzUmVzcG9uc2USLAoLY3JlZGVudGlhbHMYASADKAsyFy5oZWxpY2FzZS52MS5DcmVkZW50aWFsEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSImChhSZXNvbHZlQ3JlZGVudGlhbFJlcXVlc3QSCgoCaWQYASABKAkiPAoZUmVzb2x2ZUNyZWRlbnRpYWxSZXNwb25zZRIKCgJpZBgBIAEoCRITCgtwcml2YXRlX2tleRgCIAEoCSpaCgtCYXRjaFN5c3RlbRIcChhCQVRDSF9TWVNURU1fVU5TUEVDSUZJRUQQABIWChJCQVRDSF9TWVNURU1fU0xVUk0QARIVChFCQVRDSF9TWVNURU1fRk9SSxACMrAHCg9SZXNvdXJjZVNlcnZpY2USbgoVQ3JlYXRlQ29tcHV0ZVJlc291cmNlEikuaGVsaWNhc2UudjEuQ3JlYXRlQ29tcHV0ZVJlc291cmNlUmVxdWVzdBoqLmhlbGljYXNlLnYxLkNyZWF0ZUNvbXB1dGVSZXNvdXJjZVJlc3BvbnNlEmUKEkdldENvbXB1dGVSZXNvdXJjZRImLmhlbGljYXNlLnYxLkdldENvbXB1dGVSZXNvdXJjZVJlcXVlc3QaJy5oZWxpY2FzZS52MS5HZXRDb21wdXRlUmVzb3VyY2VSZXNwb25zZRJrChRMaXN0Q29tcHV0ZVJlc291cmNlcxIoLmhlbGljYXNlLnYxLkxpc3RDb21wdXRlUmVzb3VyY2VzUmVxdWVzdBopLmhlbGljYXNlLnYxLkxpc3RDb21wdXRlUmVzb3VyY2VzUmVzcG9uc2USbgoVQ3JlYXRlU3RvcmFnZVJlc291cmNlEikuaGVsaWNhc2UudjEuQ3JlYXRlU3RvcmFnZVJlc291cmNlUmVxdWVzdBoqLmhlbGljYXNlLnYxLkNyZWF0ZVN0b3JhZ2VSZXNvdXJjZVJlc3BvbnNlEmUKEkdldFN0b3JhZ2VSZXNvdXJjZRImLmhlbGljYXNlLnYxLkdldFN0b3JhZ2VSZXNvdXJjZVJlcXVlc3QaJy5oZWxpY2FzZS52MS5HZXRTdG9yYWdlUmVzb3VyY2VSZXNwb25zZRJrChRMaXN0U3RvcmFnZVJlc291cmNlcxIoLmhlbGljYXNlLnYxLkxpc3RTdG9yYWdlUmVzb3VyY2VzUmVxdWVzdBopLmhlbGljYXNlLnYxLkxpc3RTdG9yYWdlUmVzb3VyY2VzUmVzcG9uc2USXwoQQ3JlYXRlQ3JlZGVudGlhbBIkLmhlbGljYXNlLnYxLkNyZWF0ZUNyZWRlbnRpYWxSZXF1ZXN0GiUuaGVsaWNhc2UudjEuQ3JlYXRlQ3JlZGVudGlhbFJlc3BvbnNlElYKDUdldENyZWRlbnRpYWwSIS5oZWxpY2FzZS52MS5HZXRDcmVkZW50aWFsUmVxdWVzdBoiLmhlbGljYXNlLnYxLkdldENyZWRlbnRpYWxSZXNwb25zZRJcCg9MaXN0Q3JlZGVudGlhbHMSIy5oZWxpY2FzZS52MS5MaXN0Q3JlZGVudGlhbHNSZXF1ZXN0GiQuaGVsaWNhc2UudjEuTGlzdENyZWRlbnRpYWxzUmVzcG9uc2UyfQoXQ3JlZGVudGlhbFNlY3JldFNlcnZpY2USYgoRUmVzb2x2ZUNyZWRlbnRpYWwSJS5oZWxpY2FzZS52MS5SZXNvbHZlQ3JlZGVudGlhbFJlcXVlc3QaJi5oZWxpY2FzZS52MS5SZXNvbHZlQ3JlZGVudGlhbFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChpoZWxpY2FzZS92MS9yZXNvdXJjZS5wcm90bxILaGVsaWNhc2UudjEivwIKD0NvbXB1dGVSZXNvdXJjZRIQCgJpZBgBIAEoCUIE4kEBAxIaCgxkaXNwbGF5X25hbWUYAiABKAlCBOJBAQESEgoEaG9zdBgDIAEoCUIE4kEBAhISCgRwb3J0GAQgASgFQgTiQQEBEhgKCmxvZ2luX3VzZXIYBSABKAlCBOJBAQISNAoMYmF0Y2hfc3lzdGVtGAYgASgOMhguaGVsaWNhc2UudjEuQmF0Y2hTeXN0ZW1CBOJBAQISGgoMc2NyYXRjaF9yb290GAcgASgJQgTiQQECEhsKDWRlZmF1bHRfcXVldWUYCCABKAlCBOJBAQESFgoIaG9zdF9rZXkYCSABKAlCBOJBAQESNQoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDIukBCg9TdG9yYWdlUmVzb3VyY2USEAoCaWQYASABKAlCBOJBAQMSGgoMZGlzcGxheV9uYW1lGAIgASgJQgTiQQEBEhIKBGhvc3QYAyABKAlCBOJBAQISEgoEcG9ydBgEIAEoBUIE4kEBARIYCgpsb2dpbl91c2VyGAUgASgJQgTiQQECEhcKCXJvb3RfcGF0aBgGIAEoCUIE4kEBAhIWCghob3N0X2tleRgHIAEoCUIE4kEBARI1CgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMiwgEKCkNyZWRlbnRpYWwSEAoCaWQYASABKAlCBOJBAQMSGgoMZGlzcGxheV9uYW1lGAIgASgJQgTiQQEBEhoKC3ByaXZhdGVfa2V5GAMgASgJQgXiQQICBBIYCgpwdWJsaWNfa2V5GAQgASgJQgTiQQEDEhkKC2ZpbmdlcnByaW50GAUgASgJQgTiQQEDEjUKC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAyJ2ChxDcmVhdGVDb21wdXRlUmVzb3VyY2VSZXF1ZXN0EhgKCnJlcXVlc3RfaWQYASABKAlCBOJBAQESPAoQY29tcHV0ZV9yZXNvdXJjZRgCIAEoCzIcLmhlbGljYXNlLnYxLkNvbXB1dGVSZXNvdXJjZUIE4kEBAiJXCh1DcmVhdGVDb21wdXRlUmVzb3VyY2VSZXNwb25zZRI2ChBjb21wdXRlX3Jlc291cmNlGAEgASgLMhwuaGVsaWNhc2UudjEuQ29tcHV0ZVJlc291cmNlIi0KGUdldENvbXB1dGVSZXNvdXJjZVJlcXVlc3QSEAoCaWQYASABKAlCBOJBAQIiVAoaR2V0Q29tcHV0ZVJlc291cmNlUmVzcG9uc2USNgoQY29tcHV0ZV9yZXNvdXJjZRgBIAEoCzIcLmhlbGljYXNlLnYxLkNvbXB1dGVSZXNvdXJjZSJQChtMaXN0Q29tcHV0ZVJlc291cmNlc1JlcXVlc3QSFwoJcGFnZV9zaXplGAEgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAiABKAlCBOJBAQEicAocTGlzdENvbXB1dGVSZXNvdXJjZXNSZXNwb25zZRI3ChFjb21wdXRlX3Jlc291cmNlcxgBIAMoCzIcLmhlbGljYXNlLnYxLkNvbXB1dGVSZXNvdXJjZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidgocQ3JlYXRlU3RvcmFnZVJlc291cmNlUmVxdWVzdBIYCgpyZXF1ZXN0X2lkGAEgASgJQgTiQQEBEjwKEHN0b3JhZ2VfcmVzb3VyY2UYAiABKAsyHC5oZWxpY2FzZS52MS5TdG9yYWdlUmVzb3VyY2VCBOJBAQIiVwodQ3JlYXRlU3RvcmFnZVJlc291cmNlUmVzcG9uc2USNgoQc3RvcmFnZV9yZXNvdXJjZRgBIAEoCzIcLmhlbGljYXNlLnYxLlN0b3JhZ2VSZXNvdXJjZSItChlHZXRTdG9yYWdlUmVzb3VyY2VSZXF1ZXN0EhAKAmlkGAEgASgJQgTiQQECIlQKGkdldFN0b3JhZ2VSZXNvdXJjZVJlc3BvbnNlEjYKEHN0b3JhZ2VfcmVzb3VyY2UYASABKAsyHC5oZWxpY2FzZS52MS5TdG9yYWdlUmVzb3VyY2UiUAobTGlzdFN0b3JhZ2VSZXNvdXJjZXNSZXF1ZXN0EhcKCXBhZ2Vfc2l6ZRgBIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAIgASgJQgTiQQEBInAKHExpc3RTdG9yYWdlUmVzb3VyY2VzUmVzcG9uc2USNwoRc3RvcmFnZV9yZXNvdXJjZXMYASADKAsyHC5oZWxpY2FzZS52MS5TdG9yYWdlUmVzb3VyY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImYKF0NyZWF0ZUNyZWRlbnRpYWxSZXF1ZXN0EhgKCnJlcXVlc3RfaWQYASABKAlCBOJBAQESMQoKY3JlZGVudGlhbBgCIAEoCzIXLmhlbGljYXNlLnYxLkNyZWRlbnRpYWxCBOJBAQIiRwoYQ3JlYXRlQ3JlZGVudGlhbFJlc3BvbnNlEisKCmNyZWRlbnRpYWwYASABKAsyFy5oZWxpY2FzZS52MS5DcmVkZW50aWFsIigKFEdldENyZWRlbnRpYWxSZXF1ZXN0EhAKAmlkGAEgASgJQgTiQQECIkQKFUdldENyZWRlbnRpYWxSZXNwb25zZRIrCgpjcmVkZW50aWFsGAEgASgLMhcuaGVsaWNhc2UudjEuQ3JlZGVudGlhbCJLChZMaXN0Q3JlZGVudGlhbHNSZXF1ZXN0EhcKCXBhZ2Vfc2l6ZRgBIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAIgASgJQgTiQQEBImAKF0xpc3RDcmVkZW50aWFsc1Jlc3BvbnNlEiwKC2NyZWRlbnRpYWxzGAEgAygLMhcuaGVsaWNhc2UudjEuQ3JlZGVudGlhbBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiLAoYUmVzb2x2ZUNyZWRlbnRpYWxSZXF1ZXN0EhAKAmlkGAEgASgJQgTiQQECIjwKGVJlc29sdmVDcmVkZW50aWFsUmVzcG9uc2USCgoCaWQYASABKAkSEwoLcHJpdmF0ZV9rZXkYAiABKAkqWgoLQmF0Y2hTeXN0ZW0SHAoYQkFUQ0hfU1lTVEVNX1VOU1BFQ0lGSUVEEAASFgoSQkFUQ0hfU1lTVEVNX1NMVVJNEAESFQoRQkFUQ0hfU1lTVEVNX0ZPUksQAjKwBwoPUmVzb3VyY2VTZXJ2aWNlEm4KFUNyZWF0ZUNvbXB1dGVSZXNvdXJjZRIpLmhlbGljYXNlLnYxLkNyZWF0ZUNvbXB1dGVSZXNvdXJjZVJlcXVlc3QaKi5oZWxpY2FzZS52MS5DcmVhdGVDb21wdXRlUmVzb3VyY2VSZXNwb25zZRJlChJHZXRDb21wdXRlUmVzb3VyY2USJi5oZWxpY2FzZS52MS5HZXRDb21wdXRlUmVzb3VyY2VSZXF1ZXN0GicuaGVsaWNhc2UudjEuR2V0Q29tcHV0ZVJlc291cmNlUmVzcG9uc2USawoUTGlzdENvbXB1dGVSZXNvdXJjZXMSKC5oZWxpY2FzZS52MS5MaXN0Q29tcHV0ZVJlc291cmNlc1JlcXVlc3QaKS5oZWxpY2FzZS52MS5MaXN0Q29tcHV0ZVJlc291cmNlc1Jlc3BvbnNlEm4KFUNyZWF0ZVN0b3JhZ2VSZXNvdXJjZRIpLmhlbGljYXNlLnYxLkNyZWF0ZVN0b3JhZ2VSZXNvdXJjZVJlcXVlc3QaKi5oZWxpY2FzZS52MS5DcmVhdGVTdG9yYWdlUmVzb3VyY2VSZXNwb25zZRJlChJHZXRTdG9yYWdlUmVzb3VyY2USJi5oZWxpY2FzZS52MS5HZXRTdG9yYWdlUmVzb3VyY2VSZXF1ZXN0GicuaGVsaWNhc2UudjEuR2V0U3RvcmFnZVJlc291cmNlUmVzcG9uc2USawoUTGlzdFN0b3JhZ2VSZXNvdXJjZXMSKC5oZWxpY2FzZS52MS5MaXN0U3RvcmFnZVJlc291cmNlc1JlcXVlc3QaKS5oZWxpY2FzZS52MS5MaXN0U3RvcmFnZVJlc291cmNlc1Jlc3BvbnNlEl8KEENyZWF0ZUNyZWRlbnRpYWwSJC5oZWxpY2FzZS52MS5DcmVhdGVDcmVkZW50aWFsUmVxdWVzdBolLmhlbGljYXNlLnYxLkNyZWF0ZUNyZWRlbnRpYWxSZXNwb25zZRJWCg1HZXRDcmVkZW50aWFsEiEuaGVsaWNhc2UudjEuR2V0Q3JlZGVudGlhbFJlcXVlc3QaIi5oZWxpY2FzZS52MS5HZXRDcmVkZW50aWFsUmVzcG9uc2USXAoPTGlzdENyZWRlbnRpYWxzEiMuaGVsaWNhc2UudjEuTGlzdENyZWRlbnRpYWxzUmVxdWVzdBokLmhlbGljYXNlLnYxLkxpc3RDcmVkZW50aWFsc1Jlc3BvbnNlMn0KF0NyZWRlbnRpYWxTZWNyZXRTZXJ2aWNlEmIKEVJlc29sdmVDcmVkZW50aWFsEiUuaGVsaWNhc2UudjEuUmVzb2x2ZUNyZWRlbnRpYWxSZXF1ZXN0GiYuaGVsaWNhc2UudjEuUmVzb2x2ZUNyZWRlbnRpYWxSZXNwb25zZWIGcHJvdG8z", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * A cluster's login node, reached over SSH.
@@ -231,7 +232,13 @@ export const CredentialSchema: GenMessage<Credential> = /*@__PURE__*/
  */
 export type CreateComputeResourceRequest = Message<"helicase.v1.CreateComputeResourceRequest"> & {
   /**
-   * Client-chosen id that makes retries safe: the same request_id returns the first resource.
+   * Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+   * most 128 characters is accepted) and sends the same value on every retry of the
+   * same request. A request whose request_id was seen before returns the compute resource the
+   * first one created, whatever the rest of the request says, and creates nothing.
+   * Request ids are unique among compute resources (the same value may also key a resource
+   * of another kind) and are kept as long as the compute resource is. Empty means no
+   * deduplication: every call creates.
    *
    * @generated from field: string request_id = 1;
    */
@@ -322,14 +329,19 @@ export const GetComputeResourceResponseSchema: GenMessage<GetComputeResourceResp
  */
 export type ListComputeResourcesRequest = Message<"helicase.v1.ListComputeResourcesRequest"> & {
   /**
-   * Maximum resources returned (default 50, at most 500).
+   * The maximum number of compute resources to return; fewer may come back, and fewer than
+   * page_size does not mean the last page (only an empty next_page_token does).
+   * 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
    *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
-   * Token from a previous response's next_page_token; empty for the first page.
+   * A page token, from the next_page_token of a previous call; empty for the first page.
+   * A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+   * token marks a position in the listing's order, not an offset, so items created
+   * meanwhile do not shift the pages that follow.
    *
    * @generated from field: string page_token = 2;
    */
@@ -357,7 +369,8 @@ export type ListComputeResourcesResponse = Message<"helicase.v1.ListComputeResou
   computeResources: ComputeResource[];
 
   /**
-   * Token of the next page; empty on the last one.
+   * A token to send as page_token to get the next page; empty when there are no more
+   * pages.
    *
    * @generated from field: string next_page_token = 2;
    */
@@ -378,7 +391,13 @@ export const ListComputeResourcesResponseSchema: GenMessage<ListComputeResources
  */
 export type CreateStorageResourceRequest = Message<"helicase.v1.CreateStorageResourceRequest"> & {
   /**
-   * Client-chosen id that makes retries safe: the same request_id returns the first resource.
+   * Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+   * most 128 characters is accepted) and sends the same value on every retry of the
+   * same request. A request whose request_id was seen before returns the storage resource the
+   * first one created, whatever the rest of the request says, and creates nothing.
+   * Request ids are unique among storage resources (the same value may also key a resource
+   * of another kind) and are kept as long as the storage resource is. Empty means no
+   * deduplication: every call creates.
    *
    * @generated from field: string request_id = 1;
    */
@@ -469,14 +488,19 @@ export const GetStorageResourceResponseSchema: GenMessage<GetStorageResourceResp
  */
 export type ListStorageResourcesRequest = Message<"helicase.v1.ListStorageResourcesRequest"> & {
   /**
-   * Maximum resources returned (default 50, at most 500).
+   * The maximum number of storage resources to return; fewer may come back, and fewer than
+   * page_size does not mean the last page (only an empty next_page_token does).
+   * 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
    *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
-   * Token from a previous response's next_page_token; empty for the first page.
+   * A page token, from the next_page_token of a previous call; empty for the first page.
+   * A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+   * token marks a position in the listing's order, not an offset, so items created
+   * meanwhile do not shift the pages that follow.
    *
    * @generated from field: string page_token = 2;
    */
@@ -504,7 +528,8 @@ export type ListStorageResourcesResponse = Message<"helicase.v1.ListStorageResou
   storageResources: StorageResource[];
 
   /**
-   * Token of the next page; empty on the last one.
+   * A token to send as page_token to get the next page; empty when there are no more
+   * pages.
    *
    * @generated from field: string next_page_token = 2;
    */
@@ -525,7 +550,13 @@ export const ListStorageResourcesResponseSchema: GenMessage<ListStorageResources
  */
 export type CreateCredentialRequest = Message<"helicase.v1.CreateCredentialRequest"> & {
   /**
-   * Client-chosen id that makes retries safe: the same request_id returns the first credential.
+   * Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+   * most 128 characters is accepted) and sends the same value on every retry of the
+   * same request. A request whose request_id was seen before returns the credential the
+   * first one created, whatever the rest of the request says, and creates nothing.
+   * Request ids are unique among credentials (the same value may also key a resource
+   * of another kind) and are kept as long as the credential is. Empty means no
+   * deduplication: every call creates.
    *
    * @generated from field: string request_id = 1;
    */
@@ -616,14 +647,19 @@ export const GetCredentialResponseSchema: GenMessage<GetCredentialResponse> = /*
  */
 export type ListCredentialsRequest = Message<"helicase.v1.ListCredentialsRequest"> & {
   /**
-   * Maximum credentials returned (default 50, at most 500).
+   * The maximum number of credentials to return; fewer may come back, and fewer than
+   * page_size does not mean the last page (only an empty next_page_token does).
+   * 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
    *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
-   * Token from a previous response's next_page_token; empty for the first page.
+   * A page token, from the next_page_token of a previous call; empty for the first page.
+   * A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+   * token marks a position in the listing's order, not an offset, so items created
+   * meanwhile do not shift the pages that follow.
    *
    * @generated from field: string page_token = 2;
    */
@@ -651,7 +687,8 @@ export type ListCredentialsResponse = Message<"helicase.v1.ListCredentialsRespon
   credentials: Credential[];
 
   /**
-   * Token of the next page; empty on the last one.
+   * A token to send as page_token to get the next page; empty when there are no more
+   * pages.
    *
    * @generated from field: string next_page_token = 2;
    */

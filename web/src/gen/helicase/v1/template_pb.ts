@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb";
 import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Workflow } from "./workflow_pb";
@@ -14,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file helicase/v1/template.proto.
  */
 export const file_helicase_v1_template: GenFile = /*@__PURE__*/
-  fileDesc("ChpoZWxpY2FzZS92MS90ZW1wbGF0ZS5wcm90bxILaGVsaWNhc2UudjEizAEKEFdvcmtmbG93VGVtcGxhdGUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtkZXNjcmlwdGlvbhgDIAEoCRInCgh3b3JrZmxvdxgEIAEoCzIVLmhlbGljYXNlLnYxLldvcmtmbG93Ei8KC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoVQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0Ei8KCHRlbXBsYXRlGAEgASgLMh0uaGVsaWNhc2UudjEuV29ya2Zsb3dUZW1wbGF0ZSJJChZDcmVhdGVUZW1wbGF0ZVJlc3BvbnNlEi8KCHRlbXBsYXRlGAEgASgLMh0uaGVsaWNhc2UudjEuV29ya2Zsb3dUZW1wbGF0ZSIgChJHZXRUZW1wbGF0ZVJlcXVlc3QSCgoCaWQYASABKAkiRgoTR2V0VGVtcGxhdGVSZXNwb25zZRIvCgh0ZW1wbGF0ZRgBIAEoCzIdLmhlbGljYXNlLnYxLldvcmtmbG93VGVtcGxhdGUiPQoUTGlzdFRlbXBsYXRlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiYgoVTGlzdFRlbXBsYXRlc1Jlc3BvbnNlEjAKCXRlbXBsYXRlcxgBIAMoCzIdLmhlbGljYXNlLnYxLldvcmtmbG93VGVtcGxhdGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInkKFVVwZGF0ZVRlbXBsYXRlUmVxdWVzdBIvCgh0ZW1wbGF0ZRgBIAEoCzIdLmhlbGljYXNlLnYxLldvcmtmbG93VGVtcGxhdGUSLwoLdXBkYXRlX21hc2sYAiABKAsyGi5nb29nbGUucHJvdG9idWYuRmllbGRNYXNrIkkKFlVwZGF0ZVRlbXBsYXRlUmVzcG9uc2USLwoIdGVtcGxhdGUYASABKAsyHS5oZWxpY2FzZS52MS5Xb3JrZmxvd1RlbXBsYXRlIiMKFURlbGV0ZVRlbXBsYXRlUmVxdWVzdBIKCgJpZBgBIAEoCSIYChZEZWxldGVUZW1wbGF0ZVJlc3BvbnNlMswDCg9UZW1wbGF0ZVNlcnZpY2USWQoOQ3JlYXRlVGVtcGxhdGUSIi5oZWxpY2FzZS52MS5DcmVhdGVUZW1wbGF0ZVJlcXVlc3QaIy5oZWxpY2FzZS52MS5DcmVhdGVUZW1wbGF0ZVJlc3BvbnNlElAKC0dldFRlbXBsYXRlEh8uaGVsaWNhc2UudjEuR2V0VGVtcGxhdGVSZXF1ZXN0GiAuaGVsaWNhc2UudjEuR2V0VGVtcGxhdGVSZXNwb25zZRJWCg1MaXN0VGVtcGxhdGVzEiEuaGVsaWNhc2UudjEuTGlzdFRlbXBsYXRlc1JlcXVlc3QaIi5oZWxpY2FzZS52MS5MaXN0VGVtcGxhdGVzUmVzcG9uc2USWQoOVXBkYXRlVGVtcGxhdGUSIi5oZWxpY2FzZS52MS5VcGRhdGVUZW1wbGF0ZVJlcXVlc3QaIy5oZWxpY2FzZS52MS5VcGRhdGVUZW1wbGF0ZVJlc3BvbnNlElkKDkRlbGV0ZVRlbXBsYXRlEiIuaGVsaWNhc2UudjEuRGVsZXRlVGVtcGxhdGVSZXF1ZXN0GiMuaGVsaWNhc2UudjEuRGVsZXRlVGVtcGxhdGVSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_helicase_v1_workflow]);
+  fileDesc("ChpoZWxpY2FzZS92MS90ZW1wbGF0ZS5wcm90bxILaGVsaWNhc2UudjEi8AEKEFdvcmtmbG93VGVtcGxhdGUSEAoCaWQYASABKAlCBOJBAQMSEgoEbmFtZRgCIAEoCUIE4kEBAhIZCgtkZXNjcmlwdGlvbhgDIAEoCUIE4kEBARItCgh3b3JrZmxvdxgEIAEoCzIVLmhlbGljYXNlLnYxLldvcmtmbG93QgTiQQECEjUKC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI1Cgt1cGRhdGVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMiTgoVQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0EjUKCHRlbXBsYXRlGAEgASgLMh0uaGVsaWNhc2UudjEuV29ya2Zsb3dUZW1wbGF0ZUIE4kEBAiJJChZDcmVhdGVUZW1wbGF0ZVJlc3BvbnNlEi8KCHRlbXBsYXRlGAEgASgLMh0uaGVsaWNhc2UudjEuV29ya2Zsb3dUZW1wbGF0ZSImChJHZXRUZW1wbGF0ZVJlcXVlc3QSEAoCaWQYASABKAlCBOJBAQIiRgoTR2V0VGVtcGxhdGVSZXNwb25zZRIvCgh0ZW1wbGF0ZRgBIAEoCzIdLmhlbGljYXNlLnYxLldvcmtmbG93VGVtcGxhdGUiSQoUTGlzdFRlbXBsYXRlc1JlcXVlc3QSFwoJcGFnZV9zaXplGAEgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAiABKAlCBOJBAQEiYgoVTGlzdFRlbXBsYXRlc1Jlc3BvbnNlEjAKCXRlbXBsYXRlcxgBIAMoCzIdLmhlbGljYXNlLnYxLldvcmtmbG93VGVtcGxhdGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoUBChVVcGRhdGVUZW1wbGF0ZVJlcXVlc3QSNQoIdGVtcGxhdGUYASABKAsyHS5oZWxpY2FzZS52MS5Xb3JrZmxvd1RlbXBsYXRlQgTiQQECEjUKC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IE4kEBASJJChZVcGRhdGVUZW1wbGF0ZVJlc3BvbnNlEi8KCHRlbXBsYXRlGAEgASgLMh0uaGVsaWNhc2UudjEuV29ya2Zsb3dUZW1wbGF0ZSIpChVEZWxldGVUZW1wbGF0ZVJlcXVlc3QSEAoCaWQYASABKAlCBOJBAQIiGAoWRGVsZXRlVGVtcGxhdGVSZXNwb25zZTLMAwoPVGVtcGxhdGVTZXJ2aWNlElkKDkNyZWF0ZVRlbXBsYXRlEiIuaGVsaWNhc2UudjEuQ3JlYXRlVGVtcGxhdGVSZXF1ZXN0GiMuaGVsaWNhc2UudjEuQ3JlYXRlVGVtcGxhdGVSZXNwb25zZRJQCgtHZXRUZW1wbGF0ZRIfLmhlbGljYXNlLnYxLkdldFRlbXBsYXRlUmVxdWVzdBogLmhlbGljYXNlLnYxLkdldFRlbXBsYXRlUmVzcG9uc2USVgoNTGlzdFRlbXBsYXRlcxIhLmhlbGljYXNlLnYxLkxpc3RUZW1wbGF0ZXNSZXF1ZXN0GiIuaGVsaWNhc2UudjEuTGlzdFRlbXBsYXRlc1Jlc3BvbnNlElkKDlVwZGF0ZVRlbXBsYXRlEiIuaGVsaWNhc2UudjEuVXBkYXRlVGVtcGxhdGVSZXF1ZXN0GiMuaGVsaWNhc2UudjEuVXBkYXRlVGVtcGxhdGVSZXNwb25zZRJZCg5EZWxldGVUZW1wbGF0ZRIiLmhlbGljYXNlLnYxLkRlbGV0ZVRlbXBsYXRlUmVxdWVzdBojLmhlbGljYXNlLnYxLkRlbGV0ZVRlbXBsYXRlUmVzcG9uc2ViBnByb3RvMw", [file_google_api_field_behavior, file_google_protobuf_field_mask, file_google_protobuf_timestamp, file_helicase_v1_workflow]);
 
 /**
  * A saved workflow definition that can be deployed many times.
@@ -163,14 +164,19 @@ export const GetTemplateResponseSchema: GenMessage<GetTemplateResponse> = /*@__P
  */
 export type ListTemplatesRequest = Message<"helicase.v1.ListTemplatesRequest"> & {
   /**
-   * Maximum number of templates to return; 0 means 50; at most 500.
+   * The maximum number of templates to return; fewer may come back, and fewer than
+   * page_size does not mean the last page (only an empty next_page_token does).
+   * 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
    *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
-   * Token from a previous response's next_page_token; empty for the first page.
+   * A page token, from the next_page_token of a previous call; empty for the first page.
+   * A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+   * token marks a position in the listing's order, not an offset, so items created
+   * meanwhile do not shift the pages that follow.
    *
    * @generated from field: string page_token = 2;
    */
@@ -198,7 +204,8 @@ export type ListTemplatesResponse = Message<"helicase.v1.ListTemplatesResponse">
   templates: WorkflowTemplate[];
 
   /**
-   * Token for the next page; empty when there is none.
+   * A token to send as page_token to get the next page; empty when there are no more
+   * pages.
    *
    * @generated from field: string next_page_token = 2;
    */

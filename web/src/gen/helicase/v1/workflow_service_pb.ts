@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb";
 import type { Workflow, WorkflowState, WorkflowView } from "./workflow_pb";
 import { file_helicase_v1_workflow } from "./workflow_pb";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file helicase/v1/workflow_service.proto.
  */
 export const file_helicase_v1_workflow_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJoZWxpY2FzZS92MS93b3JrZmxvd19zZXJ2aWNlLnByb3RvEgtoZWxpY2FzZS52MSJUChVDcmVhdGVXb3JrZmxvd1JlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRInCgh3b3JrZmxvdxgCIAEoCzIVLmhlbGljYXNlLnYxLldvcmtmbG93IkEKFkNyZWF0ZVdvcmtmbG93UmVzcG9uc2USJwoId29ya2Zsb3cYASABKAsyFS5oZWxpY2FzZS52MS5Xb3JrZmxvdyJJChJHZXRXb3JrZmxvd1JlcXVlc3QSCgoCaWQYASABKAkSJwoEdmlldxgCIAEoDjIZLmhlbGljYXNlLnYxLldvcmtmbG93VmlldyI+ChNHZXRXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuaGVsaWNhc2UudjEuV29ya2Zsb3cigAIKFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEj0KBmxhYmVscxgDIAMoCzItLmhlbGljYXNlLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0LkxhYmVsc0VudHJ5EioKBnN0YXRlcxgEIAMoDjIaLmhlbGljYXNlLnYxLldvcmtmbG93U3RhdGUSJwoEdmlldxgFIAEoDjIZLmhlbGljYXNlLnYxLldvcmtmbG93VmlldxotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIloKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIoCgl3b3JrZmxvd3MYASADKAsyFS5oZWxpY2FzZS52MS5Xb3JrZmxvdxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMwoVQ2FuY2VsV29ya2Zsb3dSZXF1ZXN0EgoKAmlkGAEgASgJEg4KBnJlYXNvbhgCIAEoCSJBChZDYW5jZWxXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuaGVsaWNhc2UudjEuV29ya2Zsb3ciIgoUV2F0Y2hXb3JrZmxvd1JlcXVlc3QSCgoCaWQYASABKAkiQAoVV2F0Y2hXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuaGVsaWNhc2UudjEuV29ya2Zsb3cyywMKD1dvcmtmbG93U2VydmljZRJZCg5DcmVhdGVXb3JrZmxvdxIiLmhlbGljYXNlLnYxLkNyZWF0ZVdvcmtmbG93UmVxdWVzdBojLmhlbGljYXNlLnYxLkNyZWF0ZVdvcmtmbG93UmVzcG9uc2USUAoLR2V0V29ya2Zsb3cSHy5oZWxpY2FzZS52MS5HZXRXb3JrZmxvd1JlcXVlc3QaIC5oZWxpY2FzZS52MS5HZXRXb3JrZmxvd1Jlc3BvbnNlElYKDUxpc3RXb3JrZmxvd3MSIS5oZWxpY2FzZS52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBoiLmhlbGljYXNlLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZRJZCg5DYW5jZWxXb3JrZmxvdxIiLmhlbGljYXNlLnYxLkNhbmNlbFdvcmtmbG93UmVxdWVzdBojLmhlbGljYXNlLnYxLkNhbmNlbFdvcmtmbG93UmVzcG9uc2USWAoNV2F0Y2hXb3JrZmxvdxIhLmhlbGljYXNlLnYxLldhdGNoV29ya2Zsb3dSZXF1ZXN0GiIuaGVsaWNhc2UudjEuV2F0Y2hXb3JrZmxvd1Jlc3BvbnNlMAFiBnByb3RvMw", [file_helicase_v1_workflow]);
+  fileDesc("CiJoZWxpY2FzZS92MS93b3JrZmxvd19zZXJ2aWNlLnByb3RvEgtoZWxpY2FzZS52MSJgChVDcmVhdGVXb3JrZmxvd1JlcXVlc3QSGAoKcmVxdWVzdF9pZBgBIAEoCUIE4kEBARItCgh3b3JrZmxvdxgCIAEoCzIVLmhlbGljYXNlLnYxLldvcmtmbG93QgTiQQECIkEKFkNyZWF0ZVdvcmtmbG93UmVzcG9uc2USJwoId29ya2Zsb3cYASABKAsyFS5oZWxpY2FzZS52MS5Xb3JrZmxvdyJVChJHZXRXb3JrZmxvd1JlcXVlc3QSEAoCaWQYASABKAlCBOJBAQISLQoEdmlldxgCIAEoDjIZLmhlbGljYXNlLnYxLldvcmtmbG93Vmlld0IE4kEBASI+ChNHZXRXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuaGVsaWNhc2UudjEuV29ya2Zsb3cingIKFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhcKCXBhZ2Vfc2l6ZRgBIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAIgASgJQgTiQQEBEkMKBmxhYmVscxgDIAMoCzItLmhlbGljYXNlLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0LkxhYmVsc0VudHJ5QgTiQQEBEjAKBnN0YXRlcxgEIAMoDjIaLmhlbGljYXNlLnYxLldvcmtmbG93U3RhdGVCBOJBAQESLQoEdmlldxgFIAEoDjIZLmhlbGljYXNlLnYxLldvcmtmbG93Vmlld0IE4kEBARotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIloKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIoCgl3b3JrZmxvd3MYASADKAsyFS5oZWxpY2FzZS52MS5Xb3JrZmxvdxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPwoVQ2FuY2VsV29ya2Zsb3dSZXF1ZXN0EhAKAmlkGAEgASgJQgTiQQECEhQKBnJlYXNvbhgCIAEoCUIE4kEBASJBChZDYW5jZWxXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuaGVsaWNhc2UudjEuV29ya2Zsb3ciKAoUV2F0Y2hXb3JrZmxvd1JlcXVlc3QSEAoCaWQYASABKAlCBOJBAQIiQAoVV2F0Y2hXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuaGVsaWNhc2UudjEuV29ya2Zsb3cyywMKD1dvcmtmbG93U2VydmljZRJZCg5DcmVhdGVXb3JrZmxvdxIiLmhlbGljYXNlLnYxLkNyZWF0ZVdvcmtmbG93UmVxdWVzdBojLmhlbGljYXNlLnYxLkNyZWF0ZVdvcmtmbG93UmVzcG9uc2USUAoLR2V0V29ya2Zsb3cSHy5oZWxpY2FzZS52MS5HZXRXb3JrZmxvd1JlcXVlc3QaIC5oZWxpY2FzZS52MS5HZXRXb3JrZmxvd1Jlc3BvbnNlElYKDUxpc3RXb3JrZmxvd3MSIS5oZWxpY2FzZS52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBoiLmhlbGljYXNlLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZRJZCg5DYW5jZWxXb3JrZmxvdxIiLmhlbGljYXNlLnYxLkNhbmNlbFdvcmtmbG93UmVxdWVzdBojLmhlbGljYXNlLnYxLkNhbmNlbFdvcmtmbG93UmVzcG9uc2USWAoNV2F0Y2hXb3JrZmxvdxIhLmhlbGljYXNlLnYxLldhdGNoV29ya2Zsb3dSZXF1ZXN0GiIuaGVsaWNhc2UudjEuV2F0Y2hXb3JrZmxvd1Jlc3BvbnNlMAFiBnByb3RvMw", [file_google_api_field_behavior, file_helicase_v1_workflow]);
 
 /**
  * Request of WorkflowService.CreateWorkflow.
@@ -21,7 +22,13 @@ export const file_helicase_v1_workflow_service: GenFile = /*@__PURE__*/
  */
 export type CreateWorkflowRequest = Message<"helicase.v1.CreateWorkflowRequest"> & {
   /**
-   * Client-chosen idempotency key; a repeat with the same key returns the first workflow.
+   * Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+   * most 128 characters is accepted) and sends the same value on every retry of the
+   * same request. A request whose request_id was seen before returns the workflow the
+   * first one created, whatever the rest of the request says, and creates nothing.
+   * Request ids are unique among workflows (the same value may also key a resource
+   * of another kind) and are kept as long as the workflow is. Empty means no
+   * deduplication: every call creates.
    *
    * @generated from field: string request_id = 1;
    */
@@ -119,14 +126,21 @@ export const GetWorkflowResponseSchema: GenMessage<GetWorkflowResponse> = /*@__P
  */
 export type ListWorkflowsRequest = Message<"helicase.v1.ListWorkflowsRequest"> & {
   /**
-   * Maximum number of workflows to return; 0 means 50; at most 500.
+   * The maximum number of workflows to return; fewer may come back, and fewer than
+   * page_size does not mean the last page (only an empty next_page_token does).
+   * 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
    *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
-   * Token from a previous response's next_page_token; empty for the first page.
+   * A page token, from the next_page_token of a previous call; empty for the first page.
+   * A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+   * token marks a position in the listing's order, not an offset, so items created
+   * meanwhile do not shift the pages that follow.
+   * Send the same labels, states and view as in the call that returned the token: the
+   * token holds only the position, and the filters apply to each page as given.
    *
    * @generated from field: string page_token = 2;
    */
@@ -175,7 +189,8 @@ export type ListWorkflowsResponse = Message<"helicase.v1.ListWorkflowsResponse">
   workflows: Workflow[];
 
   /**
-   * Token for the next page; empty when there is none.
+   * A token to send as page_token to get the next page; empty when there are no more
+   * pages.
    *
    * @generated from field: string next_page_token = 2;
    */

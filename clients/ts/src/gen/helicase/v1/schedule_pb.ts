@@ -4,6 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Workflow, WorkflowState } from "./workflow_pb";
@@ -14,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file helicase/v1/schedule.proto.
  */
 export const file_helicase_v1_schedule: GenFile = /*@__PURE__*/
-  fileDesc("ChpoZWxpY2FzZS92MS9zY2hlZHVsZS5wcm90bxILaGVsaWNhc2UudjEizQIKCFNjaGVkdWxlEgoKAmlkGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRIMCgRjcm9uGAMgASgJEhEKCXRpbWVfem9uZRgEIAEoCRInCgh3b3JrZmxvdxgFIAEoCzIVLmhlbGljYXNlLnYxLldvcmtmbG93Eg4KBnBhdXNlZBgGIAEoCBIvCgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoObmV4dF9maXJlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KC3JlY2VudF9ydW5zGAkgAygLMhkuaGVsaWNhc2UudjEuU2NoZWR1bGVkUnVuEjAKDGFjdGl2ZV9zaW5jZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifQoMU2NoZWR1bGVkUnVuEhMKC3dvcmtmbG93X2lkGAEgASgJEi0KCWZpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKQoFc3RhdGUYAyABKA4yGi5oZWxpY2FzZS52MS5Xb3JrZmxvd1N0YXRlIlQKFUNyZWF0ZVNjaGVkdWxlUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEicKCHNjaGVkdWxlGAIgASgLMhUuaGVsaWNhc2UudjEuU2NoZWR1bGUiQQoWQ3JlYXRlU2NoZWR1bGVSZXNwb25zZRInCghzY2hlZHVsZRgBIAEoCzIVLmhlbGljYXNlLnYxLlNjaGVkdWxlIiAKEkdldFNjaGVkdWxlUmVxdWVzdBIKCgJpZBgBIAEoCSI+ChNHZXRTY2hlZHVsZVJlc3BvbnNlEicKCHNjaGVkdWxlGAEgASgLMhUuaGVsaWNhc2UudjEuU2NoZWR1bGUiPQoUTGlzdFNjaGVkdWxlc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkiWgoVTGlzdFNjaGVkdWxlc1Jlc3BvbnNlEigKCXNjaGVkdWxlcxgBIAMoCzIVLmhlbGljYXNlLnYxLlNjaGVkdWxlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSI2ChhTZXRTY2hlZHVsZVBhdXNlZFJlcXVlc3QSCgoCaWQYASABKAkSDgoGcGF1c2VkGAIgASgIIkQKGVNldFNjaGVkdWxlUGF1c2VkUmVzcG9uc2USJwoIc2NoZWR1bGUYASABKAsyFS5oZWxpY2FzZS52MS5TY2hlZHVsZSIjChVEZWxldGVTY2hlZHVsZVJlcXVlc3QSCgoCaWQYASABKAkiGAoWRGVsZXRlU2NoZWR1bGVSZXNwb25zZTLVAwoPU2NoZWR1bGVTZXJ2aWNlElkKDkNyZWF0ZVNjaGVkdWxlEiIuaGVsaWNhc2UudjEuQ3JlYXRlU2NoZWR1bGVSZXF1ZXN0GiMuaGVsaWNhc2UudjEuQ3JlYXRlU2NoZWR1bGVSZXNwb25zZRJQCgtHZXRTY2hlZHVsZRIfLmhlbGljYXNlLnYxLkdldFNjaGVkdWxlUmVxdWVzdBogLmhlbGljYXNlLnYxLkdldFNjaGVkdWxlUmVzcG9uc2USVgoNTGlzdFNjaGVkdWxlcxIhLmhlbGljYXNlLnYxLkxpc3RTY2hlZHVsZXNSZXF1ZXN0GiIuaGVsaWNhc2UudjEuTGlzdFNjaGVkdWxlc1Jlc3BvbnNlEmIKEVNldFNjaGVkdWxlUGF1c2VkEiUuaGVsaWNhc2UudjEuU2V0U2NoZWR1bGVQYXVzZWRSZXF1ZXN0GiYuaGVsaWNhc2UudjEuU2V0U2NoZWR1bGVQYXVzZWRSZXNwb25zZRJZCg5EZWxldGVTY2hlZHVsZRIiLmhlbGljYXNlLnYxLkRlbGV0ZVNjaGVkdWxlUmVxdWVzdBojLmhlbGljYXNlLnYxLkRlbGV0ZVNjaGVkdWxlUmVzcG9uc2VCsQEKD2NvbS5oZWxpY2FzZS52MUINU2NoZWR1bGVQcm90b1ABWkJnaXRodWIuY29tL2hlbGljYXNlL2hlbGljYXNlL2NsaWVudHMvZ28vZ2VuL2hlbGljYXNlL3YxO2hlbGljYXNldjGiAgNIWFiqAgtIZWxpY2FzZS5WMcoCC0hlbGljYXNlXFYx4gIXSGVsaWNhc2VcVjFcR1BCTWV0YWRhdGHqAgxIZWxpY2FzZTo6VjFiBnByb3RvMw", [file_google_protobuf_timestamp, file_helicase_v1_workflow]);
+  fileDesc("ChpoZWxpY2FzZS92MS9zY2hlZHVsZS5wcm90bxILaGVsaWNhc2UudjEiiwMKCFNjaGVkdWxlEhAKAmlkGAEgASgJQgTiQQEDEhoKDGRpc3BsYXlfbmFtZRgCIAEoCUIE4kEBBRITCgRjcm9uGAMgASgJQgXiQQICBRIXCgl0aW1lX3pvbmUYBCABKAlCBOJBAQUSLgoId29ya2Zsb3cYBSABKAsyFS5oZWxpY2FzZS52MS5Xb3JrZmxvd0IF4kECAgUSFAoGcGF1c2VkGAYgASgIQgTiQQEBEjUKC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI4Cg5uZXh0X2ZpcmVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSNAoLcmVjZW50X3J1bnMYCSADKAsyGS5oZWxpY2FzZS52MS5TY2hlZHVsZWRSdW5CBOJBAQMSNgoMYWN0aXZlX3NpbmNlGAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAyKPAQoMU2NoZWR1bGVkUnVuEhkKC3dvcmtmbG93X2lkGAEgASgJQgTiQQEDEjMKCWZpcmVfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSLwoFc3RhdGUYAyABKA4yGi5oZWxpY2FzZS52MS5Xb3JrZmxvd1N0YXRlQgTiQQEDImAKFUNyZWF0ZVNjaGVkdWxlUmVxdWVzdBIYCgpyZXF1ZXN0X2lkGAEgASgJQgTiQQEBEi0KCHNjaGVkdWxlGAIgASgLMhUuaGVsaWNhc2UudjEuU2NoZWR1bGVCBOJBAQIiQQoWQ3JlYXRlU2NoZWR1bGVSZXNwb25zZRInCghzY2hlZHVsZRgBIAEoCzIVLmhlbGljYXNlLnYxLlNjaGVkdWxlIiYKEkdldFNjaGVkdWxlUmVxdWVzdBIQCgJpZBgBIAEoCUIE4kEBAiI+ChNHZXRTY2hlZHVsZVJlc3BvbnNlEicKCHNjaGVkdWxlGAEgASgLMhUuaGVsaWNhc2UudjEuU2NoZWR1bGUiSQoUTGlzdFNjaGVkdWxlc1JlcXVlc3QSFwoJcGFnZV9zaXplGAEgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAiABKAlCBOJBAQEiWgoVTGlzdFNjaGVkdWxlc1Jlc3BvbnNlEigKCXNjaGVkdWxlcxgBIAMoCzIVLmhlbGljYXNlLnYxLlNjaGVkdWxlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJCChhTZXRTY2hlZHVsZVBhdXNlZFJlcXVlc3QSEAoCaWQYASABKAlCBOJBAQISFAoGcGF1c2VkGAIgASgIQgTiQQEBIkQKGVNldFNjaGVkdWxlUGF1c2VkUmVzcG9uc2USJwoIc2NoZWR1bGUYASABKAsyFS5oZWxpY2FzZS52MS5TY2hlZHVsZSIpChVEZWxldGVTY2hlZHVsZVJlcXVlc3QSEAoCaWQYASABKAlCBOJBAQIiGAoWRGVsZXRlU2NoZWR1bGVSZXNwb25zZTLVAwoPU2NoZWR1bGVTZXJ2aWNlElkKDkNyZWF0ZVNjaGVkdWxlEiIuaGVsaWNhc2UudjEuQ3JlYXRlU2NoZWR1bGVSZXF1ZXN0GiMuaGVsaWNhc2UudjEuQ3JlYXRlU2NoZWR1bGVSZXNwb25zZRJQCgtHZXRTY2hlZHVsZRIfLmhlbGljYXNlLnYxLkdldFNjaGVkdWxlUmVxdWVzdBogLmhlbGljYXNlLnYxLkdldFNjaGVkdWxlUmVzcG9uc2USVgoNTGlzdFNjaGVkdWxlcxIhLmhlbGljYXNlLnYxLkxpc3RTY2hlZHVsZXNSZXF1ZXN0GiIuaGVsaWNhc2UudjEuTGlzdFNjaGVkdWxlc1Jlc3BvbnNlEmIKEVNldFNjaGVkdWxlUGF1c2VkEiUuaGVsaWNhc2UudjEuU2V0U2NoZWR1bGVQYXVzZWRSZXF1ZXN0GiYuaGVsaWNhc2UudjEuU2V0U2NoZWR1bGVQYXVzZWRSZXNwb25zZRJZCg5EZWxldGVTY2hlZHVsZRIiLmhlbGljYXNlLnYxLkRlbGV0ZVNjaGVkdWxlUmVxdWVzdBojLmhlbGljYXNlLnYxLkRlbGV0ZVNjaGVkdWxlUmVzcG9uc2VCsQEKD2NvbS5oZWxpY2FzZS52MUINU2NoZWR1bGVQcm90b1ABWkJnaXRodWIuY29tL2hlbGljYXNlL2hlbGljYXNlL2NsaWVudHMvZ28vZ2VuL2hlbGljYXNlL3YxO2hlbGljYXNldjGiAgNIWFiqAgtIZWxpY2FzZS5WMcoCC0hlbGljYXNlXFYx4gIXSGVsaWNhc2VcVjFcR1BCTWV0YWRhdGHqAgxIZWxpY2FzZTo6VjFiBnByb3RvMw", [file_google_api_field_behavior, file_google_protobuf_timestamp, file_helicase_v1_workflow]);
 
 /**
  * A recurring workflow.
@@ -145,7 +146,13 @@ export const ScheduledRunSchema: GenMessage<ScheduledRun> = /*@__PURE__*/
  */
 export type CreateScheduleRequest = Message<"helicase.v1.CreateScheduleRequest"> & {
   /**
-   * Client-chosen idempotency key; a repeat with the same key returns the first schedule.
+   * Optional. Makes retries safe (AIP-155): the client generates a UUID (any string of at
+   * most 128 characters is accepted) and sends the same value on every retry of the
+   * same request. A request whose request_id was seen before returns the schedule the
+   * first one created, whatever the rest of the request says, and creates nothing.
+   * Request ids are unique among schedules (the same value may also key a resource
+   * of another kind) and are kept as long as the schedule is. Empty means no
+   * deduplication: every call creates.
    *
    * @generated from field: string request_id = 1;
    */
@@ -236,14 +243,19 @@ export const GetScheduleResponseSchema: GenMessage<GetScheduleResponse> = /*@__P
  */
 export type ListSchedulesRequest = Message<"helicase.v1.ListSchedulesRequest"> & {
   /**
-   * Maximum number of schedules to return; 0 means 50; at most 500.
+   * The maximum number of schedules to return; fewer may come back, and fewer than
+   * page_size does not mean the last page (only an empty next_page_token does).
+   * 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
    *
    * @generated from field: int32 page_size = 1;
    */
   pageSize: number;
 
   /**
-   * Token from a previous response's next_page_token; empty for the first page.
+   * A page token, from the next_page_token of a previous call; empty for the first page.
+   * A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
+   * token marks a position in the listing's order, not an offset, so items created
+   * meanwhile do not shift the pages that follow.
    *
    * @generated from field: string page_token = 2;
    */
@@ -271,7 +283,8 @@ export type ListSchedulesResponse = Message<"helicase.v1.ListSchedulesResponse">
   schedules: Schedule[];
 
   /**
-   * Token for the next page; empty when there is none.
+   * A token to send as page_token to get the next page; empty when there are no more
+   * pages.
    *
    * @generated from field: string next_page_token = 2;
    */
