@@ -24,12 +24,15 @@ status: ## what runs where, and whether it is healthy
 proto: ## regenerate the Python code of protos/helicase/v1
 	@$(UV) python scripts/gen_protos.py
 
-lint: install ## ruff, mypy --strict, import contracts, buf lint, generated code up to date
+lint: install ## ruff, mypy --strict, import contracts, buf lint, api-linter, buf breaking against main, generated code up to date
 	@$(UV) ruff check .
 	@$(UV) ruff format --check .
 	@$(UV) mypy libs services tests bench scripts
 	@$(UV) lint-imports --no-cache
 	@node_modules/.bin/buf lint
+	@out=$$(cd protos && ../.helicase/bin/api-linter --config api-linter.yaml --set-exit-status \
+		helicase/v1/*.proto 2>&1) || { echo "$$out"; echo "api-linter: problems above"; exit 1; }
+	@$(UV) python scripts/buf_breaking.py
 	@$(UV) python scripts/gen_protos.py --check
 
 test: install lint web-test ## lint, then unit and integration tests (real ZooKeeper, Kafka, PostgreSQL)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local suite and the tests need, skipping whatever is already there:
 # PostgreSQL (and Java, Maven if missing) from apt, uv and the Python workspace, the ZooKeeper and
-# Kafka jars (Maven), buf (npm, repo-local node_modules) and grpcurl (Go, into .helicase/bin).
+# Kafka jars (Maven), buf (npm, repo-local node_modules), grpcurl and api-linter (Go, into
+# .helicase/bin).
 # Idempotent and non-interactive (works as root with CI=true and no stdin); one line per step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -154,6 +155,25 @@ go_tool() { # go_tool NAME MODULE VERSION: installs when missing or of another v
 go_tool kustomize sigs.k8s.io/kustomize/kustomize/v5 v5.7.1
 go_tool protoc-gen-go google.golang.org/protobuf/cmd/protoc-gen-go v1.36.12
 go_tool protoc-gen-go-grpc google.golang.org/grpc/cmd/protoc-gen-go-grpc v1.6.2
+# api-linter (Google's AIP checks, `make lint`). Installed through a throwaway module: `go install
+# module@version` also asks the proxy for the module's version list (to report deprecations),
+# which a proxy that serves pinned versions only refuses.
+API_LINTER_VERSION=v1.72.0
+if [ -x "$BIN/api-linter" ] && [ "$(cat "$BIN/.api-linter.version" 2>/dev/null)" = "$API_LINTER_VERSION" ]; then
+  step "api-linter present"
+else
+  step "go install api-linter@$API_LINTER_VERSION -> .helicase/bin"
+  tools=$(mktemp -d)
+  if ! out=$(cd "$tools" && go mod init helicase-tools 2>&1 &&
+    go get "github.com/googleapis/api-linter/cmd/api-linter@$API_LINTER_VERSION" 2>&1 &&
+    GOBIN="$BIN" go install github.com/googleapis/api-linter/cmd/api-linter 2>&1 </dev/null); then
+    printf '%s\n' "$out" >&2
+    rm -rf "$tools"
+    exit 1
+  fi
+  rm -rf "$tools"
+  echo "$API_LINTER_VERSION" >"$BIN/.api-linter.version"
+fi
 step "go mod download (clients/go)"
 (cd clients/go && go mod download </dev/null)
 # --- the composer (web/): npm packages, Chromium for its browser tests, web/dist ----------------

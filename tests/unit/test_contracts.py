@@ -8,9 +8,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from google.api import field_behavior_pb2
 from google.protobuf import json_format
+from google.protobuf.descriptor import Descriptor
 
-from helicase.v1 import event_pb2, workflow_pb2, workflow_service_pb2
+from helicase.v1 import (
+    event_pb2,
+    experiment_pb2,
+    resource_pb2,
+    schedule_pb2,
+    template_pb2,
+    workflow_pb2,
+    workflow_service_pb2,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,6 +51,52 @@ def test_buf_lint_is_clean() -> None:
     assert buf.exists(), "buf is missing: run `make install` (npm package @bufbuild/buf)"
     result = subprocess.run([str(buf), "lint"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_api_linter_is_clean_on_the_public_contracts() -> None:
+    linter = ROOT / ".helicase" / "bin" / "api-linter"
+    assert linter.exists(), "api-linter is missing: run `make install`"
+    public = sorted(f"helicase/v1/{p.name}" for p in (ROOT / "protos/helicase/v1").glob("*.proto"))
+    result = subprocess.run(
+        [str(linter), "--config", "api-linter.yaml", "--set-exit-status", *public],
+        cwd=ROOT / "protos",
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def behaviors(message: Descriptor, field: str) -> set[str]:
+    options = message.fields_by_name[field].GetOptions()
+    found = options.Extensions[field_behavior_pb2.field_behavior]
+    return {field_behavior_pb2.FieldBehavior.Name(b) for b in found}
+
+
+def test_server_assigned_fields_are_marked_output_only() -> None:
+    resources = [
+        workflow_pb2.Workflow.DESCRIPTOR,
+        schedule_pb2.Schedule.DESCRIPTOR,
+        template_pb2.WorkflowTemplate.DESCRIPTOR,
+        resource_pb2.ComputeResource.DESCRIPTOR,
+        resource_pb2.StorageResource.DESCRIPTOR,
+        resource_pb2.Credential.DESCRIPTOR,
+        experiment_pb2.Experiment.DESCRIPTOR,
+    ]
+    for message in resources:
+        for field in ("id", "create_time", "state", "update_time", "workflow_id"):
+            if field in message.fields_by_name:
+                assert "OUTPUT_ONLY" in behaviors(message, field), f"{message.name}.{field}"
+    task = workflow_pb2.Task.DESCRIPTOR
+    for field in ("state", "attempt", "participant", "start_time", "end_time", "outputs"):
+        assert behaviors(task, field) == {"OUTPUT_ONLY"}, f"Task.{field}"
+    assert behaviors(task, "id") == {"REQUIRED", "IMMUTABLE"}
+    assert behaviors(resource_pb2.Credential.DESCRIPTOR, "private_key") == {
+        "REQUIRED",
+        "INPUT_ONLY",
+    }
+    request = workflow_service_pb2.CreateWorkflowRequest.DESCRIPTOR
+    assert behaviors(request, "workflow") == {"REQUIRED"}
+    assert behaviors(request, "request_id") == {"OPTIONAL"}
 
 
 def test_committed_generated_code_is_fresh() -> None:
