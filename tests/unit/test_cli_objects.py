@@ -23,7 +23,7 @@ from helicase.cli._render_objects import (
     schedule_list,
     schedule_view,
 )
-from helicase.client._registry import RegistryCalls
+from helicase.client._schedules_resources_experiments import ScheduleResourceExperimentCalls
 from helicase.v1 import experiment_pb2, resource_pb2, schedule_pb2, workflow_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -197,7 +197,7 @@ def test_an_experiment_shows_its_job_outputs_and_failure() -> None:
     assert "job exited 3" in shown
 
 
-class _Scripted(RegistryCalls):
+class _Scripted(ScheduleResourceExperimentCalls):
     """GetExperiment answered from a script of states (no api)."""
 
     _timeout = 1.0

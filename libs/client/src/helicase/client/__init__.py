@@ -2,8 +2,8 @@
 schedules, resources and credentials, experiments)."""
 
 from helicase.client._client import HelicaseClient, load_workflow_request
-from helicase.client._registry import EXPERIMENT_TERMINAL
 from helicase.client._retry import NO_RETRY, RetryPolicy
+from helicase.client._schedules_resources_experiments import EXPERIMENT_TERMINAL
 
 __all__ = [
     "EXPERIMENT_TERMINAL",

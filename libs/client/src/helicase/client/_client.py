@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import json_format
 
-from helicase.client._registry import RegistryCalls
 from helicase.client._retry import RetryPolicy, call_with_retries, is_retryable
+from helicase.client._schedules_resources_experiments import ScheduleResourceExperimentCalls
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.grpc_server import channel
 from helicase.v1 import (
@@ -52,12 +52,12 @@ def load_workflow_request(
     return request
 
 
-class HelicaseClient(RegistryCalls):
+class HelicaseClient(ScheduleResourceExperimentCalls):
     """Client of the api at `addr` (default 127.0.0.1:50051).
 
     `timeout`: the deadline of each unary call, in seconds. `retry`: how calls are retried after
     UNAVAILABLE (RetryPolicy(); NO_RETRY to fail at once). Schedules, resources, credentials and
-    experiments: see RegistryCalls."""
+    experiments: see ScheduleResourceExperimentCalls."""
 
     def __init__(
         self,
@@ -72,7 +72,7 @@ class HelicaseClient(RegistryCalls):
         self._participants = participant_registry_pb2_grpc.ParticipantRegistryServiceStub(
             self._channel
         )
-        self._open_registry_stubs(self._channel)
+        self._open_schedule_resource_experiment_stubs(self._channel)
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self.addr = addr

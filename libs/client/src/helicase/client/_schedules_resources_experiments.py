@@ -35,13 +35,13 @@ def _request_id(given: str) -> str:
     return given or str(uuid.uuid4())
 
 
-class RegistryCalls:
+class ScheduleResourceExperimentCalls:
     """Schedules, compute/storage resources, credentials and experiments. Needs the host class
     to provide `_call` (retries) and `_timeout` (deadline, seconds)."""
 
     _timeout: float
 
-    def _open_registry_stubs(self, ch: grpc.aio.Channel) -> None:
+    def _open_schedule_resource_experiment_stubs(self, ch: grpc.aio.Channel) -> None:
         self._schedules = schedule_pb2_grpc.ScheduleServiceStub(ch)
         self._resources = resource_pb2_grpc.ResourceServiceStub(ch)
         self._experiments = experiment_pb2_grpc.ExperimentServiceStub(ch)
