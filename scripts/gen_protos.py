@@ -1,4 +1,4 @@
-"""Generate the Python code of protos/helicase/v1 into libs/common/src (with type stubs).
+"""Generate the Python code of protos/helicase/v1 into libs/protos/src (with type stubs).
 
 Only our files are generated: the vendored protos/google/api/field_behavior.proto that they
 import is googleapis-common-protos' `google.api.field_behavior_pb2` at run time.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
-OUT_ROOT = ROOT / "libs" / "common" / "src"
+OUT_ROOT = ROOT / "libs" / "protos" / "src"
 PACKAGE_DIR = Path("helicase") / "v1"
 
 

@@ -18,8 +18,6 @@ from google.protobuf import json_format
 
 from helicase.client._retry import RetryPolicy, call_with_retries, is_retryable
 from helicase.client._schedules_resources_experiments import ScheduleResourceExperimentCalls
-from helicase.common.events import WORKFLOW_TERMINAL
-from helicase.common.grpc_server import channel
 from helicase.v1 import (
     participant_registry_pb2,
     participant_registry_pb2_grpc,
@@ -29,6 +27,7 @@ from helicase.v1 import (
     workflow_service_pb2,
     workflow_service_pb2_grpc,
 )
+from helicase.wire import WORKFLOW_TERMINAL, channel
 
 T = TypeVar("T")
 

@@ -14,14 +14,12 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from helicase.common.states import TS, WS
 from helicase.v1 import event_pb2, participant_pb2
+from helicase.wire import WORKFLOW_TERMINAL as WORKFLOW_TERMINAL
 
 TASK_TERMINAL = frozenset(
     {TS.TASK_STATE_COMPLETED, TS.TASK_STATE_FAILED, TS.TASK_STATE_FATAL_FAILED,
      TS.TASK_STATE_TIMED_OUT, TS.TASK_STATE_CANCELED, TS.TASK_STATE_SKIPPED}
 )  # fmt: skip
-WORKFLOW_TERMINAL = frozenset(
-    {WS.WORKFLOW_STATE_COMPLETED, WS.WORKFLOW_STATE_FAILED, WS.WORKFLOW_STATE_CANCELED}
-)
 
 _OUTCOME = participant_pb2.TaskOutcome
 # The terminal task state each outcome reports; RESCHEDULE has none (the attempt runs again).

@@ -17,9 +17,12 @@ from grpc_reflection.v1alpha import reflection
 
 from helicase.common import metrics, tracing
 
+# The services' channels and limits are the public client's (helicase.wire, beside the stubs).
+from helicase.wire import MAX_MESSAGE_BYTES as MAX_MESSAGE_BYTES
+from helicase.wire import channel as channel
+
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 SERVER_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -156,24 +159,3 @@ async def run_until_stopped(
     if on_stop is not None:
         await on_stop()
     await server.stop(grace)
-
-
-RECONNECT_BACKOFF_MS = (200, 2_000)
-"""A channel's reconnect backoff (first, most). gRPC's own most is 120 s: a long-lived channel to
-a service restarted again and again (the chaos runs kill the api every 20 s or so) grew its
-backoff until its calls failed fast for minutes while the service was up."""
-
-
-def channel(addr: str) -> grpc.aio.Channel:
-    """A client channel with the suite's message size limits and reconnect backoff."""
-    first, most = RECONNECT_BACKOFF_MS
-    return grpc.aio.insecure_channel(
-        addr,
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.initial_reconnect_backoff_ms", first),
-            ("grpc.min_reconnect_backoff_ms", first),
-            ("grpc.max_reconnect_backoff_ms", most),
-        ],
-    )
