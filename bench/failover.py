@@ -26,7 +26,7 @@ from helicase.client import HelicaseClient, load_workflow_request
 from helicase.common.states import TS
 from helicase.devstack import Infra, InfraPorts
 from helicase.devstack.testing import RunningSuite, SuiteFactory, new_home, remove_home
-from helicase.v1 import event_pb2
+from helicase.internal.v1 import event_pb2
 
 ROOT = Path(__file__).resolve().parent
 

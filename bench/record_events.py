@@ -31,7 +31,8 @@ from helicase.common import events
 from helicase.common.states import TS
 from helicase.devstack import Postgres, free_port
 from helicase.devstack.testing import new_home, remove_home
-from helicase.v1 import event_pb2, workflow_pb2
+from helicase.internal.v1 import event_pb2
+from helicase.v1 import workflow_pb2
 
 LAG = 40  # tasks between one task's ASSIGNED and its RUNNING (and again to COMPLETED)
 

@@ -1,4 +1,6 @@
-"""Generate the Python code of protos/helicase/v1 into libs/protos/src (with type stubs).
+"""Generate the Python code of the contracts (with type stubs): the public protos/helicase/v1
+into libs/protos/src (package helicase-protos, what the client needs), the internal
+protos/helicase/internal/v1 into libs/common/src (the services').
 
 Only our files are generated: the vendored protos/google/api/field_behavior.proto that they
 import is googleapis-common-protos' `google.api.field_behavior_pb2` at run time.
@@ -18,13 +20,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
-OUT_ROOT = ROOT / "libs" / "protos" / "src"
-PACKAGE_DIR = Path("helicase") / "v1"
+PACKAGES = {  # proto package directory -> where its Python package goes
+    Path("helicase") / "v1": ROOT / "libs" / "protos" / "src",
+    Path("helicase") / "internal" / "v1": ROOT / "libs" / "common" / "src",
+}
 
 
-def generate(out_root: Path) -> None:
+def generate(package_dir: Path, out_root: Path) -> None:
     bin_dir = Path(sys.executable).parent
-    sources = (PROTO_ROOT / PACKAGE_DIR).glob("*.proto")
+    sources = (PROTO_ROOT / package_dir).glob("*.proto")
     protos = sorted(str(p.relative_to(PROTO_ROOT)) for p in sources)
     cmd = [
         sys.executable,
@@ -42,32 +46,38 @@ def generate(out_root: Path) -> None:
     done = subprocess.run(cmd, cwd=PROTO_ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         sys.exit(f"protoc failed:\n{done.stdout}{done.stderr}")
-    (out_root / PACKAGE_DIR / "__init__.py").write_text(
-        '"""Generated from protos/helicase/v1 by scripts/gen_protos.py; do not edit."""\n'
+    source = f"protos/{package_dir.as_posix()}"
+    (out_root / package_dir / "__init__.py").write_text(
+        f'"""Generated from {source} by scripts/gen_protos.py; do not edit."""\n'
     )
-    (out_root / PACKAGE_DIR / "py.typed").write_text("")
+    (out_root / package_dir / "py.typed").write_text("")
+
+
+def stale_files(package_dir: Path, out_root: Path) -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp) / package_dir
+        fresh.mkdir(parents=True)
+        generate(package_dir, Path(tmp))
+        cmp = filecmp.dircmp(fresh, out_root / package_dir)
+        return sorted(f"{package_dir}/{n}" for n in cmp.left_only + cmp.right_only + cmp.diff_files)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if committed code is stale")
     args = parser.parse_args()
-    target = OUT_ROOT / PACKAGE_DIR
     if not args.check:
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        generate(OUT_ROOT)
-        print(f"generated {len(list(target.iterdir()))} files in {target.relative_to(ROOT)}")
+        for package_dir, out_root in PACKAGES.items():
+            target = out_root / package_dir
+            shutil.rmtree(target, ignore_errors=True)
+            target.mkdir(parents=True)
+            generate(package_dir, out_root)
+            print(f"generated {len(list(target.iterdir()))} files in {target.relative_to(ROOT)}")
         return 0
-    with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp) / PACKAGE_DIR
-        fresh.mkdir(parents=True)
-        generate(Path(tmp))
-        cmp = filecmp.dircmp(fresh, target)
-        stale = cmp.left_only + cmp.right_only + cmp.diff_files
-        if stale:
-            print("generated code is stale (run `make proto`): " + ", ".join(sorted(stale)))
-            return 1
+    stale = [name for package, out in PACKAGES.items() for name in stale_files(package, out)]
+    if stale:
+        print("generated code is stale (run `make proto`): " + ", ".join(stale))
+        return 1
     print("generated code is up to date")
     return 0
 

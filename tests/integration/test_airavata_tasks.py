@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from helicase.devstack.testing import LoopbackCluster
+from helicase.internal.v1 import participant_pb2
 from helicase.participant.airavata import StaticCredentials, use_credential_store
 from helicase.participant.airavata._script import job_key
 from helicase.participant.runner import RunResult, run_task
 from helicase.participant.sdk import TASK_TYPES, TaskContext
-from helicase.v1 import participant_pb2
 
 Outcome = participant_pb2.TaskOutcome
 CREDENTIAL = "cred-test"

@@ -29,10 +29,8 @@ from helicase.common import events, topics, zkpaths
 from helicase.common.registry import ParticipantInfo, TaskTypeInfo, encode_task_type
 from helicase.common.states import TS, WS
 from helicase.common.status import field_violations
+from helicase.internal.v1 import command_pb2, event_pb2, event_pb2_grpc
 from helicase.v1 import (
-    command_pb2,
-    event_pb2,
-    event_pb2_grpc,
     task_type_pb2,
     task_type_pb2_grpc,
     workflow_service_pb2,

@@ -14,7 +14,8 @@ import pytest
 
 from helicase.client import HelicaseClient
 from helicase.common.states import TS, WS
-from helicase.v1 import event_pb2, workflow_pb2, workflow_service_pb2
+from helicase.internal.v1 import event_pb2
+from helicase.v1 import workflow_pb2, workflow_service_pb2
 from tests.integration.helpers import (
     gather_limited,
     request,

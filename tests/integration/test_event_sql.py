@@ -22,7 +22,8 @@ from helicase.api.events.store import EventStore
 from helicase.api.workflows.store import WorkflowStore
 from helicase.common import events
 from helicase.common.states import TS, WS
-from helicase.v1 import event_pb2, workflow_pb2
+from helicase.internal.v1 import event_pb2
+from helicase.v1 import workflow_pb2
 
 
 @pytest.fixture(scope="module")

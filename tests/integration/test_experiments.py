@@ -24,12 +24,7 @@ from helicase.common.status import field_violations
 from helicase.devstack import free_port
 from helicase.devstack.testing import LoopbackCluster
 from helicase.participant.airavata import TYPES
-from helicase.v1 import (
-    experiment_pb2,
-    experiment_pb2_grpc,
-    resource_pb2,
-    resource_pb2_grpc,
-)
+from helicase.v1 import experiment_pb2, experiment_pb2_grpc, resource_pb2, resource_pb2_grpc
 
 ES = experiment_pb2.ExperimentState
 TOKEN = "experiments-internal-token"

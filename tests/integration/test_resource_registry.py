@@ -13,6 +13,7 @@ import pytest
 
 from helicase.api.resources.credentials import new_master_key
 from helicase.common.status import field_violations
+from helicase.internal.v1 import credential_secret_pb2, credential_secret_pb2_grpc
 from helicase.v1 import resource_pb2, resource_pb2_grpc
 
 TOKEN = "internal-token-for-tests"
@@ -114,8 +115,8 @@ async def test_a_private_key_is_sealed_never_returned_and_resolved_only_with_the
         listed = await stub.ListCredentials(resource_pb2.ListCredentialsRequest())
         assert all(c.private_key == "" for c in listed.credentials)
 
-        secrets = resource_pb2_grpc.CredentialSecretServiceStub(channel)
-        ask = resource_pb2.ResolveCredentialRequest(id=cred.id)
+        secrets = credential_secret_pb2_grpc.CredentialSecretServiceStub(channel)
+        ask = credential_secret_pb2.ResolveCredentialRequest(id=cred.id)
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await secrets.ResolveCredential(ask)
         assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -17,7 +17,7 @@ from kazoo.client import KazooClient
 from helicase.client import HelicaseClient
 from helicase.common import zkpaths
 from helicase.common.states import TS
-from helicase.v1 import event_pb2
+from helicase.internal.v1 import event_pb2
 from tests.integration.helpers import request, run_to_end, state, task_states
 
 

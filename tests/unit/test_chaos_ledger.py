@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from helicase.devstack.chaos_ledger import Ledger
+from helicase.internal.v1 import participant_pb2
 from helicase.participant.observers import TaskEvent
-from helicase.v1 import participant_pb2
 
 
 def test_the_ledger_appends_one_json_line_per_task_event(tmp_path: Path) -> None:

@@ -30,7 +30,8 @@ def test_the_client_and_its_stubs_declare_only_grpcio_and_protobuf() -> None:
 def test_importing_the_client_loads_no_service_library() -> None:
     probe = (
         "import sys, helicase.client, helicase.v1.workflow_service_pb2_grpc\n"
-        "heavy = ('kazoo', 'confluent_kafka', 'sqlalchemy', 'helicase.common', 'jsonschema')\n"
+        "heavy = ('kazoo', 'confluent_kafka', 'sqlalchemy', 'jsonschema', 'helicase.common',\n"
+        "         'helicase.internal')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(heavy)))"
     )
     done = subprocess.run(

@@ -12,8 +12,8 @@ from google.api import field_behavior_pb2
 from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor
 
+from helicase.internal.v1 import event_pb2
 from helicase.v1 import (
-    event_pb2,
     experiment_pb2,
     resource_pb2,
     schedule_pb2,

@@ -19,7 +19,8 @@ from helicase.controller._codec import (
     stored_apart,
 )
 from helicase.controller.testing import Harness, assigns
-from helicase.v1 import participant_pb2, workflow_pb2
+from helicase.internal.v1 import participant_pb2
+from helicase.v1 import workflow_pb2
 
 TS = workflow_pb2.TaskState
 Outcome = participant_pb2.TaskOutcome

@@ -26,7 +26,8 @@ from helicase.controller import (
     WorkflowStatusChanged,
 )
 from helicase.controller.testing import Harness, assigns
-from helicase.v1 import participant_pb2, workflow_pb2
+from helicase.internal.v1 import participant_pb2
+from helicase.v1 import workflow_pb2
 
 TS = workflow_pb2.TaskState
 WS = workflow_pb2.WorkflowState

@@ -21,7 +21,8 @@ from helicase.controller import (
 )
 from helicase.controller._retry import RetrySettings
 from helicase.controller.testing import Harness
-from helicase.v1 import participant_pb2, workflow_pb2
+from helicase.internal.v1 import participant_pb2
+from helicase.v1 import workflow_pb2
 
 TS = workflow_pb2.TaskState
 WS = workflow_pb2.WorkflowState

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helicase.internal.v1 import participant_pb2
 from helicase.participant.results import Unacked, key_of
-from helicase.v1 import participant_pb2
 
 
 def ref(task: int, attempt: int = 1) -> participant_pb2.TaskRef:

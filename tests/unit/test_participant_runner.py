@@ -11,6 +11,7 @@ import pytest
 
 from helicase.common import events
 from helicase.common.errors import NonRetryableError
+from helicase.internal.v1 import participant_pb2
 from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
 from helicase.participant.runner import (
     MAX_OUTPUT_BYTES,
@@ -19,7 +20,7 @@ from helicase.participant.runner import (
     run_task,
 )
 from helicase.participant.sdk import TASK_TYPES, Reschedule, RunFn, TaskContext, TaskType
-from helicase.v1 import participant_pb2, workflow_pb2
+from helicase.v1 import workflow_pb2
 
 Outcome = participant_pb2.TaskOutcome
 ANY_SCHEMA: dict[str, Any] = {"type": "object"}

@@ -10,9 +10,9 @@ import pytest
 from pydantic import Field
 
 from helicase.common.errors import NonRetryableError
+from helicase.internal.v1 import participant_pb2
 from helicase.participant.runner import params_error, run_task
 from helicase.participant.sdk import TASK_TYPES, Params, TaskContext, task_type
-from helicase.v1 import participant_pb2
 
 Outcome = participant_pb2.TaskOutcome
 

@@ -15,11 +15,11 @@ import pytest
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
 from helicase.common.states import TS
+from helicase.internal.v1 import event_pb2, participant_pb2, participant_pb2_grpc
 from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
 from helicase.participant.observers import TaskEvent
 from helicase.participant.sdk import TASK_TYPES
 from helicase.participant.session import Participant
-from helicase.v1 import event_pb2, participant_pb2, participant_pb2_grpc
 
 Outcome = participant_pb2.TaskOutcome
 

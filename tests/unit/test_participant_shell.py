@@ -10,10 +10,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from helicase.internal.v1 import participant_pb2
 from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
 from helicase.participant.runner import RunResult, run_task
 from helicase.participant.sdk import TASK_TYPES, TaskContext
-from helicase.v1 import participant_pb2
 
 Outcome = participant_pb2.TaskOutcome
 

@@ -31,11 +31,12 @@ from kazoo.exceptions import NodeExistsError, NoNodeError
 from helicase.common import ownership, zkpaths
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.states import WS
+from helicase.internal.v1 import command_pb2, controller_pb2
 from helicase.scheduler.admission import Admission
 from helicase.scheduler.controller_client import WorkflowUnknown
 from helicase.scheduler.offsets import CommitTracker
 from helicase.scheduler.workflows import Workflows
-from helicase.v1 import command_pb2, controller_pb2, workflow_pb2, workflow_service_pb2
+from helicase.v1 import workflow_pb2, workflow_service_pb2
 
 PARTITION = ("commands", 0)
 WORKFLOWS = [f"w{i}" for i in range(4)]

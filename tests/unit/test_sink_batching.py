@@ -6,9 +6,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from helicase.common import events
+from helicase.internal.v1 import event_pb2
 from helicase.sink.batching import Record, blamed_indices, build_batch
 from helicase.sink.recorder import Rejected, store_isolating_rejects
-from helicase.v1 import event_pb2, workflow_pb2
+from helicase.v1 import workflow_pb2
 
 T = "helicase.events"
 

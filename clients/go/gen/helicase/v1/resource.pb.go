@@ -1348,107 +1348,6 @@ func (x *ListCredentialsResponse) GetNextPageToken() string {
 	return ""
 }
 
-// Request of CredentialSecretService.ResolveCredential.
-type ResolveCredentialRequest struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The credential's id.
-	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ResolveCredentialRequest) Reset() {
-	*x = ResolveCredentialRequest{}
-	mi := &file_helicase_v1_resource_proto_msgTypes[21]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ResolveCredentialRequest) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ResolveCredentialRequest) ProtoMessage() {}
-
-func (x *ResolveCredentialRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_resource_proto_msgTypes[21]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ResolveCredentialRequest.ProtoReflect.Descriptor instead.
-func (*ResolveCredentialRequest) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_resource_proto_rawDescGZIP(), []int{21}
-}
-
-func (x *ResolveCredentialRequest) GetId() string {
-	if x != nil {
-		return x.Id
-	}
-	return ""
-}
-
-// Response of CredentialSecretService.ResolveCredential.
-type ResolveCredentialResponse struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// The credential's id.
-	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// The decrypted private key.
-	PrivateKey    string `protobuf:"bytes,2,opt,name=private_key,json=privateKey,proto3" json:"private_key,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *ResolveCredentialResponse) Reset() {
-	*x = ResolveCredentialResponse{}
-	mi := &file_helicase_v1_resource_proto_msgTypes[22]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *ResolveCredentialResponse) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*ResolveCredentialResponse) ProtoMessage() {}
-
-func (x *ResolveCredentialResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_resource_proto_msgTypes[22]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use ResolveCredentialResponse.ProtoReflect.Descriptor instead.
-func (*ResolveCredentialResponse) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_resource_proto_rawDescGZIP(), []int{22}
-}
-
-func (x *ResolveCredentialResponse) GetId() string {
-	if x != nil {
-		return x.Id
-	}
-	return ""
-}
-
-func (x *ResolveCredentialResponse) GetPrivateKey() string {
-	if x != nil {
-		return x.PrivateKey
-	}
-	return ""
-}
-
 var File_helicase_v1_resource_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_resource_proto_rawDesc = "" +
@@ -1546,13 +1445,7 @@ const file_helicase_v1_resource_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\"|\n" +
 	"\x17ListCredentialsResponse\x129\n" +
 	"\vcredentials\x18\x01 \x03(\v2\x17.helicase.v1.CredentialR\vcredentials\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"0\n" +
-	"\x18ResolveCredentialRequest\x12\x14\n" +
-	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\"L\n" +
-	"\x19ResolveCredentialResponse\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
-	"\vprivate_key\x18\x02 \x01(\tR\n" +
-	"privateKey*Z\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*Z\n" +
 	"\vBatchSystem\x12\x1c\n" +
 	"\x18BATCH_SYSTEM_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12BATCH_SYSTEM_SLURM\x10\x01\x12\x15\n" +
@@ -1566,9 +1459,7 @@ const file_helicase_v1_resource_proto_rawDesc = "" +
 	"\x14ListStorageResources\x12(.helicase.v1.ListStorageResourcesRequest\x1a).helicase.v1.ListStorageResourcesResponse\x12_\n" +
 	"\x10CreateCredential\x12$.helicase.v1.CreateCredentialRequest\x1a%.helicase.v1.CreateCredentialResponse\x12V\n" +
 	"\rGetCredential\x12!.helicase.v1.GetCredentialRequest\x1a\".helicase.v1.GetCredentialResponse\x12\\\n" +
-	"\x0fListCredentials\x12#.helicase.v1.ListCredentialsRequest\x1a$.helicase.v1.ListCredentialsResponse2}\n" +
-	"\x17CredentialSecretService\x12b\n" +
-	"\x11ResolveCredential\x12%.helicase.v1.ResolveCredentialRequest\x1a&.helicase.v1.ResolveCredentialResponseB\xb1\x01\n" +
+	"\x0fListCredentials\x12#.helicase.v1.ListCredentialsRequest\x1a$.helicase.v1.ListCredentialsResponseB\xb1\x01\n" +
 	"\x0fcom.helicase.v1B\rResourceProtoP\x01ZBgithub.com/helicase/helicase/clients/go/gen/helicase/v1;helicasev1\xa2\x02\x03HXX\xaa\x02\vHelicase.V1\xca\x02\vHelicase\\V1\xe2\x02\x17Helicase\\V1\\GPBMetadata\xea\x02\fHelicase::V1b\x06proto3"
 
 var (
@@ -1584,7 +1475,7 @@ func file_helicase_v1_resource_proto_rawDescGZIP() []byte {
 }
 
 var file_helicase_v1_resource_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_helicase_v1_resource_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_helicase_v1_resource_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_helicase_v1_resource_proto_goTypes = []any{
 	(BatchSystem)(0),                      // 0: helicase.v1.BatchSystem
 	(*ComputeResource)(nil),               // 1: helicase.v1.ComputeResource
@@ -1608,15 +1499,13 @@ var file_helicase_v1_resource_proto_goTypes = []any{
 	(*GetCredentialResponse)(nil),         // 19: helicase.v1.GetCredentialResponse
 	(*ListCredentialsRequest)(nil),        // 20: helicase.v1.ListCredentialsRequest
 	(*ListCredentialsResponse)(nil),       // 21: helicase.v1.ListCredentialsResponse
-	(*ResolveCredentialRequest)(nil),      // 22: helicase.v1.ResolveCredentialRequest
-	(*ResolveCredentialResponse)(nil),     // 23: helicase.v1.ResolveCredentialResponse
-	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
+	(*timestamppb.Timestamp)(nil),         // 22: google.protobuf.Timestamp
 }
 var file_helicase_v1_resource_proto_depIdxs = []int32{
 	0,  // 0: helicase.v1.ComputeResource.batch_system:type_name -> helicase.v1.BatchSystem
-	24, // 1: helicase.v1.ComputeResource.create_time:type_name -> google.protobuf.Timestamp
-	24, // 2: helicase.v1.StorageResource.create_time:type_name -> google.protobuf.Timestamp
-	24, // 3: helicase.v1.Credential.create_time:type_name -> google.protobuf.Timestamp
+	22, // 1: helicase.v1.ComputeResource.create_time:type_name -> google.protobuf.Timestamp
+	22, // 2: helicase.v1.StorageResource.create_time:type_name -> google.protobuf.Timestamp
+	22, // 3: helicase.v1.Credential.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 4: helicase.v1.CreateComputeResourceRequest.compute_resource:type_name -> helicase.v1.ComputeResource
 	1,  // 5: helicase.v1.CreateComputeResourceResponse.compute_resource:type_name -> helicase.v1.ComputeResource
 	1,  // 6: helicase.v1.GetComputeResourceResponse.compute_resource:type_name -> helicase.v1.ComputeResource
@@ -1638,19 +1527,17 @@ var file_helicase_v1_resource_proto_depIdxs = []int32{
 	16, // 22: helicase.v1.ResourceService.CreateCredential:input_type -> helicase.v1.CreateCredentialRequest
 	18, // 23: helicase.v1.ResourceService.GetCredential:input_type -> helicase.v1.GetCredentialRequest
 	20, // 24: helicase.v1.ResourceService.ListCredentials:input_type -> helicase.v1.ListCredentialsRequest
-	22, // 25: helicase.v1.CredentialSecretService.ResolveCredential:input_type -> helicase.v1.ResolveCredentialRequest
-	5,  // 26: helicase.v1.ResourceService.CreateComputeResource:output_type -> helicase.v1.CreateComputeResourceResponse
-	7,  // 27: helicase.v1.ResourceService.GetComputeResource:output_type -> helicase.v1.GetComputeResourceResponse
-	9,  // 28: helicase.v1.ResourceService.ListComputeResources:output_type -> helicase.v1.ListComputeResourcesResponse
-	11, // 29: helicase.v1.ResourceService.CreateStorageResource:output_type -> helicase.v1.CreateStorageResourceResponse
-	13, // 30: helicase.v1.ResourceService.GetStorageResource:output_type -> helicase.v1.GetStorageResourceResponse
-	15, // 31: helicase.v1.ResourceService.ListStorageResources:output_type -> helicase.v1.ListStorageResourcesResponse
-	17, // 32: helicase.v1.ResourceService.CreateCredential:output_type -> helicase.v1.CreateCredentialResponse
-	19, // 33: helicase.v1.ResourceService.GetCredential:output_type -> helicase.v1.GetCredentialResponse
-	21, // 34: helicase.v1.ResourceService.ListCredentials:output_type -> helicase.v1.ListCredentialsResponse
-	23, // 35: helicase.v1.CredentialSecretService.ResolveCredential:output_type -> helicase.v1.ResolveCredentialResponse
-	26, // [26:36] is the sub-list for method output_type
-	16, // [16:26] is the sub-list for method input_type
+	5,  // 25: helicase.v1.ResourceService.CreateComputeResource:output_type -> helicase.v1.CreateComputeResourceResponse
+	7,  // 26: helicase.v1.ResourceService.GetComputeResource:output_type -> helicase.v1.GetComputeResourceResponse
+	9,  // 27: helicase.v1.ResourceService.ListComputeResources:output_type -> helicase.v1.ListComputeResourcesResponse
+	11, // 28: helicase.v1.ResourceService.CreateStorageResource:output_type -> helicase.v1.CreateStorageResourceResponse
+	13, // 29: helicase.v1.ResourceService.GetStorageResource:output_type -> helicase.v1.GetStorageResourceResponse
+	15, // 30: helicase.v1.ResourceService.ListStorageResources:output_type -> helicase.v1.ListStorageResourcesResponse
+	17, // 31: helicase.v1.ResourceService.CreateCredential:output_type -> helicase.v1.CreateCredentialResponse
+	19, // 32: helicase.v1.ResourceService.GetCredential:output_type -> helicase.v1.GetCredentialResponse
+	21, // 33: helicase.v1.ResourceService.ListCredentials:output_type -> helicase.v1.ListCredentialsResponse
+	25, // [25:34] is the sub-list for method output_type
+	16, // [16:25] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
 	16, // [16:16] is the sub-list for extension extendee
 	0,  // [0:16] is the sub-list for field type_name
@@ -1667,9 +1554,9 @@ func file_helicase_v1_resource_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_helicase_v1_resource_proto_rawDesc), len(file_helicase_v1_resource_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   21,
 			NumExtensions: 0,
-			NumServices:   2,
+			NumServices:   1,
 		},
 		GoTypes:           file_helicase_v1_resource_proto_goTypes,
 		DependencyIndexes: file_helicase_v1_resource_proto_depIdxs,

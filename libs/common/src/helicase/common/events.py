@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from helicase.common.states import TS, WS
-from helicase.v1 import event_pb2, participant_pb2
+from helicase.internal.v1 import event_pb2, participant_pb2
 from helicase.wire import WORKFLOW_TERMINAL as WORKFLOW_TERMINAL
 
 TASK_TERMINAL = frozenset(

@@ -20,7 +20,7 @@ from helicase.devstack._chaos_model import (
     ts_name,
     ws_name,
 )
-from helicase.v1 import event_pb2
+from helicase.internal.v1 import event_pb2
 
 
 def check_states(submitted: Sequence[Submitted], report: ChaosReport) -> None:

@@ -15,8 +15,8 @@ import os
 import time
 
 from helicase.devstack.settings import CHAOS_LEDGER
+from helicase.internal.v1 import participant_pb2
 from helicase.participant.observers import TaskEvent, observe
-from helicase.v1 import participant_pb2
 
 log = logging.getLogger(__name__)
 

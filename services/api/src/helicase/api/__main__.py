@@ -33,9 +33,13 @@ from helicase.api.workflows.store import WorkflowStore
 from helicase.api.workflows.validation import Limits
 from helicase.common import kafka, observability, zk
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
-from helicase.v1 import (
+from helicase.internal.v1 import (
+    credential_secret_pb2,
+    credential_secret_pb2_grpc,
     event_pb2,
     event_pb2_grpc,
+)
+from helicase.v1 import (
     experiment_pb2,
     experiment_pb2_grpc,
     participant_registry_pb2,
@@ -66,7 +70,7 @@ SERVICES = [
 # The resources (compute, storage, credentials), their internal key service and experiments.
 SERVICES += [
     resource_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
-    resource_pb2.DESCRIPTOR.services_by_name["CredentialSecretService"].full_name,
+    credential_secret_pb2.DESCRIPTOR.services_by_name["CredentialSecretService"].full_name,
     experiment_pb2.DESCRIPTOR.services_by_name["ExperimentService"].full_name,
 ]
 
@@ -106,7 +110,7 @@ async def serve(config: ApiConfig) -> None:
             TemplateService(TemplateStore(engine), task_types, config.max_tasks), server
         )
         resource_pb2_grpc.add_ResourceServiceServicer_to_server(ResourceService(resources), server)
-        resource_pb2_grpc.add_CredentialSecretServiceServicer_to_server(
+        credential_secret_pb2_grpc.add_CredentialSecretServiceServicer_to_server(
             CredentialSecretService(resources, credential_config.internal_token), server
         )
         experiment_pb2_grpc.add_ExperimentServiceServicer_to_server(

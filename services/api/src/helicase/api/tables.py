@@ -83,7 +83,7 @@ events = Table(
     Column("workflow_id", Uuid, nullable=False),
     Column("time", DateTime(timezone=True), nullable=False),
     Column("source", Text, nullable=False),
-    Column("payload", LargeBinary, nullable=False),  # helicase.v1.Event
+    Column("payload", LargeBinary, nullable=False),  # helicase.internal.v1.Event
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("events_workflow", "workflow_id"),
 )

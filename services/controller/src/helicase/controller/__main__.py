@@ -18,7 +18,12 @@ from helicase.controller._registry import RegistryWatch
 from helicase.controller._service import ControllerService, Leadership, ParticipantService
 from helicase.controller._stimuli import LeadershipTaken
 from helicase.controller._store import StateStore
-from helicase.v1 import controller_pb2, controller_pb2_grpc, participant_pb2, participant_pb2_grpc
+from helicase.internal.v1 import (
+    controller_pb2,
+    controller_pb2_grpc,
+    participant_pb2,
+    participant_pb2_grpc,
+)
 
 log = logging.getLogger("helicase.controller")
 # SERVING only while this process leads; the process itself ("") is SERVING while it runs.

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from helicase.controller._stimuli import Ref
-from helicase.v1 import controller_pb2, event_pb2
+from helicase.internal.v1 import controller_pb2, event_pb2
 
 # Timer kinds (StartTimer.kind / TimerFired.kind) and their keys.
 RETRY = "retry"  # (workflow id, task id, failed attempt): start the next attempt

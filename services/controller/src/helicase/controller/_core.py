@@ -41,7 +41,8 @@ from helicase.controller._stimuli import (
     TimerFired,
 )
 from helicase.controller._store import Fenced, StateStore
-from helicase.v1 import controller_pb2, participant_pb2, workflow_pb2
+from helicase.internal.v1 import controller_pb2, participant_pb2
+from helicase.v1 import workflow_pb2
 
 log = logging.getLogger(__name__)
 Reply = participant_pb2.ConnectResponse

@@ -39,7 +39,8 @@ from helicase.controller._stimuli import (
     WorkflowSubmitted,
 )
 from helicase.controller._workflow import TS, WS, Ref, WorkflowRun
-from helicase.v1 import participant_pb2, workflow_pb2
+from helicase.internal.v1 import participant_pb2
+from helicase.v1 import workflow_pb2
 
 Outcome = participant_pb2.TaskOutcome
 CONTINUE = workflow_pb2.FailurePolicy.FAILURE_POLICY_CONTINUE

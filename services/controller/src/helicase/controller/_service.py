@@ -30,7 +30,12 @@ from helicase.controller._stimuli import (
     WorkflowSubmitted,
 )
 from helicase.controller._workflow import WorkflowRun, status_of
-from helicase.v1 import controller_pb2, controller_pb2_grpc, participant_pb2, participant_pb2_grpc
+from helicase.internal.v1 import (
+    controller_pb2,
+    controller_pb2_grpc,
+    participant_pb2,
+    participant_pb2_grpc,
+)
 
 log = logging.getLogger(__name__)
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
@@ -113,8 +118,8 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
         )
 
     async def CancelWorkflow(
-        self, request: controller_pb2.ControllerServiceCancelWorkflowRequest, context: Context
-    ) -> controller_pb2.ControllerServiceCancelWorkflowResponse:
+        self, request: controller_pb2.CancelWorkflowRequest, context: Context
+    ) -> controller_pb2.CancelWorkflowResponse:
         core = await self._leadership.require(context)
         await _known(core, request.workflow_id, context)
         await self._leadership.call(
@@ -128,18 +133,18 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
             ),
         )
         workflow = await _known(core, request.workflow_id, context)
-        return controller_pb2.ControllerServiceCancelWorkflowResponse(status=status_of(workflow))
+        return controller_pb2.CancelWorkflowResponse(status=status_of(workflow))
 
     async def WatchWorkflow(
-        self, request: controller_pb2.ControllerServiceWatchWorkflowRequest, context: Context
-    ) -> AsyncIterator[controller_pb2.ControllerServiceWatchWorkflowResponse]:
+        self, request: controller_pb2.WatchWorkflowRequest, context: Context
+    ) -> AsyncIterator[controller_pb2.WatchWorkflowResponse]:
         core = await self._leadership.require(context)
         workflow = await _known(core, request.workflow_id, context)
         queue = core.watch(request.workflow_id)
         try:
             status: controller_pb2.WorkflowStatus | None = status_of(workflow)
             while status is not None:
-                yield controller_pb2.ControllerServiceWatchWorkflowResponse(status=status)
+                yield controller_pb2.WatchWorkflowResponse(status=status)
                 if status.state in WORKFLOW_TERMINAL:
                     return
                 status = await queue.get()

@@ -39,7 +39,7 @@ class TaskStarted(Stimulus):
 class TaskResultReceived(Stimulus):
     participant: str
     ref: Ref
-    outcome: int  # helicase.v1.TaskOutcome
+    outcome: int  # helicase.internal.v1.TaskOutcome
     message: str = ""
     outputs: dict[str, Any] | None = None
     reschedule_after: float = 0.0

@@ -12,7 +12,8 @@ from typing import Any
 
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.controller._dag import Definition
-from helicase.v1 import controller_pb2, workflow_pb2
+from helicase.internal.v1 import controller_pb2
+from helicase.v1 import workflow_pb2
 
 TS = workflow_pb2.TaskState
 WS = workflow_pb2.WorkflowState

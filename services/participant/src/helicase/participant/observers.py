@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from helicase.v1 import participant_pb2
+from helicase.internal.v1 import participant_pb2
 
 log = logging.getLogger(__name__)
 

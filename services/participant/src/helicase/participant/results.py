@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helicase.v1 import participant_pb2
+from helicase.internal.v1 import participant_pb2
 
 Key = tuple[str, str, int, int]
 

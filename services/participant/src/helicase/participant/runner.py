@@ -13,8 +13,8 @@ from typing import Any
 import jsonschema
 
 from helicase.common.errors import NonRetryableError
+from helicase.internal.v1 import participant_pb2
 from helicase.participant.sdk import Reschedule, TaskContext, TaskType
-from helicase.v1 import participant_pb2
 
 Outcome = participant_pb2.TaskOutcome
 MAX_OUTPUT_BYTES = 64 * 1024

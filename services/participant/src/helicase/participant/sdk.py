@@ -33,7 +33,7 @@ import pydantic
 
 from helicase.common.errors import NonRetryableError
 from helicase.common.registry import TaskTypeInfo
-from helicase.v1 import participant_pb2
+from helicase.internal.v1 import participant_pb2
 
 __all__ = [
     "NonRetryableError",

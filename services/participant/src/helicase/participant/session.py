@@ -19,12 +19,13 @@ from helicase.common.batching import take_queued
 from helicase.common.grpc_server import channel
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
+from helicase.internal.v1 import participant_pb2, participant_pb2_grpc
 from helicase.participant import metrics
 from helicase.participant.observers import TaskEvent, TaskEventKind, TaskObserver, installed, notify
 from helicase.participant.results import Key, Unacked, key_of
 from helicase.participant.runner import RunResult, run_task
 from helicase.participant.sdk import TaskContext, TaskType
-from helicase.v1 import participant_pb2, participant_pb2_grpc, workflow_pb2
+from helicase.v1 import workflow_pb2
 
 log = logging.getLogger(__name__)
 Outcome = participant_pb2.TaskOutcome

@@ -13,9 +13,9 @@ from google.protobuf.message import DecodeError
 
 from helicase.common import kafka, topics, tracing
 from helicase.common.config import CommonConfig
+from helicase.internal.v1 import command_pb2
 from helicase.scheduler.offsets import CommitTracker, Partition
 from helicase.scheduler.workflows import Workflows
-from helicase.v1 import command_pb2
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from helicase.common import tracing
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.grpc_server import channel
 from helicase.common.leader import LeaderWatch
-from helicase.v1 import controller_pb2, controller_pb2_grpc
+from helicase.internal.v1 import controller_pb2, controller_pb2_grpc
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -85,9 +85,7 @@ class Controller:
         )
 
     async def cancel(self, workflow_id: str, reason: str) -> None:
-        request = controller_pb2.ControllerServiceCancelWorkflowRequest(
-            workflow_id=workflow_id, reason=reason
-        )
+        request = controller_pb2.CancelWorkflowRequest(workflow_id=workflow_id, reason=reason)
         await self.call(lambda s: s.CancelWorkflow(request, timeout=CALL_TIMEOUT), "cancel")
 
     async def release(self, workflow_id: str) -> None:
@@ -96,7 +94,7 @@ class Controller:
 
     async def watch(self, workflow_id: str) -> AsyncIterator[controller_pb2.WorkflowStatus]:
         """Every status change until the terminal one, across leader changes."""
-        request = controller_pb2.ControllerServiceWatchWorkflowRequest(workflow_id=workflow_id)
+        request = controller_pb2.WatchWorkflowRequest(workflow_id=workflow_id)
         backoff = 0.1
         while True:
             addr = await self._leader.wait_for_leader()

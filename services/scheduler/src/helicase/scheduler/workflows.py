@@ -16,10 +16,11 @@ from kazoo.client import KazooClient
 from helicase.common import events, ownership, topics
 from helicase.common.kafka import AsyncProducer
 from helicase.common.states import WS
+from helicase.internal.v1 import command_pb2, controller_pb2
 from helicase.scheduler import metrics
 from helicase.scheduler.admission import Admission
 from helicase.scheduler.controller_client import Controller, WorkflowUnknown
-from helicase.v1 import command_pb2, controller_pb2, workflow_pb2, workflow_service_pb2
+from helicase.v1 import workflow_pb2, workflow_service_pb2
 from helicase.v1 import workflow_service_pb2_grpc as wf_grpc
 
 log = logging.getLogger(__name__)

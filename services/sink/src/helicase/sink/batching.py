@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError
 
-from helicase.v1 import event_pb2
+from helicase.internal.v1 import event_pb2
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def decode(value: bytes | None) -> tuple[event_pb2.Event | None, str]:
     try:
         event.ParseFromString(value)
     except DecodeError as exc:
-        return None, f"not a helicase.v1.Event: {exc}"
+        return None, f"not a helicase.internal.v1.Event: {exc}"
     if not event.event_id:
         return None, "event has no event_id"
     return event, ""

@@ -12,8 +12,8 @@ from datetime import timedelta
 import grpc
 
 from helicase.common.status import field_violations
+from helicase.internal.v1 import event_pb2, event_pb2_grpc
 from helicase.sink.batching import blamed_indices, halves
-from helicase.v1 import event_pb2, event_pb2_grpc
 
 log = logging.getLogger(__name__)
 

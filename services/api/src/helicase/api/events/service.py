@@ -11,7 +11,7 @@ from helicase.api.notify import ChangeNotifier
 from helicase.common.errors import FieldViolation, InvalidArgument
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.states import WS
-from helicase.v1 import event_pb2, event_pb2_grpc
+from helicase.internal.v1 import event_pb2, event_pb2_grpc
 
 WS_NAMES: dict[int, str] = {
     int(value): name.removeprefix("WORKFLOW_STATE_") for name, value in WS.items()

@@ -25,7 +25,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from helicase.api.events import projection
-from helicase.v1 import event_pb2
+from helicase.internal.v1 import event_pb2
 
 INSERT_EVENTS = text(
     """

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from helicase.api.events import projection, sql
 from helicase.api.tables import workflows
-from helicase.v1 import event_pb2
+from helicase.internal.v1 import event_pb2
 
 
 def event_row(event: event_pb2.Event) -> dict[str, Any]:

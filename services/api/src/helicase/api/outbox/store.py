@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from helicase.api.tables import outbox
 from helicase.common import events as ev
 from helicase.common import topics, tracing
-from helicase.v1 import command_pb2
+from helicase.internal.v1 import command_pb2
 
 
 class OutboxRow(NamedTuple):

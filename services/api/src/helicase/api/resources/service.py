@@ -16,6 +16,7 @@ from helicase.api.resources.validation import (
     validate_credential,
     validate_storage,
 )
+from helicase.internal.v1 import credential_secret_pb2, credential_secret_pb2_grpc
 from helicase.v1 import resource_pb2, resource_pb2_grpc
 
 
@@ -101,7 +102,7 @@ def bearer_token(context: Context) -> str:
     return ""
 
 
-class CredentialSecretService(resource_pb2_grpc.CredentialSecretServiceServicer):
+class CredentialSecretService(credential_secret_pb2_grpc.CredentialSecretServiceServicer):
     """Internal: participants fetch a private key with the shared token."""
 
     def __init__(self, store: ResourceStore, token: str) -> None:
@@ -109,10 +110,10 @@ class CredentialSecretService(resource_pb2_grpc.CredentialSecretServiceServicer)
         self._token = token
 
     async def ResolveCredential(
-        self, request: resource_pb2.ResolveCredentialRequest, context: Context
-    ) -> resource_pb2.ResolveCredentialResponse:
+        self, request: credential_secret_pb2.ResolveCredentialRequest, context: Context
+    ) -> credential_secret_pb2.ResolveCredentialResponse:
         presented = bearer_token(context)
         if not self._token or not hmac.compare_digest(presented.encode(), self._token.encode()):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "internal token required")
         key = await self._store.private_key(request.id)
-        return resource_pb2.ResolveCredentialResponse(id=request.id, private_key=key)
+        return credential_secret_pb2.ResolveCredentialResponse(id=request.id, private_key=key)

@@ -18,7 +18,8 @@ from helicase.api.tables import events, task_attempts, tasks, workflows
 from helicase.common import events as ev
 from helicase.common.errors import FailedPrecondition, NotFound
 from helicase.common.states import WS
-from helicase.v1 import command_pb2, workflow_pb2
+from helicase.internal.v1 import command_pb2
+from helicase.v1 import workflow_pb2
 
 FINISHED = (WS.WORKFLOW_STATE_COMPLETED, WS.WORKFLOW_STATE_FAILED)
 STOPPING = (WS.WORKFLOW_STATE_CANCELING, WS.WORKFLOW_STATE_CANCELED)

@@ -8,7 +8,7 @@ import grpc
 
 from helicase.common.config import API_ADDR, INTERNAL_TOKEN
 from helicase.common.errors import NonRetryableError
-from helicase.v1 import resource_pb2, resource_pb2_grpc
+from helicase.internal.v1 import credential_secret_pb2, credential_secret_pb2_grpc
 
 CALL_TIMEOUT = 10.0
 FATAL_CODES = (
@@ -37,10 +37,10 @@ class ApiCredentials:
             raise NonRetryableError("HELICASE_INTERNAL_TOKEN is not set on this participant")
         if self._channel is None:
             self._channel = grpc.aio.insecure_channel(self.api_addr)
-        stub = resource_pb2_grpc.CredentialSecretServiceStub(self._channel)
+        stub = credential_secret_pb2_grpc.CredentialSecretServiceStub(self._channel)
         try:
             reply = await stub.ResolveCredential(
-                resource_pb2.ResolveCredentialRequest(id=credential_id),
+                credential_secret_pb2.ResolveCredentialRequest(id=credential_id),
                 metadata=(("authorization", f"Bearer {self.token}"),),
                 timeout=CALL_TIMEOUT,
             )

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from helicase.v1 import participant_pb2 as helicase_dot_v1_dot_participant__pb2
+from helicase.internal.v1 import participant_pb2 as helicase_dot_internal_dot_v1_dot_participant__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in helicase/v1/participant_pb2_grpc.py depends on'
+        + ' but the generated code in helicase/internal/v1/participant_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,9 +36,9 @@ class ParticipantServiceStub:
             channel: A grpc.Channel.
         """
         self.Connect = channel.stream_stream(
-                '/helicase.v1.ParticipantService/Connect',
-                request_serializer=helicase_dot_v1_dot_participant__pb2.ConnectRequest.SerializeToString,
-                response_deserializer=helicase_dot_v1_dot_participant__pb2.ConnectResponse.FromString,
+                '/helicase.internal.v1.ParticipantService/Connect',
+                request_serializer=helicase_dot_internal_dot_v1_dot_participant__pb2.ConnectRequest.SerializeToString,
+                response_deserializer=helicase_dot_internal_dot_v1_dot_participant__pb2.ConnectResponse.FromString,
                 _registered_method=True)
 
 
@@ -59,14 +59,14 @@ def add_ParticipantServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Connect': grpc.stream_stream_rpc_method_handler(
                     servicer.Connect,
-                    request_deserializer=helicase_dot_v1_dot_participant__pb2.ConnectRequest.FromString,
-                    response_serializer=helicase_dot_v1_dot_participant__pb2.ConnectResponse.SerializeToString,
+                    request_deserializer=helicase_dot_internal_dot_v1_dot_participant__pb2.ConnectRequest.FromString,
+                    response_serializer=helicase_dot_internal_dot_v1_dot_participant__pb2.ConnectResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'helicase.v1.ParticipantService', rpc_method_handlers)
+            'helicase.internal.v1.ParticipantService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('helicase.v1.ParticipantService', rpc_method_handlers)
+    server.add_registered_method_handlers('helicase.internal.v1.ParticipantService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
@@ -88,9 +88,9 @@ class ParticipantService:
         return grpc.experimental.stream_stream(
             request_iterator,
             target,
-            '/helicase.v1.ParticipantService/Connect',
-            helicase_dot_v1_dot_participant__pb2.ConnectRequest.SerializeToString,
-            helicase_dot_v1_dot_participant__pb2.ConnectResponse.FromString,
+            '/helicase.internal.v1.ParticipantService/Connect',
+            helicase_dot_internal_dot_v1_dot_participant__pb2.ConnectRequest.SerializeToString,
+            helicase_dot_internal_dot_v1_dot_participant__pb2.ConnectResponse.FromString,
             options,
             channel_credentials,
             insecure,

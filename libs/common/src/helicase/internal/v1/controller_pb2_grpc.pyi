@@ -5,7 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from grpc import aio as _aio
-from helicase.v1 import controller_pb2 as _controller_pb2
+from helicase.internal.v1 import controller_pb2 as _controller_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys
@@ -37,9 +37,9 @@ class ControllerServiceStub:
     def __new__(cls, channel: _aio.Channel) -> ControllerServiceAsyncStub: ...
     SubmitWorkflow: _grpc.UnaryUnaryMultiCallable[_controller_pb2.SubmitWorkflowRequest, _controller_pb2.SubmitWorkflowResponse]
     """Starts running a workflow; idempotent on the workflow id."""
-    CancelWorkflow: _grpc.UnaryUnaryMultiCallable[_controller_pb2.ControllerServiceCancelWorkflowRequest, _controller_pb2.ControllerServiceCancelWorkflowResponse]
+    CancelWorkflow: _grpc.UnaryUnaryMultiCallable[_controller_pb2.CancelWorkflowRequest, _controller_pb2.CancelWorkflowResponse]
     """Cancels a running workflow; idempotent."""
-    WatchWorkflow: _grpc.UnaryStreamMultiCallable[_controller_pb2.ControllerServiceWatchWorkflowRequest, _controller_pb2.ControllerServiceWatchWorkflowResponse]
+    WatchWorkflow: _grpc.UnaryStreamMultiCallable[_controller_pb2.WatchWorkflowRequest, _controller_pb2.WatchWorkflowResponse]
     """Streams the workflow's status on every workflow-level change until it is terminal."""
     ReleaseWorkflow: _grpc.UnaryUnaryMultiCallable[_controller_pb2.ReleaseWorkflowRequest, _controller_pb2.ReleaseWorkflowResponse]
     """Forgets a terminal workflow's coordination state once its terminal event is stored."""
@@ -53,9 +53,9 @@ class ControllerServiceAsyncStub(ControllerServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     SubmitWorkflow: _aio.UnaryUnaryMultiCallable[_controller_pb2.SubmitWorkflowRequest, _controller_pb2.SubmitWorkflowResponse]  # type: ignore[assignment]
     """Starts running a workflow; idempotent on the workflow id."""
-    CancelWorkflow: _aio.UnaryUnaryMultiCallable[_controller_pb2.ControllerServiceCancelWorkflowRequest, _controller_pb2.ControllerServiceCancelWorkflowResponse]  # type: ignore[assignment]
+    CancelWorkflow: _aio.UnaryUnaryMultiCallable[_controller_pb2.CancelWorkflowRequest, _controller_pb2.CancelWorkflowResponse]  # type: ignore[assignment]
     """Cancels a running workflow; idempotent."""
-    WatchWorkflow: _aio.UnaryStreamMultiCallable[_controller_pb2.ControllerServiceWatchWorkflowRequest, _controller_pb2.ControllerServiceWatchWorkflowResponse]  # type: ignore[assignment]
+    WatchWorkflow: _aio.UnaryStreamMultiCallable[_controller_pb2.WatchWorkflowRequest, _controller_pb2.WatchWorkflowResponse]  # type: ignore[assignment]
     """Streams the workflow's status on every workflow-level change until it is terminal."""
     ReleaseWorkflow: _aio.UnaryUnaryMultiCallable[_controller_pb2.ReleaseWorkflowRequest, _controller_pb2.ReleaseWorkflowResponse]  # type: ignore[assignment]
     """Forgets a terminal workflow's coordination state once its terminal event is stored."""
@@ -76,17 +76,17 @@ class ControllerServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
     def CancelWorkflow(
         self,
-        request: _controller_pb2.ControllerServiceCancelWorkflowRequest,
+        request: _controller_pb2.CancelWorkflowRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_controller_pb2.ControllerServiceCancelWorkflowResponse, _abc.Awaitable[_controller_pb2.ControllerServiceCancelWorkflowResponse]]:
+    ) -> _typing.Union[_controller_pb2.CancelWorkflowResponse, _abc.Awaitable[_controller_pb2.CancelWorkflowResponse]]:
         """Cancels a running workflow; idempotent."""
 
     @_abc_1.abstractmethod
     def WatchWorkflow(
         self,
-        request: _controller_pb2.ControllerServiceWatchWorkflowRequest,
+        request: _controller_pb2.WatchWorkflowRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_controller_pb2.ControllerServiceWatchWorkflowResponse], _abc.AsyncIterator[_controller_pb2.ControllerServiceWatchWorkflowResponse]]:
+    ) -> _typing.Union[_abc.Iterator[_controller_pb2.WatchWorkflowResponse], _abc.AsyncIterator[_controller_pb2.WatchWorkflowResponse]]:
         """Streams the workflow's status on every workflow-level change until it is terminal."""
 
     @_abc_1.abstractmethod

@@ -117,7 +117,7 @@ class SubmitWorkflowResponse(_message.Message):
 Global___SubmitWorkflowResponse: _TypeAlias = SubmitWorkflowResponse  # noqa: Y015
 
 @_typing.final
-class ControllerServiceCancelWorkflowRequest(_message.Message):
+class CancelWorkflowRequest(_message.Message):
     """Request of ControllerService.CancelWorkflow."""
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -140,10 +140,10 @@ class ControllerServiceCancelWorkflowRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ControllerServiceCancelWorkflowRequest: _TypeAlias = ControllerServiceCancelWorkflowRequest  # noqa: Y015
+Global___CancelWorkflowRequest: _TypeAlias = CancelWorkflowRequest  # noqa: Y015
 
 @_typing.final
-class ControllerServiceCancelWorkflowResponse(_message.Message):
+class CancelWorkflowResponse(_message.Message):
     """Response of ControllerService.CancelWorkflow."""
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -164,10 +164,10 @@ class ControllerServiceCancelWorkflowResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ControllerServiceCancelWorkflowResponse: _TypeAlias = ControllerServiceCancelWorkflowResponse  # noqa: Y015
+Global___CancelWorkflowResponse: _TypeAlias = CancelWorkflowResponse  # noqa: Y015
 
 @_typing.final
-class ControllerServiceWatchWorkflowRequest(_message.Message):
+class WatchWorkflowRequest(_message.Message):
     """Request of ControllerService.WatchWorkflow."""
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -186,10 +186,10 @@ class ControllerServiceWatchWorkflowRequest(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ControllerServiceWatchWorkflowRequest: _TypeAlias = ControllerServiceWatchWorkflowRequest  # noqa: Y015
+Global___WatchWorkflowRequest: _TypeAlias = WatchWorkflowRequest  # noqa: Y015
 
 @_typing.final
-class ControllerServiceWatchWorkflowResponse(_message.Message):
+class WatchWorkflowResponse(_message.Message):
     """One message of ControllerService.WatchWorkflow's stream."""
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -210,7 +210,7 @@ class ControllerServiceWatchWorkflowResponse(_message.Message):
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
-Global___ControllerServiceWatchWorkflowResponse: _TypeAlias = ControllerServiceWatchWorkflowResponse  # noqa: Y015
+Global___WatchWorkflowResponse: _TypeAlias = WatchWorkflowResponse  # noqa: Y015
 
 @_typing.final
 class ReleaseWorkflowRequest(_message.Message):

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from helicase.v1 import event_pb2 as helicase_dot_v1_dot_event__pb2
+from helicase.internal.v1 import event_pb2 as helicase_dot_internal_dot_v1_dot_event__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in helicase/v1/event_pb2_grpc.py depends on'
+        + ' but the generated code in helicase/internal/v1/event_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,9 +36,9 @@ class EventServiceStub:
             channel: A grpc.Channel.
         """
         self.RecordEvents = channel.unary_unary(
-                '/helicase.v1.EventService/RecordEvents',
-                request_serializer=helicase_dot_v1_dot_event__pb2.RecordEventsRequest.SerializeToString,
-                response_deserializer=helicase_dot_v1_dot_event__pb2.RecordEventsResponse.FromString,
+                '/helicase.internal.v1.EventService/RecordEvents',
+                request_serializer=helicase_dot_internal_dot_v1_dot_event__pb2.RecordEventsRequest.SerializeToString,
+                response_deserializer=helicase_dot_internal_dot_v1_dot_event__pb2.RecordEventsResponse.FromString,
                 _registered_method=True)
 
 
@@ -59,14 +59,14 @@ def add_EventServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'RecordEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordEvents,
-                    request_deserializer=helicase_dot_v1_dot_event__pb2.RecordEventsRequest.FromString,
-                    response_serializer=helicase_dot_v1_dot_event__pb2.RecordEventsResponse.SerializeToString,
+                    request_deserializer=helicase_dot_internal_dot_v1_dot_event__pb2.RecordEventsRequest.FromString,
+                    response_serializer=helicase_dot_internal_dot_v1_dot_event__pb2.RecordEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'helicase.v1.EventService', rpc_method_handlers)
+            'helicase.internal.v1.EventService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('helicase.v1.EventService', rpc_method_handlers)
+    server.add_registered_method_handlers('helicase.internal.v1.EventService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
@@ -88,9 +88,9 @@ class EventService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/helicase.v1.EventService/RecordEvents',
-            helicase_dot_v1_dot_event__pb2.RecordEventsRequest.SerializeToString,
-            helicase_dot_v1_dot_event__pb2.RecordEventsResponse.FromString,
+            '/helicase.internal.v1.EventService/RecordEvents',
+            helicase_dot_internal_dot_v1_dot_event__pb2.RecordEventsRequest.SerializeToString,
+            helicase_dot_internal_dot_v1_dot_event__pb2.RecordEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from helicase.v1 import controller_pb2 as helicase_dot_v1_dot_controller__pb2
+from helicase.internal.v1 import controller_pb2 as helicase_dot_internal_dot_v1_dot_controller__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in helicase/v1/controller_pb2_grpc.py depends on'
+        + ' but the generated code in helicase/internal/v1/controller_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,24 +37,24 @@ class ControllerServiceStub:
             channel: A grpc.Channel.
         """
         self.SubmitWorkflow = channel.unary_unary(
-                '/helicase.v1.ControllerService/SubmitWorkflow',
-                request_serializer=helicase_dot_v1_dot_controller__pb2.SubmitWorkflowRequest.SerializeToString,
-                response_deserializer=helicase_dot_v1_dot_controller__pb2.SubmitWorkflowResponse.FromString,
+                '/helicase.internal.v1.ControllerService/SubmitWorkflow',
+                request_serializer=helicase_dot_internal_dot_v1_dot_controller__pb2.SubmitWorkflowRequest.SerializeToString,
+                response_deserializer=helicase_dot_internal_dot_v1_dot_controller__pb2.SubmitWorkflowResponse.FromString,
                 _registered_method=True)
         self.CancelWorkflow = channel.unary_unary(
-                '/helicase.v1.ControllerService/CancelWorkflow',
-                request_serializer=helicase_dot_v1_dot_controller__pb2.ControllerServiceCancelWorkflowRequest.SerializeToString,
-                response_deserializer=helicase_dot_v1_dot_controller__pb2.ControllerServiceCancelWorkflowResponse.FromString,
+                '/helicase.internal.v1.ControllerService/CancelWorkflow',
+                request_serializer=helicase_dot_internal_dot_v1_dot_controller__pb2.CancelWorkflowRequest.SerializeToString,
+                response_deserializer=helicase_dot_internal_dot_v1_dot_controller__pb2.CancelWorkflowResponse.FromString,
                 _registered_method=True)
         self.WatchWorkflow = channel.unary_stream(
-                '/helicase.v1.ControllerService/WatchWorkflow',
-                request_serializer=helicase_dot_v1_dot_controller__pb2.ControllerServiceWatchWorkflowRequest.SerializeToString,
-                response_deserializer=helicase_dot_v1_dot_controller__pb2.ControllerServiceWatchWorkflowResponse.FromString,
+                '/helicase.internal.v1.ControllerService/WatchWorkflow',
+                request_serializer=helicase_dot_internal_dot_v1_dot_controller__pb2.WatchWorkflowRequest.SerializeToString,
+                response_deserializer=helicase_dot_internal_dot_v1_dot_controller__pb2.WatchWorkflowResponse.FromString,
                 _registered_method=True)
         self.ReleaseWorkflow = channel.unary_unary(
-                '/helicase.v1.ControllerService/ReleaseWorkflow',
-                request_serializer=helicase_dot_v1_dot_controller__pb2.ReleaseWorkflowRequest.SerializeToString,
-                response_deserializer=helicase_dot_v1_dot_controller__pb2.ReleaseWorkflowResponse.FromString,
+                '/helicase.internal.v1.ControllerService/ReleaseWorkflow',
+                request_serializer=helicase_dot_internal_dot_v1_dot_controller__pb2.ReleaseWorkflowRequest.SerializeToString,
+                response_deserializer=helicase_dot_internal_dot_v1_dot_controller__pb2.ReleaseWorkflowResponse.FromString,
                 _registered_method=True)
 
 
@@ -96,29 +96,29 @@ def add_ControllerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'SubmitWorkflow': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitWorkflow,
-                    request_deserializer=helicase_dot_v1_dot_controller__pb2.SubmitWorkflowRequest.FromString,
-                    response_serializer=helicase_dot_v1_dot_controller__pb2.SubmitWorkflowResponse.SerializeToString,
+                    request_deserializer=helicase_dot_internal_dot_v1_dot_controller__pb2.SubmitWorkflowRequest.FromString,
+                    response_serializer=helicase_dot_internal_dot_v1_dot_controller__pb2.SubmitWorkflowResponse.SerializeToString,
             ),
             'CancelWorkflow': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelWorkflow,
-                    request_deserializer=helicase_dot_v1_dot_controller__pb2.ControllerServiceCancelWorkflowRequest.FromString,
-                    response_serializer=helicase_dot_v1_dot_controller__pb2.ControllerServiceCancelWorkflowResponse.SerializeToString,
+                    request_deserializer=helicase_dot_internal_dot_v1_dot_controller__pb2.CancelWorkflowRequest.FromString,
+                    response_serializer=helicase_dot_internal_dot_v1_dot_controller__pb2.CancelWorkflowResponse.SerializeToString,
             ),
             'WatchWorkflow': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchWorkflow,
-                    request_deserializer=helicase_dot_v1_dot_controller__pb2.ControllerServiceWatchWorkflowRequest.FromString,
-                    response_serializer=helicase_dot_v1_dot_controller__pb2.ControllerServiceWatchWorkflowResponse.SerializeToString,
+                    request_deserializer=helicase_dot_internal_dot_v1_dot_controller__pb2.WatchWorkflowRequest.FromString,
+                    response_serializer=helicase_dot_internal_dot_v1_dot_controller__pb2.WatchWorkflowResponse.SerializeToString,
             ),
             'ReleaseWorkflow': grpc.unary_unary_rpc_method_handler(
                     servicer.ReleaseWorkflow,
-                    request_deserializer=helicase_dot_v1_dot_controller__pb2.ReleaseWorkflowRequest.FromString,
-                    response_serializer=helicase_dot_v1_dot_controller__pb2.ReleaseWorkflowResponse.SerializeToString,
+                    request_deserializer=helicase_dot_internal_dot_v1_dot_controller__pb2.ReleaseWorkflowRequest.FromString,
+                    response_serializer=helicase_dot_internal_dot_v1_dot_controller__pb2.ReleaseWorkflowResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'helicase.v1.ControllerService', rpc_method_handlers)
+            'helicase.internal.v1.ControllerService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('helicase.v1.ControllerService', rpc_method_handlers)
+    server.add_registered_method_handlers('helicase.internal.v1.ControllerService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
@@ -141,9 +141,9 @@ class ControllerService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/helicase.v1.ControllerService/SubmitWorkflow',
-            helicase_dot_v1_dot_controller__pb2.SubmitWorkflowRequest.SerializeToString,
-            helicase_dot_v1_dot_controller__pb2.SubmitWorkflowResponse.FromString,
+            '/helicase.internal.v1.ControllerService/SubmitWorkflow',
+            helicase_dot_internal_dot_v1_dot_controller__pb2.SubmitWorkflowRequest.SerializeToString,
+            helicase_dot_internal_dot_v1_dot_controller__pb2.SubmitWorkflowResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -168,9 +168,9 @@ class ControllerService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/helicase.v1.ControllerService/CancelWorkflow',
-            helicase_dot_v1_dot_controller__pb2.ControllerServiceCancelWorkflowRequest.SerializeToString,
-            helicase_dot_v1_dot_controller__pb2.ControllerServiceCancelWorkflowResponse.FromString,
+            '/helicase.internal.v1.ControllerService/CancelWorkflow',
+            helicase_dot_internal_dot_v1_dot_controller__pb2.CancelWorkflowRequest.SerializeToString,
+            helicase_dot_internal_dot_v1_dot_controller__pb2.CancelWorkflowResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -195,9 +195,9 @@ class ControllerService:
         return grpc.experimental.unary_stream(
             request,
             target,
-            '/helicase.v1.ControllerService/WatchWorkflow',
-            helicase_dot_v1_dot_controller__pb2.ControllerServiceWatchWorkflowRequest.SerializeToString,
-            helicase_dot_v1_dot_controller__pb2.ControllerServiceWatchWorkflowResponse.FromString,
+            '/helicase.internal.v1.ControllerService/WatchWorkflow',
+            helicase_dot_internal_dot_v1_dot_controller__pb2.WatchWorkflowRequest.SerializeToString,
+            helicase_dot_internal_dot_v1_dot_controller__pb2.WatchWorkflowResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -222,9 +222,9 @@ class ControllerService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/helicase.v1.ControllerService/ReleaseWorkflow',
-            helicase_dot_v1_dot_controller__pb2.ReleaseWorkflowRequest.SerializeToString,
-            helicase_dot_v1_dot_controller__pb2.ReleaseWorkflowResponse.FromString,
+            '/helicase.internal.v1.ControllerService/ReleaseWorkflow',
+            helicase_dot_internal_dot_v1_dot_controller__pb2.ReleaseWorkflowRequest.SerializeToString,
+            helicase_dot_internal_dot_v1_dot_controller__pb2.ReleaseWorkflowResponse.FromString,
             options,
             channel_credentials,
             insecure,
