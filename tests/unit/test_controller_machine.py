@@ -365,7 +365,8 @@ def test_cancel_stops_running_tasks_then_ends_canceled_and_is_idempotent() -> No
     running = assigns(h.submit(CHAIN))[0]
     out = h.cancel(reason="user")
     assert h.state() == WS.WORKFLOW_STATE_CANCELING
-    assert SendCancel(participant="p1", ref=running.ref, reason="canceled: user") in out
+    stop = SendCancel(participant="p1", ref=running.ref, reason="canceled: user", given_up=False)
+    assert stop in out
     assert ("b", TS.TASK_STATE_CANCELED) in task_events(out)
     assert any(isinstance(t, StartTimer) and t.kind == CANCEL_DEADLINE for t in out)
     assert h.cancel() == []

@@ -18,6 +18,7 @@ from helicase.controller import (
     TaskResultReceived,
     decode,
     encode,
+    to_send,
 )
 from helicase.controller._retry import RetrySettings
 from helicase.controller.testing import Harness
@@ -124,7 +125,7 @@ class World:
 
     def commit(self) -> None:
         """A group commit: the state becomes durable, then what waited for it goes out, in
-        order, acknowledgements last (as `Core` sends them)."""
+        order, acknowledgements last, as `to_send` lets it (as `Core` sends them)."""
         self.stored = self.h.commit()
         for workflow in self.h.machine.workflows.values():
             for index, state in enumerate(workflow.task_state):
@@ -136,11 +137,10 @@ class World:
             if workflow.state == WS.WORKFLOW_STATE_FAILED and self.policy.endswith("FAIL_FAST"):
                 self.fail_fast_stopped.add(workflow.id)
         held, self.held = self.held, []
-        for action in held:
+        for action in to_send(held):
             if isinstance(action, Assign):
                 self.assigned(action)
-        for action in held:
-            if isinstance(action, AckResult):
+            elif isinstance(action, AckResult):
                 self.acknowledged(action)
 
     def assigned(self, action: Assign) -> None:
@@ -321,3 +321,21 @@ def test_fatal_under_fail_fast_leaves_nothing_ready_or_newly_assigned() -> None:
     assert sorted(workflow.task_state) == sorted(
         [TS.TASK_STATE_FATAL_FAILED, TS.TASK_STATE_CANCELED] + [TS.TASK_STATE_SKIPPED] * 4
     )
+
+
+def test_a_completed_task_is_not_run_again_by_a_placement_cancelled_before_its_commit() -> None:
+    """After a failover the task is placed again (held until the commit); the old placement's
+    COMPLETED arrives before that commit and cancels the new placement. The commit sends
+    neither the withdrawn assignment nor lets the task run a second time."""
+    one_task = [{"id": "t0", "type": "noop", "retry": {"maxAttempts": 1}}]
+    world = World(dict.fromkeys(WORKFLOWS, one_task), "FAILURE_POLICY_FAIL_FAST")
+    world.join("p0")
+    world.submit("w0")
+    world.commit()
+    world.step("failover", 1, 0)  # p0 is not back within the grace period: t0 is re-placed
+    world.step("timer", 0, 0)
+    world.join("p1")
+    world.deliver(0, Outcome.TASK_OUTCOME_COMPLETED)  # p0's result of the first placement
+    world.drain()
+    assert world.h.task_state("t0", "w0") == TS.TASK_STATE_COMPLETED
+    assert world.running == {}

@@ -19,6 +19,7 @@ from helicase.controller._actions import (
     SendCancel,
     StartTimer,
     WorkflowStatusChanged,
+    to_send,
 )
 from helicase.controller._codec import decode, encode
 from helicase.controller._dag import Definition, build
@@ -85,4 +86,5 @@ __all__ = [
     "decode",
     "encode",
     "status_of",
+    "to_send",
 ]

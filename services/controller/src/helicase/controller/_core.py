@@ -15,7 +15,6 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from functools import partial
 
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.kafka import AsyncProducer
@@ -31,6 +30,7 @@ from helicase.controller._actions import (
     SendCancel,
     StartTimer,
     WorkflowStatusChanged,
+    to_send,
 )
 from helicase.controller._machine import Machine
 from helicase.controller._publisher import Publisher
@@ -86,9 +86,9 @@ class Core:
         self._streams: dict[str, asyncio.Queue[Reply | None]] = {}
         self._watchers: dict[str, set[asyncio.Queue[Status | None]]] = defaultdict(set)
         self._dirty: dict[str, bool] = {}  # workflow id -> delete?
-        self._acks: list[tuple[str, Ref, bool]] = []  # (participant, ref, taken)
-        # Assignments, cancels and watchers' status changes, until their state is durable.
-        self._held: list[Callable[[], None]] = []
+        # Assignments, cancels, acknowledgements and watchers' status changes, in the order the
+        # machine made them, until their state is durable (HELD_UNTIL_DURABLE).
+        self._held: list[Action] = []
         # Decisions are published only once the state they belong to is durable: a deposed
         # leader's unpersisted decisions never reach PostgreSQL.
         self._events: list[bytes] = []
@@ -189,17 +189,27 @@ class Core:
         if queue is not None:
             queue.put_nowait(message)
 
-    def _after_commit(self, action: Action, deed: Callable[[], None]) -> None:
-        """Carries out `deed` once the step's state is durable (or now, if `action` need not
-        wait: see HELD_UNTIL_DURABLE)."""
-        if isinstance(action, HELD_UNTIL_DURABLE):
-            self._held.append(deed)
-            self._wake_flusher.set()
-        else:
-            deed()
-
-    def _stream(self, action: Assign | SendCancel, message: Reply) -> None:
-        self._after_commit(action, partial(self._send, action.participant, message))
+    def _deliver(self, action: Action) -> None:
+        """Carries out a held action once its step's state is durable (acknowledgements are
+        gathered per participant: `_send_acks`)."""
+        match action:
+            case Assign():
+                assignment = participant_pb2.Assignment(task=task_ref(action.ref), type=action.type)
+                _metrics.TASKS_PLACED.labels(action.type).inc()
+                if action.waited is not None:
+                    _metrics.DISPATCH_SECONDS.observe(action.waited)
+                trace_context = self.trace_context.get(action.ref[0])
+                if trace_context:
+                    assignment.trace_context.update(trace_context)
+                assignment.params.update(action.params)
+                if action.timeout:
+                    assignment.timeout.FromNanoseconds(int(action.timeout * 1e9))
+                self._send(action.participant, Reply(assignment=assignment))
+            case SendCancel():
+                cancel = participant_pb2.CancelTask(task=task_ref(action.ref), reason=action.reason)
+                self._send(action.participant, Reply(cancel=cancel))
+            case WorkflowStatusChanged():
+                self._notify(action.status)
 
     def _notify(self, status: Status) -> None:
         _observe_status(status)
@@ -208,26 +218,11 @@ class Core:
 
     def _execute(self, actions: list[Action]) -> None:
         for action in actions:
+            if isinstance(action, HELD_UNTIL_DURABLE):
+                self._held.append(action)
+                self._wake_flusher.set()
+                continue
             match action:
-                case Assign():
-                    assignment = participant_pb2.Assignment(
-                        task=task_ref(action.ref), type=action.type
-                    )
-                    _metrics.TASKS_PLACED.labels(action.type).inc()
-                    if action.waited is not None:
-                        _metrics.DISPATCH_SECONDS.observe(action.waited)
-                    trace_context = self.trace_context.get(action.ref[0])
-                    if trace_context:
-                        assignment.trace_context.update(trace_context)
-                    assignment.params.update(action.params)
-                    if action.timeout:
-                        assignment.timeout.FromNanoseconds(int(action.timeout * 1e9))
-                    self._stream(action, Reply(assignment=assignment))
-                case SendCancel():
-                    cancel = participant_pb2.CancelTask(
-                        task=task_ref(action.ref), reason=action.reason
-                    )
-                    self._stream(action, Reply(cancel=cancel))
                 case Emit():
                     self._events.append(action.event.SerializeToString())
                     self._event_keys.append(
@@ -243,11 +238,6 @@ class Core:
                     self.trace_context.pop(action.workflow_id, None)
                     self._dirty[action.workflow_id] = True
                     self._wake_flusher.set()
-                case AckResult():
-                    self._acks.append((action.participant, action.ref, action.taken))
-                    self._wake_flusher.set()
-                case WorkflowStatusChanged():
-                    self._after_commit(action, partial(self._notify, action.status))
 
     def _start_timer(self, timer: StartTimer) -> None:
         def fire() -> None:
@@ -277,7 +267,6 @@ class Core:
                 await asyncio.sleep(pause)
             self._wake_flusher.clear()
             dirty, self._dirty = self._dirty, {}
-            acks, self._acks = self._acks, []
             held, self._held = self._held, []
             emitted, self._events = self._events, []
             keys, self._event_keys = self._event_keys, []
@@ -305,7 +294,6 @@ class Core:
                 log.exception("state write failed; retrying")
                 for workflow_id, forget in dirty.items():
                     self._dirty[workflow_id] = self._dirty.get(workflow_id, False) or forget
-                self._acks = acks + self._acks
                 self._held = held + self._held
                 self._events = emitted + self._events
                 self._event_keys = keys + self._event_keys
@@ -320,9 +308,10 @@ class Core:
                     self._publisher.workflow_event(key, value)
                 else:
                     self._publisher.task_event(key, value)
-            for deed in held:
-                deed()
-            self._send_acks(acks)
+            sendable = to_send(held)
+            for action in sendable:
+                self._deliver(action)
+            self._send_acks([a for a in sendable if isinstance(a, AckResult)])
             for waiter in waiters:
                 if not waiter.done():
                     waiter.set_result(None)
@@ -335,13 +324,13 @@ class Core:
                 _metrics.TASKS_FINISHED.labels(name).inc(new)
                 self._finished_seen[state] = count
 
-    def _send_acks(self, acks: list[tuple[str, Ref, bool]]) -> None:
+    def _send_acks(self, acks: list[AckResult]) -> None:
         by_participant: dict[str, participant_pb2.ResultAck] = defaultdict(
             participant_pb2.ResultAck
         )
-        for participant, ref, taken in acks:
-            ack = by_participant[participant]
-            (ack.tasks if taken else ack.superseded).append(task_ref(ref))
+        for action in acks:
+            ack = by_participant[action.participant]
+            (ack.tasks if action.taken else ack.superseded).append(task_ref(action.ref))
         for participant, ack in by_participant.items():
             self._send(participant, Reply(ack=ack))
 

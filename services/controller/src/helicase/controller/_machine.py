@@ -179,6 +179,7 @@ class Machine(Steps):
                     participant=workflow.participant.get(index, ""),
                     ref=workflow.ref(index),
                     reason=workflow.message,
+                    given_up=False,
                 )
             else:
                 self._emit_task(workflow, index, TS.TASK_STATE_CANCELED, workflow.message)
