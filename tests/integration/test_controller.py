@@ -14,16 +14,14 @@ from kazoo.client import KazooClient
 
 from helicase.client import HelicaseClient
 from helicase.common import zkpaths
+from helicase.common.states import TS
 from helicase.controller import WorkflowRun, _codec, build, encode
 from helicase.controller._election import bump_epoch
 from helicase.controller._store import CHUNK_BYTES, Fenced, StateStore
 from helicase.controller.testing import Harness, definition
 from helicase.devstack import Infra
 from helicase.devstack.testing import chrooted_zk
-from helicase.v1 import workflow_pb2
 from tests.integration.helpers import request, state, task_states
-
-TS = workflow_pb2.TaskState
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from helicase.common import events
+from helicase.common.states import TS, WS
 from helicase.controller import (
     CANCEL_DEADLINE,
     PARTICIPANT_GRACE,
@@ -26,10 +27,8 @@ from helicase.controller import (
     WorkflowStatusChanged,
 )
 from helicase.controller.testing import Harness, assigns
-from helicase.v1 import participant_pb2, workflow_pb2
+from helicase.v1 import participant_pb2
 
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
 Outcome = participant_pb2.TaskOutcome
 CHAIN: list[dict[str, Any]] = [
     {"id": "a", "type": "noop"},

@@ -10,6 +10,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helicase.common.states import TS, WS
 from helicase.controller import (
     HELD_UNTIL_DURABLE,
     AckResult,
@@ -22,10 +23,8 @@ from helicase.controller import (
 )
 from helicase.controller._retry import RetrySettings
 from helicase.controller.testing import Harness
-from helicase.v1 import participant_pb2, workflow_pb2
+from helicase.v1 import participant_pb2
 
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
 Outcome = participant_pb2.TaskOutcome
 OUTCOMES = [
     Outcome.TASK_OUTCOME_COMPLETED,
@@ -69,7 +68,7 @@ STEP = st.tuples(
 class World:
     """The machine, the I/O shell's group commit, and a model of what participants really run.
 
-    As in `Core`, a step's acknowledgements go out only once a commit made its state durable,
+    As in `LeaderShell`, a step's acknowledgements go out only once a commit made its state durable,
     and a new leader takes over what the last commit wrote: a failover loses the uncommitted
     steps and their unsent acknowledgements (two failovers may come without a commit between).
     Participants keep their results until an acknowledgement names them and send them again
@@ -125,7 +124,7 @@ class World:
 
     def commit(self) -> None:
         """A group commit: the state becomes durable, then what waited for it goes out, in
-        order, acknowledgements last, as `to_send` lets it (as `Core` sends them)."""
+        order, acknowledgements last, as `to_send` lets it (as `LeaderShell` sends them)."""
         self.stored = self.h.commit()
         for workflow in self.h.machine.workflows.values():
             for index, state in enumerate(workflow.task_state):

@@ -1,7 +1,7 @@
 """The controller's decisions as a pure state machine: `Machine.handle(stimulus) -> actions`.
 
 Single-threaded and free of I/O and clocks: time arrives with each stimulus. The I/O shell
-(`_core.Core`) feeds stimuli in and carries the actions out.
+(`_shell.LeaderShell`) feeds stimuli in and carries the actions out.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from google.protobuf import json_format
 
 from helicase.common import events
+from helicase.common.states import TS, WS
 from helicase.controller import _params
 from helicase.controller._actions import (
     CANCEL_DEADLINE,
@@ -38,7 +39,7 @@ from helicase.controller._stimuli import (
     WorkflowReleased,
     WorkflowSubmitted,
 )
-from helicase.controller._workflow import TS, WS, Ref, WorkflowRun
+from helicase.controller._workflow import Ref, WorkflowRun
 from helicase.v1 import participant_pb2, workflow_pb2
 
 Outcome = participant_pb2.TaskOutcome

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from helicase.common import events
+from helicase.common.states import TS, WS
 from helicase.controller._actions import (
     RETRY,
     Action,
@@ -23,7 +24,7 @@ from helicase.controller._actions import (
 )
 from helicase.controller._placement import Pool, ReadyQueue
 from helicase.controller._retry import RetrySettings, backoff
-from helicase.controller._workflow import TS, WS, Ref, WorkflowRun, status_of
+from helicase.controller._workflow import Ref, WorkflowRun, status_of
 from helicase.v1 import workflow_pb2
 
 CONTINUE = workflow_pb2.FailurePolicy.FAILURE_POLICY_CONTINUE

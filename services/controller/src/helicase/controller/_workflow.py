@@ -11,11 +11,10 @@ from array import array
 from typing import Any
 
 from helicase.common.events import WORKFLOW_TERMINAL
+from helicase.common.states import TS, WS
 from helicase.controller._dag import Definition
-from helicase.v1 import controller_pb2, workflow_pb2
+from helicase.v1 import controller_pb2
 
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
 IN_FLIGHT = frozenset({TS.TASK_STATE_ASSIGNED, TS.TASK_STATE_RUNNING})
 
 # One placement of one attempt of a task: (workflow id, task id, attempt, placement).

@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.kafka import AsyncProducer
+from helicase.common.states import TS, WS
 from helicase.controller import _codec, _metrics
 from helicase.controller._actions import (
     HELD_UNTIL_DURABLE,
@@ -41,12 +42,10 @@ from helicase.controller._stimuli import (
     TimerFired,
 )
 from helicase.controller._store import Fenced, StateStore
-from helicase.v1 import controller_pb2, participant_pb2, workflow_pb2
+from helicase.v1 import controller_pb2, participant_pb2
 
 log = logging.getLogger(__name__)
 Reply = participant_pb2.ConnectResponse
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
 Status = controller_pb2.WorkflowStatus
 
 
@@ -60,7 +59,7 @@ def new_stimulus_id(kind: str) -> str:
     return f"{kind}-{time.time_ns()}"
 
 
-class Core:
+class LeaderShell:
     """Everything the leader runs; discarded when leadership ends."""
 
     def __init__(
