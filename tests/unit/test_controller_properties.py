@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from helicase.common.states import TS, WS
 from helicase.controller import (
     HELD_UNTIL_DURABLE,
+    TASK_TRANSITIONS,
     AckResult,
     Assign,
     Emit,
@@ -59,7 +60,7 @@ def dags(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 STEP = st.tuples(
     st.sampled_from(["result", "result", "result", "resend", "commit", "commit", "lose", "drop",
-                     "join", "timer", "cancel", "submit", "failover"]),
+                     "join", "timer", "cancel", "submit", "failover", "start"]),
     st.integers(0, 10**6),
     st.sampled_from(OUTCOMES),
 )  # fmt: skip
@@ -163,6 +164,8 @@ class World:
 
     def check(self) -> None:
         machine = self.h.machine
+        for step in machine.transitions:  # `_set` checks each; the log shows they were checked
+            assert step.finish in TASK_TRANSITIONS[step.start], step
         per_participant: dict[str, int] = {}
         for workflow in machine.workflows.values():
             assert workflow.unfinished == len(workflow.final) - sum(workflow.final)
@@ -227,6 +230,8 @@ class World:
             self.deliver(pick, outcome)
         elif kind == "resend" and self.unacked:
             self.resend(pick)
+        elif kind == "start" and self.running:  # a participant reports it started a task
+            self.apply(self.h.started(sorted(self.running)[pick % len(self.running)]))
         elif kind == "commit":
             self.commit()
         elif kind == "lose":  # the process died: what it ran and its results are gone

@@ -168,8 +168,8 @@ class Machine(Steps):
         workflow = self.workflows.get(workflow_id)
         if workflow is None or workflow.state != WS.WORKFLOW_STATE_RUNNING:
             return  # unknown, terminal or already CANCELING: nothing to do
-        workflow.state = WS.WORKFLOW_STATE_CANCELING
-        workflow.message = f"canceled: {reason}" if reason else "canceled"
+        message = f"canceled: {reason}" if reason else "canceled"
+        self._set_workflow(workflow, WS.WORKFLOW_STATE_CANCELING, message)
         self._emit_workflow(workflow)
         for index, final in enumerate(workflow.final):
             if final:

@@ -13,6 +13,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 
 from helicase.common import events
 from helicase.common.states import TS, WS
+from helicase.controller import _invariants
 from helicase.controller._actions import (
     RETRY,
     Action,
@@ -24,6 +25,7 @@ from helicase.controller._actions import (
 )
 from helicase.controller._placement import Pool, ReadyQueue
 from helicase.controller._retry import RetrySettings, backoff
+from helicase.controller._transitions import check_task, check_workflow
 from helicase.controller._workflow import Ref, WorkflowRun, status_of
 from helicase.v1 import workflow_pb2
 
@@ -127,13 +129,26 @@ class Steps:
     # -- task transitions ----------------------------------------------------------------------
 
     def _set(self, workflow: WorkflowRun, index: int, state: int) -> None:
+        """Moves a task to `state`; raises InvalidTransition unless the table allows it."""
         start = workflow.task_state[index]
+        task_id = workflow.definition.ids[index]
+        check_task(self._sid, workflow.id, task_id, start, state)
         workflow.task_state[index] = state
         if state in events.TASK_TERMINAL and start != state:
             self.finished[state] += 1
-        self.transitions.append(
-            Transition(self._sid, workflow.id, workflow.definition.ids[index], start, state)
-        )
+        self.transitions.append(Transition(self._sid, workflow.id, task_id, start, state))
+
+    def _set_workflow(self, workflow: WorkflowRun, state: int, message: str) -> None:
+        """Moves the workflow to `state`; raises InvalidTransition unless the table allows it."""
+        check_workflow(self._sid, workflow.id, workflow.state, state)
+        workflow.state = state
+        workflow.message = message
+
+    def validate(self) -> None:
+        """Checks the invariants of every workflow and participant (`_invariants`); raises
+        InvalidState naming what does not hold. Tests run it after every step; in production
+        the shell runs it when HELICASE_CONTROLLER_VALIDATE is set."""
+        _invariants.validate(self.workflows.values(), self.pool, stimulus_id=self._sid)
 
     def _settle(self, workflow: WorkflowRun, index: int, state: int) -> None:
         """The task's outcome is final."""
@@ -278,8 +293,7 @@ class Steps:
             self._finish(workflow, WS.WORKFLOW_STATE_COMPLETED, "")
 
     def _finish(self, workflow: WorkflowRun, state: int, message: str) -> None:
-        workflow.state = state
-        workflow.message = message
+        self._set_workflow(workflow, state, message)
         workflow.end_time = self._now
         self._emit_workflow(workflow)
         self._persist(workflow)

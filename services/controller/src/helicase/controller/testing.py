@@ -57,7 +57,9 @@ class Harness:
         return f"{kind}-{next(self._ids)}"
 
     def handle(self, stimulus: Any) -> list[Action]:
+        """Feeds one stimulus, then checks the machine's invariants (`Machine.validate`)."""
         actions = self.machine.handle(stimulus)
+        self.machine.validate()
         self.timers += [a for a in actions if isinstance(a, StartTimer)]
         return actions
 
