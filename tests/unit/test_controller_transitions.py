@@ -19,11 +19,11 @@ from helicase.controller import (
 from helicase.controller.testing import Harness, assigns
 from helicase.v1 import participant_pb2
 
-Outcome = participant_pb2.TaskOutcome
-CHAIN: list[dict[str, Any]] = [
-    {"id": "a", "type": "noop"},
-    {"id": "b", "type": "noop", "dependsOn": ["a"]},
-]
+COMPLETED = participant_pb2.TaskOutcome.TASK_OUTCOME_COMPLETED
+
+
+def a_then_b() -> list[dict[str, Any]]:
+    return [{"id": "a", "type": "noop"}, {"id": "b", "type": "noop", "dependsOn": ["a"]}]
 
 
 def test_the_tables_name_every_state_and_nothing_leaves_a_final_one() -> None:
@@ -41,7 +41,7 @@ def test_the_tables_name_every_state_and_nothing_leaves_a_final_one() -> None:
 def test_an_illegal_task_change_raises_with_the_stimulus_and_changes_nothing() -> None:
     h = Harness()
     h.join("p1")
-    h.submit(CHAIN)
+    h.submit(a_then_b())
     machine, workflow = h.machine, h.machine.workflows["w1"]
     machine._sid = "poke-1"
     with pytest.raises(InvalidTransition) as raised:
@@ -56,7 +56,7 @@ def test_an_illegal_task_change_raises_with_the_stimulus_and_changes_nothing() -
 def test_an_illegal_workflow_change_raises() -> None:
     h = Harness()
     h.join("p1")
-    h.result(assigns(h.submit([{"id": "a", "type": "noop"}]))[0], Outcome.TASK_OUTCOME_COMPLETED)
+    h.result(assigns(h.submit([{"id": "a", "type": "noop"}]))[0], COMPLETED)
     assert h.state() == WS.WORKFLOW_STATE_COMPLETED
     h.machine._sid = "poke-2"
     with pytest.raises(InvalidTransition, match="poke-2: workflow w1 WORKFLOW_STATE_COMPLETED"):
@@ -72,7 +72,7 @@ def test_a_completed_result_after_the_controller_timed_the_attempt_out_is_taken(
     first = assigns(h.submit([task]))[0]
     h.fire_all("task-deadline")
     assert h.task_state("a") == TS.TASK_STATE_TIMED_OUT
-    h.result(first, Outcome.TASK_OUTCOME_COMPLETED)
+    h.result(first, COMPLETED)
     assert h.task_state("a") == TS.TASK_STATE_COMPLETED
     assert h.state() == WS.WORKFLOW_STATE_COMPLETED
 
@@ -80,7 +80,7 @@ def test_a_completed_result_after_the_controller_timed_the_attempt_out_is_taken(
 def test_validate_names_what_does_not_hold() -> None:
     h = Harness()
     h.join("p1")
-    h.submit(CHAIN)
+    h.submit(a_then_b())
     workflow = h.machine.workflows["w1"]
     workflow.unfinished = 5
     workflow.task_state[1] = TS.TASK_STATE_READY  # its dependency has not COMPLETED

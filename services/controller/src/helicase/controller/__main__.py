@@ -28,7 +28,9 @@ LEADER_SERVICES = [
 ]
 
 
-async def serve(config: ControllerConfig) -> None:
+async def serve(config: ControllerConfig, *, machine_type: type[Machine] = Machine) -> None:
+    """Runs for leadership and leads; `machine_type` makes each leader's machine (tests plant a
+    defect with `testing.PoisonedMachine`)."""
     loop = asyncio.get_running_loop()
     client: KazooClient = await asyncio.to_thread(zk.connect, config.common)
     await asyncio.to_thread(client.ensure_path, zkpaths.WORKFLOWS)
@@ -51,7 +53,7 @@ async def serve(config: ControllerConfig) -> None:
 
     async def lead(epoch: int) -> None:
         workflows = await asyncio.to_thread(store.load)
-        machine = Machine(source=config.source, settings=config.machine_settings())
+        machine = machine_type(source=config.source, settings=config.machine_settings())
         shell = LeaderShell(
             machine=machine,
             store=store,
@@ -59,7 +61,8 @@ async def serve(config: ControllerConfig) -> None:
             workflow_producer=workflow_producer,
             epoch=epoch,
             flush_interval=config.flush_interval.total_seconds(),
-            on_fenced=lambda: campaign.resign() if campaign else None,
+            resign=lambda: campaign.resign() if campaign else None,
+            validate=config.validate,
         )
         shell.start()
         await shell.call(

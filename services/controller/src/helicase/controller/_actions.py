@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from helicase.controller._stimuli import Ref
+from helicase.controller._workflow import WorkflowRun
 from helicase.v1 import controller_pb2, event_pb2
 
 # Timer kinds (StartTimer.kind / TimerFired.kind) and their keys.
@@ -74,9 +75,12 @@ class StartTimer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Persist:
-    """Write the workflow's state (fenced, group-committed)."""
+    """Write the workflow's state (fenced, group-committed): `snapshot`, a copy of it as the step
+    left it. The machine adds one per workflow a step changed, after the step's last change; a
+    later Persist of the same workflow supersedes it within a group commit."""
 
     workflow_id: str
+    snapshot: WorkflowRun = field(compare=False, repr=False)
     stimulus_id: str = field(default="", compare=False)
 
 

@@ -8,6 +8,8 @@ from datetime import timedelta
 from helicase.common.config import CommonConfig, env_duration, env_int, env_str
 from helicase.controller._steps import MachineSettings
 
+TRUE = frozenset({"1", "true", "yes", "on"})
+
 
 @dataclass(frozen=True, kw_only=True)
 class ControllerConfig:
@@ -20,7 +22,10 @@ class ControllerConfig:
     HELICASE_CANCEL_DEADLINE: a CANCELING workflow ends CANCELED after this even if participants
     never answer (10s).
     HELICASE_MAX_REPLACEMENTS: re-placements of one attempt after participant losses before the
-    attempt counts as FAILED (5)."""
+    attempt counts as FAILED (5).
+    HELICASE_CONTROLLER_VALIDATE: check the state machine's invariants after every step; a
+    violation makes the leader resign, like an exception of the machine (false; costs a pass
+    over every tracked task per step)."""
 
     common: CommonConfig
     listen: str = "127.0.0.1:50052"
@@ -28,6 +33,7 @@ class ControllerConfig:
     flush_interval: timedelta = timedelta(milliseconds=5)
     cancel_deadline: timedelta = timedelta(seconds=10)
     max_replacements: int = 5
+    validate: bool = False
 
     @classmethod
     def from_env(cls) -> ControllerConfig:
@@ -40,6 +46,7 @@ class ControllerConfig:
             flush_interval=env_duration("HELICASE_FLUSH_INTERVAL", cls.flush_interval),
             cancel_deadline=env_duration("HELICASE_CANCEL_DEADLINE", cls.cancel_deadline),
             max_replacements=env_int("HELICASE_MAX_REPLACEMENTS", cls.max_replacements, minimum=0),
+            validate=env_str("HELICASE_CONTROLLER_VALIDATE", "false").lower() in TRUE,
         )
 
     @property

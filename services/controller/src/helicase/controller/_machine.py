@@ -54,6 +54,7 @@ class Machine(Steps):
 
     def handle(self, stimulus: AnyStimulus) -> list[Action]:
         self._out = []
+        self._changed.clear()
         self._sid = stimulus.stimulus_id
         self._now = stimulus.now
         match stimulus:
@@ -83,6 +84,7 @@ class Machine(Steps):
             case LeadershipTaken():
                 self._take_over(stimulus)
         self._place()
+        self._persist_changed()
         out, self._out = self._out, []
         return out
 

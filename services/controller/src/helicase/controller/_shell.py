@@ -1,11 +1,18 @@
-"""The I/O around the machine while this controller leads.
+"""The leader's I/O shell around the pure machine.
 
 One asyncio task feeds stimuli to the machine, one at a time, and carries out its actions:
 assignments, cancellations and acknowledgements go to per-participant stream queues, events to
-Kafka (not awaited), timers to `loop.call_later`, and dirty workflows to the group commit, which
-writes them to ZooKeeper in fenced transactions. Stream messages (assignments, cancellations,
-acknowledgements), events and SubmitWorkflow answers wait for the write that made their state
-durable (see `_actions`).
+Kafka (not awaited), timers to `loop.call_later`, and the workflows' snapshots to the group
+commit, which writes them to ZooKeeper in fenced transactions. Stream messages (assignments,
+cancellations, acknowledgements), events and SubmitWorkflow answers wait for the write that
+made their state durable (see `_actions`): everything of the steps since the last commit is one
+`_Batch`.
+
+Fail hard: an exception of the machine (an InvalidTransition, a failed `validate()` when
+HELICASE_CONTROLLER_VALIDATE is set, or any other) leaves its state half-applied. The shell then
+resigns leadership at once, as when it is fenced: nothing of that step or of the uncommitted
+steps before it is persisted, sent or answered, and the next leader (the standby, or this process
+again after the election) starts from the last durable state.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import logging
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.kafka import AsyncProducer
@@ -42,6 +50,7 @@ from helicase.controller._stimuli import (
     TimerFired,
 )
 from helicase.controller._store import Fenced, StateStore
+from helicase.controller._workflow import WorkflowRun
 from helicase.v1 import controller_pb2, participant_pb2
 
 log = logging.getLogger(__name__)
@@ -59,6 +68,30 @@ def new_stimulus_id(kind: str) -> str:
     return f"{kind}-{time.time_ns()}"
 
 
+@dataclass
+class _Batch:
+    """What waits for the next group commit: the states to write, then what goes out once they
+    are durable. A leader's decisions are published only then, so a deposed leader's
+    unpersisted decisions never reach PostgreSQL."""
+
+    # Workflow id -> its latest snapshot (None: delete the workflow).
+    writes: dict[str, WorkflowRun | None] = field(default_factory=dict)
+    # Assignments, cancels, acknowledgements and watchers' status changes, in the order the
+    # machine made them (HELD_UNTIL_DURABLE; what goes out is `to_send(held)`).
+    held: list[Action] = field(default_factory=list)
+    events: list[Emit] = field(default_factory=list)
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)  # call()s to answer
+
+    def then(self, later: _Batch) -> _Batch:
+        """This batch, not written, followed by `later`: a later snapshot supersedes."""
+        return _Batch(
+            writes={**self.writes, **later.writes},
+            held=self.held + later.held,
+            events=self.events + later.events,
+            waiters=self.waiters + later.waiters,
+        )
+
+
 class LeaderShell:
     """Everything the leader runs; discarded when leadership ends."""
 
@@ -70,29 +103,26 @@ class LeaderShell:
         producer: AsyncProducer,
         epoch: int,
         flush_interval: float,
-        on_fenced: Callable[[], None],
+        resign: Callable[[], None],
         workflow_producer: AsyncProducer | None = None,
+        validate: bool = False,
     ) -> None:
+        """`resign`: give up leadership (called when fenced or when the machine failed);
+        `validate`: check the machine's invariants after every step."""
         self.machine = machine
         self.epoch = epoch
         self._store = store
         self._publisher = Publisher(producer, workflow_producer)
         self._flush_interval = flush_interval
-        self._on_fenced = on_fenced
+        self._resign = resign
+        self._validate = validate
+        self.failed = False  # the machine failed: this shell resigned
         self._inbox: asyncio.Queue[tuple[AnyStimulus, asyncio.Future[None] | None]] = (
             asyncio.Queue()
         )
         self._streams: dict[str, asyncio.Queue[Reply | None]] = {}
         self._watchers: dict[str, set[asyncio.Queue[Status | None]]] = defaultdict(set)
-        self._dirty: dict[str, bool] = {}  # workflow id -> delete?
-        # Assignments, cancels, acknowledgements and watchers' status changes, in the order the
-        # machine made them, until their state is durable (HELD_UNTIL_DURABLE).
-        self._held: list[Action] = []
-        # Decisions are published only once the state they belong to is durable: a deposed
-        # leader's unpersisted decisions never reach PostgreSQL.
-        self._events: list[bytes] = []
-        self._event_keys: list[tuple[str, bool]] = []  # (Kafka key, a workflow event?)
-        self._flush_waiters: list[asyncio.Future[None]] = []
+        self._pending = _Batch()
         self._wake_flusher = asyncio.Event()
         self._timers: set[asyncio.TimerHandle] = set()
         # W3C trace context of each workflow's submission (kept in memory, not across failovers).
@@ -119,7 +149,12 @@ class LeaderShell:
         for watchers in self._watchers.values():
             for watcher in watchers:
                 watcher.put_nowait(None)
-        for waiter in self._flush_waiters:
+        waiters = list(self._pending.waiters)
+        while not self._inbox.empty():  # calls the machine never took
+            _, done = self._inbox.get_nowait()
+            if done is not None:
+                waiters.append(done)
+        for waiter in waiters:
             if not waiter.done():
                 waiter.set_exception(ConnectionError("leadership lost"))
 
@@ -130,6 +165,8 @@ class LeaderShell:
 
     async def call(self, stimulus: AnyStimulus) -> None:
         """Feeds a stimulus and returns once the state it left (and all before it) is durable."""
+        if self.failed:
+            raise ConnectionError("leadership lost")
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inbox.put_nowait((stimulus, done))
         await done
@@ -173,15 +210,32 @@ class LeaderShell:
     async def _run(self) -> None:
         while True:
             stimulus, done = await self._inbox.get()
+            if done is not None:
+                self._pending.waiters.append(done)
             try:
                 actions = self.machine.handle(stimulus)
+                if self._validate:
+                    self.machine.validate()
             except Exception:
-                log.exception("stimulus failed", extra={"stimulus_id": stimulus.stimulus_id})
-                actions = []
+                log.exception(
+                    "the machine failed; resigning leadership",
+                    extra={"stimulus_id": stimulus.stimulus_id},
+                )
+                self._fail_hard()
+                return
             self._execute(actions)
             if done is not None:
-                self._flush_waiters.append(done)
                 self._wake_flusher.set()
+
+    def _fail_hard(self) -> None:
+        """Stops the group commit before it takes anything more (a write under way finishes:
+        it holds only whole steps, and its messages are not sent) and resigns; `stop()` then
+        fails the waiting calls."""
+        self.failed = True
+        for task in self._tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        self._resign()
 
     def _send(self, participant: str, message: Reply) -> None:
         queue = self._streams.get(participant)
@@ -218,24 +272,21 @@ class LeaderShell:
     def _execute(self, actions: list[Action]) -> None:
         for action in actions:
             if isinstance(action, HELD_UNTIL_DURABLE):
-                self._held.append(action)
+                self._pending.held.append(action)
                 self._wake_flusher.set()
                 continue
             match action:
                 case Emit():
-                    self._events.append(action.event.SerializeToString())
-                    self._event_keys.append(
-                        (action.event.workflow_id, action.event.HasField("workflow_event"))
-                    )
+                    self._pending.events.append(action)
                     self._wake_flusher.set()
                 case StartTimer():
                     self._start_timer(action)
                 case Persist():
-                    self._dirty.setdefault(action.workflow_id, False)
+                    self._pending.writes[action.workflow_id] = action.snapshot
                     self._wake_flusher.set()
                 case Forget():
                     self.trace_context.pop(action.workflow_id, None)
-                    self._dirty[action.workflow_id] = True
+                    self._pending.writes[action.workflow_id] = None
                     self._wake_flusher.set()
 
     def _start_timer(self, timer: StartTimer) -> None:
@@ -265,55 +316,59 @@ class LeaderShell:
             if pause > 0:
                 await asyncio.sleep(pause)
             self._wake_flusher.clear()
-            dirty, self._dirty = self._dirty, {}
-            held, self._held = self._held, []
-            emitted, self._events = self._events, []
-            keys, self._event_keys = self._event_keys, []
-            waiters, self._flush_waiters = self._flush_waiters, []
-            states: dict[str, bytes | None] = {}
-            for workflow_id, forget in dirty.items():
-                workflow = self.machine.workflows.get(workflow_id)
-                states[workflow_id] = (
-                    None if forget or workflow is None else _codec.encode(workflow)
-                )
+            batch, self._pending = self._pending, _Batch()
             try:
-                if states:
-                    started = time.perf_counter()
-                    await asyncio.to_thread(self._store.write, self.epoch, states)
-                    _metrics.COMMIT_SECONDS.observe(time.perf_counter() - started)
-                self._observe_finished()
-                _metrics.READY_QUEUE.set(len(self.machine.ready))
-                _metrics.WORKFLOWS.set(len(self.machine.workflows))
+                await self._commit(batch)
+            except asyncio.CancelledError:  # stopping: stop() fails the batch's waiters
+                self._pending = batch.then(self._pending)
+                raise
             except Fenced:
                 log.error("fenced: a newer leader exists; stepping down")
-                self._flush_waiters = waiters + self._flush_waiters
-                self._on_fenced()
+                self._pending = batch.then(self._pending)
+                self._resign()
                 return
             except Exception:
                 log.exception("state write failed; retrying")
-                for workflow_id, forget in dirty.items():
-                    self._dirty[workflow_id] = self._dirty.get(workflow_id, False) or forget
-                self._held = held + self._held
-                self._events = emitted + self._events
-                self._event_keys = keys + self._event_keys
-                self._flush_waiters = waiters + self._flush_waiters
+                self._pending = batch.then(self._pending)
                 self._wake_flusher.set()
                 await asyncio.sleep(0.2)
                 continue
             finally:
                 last_write = loop.time()
-            for (key, of_workflow), value in zip(keys, emitted, strict=True):
-                if of_workflow:
-                    self._publisher.workflow_event(key, value)
-                else:
-                    self._publisher.task_event(key, value)
-            sendable = to_send(held)
-            for action in sendable:
-                self._deliver(action)
-            self._send_acks([a for a in sendable if isinstance(a, AckResult)])
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_result(None)
+            self._release(batch)
+
+    async def _commit(self, batch: _Batch) -> None:
+        """Makes the batch's states durable (encoded off the loop: they are snapshots)."""
+        if batch.writes:
+            seconds = await asyncio.to_thread(self._write, batch.writes)
+            _metrics.COMMIT_SECONDS.observe(seconds)
+        self._observe_finished()
+        _metrics.READY_QUEUE.set(len(self.machine.ready))
+        _metrics.WORKFLOWS.set(len(self.machine.workflows))
+
+    def _write(self, writes: dict[str, WorkflowRun | None]) -> float:
+        """Encodes and writes the snapshots; the seconds the write took."""
+        states = {key: None if run is None else _codec.encode(run) for key, run in writes.items()}
+        started = time.perf_counter()
+        self._store.write(self.epoch, states)
+        return time.perf_counter() - started
+
+    def _release(self, batch: _Batch) -> None:
+        """Its state is durable: publishes its events, sends what `to_send` lets out of its
+        held actions (acknowledgements last, gathered per participant) and answers its calls."""
+        for emit in batch.events:
+            event = emit.event
+            if event.HasField("workflow_event"):
+                self._publisher.workflow_event(event.workflow_id, event.SerializeToString())
+            else:
+                self._publisher.task_event(event.workflow_id, event.SerializeToString())
+        sendable = to_send(batch.held)
+        for action in sendable:
+            self._deliver(action)
+        self._send_acks([a for a in sendable if isinstance(a, AckResult)])
+        for waiter in batch.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def _observe_finished(self) -> None:
         for state, count in self.machine.finished.items():

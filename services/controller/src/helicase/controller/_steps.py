@@ -67,6 +67,7 @@ class Steps:
         self.transitions: deque[Transition] = deque(maxlen=settings.transition_log)
         self.finished: Counter[int] = Counter()  # attempts that reached each terminal state
         self._out: list[Action] = []
+        self._changed: dict[str, WorkflowRun] = {}  # to persist at the end of this step
         self._sid = ""
         self._now = 0.0
 
@@ -79,7 +80,16 @@ class Steps:
         self._act(StartTimer, kind=kind, key=key, delay=max(0.0, delay))
 
     def _persist(self, workflow: WorkflowRun) -> None:
-        self._act(Persist, workflow_id=workflow.id)
+        """The step changes the workflow: its state is persisted as the step leaves it."""
+        self._changed[workflow.id] = workflow
+
+    def _persist_changed(self) -> None:
+        """Ends a step: a Persist with a snapshot of each workflow it changed (and still holds:
+        one released is deleted by its Forget instead)."""
+        for workflow_id, workflow in self._changed.items():
+            if self.workflows.get(workflow_id) is workflow:
+                self._act(Persist, workflow_id=workflow_id, snapshot=workflow.snapshot())
+        self._changed.clear()
 
     def _status_changed(self, workflow: WorkflowRun) -> None:
         self._act(WorkflowStatusChanged, status=status_of(workflow))

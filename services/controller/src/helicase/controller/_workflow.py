@@ -89,6 +89,20 @@ class WorkflowRun:
         index = self.definition.index.get(task_id)
         return None if index is None else self.outputs.get(index)
 
+    def snapshot(self) -> WorkflowRun:
+        """A copy to persist: the state as it is now, whatever the machine changes next. The
+        definition is shared (it never changes), and so are the output dicts (set once, when
+        their task COMPLETED); the columns are copied (a memcpy each)."""
+        copy = WorkflowRun.__new__(WorkflowRun)
+        for name in WorkflowRun.__slots__:
+            value = getattr(self, name)
+            if isinstance(value, bytearray | array):
+                value = value[:]
+            elif isinstance(value, dict):
+                value = value.copy()
+            setattr(copy, name, value)
+        return copy
+
     def count_unfinished(self) -> None:
         """Recomputes derived counters after the columns were loaded."""
         self.unfinished = len(self.final) - sum(self.final)
