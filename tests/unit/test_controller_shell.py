@@ -12,6 +12,7 @@ from helicase.common.kafka import AsyncProducer
 from helicase.common.states import TS, WS
 from helicase.controller import (
     CancelRequested,
+    LeadershipTaken,
     Machine,
     ParticipantJoined,
     Persist,
@@ -123,6 +124,22 @@ async def test_with_validation_a_broken_invariant_resigns_too() -> None:
     await resigned_soon(resigned)
     await shell.stop()
     assert all(c["w1"].state == WS.WORKFLOW_STATE_RUNNING for c in store.commits)
+
+
+async def test_a_failure_on_the_stored_state_fails_the_takeover_at_once() -> None:
+    """The election waits for the takeover's call: it fails without waiting for stop()."""
+    shell, store, _, resigned = shell_of(Machine(source="controller/test"), validate=True)
+    h = Harness()
+    h.submit([{"id": "a", "type": "noop"}])
+    stored = h.machine.workflows["w1"]
+    stored.unfinished = 0  # a state no step of a correct machine leaves
+    shell.start()
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(
+            shell.call(LeadershipTaken(stimulus_id="elected", now=1.0, workflows=[stored])), 5
+        )
+    assert resigned == ["resigned"] and store.commits == []
+    await shell.stop()
 
 
 async def test_a_commit_writes_each_workflow_as_its_last_step_left_it() -> None:

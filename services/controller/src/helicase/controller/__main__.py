@@ -65,11 +65,15 @@ async def serve(config: ControllerConfig, *, machine_type: type[Machine] = Machi
             validate=config.validate,
         )
         shell.start()
-        await shell.call(
-            LeadershipTaken(
-                stimulus_id=new_stimulus_id("elected"), now=time.time(), workflows=workflows
+        try:
+            await shell.call(
+                LeadershipTaken(
+                    stimulus_id=new_stimulus_id("elected"), now=time.time(), workflows=workflows
+                )
             )
-        )
+        except BaseException:  # the machine failed on the stored state, or we were fenced
+            await shell.stop()
+            raise
         leadership.shell = shell
         leadership.leader_addr = config.listen
         await set_serving(health, LEADER_SERVICES, True)

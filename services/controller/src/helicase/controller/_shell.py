@@ -93,7 +93,8 @@ class _Batch:
 
 
 class LeaderShell:
-    """Everything the leader runs; discarded when leadership ends."""
+    """The leader's I/O shell around its machine: everything the leader runs, discarded when
+    leadership ends."""
 
     def __init__(
         self,
@@ -154,9 +155,7 @@ class LeaderShell:
             _, done = self._inbox.get_nowait()
             if done is not None:
                 waiters.append(done)
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_exception(ConnectionError("leadership lost"))
+        _fail(waiters)
 
     # -- inputs --------------------------------------------------------------------------------
 
@@ -229,12 +228,15 @@ class LeaderShell:
 
     def _fail_hard(self) -> None:
         """Stops the group commit before it takes anything more (a write under way finishes:
-        it holds only whole steps, and its messages are not sent) and resigns; `stop()` then
-        fails the waiting calls."""
+        it holds only whole steps, and its messages are not sent), fails the waiting calls at
+        once (the election may be waiting for one: the takeover) and resigns; `stop()` fails
+        those of a write that was under way."""
         self.failed = True
         for task in self._tasks:
             if task is not asyncio.current_task():
                 task.cancel()
+        waiters, self._pending.waiters = self._pending.waiters, []
+        _fail(waiters)
         self._resign()
 
     def _send(self, participant: str, message: Reply) -> None:
@@ -324,7 +326,8 @@ class LeaderShell:
                 raise
             except Fenced:
                 log.error("fenced: a newer leader exists; stepping down")
-                self._pending = batch.then(self._pending)
+                _fail(batch.waiters + self._pending.waiters)
+                self._pending.waiters = []
                 self._resign()
                 return
             except Exception:
@@ -387,6 +390,13 @@ class LeaderShell:
             (ack.tasks if action.taken else ack.superseded).append(task_ref(action.ref))
         for participant, ack in by_participant.items():
             self._send(participant, Reply(ack=ack))
+
+
+def _fail(waiters: list[asyncio.Future[None]]) -> None:
+    """Leadership is lost: the callers retry on the next leader."""
+    for waiter in waiters:
+        if not waiter.done():
+            waiter.set_exception(ConnectionError("leadership lost"))
 
 
 def _observe_status(status: controller_pb2.WorkflowStatus) -> None:
