@@ -10,9 +10,10 @@ made their state durable (see `_actions`): everything of the steps since the las
 
 Fail hard: an exception of the machine (an InvalidTransition, a failed `validate()` when
 HELICASE_CONTROLLER_VALIDATE is set, or any other) leaves its state half-applied. The shell then
-resigns leadership at once, as when it is fenced: nothing of that step or of the uncommitted
-steps before it is persisted, sent or answered, and the next leader (the standby, or this process
-again after the election) starts from the last durable state.
+resigns leadership at once, as when it is fenced: nothing of that step is persisted, nothing of
+the steps since the last commit is sent, published or answered (a write already under way holds
+whole earlier steps only), and the next leader (the standby, or this process again after the
+election) starts from the last durable state.
 """
 
 from __future__ import annotations
