@@ -343,21 +343,6 @@ class Machine(Steps):
             )
         return workflow, index
 
-    def _recorded(self, ref: Ref, outcome: int) -> bool:
-        """Whether a result that is not the task's live placement is what the state records
-        anyway: a repeat of a result taken before, or one of a workflow that is gone (released
-        once finished: nothing of it runs again)."""
-        workflow = self.workflows.get(ref[0])
-        if workflow is None:
-            return True
-        index = workflow.definition.index.get(ref[1])
-        return (
-            index is not None
-            and workflow.final[index] == 1
-            and workflow.attempt[index] == ref[2]
-            and workflow.task_state[index] == events.OUTCOME_STATE.get(outcome)
-        )
-
     def _completed(
         self, workflow: WorkflowRun, index: int, outputs: dict[str, object] | None
     ) -> None:
