@@ -17,6 +17,8 @@ from helicase.controller import (
     AckResult,
     Assign,
     Emit,
+    Forget,
+    Persist,
     TaskResultReceived,
     decode,
     encode,
@@ -69,9 +71,10 @@ STEP = st.tuples(
 class World:
     """The machine, the I/O shell's group commit, and a model of what participants really run.
 
-    As in `LeaderShell`, a step's acknowledgements go out only once a commit made its state durable,
-    and a new leader takes over what the last commit wrote: a failover loses the uncommitted
-    steps and their unsent acknowledgements (two failovers may come without a commit between).
+    As in `LeaderShell`, a commit writes the snapshots the steps' Persist actions carry, a step's
+    stream messages go out (as `to_send` lets them) only once a commit made its state durable,
+    and a new leader takes over what the commits wrote: a failover loses the uncommitted steps
+    and their unsent messages (two failovers may come without a commit between).
     Participants keep their results until an acknowledgement names them and send them again
     whenever they like (as they do on every new stream)."""
 
@@ -81,7 +84,8 @@ class World:
         self.policy = policy
         self.running: dict[tuple[Any, ...], str] = {}  # ref -> participant running it
         self.unacked: dict[tuple[Any, ...], tuple[str, int]] = {}  # ref -> (participant, outcome)
-        self.stored: dict[str, bytes] = {}  # what the last commit wrote
+        self.stored: dict[str, bytes] = {}  # what the commits wrote
+        self.unwritten: dict[str, Any] = {}  # Persist snapshots (None: Forget) since then
         self.held: list[Any] = []  # stream messages waiting for the next commit
         self.acked_completed: set[tuple[str, str]] = set()  # told: your COMPLETED is recorded
         self.completed: set[tuple[str, str]] = set()  # COMPLETED in a committed state
@@ -92,6 +96,10 @@ class World:
         machine = self.h.machine
         at_once = []  # stream messages the shell would not hold back
         for action in actions:
+            if isinstance(action, Persist):
+                self.unwritten[action.workflow_id] = action.snapshot
+            elif isinstance(action, Forget):
+                self.unwritten[action.workflow_id] = None
             if isinstance(action, HELD_UNTIL_DURABLE):
                 self.held.append(action)
             elif isinstance(action, Assign | AckResult):
@@ -126,7 +134,13 @@ class World:
     def commit(self) -> None:
         """A group commit: the state becomes durable, then what waited for it goes out, in
         order, acknowledgements last, as `to_send` lets it (as `LeaderShell` sends them)."""
-        self.stored = self.h.commit()
+        written, self.unwritten = self.unwritten, {}
+        for workflow_id, snapshot in written.items():
+            if snapshot is None:
+                self.stored.pop(workflow_id, None)
+            else:
+                self.stored[workflow_id] = encode(snapshot)
+        self.check_written()
         for workflow in self.h.machine.workflows.values():
             for index, state in enumerate(workflow.task_state):
                 if state == TS.TASK_STATE_COMPLETED:
@@ -142,6 +156,23 @@ class World:
                 self.assigned(action)
             elif isinstance(action, AckResult):
                 self.acknowledged(action)
+
+    def check_written(self) -> None:
+        """What the commits wrote is the machine's state: every change has its Persist, except
+        a task's start (ASSIGNED -> RUNNING), which is not worth a write of its own: both are in
+        flight to a new leader."""
+
+        def as_stored(frame: bytes) -> bytes:
+            run = decode(frame)
+            for index, state in enumerate(run.task_state):
+                if state == TS.TASK_STATE_RUNNING:
+                    run.task_state[index] = TS.TASK_STATE_ASSIGNED
+            return encode(run)
+
+        now = {key: as_stored(frame) for key, frame in self.h.commit().items()}
+        assert {key: as_stored(frame) for key, frame in self.stored.items()} == now, (
+            "a change without its Persist"
+        )
 
     def assigned(self, action: Assign) -> None:
         """A participant receives an assignment: it runs it, or sends the result it holds."""
@@ -249,7 +280,7 @@ class World:
         elif kind == "submit":
             self.submit(WORKFLOWS[pick % 3])
         elif kind == "failover":  # uncommitted steps and unsent acks die with the leader
-            self.held = []
+            self.held, self.unwritten = [], {}
             self.apply(self.h.fail_over(after=pick % 7, stored=self.stored))
 
     def drain(self) -> None:

@@ -431,6 +431,7 @@ class Machine(Steps):
                 workflow, index = found
                 if workflow.ref(index) == key and workflow.task_state[index] == TS.TASK_STATE_READY:
                     workflow.due.pop(index, None)
+                    self._persist(workflow)
                     if self._overdue(workflow, index):
                         self._time_out_waiting(workflow, index)
                     else:
