@@ -3,27 +3,28 @@ in the middle of running workflows."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import string
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import pytest
 from kazoo.client import KazooClient
 
 from helicase.client import HelicaseClient
 from helicase.common import zkpaths
+from helicase.common.states import TS, WS
 from helicase.controller import WorkflowRun, _codec, build, encode
 from helicase.controller._election import bump_epoch
 from helicase.controller._store import CHUNK_BYTES, Fenced, StateStore
-from helicase.controller.testing import Harness, definition
+from helicase.controller.testing import POISON, Harness, definition
 from helicase.devstack import Infra
 from helicase.devstack.testing import chrooted_zk
-from helicase.v1 import workflow_pb2
+from helicase.internal.v1 import controller_pb2, controller_pb2_grpc
 from tests.integration.helpers import request, state, task_states
-
-TS = workflow_pb2.TaskState
 
 
 @pytest.fixture
@@ -216,6 +217,56 @@ async def test_workflows_finish_after_the_leader_is_killed(make_suite: Any) -> N
         data, _ = zk.get(zkpaths.LEADER)
         assert json.loads(data)["epoch"] > leader["epoch"]
         assert json.loads(data)["addr"] != leader["addr"]
+    finally:
+        zk.stop()
+        zk.close()
+
+
+def _leader(zk: KazooClient) -> dict[str, Any]:
+    data, _ = zk.get(zkpaths.LEADER)
+    leader: dict[str, Any] = json.loads(data) if data else {}
+    return leader
+
+
+async def test_a_machine_failure_makes_the_leader_resign_and_the_standby_takes_over(
+    make_suite: Any,
+) -> None:
+    """Both controllers run a machine with a planted defect (`testing.PoisonedMachine`): a
+    cancel with reason POISON applies (CANCELING) and then raises InvalidTransition. The leader
+    that gets it resigns without persisting, publishing or answering anything of the step; the
+    standby takes over from the last durable state and the workflow completes."""
+    poisoned = "helicase.controller.poisoned"
+    suite = make_suite(modules={"controller-a": poisoned, "controller-b": poisoned})
+    zk = KazooClient(hosts=suite.zk)
+    zk.start(timeout=30)
+    try:
+        leader = _leader(zk)
+        name = next(n for n, addr in suite.addresses.items() if addr == leader["addr"])
+        async with HelicaseClient(suite.api_addr, timeout=30) as client:
+            tasks: list[dict[str, Any]] = [
+                {"id": "a", "type": "sleep", "params": {"seconds": 2}},
+                {"id": "b", "type": "noop", "dependsOn": ["a"]},
+            ]
+            created = await client.create(request(tasks))
+            for _ in range(100):  # until the controller runs it
+                stored = {w.id: w for w in StateStore(zk).load()}
+                if created.id in stored:
+                    break
+                await asyncio.sleep(0.1)
+            async with grpc.aio.insecure_channel(leader["addr"]) as channel:
+                stub = controller_pb2_grpc.ControllerServiceStub(channel)
+                poison = controller_pb2.CancelWorkflowRequest(workflow_id=created.id, reason=POISON)
+                with pytest.raises(grpc.aio.AioRpcError) as failed:
+                    await stub.CancelWorkflow(poison, timeout=20)
+            assert failed.value.code() == grpc.StatusCode.UNAVAILABLE, failed.value
+            (run,) = [w for w in StateStore(zk).load() if w.id == created.id]
+            assert run.state == WS.WORKFLOW_STATE_RUNNING  # nothing of the cancel persisted
+            done = await client.wait(created.id, within=90)
+        assert state(done) == "COMPLETED", suite.log(name)
+        assert set(task_states(done).values()) == {"COMPLETED"}
+        assert "the machine failed; resigning leadership" in suite.log(name, 400)
+        now = _leader(zk)
+        assert now["epoch"] > leader["epoch"] and now["addr"] != leader["addr"]
     finally:
         zk.stop()
         zk.close()

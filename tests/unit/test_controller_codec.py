@@ -8,6 +8,7 @@ import zlib
 
 import pytest
 
+from helicase.common.states import TS
 from helicase.controller import WorkflowRun, decode, encode
 from helicase.controller._codec import (
     MAGIC,
@@ -20,9 +21,7 @@ from helicase.controller._codec import (
 )
 from helicase.controller.testing import Harness, assigns
 from helicase.internal.v1 import participant_pb2
-from helicase.v1 import workflow_pb2
 
-TS = workflow_pb2.TaskState
 Outcome = participant_pb2.TaskOutcome
 
 

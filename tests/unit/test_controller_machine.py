@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from helicase.common import events
+from helicase.common.states import TS, WS
 from helicase.controller import (
     CANCEL_DEADLINE,
     PARTICIPANT_GRACE,
@@ -27,15 +28,16 @@ from helicase.controller import (
 )
 from helicase.controller.testing import Harness, assigns
 from helicase.internal.v1 import participant_pb2
-from helicase.v1 import workflow_pb2
 
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
 Outcome = participant_pb2.TaskOutcome
 CHAIN: list[dict[str, Any]] = [
     {"id": "a", "type": "noop"},
     {"id": "b", "type": "noop", "dependsOn": ["a"]},
 ]
+
+
+def persisted(actions: Sequence[object]) -> list[str]:
+    return [a.workflow_id for a in actions if isinstance(a, Persist)]
 
 
 def task_events(actions: Sequence[object]) -> list[tuple[str, int]]:
@@ -61,7 +63,7 @@ def test_submit_emits_running_and_places_only_the_roots() -> None:
     assert workflow_events(out) == [WS.WORKFLOW_STATE_RUNNING]
     assert [(a.participant, a.ref) for a in assigns(out)] == [("p1", ("w1", "a", 1, 1))]
     assert ("a", TS.TASK_STATE_ASSIGNED) in task_events(out)
-    assert Persist(workflow_id="w1") in out
+    assert persisted(out) == ["w1"]
     assert h.task_state("b") == TS.TASK_STATE_PENDING
 
 
@@ -106,7 +108,7 @@ def test_an_accepted_result_is_acked_and_persisted_without_a_second_event() -> N
     out = h.result(a, Outcome.TASK_OUTCOME_COMPLETED, outputs={"n": 1})
     assert not [x for x in out if isinstance(x, Emit) and x.event.task_event.task_id == "a"]
     assert AckResult(participant="p1", ref=a.ref) in out
-    assert Persist(workflow_id="w1") in out
+    assert persisted(out) == ["w1"]
     assert h.task_state("a") == TS.TASK_STATE_COMPLETED
 
 
@@ -366,7 +368,8 @@ def test_cancel_stops_running_tasks_then_ends_canceled_and_is_idempotent() -> No
     running = assigns(h.submit(CHAIN))[0]
     out = h.cancel(reason="user")
     assert h.state() == WS.WORKFLOW_STATE_CANCELING
-    assert SendCancel(participant="p1", ref=running.ref, reason="canceled: user") in out
+    stop = SendCancel(participant="p1", ref=running.ref, reason="canceled: user", given_up=False)
+    assert stop in out
     assert ("b", TS.TASK_STATE_CANCELED) in task_events(out)
     assert any(isinstance(t, StartTimer) and t.kind == CANCEL_DEADLINE for t in out)
     assert h.cancel() == []

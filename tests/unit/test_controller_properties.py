@@ -10,22 +10,24 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from helicase.common.states import TS, WS
 from helicase.controller import (
     HELD_UNTIL_DURABLE,
+    TASK_TRANSITIONS,
     AckResult,
     Assign,
     Emit,
+    Forget,
+    Persist,
     TaskResultReceived,
     decode,
     encode,
+    to_send,
 )
 from helicase.controller._retry import RetrySettings
 from helicase.controller.testing import Harness
 from helicase.internal.v1 import participant_pb2
-from helicase.v1 import workflow_pb2
 
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
 Outcome = participant_pb2.TaskOutcome
 OUTCOMES = [
     Outcome.TASK_OUTCOME_COMPLETED,
@@ -60,7 +62,7 @@ def dags(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 STEP = st.tuples(
     st.sampled_from(["result", "result", "result", "resend", "commit", "commit", "lose", "drop",
-                     "join", "timer", "cancel", "submit", "failover"]),
+                     "join", "timer", "cancel", "submit", "failover", "start"]),
     st.integers(0, 10**6),
     st.sampled_from(OUTCOMES),
 )  # fmt: skip
@@ -69,9 +71,10 @@ STEP = st.tuples(
 class World:
     """The machine, the I/O shell's group commit, and a model of what participants really run.
 
-    As in `Core`, a step's acknowledgements go out only once a commit made its state durable,
-    and a new leader takes over what the last commit wrote: a failover loses the uncommitted
-    steps and their unsent acknowledgements (two failovers may come without a commit between).
+    As in `LeaderShell`, a commit writes the snapshots the steps' Persist actions carry, a step's
+    stream messages go out (as `to_send` lets them) only once a commit made its state durable,
+    and a new leader takes over what the commits wrote: a failover loses the uncommitted steps
+    and their unsent messages (two failovers may come without a commit between).
     Participants keep their results until an acknowledgement names them and send them again
     whenever they like (as they do on every new stream)."""
 
@@ -81,7 +84,8 @@ class World:
         self.policy = policy
         self.running: dict[tuple[Any, ...], str] = {}  # ref -> participant running it
         self.unacked: dict[tuple[Any, ...], tuple[str, int]] = {}  # ref -> (participant, outcome)
-        self.stored: dict[str, bytes] = {}  # what the last commit wrote
+        self.stored: dict[str, bytes] = {}  # what the commits wrote
+        self.unwritten: dict[str, Any] = {}  # Persist snapshots (None: Forget) since then
         self.held: list[Any] = []  # stream messages waiting for the next commit
         self.acked_completed: set[tuple[str, str]] = set()  # told: your COMPLETED is recorded
         self.completed: set[tuple[str, str]] = set()  # COMPLETED in a committed state
@@ -92,6 +96,10 @@ class World:
         machine = self.h.machine
         at_once = []  # stream messages the shell would not hold back
         for action in actions:
+            if isinstance(action, Persist):
+                self.unwritten[action.workflow_id] = action.snapshot
+            elif isinstance(action, Forget):
+                self.unwritten[action.workflow_id] = None
             if isinstance(action, HELD_UNTIL_DURABLE):
                 self.held.append(action)
             elif isinstance(action, Assign | AckResult):
@@ -125,8 +133,14 @@ class World:
 
     def commit(self) -> None:
         """A group commit: the state becomes durable, then what waited for it goes out, in
-        order, acknowledgements last (as `Core` sends them)."""
-        self.stored = self.h.commit()
+        order, acknowledgements last, as `to_send` lets it (as `LeaderShell` sends them)."""
+        written, self.unwritten = self.unwritten, {}
+        for workflow_id, snapshot in written.items():
+            if snapshot is None:
+                self.stored.pop(workflow_id, None)
+            else:
+                self.stored[workflow_id] = encode(snapshot)
+        self.check_written()
         for workflow in self.h.machine.workflows.values():
             for index, state in enumerate(workflow.task_state):
                 if state == TS.TASK_STATE_COMPLETED:
@@ -137,12 +151,28 @@ class World:
             if workflow.state == WS.WORKFLOW_STATE_FAILED and self.policy.endswith("FAIL_FAST"):
                 self.fail_fast_stopped.add(workflow.id)
         held, self.held = self.held, []
-        for action in held:
+        for action in to_send(held):
             if isinstance(action, Assign):
                 self.assigned(action)
-        for action in held:
-            if isinstance(action, AckResult):
+            elif isinstance(action, AckResult):
                 self.acknowledged(action)
+
+    def check_written(self) -> None:
+        """What the commits wrote is the machine's state: every change has its Persist, except
+        a task's start (ASSIGNED -> RUNNING), which is not worth a write of its own: both are in
+        flight to a new leader."""
+
+        def as_stored(frame: bytes) -> bytes:
+            run = decode(frame)
+            for index, state in enumerate(run.task_state):
+                if state == TS.TASK_STATE_RUNNING:
+                    run.task_state[index] = TS.TASK_STATE_ASSIGNED
+            return encode(run)
+
+        now = {key: as_stored(frame) for key, frame in self.h.commit().items()}
+        assert {key: as_stored(frame) for key, frame in self.stored.items()} == now, (
+            "a change without its Persist"
+        )
 
     def assigned(self, action: Assign) -> None:
         """A participant receives an assignment: it runs it, or sends the result it holds."""
@@ -165,6 +195,8 @@ class World:
 
     def check(self) -> None:
         machine = self.h.machine
+        for step in machine.transitions:  # `_set` checks each; the log shows they were checked
+            assert step.finish in TASK_TRANSITIONS[step.start], step
         per_participant: dict[str, int] = {}
         for workflow in machine.workflows.values():
             assert workflow.unfinished == len(workflow.final) - sum(workflow.final)
@@ -229,6 +261,8 @@ class World:
             self.deliver(pick, outcome)
         elif kind == "resend" and self.unacked:
             self.resend(pick)
+        elif kind == "start" and self.running:  # a participant reports it started a task
+            self.apply(self.h.started(sorted(self.running)[pick % len(self.running)]))
         elif kind == "commit":
             self.commit()
         elif kind == "lose":  # the process died: what it ran and its results are gone
@@ -246,7 +280,7 @@ class World:
         elif kind == "submit":
             self.submit(WORKFLOWS[pick % 3])
         elif kind == "failover":  # uncommitted steps and unsent acks die with the leader
-            self.held = []
+            self.held, self.unwritten = [], {}
             self.apply(self.h.fail_over(after=pick % 7, stored=self.stored))
 
     def drain(self) -> None:
@@ -322,3 +356,21 @@ def test_fatal_under_fail_fast_leaves_nothing_ready_or_newly_assigned() -> None:
     assert sorted(workflow.task_state) == sorted(
         [TS.TASK_STATE_FATAL_FAILED, TS.TASK_STATE_CANCELED] + [TS.TASK_STATE_SKIPPED] * 4
     )
+
+
+def test_a_completed_task_is_not_run_again_by_a_placement_cancelled_before_its_commit() -> None:
+    """After a failover the task is placed again (held until the commit); the old placement's
+    COMPLETED arrives before that commit and cancels the new placement. The commit sends
+    neither the withdrawn assignment nor lets the task run a second time."""
+    one_task = [{"id": "t0", "type": "noop", "retry": {"maxAttempts": 1}}]
+    world = World(dict.fromkeys(WORKFLOWS, one_task), "FAILURE_POLICY_FAIL_FAST")
+    world.join("p0")
+    world.submit("w0")
+    world.commit()
+    world.step("failover", 1, 0)  # p0 is not back within the grace period: t0 is re-placed
+    world.step("timer", 0, 0)
+    world.join("p1")
+    world.deliver(0, Outcome.TASK_OUTCOME_COMPLETED)  # p0's result of the first placement
+    world.drain()
+    assert world.h.task_state("t0", "w0") == TS.TASK_STATE_COMPLETED
+    assert world.running == {}

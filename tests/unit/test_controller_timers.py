@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from helicase.common.states import TS, WS
 from helicase.controller import (
     CANCEL_DEADLINE,
     PARTICIPANT_GRACE,
@@ -15,10 +16,7 @@ from helicase.controller import (
 )
 from helicase.controller.testing import Harness, assigns
 from helicase.internal.v1 import participant_pb2
-from helicase.v1 import workflow_pb2
 
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
 Outcome = participant_pb2.TaskOutcome
 
 

@@ -19,9 +19,11 @@ from helicase.controller._actions import (
     SendCancel,
     StartTimer,
     WorkflowStatusChanged,
+    to_send,
 )
 from helicase.controller._codec import decode, encode
 from helicase.controller._dag import Definition, build
+from helicase.controller._invariants import InvalidState
 from helicase.controller._machine import Machine
 from helicase.controller._placement import ParticipantView
 from helicase.controller._retry import RetrySettings, backoff
@@ -41,6 +43,11 @@ from helicase.controller._stimuli import (
     WorkflowReleased,
     WorkflowSubmitted,
 )
+from helicase.controller._transitions import (
+    TASK_TRANSITIONS,
+    WORKFLOW_TRANSITIONS,
+    InvalidTransition,
+)
 from helicase.controller._workflow import WorkflowRun, status_of
 
 __all__ = [
@@ -51,6 +58,8 @@ __all__ = [
     "RETRY",
     "TASK_DEADLINE",
     "TASK_DEADLINE_GRACE",
+    "TASK_TRANSITIONS",
+    "WORKFLOW_TRANSITIONS",
     "AckResult",
     "Action",
     "AnyStimulus",
@@ -59,6 +68,8 @@ __all__ = [
     "Definition",
     "Emit",
     "Forget",
+    "InvalidState",
+    "InvalidTransition",
     "LeadershipTaken",
     "Machine",
     "MachineSettings",
@@ -85,4 +96,5 @@ __all__ = [
     "decode",
     "encode",
     "status_of",
+    "to_send",
 ]

@@ -11,11 +11,11 @@ from kazoo.client import KazooClient
 from helicase.common import kafka, observability, zk, zkpaths
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.controller._config import ControllerConfig
-from helicase.controller._core import Core, new_stimulus_id
 from helicase.controller._election import Campaign
 from helicase.controller._machine import Machine
 from helicase.controller._registry import RegistryWatch
 from helicase.controller._service import ControllerService, Leadership, ParticipantService
+from helicase.controller._shell import LeaderShell, new_stimulus_id
 from helicase.controller._stimuli import LeadershipTaken
 from helicase.controller._store import StateStore
 from helicase.internal.v1 import (
@@ -33,7 +33,9 @@ LEADER_SERVICES = [
 ]
 
 
-async def serve(config: ControllerConfig) -> None:
+async def serve(config: ControllerConfig, *, machine_type: type[Machine] = Machine) -> None:
+    """Runs for leadership and leads; `machine_type` makes each leader's machine (tests plant a
+    defect with `testing.PoisonedMachine`)."""
     loop = asyncio.get_running_loop()
     client: KazooClient = await asyncio.to_thread(zk.connect, config.common)
     await asyncio.to_thread(client.ensure_path, zkpaths.WORKFLOWS)
@@ -56,36 +58,41 @@ async def serve(config: ControllerConfig) -> None:
 
     async def lead(epoch: int) -> None:
         workflows = await asyncio.to_thread(store.load)
-        machine = Machine(source=config.source, settings=config.machine_settings())
-        core = Core(
+        machine = machine_type(source=config.source, settings=config.machine_settings())
+        shell = LeaderShell(
             machine=machine,
             store=store,
             producer=producer,
             workflow_producer=workflow_producer,
             epoch=epoch,
             flush_interval=config.flush_interval.total_seconds(),
-            on_fenced=lambda: campaign.resign() if campaign else None,
+            resign=lambda: campaign.resign() if campaign else None,
+            validate=config.validate,
         )
-        core.start()
-        await core.call(
-            LeadershipTaken(
-                stimulus_id=new_stimulus_id("elected"), now=time.time(), workflows=workflows
+        shell.start()
+        try:
+            await shell.call(
+                LeadershipTaken(
+                    stimulus_id=new_stimulus_id("elected"), now=time.time(), workflows=workflows
+                )
             )
-        )
-        leadership.core = core
+        except BaseException:  # the machine failed on the stored state, or we were fenced
+            await shell.stop()
+            raise
+        leadership.shell = shell
         leadership.leader_addr = config.listen
         await set_serving(health, LEADER_SERVICES, True)
         await set_serving(health, [], True)  # the process stays SERVING
         log.info("leading", extra={"epoch": epoch, "workflows": len(workflows)})
 
     async def step_down() -> None:
-        core, leadership.core = leadership.core, None
+        shell, leadership.shell = leadership.shell, None
         leadership.leader_addr = ""
         await set_serving(health, LEADER_SERVICES, False)
         await set_serving(health, [], True)
-        if core is not None:
-            await core.stop()
-            log.info("stepped down", extra={"epoch": core.epoch})
+        if shell is not None:
+            await shell.stop()
+            log.info("stepped down", extra={"epoch": shell.epoch})
 
     campaign = Campaign(client, config.listen, loop, lead, step_down)
     RegistryWatch(client, loop, leadership).start()

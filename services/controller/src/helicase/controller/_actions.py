@@ -12,10 +12,12 @@ recorded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from helicase.controller._stimuli import Ref
+from helicase.controller._workflow import WorkflowRun
 from helicase.internal.v1 import controller_pb2, event_pb2
 
 # Timer kinds (StartTimer.kind / TimerFired.kind) and their keys.
@@ -43,9 +45,15 @@ class Assign:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SendCancel:
+    """Tell a participant to stop a placement. `given_up`: the machine expects no result of it
+    any more (the task's outcome was decided, or the attempt moved on), so a held Assign of the
+    same placement is withdrawn (`to_send`). False for a workflow cancel: the placement stays
+    the task's live one until its (CANCELED) result comes."""
+
     participant: str
     ref: Ref
     reason: str
+    given_up: bool = True
     stimulus_id: str = field(default="", compare=False)
 
 
@@ -67,9 +75,12 @@ class StartTimer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Persist:
-    """Write the workflow's state (fenced, group-committed)."""
+    """Write the workflow's state (fenced, group-committed): `snapshot`, a copy of it as the step
+    left it. The machine adds one per workflow a step changed, after the step's last change; a
+    later Persist of the same workflow supersedes it within a group commit."""
 
     workflow_id: str
+    snapshot: WorkflowRun = field(compare=False, repr=False)
     stimulus_id: str = field(default="", compare=False)
 
 
@@ -109,3 +120,24 @@ Action = (
 
 HELD_UNTIL_DURABLE = (Assign, SendCancel, AckResult, WorkflowStatusChanged)
 """Actions the I/O shell carries out only after the commit of the step that made them."""
+
+
+def to_send(held: Sequence[Action]) -> list[Action]:
+    """What a commit lets out of the held actions of its steps: all of them in the order they
+    were made, acknowledgements last, except an assignment whose placement the same batch gave
+    up (a COMPLETED result of an earlier placement came, the workflow failed fast, the attempt
+    timed out). Sent, it would have the participant start a task whose outcome is already
+    durable, and the cancel right after could not undo a run that finished at once. The cancel
+    itself still goes out: a participant ignores a cancel of a task it does not run, and stops
+    one it got from an earlier copy of the same assignment (re-sent to a reconnecting
+    participant). An assignment followed by a workflow cancel goes out with its cancel: the
+    machine waits for that placement's CANCELED result."""
+    cancelled = {(a.participant, a.ref) for a in held if isinstance(a, SendCancel) and a.given_up}
+    out: list[Action] = []
+    acks: list[Action] = []
+    for action in held:
+        if isinstance(action, AckResult):
+            acks.append(action)
+        elif not (isinstance(action, Assign) and (action.participant, action.ref) in cancelled):
+            out.append(action)
+    return out + acks

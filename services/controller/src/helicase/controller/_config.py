@@ -45,7 +45,10 @@ MAX_REPLACEMENTS = integer(
     minimum=0,
 )
 VALIDATE = flag(
-    "HELICASE_CONTROLLER_VALIDATE", False, "run the machine's invariant checks after every step"
+    "HELICASE_CONTROLLER_VALIDATE",
+    False,
+    "check the state machine's invariants after every step; a violation makes the leader resign"
+    " like an exception of the machine (costs a pass over every tracked task per step)",
 )
 
 

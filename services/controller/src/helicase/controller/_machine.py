@@ -1,7 +1,7 @@
 """The controller's decisions as a pure state machine: `Machine.handle(stimulus) -> actions`.
 
 Single-threaded and free of I/O and clocks: time arrives with each stimulus. The I/O shell
-(`_core.Core`) feeds stimuli in and carries the actions out.
+(`_shell.LeaderShell`) feeds stimuli in and carries the actions out.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from google.protobuf import json_format
 
 from helicase.common import events
+from helicase.common.states import TS, WS
 from helicase.controller import _params
 from helicase.controller._actions import (
     CANCEL_DEADLINE,
@@ -38,7 +39,7 @@ from helicase.controller._stimuli import (
     WorkflowReleased,
     WorkflowSubmitted,
 )
-from helicase.controller._workflow import TS, WS, Ref, WorkflowRun
+from helicase.controller._workflow import Ref, WorkflowRun
 from helicase.internal.v1 import participant_pb2
 from helicase.v1 import workflow_pb2
 
@@ -54,6 +55,7 @@ class Machine(Steps):
 
     def handle(self, stimulus: AnyStimulus) -> list[Action]:
         self._out = []
+        self._changed.clear()
         self._sid = stimulus.stimulus_id
         self._now = stimulus.now
         match stimulus:
@@ -83,6 +85,7 @@ class Machine(Steps):
             case LeadershipTaken():
                 self._take_over(stimulus)
         self._place()
+        self._persist_changed()
         out, self._out = self._out, []
         return out
 
@@ -168,8 +171,8 @@ class Machine(Steps):
         workflow = self.workflows.get(workflow_id)
         if workflow is None or workflow.state != WS.WORKFLOW_STATE_RUNNING:
             return  # unknown, terminal or already CANCELING: nothing to do
-        workflow.state = WS.WORKFLOW_STATE_CANCELING
-        workflow.message = f"canceled: {reason}" if reason else "canceled"
+        message = f"canceled: {reason}" if reason else "canceled"
+        self._set_workflow(workflow, WS.WORKFLOW_STATE_CANCELING, message)
         self._emit_workflow(workflow)
         for index, final in enumerate(workflow.final):
             if final:
@@ -180,6 +183,7 @@ class Machine(Steps):
                     participant=workflow.participant.get(index, ""),
                     ref=workflow.ref(index),
                     reason=workflow.message,
+                    given_up=False,
                 )
             else:
                 self._emit_task(workflow, index, TS.TASK_STATE_CANCELED, workflow.message)
@@ -340,21 +344,6 @@ class Machine(Steps):
             )
         return workflow, index
 
-    def _recorded(self, ref: Ref, outcome: int) -> bool:
-        """Whether a result that is not the task's live placement is what the state records
-        anyway: a repeat of a result taken before, or one of a workflow that is gone (released
-        once finished: nothing of it runs again)."""
-        workflow = self.workflows.get(ref[0])
-        if workflow is None:
-            return True
-        index = workflow.definition.index.get(ref[1])
-        return (
-            index is not None
-            and workflow.final[index] == 1
-            and workflow.attempt[index] == ref[2]
-            and workflow.task_state[index] == events.OUTCOME_STATE.get(outcome)
-        )
-
     def _completed(
         self, workflow: WorkflowRun, index: int, outputs: dict[str, object] | None
     ) -> None:
@@ -443,6 +432,7 @@ class Machine(Steps):
                 workflow, index = found
                 if workflow.ref(index) == key and workflow.task_state[index] == TS.TASK_STATE_READY:
                     workflow.due.pop(index, None)
+                    self._persist(workflow)
                     if self._overdue(workflow, index):
                         self._time_out_waiting(workflow, index)
                     else:

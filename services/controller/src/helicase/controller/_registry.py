@@ -12,8 +12,8 @@ from kazoo.client import KazooClient
 from kazoo.recipe.watchers import ChildrenWatch
 
 from helicase.common import zkpaths
-from helicase.controller._core import new_stimulus_id
 from helicase.controller._service import Leadership
+from helicase.controller._shell import new_stimulus_id
 from helicase.controller._stimuli import ParticipantLost
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,13 @@ class RegistryWatch:
             self._loop.call_soon_threadsafe(self._unregistered, name)
 
     def _unregistered(self, name: str) -> None:
-        core = self._leadership.core
-        if core is None:
+        shell = self._leadership.shell
+        if shell is None:
             return
-        if core.connected(name):
+        if shell.connected(name):
             log.warning("participant unregistered but still connected", extra={"participant": name})
             return
-        core.put(
+        shell.put(
             ParticipantLost(
                 stimulus_id=new_stimulus_id(f"unregistered-{name}"),
                 now=time.time(),

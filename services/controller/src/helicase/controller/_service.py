@@ -19,7 +19,7 @@ from helicase.common.errors import InvalidArgument
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.status import error_info_status, invalid_argument_status
 from helicase.controller import _dag
-from helicase.controller._core import Core, new_stimulus_id
+from helicase.controller._shell import LeaderShell, new_stimulus_id
 from helicase.controller._stimuli import (
     CancelRequested,
     ParticipantJoined,
@@ -43,10 +43,10 @@ DEFAULT_CAPACITY = 8
 
 
 class Leadership:
-    """Who leads, as this process knows it: the running Core while this process leads."""
+    """Who leads, as this process knows it: the running LeaderShell while this process leads."""
 
     def __init__(self) -> None:
-        self.core: Core | None = None
+        self.shell: LeaderShell | None = None
         self.leader_addr = ""  # the leader's address when known (for NOT_LEADER answers)
 
     async def not_leader(self, context: Context) -> NoReturn:
@@ -61,26 +61,26 @@ class Leadership:
         )
         raise AssertionError("abort returns only by raising")
 
-    async def call(self, core: Core, context: Context, stimulus: Any) -> None:
+    async def call(self, shell: LeaderShell, context: Context, stimulus: Any) -> None:
         """Feeds `stimulus` and waits until its state is durable; leadership lost on the way
         answers NOT_LEADER, so the caller retries on the new leader."""
         try:
-            await core.call(stimulus)
+            await shell.call(stimulus)
         except ConnectionError:
             await self.not_leader(context)
 
-    async def require(self, context: Context) -> Core:
-        if self.core is None:
+    async def require(self, context: Context) -> LeaderShell:
+        if self.shell is None:
             await self.not_leader(context)
-        return self.core
+        return self.shell
 
 
 def _ref(ref: participant_pb2.TaskRef) -> Ref:
     return (ref.workflow_id, ref.task_id, ref.attempt, ref.placement)
 
 
-async def _known(core: Core, workflow_id: str, context: Context) -> WorkflowRun:
-    workflow = core.machine.workflows.get(workflow_id)
+async def _known(shell: LeaderShell, workflow_id: str, context: Context) -> WorkflowRun:
+    workflow = shell.machine.workflows.get(workflow_id)
     if workflow is None:
         await context.abort(grpc.StatusCode.NOT_FOUND, f"workflow {workflow_id!r} is not running")
     assert workflow is not None  # abort raises
@@ -94,8 +94,8 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
     async def SubmitWorkflow(
         self, request: controller_pb2.SubmitWorkflowRequest, context: Context
     ) -> controller_pb2.SubmitWorkflowResponse:
-        core = await self._leadership.require(context)
-        known = core.machine.workflows.get(request.workflow.id)
+        shell = await self._leadership.require(context)
+        known = shell.machine.workflows.get(request.workflow.id)
         if known is None:
             try:  # a big definition takes a while: not on the loop
                 definition = await asyncio.to_thread(_dag.build, request.workflow)
@@ -106,13 +106,13 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
                 stimulus_id=new_stimulus_id("submit"), now=time.time(), definition=definition
             )
             if tracing.enabled():  # its tasks' runs join the trace of this submission
-                core.trace_context[request.workflow.id] = tracing.inject()
-            await self._leadership.call(core, context, stimulus)  # returns once durable
+                shell.trace_context[request.workflow.id] = tracing.inject()
+            await self._leadership.call(shell, context, stimulus)  # returns once durable
             log.info(
                 "workflow submitted",
                 extra={"workflow_id": request.workflow.id, "owner": request.owner},
             )
-        workflow = await _known(core, request.workflow.id, context)
+        workflow = await _known(shell, request.workflow.id, context)
         return controller_pb2.SubmitWorkflowResponse(
             status=status_of(workflow), already_submitted=known is not None
         )
@@ -120,10 +120,10 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
     async def CancelWorkflow(
         self, request: controller_pb2.CancelWorkflowRequest, context: Context
     ) -> controller_pb2.CancelWorkflowResponse:
-        core = await self._leadership.require(context)
-        await _known(core, request.workflow_id, context)
+        shell = await self._leadership.require(context)
+        await _known(shell, request.workflow_id, context)
         await self._leadership.call(
-            core,
+            shell,
             context,
             CancelRequested(
                 stimulus_id=new_stimulus_id("cancel"),
@@ -132,15 +132,15 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
                 reason=request.reason,
             ),
         )
-        workflow = await _known(core, request.workflow_id, context)
+        workflow = await _known(shell, request.workflow_id, context)
         return controller_pb2.CancelWorkflowResponse(status=status_of(workflow))
 
     async def WatchWorkflow(
         self, request: controller_pb2.WatchWorkflowRequest, context: Context
     ) -> AsyncIterator[controller_pb2.WatchWorkflowResponse]:
-        core = await self._leadership.require(context)
-        workflow = await _known(core, request.workflow_id, context)
-        queue = core.watch(request.workflow_id)
+        shell = await self._leadership.require(context)
+        workflow = await _known(shell, request.workflow_id, context)
+        queue = shell.watch(request.workflow_id)
         try:
             status: controller_pb2.WorkflowStatus | None = status_of(workflow)
             while status is not None:
@@ -149,14 +149,14 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
                     return
                 status = await queue.get()
         finally:
-            core.unwatch(request.workflow_id, queue)
+            shell.unwatch(request.workflow_id, queue)
         await self._leadership.not_leader(context)  # stepped down: watch the new leader
 
     async def ReleaseWorkflow(
         self, request: controller_pb2.ReleaseWorkflowRequest, context: Context
     ) -> controller_pb2.ReleaseWorkflowResponse:
-        core = await self._leadership.require(context)
-        workflow = core.machine.workflows.get(request.workflow_id)
+        shell = await self._leadership.require(context)
+        workflow = shell.machine.workflows.get(request.workflow_id)
         if workflow is None:
             return controller_pb2.ReleaseWorkflowResponse(released=False)
         if not workflow.terminal:
@@ -164,7 +164,7 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
                 grpc.StatusCode.FAILED_PRECONDITION, "only a finished workflow can be released"
             )
         await self._leadership.call(
-            core,
+            shell,
             context,
             WorkflowReleased(
                 stimulus_id=new_stimulus_id("release"),
@@ -182,7 +182,7 @@ class ParticipantService(participant_pb2_grpc.ParticipantServiceServicer):
     async def Connect(
         self, request_iterator: AsyncIterator[participant_pb2.ConnectRequest], context: Context
     ) -> AsyncIterator[participant_pb2.ConnectResponse]:
-        core = await self._leadership.require(context)
+        shell = await self._leadership.require(context)
         first = await anext(aiter(request_iterator), None)
         if first is None or first.WhichOneof("message") != "hello" or not first.hello.name:
             await context.abort(
@@ -190,8 +190,8 @@ class ParticipantService(participant_pb2_grpc.ParticipantServiceServicer):
             )
         assert first is not None
         hello = first.hello
-        queue = core.attach(hello.name)
-        core.put(
+        queue = shell.attach(hello.name)
+        shell.put(
             ParticipantJoined(
                 stimulus_id=new_stimulus_id(f"joined-{hello.name}"),
                 now=time.time(),
@@ -203,14 +203,16 @@ class ParticipantService(participant_pb2_grpc.ParticipantServiceServicer):
             )
         )
         log.info("participant connected", extra={"participant": hello.name})
-        reader = asyncio.create_task(_read(core, hello.name, request_iterator, queue))
+        reader = asyncio.create_task(_read(shell, hello.name, request_iterator, queue))
         try:
-            yield participant_pb2.ConnectResponse(welcome=participant_pb2.Welcome(epoch=core.epoch))
+            yield participant_pb2.ConnectResponse(
+                welcome=participant_pb2.Welcome(epoch=shell.epoch)
+            )
             while (message := await _next_batch(queue)) is not None:
                 yield message
         finally:
             reader.cancel()
-            core.detach(hello.name, queue)
+            shell.detach(hello.name, queue)
             log.info("participant stream ended", extra={"participant": hello.name})
 
 
@@ -230,10 +232,10 @@ async def _next_batch(
     )
 
 
-def _handle(core: Core, name: str, message: participant_pb2.ConnectRequest) -> None:
+def _handle(shell: LeaderShell, name: str, message: participant_pb2.ConnectRequest) -> None:
     kind = message.WhichOneof("message")
     if kind == "started":
-        core.put(
+        shell.put(
             TaskStarted(
                 stimulus_id=new_stimulus_id("started"),
                 now=time.time(),
@@ -243,7 +245,7 @@ def _handle(core: Core, name: str, message: participant_pb2.ConnectRequest) -> N
     elif kind == "result":
         result = message.result
         outputs = json_format.MessageToDict(result.outputs) if result.HasField("outputs") else None
-        core.put(
+        shell.put(
             TaskResultReceived(
                 stimulus_id=new_stimulus_id("result"),
                 now=time.time(),
@@ -261,7 +263,7 @@ def _handle(core: Core, name: str, message: participant_pb2.ConnectRequest) -> N
 
 
 async def _read(
-    core: Core,
+    shell: LeaderShell,
     name: str,
     requests: AsyncIterator[participant_pb2.ConnectRequest],
     queue: asyncio.Queue[participant_pb2.ConnectResponse | None],
@@ -271,9 +273,9 @@ async def _read(
         async for message in requests:
             if message.WhichOneof("message") == "batch":
                 for each in message.batch.messages:
-                    _handle(core, name, each)
+                    _handle(shell, name, each)
             else:
-                _handle(core, name, message)
+                _handle(shell, name, message)
     except (grpc.aio.AioRpcError, asyncio.CancelledError):
         pass
     finally:

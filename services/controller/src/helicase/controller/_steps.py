@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from helicase.common import events
+from helicase.common.states import TS, WS
+from helicase.controller import _invariants
 from helicase.controller._actions import (
     RETRY,
     Action,
@@ -23,7 +25,8 @@ from helicase.controller._actions import (
 )
 from helicase.controller._placement import Pool, ReadyQueue
 from helicase.controller._retry import RetrySettings, backoff
-from helicase.controller._workflow import TS, WS, Ref, WorkflowRun, status_of
+from helicase.controller._transitions import check_task, check_workflow
+from helicase.controller._workflow import Ref, WorkflowRun, status_of
 from helicase.v1 import workflow_pb2
 
 CONTINUE = workflow_pb2.FailurePolicy.FAILURE_POLICY_CONTINUE
@@ -64,6 +67,7 @@ class Steps:
         self.transitions: deque[Transition] = deque(maxlen=settings.transition_log)
         self.finished: Counter[int] = Counter()  # attempts that reached each terminal state
         self._out: list[Action] = []
+        self._changed: dict[str, WorkflowRun] = {}  # to persist at the end of this step
         self._sid = ""
         self._now = 0.0
 
@@ -76,7 +80,16 @@ class Steps:
         self._act(StartTimer, kind=kind, key=key, delay=max(0.0, delay))
 
     def _persist(self, workflow: WorkflowRun) -> None:
-        self._act(Persist, workflow_id=workflow.id)
+        """The step changes the workflow: its state is persisted as the step leaves it."""
+        self._changed[workflow.id] = workflow
+
+    def _persist_changed(self) -> None:
+        """Ends a step: a Persist with a snapshot of each workflow it changed (and still holds:
+        one released is deleted by its Forget instead)."""
+        for workflow_id, workflow in self._changed.items():
+            if self.workflows.get(workflow_id) is workflow:
+                self._act(Persist, workflow_id=workflow_id, snapshot=workflow.snapshot())
+        self._changed.clear()
 
     def _status_changed(self, workflow: WorkflowRun) -> None:
         self._act(WorkflowStatusChanged, status=status_of(workflow))
@@ -126,13 +139,26 @@ class Steps:
     # -- task transitions ----------------------------------------------------------------------
 
     def _set(self, workflow: WorkflowRun, index: int, state: int) -> None:
+        """Moves a task to `state`; raises InvalidTransition unless the table allows it."""
         start = workflow.task_state[index]
+        task_id = workflow.definition.ids[index]
+        check_task(self._sid, workflow.id, task_id, start, state)
         workflow.task_state[index] = state
         if state in events.TASK_TERMINAL and start != state:
             self.finished[state] += 1
-        self.transitions.append(
-            Transition(self._sid, workflow.id, workflow.definition.ids[index], start, state)
-        )
+        self.transitions.append(Transition(self._sid, workflow.id, task_id, start, state))
+
+    def _set_workflow(self, workflow: WorkflowRun, state: int, message: str) -> None:
+        """Moves the workflow to `state`; raises InvalidTransition unless the table allows it."""
+        check_workflow(self._sid, workflow.id, workflow.state, state)
+        workflow.state = state
+        workflow.message = message
+
+    def validate(self) -> None:
+        """Checks the invariants of every workflow and participant (`_invariants`); raises
+        InvalidState naming what does not hold. Tests run it after every step; in production
+        the shell runs it when HELICASE_CONTROLLER_VALIDATE is set."""
+        _invariants.validate(self.workflows.values(), self.pool, stimulus_id=self._sid)
 
     def _settle(self, workflow: WorkflowRun, index: int, state: int) -> None:
         """The task's outcome is final."""
@@ -158,6 +184,21 @@ class Steps:
         if (workflow.attempt[index], workflow.placement[index]) != (ref[2], ref[3]):
             return None
         return workflow, index
+
+    def _recorded(self, ref: Ref, outcome: int) -> bool:
+        """Whether a result that is not the task's live placement is what the state records
+        anyway: a repeat of a result taken before, or one of a workflow that is gone (released
+        once finished: nothing of it runs again)."""
+        workflow = self.workflows.get(ref[0])
+        if workflow is None:
+            return True
+        index = workflow.definition.index.get(ref[1])
+        return (
+            index is not None
+            and workflow.final[index] == 1
+            and workflow.attempt[index] == ref[2]
+            and workflow.task_state[index] == events.OUTCOME_STATE.get(outcome)
+        )
 
     def _enqueue(self, workflow: WorkflowRun, index: int) -> None:
         if not workflow.queued[index]:
@@ -277,8 +318,7 @@ class Steps:
             self._finish(workflow, WS.WORKFLOW_STATE_COMPLETED, "")
 
     def _finish(self, workflow: WorkflowRun, state: int, message: str) -> None:
-        workflow.state = state
-        workflow.message = message
+        self._set_workflow(workflow, state, message)
         workflow.end_time = self._now
         self._emit_workflow(workflow)
         self._persist(workflow)

@@ -11,12 +11,10 @@ from array import array
 from typing import Any
 
 from helicase.common.events import WORKFLOW_TERMINAL
+from helicase.common.states import TS, WS
 from helicase.controller._dag import Definition
 from helicase.internal.v1 import controller_pb2
-from helicase.v1 import workflow_pb2
 
-TS = workflow_pb2.TaskState
-WS = workflow_pb2.WorkflowState
 IN_FLIGHT = frozenset({TS.TASK_STATE_ASSIGNED, TS.TASK_STATE_RUNNING})
 
 # One placement of one attempt of a task: (workflow id, task id, attempt, placement).
@@ -90,6 +88,20 @@ class WorkflowRun:
     def outputs_of(self, task_id: str) -> dict[str, Any] | None:
         index = self.definition.index.get(task_id)
         return None if index is None else self.outputs.get(index)
+
+    def snapshot(self) -> WorkflowRun:
+        """A copy to persist: the state as it is now, whatever the machine changes next. The
+        definition is shared (it never changes), and so are the output dicts (set once, when
+        their task COMPLETED); the columns are copied (a memcpy each)."""
+        copy = WorkflowRun.__new__(WorkflowRun)
+        for name in WorkflowRun.__slots__:
+            value = getattr(self, name)
+            if isinstance(value, bytearray | array):
+                value = value[:]
+            elif isinstance(value, dict):
+                value = value.copy()
+            setattr(copy, name, value)
+        return copy
 
     def count_unfinished(self) -> None:
         """Recomputes derived counters after the columns were loaded."""

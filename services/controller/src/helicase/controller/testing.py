@@ -1,4 +1,6 @@
-"""Driving a Machine by hand in tests and benchmarks: stimuli with fresh ids and a fake clock."""
+"""Driving a Machine by hand in tests and benchmarks: stimuli with fresh ids and a fake clock;
+a machine with a planted defect for tests of failing hard (`PoisonedMachine`, which
+`python -m helicase.controller.poisoned` runs in a real controller)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
+from helicase.common.states import TS
 from helicase.controller._actions import Action, Assign, StartTimer
 from helicase.controller._codec import decode, encode
 from helicase.controller._dag import build
@@ -29,6 +32,7 @@ from helicase.controller._stimuli import (
 from helicase.v1 import workflow_pb2
 
 DEFAULT_TYPES = frozenset({"noop", "shell", "sleep"})
+POISON = "poison: a planted defect"
 
 
 def definition(
@@ -57,7 +61,9 @@ class Harness:
         return f"{kind}-{next(self._ids)}"
 
     def handle(self, stimulus: Any) -> list[Action]:
+        """Feeds one stimulus, then checks the machine's invariants (`Machine.validate`)."""
         actions = self.machine.handle(stimulus)
+        self.machine.validate()
         self.timers += [a for a in actions if isinstance(a, StartTimer)]
         return actions
 
@@ -162,3 +168,16 @@ class Harness:
 
     def state(self, workflow_id: str = "w1") -> int:
         return self.machine.workflows[workflow_id].state
+
+
+class PoisonedMachine(Machine):
+    """A machine with one planted defect: a cancel whose reason is POISON is applied as usual
+    (the workflow CANCELING, its tasks in flight told to stop) and then moves the workflow's
+    first task back to PENDING, which the transition table forbids. The step raises
+    InvalidTransition half-applied, as a real defect would."""
+
+    def _cancel(self, workflow_id: str, reason: str) -> None:
+        super()._cancel(workflow_id, reason)
+        workflow = self.workflows.get(workflow_id)
+        if reason == POISON and workflow is not None:
+            self._set(workflow, 0, TS.TASK_STATE_PENDING)
