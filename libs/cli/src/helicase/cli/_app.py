@@ -12,9 +12,13 @@ from rich.console import RenderableType
 
 from helicase.cli import _experiments, _render, _resources, _schedules
 from helicase.cli._base import (
-    EXIT_NOT_COMPLETED,
     Output,
+    Reason,
+    RequestId,
     Settings,
+    Watch,
+    create_then_follow,
+    exit_unless,
     follow,
     out,
     show,
@@ -56,8 +60,7 @@ def main(
 
 
 def _exit_for(workflow: workflow_pb2.Workflow) -> None:
-    if workflow.state != workflow_pb2.WORKFLOW_STATE_COMPLETED:
-        raise typer.Exit(EXIT_NOT_COMPLETED)
+    exit_unless(workflow.state == workflow_pb2.WORKFLOW_STATE_COMPLETED)
 
 
 async def _watch(
@@ -81,12 +84,8 @@ async def _watch(
 def submit(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="Workflow as JSON or YAML; - reads standard input.")],
-    watch: Annotated[
-        bool, typer.Option("--watch", "-w", help="Follow it; exit 0 only if it COMPLETED.")
-    ] = False,
-    request_id: Annotated[
-        str, typer.Option(help="Idempotency key (default: the file's requestId, or a new one).")
-    ] = "",
+    watch: Watch = False,
+    request_id: RequestId = "",
     label: Annotated[
         list[str] | None, typer.Option("--label", "-l", help="KEY=VALUE, added to the workflow.")
     ] = None,
@@ -103,15 +102,13 @@ def submit(
         request.request_id = request_id
     request.workflow.labels.update(labels)
 
-    async def work(client: HelicaseClient) -> workflow_pb2.Workflow:
-        created = await client.create(request)
-        if not watch:
-            return created
-        if settings.output is Output.table:
-            out.print(f"submitted {created.id}")
-        return await _watch(client, created.id, settings)
-
-    workflow = _run(settings, work)
+    workflow = create_then_follow(
+        settings,
+        lambda client: client.create(request),
+        watch,
+        "submitted",
+        lambda client, workflow_id: _watch(client, workflow_id, settings),
+    )
     if not watch:
         if settings.output is Output.json:
             _print_json(_render.to_json(workflow))
@@ -201,7 +198,7 @@ def watch(
 def cancel(
     ctx: typer.Context,
     workflow_id: WorkflowId,
-    reason: Annotated[str, typer.Option(help="Why (recorded with the workflow).")] = "",
+    reason: Reason = "",
 ) -> None:
     """Cancel a workflow (cancelling one already cancelled succeeds)."""
     settings = _settings(ctx)

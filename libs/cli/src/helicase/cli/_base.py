@@ -13,7 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, Protocol, TypeVar
 
 import grpc
 import typer
@@ -28,6 +28,14 @@ from helicase.client import HelicaseClient
 T = TypeVar("T")
 R = TypeVar("R")
 M = TypeVar("M", bound=Message)
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Created = TypeVar("Created", bound=_Identified)
 
 EXIT_NOT_COMPLETED = 1
 EXIT_USAGE = 2
@@ -85,6 +93,10 @@ def usage_error(message: object) -> NoReturn:
 PageSize = Annotated[int, typer.Option(min=0, max=500, help="0 = the api's default.")]
 PageToken = Annotated[str, typer.Option(help="next_page_token of a previous page.")]
 AllPages = Annotated[bool, typer.Option("--all", help="Follow every page.")]
+Reason = Annotated[str, typer.Option(help="Why (recorded with the workflow).")]
+Watch = Annotated[
+    bool, typer.Option("--watch", "-w", help="Follow it; exit 0 only if it COMPLETED.")
+]
 RequestId = Annotated[
     str, typer.Option(help="Idempotency key (default: the file's requestId, or a new one).")
 ]
@@ -195,6 +207,33 @@ async def follow(
         if last is not None:
             out.print(view(last))
     return last
+
+
+def exit_unless(completed: bool) -> None:
+    """Exit code 1 unless what was followed ended COMPLETED."""
+    if not completed:
+        raise typer.Exit(EXIT_NOT_COMPLETED)
+
+
+def create_then_follow(
+    settings: Settings,
+    create: Callable[[HelicaseClient], Awaitable[Created]],
+    watch: bool,
+    said: str,
+    follow_one: Callable[[HelicaseClient, str], Awaitable[Created]],
+) -> Created:
+    """Runs `create`; with `watch`, prints "<said> <id>" (table output) and returns what
+    `follow_one` returns, the object followed to its end."""
+
+    async def work(client: HelicaseClient) -> Created:
+        created = await create(client)
+        if not watch:
+            return created
+        if settings.output is Output.table:
+            out.print(f"{said} {created.id}")
+        return await follow_one(client, created.id)
+
+    return run(settings, work)
 
 
 def load_request(source: str, request: M, field: str, what: str) -> M:

@@ -8,10 +8,13 @@ import typer
 
 from helicase.cli import _render, _render_objects
 from helicase.cli._base import (
-    EXIT_NOT_COMPLETED,
     Output,
+    Reason,
     RequestId,
     Settings,
+    Watch,
+    create_then_follow,
+    exit_unless,
     follow,
     list_command,
     load_request,
@@ -49,9 +52,7 @@ def create(
         ),
     ],
     request_id: RequestId = "",
-    watch: Annotated[
-        bool, typer.Option("--watch", "-w", help="Follow it; exit 0 only if it COMPLETED.")
-    ] = False,
+    watch: Watch = False,
 ) -> None:
     """Create an experiment: its workflow is launched at once."""
     settings = settings_of(ctx)
@@ -60,15 +61,13 @@ def create(
     )
     key = request_id or request.request_id
 
-    async def work(client: HelicaseClient) -> experiment_pb2.Experiment:
-        created = await client.create_experiment(request.experiment, key)
-        if not watch:
-            return created
-        if settings.output is Output.table:
-            out.print(f"created {created.id}")
-        return await _watch(client, created.id, settings)
-
-    experiment = run(settings, work)
+    experiment = create_then_follow(
+        settings,
+        lambda client: client.create_experiment(request.experiment, key),
+        watch,
+        "created",
+        lambda client, experiment_id: _watch(client, experiment_id, settings),
+    )
     if not watch:
         _show(settings, experiment)
         return
@@ -94,8 +93,7 @@ def get(ctx: typer.Context, experiment_id: ExperimentId) -> None:
 
 
 def _exit_for(experiment: experiment_pb2.Experiment) -> None:
-    if experiment.state != experiment_pb2.EXPERIMENT_STATE_COMPLETED:
-        raise typer.Exit(EXIT_NOT_COMPLETED)
+    exit_unless(experiment.state == experiment_pb2.EXPERIMENT_STATE_COMPLETED)
 
 
 async def _watch(
@@ -120,7 +118,7 @@ def watch(ctx: typer.Context, experiment_id: ExperimentId) -> None:
 def cancel(
     ctx: typer.Context,
     experiment_id: ExperimentId,
-    reason: Annotated[str, typer.Option(help="Why (recorded with the workflow).")] = "",
+    reason: Reason = "",
 ) -> None:
     """Cancel an experiment (and its batch job on the cluster, if it may exist)."""
     settings = settings_of(ctx)
