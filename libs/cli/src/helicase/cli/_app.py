@@ -5,19 +5,23 @@ command groups of their own modules. Exit codes: see helicase.cli._base."""
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated
 
 import typer
-from rich.live import Live
+from rich.console import RenderableType
 
 from helicase.cli import _experiments, _render, _resources, _schedules
 from helicase.cli._base import (
-    EXIT_NOT_COMPLETED,
     Output,
+    Reason,
+    RequestId,
     Settings,
+    Watch,
+    create_then_follow,
+    exit_unless,
+    follow,
     out,
+    show,
     usage_error,
 )
 from helicase.cli._base import print_json as _print_json
@@ -38,6 +42,9 @@ app = typer.Typer(
 )
 
 
+WorkflowId = Annotated[str, typer.Argument(metavar="ID", help="Workflow id.")]
+
+
 @app.callback()
 def main(
     ctx: typer.Context,
@@ -53,8 +60,7 @@ def main(
 
 
 def _exit_for(workflow: workflow_pb2.Workflow) -> None:
-    if workflow.state != workflow_pb2.WORKFLOW_STATE_COMPLETED:
-        raise typer.Exit(EXIT_NOT_COMPLETED)
+    exit_unless(workflow.state == workflow_pb2.WORKFLOW_STATE_COMPLETED)
 
 
 async def _watch(
@@ -62,21 +68,13 @@ async def _watch(
 ) -> workflow_pb2.Workflow:
     """Follows the workflow until it is terminal: a live table on a terminal, the final table
     otherwise, one JSON object per line with --output json."""
-    last: workflow_pb2.Workflow | None = None
-    if settings.output is Output.json:
-        async for last in client.watch(workflow_id):
-            sys.stdout.write(json.dumps(_render.to_json(last)) + "\n")
-            sys.stdout.flush()
-    elif out.is_terminal:
-        with Live(console=out, refresh_per_second=8, transient=False) as live:
-            async for last in client.watch(workflow_id):
-                rows = max(out.size.height - 8, 5)  # header, progress, table head, "more"
-                live.update(_render.workflow_view(last, rows))
-    else:
-        async for update in client.watch(workflow_id):
-            last = update
-        if last is not None:
-            out.print(_render.workflow_view(last))
+
+    def live_view(workflow: workflow_pb2.Workflow) -> RenderableType:
+        rows = max(out.size.height - 8, 5)  # header, progress, table head, "more"
+        return _render.workflow_view(workflow, rows)
+
+    view = _render.workflow_view
+    last = await follow(client.watch(workflow_id), settings, view, live_view, 8)
     if last is None:  # the stream ended without an update: read it once
         last = await client.get(workflow_id)
     return last
@@ -86,12 +84,8 @@ async def _watch(
 def submit(
     ctx: typer.Context,
     file: Annotated[str, typer.Argument(help="Workflow as JSON or YAML; - reads standard input.")],
-    watch: Annotated[
-        bool, typer.Option("--watch", "-w", help="Follow it; exit 0 only if it COMPLETED.")
-    ] = False,
-    request_id: Annotated[
-        str, typer.Option(help="Idempotency key (default: the file's requestId, or a new one).")
-    ] = "",
+    watch: Watch = False,
+    request_id: RequestId = "",
     label: Annotated[
         list[str] | None, typer.Option("--label", "-l", help="KEY=VALUE, added to the workflow.")
     ] = None,
@@ -108,15 +102,13 @@ def submit(
         request.request_id = request_id
     request.workflow.labels.update(labels)
 
-    async def work(client: HelicaseClient) -> workflow_pb2.Workflow:
-        created = await client.create(request)
-        if not watch:
-            return created
-        if settings.output is Output.table:
-            out.print(f"submitted {created.id}")
-        return await _watch(client, created.id, settings)
-
-    workflow = _run(settings, work)
+    workflow = create_then_follow(
+        settings,
+        lambda client: client.create(request),
+        watch,
+        "submitted",
+        lambda client, workflow_id: _watch(client, workflow_id, settings),
+    )
     if not watch:
         if settings.output is Output.json:
             _print_json(_render.to_json(workflow))
@@ -129,15 +121,12 @@ def submit(
 @app.command()
 def get(
     ctx: typer.Context,
-    workflow_id: Annotated[str, typer.Argument(metavar="ID", help="Workflow id.")],
+    workflow_id: WorkflowId,
 ) -> None:
     """Show a workflow and its tasks."""
     settings = _settings(ctx)
     workflow = _run(settings, lambda client: client.get(workflow_id))
-    if settings.output is Output.json:
-        _print_json(_render.to_json(workflow))
-    else:
-        out.print(_render.workflow_view(workflow))
+    show(settings, workflow, _render.workflow_view)
 
 
 _STATES = [_render.workflow_state(v) for v in workflow_pb2.WorkflowState.values() if v]
@@ -197,7 +186,7 @@ def _state_value(name: str) -> workflow_pb2.WorkflowState.ValueType:
 @app.command()
 def watch(
     ctx: typer.Context,
-    workflow_id: Annotated[str, typer.Argument(metavar="ID", help="Workflow id.")],
+    workflow_id: WorkflowId,
 ) -> None:
     """Follow a workflow's tasks live until it ends; exit 0 only if it COMPLETED."""
     settings = _settings(ctx)
@@ -208,8 +197,8 @@ def watch(
 @app.command()
 def cancel(
     ctx: typer.Context,
-    workflow_id: Annotated[str, typer.Argument(metavar="ID", help="Workflow id.")],
-    reason: Annotated[str, typer.Option(help="Why (recorded with the workflow).")] = "",
+    workflow_id: WorkflowId,
+    reason: Reason = "",
 ) -> None:
     """Cancel a workflow (cancelling one already cancelled succeeds)."""
     settings = _settings(ctx)

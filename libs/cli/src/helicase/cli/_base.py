@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, Protocol, TypeVar
 
 import grpc
 import typer
 from google.protobuf.message import Message
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.live import Live
 
 from helicase.cli import _render
 from helicase.cli._input import InputError, read_workflow, to_request
@@ -27,6 +28,14 @@ from helicase.client import HelicaseClient
 T = TypeVar("T")
 R = TypeVar("R")
 M = TypeVar("M", bound=Message)
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Created = TypeVar("Created", bound=_Identified)
 
 EXIT_NOT_COMPLETED = 1
 EXIT_USAGE = 2
@@ -84,6 +93,10 @@ def usage_error(message: object) -> NoReturn:
 PageSize = Annotated[int, typer.Option(min=0, max=500, help="0 = the api's default.")]
 PageToken = Annotated[str, typer.Option(help="next_page_token of a previous page.")]
 AllPages = Annotated[bool, typer.Option("--all", help="Follow every page.")]
+Reason = Annotated[str, typer.Option(help="Why (recorded with the workflow).")]
+Watch = Annotated[
+    bool, typer.Option("--watch", "-w", help="Follow it; exit 0 only if it COMPLETED.")
+]
 RequestId = Annotated[
     str, typer.Option(help="Idempotency key (default: the file's requestId, or a new one).")
 ]
@@ -129,9 +142,121 @@ def show_pages(
         out.print(table(found, token))
 
 
+def show(settings: Settings, message: M, view: Callable[[M], RenderableType]) -> None:
+    """Prints one object: as `view` renders it or, with `-o json`, as its proto JSON."""
+    if settings.output is Output.json:
+        print_json(_render.to_json(message))
+    else:
+        out.print(view(message))
+
+
+def list_command(
+    group: typer.Typer,
+    name: str,
+    summary: str,
+    key: str,
+    fetch: Callable[[HelicaseClient, int, str], Awaitable[R]],
+    items: Callable[[R], Sequence[M]],
+    table: Callable[[list[M], str], Any],
+) -> None:
+    """Adds command `name` to `group`: a paged list (--page-size, --page-token, --all)
+    printed by show_pages; `fetch(client, page_size, page_token)` reads one page."""
+
+    def list_(
+        ctx: typer.Context,
+        page_size: PageSize = 0,
+        page_token: PageToken = "",
+        all_pages: AllPages = False,
+    ) -> None:
+        show_pages(
+            settings_of(ctx),
+            key,
+            lambda client, token: fetch(client, page_size, token),
+            items,
+            table,
+            page_token,
+            all_pages,
+        )
+
+    list_.__doc__ = summary
+    group.command(name)(list_)
+
+
+async def follow(
+    updates: AsyncIterator[M],
+    settings: Settings,
+    view: Callable[[M], RenderableType],
+    live_view: Callable[[M], RenderableType],
+    refresh_per_second: int,
+) -> M | None:
+    """Follows `updates` to their end: `live_view` redrawn live on a terminal, `view` of the
+    last one otherwise, one JSON object per line with `-o json`. Returns the last update
+    (None when there was none)."""
+    last: M | None = None
+    if settings.output is Output.json:
+        async for last in updates:
+            sys.stdout.write(json.dumps(_render.to_json(last)) + "\n")
+            sys.stdout.flush()
+    elif out.is_terminal:
+        with Live(console=out, refresh_per_second=refresh_per_second, transient=False) as live:
+            async for last in updates:
+                live.update(live_view(last))
+    else:
+        async for update in updates:
+            last = update
+        if last is not None:
+            out.print(view(last))
+    return last
+
+
+def exit_unless(completed: bool) -> None:
+    """Exit code 1 unless what was followed ended COMPLETED."""
+    if not completed:
+        raise typer.Exit(EXIT_NOT_COMPLETED)
+
+
+def create_then_follow(
+    settings: Settings,
+    create: Callable[[HelicaseClient], Awaitable[Created]],
+    watch: bool,
+    said: str,
+    follow_one: Callable[[HelicaseClient, str], Awaitable[Created]],
+) -> Created:
+    """Runs `create`; with `watch`, prints "<said> <id>" (table output) and returns what
+    `follow_one` returns, the object followed to its end."""
+
+    async def work(client: HelicaseClient) -> Created:
+        created = await create(client)
+        if not watch:
+            return created
+        if settings.output is Output.table:
+            out.print(f"{said} {created.id}")
+        return await follow_one(client, created.id)
+
+    return run(settings, work)
+
+
 def load_request(source: str, request: M, field: str, what: str) -> M:
     """The request in file `source` ("-": standard input), or exit 2 naming what is wrong."""
     try:
         return to_request(read_workflow(source, what=what), request, field)
     except InputError as exc:
         usage_error(exc)
+
+
+def create_from_file(
+    settings: Settings,
+    source: str,
+    request: Message,
+    field: str,
+    what: str,
+    request_id: str,
+    create: Callable[[HelicaseClient, Any, str], Awaitable[T]],
+) -> T:
+    """A create command: loads the Create...Request (or its bare `field`) from `source` and
+    calls `create(client, the request's field, idempotency key)`; --request-id wins over
+    the file's requestId."""
+    loaded = load_request(source, request, field, what)
+    key = request_id or str(getattr(loaded, "request_id", ""))
+    resource = getattr(loaded, field)
+    return run(settings, lambda client: create(client, resource, key))

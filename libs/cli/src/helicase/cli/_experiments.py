@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated
 
 import typer
-from rich.live import Live
 
 from helicase.cli import _render, _render_objects
 from helicase.cli._base import (
-    EXIT_NOT_COMPLETED,
-    AllPages,
     Output,
-    PageSize,
-    PageToken,
+    Reason,
     RequestId,
     Settings,
+    Watch,
+    create_then_follow,
+    exit_unless,
+    follow,
+    list_command,
     load_request,
     out,
     print_json,
     run,
     settings_of,
-    show_pages,
+    show,
 )
 from helicase.client import HelicaseClient
 from helicase.v1 import experiment_pb2
@@ -38,10 +37,7 @@ ExperimentId = Annotated[str, typer.Argument(metavar="ID", help="Experiment id."
 
 
 def _show(settings: Settings, experiment: experiment_pb2.Experiment) -> None:
-    if settings.output is Output.json:
-        print_json(_render.to_json(experiment))
-    else:
-        out.print(_render_objects.experiment_view(experiment))
+    show(settings, experiment, _render_objects.experiment_view)
 
 
 @app.command()
@@ -56,9 +52,7 @@ def create(
         ),
     ],
     request_id: RequestId = "",
-    watch: Annotated[
-        bool, typer.Option("--watch", "-w", help="Follow it; exit 0 only if it COMPLETED.")
-    ] = False,
+    watch: Watch = False,
 ) -> None:
     """Create an experiment: its workflow is launched at once."""
     settings = settings_of(ctx)
@@ -67,38 +61,28 @@ def create(
     )
     key = request_id or request.request_id
 
-    async def work(client: HelicaseClient) -> experiment_pb2.Experiment:
-        created = await client.create_experiment(request.experiment, key)
-        if not watch:
-            return created
-        if settings.output is Output.table:
-            out.print(f"created {created.id}")
-        return await _watch(client, created.id, settings)
-
-    experiment = run(settings, work)
+    experiment = create_then_follow(
+        settings,
+        lambda client: client.create_experiment(request.experiment, key),
+        watch,
+        "created",
+        lambda client, experiment_id: _watch(client, experiment_id, settings),
+    )
     if not watch:
         _show(settings, experiment)
         return
     _exit_for(experiment)
 
 
-@app.command("list")
-def list_(
-    ctx: typer.Context,
-    page_size: PageSize = 0,
-    page_token: PageToken = "",
-    all_pages: AllPages = False,
-) -> None:
-    """List experiments, newest first."""
-    show_pages(
-        settings_of(ctx),
-        "experiments",
-        lambda client, token: client.list_experiments(page_size, token),
-        lambda response: response.experiments,
-        _render_objects.experiment_list,
-        page_token,
-        all_pages,
-    )
+list_command(
+    app,
+    "list",
+    "List experiments, newest first.",
+    "experiments",
+    lambda client, size, token: client.list_experiments(size, token),
+    lambda response: response.experiments,
+    _render_objects.experiment_list,
+)
 
 
 @app.command()
@@ -109,8 +93,7 @@ def get(ctx: typer.Context, experiment_id: ExperimentId) -> None:
 
 
 def _exit_for(experiment: experiment_pb2.Experiment) -> None:
-    if experiment.state != experiment_pb2.EXPERIMENT_STATE_COMPLETED:
-        raise typer.Exit(EXIT_NOT_COMPLETED)
+    exit_unless(experiment.state == experiment_pb2.EXPERIMENT_STATE_COMPLETED)
 
 
 async def _watch(
@@ -118,20 +101,8 @@ async def _watch(
 ) -> experiment_pb2.Experiment:
     """Follows the experiment until it is terminal: live on a terminal, the final view
     otherwise, one JSON object per change with --output json."""
-    last: experiment_pb2.Experiment | None = None
-    if settings.output is Output.json:
-        async for last in client.watch_experiment(experiment_id):
-            sys.stdout.write(json.dumps(_render.to_json(last)) + "\n")
-            sys.stdout.flush()
-    elif out.is_terminal:
-        with Live(console=out, refresh_per_second=4, transient=False) as live:
-            async for last in client.watch_experiment(experiment_id):
-                live.update(_render_objects.experiment_view(last))
-    else:
-        async for update in client.watch_experiment(experiment_id):
-            last = update
-        if last is not None:
-            out.print(_render_objects.experiment_view(last))
+    view = _render_objects.experiment_view
+    last = await follow(client.watch_experiment(experiment_id), settings, view, view, 4)
     assert last is not None  # watch_experiment yields at least once or raises
     return last
 
@@ -147,7 +118,7 @@ def watch(ctx: typer.Context, experiment_id: ExperimentId) -> None:
 def cancel(
     ctx: typer.Context,
     experiment_id: ExperimentId,
-    reason: Annotated[str, typer.Option(help="Why (recorded with the workflow).")] = "",
+    reason: Reason = "",
 ) -> None:
     """Cancel an experiment (and its batch job on the cluster, if it may exist)."""
     settings = settings_of(ctx)

@@ -5,27 +5,21 @@ public key and its fingerprint."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Annotated
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
 
 import typer
 from google.protobuf.message import Message
 from rich.console import RenderableType
 
-from helicase.cli import _render, _render_objects
+from helicase.cli import _render_objects
 from helicase.cli._base import (
-    AllPages,
-    Output,
-    PageSize,
-    PageToken,
     RequestId,
-    Settings,
-    load_request,
-    out,
-    print_json,
+    create_from_file,
+    list_command,
     run,
     settings_of,
-    show_pages,
+    show,
     usage_error,
 )
 from helicase.cli._input import InputError, read_text
@@ -49,6 +43,7 @@ credentials = typer.Typer(
 )
 
 ResourceId = Annotated[str, typer.Argument(metavar="ID", help="Resource id.")]
+CredentialId = Annotated[str, typer.Argument(metavar="ID", help="Credential id.")]
 ResourceFile = Annotated[
     str,
     typer.Argument(
@@ -58,13 +53,6 @@ ResourceFile = Annotated[
 ]
 
 
-def _show(settings: Settings, message: Message, view: RenderableType) -> None:
-    if settings.output is Output.json:
-        print_json(_render.to_json(message))
-    else:
-        out.print(view)
-
-
 def _without_keys(credentials: Sequence[resource_pb2.Credential]) -> list[resource_pb2.Credential]:
     """The api never returns a private key; should one ever come, it is not printed."""
     for credential in credentials:
@@ -72,94 +60,70 @@ def _without_keys(credentials: Sequence[resource_pb2.Credential]) -> list[resour
     return list(credentials)
 
 
-# --- compute
+# --- compute and storage
 
 
-@compute.command("create")
-def compute_create(ctx: typer.Context, file: ResourceFile, request_id: RequestId = "") -> None:
-    """Register a compute resource (host, loginUser, batchSystem, hostKey, ...)."""
-    settings = settings_of(ctx)
-    request = load_request(
-        file,
-        resource_pb2.CreateComputeResourceRequest(),
-        "compute_resource",
-        "a compute resource",
-    )
-    key = request_id or request.request_id
-    made = run(settings, lambda c: c.create_compute_resource(request.compute_resource, key))
-    _show(settings, made, _render_objects.compute_view(made))
-
-
-@compute.command("list")
-def compute_list(
-    ctx: typer.Context,
-    page_size: PageSize = 0,
-    page_token: PageToken = "",
-    all_pages: AllPages = False,
+def _resource_commands(
+    group: typer.Typer,
+    kind: str,
+    fields: str,
+    request: Callable[[], Message],
+    view: Callable[[Any], RenderableType],
+    table: Callable[[list[Any], str], RenderableType],
 ) -> None:
-    """List compute resources, newest first."""
-    show_pages(
-        settings_of(ctx),
-        "computeResources",
-        lambda client, token: client.list_compute_resources(page_size, token),
-        lambda response: response.compute_resources,
-        _render_objects.compute_list,
-        page_token,
-        all_pages,
+    """create, list and get for one kind of resource: they call the client's
+    create_<kind>_resource, list_<kind>_resources and get_<kind>_resource."""
+    what = f"a {kind} resource"
+
+    def create(ctx: typer.Context, file: ResourceFile, request_id: RequestId = "") -> None:
+        settings = settings_of(ctx)
+        made = create_from_file(
+            settings,
+            file,
+            request(),
+            f"{kind}_resource",
+            what,
+            request_id,
+            lambda client, resource, key: getattr(client, f"create_{kind}_resource")(resource, key),
+        )
+        show(settings, made, view)
+
+    def get(ctx: typer.Context, resource_id: ResourceId) -> None:
+        settings = settings_of(ctx)
+        found = run(settings, lambda client: getattr(client, f"get_{kind}_resource")(resource_id))
+        show(settings, found, view)
+
+    create.__doc__ = f"Register {what} ({fields}, ...)."
+    get.__doc__ = f"Show {what}."
+    group.command("create")(create)
+    list_command(
+        group,
+        "list",
+        f"List {kind} resources, newest first.",
+        f"{kind}Resources",
+        lambda client, size, token: getattr(client, f"list_{kind}_resources")(size, token),
+        lambda response: getattr(response, f"{kind}_resources"),
+        table,
     )
+    group.command("get")(get)
 
 
-@compute.command("get")
-def compute_get(ctx: typer.Context, resource_id: ResourceId) -> None:
-    """Show a compute resource."""
-    settings = settings_of(ctx)
-    found = run(settings, lambda client: client.get_compute_resource(resource_id))
-    _show(settings, found, _render_objects.compute_view(found))
-
-
-# --- storage
-
-
-@storage.command("create")
-def storage_create(ctx: typer.Context, file: ResourceFile, request_id: RequestId = "") -> None:
-    """Register a storage resource (host, loginUser, rootPath, hostKey, ...)."""
-    settings = settings_of(ctx)
-    request = load_request(
-        file,
-        resource_pb2.CreateStorageResourceRequest(),
-        "storage_resource",
-        "a storage resource",
-    )
-    key = request_id or request.request_id
-    made = run(settings, lambda c: c.create_storage_resource(request.storage_resource, key))
-    _show(settings, made, _render_objects.storage_view(made))
-
-
-@storage.command("list")
-def storage_list(
-    ctx: typer.Context,
-    page_size: PageSize = 0,
-    page_token: PageToken = "",
-    all_pages: AllPages = False,
-) -> None:
-    """List storage resources, newest first."""
-    show_pages(
-        settings_of(ctx),
-        "storageResources",
-        lambda client, token: client.list_storage_resources(page_size, token),
-        lambda response: response.storage_resources,
-        _render_objects.storage_list,
-        page_token,
-        all_pages,
-    )
-
-
-@storage.command("get")
-def storage_get(ctx: typer.Context, resource_id: ResourceId) -> None:
-    """Show a storage resource."""
-    settings = settings_of(ctx)
-    found = run(settings, lambda client: client.get_storage_resource(resource_id))
-    _show(settings, found, _render_objects.storage_view(found))
+_resource_commands(
+    compute,
+    "compute",
+    "host, loginUser, batchSystem, hostKey",
+    resource_pb2.CreateComputeResourceRequest,
+    _render_objects.compute_view,
+    _render_objects.compute_list,
+)
+_resource_commands(
+    storage,
+    "storage",
+    "host, loginUser, rootPath, hostKey",
+    resource_pb2.CreateStorageResourceRequest,
+    _render_objects.storage_view,
+    _render_objects.storage_list,
+)
 
 
 # --- credentials
@@ -188,35 +152,24 @@ def credential_create(
         usage_error(f"{private_key_file}: empty")
     made = run(settings, lambda c: c.create_credential(private_key, name, request_id))
     made.ClearField("private_key")  # the api returns none; never print one whatever happens
-    _show(settings, made, _render_objects.credential_view(made))
+    show(settings, made, _render_objects.credential_view)
 
 
-@credentials.command("list")
-def credential_list(
-    ctx: typer.Context,
-    page_size: PageSize = 0,
-    page_token: PageToken = "",
-    all_pages: AllPages = False,
-) -> None:
-    """List credentials, newest first: names and fingerprints."""
-    show_pages(
-        settings_of(ctx),
-        "credentials",
-        lambda client, token: client.list_credentials(page_size, token),
-        lambda response: _without_keys(response.credentials),
-        _render_objects.credential_list,
-        page_token,
-        all_pages,
-    )
+list_command(
+    credentials,
+    "list",
+    "List credentials, newest first: names and fingerprints.",
+    "credentials",
+    lambda client, size, token: client.list_credentials(size, token),
+    lambda response: _without_keys(response.credentials),
+    _render_objects.credential_list,
+)
 
 
 @credentials.command("get")
-def credential_get(
-    ctx: typer.Context,
-    credential_id: Annotated[str, typer.Argument(metavar="ID", help="Credential id.")],
-) -> None:
+def credential_get(ctx: typer.Context, credential_id: CredentialId) -> None:
     """Show a credential: fingerprint and public key."""
     settings = settings_of(ctx)
     found = run(settings, lambda client: client.get_credential(credential_id))
     found.ClearField("private_key")
-    _show(settings, found, _render_objects.credential_view(found))
+    show(settings, found, _render_objects.credential_view)

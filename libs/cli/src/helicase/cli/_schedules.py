@@ -6,19 +6,17 @@ from typing import Annotated
 
 import typer
 
-from helicase.cli import _render, _render_objects
+from helicase.cli import _render_objects
 from helicase.cli._base import (
-    AllPages,
     Output,
-    PageSize,
-    PageToken,
     RequestId,
-    load_request,
+    create_from_file,
+    list_command,
     out,
     print_json,
     run,
     settings_of,
-    show_pages,
+    show,
 )
 from helicase.v1 import schedule_pb2
 
@@ -32,10 +30,7 @@ ScheduleId = Annotated[str, typer.Argument(metavar="ID", help="Schedule id.")]
 
 
 def _show(ctx: typer.Context, schedule: schedule_pb2.Schedule) -> None:
-    if settings_of(ctx).output is Output.json:
-        print_json(_render.to_json(schedule))
-    else:
-        out.print(_render_objects.schedule_view(schedule))
+    show(settings_of(ctx), schedule, _render_objects.schedule_view)
 
 
 @app.command()
@@ -52,28 +47,27 @@ def create(
 ) -> None:
     """Create a schedule; it fires from its next cron time on."""
     settings = settings_of(ctx)
-    request = load_request(file, schedule_pb2.CreateScheduleRequest(), "schedule", "a schedule")
-    key = request_id or request.request_id
-    _show(ctx, run(settings, lambda client: client.create_schedule(request.schedule, key)))
-
-
-@app.command("list")
-def list_(
-    ctx: typer.Context,
-    page_size: PageSize = 0,
-    page_token: PageToken = "",
-    all_pages: AllPages = False,
-) -> None:
-    """List schedules, oldest first, with their next fire times."""
-    show_pages(
-        settings_of(ctx),
-        "schedules",
-        lambda client, token: client.list_schedules(page_size, token),
-        lambda response: response.schedules,
-        _render_objects.schedule_list,
-        page_token,
-        all_pages,
+    made = create_from_file(
+        settings,
+        file,
+        schedule_pb2.CreateScheduleRequest(),
+        "schedule",
+        "a schedule",
+        request_id,
+        lambda client, schedule, key: client.create_schedule(schedule, key),
     )
+    _show(ctx, made)
+
+
+list_command(
+    app,
+    "list",
+    "List schedules, oldest first, with their next fire times.",
+    "schedules",
+    lambda client, size, token: client.list_schedules(size, token),
+    lambda response: response.schedules,
+    _render_objects.schedule_list,
+)
 
 
 @app.command()

@@ -15,7 +15,7 @@ import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import timedelta
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, Self, TypeVar, cast
 
 DEFAULT_ZK = "127.0.0.1:2181"
 DEFAULT_KAFKA = "127.0.0.1:9092"
@@ -253,6 +253,18 @@ class CommonConfig:
     @classmethod
     def from_env(cls) -> CommonConfig:
         return read_settings(cls)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfig:
+    """The base of a service's configuration class: the common settings, plus the service's
+    own `from_setting` attributes declared by the subclass."""
+
+    common: CommonConfig
+
+    @classmethod
+    def from_env(cls) -> Self:
+        return read_settings(cls, common=CommonConfig.from_env())
 
 
 # Read outside CommonConfig: by logs, metrics, tracing and the credential fetch.

@@ -8,7 +8,7 @@ from pathlib import Path
 from helicase.devstack import _proc
 
 
-class Component:
+class Component(_proc.RunFiles):
     """One infrastructure process: pid file in <home>/run, log in <home>/logs."""
 
     name: str = "component"
@@ -20,14 +20,6 @@ class Component:
     @property
     def address(self) -> str:
         return f"{_proc.LOOPBACK}:{self.port}"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.home / "run" / f"{self.name}.pid"
-
-    @property
-    def log(self) -> Path:
-        return self.home / "logs" / f"{self.name}.log"
 
     @property
     def pid(self) -> int | None:

@@ -55,21 +55,13 @@ def _keygen(path: Path, comment: str) -> str:
 
 
 @dataclass
-class _Daemon:
+class _Daemon(_proc.RunFiles):
     """One foreground daemon of the cluster: argv, pid file and log under the home."""
 
     name: str
     argv: list[str]
     home: Path
     env: dict[str, str] | None = None
-
-    @property
-    def pidfile(self) -> Path:
-        return self.home / "run" / f"{self.name}.pid"
-
-    @property
-    def log(self) -> Path:
-        return self.home / "logs" / f"{self.name}.log"
 
     def start(self) -> None:
         _proc.spawn(self.argv, home=self.home, log=self.log, pidfile=self.pidfile, env=self.env)

@@ -8,6 +8,7 @@ free ports.
 from __future__ import annotations
 
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from helicase.devstack._proc import LOOPBACK, free_port
@@ -73,6 +74,34 @@ def suite_env(
     }
 
 
+def scheduler_spec(name: str, scheduler_id: str, port: int) -> ServiceSpec:
+    """A scheduler named `name` (its HELICASE_SCHEDULER_ID: `scheduler_id`) on `port`."""
+    return ServiceSpec(
+        name=name,
+        module="helicase.scheduler",
+        env={"HELICASE_SCHEDULER_ADDR": _addr(port), "HELICASE_SCHEDULER_ID": scheduler_id},
+        health_addr=_addr(port),
+    )
+
+
+def participant_spec(
+    index: int, port: int, prefix: str, extra_env: Mapping[str, str] | None = None
+) -> ServiceSpec:
+    """Participant `participant-<index>` on `port`, registered as `<prefix>-<index>` in the
+    default group, with `extra_env` added to its environment."""
+    return ServiceSpec(
+        name=f"participant-{index}",
+        module="helicase.participant",
+        env={
+            "HELICASE_PARTICIPANT_ADDR": _addr(port),
+            "HELICASE_PARTICIPANT_NAME": f"{prefix}-{index}",
+            "HELICASE_PARTICIPANT_GROUP": "default",
+            **(extra_env or {}),
+        },
+        health_addr=_addr(port),
+    )
+
+
 def service_specs(
     ports: ServicePorts | None = None, *, participant_prefix: str | None = None
 ) -> list[ServiceSpec]:
@@ -80,18 +109,6 @@ def service_specs(
     (prefix: the host name by default)."""
     p = ports or ServicePorts()
     host = participant_prefix or socket.gethostname()
-
-    def participant(index: int, port: int) -> ServiceSpec:
-        return ServiceSpec(
-            name=f"participant-{index}",
-            module="helicase.participant",
-            env={
-                "HELICASE_PARTICIPANT_ADDR": _addr(port),
-                "HELICASE_PARTICIPANT_NAME": f"{host}-{index}",
-                "HELICASE_PARTICIPANT_GROUP": "default",
-            },
-            health_addr=_addr(port),
-        )
 
     def controller(name: str, port: int) -> ServiceSpec:
         return ServiceSpec(
@@ -110,23 +127,15 @@ def service_specs(
         ),
         controller("controller-a", p.controller_a),
         controller("controller-b", p.controller_b),
-        ServiceSpec(
-            name="scheduler",
-            module="helicase.scheduler",
-            env={
-                "HELICASE_SCHEDULER_ADDR": _addr(p.scheduler),
-                "HELICASE_SCHEDULER_ID": "scheduler-0",
-            },
-            health_addr=_addr(p.scheduler),
-        ),
+        scheduler_spec("scheduler", "scheduler-0", p.scheduler),
         ServiceSpec(
             name="sink",
             module="helicase.sink",
             env={"HELICASE_SINK_ADDR": _addr(p.sink)},
             health_addr=_addr(p.sink),
         ),
-        participant(1, p.participant_1),
-        participant(2, p.participant_2),
+        participant_spec(1, p.participant_1, host),
+        participant_spec(2, p.participant_2, host),
     ]
     return [
         replace(spec, env={**spec.env, "HELICASE_METRICS_ADDR": _addr(port)})

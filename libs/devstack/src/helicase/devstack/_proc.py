@@ -29,6 +29,21 @@ class ProcessExited(Exception):
 _handed_out: set[int] = set()
 
 
+class RunFiles:
+    """Where a detached process under `home` keeps its pid file and its log."""
+
+    name: str
+    home: Path
+
+    @property
+    def pidfile(self) -> Path:
+        return self.home / "run" / f"{self.name}.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.home / "logs" / f"{self.name}.log"
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now and that this process has not handed out
     before (the kernel may offer a just-closed port again, and a suite picks all its ports

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from kazoo.client import KazooClient
 
 from helicase.client import HelicaseClient, load_workflow_request
 from helicase.common.events import WORKFLOW_TERMINAL
@@ -45,11 +44,16 @@ from helicase.devstack._chaos_model import (
 )
 from helicase.devstack._hog import LoadHog
 from helicase.devstack._infra import Infra, InfraPorts
-from helicase.devstack._layout import ServicePorts, service_specs, suite_env
-from helicase.devstack._proc import LOOPBACK, free_port
+from helicase.devstack._layout import (
+    ServicePorts,
+    participant_spec,
+    scheduler_spec,
+    service_specs,
+)
+from helicase.devstack._proc import free_port
 from helicase.devstack._supervisor import ServiceSpec, Supervisor
 from helicase.devstack.settings import CHAOS_LEDGER
-from helicase.devstack.testing import RunningSuite, new_home, remove_home
+from helicase.devstack.testing import RunningSuite, namespace_env, new_home, remove_home
 from helicase.participant.config import MODULES as PARTICIPANT_MODULES
 
 __all__ = ["Chaos", "ChaosOptions", "ChaosReport", "ChaosSuite", "run_chaos"]
@@ -145,43 +149,16 @@ class Shapes:
 # --- the suite -----------------------------------------------------------------------------
 
 
-def _addr(port: int) -> str:
-    return f"{LOOPBACK}:{port}"
-
-
 def chaos_specs(namespace: str, *, participants: int, schedulers: int) -> list[ServiceSpec]:
     """The usual suite's services on free ports, plus schedulers scheduler-2.. and participants
     participant-3.. (each with its own name and port)."""
     specs = service_specs(ServicePorts.free(), participant_prefix=namespace)
     specs = [s for s in specs if not s.name.startswith("participant-")]
     for index in range(2, schedulers + 1):
-        port = free_port()
-        specs.append(
-            ServiceSpec(
-                name=f"scheduler-{index}",
-                module="helicase.scheduler",
-                env={
-                    "HELICASE_SCHEDULER_ADDR": _addr(port),
-                    "HELICASE_SCHEDULER_ID": f"scheduler-{index - 1}",
-                },
-                health_addr=_addr(port),
-            )
-        )
+        specs.append(scheduler_spec(f"scheduler-{index}", f"scheduler-{index - 1}", free_port()))
+    ledger = {PARTICIPANT_MODULES.name: chaos_ledger.__name__}
     for index in range(1, participants + 1):
-        port = free_port()
-        specs.append(
-            ServiceSpec(
-                name=f"participant-{index}",
-                module="helicase.participant",
-                env={
-                    "HELICASE_PARTICIPANT_ADDR": _addr(port),
-                    "HELICASE_PARTICIPANT_NAME": f"{namespace}-{index}",
-                    "HELICASE_PARTICIPANT_GROUP": "default",
-                    PARTICIPANT_MODULES.name: chaos_ledger.__name__,
-                },
-                health_addr=_addr(port),
-            )
-        )
+        specs.append(participant_spec(index, free_port(), namespace, ledger))
     return specs
 
 
@@ -207,27 +184,12 @@ class ChaosSuite:
             self.options.log(f"starting ZooKeeper, Kafka, PostgreSQL under {self.home}")
             self.infra.start()
         namespace = f"chaos{uuid.uuid4().hex[:8]}"
-        zk = KazooClient(hosts=self.infra.zookeeper.connect)
-        zk.start(timeout=30)
-        try:
-            zk.ensure_path(f"/{namespace}")
-        finally:
-            zk.stop()
-            zk.close()
-        database_url = self.infra.postgres.create_database(namespace)
         specs = chaos_specs(
             namespace, participants=self.options.participants, schedulers=self.options.schedulers
         )
         by_name = {spec.name: spec for spec in specs}
         env = {
-            **suite_env(
-                zk=f"{self.infra.zookeeper.connect}/{namespace}",
-                kafka=self.infra.kafka.bootstrap,
-                database_url=database_url,
-                api_addr=by_name["api"].health_addr,
-                topic_prefix=f"{namespace}.",
-            ),
-            "HELICASE_ZK_SESSION_TIMEOUT": "4s",
+            **namespace_env(self.infra, namespace, by_name["api"].health_addr),
             CHAOS_LEDGER.name: str(self.ledger),
         }
         supervisor = Supervisor(self.home, specs, env)
@@ -239,7 +201,7 @@ class ChaosSuite:
             addresses={spec.name: spec.health_addr for spec in specs},
             zk=env["HELICASE_ZK"],
             topic_prefix=env["HELICASE_TOPIC_PREFIX"],
-            database_url=database_url,
+            database_url=env["HELICASE_DATABASE_URL"],
             participant_names=[s.env["HELICASE_PARTICIPANT_NAME"] for s in participants],
             max_tasks=100000,
             specs=by_name,
@@ -312,14 +274,7 @@ class Chaos:
                 created = await client.create(request)
                 break
             except grpc.aio.AioRpcError as err:
-                if time.monotonic() > deadline:
-                    raise
-                if err.code() not in RETRYABLE:
-                    # Not retryable by the contract, but the request id makes a retry safe;
-                    # counted and reported (e.g. the api's UNKNOWN while PostgreSQL is down).
-                    if err.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
-                        raise
-                    self.odd_errors[f"create {err.code().name}: {first_line(err)}"] += 1
+                self._retry_or_raise(err, "create", deadline)
                 await asyncio.sleep(0.5)
         if item.workflow_id and created.id != item.workflow_id:
             raise AssertionError(f"request {item.request_id} got two workflow ids")
@@ -340,13 +295,19 @@ class Chaos:
                 if err.code() == grpc.StatusCode.FAILED_PRECONDITION:
                     self.cancel_outcomes["already finished"] += 1
                     return
-                if time.monotonic() > deadline:
-                    raise
-                if err.code() not in RETRYABLE:
-                    if err.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
-                        raise
-                    self.odd_errors[f"cancel {err.code().name}: {first_line(err)}"] += 1
+                self._retry_or_raise(err, "cancel", deadline)
                 await asyncio.sleep(0.5)
+
+    def _retry_or_raise(self, err: grpc.aio.AioRpcError, call: str, deadline: float) -> None:
+        """Raises `err` past the deadline or when no retry may cure it. UNKNOWN and INTERNAL
+        are not retryable by the contract, but the request id makes a retry safe: they are
+        counted and reported (e.g. the api's UNKNOWN while PostgreSQL is down)."""
+        if time.monotonic() > deadline:
+            raise err
+        if err.code() not in RETRYABLE:
+            if err.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL):
+                raise err
+            self.odd_errors[f"{call} {err.code().name}: {first_line(err)}"] += 1
 
     async def submit_all(self, client: HelicaseClient, window: float) -> None:
         gate = asyncio.Semaphore(16)

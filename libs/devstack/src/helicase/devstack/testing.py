@@ -104,6 +104,28 @@ class RunningSuite:
         return tail(self.supervisor.log(name), lines)
 
 
+def namespace_env(infra: Infra, namespace: str, api_addr: str) -> dict[str, str]:
+    """Makes `namespace`'s ZooKeeper chroot and database on `infra` and returns the environment
+    of a suite in it (short ZooKeeper sessions, so that failovers are quick)."""
+    zk = KazooClient(hosts=infra.zookeeper.connect)
+    zk.start(timeout=30)
+    try:
+        zk.ensure_path(f"/{namespace}")  # the chroot must exist before clients use it
+    finally:
+        zk.stop()
+        zk.close()
+    return {
+        **suite_env(
+            zk=f"{infra.zookeeper.connect}/{namespace}",
+            kafka=infra.kafka.bootstrap,
+            database_url=infra.postgres.create_database(namespace),
+            api_addr=api_addr,
+            topic_prefix=f"{namespace}.",
+        ),
+        "HELICASE_ZK_SESSION_TIMEOUT": "4s",
+    }
+
+
 class SuiteFactory:
     """Makes isolated suites on `infra`; `close()` stops them all and removes their homes."""
 
@@ -126,14 +148,6 @@ class SuiteFactory:
         the others can still be started later with `RunningSuite.start`."""
         namespace = f"t{uuid.uuid4().hex[:10]}"
         home = new_home(f"helicase-suite-{namespace}-")
-        zk = KazooClient(hosts=self.infra.zookeeper.connect)
-        zk.start(timeout=30)
-        try:
-            zk.ensure_path(f"/{namespace}")  # the chroot must exist before clients use it
-        finally:
-            zk.stop()
-            zk.close()
-        database_url = self.infra.postgres.create_database(namespace)
         replaced = modules or {}
         specs = {
             spec.name: ServiceSpec(
@@ -142,15 +156,8 @@ class SuiteFactory:
             for spec in service_specs(ServicePorts.free(), participant_prefix=namespace)
         }
         env = {
-            **suite_env(
-                zk=f"{self.infra.zookeeper.connect}/{namespace}",
-                kafka=self.infra.kafka.bootstrap,
-                database_url=database_url,
-                api_addr=specs["api"].health_addr,
-                topic_prefix=f"{namespace}.",
-            ),
+            **namespace_env(self.infra, namespace, specs["api"].health_addr),
             "HELICASE_MAX_TASKS": str(max_tasks),
-            "HELICASE_ZK_SESSION_TIMEOUT": "4s",
             **(extra_env or {}),
         }
         supervisor = Supervisor(home, specs.values(), env)
@@ -161,7 +168,7 @@ class SuiteFactory:
             addresses={name: spec.health_addr for name, spec in specs.items()},
             zk=env["HELICASE_ZK"],
             topic_prefix=env["HELICASE_TOPIC_PREFIX"],
-            database_url=database_url,
+            database_url=env["HELICASE_DATABASE_URL"],
             participant_names=[f"{namespace}-1", f"{namespace}-2"],
             max_tasks=max_tasks,
             specs=specs,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Self
 
 from helicase.common.config import (
     DEFAULT_WEB_ADDR,
     INTERNAL_TOKEN,
     CommonConfig,
+    ServiceConfig,
     duration,
     flag,
     from_setting,
@@ -43,8 +45,7 @@ CREDENTIAL_KEY = string(
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApiConfig:
-    common: CommonConfig
+class ApiConfig(ServiceConfig):
     listen: str  # HELICASE_API_ADDR (common)
     max_tasks: int = from_setting(MAX_TASKS)
     migrate: bool = from_setting(MIGRATE)
@@ -56,7 +57,7 @@ class ApiConfig:
     internal_token: str = from_setting(INTERNAL_TOKEN, secret=True)
 
     @classmethod
-    def from_env(cls) -> ApiConfig:
+    def from_env(cls) -> Self:
         common = CommonConfig.from_env()
         return read_settings(cls, common=common, listen=common.api_addr)
 

@@ -3,6 +3,8 @@ helicase.api.migrations."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -130,11 +132,24 @@ workflow_templates = Table(
 
 # -- the resources (compute, storage, credentials) and experiments: migration 0005 ---
 
-compute_resources = Table(
+
+def _created_newest_first(name: str, *columns: Column[Any]) -> Table:
+    """A table of records made by a Create RPC: its uuid id, the request_id that makes the
+    create idempotent, `columns`, and create_time, listed newest first (keyset on
+    create_time, id)."""
+    return Table(
+        name,
+        metadata,
+        Column("id", Uuid, primary_key=True),
+        Column("request_id", Text, unique=True),
+        *columns,
+        Column("create_time", DateTime(timezone=True), nullable=False),
+        Index(f"{name}_create_time", text("create_time DESC"), text("id DESC")),
+    )
+
+
+compute_resources = _created_newest_first(
     "compute_resources",
-    metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("request_id", Text, unique=True),
     Column("display_name", Text, nullable=False),
     Column("host", Text, nullable=False),
     Column("port", Integer, nullable=False),
@@ -143,46 +158,29 @@ compute_resources = Table(
     Column("scratch_root", Text, nullable=False),
     Column("default_queue", Text, nullable=False),
     Column("host_key", Text, nullable=False),
-    Column("create_time", DateTime(timezone=True), nullable=False),
-    Index("compute_resources_create_time", text("create_time DESC"), text("id DESC")),
 )
 
-storage_resources = Table(
+storage_resources = _created_newest_first(
     "storage_resources",
-    metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("request_id", Text, unique=True),
     Column("display_name", Text, nullable=False),
     Column("host", Text, nullable=False),
     Column("port", Integer, nullable=False),
     Column("login_user", Text, nullable=False),
     Column("root_path", Text, nullable=False),
     Column("host_key", Text, nullable=False),
-    Column("create_time", DateTime(timezone=True), nullable=False),
-    Index("storage_resources_create_time", text("create_time DESC"), text("id DESC")),
 )
 
-ssh_credentials = Table(
+ssh_credentials = _created_newest_first(
     "ssh_credentials",
-    metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("request_id", Text, unique=True),
     Column("display_name", Text, nullable=False),
     Column("sealed_private_key", LargeBinary, nullable=False),  # AES-GCM (resources.credentials)
     Column("public_key", Text, nullable=False),
     Column("fingerprint", Text, nullable=False),
-    Column("create_time", DateTime(timezone=True), nullable=False),
-    Index("ssh_credentials_create_time", text("create_time DESC"), text("id DESC")),
 )
 
-experiments = Table(
+experiments = _created_newest_first(
     "experiments",
-    metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("request_id", Text, unique=True),
     Column("workflow_id", Uuid, nullable=False, unique=True),
     Column("display_name", Text, nullable=False),
     Column("definition", JSONB, nullable=False),  # the request as proto3 JSON
-    Column("create_time", DateTime(timezone=True), nullable=False),
-    Index("experiments_create_time", text("create_time DESC"), text("id DESC")),
 )

@@ -6,13 +6,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from helicase.common.config import (
-    CommonConfig,
+    ServiceConfig,
     duration,
     from_setting,
     host_name,
     integer,
     names,
-    read_settings,
     string,
 )
 
@@ -52,8 +51,7 @@ RUNNING_DELAY = duration(
 
 
 @dataclass(frozen=True, kw_only=True)
-class ParticipantConfig:
-    common: CommonConfig
+class ParticipantConfig(ServiceConfig):
     listen: str = from_setting(LISTEN)
     name: str = from_setting(NAME)
     group: str = from_setting(GROUP)
@@ -63,7 +61,3 @@ class ParticipantConfig:
     max_rss_mb: int = from_setting(MAX_RSS_MB)
     running_delay: timedelta = from_setting(RUNNING_DELAY)
     modules: tuple[str, ...] = from_setting(MODULES)
-
-    @classmethod
-    def from_env(cls) -> ParticipantConfig:
-        return read_settings(cls, common=CommonConfig.from_env())

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from helicase.common.config import (
-    CommonConfig,
+    ServiceConfig,
     duration,
     from_setting,
     host_name,
     integer,
-    read_settings,
     string,
 )
 
@@ -46,8 +45,7 @@ SCHEDULE_INTERVAL = duration(
 
 
 @dataclass(frozen=True, kw_only=True)
-class SchedulerConfig:
-    common: CommonConfig
+class SchedulerConfig(ServiceConfig):
     listen: str = from_setting(LISTEN)
     scheduler_id: str = from_setting(SCHEDULER_ID)
     max_running: int = from_setting(MAX_RUNNING)
@@ -55,7 +53,3 @@ class SchedulerConfig:
     tenant_label: str = from_setting(TENANT_LABEL)
     adopt_interval: timedelta = from_setting(ADOPT_INTERVAL)
     schedule_interval: timedelta = from_setting(SCHEDULE_INTERVAL)
-
-    @classmethod
-    def from_env(cls) -> SchedulerConfig:
-        return read_settings(cls, common=CommonConfig.from_env())

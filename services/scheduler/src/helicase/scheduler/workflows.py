@@ -28,6 +28,11 @@ Blocking = Callable[..., Awaitable[Any]]
 TERMINAL_FALLBACK = timedelta(seconds=15)
 
 
+def _refusal(workflow_id: str, err: grpc.aio.AioRpcError) -> dict[str, str | None]:
+    """The log fields of a call the controller refused."""
+    return {"workflow_id": workflow_id, "code": err.code().name, "detail": err.details()}
+
+
 class Workflows:
     def __init__(
         self,
@@ -105,14 +110,7 @@ class Workflows:
         except grpc.aio.AioRpcError as err:
             # The controller refuses it for good (e.g. INVALID_ARGUMENT): record the failure so
             # the workflow does not stay PENDING forever, and move on.
-            log.error(
-                "controller refused workflow",
-                extra={
-                    "workflow_id": workflow_id,
-                    "code": err.code().name,
-                    "detail": err.details(),
-                },
-            )
+            log.error("controller refused workflow", extra=_refusal(workflow_id, err))
             await self._publish(workflow_id, WS.WORKFLOW_STATE_FAILED, f"refused: {err.details()}")
             await self._drop_owner(workflow_id)
             self._release_slot(workflow_id)
@@ -158,14 +156,7 @@ class Workflows:
                 extra={"workflow_id": workflow_id},
             )
         except grpc.aio.AioRpcError as err:
-            log.error(
-                "controller refused cancel",
-                extra={
-                    "workflow_id": workflow_id,
-                    "code": err.code().name,
-                    "detail": err.details(),
-                },
-            )
+            log.error("controller refused cancel", extra=_refusal(workflow_id, err))
 
     # Admission -------------------------------------------------------------------------------
 

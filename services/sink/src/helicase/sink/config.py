@@ -6,11 +6,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from helicase.common.config import (
-    CommonConfig,
+    ServiceConfig,
     duration,
     from_setting,
     integer,
-    read_settings,
     string,
 )
 
@@ -26,13 +25,8 @@ RPC_TIMEOUT = duration("HELICASE_SINK_RPC_TIMEOUT", "30s", "deadline of one Reco
 
 
 @dataclass(frozen=True, kw_only=True)
-class SinkConfig:
-    common: CommonConfig
+class SinkConfig(ServiceConfig):
     listen: str = from_setting(LISTEN)
     batch: int = from_setting(BATCH)
     linger: timedelta = from_setting(LINGER)
     rpc_timeout: timedelta = from_setting(RPC_TIMEOUT)
-
-    @classmethod
-    def from_env(cls) -> SinkConfig:
-        return read_settings(cls, common=CommonConfig.from_env())

@@ -39,13 +39,19 @@ class TaskTypeCatalog:
         ChildrenWatch(self._zk, zkpaths.TASK_TYPES, self._on_types)
         ChildrenWatch(self._zk, zkpaths.PARTICIPANTS, self._on_groups)
 
+    def _first_watch(self, watched: set[str], name: str) -> bool:
+        """Whether `name` is new to `watched` (it is added): each node gets one watch, however
+        often its parent's children change."""
+        with self._lock:
+            if name in watched:
+                return False
+            watched.add(name)
+            return True
+
     def _on_types(self, names: list[str]) -> None:
         for name in names:
-            with self._lock:
-                if name in self._watched_types:
-                    continue
-                self._watched_types.add(name)
-            DataWatch(self._zk, zkpaths.task_type(name), self._type_watcher(name))
+            if self._first_watch(self._watched_types, name):
+                DataWatch(self._zk, zkpaths.task_type(name), self._type_watcher(name))
 
     def _type_watcher(self, name: str) -> Any:
         def on_data(data: bytes | None, _stat: object) -> bool:
@@ -64,11 +70,9 @@ class TaskTypeCatalog:
 
     def _on_groups(self, groups: list[str]) -> None:
         for group in groups:
-            with self._lock:
-                if group in self._watched_groups:
-                    continue
-                self._watched_groups.add(group)
-            ChildrenWatch(self._zk, zkpaths.participant_group(group), self._group_watcher(group))
+            if self._first_watch(self._watched_groups, group):
+                watcher = self._group_watcher(group)
+                ChildrenWatch(self._zk, zkpaths.participant_group(group), watcher)
 
     def _group_watcher(self, group: str) -> Any:
         def on_children(names: list[str]) -> None:
