@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from helicase.common.config import (
-    CommonConfig,
+    ServiceConfig,
     duration,
     flag,
     from_setting,
     integer,
-    read_settings,
     string,
 )
 from helicase.controller._steps import MachineSettings
@@ -53,18 +52,13 @@ VALIDATE = flag(
 
 
 @dataclass(frozen=True, kw_only=True)
-class ControllerConfig:
-    common: CommonConfig
+class ControllerConfig(ServiceConfig):
     listen: str = from_setting(LISTEN)
     participant_grace: timedelta = from_setting(PARTICIPANT_LOST_GRACE)
     flush_interval: timedelta = from_setting(FLUSH_INTERVAL)
     cancel_deadline: timedelta = from_setting(CANCEL_DEADLINE)
     max_replacements: int = from_setting(MAX_REPLACEMENTS)
     validate: bool = from_setting(VALIDATE)
-
-    @classmethod
-    def from_env(cls) -> ControllerConfig:
-        return read_settings(cls, common=CommonConfig.from_env())
 
     @property
     def source(self) -> str:
