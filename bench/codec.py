@@ -3,8 +3,10 @@
 Per workflow size (noop tasks, a third COMPLETED, a hundred in flight): the bytes and encode time
 of version 3 (the whole definition compressed on every commit) against version 4's per-commit
 path (the definition compressed once and kept), plus version 4's first commit, which packs the
-definition. Then the memory of tracked tasks: the RSS growth of holding N workflows of M tasks as
-WorkflowRun objects (each encoded once, so its packed definition is counted), in bytes per task.
+definition. Then the copy each step's `Persist` carries (`WorkflowRun.snapshot`) against that
+per-commit encoding. Then the memory of tracked tasks: the RSS growth of holding N workflows of
+M tasks as WorkflowRun objects (each encoded once, so its packed definition is counted), in
+bytes per task.
 
     uv run python -m bench.codec [--sizes 1000 35000 100000] [--repeat 5]
                                  [--memory-workflows 10] [--memory-tasks 100000]
@@ -85,6 +87,21 @@ def encoding_rows(sizes: list[int], repeat: int) -> None:
         )
 
 
+def snapshot_rows(sizes: list[int], repeat: int) -> None:
+    """The copy a step hands to its Persist, against the per-commit encoding (the baseline: the
+    work the flusher does with it once per group commit)."""
+    print(f"\n{'tasks':>8} {'snapshot us':>12} {'v4 encode us':>13} {'snapshot/encode':>16}")
+    for tasks in sizes:
+        run = mid_run(noop_run(tasks))
+        _codec.encode(run)  # packs the definition, as the first commit does
+        snapshot_seconds = median_seconds(WorkflowRun.snapshot, run, max(repeat, 25))
+        encode_seconds = median_seconds(_codec.encode, run, repeat)
+        print(
+            f"{tasks:>8} {snapshot_seconds * 1e6:>12.1f} {encode_seconds * 1e6:>13.1f} "
+            f"{snapshot_seconds / encode_seconds:>16.3f}"
+        )
+
+
 def memory_rows(workflows: int, tasks: int) -> None:
     process = psutil.Process()
     gc.collect()
@@ -120,6 +137,7 @@ def main() -> None:
     parser.add_argument("--memory-tasks", type=int, default=100_000)
     args = parser.parse_args()
     encoding_rows(args.sizes, args.repeat)
+    snapshot_rows(args.sizes, args.repeat)
     if args.memory_workflows and args.memory_tasks:
         memory_rows(args.memory_workflows, args.memory_tasks)
 

@@ -1,5 +1,6 @@
 """The params models of the Airavata task types: where the cluster and the storage are, what to
-move, what to run and with which resources. Every model is also a JSON schema (the registry's).
+move, what to run and with which resources. Every model is also a JSON schema (the one
+the task-type catalog publishes).
 
 Resources travel in the params, resolved when the experiment is created (a snapshot: later edits
 of a resource do not change a running experiment); the private key never does — a task fetches it
