@@ -21,6 +21,7 @@ from helicase.controller import (
     build,
     decode,
 )
+from helicase.controller._service import Leadership
 from helicase.controller._shell import LeaderShell
 from helicase.controller._store import StateStore
 from helicase.controller.testing import POISON, Harness, PoisonedMachine, definition
@@ -123,6 +124,7 @@ async def test_with_validation_a_broken_invariant_resigns_too() -> None:
     shell.put(CancelRequested(stimulus_id="cancel", now=2.0, workflow_id="w1"))
     await resigned_soon(resigned)
     await shell.stop()
+    assert store.commits, "the step before the broken one was committed"
     assert all(c["w1"].state == WS.WORKFLOW_STATE_RUNNING for c in store.commits)
 
 
@@ -165,3 +167,31 @@ def test_persist_carries_the_state_as_the_step_left_it() -> None:
     assert persist.snapshot.state == WS.WORKFLOW_STATE_RUNNING
     assert persist.snapshot.task_state[0] == TS.TASK_STATE_ASSIGNED
     assert persist.snapshot is not h.machine.workflows["w1"]
+
+
+class AbortingContext:
+    """What a gRPC handler's context does on abort: raise."""
+
+    def __init__(self) -> None:
+        self.aborted: list[Any] = []
+
+    async def abort_with_status(self, status: Any) -> None:
+        self.aborted.append(status)
+        raise RuntimeError("aborted")
+
+
+async def test_a_shell_whose_machine_failed_answers_not_leader_before_it_steps_down() -> None:
+    """Until the election steps it down, a failed shell's machine may hold a half-applied step:
+    the RPCs that read it (Submit, Watch, Release) must not."""
+    shell, _, _, resigned = shell_of(PoisonedMachine(source="controller/test"))
+    await lead_one_task(shell)
+    leadership = Leadership()
+    leadership.shell = shell
+    context = AbortingContext()
+    assert await leadership.require(cast(Any, context)) is shell
+    shell.put(CancelRequested(stimulus_id="cancel", now=2.0, workflow_id="w1", reason=POISON))
+    await resigned_soon(resigned)
+    with pytest.raises(RuntimeError, match="aborted"):
+        await leadership.require(cast(Any, context))
+    assert context.aborted[0].code.name == "UNAVAILABLE"
+    await shell.stop()

@@ -244,7 +244,7 @@ class CommonConfig:
     zk: str = from_setting(ZK)
     kafka: str = from_setting(KAFKA)
     topic_prefix: str = from_setting(TOPIC_PREFIX)
-    database_url: str = from_setting(DATABASE_URL)
+    database_url: str = from_setting(DATABASE_URL, secret=True)  # it may carry a password
     api_addr: str = from_setting(API_ADDR)
     # (ruff's extend-immutable-calls does not see this module's own from_setting)
     zk_session_timeout: timedelta = from_setting(ZK_SESSION_TIMEOUT)  # noqa: RUF009

@@ -8,7 +8,6 @@ same codes, messages and details.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
@@ -81,12 +80,8 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
             async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
                 try:
-                    made = inner_stream(request, context)
-                    if inspect.isawaitable(made):  # a handler that writes with context.write
-                        await made
-                    else:
-                        async for item in made:
-                            yield item
+                    async for item in inner_stream(request, context):
+                        yield item
                 except MAPPED as exc:
                     await abort_with(context, exc)
 

@@ -8,7 +8,7 @@ import time
 
 from kazoo.client import KazooClient
 
-from helicase.common import kafka, observability, zk, zkpaths
+from helicase.common import kafka, observability, ownership, zk
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.controller._config import ControllerConfig
 from helicase.controller._election import Campaign
@@ -38,7 +38,7 @@ async def serve(config: ControllerConfig, *, machine_type: type[Machine] = Machi
     defect with `testing.PoisonedMachine`)."""
     loop = asyncio.get_running_loop()
     client: KazooClient = await asyncio.to_thread(zk.connect, config.common)
-    await asyncio.to_thread(client.ensure_path, zkpaths.WORKFLOWS)
+    await asyncio.to_thread(client.ensure_path, ownership.RUNNING_WORKFLOWS)
     await asyncio.to_thread(kafka.ensure_topics, config.common)
     producer = kafka.AsyncProducer(config.common)
     workflow_producer = kafka.AsyncProducer(config.common, linger_ms=0)

@@ -70,7 +70,9 @@ class Leadership:
             await self.not_leader(context)
 
     async def require(self, context: Context) -> LeaderShell:
-        if self.shell is None:
+        """The leading shell; NOT_LEADER when there is none, or when its machine failed (its
+        state may hold a half-applied step until the election steps it down)."""
+        if self.shell is None or self.shell.failed:
             await self.not_leader(context)
         return self.shell
 

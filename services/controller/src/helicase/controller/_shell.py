@@ -216,6 +216,7 @@ class LeaderShell:
                 actions = self.machine.handle(stimulus)
                 if self._validate:
                     self.machine.validate()
+                self._execute(actions)
             except Exception:
                 log.exception(
                     "the machine failed; resigning leadership",
@@ -223,7 +224,6 @@ class LeaderShell:
                 )
                 self._fail_hard()
                 return
-            self._execute(actions)
             if done is not None:
                 self._wake_flusher.set()
 

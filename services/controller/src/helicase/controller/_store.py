@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import zlib
 from collections.abc import Callable
@@ -81,10 +82,13 @@ class _Item:
 
 
 class StateStore:
-    """Blocking calls: run them in a thread (one at a time)."""
+    """Blocking calls: run them in a thread. `load` and `write` take turns (a lock): a leader
+    that failed hard may leave a write running in its thread while this process, elected
+    again, loads; both use the caches below."""
 
     def __init__(self, zk: KazooClient) -> None:
         self._zk = zk
+        self._lock = threading.Lock()
         self._states = _Nodes(ownership.RUNNING_WORKFLOWS, ownership.running_workflow)
         self._definitions = _Nodes(zkpaths.DEFINITIONS, zkpaths.workflow_definition)
         self._stored: dict[str, int] = {}  # workflow id -> CRC of its definition as stored
@@ -94,6 +98,10 @@ class StateStore:
     # -- reading -------------------------------------------------------------------------------
 
     def load(self) -> list[WorkflowRun]:
+        with self._lock:
+            return self._load()
+
+    def _load(self) -> list[WorkflowRun]:
         self._ensure_roots()
         for nodes in (self._states, self._definitions):
             nodes.children.clear()
@@ -148,6 +156,10 @@ class StateStore:
     def write(self, epoch: int, states: dict[str, bytes | None]) -> None:
         """Writes (bytes, as `_codec.encode` makes them) or deletes (None) workflow states;
         raises Fenced when deposed."""
+        with self._lock:
+            self._write(epoch, states)
+
+    def _write(self, epoch: int, states: dict[str, bytes | None]) -> None:
         self._ensure_roots()
         if self._garbage:
             garbage, self._garbage = self._garbage, set()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from helicase.api.config import ApiConfig
 from helicase.api.resources.credentials import CredentialCipher, parse_master_key
@@ -15,7 +15,7 @@ class CredentialConfig:
     CredentialSecretService (empty: that service refuses every call)."""
 
     cipher: CredentialCipher | None
-    internal_token: str
+    internal_token: str = field(repr=False)  # a secret: never in a log line
 
     @classmethod
     def of(cls, config: ApiConfig) -> CredentialConfig:
