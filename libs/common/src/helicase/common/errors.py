@@ -32,6 +32,15 @@ class FailedPrecondition(Exception):
     """The request is illegal in the resource's current state."""
 
 
+class Unauthenticated(Exception):
+    """The caller is not identified: no credentials, or bad, expired or revoked ones."""
+
+
+class PermissionDenied(Exception):
+    """The caller is identified but its role does not allow the call. (Another tenant's
+    resource is NotFound, never this, so that existence does not leak.)"""
+
+
 class NonRetryableError(Exception):
     """Raised by task code for a failure no retry can fix (bad key, invalid input):
     the task ends FATAL_FAILED and its workflow stops."""

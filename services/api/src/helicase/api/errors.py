@@ -19,12 +19,22 @@ from helicase.common.errors import (
     FailedPrecondition,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
+    Unauthenticated,
 )
 from helicase.common.status import invalid_argument_status
 
 log = logging.getLogger(__name__)
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"  # every handler's second argument
-MAPPED = (InvalidArgument, NotFound, FailedPrecondition, OperationalError, InterfaceError)
+MAPPED = (
+    InvalidArgument,
+    NotFound,
+    FailedPrecondition,
+    Unauthenticated,
+    PermissionDenied,
+    OperationalError,
+    InterfaceError,
+)
 
 
 def status_of(exc: BaseException) -> grpc.Status | tuple[grpc.StatusCode, str] | None:
@@ -34,6 +44,10 @@ def status_of(exc: BaseException) -> grpc.Status | tuple[grpc.StatusCode, str] |
         return invalid_argument_status(exc)
     if isinstance(exc, NotFound):
         return grpc.StatusCode.NOT_FOUND, str(exc)
+    if isinstance(exc, Unauthenticated):
+        return grpc.StatusCode.UNAUTHENTICATED, str(exc)
+    if isinstance(exc, PermissionDenied):
+        return grpc.StatusCode.PERMISSION_DENIED, str(exc)
     if isinstance(exc, FailedPrecondition):
         return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
     if isinstance(exc, (OperationalError, InterfaceError)):
