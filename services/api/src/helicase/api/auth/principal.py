@@ -19,6 +19,12 @@ from helicase.common.errors import PermissionDenied, Unauthenticated
 PLATFORM_TENANT = "platform"
 """The reserved tenant whose admins manage tenants (the platform admin)."""
 
+ANY_TENANT = "*"
+"""The tenant of a Helicase component calling over the internal plane (the scheduler listing every
+tenant's due schedules, the sink recording events): the data layer does not filter its reads.
+Never the tenant of a caller on a public listener. Anything it creates names its tenant itself
+(e.g. a workflow fired from a schedule is created in the schedule's tenant)."""
+
 
 class Role(IntEnum):
     """A principal's role within its tenant; each includes the ones below it. The values are
@@ -36,6 +42,11 @@ class Principal:
     tenant: str
     subject: str
     role: Role
+
+    @property
+    def component(self) -> bool:
+        """A Helicase component on the internal plane (identified by its certificate)."""
+        return self.tenant == ANY_TENANT
 
     @property
     def platform_admin(self) -> bool:
