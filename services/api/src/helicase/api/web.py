@@ -37,6 +37,13 @@ def default_dist(configured: str = "") -> Path | None:
     return None
 
 
+def forwarded_metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
+    """The HTTP request's `Authorization` header, passed on to the gRPC server, whose auth
+    interceptor checks it like any gRPC caller's."""
+    value = request.headers.get("Authorization")
+    return (("authorization", value),) if value else ()
+
+
 def _serialize(msg: message.Message) -> bytes:
     return msg.SerializeToString()
 
@@ -64,10 +71,14 @@ class ConnectGateway:
             return await self._stream(request, method, body, deadline)
         if content_type != connect.UNARY_CONTENT_TYPE:
             return web.Response(status=415, text=f"use {connect.UNARY_CONTENT_TYPE}")
-        return await self._unary(method, body, deadline)
+        return await self._unary(method, body, deadline, forwarded_metadata(request))
 
     async def _unary(
-        self, method: connect.Method, body: bytes, deadline: float | None
+        self,
+        method: connect.Method,
+        body: bytes,
+        deadline: float | None,
+        metadata: tuple[tuple[str, str], ...],
     ) -> web.StreamResponse:
         try:
             req = connect.decode_json(method.request, body)
@@ -79,7 +90,7 @@ class ConnectGateway:
             response_deserializer=method.response.FromString,
         )
         try:
-            response = await call(req, timeout=deadline)
+            response = await call(req, timeout=deadline, metadata=metadata)
         except grpc.aio.AioRpcError as exc:
             details = connect.status_details(exc.trailing_metadata())
             return _unary_error(exc.code(), exc.details() or "", details)
@@ -102,7 +113,7 @@ class ConnectGateway:
             method.path,
             request_serializer=_serialize,
             response_deserializer=method.response.FromString,
-        )(req, timeout=deadline)
+        )(req, timeout=deadline, metadata=forwarded_metadata(request))
         error = None
         try:
             async for item in call:
