@@ -7,6 +7,7 @@ from typing import Any
 
 from helicase.client import HelicaseClient, load_workflow_request
 from helicase.common.states import TS, WS
+from helicase.devstack.testing import RunningSuite
 from helicase.v1 import workflow_pb2, workflow_service_pb2
 
 
@@ -39,3 +40,12 @@ async def gather_limited(coros: list[Any], limit: int = 20) -> list[Any]:
             return await coro
 
     return await asyncio.gather(*(one(c) for c in coros))
+
+
+def client_as(
+    suite: RunningSuite, tenant: str, role: str = "admin", **options: Any
+) -> HelicaseClient:
+    """A client acting as a new API key of `tenant` (created if missing) with `role` ("viewer",
+    "submitter" or "admin"); the key is issued through AdminService with the suite's platform
+    admin token (RunningSuite.issue_key)."""
+    return HelicaseClient(suite.api_addr, token=suite.issue_key(tenant, role), **options)
