@@ -257,7 +257,7 @@ type AuditEvent struct {
 	// What was done: the full RPC name ("/helicase.v1.WorkflowService/CreateWorkflow") or an
 	// action such as "credential.resolve".
 	Action string `protobuf:"bytes,4,opt,name=action,proto3" json:"action,omitempty"`
-	// The resource acted on ("workflows/<id>", "apiKeys/<id>", ...); empty when none is known.
+	// The resource acted on ("workflow/<id>", "api_key/<id>", ...); empty when none is known.
 	Resource string `protobuf:"bytes,5,opt,name=resource,proto3" json:"resource,omitempty"`
 	// The result: a gRPC status code name ("OK", "INVALID_ARGUMENT", ...).
 	Result string `protobuf:"bytes,6,opt,name=result,proto3" json:"result,omitempty"`

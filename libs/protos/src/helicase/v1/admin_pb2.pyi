@@ -157,7 +157,7 @@ class AuditEvent(_message.Message):
     action such as "credential.resolve".
     """
     resource: _builtins.str
-    """The resource acted on ("workflows/<id>", "apiKeys/<id>", ...); empty when none is known."""
+    """The resource acted on ("workflow/<id>", "api_key/<id>", ...); empty when none is known."""
     result: _builtins.str
     """The result: a gRPC status code name ("OK", "INVALID_ARGUMENT", ...)."""
     @_builtins.property

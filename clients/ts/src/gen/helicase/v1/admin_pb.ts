@@ -149,7 +149,7 @@ export type AuditEvent = Message<"helicase.v1.AuditEvent"> & {
   action: string;
 
   /**
-   * The resource acted on ("workflows/<id>", "apiKeys/<id>", ...); empty when none is known.
+   * The resource acted on ("workflow/<id>", "api_key/<id>", ...); empty when none is known.
    *
    * @generated from field: string resource = 5;
    */

@@ -2,7 +2,7 @@
 
 The auth interceptor writes one event for every mutating call (policy.Rule.mutation); other code
 records what it does on a principal's behalf with `AuditLog.record` (e.g. a credential resolved
-for a participant: action "credential.resolve", resource "credentials/<id>").
+for a participant: action "credential.resolve", resource "credential/<id>").
 """
 
 from __future__ import annotations
