@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 
@@ -50,17 +50,46 @@ def role_of(value: Any) -> Role | None:
     return max(found) if found else None
 
 
-def jwks_uri(source: str) -> str:
-    """A URL for PyJWKClient: `source` itself, or a file path as a file: URL."""
-    return source if "://" in source else Path(source).resolve().as_uri()
+class SigningKeys(Protocol):
+    def get_signing_key(self, kid: str) -> jwt.PyJWK: ...
+
+    def get_signing_keys(self) -> list[jwt.PyJWK]: ...
+
+
+class FileKeys:
+    """The signing keys of a JWKS file, read again when the file changes (a key rotation)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._stamp: float | None = None
+        self._keys: list[jwt.PyJWK] = []
+
+    def get_signing_keys(self) -> list[jwt.PyJWK]:
+        stamp = self._path.stat().st_mtime
+        if stamp != self._stamp:
+            found = jwt.PyJWKSet.from_json(self._path.read_text()).keys
+            self._keys = [k for k in found if getattr(k, "public_key_use", None) in (None, "sig")]
+            self._stamp = stamp
+        return self._keys
+
+    def get_signing_key(self, kid: str) -> jwt.PyJWK:
+        for key in self.get_signing_keys():
+            if key.key_id == kid:
+                return key
+        raise jwt.PyJWKClientError(f"no signing key {kid!r} in {self._path}")
+
+
+def signing_keys(source: str) -> SigningKeys:
+    """The keys of a JWKS URL (fetched and cached by PyJWKClient) or of a JWKS file."""
+    if "://" in source:
+        return jwt.PyJWKClient(source, cache_jwk_set=True, lifespan=JWKS_LIFESPAN_SECONDS)
+    return FileKeys(Path(source))
 
 
 class JwtVerifier:
     def __init__(self, settings: JwtSettings) -> None:
         self._settings = settings
-        self._keys = jwt.PyJWKClient(
-            jwks_uri(settings.jwks), cache_jwk_set=True, lifespan=JWKS_LIFESPAN_SECONDS
-        )
+        self._keys = signing_keys(settings.jwks)
 
     def verify(self, token: str) -> VerifiedJwt:
         """The principal of a valid token; Unauthenticated (saying why) for any other."""
@@ -71,7 +100,7 @@ class JwtVerifier:
         if header.get("alg") not in ALGORITHMS:
             raise Unauthenticated(f"JWT algorithm {header.get('alg')!r} is not accepted")
         try:
-            key = self._signing_key(token, header)
+            key = self._signing_key(header)
             claims = jwt.decode(
                 token,
                 key,
@@ -80,13 +109,13 @@ class JwtVerifier:
                 issuer=self._settings.issuer,
                 options={"require": list(REQUIRED_CLAIMS)},
             )
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, OSError) as exc:
             raise Unauthenticated(f"JWT refused: {exc}") from None
         return VerifiedJwt(self._principal(claims), float(claims["exp"]))
 
-    def _signing_key(self, token: str, header: dict[str, Any]) -> jwt.PyJWK:
+    def _signing_key(self, header: dict[str, Any]) -> jwt.PyJWK:
         if header.get("kid"):
-            return self._keys.get_signing_key_from_jwt(token)
+            return self._keys.get_signing_key(str(header["kid"]))
         keys = self._keys.get_signing_keys()
         if len(keys) != 1:
             raise jwt.InvalidTokenError("the JWT names no key id (kid)")
