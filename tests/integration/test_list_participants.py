@@ -10,7 +10,7 @@ from typing import Any
 
 from helicase.client import HelicaseClient, load_workflow_request
 from helicase.v1 import workflow_pb2
-from tests.integration.test_cli import in_terminal
+from tests.integration.test_cli import at, in_terminal
 
 SLEEPS = 3
 
@@ -58,7 +58,7 @@ async def test_participants_are_listed_with_types_capacity_registration_and_load
 
 
 def test_the_cli_lists_participants_in_a_terminal(suite: Any, tmp_path: Path) -> None:
-    code, screen = in_terminal("--api", suite.api_addr, "participants", "--group", "default")
+    code, screen = in_terminal(*at(suite), "participants", "--group", "default")
     assert code == 0, screen
     for name in suite.participant_names:
         assert name in screen

@@ -131,14 +131,15 @@ async def serve(config: ApiConfig) -> None:
             AdminService(auth.store, auth.audit, auth.authenticator), server
         )
 
-    # Every call but health and reflection is authenticated and checked against the policy
-    # table first (auth.interceptor); handlers raise, and one interceptor maps what they raise
-    # to gRPC statuses. The HTTP port forwards to this server, so its calls pass both.
+    # Handlers raise, and one interceptor maps what they raise to gRPC statuses; inside it,
+    # every call but health and reflection is authenticated and checked against the policy
+    # table (auth.interceptor, which raises like a handler). The HTTP port forwards to this
+    # server, so its calls pass both.
     server, port, health = build_server(
         config.listen,
         register,
         SERVICES,
-        interceptors=[auth.interceptor, ErrorMappingInterceptor()],
+        interceptors=[ErrorMappingInterceptor(), auth.interceptor],
     )
     relay.start()
     web_server = await _start_web(config, port)

@@ -3,8 +3,10 @@ forwards to it): every call but health and reflection carries `authorization: Be
 the token becomes a principal, the policy table says whether that principal may call the method,
 and the handler runs as it (`principal.acting`). Mutating calls leave an audit event.
 
-Registered before the ErrorMappingInterceptor, so it wraps the mapped handler: it answers
-UNAUTHENTICATED/PERMISSION_DENIED itself and reads the status the inner layers set.
+It raises Unauthenticated/PermissionDenied like any handler, so it is registered inside the
+ErrorMappingInterceptor, which maps them. Being inside also lets it write a failed mutation's
+audit event before the status goes out (`context.abort` sends it at once): a caller that reads
+the audit right after a refused call finds it there.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from helicase.api.auth import policy
 from helicase.api.auth.audit import AuditLog
 from helicase.api.auth.authenticator import Authenticator
 from helicase.api.auth.principal import Principal, acting
-from helicase.api.errors import Context, abort_with
-from helicase.common.errors import PermissionDenied, Unauthenticated
+from helicase.api.errors import Context, status_of
+from helicase.common.errors import PermissionDenied
 
 log = logging.getLogger(__name__)
 AUTHORIZATION = "authorization"
@@ -36,8 +38,14 @@ def bearer_of(metadata: Any) -> str:
     return ""
 
 
-def _failed(context: Context) -> str:
-    """The status name of a call whose handler raised (UNKNOWN when no layer set one)."""
+def result_of(exc: BaseException, context: Context) -> str:
+    """The status name a handler's exception ends its call with (the one it aborted with, or
+    UNKNOWN for an unexpected error)."""
+    status = status_of(exc)
+    if isinstance(status, tuple):
+        return str(status[0].name)
+    if status is not None:
+        return str(status.code.name)
     code = context.code()
     return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
 
@@ -66,20 +74,17 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         )
 
     async def _admit(self, method: str, context: Context) -> tuple[Principal, policy.Rule]:
-        """The caller's principal and the method's rule; ends the call when it may not run."""
-        principal = None
+        """The caller's principal and the method's rule; Unauthenticated or PermissionDenied
+        when the call may not run (a refused mutation is audited)."""
+        principal = await self._authenticator.authenticate(bearer_of(context.invocation_metadata()))
+        rule = policy.rule_for(method)
         try:
-            principal = await self._authenticator.authenticate(
-                bearer_of(context.invocation_metadata())
-            )
-            rule = policy.rule_for(method)
             rule.check(principal, method)
-            return principal, rule
-        except (Unauthenticated, PermissionDenied) as exc:
-            if principal is not None and isinstance(exc, PermissionDenied):
+        except PermissionDenied:
+            if rule.mutation:
                 await self._audit.record(principal, method, "", "PERMISSION_DENIED")
-            await abort_with(context, exc)
-            raise  # abort_with always raises; this keeps the type checker informed
+            raise
+        return principal, rule
 
     def _unary(self, method: str, inner: Callable[..., Awaitable[Any]]) -> Any:
         async def unary(request: Any, context: Context) -> Any:
@@ -89,9 +94,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     return await inner(request, context)
                 try:
                     response = await inner(request, context)
-                except BaseException:
+                except BaseException as exc:
                     resource = policy.resource_of(method, request, None)
-                    await self._audit.record(principal, method, resource, _failed(context))
+                    await self._audit.record(principal, method, resource, result_of(exc, context))
                     raise
                 resource = policy.resource_of(method, request, response)
                 await self._audit.record(principal, method, resource, "OK")
