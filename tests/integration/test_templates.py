@@ -54,7 +54,7 @@ async def test_template_crud_and_deploy(suite: RunningSuite) -> None:
         first = await stub.ListTemplates(template_pb2.ListTemplatesRequest(page_size=2))
         assert first.next_page_token
         rest = await stub.ListTemplates(
-            template_pb2.ListTemplatesRequest(page_size=2, page_token=first.next_page.token)
+            template_pb2.ListTemplatesRequest(page_size=2, page_token=first.next_page_token)
         )
         listed = [t.name for t in [*first.templates, *rest.templates]]
         assert [n for n in listed if n in names] == names
