@@ -6,9 +6,11 @@ tenant only."""
 
 from __future__ import annotations
 
+import stat
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -20,6 +22,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from helicase.api.__main__ import SERVICES
+from helicase.devstack import _secrets_env
+from helicase.devstack._tokens import ensure_demo_token
 from helicase.devstack.testing import RunningSuite, SuiteFactory
 from helicase.v1 import (
     admin_pb2,
@@ -306,3 +310,24 @@ def test_the_audit_shows_each_mutation_to_its_own_tenant_only(
     platform = admin.ListAuditEvents(asked_for_theirs, metadata=bearer(suite.admin_token))
     assert {e.tenant_id for e in platform.audit_events} == {theirs}
     assert f"workflow/{theirs_made.id}" in {e.resource for e in platform.audit_events}
+
+
+def test_the_local_suite_keeps_the_demo_token_while_it_works_and_replaces_it_after(
+    suite: RunningSuite, channel: grpc.Channel, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    _secrets_env.store(home, _secrets_env.ADMIN_TOKEN, suite.admin_token)
+    first = ensure_demo_token(home, suite.api_addr)
+    assert stat.S_IMODE((home / _secrets_env.SECRETS_FILE).stat().st_mode) == 0o600
+    assert _secrets_env.read(home)[_secrets_env.TOKEN] == first
+    assert ensure_demo_token(home, suite.api_addr) == first  # idempotent
+    admin = admin_pb2_grpc.AdminServiceStub(channel)
+    keys = admin.ListApiKeys(admin_pb2.ListApiKeysRequest(), metadata=bearer(first))
+    for key in keys.api_keys:
+        admin.RevokeApiKey(admin_pb2.RevokeApiKeyRequest(id=key.id), metadata=bearer(first))
+    second = ensure_demo_token(home, suite.api_addr)
+    assert second != first and _secrets_env.read(home)[_secrets_env.TOKEN] == second
+    workflows = workflow_service_pb2_grpc.WorkflowServiceStub(channel)
+    listing = workflow_service_pb2.ListWorkflowsRequest()
+    assert code_of(workflows.ListWorkflows, listing, second) == grpc.StatusCode.OK
