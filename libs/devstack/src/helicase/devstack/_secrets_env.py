@@ -69,6 +69,12 @@ def store(home: Path, name: str, value: str) -> None:
     write(home, {**read(home), name: value})
 
 
+def suite_tokens(env: Mapping[str, str]) -> dict[str, str]:
+    """The internal and admin tokens of a suite the harness or the chaos driver starts: those
+    `env` sets, others made afresh."""
+    return {name: env.get(name) or GENERATED[name]() for name in (INTERNAL_TOKEN, ADMIN_TOKEN)}
+
+
 def give(specs: Sequence[ServiceSpec], shared: Mapping[str, str]) -> list[ServiceSpec]:
     """`specs` with their secrets: the api gets the credential key, the admin token and the
     internal token; every other service the internal token only."""

@@ -31,7 +31,7 @@ import grpc
 
 from helicase.client import HelicaseClient, load_workflow_request
 from helicase.common.events import WORKFLOW_TERMINAL
-from helicase.devstack import chaos_ledger
+from helicase.devstack import _secrets_env, chaos_ledger
 from helicase.devstack._chaos_checks import check_database, check_ledger, check_states
 from helicase.devstack._chaos_killer import Killer
 from helicase.devstack._chaos_model import (
@@ -184,14 +184,18 @@ class ChaosSuite:
             self.options.log(f"starting ZooKeeper, Kafka, PostgreSQL under {self.home}")
             self.infra.start()
         namespace = f"chaos{uuid.uuid4().hex[:8]}"
-        specs = chaos_specs(
-            namespace, participants=self.options.participants, schedulers=self.options.schedulers
+        env = {CHAOS_LEDGER.name: str(self.ledger)}
+        tokens = _secrets_env.suite_tokens(env)
+        specs = _secrets_env.give(
+            chaos_specs(
+                namespace,
+                participants=self.options.participants,
+                schedulers=self.options.schedulers,
+            ),
+            tokens,
         )
         by_name = {spec.name: spec for spec in specs}
-        env = {
-            **namespace_env(self.infra, namespace, by_name["api"].health_addr),
-            CHAOS_LEDGER.name: str(self.ledger),
-        }
+        env |= namespace_env(self.infra, namespace, by_name["api"].health_addr)
         supervisor = Supervisor(self.home, specs, env)
         participants = [s for s in specs if s.module == "helicase.participant"]
         self.suite = RunningSuite(
@@ -205,6 +209,8 @@ class ChaosSuite:
             participant_names=[s.env["HELICASE_PARTICIPANT_NAME"] for s in participants],
             max_tasks=100000,
             specs=by_name,
+            admin_token=tokens[_secrets_env.ADMIN_TOKEN],
+            internal_token=tokens[_secrets_env.INTERNAL_TOKEN],
         )
         self.options.log(f"starting the suite ({', '.join(by_name)}) in namespace {namespace}")
         supervisor.start_all()

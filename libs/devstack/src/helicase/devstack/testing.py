@@ -183,11 +183,7 @@ class SuiteFactory:
         }
         # Each suite has its own tokens (a test's own internal token is kept): the api gets the
         # admin token, every service the internal one.
-        shared = {
-            name: env.get(name) or make()
-            for name, make in _secrets_env.GENERATED.items()
-            if name in (_secrets_env.INTERNAL_TOKEN, _secrets_env.ADMIN_TOKEN)
-        }
+        shared = _secrets_env.suite_tokens(env)
         specs = {spec.name: spec for spec in _secrets_env.give(list(specs.values()), shared)}
         supervisor = Supervisor(home, specs.values(), env)
         running = RunningSuite(
