@@ -71,7 +71,8 @@ async def test_helicase_runner_reports_every_workload(make_suite: SuiteFactory) 
     marks: list[str] = []
     result = await run_all(suite.api_addr, TINY, [*SHARED, "e1", "e2"],
                            on_begin=lambda w: marks.append(f"+{w}"),
-                           on_end=lambda w: marks.append(f"-{w}"))  # fmt: skip
+                           on_end=lambda w: marks.append(f"-{w}"),
+                           token=suite.token)  # fmt: skip
     assert marks == [m for w in [*SHARED, "e1", "e2"] for m in (f"+{w}", f"-{w}")]
     for workload in SHARED:
         assert_workload_fields(result[workload])
