@@ -1,10 +1,14 @@
-"""Shared helpers of the integration tests: workflow builders and waiting."""
+"""Shared helpers of the integration tests: workflow builders, waiting, and databases for
+tests of the api's stores."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
+from helicase.api import migrations
+from helicase.api.config import sqlalchemy_url
 from helicase.client import HelicaseClient, load_workflow_request
 from helicase.common.states import TS, WS
 from helicase.v1 import workflow_pb2, workflow_service_pb2
@@ -39,3 +43,10 @@ async def gather_limited(coros: list[Any], limit: int = 20) -> list[Any]:
             return await coro
 
     return await asyncio.gather(*(one(c) for c in coros))
+
+
+def migrated_database(infra: Any, prefix: str) -> str:
+    """The URL of a new database on the harness's PostgreSQL, at the api's latest schema."""
+    url: str = infra.postgres.create_database(f"{prefix}{uuid.uuid4().hex[:10]}")
+    migrations.upgrade(sqlalchemy_url(url))
+    return url

@@ -28,6 +28,7 @@ from helicase.api.task_types.catalog import TaskTypeCatalog
 from helicase.api.task_types.service import TaskTypeService
 from helicase.api.templates.service import TemplateService
 from helicase.api.templates.store import TemplateStore
+from helicase.api.tenancy import ActingForInterceptor
 from helicase.api.workflows.service import WorkflowService
 from helicase.api.workflows.store import WorkflowStore
 from helicase.api.workflows.validation import Limits
@@ -124,7 +125,10 @@ async def serve(config: ApiConfig) -> None:
     # Handlers raise; one interceptor maps what they raise to gRPC statuses (the HTTP port
     # forwards to this server, so its calls are mapped the same way).
     server, port, health = build_server(
-        config.listen, register, SERVICES, interceptors=[ErrorMappingInterceptor()]
+        config.listen,
+        register,
+        SERVICES,
+        interceptors=[ErrorMappingInterceptor(), ActingForInterceptor()],
     )
     relay.start()
     web_server = await _start_web(config, port)
