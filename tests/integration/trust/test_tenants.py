@@ -16,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncssh
+import psycopg
 import pytest
 from kazoo.client import KazooClient
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from helicase.api import paging, tenancy
+from helicase.api import migrations, paging, tenancy
 from helicase.api.auth.principal import ANY_TENANT, Principal, Role, acting
 from helicase.api.config import ApiConfig, sqlalchemy_url
 from helicase.api.events.store import EventStore
@@ -373,3 +374,29 @@ async def test_without_a_principal_the_data_layer_refuses_but_events_and_outbox_
     assert made.id in {row.key for row in published}
     after = await as_(A, lambda: api.workflows.get_workflow(uuid.UUID(made.id), full=True))
     assert after.state == WS.WORKFLOW_STATE_RUNNING
+
+
+async def test_rows_stored_before_tenants_belong_to_demo(infra: Any) -> None:
+    url: str = infra.postgres.create_database(f"pretenants{uuid.uuid4().hex[:10]}")
+    migrations.upgrade(sqlalchemy_url(url), revision="0006")
+    old = uuid.uuid4()
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO workflows (id, request_id, display_name, labels, definition, task_count,"
+            " state, create_time) VALUES (%s, 'old-1', 'old', '{}', %s, 1, 1, now())",
+            (old, definition().SerializeToString()),
+        )
+    migrations.upgrade(sqlalchemy_url(url))
+    demo = Principal(tenant="demo", subject="key:demo", role=Role.ADMIN)
+    engine = create_async_engine(sqlalchemy_url(url))
+    try:
+        store = WorkflowStore(engine)
+        found = await as_(demo, lambda: store.get_workflow(old, full=False))
+        assert found.tenant == "demo"
+        again, created = await as_(demo, lambda: store.create_workflow("old-1", definition()))
+        assert not created and again.id == str(old)
+        await not_found(A, lambda: store.get_workflow(old, full=False))
+        _, created = await as_(A, lambda: store.create_workflow("old-1", definition()))
+        assert created
+    finally:
+        await engine.dispose()
