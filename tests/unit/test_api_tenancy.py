@@ -3,6 +3,10 @@ Helicase reserves, and the credentials a workflow's params name; no database nee
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
 import pytest
 
 from helicase.api import paging, tenancy
@@ -11,6 +15,7 @@ from helicase.api.tables import workflows
 from helicase.api.workflows.references import credential_refs
 from helicase.api.workflows.validation import validate_create
 from helicase.common.errors import FailedPrecondition, InvalidArgument, Unauthenticated
+from helicase.common.tenants import TENANT_METADATA
 from helicase.v1 import workflow_pb2, workflow_service_pb2
 
 TENANT = Principal(tenant="chem", subject="key:1", role=Role.VIEWER)
@@ -89,3 +94,36 @@ def test_credentials_named_anywhere_in_params_are_found() -> None:
         ("workflow.tasks[1].params.compute.credential_id", "c1"),
         ("workflow.tasks[1].params.hops[0].credential_id", "c2"),
     ]
+
+
+class _Details(grpc.HandlerCallDetails):  # type: ignore[misc]
+    def __init__(self, metadata: tuple[tuple[str, str], ...]) -> None:
+        self.method = "/helicase.v1.WorkflowService/CreateWorkflow"
+        self.invocation_metadata = metadata
+
+
+async def test_helicase_tenant_metadata_names_the_tenant_a_component_acts_for() -> None:
+    async def owner_of(request: Any, context: Any) -> str:
+        return tenancy.owner()
+
+    async def owners(request: Any, context: Any) -> AsyncIterator[str]:
+        yield tenancy.owner()
+
+    async def lookup(details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        if details.method.endswith("Watch"):
+            return grpc.unary_stream_rpc_method_handler(owners)
+        return grpc.unary_unary_rpc_method_handler(owner_of)
+
+    interceptor = tenancy.ActingForInterceptor()
+    named = _Details(((TENANT_METADATA, "bio"),))
+    handler = await interceptor.intercept_service(lookup, named)
+    with acting(COMPONENT):
+        assert await handler.unary_unary(None, None) == "bio"
+        named.method = "/helicase.v1.WorkflowService/Watch"
+        stream = await interceptor.intercept_service(lookup, named)
+        assert [o async for o in stream.unary_stream(None, None)] == ["bio"]
+        unnamed = await interceptor.intercept_service(lookup, _Details(()))
+        with pytest.raises(FailedPrecondition):
+            await unnamed.unary_unary(None, None)
+    with acting(TENANT):
+        assert await handler.unary_unary(None, None) == "chem"
