@@ -24,6 +24,7 @@ from google.protobuf import struct_pb2
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from helicase.api import migrations
+from helicase.api.auth.principal import Principal, Role, acting
 from helicase.api.config import sqlalchemy_url
 from helicase.api.events.store import EventStore
 from helicase.api.workflows.store import WorkflowStore
@@ -82,9 +83,10 @@ async def prepare(
 ) -> list[list[event_pb2.Event]]:
     """Creates `count` workflows of `workflow_size` tasks; returns the batches of their runs."""
     work: list[list[event_pb2.Event]] = []
-    for _ in range(count):
-        created, _ = await store.create_workflow(str(uuid.uuid4()), definition(workflow_size))
-        work.extend(batches(run_events(created), batch))
+    with acting(Principal(tenant="demo", subject="bench", role=Role.SUBMITTER)):
+        for _ in range(count):
+            made, _ = await store.create_workflow(str(uuid.uuid4()), definition(workflow_size))
+            work.extend(batches(run_events(made), batch))
     return work
 
 

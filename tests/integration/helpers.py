@@ -1,10 +1,14 @@
-"""Shared helpers of the integration tests: workflow builders and waiting."""
+"""Shared helpers of the integration tests: workflow builders, waiting, and databases for
+tests of the api's stores."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
+from helicase.api import migrations
+from helicase.api.config import sqlalchemy_url
 from helicase.client import HelicaseClient, load_workflow_request
 from helicase.common.states import TS, WS
 from helicase.devstack.testing import RunningSuite
@@ -49,3 +53,10 @@ def client_as(
     "submitter" or "admin"); the key is issued through AdminService with the suite's platform
     admin token (RunningSuite.issue_key)."""
     return HelicaseClient(suite.api_addr, token=suite.issue_key(tenant, role), **options)
+
+
+def migrated_database(infra: Any, prefix: str) -> str:
+    """The URL of a new database on the harness's PostgreSQL, at the api's latest schema."""
+    url: str = infra.postgres.create_database(f"{prefix}{uuid.uuid4().hex[:10]}")
+    migrations.upgrade(sqlalchemy_url(url))
+    return url

@@ -193,9 +193,7 @@ def test_experiments_naming_unknown_resources_are_refused_and_listing_works(api:
     }
     refused = helicase(api, "experiments", "create", "-", stdin=json.dumps(experiment))
     assert refused.returncode == 3, refused.stderr
-    assert (
-        "INVALID_ARGUMENT" in refused.stderr and "experiment.compute_resource_id" in refused.stderr
-    )
+    assert "NOT_FOUND" in refused.stderr and "experiment.compute_resource_id" in refused.stderr
     listed = as_json(api, "experiments", "list")
     assert "nothing-registered" not in json.dumps(listed)
     missing = helicase(api, "experiments", "watch", "no-such-experiment")

@@ -16,7 +16,7 @@ import pytest
 from google.protobuf import struct_pb2, timestamp_pb2
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from helicase.api import migrations
+from helicase.api.auth.principal import Principal, Role, acting
 from helicase.api.config import sqlalchemy_url
 from helicase.api.events.store import EventStore
 from helicase.api.workflows.store import WorkflowStore
@@ -24,13 +24,12 @@ from helicase.common import events
 from helicase.common.states import TS, WS
 from helicase.internal.v1 import event_pb2
 from helicase.v1 import workflow_pb2
+from tests.integration.helpers import migrated_database
 
 
 @pytest.fixture(scope="module")
 def database_url(infra: Any) -> str:
-    url: str = infra.postgres.create_database(f"eventsql{uuid.uuid4().hex[:10]}")
-    migrations.upgrade(sqlalchemy_url(url))
-    return url
+    return migrated_database(infra, "eventsql")
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,8 @@ async def create(store: Stores, *task_ids: str) -> str:
         display_name="t",
         tasks=[workflow_pb2.Task(id=t, type="noop", instance_group="default") for t in task_ids],
     )
-    created, _ = await store.workflows.create_workflow("", definition)
+    with acting(Principal(tenant="demo", subject="test", role=Role.ADMIN)):
+        created, _ = await store.workflows.create_workflow("", definition)
     return created.id
 
 

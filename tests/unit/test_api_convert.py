@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helicase.api import paging
 from helicase.api.convert import definition_of, parse_id, workflow_message
-from helicase.api.paging import decode_time_id as decode_page_token
-from helicase.api.paging import encode_time_id as encode_page_token
 from helicase.common.states import TS
 from helicase.v1 import workflow_pb2
 
@@ -23,13 +22,14 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
     ident=st.uuids(),
 )
 def test_page_token_round_trips(when: datetime, ident: uuid.UUID) -> None:
-    assert decode_page_token(encode_page_token(when, ident)) == (when, ident)
+    token = paging.encode([when, ident, "name"], "digest")
+    assert paging.decode(token) == ((when, ident, "name"), "digest")
 
 
 @pytest.mark.parametrize("token", ["garbage", "", "W10=", "WyJ4IiwgInkiXQ==", "!!!"])
 def test_foreign_page_token_is_a_value_error(token: str) -> None:
     with pytest.raises(ValueError):
-        decode_page_token(token)
+        paging.decode(token)
 
 
 def test_malformed_id_parses_to_none() -> None:
@@ -53,7 +53,7 @@ def test_definition_drops_output_fields_and_fills_defaults() -> None:
 
 def _row(definition: workflow_pb2.Workflow) -> dict[str, object]:
     return {
-        "id": uuid.UUID(int=7), "definition": definition.SerializeToString(),
+        "id": uuid.UUID(int=7), "tenant": "demo", "definition": definition.SerializeToString(),
         "state": workflow_pb2.WORKFLOW_STATE_RUNNING, "message": "",
         "create_time": T0, "start_time": T0 + timedelta(seconds=1), "end_time": None,
     }  # fmt: skip

@@ -362,7 +362,10 @@ type Experiment struct {
 	// Output only: why it failed, if it did.
 	Message string `protobuf:"bytes,18,opt,name=message,proto3" json:"message,omitempty"`
 	// Output only: when it was created.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only. The tenant it belongs to (the caller's, when created), as is its workflow; another tenant's is
+	// NOT_FOUND to a caller.
+	Tenant        string `protobuf:"bytes,20,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -530,6 +533,13 @@ func (x *Experiment) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Experiment) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
 // Request of ExperimentService.CreateExperiment.
 type CreateExperimentRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -537,7 +547,7 @@ type CreateExperimentRequest struct {
 	// most 128 characters is accepted) and sends the same value on every retry of the
 	// same request. A request whose request_id was seen before returns the experiment the
 	// first one created, whatever the rest of the request says, and creates nothing.
-	// Request ids are unique among experiments (the same value may also key a resource
+	// Request ids are unique among the tenant's experiments (the same value may also key a resource
 	// of another kind) and are kept as long as the experiment is. Empty means no
 	// deduplication: every call creates.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -739,7 +749,8 @@ type ListExperimentsRequest struct {
 	// A page token, from the next_page_token of a previous call; empty for the first page.
 	// A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
 	// token marks a position in the listing's order, not an offset, so items created
-	// meanwhile do not shift the pages that follow.
+	// meanwhile do not shift the pages that follow. A token is valid only for the caller's
+	// tenant; another tenant's token is INVALID_ARGUMENT.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -978,7 +989,7 @@ const file_helicase_v1_experiment_proto_rawDesc = "" +
 	"\x0eExperimentFile\x12'\n" +
 	"\fstorage_path\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\vstoragePath\x12\x18\n" +
 	"\x04name\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x04name\x12\x1c\n" +
-	"\x06sha256\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\x06sha256\"\xb2\a\n" +
+	"\x06sha256\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\x06sha256\"\xd0\a\n" +
 	"\n" +
 	"Experiment\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
@@ -1003,7 +1014,8 @@ const file_helicase_v1_experiment_proto_rawDesc = "" +
 	"remote_dir\x18\x11 \x01(\tB\x04\xe2A\x01\x03R\tremoteDir\x12\x1e\n" +
 	"\amessage\x18\x12 \x01(\tB\x04\xe2A\x01\x03R\amessage\x12A\n" +
 	"\vcreate_time\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
-	"createTime\"}\n" +
+	"createTime\x12\x1c\n" +
+	"\x06tenant\x18\x14 \x01(\tB\x04\xe2A\x01\x03R\x06tenant\"}\n" +
 	"\x17CreateExperimentRequest\x12#\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\trequestId\x12=\n" +

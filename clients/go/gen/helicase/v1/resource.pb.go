@@ -98,7 +98,11 @@ type ComputeResource struct {
 	// Expected public host key, OpenSSH format ("ssh-ed25519 AAAA..."); any other key is refused.
 	HostKey string `protobuf:"bytes,9,opt,name=host_key,json=hostKey,proto3" json:"host_key,omitempty"`
 	// When it was registered.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only. The tenant it belongs to (the caller's, when created); another tenant's is
+	// NOT_FOUND, also when an
+	// experiment names it.
+	Tenant        string `protobuf:"bytes,11,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -203,6 +207,13 @@ func (x *ComputeResource) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ComputeResource) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
 // An SFTP server holding inputs and outputs.
 type StorageResource struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -221,7 +232,11 @@ type StorageResource struct {
 	// Expected public host key, OpenSSH format; any other key is refused.
 	HostKey string `protobuf:"bytes,7,opt,name=host_key,json=hostKey,proto3" json:"host_key,omitempty"`
 	// When it was registered.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only. The tenant it belongs to (the caller's, when created); another tenant's is
+	// NOT_FOUND, also when an
+	// experiment names it.
+	Tenant        string `protobuf:"bytes,9,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -312,6 +327,13 @@ func (x *StorageResource) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *StorageResource) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
 // An SSH key pair that logs in to resources.
 type Credential struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -326,7 +348,11 @@ type Credential struct {
 	// Output only: SHA-256 fingerprint of the public key ("SHA256:...").
 	Fingerprint string `protobuf:"bytes,5,opt,name=fingerprint,proto3" json:"fingerprint,omitempty"`
 	// When it was stored.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only. The tenant it belongs to (the caller's, when created); another tenant's is
+	// NOT_FOUND, also when an
+	// experiment names it.
+	Tenant        string `protobuf:"bytes,7,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -403,6 +429,13 @@ func (x *Credential) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Credential) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
 // Request of ResourceService.CreateComputeResource.
 type CreateComputeResourceRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -410,7 +443,7 @@ type CreateComputeResourceRequest struct {
 	// most 128 characters is accepted) and sends the same value on every retry of the
 	// same request. A request whose request_id was seen before returns the compute resource the
 	// first one created, whatever the rest of the request says, and creates nothing.
-	// Request ids are unique among compute resources (the same value may also key a resource
+	// Request ids are unique among the tenant's compute resources (the same value may also key a resource
 	// of another kind) and are kept as long as the compute resource is. Empty means no
 	// deduplication: every call creates.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -612,7 +645,8 @@ type ListComputeResourcesRequest struct {
 	// A page token, from the next_page_token of a previous call; empty for the first page.
 	// A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
 	// token marks a position in the listing's order, not an offset, so items created
-	// meanwhile do not shift the pages that follow.
+	// meanwhile do not shift the pages that follow. A token is valid only for the caller's
+	// tenant; another tenant's token is INVALID_ARGUMENT.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -725,7 +759,7 @@ type CreateStorageResourceRequest struct {
 	// most 128 characters is accepted) and sends the same value on every retry of the
 	// same request. A request whose request_id was seen before returns the storage resource the
 	// first one created, whatever the rest of the request says, and creates nothing.
-	// Request ids are unique among storage resources (the same value may also key a resource
+	// Request ids are unique among the tenant's storage resources (the same value may also key a resource
 	// of another kind) and are kept as long as the storage resource is. Empty means no
 	// deduplication: every call creates.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -927,7 +961,8 @@ type ListStorageResourcesRequest struct {
 	// A page token, from the next_page_token of a previous call; empty for the first page.
 	// A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
 	// token marks a position in the listing's order, not an offset, so items created
-	// meanwhile do not shift the pages that follow.
+	// meanwhile do not shift the pages that follow. A token is valid only for the caller's
+	// tenant; another tenant's token is INVALID_ARGUMENT.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1040,7 +1075,7 @@ type CreateCredentialRequest struct {
 	// most 128 characters is accepted) and sends the same value on every retry of the
 	// same request. A request whose request_id was seen before returns the credential the
 	// first one created, whatever the rest of the request says, and creates nothing.
-	// Request ids are unique among credentials (the same value may also key a resource
+	// Request ids are unique among the tenant's credentials (the same value may also key a resource
 	// of another kind) and are kept as long as the credential is. Empty means no
 	// deduplication: every call creates.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -1242,7 +1277,8 @@ type ListCredentialsRequest struct {
 	// A page token, from the next_page_token of a previous call; empty for the first page.
 	// A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
 	// token marks a position in the listing's order, not an offset, so items created
-	// meanwhile do not shift the pages that follow.
+	// meanwhile do not shift the pages that follow. A token is valid only for the caller's
+	// tenant; another tenant's token is INVALID_ARGUMENT.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1352,7 +1388,7 @@ var File_helicase_v1_resource_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_resource_proto_rawDesc = "" +
 	"\n" +
-	"\x1ahelicase/v1/resource.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa4\x03\n" +
+	"\x1ahelicase/v1/resource.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x03\n" +
 	"\x0fComputeResource\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\vdisplayName\x12\x18\n" +
@@ -1366,7 +1402,8 @@ const file_helicase_v1_resource_proto_rawDesc = "" +
 	"\bhost_key\x18\t \x01(\tB\x04\xe2A\x01\x01R\ahostKey\x12A\n" +
 	"\vcreate_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
-	"createTime\"\xb0\x02\n" +
+	"createTime\x12\x1c\n" +
+	"\x06tenant\x18\v \x01(\tB\x04\xe2A\x01\x03R\x06tenant\"\xce\x02\n" +
 	"\x0fStorageResource\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\vdisplayName\x12\x18\n" +
@@ -1377,7 +1414,8 @@ const file_helicase_v1_resource_proto_rawDesc = "" +
 	"\troot_path\x18\x06 \x01(\tB\x04\xe2A\x01\x02R\brootPath\x12\x1f\n" +
 	"\bhost_key\x18\a \x01(\tB\x04\xe2A\x01\x01R\ahostKey\x12A\n" +
 	"\vcreate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
-	"createTime\"\x83\x02\n" +
+	"createTime\x12\x1c\n" +
+	"\x06tenant\x18\t \x01(\tB\x04\xe2A\x01\x03R\x06tenant\"\xa1\x02\n" +
 	"\n" +
 	"Credential\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
@@ -1388,7 +1426,8 @@ const file_helicase_v1_resource_proto_rawDesc = "" +
 	"public_key\x18\x04 \x01(\tB\x04\xe2A\x01\x03R\tpublicKey\x12&\n" +
 	"\vfingerprint\x18\x05 \x01(\tB\x04\xe2A\x01\x03R\vfingerprint\x12A\n" +
 	"\vcreate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
-	"createTime\"\x92\x01\n" +
+	"createTime\x12\x1c\n" +
+	"\x06tenant\x18\a \x01(\tB\x04\xe2A\x01\x03R\x06tenant\"\x92\x01\n" +
 	"\x1cCreateComputeResourceRequest\x12#\n" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\trequestId\x12M\n" +

@@ -48,7 +48,11 @@ type Schedule struct {
 	// The workflows it created, newest first, at most 10; output only, GetSchedule only.
 	RecentRuns []*ScheduledRun `protobuf:"bytes,9,rep,name=recent_runs,json=recentRuns,proto3" json:"recent_runs,omitempty"`
 	// It fires for cron times after this: its creation, or its last resume; output only.
-	ActiveSince   *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=active_since,json=activeSince,proto3" json:"active_since,omitempty"`
+	ActiveSince *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=active_since,json=activeSince,proto3" json:"active_since,omitempty"`
+	// Output only. The tenant it belongs to (the caller's, when created), which its firings' workflows
+	// belong to too; another tenant's is
+	// NOT_FOUND to a caller.
+	Tenant        string `protobuf:"bytes,11,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -153,6 +157,13 @@ func (x *Schedule) GetActiveSince() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Schedule) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
 // One workflow a schedule created.
 type ScheduledRun struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -224,7 +235,7 @@ type CreateScheduleRequest struct {
 	// most 128 characters is accepted) and sends the same value on every retry of the
 	// same request. A request whose request_id was seen before returns the schedule the
 	// first one created, whatever the rest of the request says, and creates nothing.
-	// Request ids are unique among schedules (the same value may also key a resource
+	// Request ids are unique among the tenant's schedules (the same value may also key a resource
 	// of another kind) and are kept as long as the schedule is. Empty means no
 	// deduplication: every call creates.
 	RequestId string `protobuf:"bytes,1,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
@@ -426,7 +437,8 @@ type ListSchedulesRequest struct {
 	// A page token, from the next_page_token of a previous call; empty for the first page.
 	// A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
 	// token marks a position in the listing's order, not an offset, so items created
-	// meanwhile do not shift the pages that follow.
+	// meanwhile do not shift the pages that follow. A token is valid only for the caller's
+	// tenant; another tenant's token is INVALID_ARGUMENT.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -720,7 +732,7 @@ var File_helicase_v1_schedule_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_schedule_proto_rawDesc = "" +
 	"\n" +
-	"\x1ahelicase/v1/schedule.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xf1\x03\n" +
+	"\x1ahelicase/v1/schedule.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\x8f\x04\n" +
 	"\bSchedule\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x05R\vdisplayName\x12\x19\n" +
@@ -734,7 +746,8 @@ const file_helicase_v1_schedule_proto_rawDesc = "" +
 	"\vrecent_runs\x18\t \x03(\v2\x19.helicase.v1.ScheduledRunB\x04\xe2A\x01\x03R\n" +
 	"recentRuns\x12C\n" +
 	"\factive_since\x18\n" +
-	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vactiveSince\"\xac\x01\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vactiveSince\x12\x1c\n" +
+	"\x06tenant\x18\v \x01(\tB\x04\xe2A\x01\x03R\x06tenant\"\xac\x01\n" +
 	"\fScheduledRun\x12%\n" +
 	"\vworkflow_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\n" +
 	"workflowId\x12=\n" +

@@ -29,7 +29,7 @@ type WorkflowTemplate struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Output only. Server-assigned id (a UUID).
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	// Unique name: 1-200 characters.
+	// Name, unique within the tenant: 1-200 characters.
 	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// What the template is for; at most 2000 characters.
 	Description string `protobuf:"bytes,3,opt,name=description,proto3" json:"description,omitempty"`
@@ -38,7 +38,10 @@ type WorkflowTemplate struct {
 	// Output only. When the template was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
 	// Output only. When the template was last changed.
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// Output only. The tenant it belongs to (the caller's, when created); another tenant's is
+	// NOT_FOUND to a caller.
+	Tenant        string `protobuf:"bytes,7,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -113,6 +116,13 @@ func (x *WorkflowTemplate) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *WorkflowTemplate) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
 }
 
 // Request of TemplateService.CreateTemplate.
@@ -309,7 +319,8 @@ type ListTemplatesRequest struct {
 	// A page token, from the next_page_token of a previous call; empty for the first page.
 	// A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
 	// token marks a position in the listing's order, not an offset, so items created
-	// meanwhile do not shift the pages that follow.
+	// meanwhile do not shift the pages that follow. A token is valid only for the caller's
+	// tenant; another tenant's token is INVALID_ARGUMENT.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -603,7 +614,7 @@ var File_helicase_v1_template_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_template_proto_rawDesc = "" +
 	"\n" +
-	"\x1ahelicase/v1/template.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xa9\x02\n" +
+	"\x1ahelicase/v1/template.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xc7\x02\n" +
 	"\x10WorkflowTemplate\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12\x18\n" +
 	"\x04name\x18\x02 \x01(\tB\x04\xe2A\x01\x02R\x04name\x12&\n" +
@@ -612,7 +623,8 @@ const file_helicase_v1_template_proto_rawDesc = "" +
 	"\vcreate_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
 	"createTime\x12A\n" +
 	"\vupdate_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
-	"updateTime\"X\n" +
+	"updateTime\x12\x1c\n" +
+	"\x06tenant\x18\a \x01(\tB\x04\xe2A\x01\x03R\x06tenant\"X\n" +
 	"\x15CreateTemplateRequest\x12?\n" +
 	"\btemplate\x18\x01 \x01(\v2\x1d.helicase.v1.WorkflowTemplateB\x04\xe2A\x01\x02R\btemplate\"S\n" +
 	"\x16CreateTemplateResponse\x129\n" +

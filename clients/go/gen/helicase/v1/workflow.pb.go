@@ -628,7 +628,9 @@ type Workflow struct {
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Human-readable name; at most 200 characters.
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	// Labels for filtering, e.g. {"team": "chem"}; at most 32.
+	// Labels for filtering, e.g. {"team": "chem"}; at most 32. Keys starting with "helicase-",
+	// "helicase." or "helicase/" are set by Helicase itself (a schedule's, an experiment's) and
+	// refused in a CreateWorkflowRequest (INVALID_ARGUMENT).
 	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// What a task's final failure does to the rest of the workflow.
 	FailurePolicy FailurePolicy `protobuf:"varint,4,opt,name=failure_policy,json=failurePolicy,proto3,enum=helicase.v1.FailurePolicy" json:"failure_policy,omitempty"`
@@ -645,7 +647,10 @@ type Workflow struct {
 	// Output only. When it reached a terminal state.
 	EndTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
 	// Output only. Number of tasks in each state, keyed by the TaskState name.
-	TaskCounts    map[string]int32 `protobuf:"bytes,11,rep,name=task_counts,json=taskCounts,proto3" json:"task_counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	TaskCounts map[string]int32 `protobuf:"bytes,11,rep,name=task_counts,json=taskCounts,proto3" json:"task_counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Output only. The tenant it belongs to (the caller's, when created); another tenant's is
+	// NOT_FOUND to a caller.
+	Tenant        string `protobuf:"bytes,12,opt,name=tenant,proto3" json:"tenant,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -757,6 +762,13 @@ func (x *Workflow) GetTaskCounts() map[string]int32 {
 	return nil
 }
 
+func (x *Workflow) GetTenant() string {
+	if x != nil {
+		return x.Tenant
+	}
+	return ""
+}
+
 var File_helicase_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_workflow_proto_rawDesc = "" +
@@ -796,7 +808,7 @@ const file_helicase_v1_workflow_proto_rawDesc = "" +
 	"start_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tstartTime\x12;\n" +
 	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime\x127\n" +
 	"\aoutputs\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\aoutputs\x12:\n" +
-	"\battempts\x18\x0f \x03(\v2\x18.helicase.v1.TaskAttemptB\x04\xe2A\x01\x03R\battempts\"\xe4\x05\n" +
+	"\battempts\x18\x0f \x03(\v2\x18.helicase.v1.TaskAttemptB\x04\xe2A\x01\x03R\battempts\"\x82\x06\n" +
 	"\bWorkflow\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x05R\vdisplayName\x12?\n" +
@@ -812,7 +824,8 @@ const file_helicase_v1_workflow_proto_rawDesc = "" +
 	"\bend_time\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime\x12L\n" +
 	"\vtask_counts\x18\v \x03(\v2%.helicase.v1.Workflow.TaskCountsEntryB\x04\xe2A\x01\x03R\n" +
-	"taskCounts\x1a9\n" +
+	"taskCounts\x12\x1c\n" +
+	"\x06tenant\x18\f \x01(\tB\x04\xe2A\x01\x03R\x06tenant\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +

@@ -8,6 +8,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import grpc
@@ -88,6 +89,35 @@ class ObservingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
             return handler._replace(unary_stream=stream)
         return handler
+
+
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]]
+"""What a server interceptor's intercept_service is given to look up the next handler."""
+
+
+def around_calls(
+    handler: grpc.RpcMethodHandler, around: Callable[[], AbstractContextManager[object]]
+) -> grpc.RpcMethodHandler:
+    """`handler` with each of its unary or server-streaming calls run inside `around()` (a
+    context manager made per call, e.g. one setting a context variable for the call)."""
+    if handler.unary_unary is not None:
+        inner = handler.unary_unary
+
+        async def unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            with around():
+                return await inner(request, context)
+
+        return handler._replace(unary_unary=unary)
+    if handler.unary_stream is not None:
+        inner_stream = handler.unary_stream
+
+        async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            with around():
+                async for item in inner_stream(request, context):
+                    yield item
+
+        return handler._replace(unary_stream=stream)
+    return handler
 
 
 def _observe(

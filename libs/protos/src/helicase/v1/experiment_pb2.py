@@ -26,7 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1chelicase/v1/experiment.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x01\n\x0f\x41pplicationSpec\x12\x18\n\nexecutable\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\targuments\x18\x02 \x03(\tB\x04\xe2\x41\x01\x01\x12H\n\x0b\x65nvironment\x18\x03 \x03(\x0b\x32-.helicase.v1.ApplicationSpec.EnvironmentEntryB\x04\xe2\x41\x01\x01\x1a\x32\n\x10\x45nvironmentEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x89\x01\n\x0fResourceRequest\x12\x13\n\x05nodes\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05\x63ores\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x17\n\tmemory_mb\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1e\n\x10walltime_minutes\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05queue\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"V\n\x0e\x45xperimentFile\x12\x1a\n\x0cstorage_path\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06sha256\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\xc6\x05\n\nExperiment\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05\x12\x38\n\x0b\x61pplication\x18\x03 \x01(\x0b\x32\x1c.helicase.v1.ApplicationSpecB\x05\xe2\x41\x02\x02\x05\x12\x31\n\x06inputs\x18\x04 \x03(\x0b\x32\x1b.helicase.v1.ExperimentFileB\x04\xe2\x41\x01\x05\x12\x32\n\x07outputs\x18\x05 \x03(\x0b\x32\x1b.helicase.v1.ExperimentFileB\x04\xe2\x41\x01\x05\x12\"\n\x13\x63ompute_resource_id\x18\x06 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\"\n\x13storage_resource_id\x18\x07 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\x1c\n\rcredential_id\x18\x08 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12<\n\x10resource_request\x18\t \x01(\x0b\x32\x1c.helicase.v1.ResourceRequestB\x04\xe2\x41\x01\x05\x12\x1c\n\x0einstance_group\x18\n \x01(\tB\x04\xe2\x41\x01\x05\x12\x19\n\x0bworkflow_id\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x31\n\x05state\x18\x0c \x01(\x0e\x32\x1c.helicase.v1.ExperimentStateB\x04\xe2\x41\x01\x03\x12\x14\n\x06job_id\x18\r \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rjob_exit_code\x18\x0e \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1e\n\x10output_locations\x18\x0f \x03(\tB\x04\xe2\x41\x01\x03\x12\x1e\n\x10\x61rchive_location\x18\x10 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nremote_dir\x18\x11 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07message\x18\x12 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"f\n\x17\x43reateExperimentRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x31\n\nexperiment\x18\x02 \x01(\x0b\x32\x17.helicase.v1.ExperimentB\x04\xe2\x41\x01\x02\"G\n\x18\x43reateExperimentResponse\x12+\n\nexperiment\x18\x01 \x01(\x0b\x32\x17.helicase.v1.Experiment\"(\n\x14GetExperimentRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"D\n\x15GetExperimentResponse\x12+\n\nexperiment\x18\x01 \x01(\x0b\x32\x17.helicase.v1.Experiment\"K\n\x16ListExperimentsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"`\n\x17ListExperimentsResponse\x12,\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x17.helicase.v1.Experiment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"A\n\x17\x43\x61ncelExperimentRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"d\n\x18\x43\x61ncelExperimentResponse\x12+\n\nexperiment\x18\x01 \x01(\x0b\x32\x17.helicase.v1.Experiment\x12\x1b\n\x13\x63leanup_workflow_id\x18\x02 \x01(\t*\x93\x03\n\x0f\x45xperimentState\x12 \n\x1c\x45XPERIMENT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x45XPERIMENT_STATE_CREATED\x10\x01\x12\x1f\n\x1b\x45XPERIMENT_STATE_SETTING_UP\x10\x02\x12\x1f\n\x1b\x45XPERIMENT_STATE_STAGING_IN\x10\x03\x12\x1f\n\x1b\x45XPERIMENT_STATE_SUBMITTING\x10\x04\x12\x1f\n\x1b\x45XPERIMENT_STATE_JOB_ACTIVE\x10\x05\x12 \n\x1c\x45XPERIMENT_STATE_STAGING_OUT\x10\x06\x12\x1e\n\x1a\x45XPERIMENT_STATE_ARCHIVING\x10\x07\x12\x1e\n\x1a\x45XPERIMENT_STATE_COMPLETED\x10\x08\x12\x1b\n\x17\x45XPERIMENT_STATE_FAILED\x10\t\x12\x1e\n\x1a\x45XPERIMENT_STATE_CANCELING\x10\n\x12\x1d\n\x19\x45XPERIMENT_STATE_CANCELED\x10\x0b\x32\x8b\x03\n\x11\x45xperimentService\x12_\n\x10\x43reateExperiment\x12$.helicase.v1.CreateExperimentRequest\x1a%.helicase.v1.CreateExperimentResponse\x12V\n\rGetExperiment\x12!.helicase.v1.GetExperimentRequest\x1a\".helicase.v1.GetExperimentResponse\x12\\\n\x0fListExperiments\x12#.helicase.v1.ListExperimentsRequest\x1a$.helicase.v1.ListExperimentsResponse\x12_\n\x10\x43\x61ncelExperiment\x12$.helicase.v1.CancelExperimentRequest\x1a%.helicase.v1.CancelExperimentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1chelicase/v1/experiment.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc2\x01\n\x0f\x41pplicationSpec\x12\x18\n\nexecutable\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\targuments\x18\x02 \x03(\tB\x04\xe2\x41\x01\x01\x12H\n\x0b\x65nvironment\x18\x03 \x03(\x0b\x32-.helicase.v1.ApplicationSpec.EnvironmentEntryB\x04\xe2\x41\x01\x01\x1a\x32\n\x10\x45nvironmentEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x89\x01\n\x0fResourceRequest\x12\x13\n\x05nodes\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05\x63ores\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x17\n\tmemory_mb\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1e\n\x10walltime_minutes\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x13\n\x05queue\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"V\n\x0e\x45xperimentFile\x12\x1a\n\x0cstorage_path\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06sha256\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\xdc\x05\n\nExperiment\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05\x12\x38\n\x0b\x61pplication\x18\x03 \x01(\x0b\x32\x1c.helicase.v1.ApplicationSpecB\x05\xe2\x41\x02\x02\x05\x12\x31\n\x06inputs\x18\x04 \x03(\x0b\x32\x1b.helicase.v1.ExperimentFileB\x04\xe2\x41\x01\x05\x12\x32\n\x07outputs\x18\x05 \x03(\x0b\x32\x1b.helicase.v1.ExperimentFileB\x04\xe2\x41\x01\x05\x12\"\n\x13\x63ompute_resource_id\x18\x06 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\"\n\x13storage_resource_id\x18\x07 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\x1c\n\rcredential_id\x18\x08 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12<\n\x10resource_request\x18\t \x01(\x0b\x32\x1c.helicase.v1.ResourceRequestB\x04\xe2\x41\x01\x05\x12\x1c\n\x0einstance_group\x18\n \x01(\tB\x04\xe2\x41\x01\x05\x12\x19\n\x0bworkflow_id\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x31\n\x05state\x18\x0c \x01(\x0e\x32\x1c.helicase.v1.ExperimentStateB\x04\xe2\x41\x01\x03\x12\x14\n\x06job_id\x18\r \x01(\tB\x04\xe2\x41\x01\x03\x12\x1b\n\rjob_exit_code\x18\x0e \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x1e\n\x10output_locations\x18\x0f \x03(\tB\x04\xe2\x41\x01\x03\x12\x1e\n\x10\x61rchive_location\x18\x10 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\nremote_dir\x18\x11 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07message\x18\x12 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x14\n\x06tenant\x18\x14 \x01(\tB\x04\xe2\x41\x01\x03\"f\n\x17\x43reateExperimentRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x31\n\nexperiment\x18\x02 \x01(\x0b\x32\x17.helicase.v1.ExperimentB\x04\xe2\x41\x01\x02\"G\n\x18\x43reateExperimentResponse\x12+\n\nexperiment\x18\x01 \x01(\x0b\x32\x17.helicase.v1.Experiment\"(\n\x14GetExperimentRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"D\n\x15GetExperimentResponse\x12+\n\nexperiment\x18\x01 \x01(\x0b\x32\x17.helicase.v1.Experiment\"K\n\x16ListExperimentsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"`\n\x17ListExperimentsResponse\x12,\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x17.helicase.v1.Experiment\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"A\n\x17\x43\x61ncelExperimentRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"d\n\x18\x43\x61ncelExperimentResponse\x12+\n\nexperiment\x18\x01 \x01(\x0b\x32\x17.helicase.v1.Experiment\x12\x1b\n\x13\x63leanup_workflow_id\x18\x02 \x01(\t*\x93\x03\n\x0f\x45xperimentState\x12 \n\x1c\x45XPERIMENT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x45XPERIMENT_STATE_CREATED\x10\x01\x12\x1f\n\x1b\x45XPERIMENT_STATE_SETTING_UP\x10\x02\x12\x1f\n\x1b\x45XPERIMENT_STATE_STAGING_IN\x10\x03\x12\x1f\n\x1b\x45XPERIMENT_STATE_SUBMITTING\x10\x04\x12\x1f\n\x1b\x45XPERIMENT_STATE_JOB_ACTIVE\x10\x05\x12 \n\x1c\x45XPERIMENT_STATE_STAGING_OUT\x10\x06\x12\x1e\n\x1a\x45XPERIMENT_STATE_ARCHIVING\x10\x07\x12\x1e\n\x1a\x45XPERIMENT_STATE_COMPLETED\x10\x08\x12\x1b\n\x17\x45XPERIMENT_STATE_FAILED\x10\t\x12\x1e\n\x1a\x45XPERIMENT_STATE_CANCELING\x10\n\x12\x1d\n\x19\x45XPERIMENT_STATE_CANCELED\x10\x0b\x32\x8b\x03\n\x11\x45xperimentService\x12_\n\x10\x43reateExperiment\x12$.helicase.v1.CreateExperimentRequest\x1a%.helicase.v1.CreateExperimentResponse\x12V\n\rGetExperiment\x12!.helicase.v1.GetExperimentRequest\x1a\".helicase.v1.GetExperimentResponse\x12\\\n\x0fListExperiments\x12#.helicase.v1.ListExperimentsRequest\x1a$.helicase.v1.ListExperimentsResponse\x12_\n\x10\x43\x61ncelExperiment\x12$.helicase.v1.CancelExperimentRequest\x1a%.helicase.v1.CancelExperimentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -95,6 +95,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPERIMENT'].fields_by_name['message']._serialized_options = b'\342A\001\003'
   _globals['_EXPERIMENT'].fields_by_name['create_time']._loaded_options = None
   _globals['_EXPERIMENT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_EXPERIMENT'].fields_by_name['tenant']._loaded_options = None
+  _globals['_EXPERIMENT'].fields_by_name['tenant']._serialized_options = b'\342A\001\003'
   _globals['_CREATEEXPERIMENTREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_CREATEEXPERIMENTREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
   _globals['_CREATEEXPERIMENTREQUEST'].fields_by_name['experiment']._loaded_options = None
@@ -109,8 +111,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CANCELEXPERIMENTREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
   _globals['_CANCELEXPERIMENTREQUEST'].fields_by_name['reason']._loaded_options = None
   _globals['_CANCELEXPERIMENTREQUEST'].fields_by_name['reason']._serialized_options = b'\342A\001\001'
-  _globals['_EXPERIMENTSTATE']._serialized_start=1883
-  _globals['_EXPERIMENTSTATE']._serialized_end=2286
+  _globals['_EXPERIMENTSTATE']._serialized_start=1905
+  _globals['_EXPERIMENTSTATE']._serialized_end=2308
   _globals['_APPLICATIONSPEC']._serialized_start=112
   _globals['_APPLICATIONSPEC']._serialized_end=306
   _globals['_APPLICATIONSPEC_ENVIRONMENTENTRY']._serialized_start=256
@@ -120,23 +122,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EXPERIMENTFILE']._serialized_start=448
   _globals['_EXPERIMENTFILE']._serialized_end=534
   _globals['_EXPERIMENT']._serialized_start=537
-  _globals['_EXPERIMENT']._serialized_end=1247
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=1249
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=1351
-  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_start=1353
-  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_end=1424
-  _globals['_GETEXPERIMENTREQUEST']._serialized_start=1426
-  _globals['_GETEXPERIMENTREQUEST']._serialized_end=1466
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=1468
-  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=1536
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=1538
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=1613
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=1615
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1711
-  _globals['_CANCELEXPERIMENTREQUEST']._serialized_start=1713
-  _globals['_CANCELEXPERIMENTREQUEST']._serialized_end=1778
-  _globals['_CANCELEXPERIMENTRESPONSE']._serialized_start=1780
-  _globals['_CANCELEXPERIMENTRESPONSE']._serialized_end=1880
-  _globals['_EXPERIMENTSERVICE']._serialized_start=2289
-  _globals['_EXPERIMENTSERVICE']._serialized_end=2684
+  _globals['_EXPERIMENT']._serialized_end=1269
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=1271
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=1373
+  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_start=1375
+  _globals['_CREATEEXPERIMENTRESPONSE']._serialized_end=1446
+  _globals['_GETEXPERIMENTREQUEST']._serialized_start=1448
+  _globals['_GETEXPERIMENTREQUEST']._serialized_end=1488
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_start=1490
+  _globals['_GETEXPERIMENTRESPONSE']._serialized_end=1558
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=1560
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=1635
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=1637
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1733
+  _globals['_CANCELEXPERIMENTREQUEST']._serialized_start=1735
+  _globals['_CANCELEXPERIMENTREQUEST']._serialized_end=1800
+  _globals['_CANCELEXPERIMENTRESPONSE']._serialized_start=1802
+  _globals['_CANCELEXPERIMENTRESPONSE']._serialized_end=1902
+  _globals['_EXPERIMENTSERVICE']._serialized_start=2311
+  _globals['_EXPERIMENTSERVICE']._serialized_end=2706
 # @@protoc_insertion_point(module_scope)

@@ -227,6 +227,7 @@ class Experiment(_message.Message):
     REMOTE_DIR_FIELD_NUMBER: _builtins.int
     MESSAGE_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Assigned by the server."""
     display_name: _builtins.str
@@ -253,6 +254,10 @@ class Experiment(_message.Message):
     """Output only: the working directory on the cluster."""
     message: _builtins.str
     """Output only: why it failed, if it did."""
+    tenant: _builtins.str
+    """Output only. The tenant it belongs to (the caller's, when created), as is its workflow; another tenant's is
+    NOT_FOUND to a caller.
+    """
     @_builtins.property
     def application(self) -> Global___ApplicationSpec:
         """The application to run."""
@@ -299,10 +304,11 @@ class Experiment(_message.Message):
         remote_dir: _builtins.str = ...,
         message: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        tenant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["application", b"application", "create_time", b"create_time", "resource_request", b"resource_request"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["application", b"application", "archive_location", b"archive_location", "compute_resource_id", b"compute_resource_id", "create_time", b"create_time", "credential_id", b"credential_id", "display_name", b"display_name", "id", b"id", "inputs", b"inputs", "instance_group", b"instance_group", "job_exit_code", b"job_exit_code", "job_id", b"job_id", "message", b"message", "output_locations", b"output_locations", "outputs", b"outputs", "remote_dir", b"remote_dir", "resource_request", b"resource_request", "state", b"state", "storage_resource_id", b"storage_resource_id", "workflow_id", b"workflow_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["application", b"application", "archive_location", b"archive_location", "compute_resource_id", b"compute_resource_id", "create_time", b"create_time", "credential_id", b"credential_id", "display_name", b"display_name", "id", b"id", "inputs", b"inputs", "instance_group", b"instance_group", "job_exit_code", b"job_exit_code", "job_id", b"job_id", "message", b"message", "output_locations", b"output_locations", "outputs", b"outputs", "remote_dir", b"remote_dir", "resource_request", b"resource_request", "state", b"state", "storage_resource_id", b"storage_resource_id", "tenant", b"tenant", "workflow_id", b"workflow_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -321,7 +327,7 @@ class CreateExperimentRequest(_message.Message):
     most 128 characters is accepted) and sends the same value on every retry of the
     same request. A request whose request_id was seen before returns the experiment the
     first one created, whatever the rest of the request says, and creates nothing.
-    Request ids are unique among experiments (the same value may also key a resource
+    Request ids are unique among the tenant's experiments (the same value may also key a resource
     of another kind) and are kept as long as the experiment is. Empty means no
     deduplication: every call creates.
     """
@@ -430,7 +436,8 @@ class ListExperimentsRequest(_message.Message):
     """A page token, from the next_page_token of a previous call; empty for the first page.
     A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
     token marks a position in the listing's order, not an offset, so items created
-    meanwhile do not shift the pages that follow.
+    meanwhile do not shift the pages that follow. A token is valid only for the caller's
+    tenant; another tenant's token is INVALID_ARGUMENT.
     """
     def __init__(
         self,

@@ -60,6 +60,7 @@ class ComputeResource(_message.Message):
     DEFAULT_QUEUE_FIELD_NUMBER: _builtins.int
     HOST_KEY_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Assigned by the server."""
     display_name: _builtins.str
@@ -78,6 +79,11 @@ class ComputeResource(_message.Message):
     """Partition used when an experiment asks for none."""
     host_key: _builtins.str
     """Expected public host key, OpenSSH format ("ssh-ed25519 AAAA..."); any other key is refused."""
+    tenant: _builtins.str
+    """Output only. The tenant it belongs to (the caller's, when created); another tenant's is
+    NOT_FOUND, also when an
+    experiment names it.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When it was registered."""
@@ -95,10 +101,11 @@ class ComputeResource(_message.Message):
         default_queue: _builtins.str = ...,
         host_key: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        tenant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_system", b"batch_system", "create_time", b"create_time", "default_queue", b"default_queue", "display_name", b"display_name", "host", b"host", "host_key", b"host_key", "id", b"id", "login_user", b"login_user", "port", b"port", "scratch_root", b"scratch_root"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_system", b"batch_system", "create_time", b"create_time", "default_queue", b"default_queue", "display_name", b"display_name", "host", b"host", "host_key", b"host_key", "id", b"id", "login_user", b"login_user", "port", b"port", "scratch_root", b"scratch_root", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -118,6 +125,7 @@ class StorageResource(_message.Message):
     ROOT_PATH_FIELD_NUMBER: _builtins.int
     HOST_KEY_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Assigned by the server."""
     display_name: _builtins.str
@@ -132,6 +140,11 @@ class StorageResource(_message.Message):
     """Absolute directory that file paths of experiments are relative to."""
     host_key: _builtins.str
     """Expected public host key, OpenSSH format; any other key is refused."""
+    tenant: _builtins.str
+    """Output only. The tenant it belongs to (the caller's, when created); another tenant's is
+    NOT_FOUND, also when an
+    experiment names it.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When it was registered."""
@@ -147,10 +160,11 @@ class StorageResource(_message.Message):
         root_path: _builtins.str = ...,
         host_key: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        tenant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "host", b"host", "host_key", b"host_key", "id", b"id", "login_user", b"login_user", "port", b"port", "root_path", b"root_path"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "host", b"host", "host_key", b"host_key", "id", b"id", "login_user", b"login_user", "port", b"port", "root_path", b"root_path", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -168,6 +182,7 @@ class Credential(_message.Message):
     PUBLIC_KEY_FIELD_NUMBER: _builtins.int
     FINGERPRINT_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Assigned by the server."""
     display_name: _builtins.str
@@ -178,6 +193,11 @@ class Credential(_message.Message):
     """Output only: the public key derived from the private key, OpenSSH format."""
     fingerprint: _builtins.str
     """Output only: SHA-256 fingerprint of the public key ("SHA256:...")."""
+    tenant: _builtins.str
+    """Output only. The tenant it belongs to (the caller's, when created); another tenant's is
+    NOT_FOUND, also when an
+    experiment names it.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When it was stored."""
@@ -191,10 +211,11 @@ class Credential(_message.Message):
         public_key: _builtins.str = ...,
         fingerprint: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        tenant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "fingerprint", b"fingerprint", "id", b"id", "private_key", b"private_key", "public_key", b"public_key"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "fingerprint", b"fingerprint", "id", b"id", "private_key", b"private_key", "public_key", b"public_key", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -213,7 +234,7 @@ class CreateComputeResourceRequest(_message.Message):
     most 128 characters is accepted) and sends the same value on every retry of the
     same request. A request whose request_id was seen before returns the compute resource the
     first one created, whatever the rest of the request says, and creates nothing.
-    Request ids are unique among compute resources (the same value may also key a resource
+    Request ids are unique among the tenant's compute resources (the same value may also key a resource
     of another kind) and are kept as long as the compute resource is. Empty means no
     deduplication: every call creates.
     """
@@ -322,7 +343,8 @@ class ListComputeResourcesRequest(_message.Message):
     """A page token, from the next_page_token of a previous call; empty for the first page.
     A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
     token marks a position in the listing's order, not an offset, so items created
-    meanwhile do not shift the pages that follow.
+    meanwhile do not shift the pages that follow. A token is valid only for the caller's
+    tenant; another tenant's token is INVALID_ARGUMENT.
     """
     def __init__(
         self,
@@ -381,7 +403,7 @@ class CreateStorageResourceRequest(_message.Message):
     most 128 characters is accepted) and sends the same value on every retry of the
     same request. A request whose request_id was seen before returns the storage resource the
     first one created, whatever the rest of the request says, and creates nothing.
-    Request ids are unique among storage resources (the same value may also key a resource
+    Request ids are unique among the tenant's storage resources (the same value may also key a resource
     of another kind) and are kept as long as the storage resource is. Empty means no
     deduplication: every call creates.
     """
@@ -490,7 +512,8 @@ class ListStorageResourcesRequest(_message.Message):
     """A page token, from the next_page_token of a previous call; empty for the first page.
     A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
     token marks a position in the listing's order, not an offset, so items created
-    meanwhile do not shift the pages that follow.
+    meanwhile do not shift the pages that follow. A token is valid only for the caller's
+    tenant; another tenant's token is INVALID_ARGUMENT.
     """
     def __init__(
         self,
@@ -549,7 +572,7 @@ class CreateCredentialRequest(_message.Message):
     most 128 characters is accepted) and sends the same value on every retry of the
     same request. A request whose request_id was seen before returns the credential the
     first one created, whatever the rest of the request says, and creates nothing.
-    Request ids are unique among credentials (the same value may also key a resource
+    Request ids are unique among the tenant's credentials (the same value may also key a resource
     of another kind) and are kept as long as the credential is. Empty means no
     deduplication: every call creates.
     """
@@ -658,7 +681,8 @@ class ListCredentialsRequest(_message.Message):
     """A page token, from the next_page_token of a previous call; empty for the first page.
     A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
     token marks a position in the listing's order, not an offset, so items created
-    meanwhile do not shift the pages that follow.
+    meanwhile do not shift the pages that follow. A token is valid only for the caller's
+    tenant; another tenant's token is INVALID_ARGUMENT.
     """
     def __init__(
         self,

@@ -36,6 +36,7 @@ class Schedule(_message.Message):
     NEXT_FIRE_TIME_FIELD_NUMBER: _builtins.int
     RECENT_RUNS_FIELD_NUMBER: _builtins.int
     ACTIVE_SINCE_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned id (UUID); output only."""
     display_name: _builtins.str
@@ -48,6 +49,11 @@ class Schedule(_message.Message):
     """IANA time zone in which `cron` is read (e.g. "Europe/Berlin"); empty means UTC."""
     paused: _builtins.bool
     """While true the schedule does not fire; times missed meanwhile are not made up."""
+    tenant: _builtins.str
+    """Output only. The tenant it belongs to (the caller's, when created), which its firings' workflows
+    belong to too; another tenant's is
+    NOT_FOUND to a caller.
+    """
     @_builtins.property
     def workflow(self) -> _workflow_pb2.Workflow:
         """The workflow each firing creates, validated as in CreateWorkflow; its id is ignored. Each
@@ -84,10 +90,11 @@ class Schedule(_message.Message):
         next_fire_time: _timestamp_pb2.Timestamp | None = ...,
         recent_runs: _abc.Iterable[Global___ScheduledRun] | None = ...,
         active_since: _timestamp_pb2.Timestamp | None = ...,
+        tenant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["active_since", b"active_since", "create_time", b"create_time", "next_fire_time", b"next_fire_time", "workflow", b"workflow"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_since", b"active_since", "create_time", b"create_time", "cron", b"cron", "display_name", b"display_name", "id", b"id", "next_fire_time", b"next_fire_time", "paused", b"paused", "recent_runs", b"recent_runs", "time_zone", b"time_zone", "workflow", b"workflow"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_since", b"active_since", "create_time", b"create_time", "cron", b"cron", "display_name", b"display_name", "id", b"id", "next_fire_time", b"next_fire_time", "paused", b"paused", "recent_runs", b"recent_runs", "tenant", b"tenant", "time_zone", b"time_zone", "workflow", b"workflow"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -138,7 +145,7 @@ class CreateScheduleRequest(_message.Message):
     most 128 characters is accepted) and sends the same value on every retry of the
     same request. A request whose request_id was seen before returns the schedule the
     first one created, whatever the rest of the request says, and creates nothing.
-    Request ids are unique among schedules (the same value may also key a resource
+    Request ids are unique among the tenant's schedules (the same value may also key a resource
     of another kind) and are kept as long as the schedule is. Empty means no
     deduplication: every call creates.
     """
@@ -247,7 +254,8 @@ class ListSchedulesRequest(_message.Message):
     """A page token, from the next_page_token of a previous call; empty for the first page.
     A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
     token marks a position in the listing's order, not an offset, so items created
-    meanwhile do not shift the pages that follow.
+    meanwhile do not shift the pages that follow. A token is valid only for the caller's
+    tenant; another tenant's token is INVALID_ARGUMENT.
     """
     def __init__(
         self,

@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from helicase.v1 import workflow_pb2 as helicase_dot_v1_dot_workflow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahelicase/v1/template.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xf0\x01\n\x10WorkflowTemplate\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12-\n\x08workflow\x18\x04 \x01(\x0b\x32\x15.helicase.v1.WorkflowB\x04\xe2\x41\x01\x02\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"N\n\x15\x43reateTemplateRequest\x12\x35\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplateB\x04\xe2\x41\x01\x02\"I\n\x16\x43reateTemplateResponse\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\"&\n\x12GetTemplateRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"F\n\x13GetTemplateResponse\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\"I\n\x14ListTemplatesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"b\n\x15ListTemplatesResponse\x12\x30\n\ttemplates\x18\x01 \x03(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x85\x01\n\x15UpdateTemplateRequest\x12\x35\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplateB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"I\n\x16UpdateTemplateResponse\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\")\n\x15\x44\x65leteTemplateRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x18\n\x16\x44\x65leteTemplateResponse2\xcc\x03\n\x0fTemplateService\x12Y\n\x0e\x43reateTemplate\x12\".helicase.v1.CreateTemplateRequest\x1a#.helicase.v1.CreateTemplateResponse\x12P\n\x0bGetTemplate\x12\x1f.helicase.v1.GetTemplateRequest\x1a .helicase.v1.GetTemplateResponse\x12V\n\rListTemplates\x12!.helicase.v1.ListTemplatesRequest\x1a\".helicase.v1.ListTemplatesResponse\x12Y\n\x0eUpdateTemplate\x12\".helicase.v1.UpdateTemplateRequest\x1a#.helicase.v1.UpdateTemplateResponse\x12Y\n\x0e\x44\x65leteTemplate\x12\".helicase.v1.DeleteTemplateRequest\x1a#.helicase.v1.DeleteTemplateResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahelicase/v1/template.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\x86\x02\n\x10WorkflowTemplate\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0b\x64\x65scription\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12-\n\x08workflow\x18\x04 \x01(\x0b\x32\x15.helicase.v1.WorkflowB\x04\xe2\x41\x01\x02\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x14\n\x06tenant\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\"N\n\x15\x43reateTemplateRequest\x12\x35\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplateB\x04\xe2\x41\x01\x02\"I\n\x16\x43reateTemplateResponse\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\"&\n\x12GetTemplateRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"F\n\x13GetTemplateResponse\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\"I\n\x14ListTemplatesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"b\n\x15ListTemplatesResponse\x12\x30\n\ttemplates\x18\x01 \x03(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x85\x01\n\x15UpdateTemplateRequest\x12\x35\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplateB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"I\n\x16UpdateTemplateResponse\x12/\n\x08template\x18\x01 \x01(\x0b\x32\x1d.helicase.v1.WorkflowTemplate\")\n\x15\x44\x65leteTemplateRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x18\n\x16\x44\x65leteTemplateResponse2\xcc\x03\n\x0fTemplateService\x12Y\n\x0e\x43reateTemplate\x12\".helicase.v1.CreateTemplateRequest\x1a#.helicase.v1.CreateTemplateResponse\x12P\n\x0bGetTemplate\x12\x1f.helicase.v1.GetTemplateRequest\x1a .helicase.v1.GetTemplateResponse\x12V\n\rListTemplates\x12!.helicase.v1.ListTemplatesRequest\x1a\".helicase.v1.ListTemplatesResponse\x12Y\n\x0eUpdateTemplate\x12\".helicase.v1.UpdateTemplateRequest\x1a#.helicase.v1.UpdateTemplateResponse\x12Y\n\x0e\x44\x65leteTemplate\x12\".helicase.v1.DeleteTemplateRequest\x1a#.helicase.v1.DeleteTemplateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,6 +47,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WORKFLOWTEMPLATE'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_WORKFLOWTEMPLATE'].fields_by_name['update_time']._loaded_options = None
   _globals['_WORKFLOWTEMPLATE'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['tenant']._loaded_options = None
+  _globals['_WORKFLOWTEMPLATE'].fields_by_name['tenant']._serialized_options = b'\342A\001\003'
   _globals['_CREATETEMPLATEREQUEST'].fields_by_name['template']._loaded_options = None
   _globals['_CREATETEMPLATEREQUEST'].fields_by_name['template']._serialized_options = b'\342A\001\002'
   _globals['_GETTEMPLATEREQUEST'].fields_by_name['id']._loaded_options = None
@@ -62,27 +64,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETETEMPLATEREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_DELETETEMPLATEREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
   _globals['_WORKFLOWTEMPLATE']._serialized_start=172
-  _globals['_WORKFLOWTEMPLATE']._serialized_end=412
-  _globals['_CREATETEMPLATEREQUEST']._serialized_start=414
-  _globals['_CREATETEMPLATEREQUEST']._serialized_end=492
-  _globals['_CREATETEMPLATERESPONSE']._serialized_start=494
-  _globals['_CREATETEMPLATERESPONSE']._serialized_end=567
-  _globals['_GETTEMPLATEREQUEST']._serialized_start=569
-  _globals['_GETTEMPLATEREQUEST']._serialized_end=607
-  _globals['_GETTEMPLATERESPONSE']._serialized_start=609
-  _globals['_GETTEMPLATERESPONSE']._serialized_end=679
-  _globals['_LISTTEMPLATESREQUEST']._serialized_start=681
-  _globals['_LISTTEMPLATESREQUEST']._serialized_end=754
-  _globals['_LISTTEMPLATESRESPONSE']._serialized_start=756
-  _globals['_LISTTEMPLATESRESPONSE']._serialized_end=854
-  _globals['_UPDATETEMPLATEREQUEST']._serialized_start=857
-  _globals['_UPDATETEMPLATEREQUEST']._serialized_end=990
-  _globals['_UPDATETEMPLATERESPONSE']._serialized_start=992
-  _globals['_UPDATETEMPLATERESPONSE']._serialized_end=1065
-  _globals['_DELETETEMPLATEREQUEST']._serialized_start=1067
-  _globals['_DELETETEMPLATEREQUEST']._serialized_end=1108
-  _globals['_DELETETEMPLATERESPONSE']._serialized_start=1110
-  _globals['_DELETETEMPLATERESPONSE']._serialized_end=1134
-  _globals['_TEMPLATESERVICE']._serialized_start=1137
-  _globals['_TEMPLATESERVICE']._serialized_end=1597
+  _globals['_WORKFLOWTEMPLATE']._serialized_end=434
+  _globals['_CREATETEMPLATEREQUEST']._serialized_start=436
+  _globals['_CREATETEMPLATEREQUEST']._serialized_end=514
+  _globals['_CREATETEMPLATERESPONSE']._serialized_start=516
+  _globals['_CREATETEMPLATERESPONSE']._serialized_end=589
+  _globals['_GETTEMPLATEREQUEST']._serialized_start=591
+  _globals['_GETTEMPLATEREQUEST']._serialized_end=629
+  _globals['_GETTEMPLATERESPONSE']._serialized_start=631
+  _globals['_GETTEMPLATERESPONSE']._serialized_end=701
+  _globals['_LISTTEMPLATESREQUEST']._serialized_start=703
+  _globals['_LISTTEMPLATESREQUEST']._serialized_end=776
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_start=778
+  _globals['_LISTTEMPLATESRESPONSE']._serialized_end=876
+  _globals['_UPDATETEMPLATEREQUEST']._serialized_start=879
+  _globals['_UPDATETEMPLATEREQUEST']._serialized_end=1012
+  _globals['_UPDATETEMPLATERESPONSE']._serialized_start=1014
+  _globals['_UPDATETEMPLATERESPONSE']._serialized_end=1087
+  _globals['_DELETETEMPLATEREQUEST']._serialized_start=1089
+  _globals['_DELETETEMPLATEREQUEST']._serialized_end=1130
+  _globals['_DELETETEMPLATERESPONSE']._serialized_start=1132
+  _globals['_DELETETEMPLATERESPONSE']._serialized_end=1156
+  _globals['_TEMPLATESERVICE']._serialized_start=1159
+  _globals['_TEMPLATESERVICE']._serialized_end=1619
 # @@protoc_insertion_point(module_scope)

@@ -33,12 +33,17 @@ class WorkflowTemplate(_message.Message):
     WORKFLOW_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Output only. Server-assigned id (a UUID)."""
     name: _builtins.str
-    """Unique name: 1-200 characters."""
+    """Name, unique within the tenant: 1-200 characters."""
     description: _builtins.str
     """What the template is for; at most 2000 characters."""
+    tenant: _builtins.str
+    """Output only. The tenant it belongs to (the caller's, when created); another tenant's is
+    NOT_FOUND to a caller.
+    """
     @_builtins.property
     def workflow(self) -> _workflow_pb2.Workflow:
         """The workflow definition (the wire contract's workflow; output-only fields are dropped)."""
@@ -60,10 +65,11 @@ class WorkflowTemplate(_message.Message):
         workflow: _workflow_pb2.Workflow | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        tenant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time", "workflow", b"workflow"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "id", b"id", "name", b"name", "update_time", b"update_time", "workflow", b"workflow"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "description", b"description", "id", b"id", "name", b"name", "tenant", b"tenant", "update_time", b"update_time", "workflow", b"workflow"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -180,7 +186,8 @@ class ListTemplatesRequest(_message.Message):
     """A page token, from the next_page_token of a previous call; empty for the first page.
     A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
     token marks a position in the listing's order, not an offset, so items created
-    meanwhile do not shift the pages that follow.
+    meanwhile do not shift the pages that follow. A token is valid only for the caller's
+    tenant; another tenant's token is INVALID_ARGUMENT.
     """
     def __init__(
         self,

@@ -401,6 +401,7 @@ class Workflow(_message.Message):
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     TASK_COUNTS_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Output only. Server-assigned id (a UUID)."""
     display_name: _builtins.str
@@ -411,9 +412,16 @@ class Workflow(_message.Message):
     """Output only. Current state."""
     message: _builtins.str
     """Output only. Why the workflow is in its state (e.g. the failed task and its reason)."""
+    tenant: _builtins.str
+    """Output only. The tenant it belongs to (the caller's, when created); another tenant's is
+    NOT_FOUND to a caller.
+    """
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
-        """Labels for filtering, e.g. {"team": "chem"}; at most 32."""
+        """Labels for filtering, e.g. {"team": "chem"}; at most 32. Keys starting with "helicase-",
+        "helicase." or "helicase/" are set by Helicase itself (a schedule's, an experiment's) and
+        refused in a CreateWorkflowRequest (INVALID_ARGUMENT).
+        """
 
     @_builtins.property
     def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Task]:
@@ -449,10 +457,11 @@ class Workflow(_message.Message):
         start_time: _timestamp_pb2.Timestamp | None = ...,
         end_time: _timestamp_pb2.Timestamp | None = ...,
         task_counts: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+        tenant: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "end_time", b"end_time", "failure_policy", b"failure_policy", "id", b"id", "labels", b"labels", "message", b"message", "start_time", b"start_time", "state", b"state", "task_counts", b"task_counts", "tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "end_time", b"end_time", "failure_policy", b"failure_policy", "id", b"id", "labels", b"labels", "message", b"message", "start_time", b"start_time", "state", b"state", "task_counts", b"task_counts", "tasks", b"tasks", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

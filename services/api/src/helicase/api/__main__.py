@@ -30,6 +30,7 @@ from helicase.api.task_types.catalog import TaskTypeCatalog
 from helicase.api.task_types.service import TaskTypeService
 from helicase.api.templates.service import TemplateService
 from helicase.api.templates.store import TemplateStore
+from helicase.api.tenancy import ActingForInterceptor
 from helicase.api.workflows.service import WorkflowService
 from helicase.api.workflows.store import WorkflowStore
 from helicase.api.workflows.validation import Limits
@@ -139,7 +140,7 @@ async def serve(config: ApiConfig) -> None:
         config.listen,
         register,
         SERVICES,
-        interceptors=[ErrorMappingInterceptor(), auth.interceptor],
+        interceptors=[ErrorMappingInterceptor(), auth.interceptor, ActingForInterceptor()],
     )
     relay.start()
     web_server = await _start_web(config, port)

@@ -56,6 +56,7 @@ def workflow_message(
     """Builds the Workflow message: the stored definition plus the projected state."""
     workflow = workflow_pb2.Workflow.FromString(row["definition"])
     workflow.id = str(row["id"])
+    workflow.tenant = row["tenant"]
     workflow.state = row["state"]
     workflow.message = row["message"]
     for name in ("create_time", "start_time", "end_time"):

@@ -1,123 +1,145 @@
-"""Keyset paging, the one way every List RPC pages (AIP-158).
+"""Listing, the one way every List RPC reads and pages (AIP-158): tenant-scoped keyset paging.
 
-A List request's `page_size` (0 means the default) and `page_token` are read with `page_request`,
+A List handler reads `page_size` (0 means the default) and `page_token` with `page_request`,
 which raises InvalidArgument naming either field when it is out of range or not a token this API
-made. Stores page by (create_time, id) with `by_time` and `next_token`, or by a unique name
-(`encode_name`). Tokens are opaque to clients: base64 of the last row's key.
+made. Its store lists with `list_page`, which confines the query to the caller's tenant
+(helicase.api.tenancy), orders it by a unique key (e.g. (create_time, id)) and continues after
+the token's key with a row comparison, so a page is one index range scan.
+
+A token is opaque to clients: base64 of the last row's key and a digest of what the listing was
+made for (the table, the caller's tenant and the request's filters). A token presented with
+other filters or by another tenant is INVALID_ARGUMENT naming page_token. The tenant condition
+itself never comes from the token but from the caller's principal, so a forged token can only
+move the position within the caller's own rows.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import Column, Row, Select, Table, literal, tuple_
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from helicase.api import tenancy
 from helicase.common.errors import FieldViolation, InvalidArgument
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 BAD_TOKEN = "is not a token from this API"
-
-C = TypeVar("C")
+OTHER_LISTING = "was made for other filters or another caller; start again without it"
 
 
 @dataclass(frozen=True)
 class Page:
-    """A validated page request: how many rows, and the key of the row to continue after."""
+    """A validated page request: how many rows, and where the previous page ended."""
 
     size: int
-    after: Any = None  # (create_time, id) or a name; None on the first page
+    after: tuple[Any, ...] | None = None  # the last row's key; None on the first page
+    made_for: str = ""  # the digest of the listing the token came from
 
 
-def page_request(page_size: int, page_token: str, decode: Callable[[str], C]) -> Page:
+def page_request(page_size: int, page_token: str) -> Page:
     """The page a List request asks for; every violation of both fields in one InvalidArgument."""
     violations = []
     if not 0 <= page_size <= MAX_PAGE_SIZE:
         violations.append(FieldViolation("page_size", f"must be 0..{MAX_PAGE_SIZE}"))
-    after = None
+    after, made_for = None, ""
     if page_token:
         try:
-            after = decode(page_token)
+            after, made_for = decode(page_token)
         except ValueError:
             violations.append(FieldViolation("page_token", BAD_TOKEN))
     if violations:
         raise InvalidArgument(violations)
-    return Page(size=page_size or DEFAULT_PAGE_SIZE, after=after)
+    return Page(size=page_size or DEFAULT_PAGE_SIZE, after=after, made_for=made_for)
 
 
-# -- newest first, by (create_time, id) ---------------------------------------------------------
+# -- the token ----------------------------------------------------------------------------------
 
 
-def encode_time_id(create_time: datetime, row_id: uuid.UUID) -> str:
-    raw = json.dumps([create_time.isoformat(), str(row_id)]).encode()
+def _tagged(value: Any) -> list[str]:
+    if isinstance(value, datetime):
+        return ["t", value.isoformat()]
+    if isinstance(value, uuid.UUID):
+        return ["u", str(value)]
+    if isinstance(value, str):
+        return ["s", value]
+    raise TypeError(f"no page key of type {type(value).__name__}")
+
+
+_UNTAG: dict[str, Callable[[str], Any]] = {"t": datetime.fromisoformat, "u": uuid.UUID, "s": str}
+
+
+def encode(key: Sequence[Any], made_for: str) -> str:
+    raw = json.dumps({"k": [_tagged(v) for v in key], "f": made_for}).encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def decode_time_id(token: str) -> tuple[datetime, uuid.UUID]:
+def decode(token: str) -> tuple[tuple[Any, ...], str]:
     """Raises ValueError for a token this server did not make."""
     try:
-        when, ident = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return datetime.fromisoformat(when), uuid.UUID(ident)
-    except (ValueError, TypeError, binascii.Error) as exc:
+        body = json.loads(base64.urlsafe_b64decode(token.encode()))
+        key = tuple(_UNTAG[tag](text) for tag, text in body["k"])
+        made_for = body["f"]
+    except (ValueError, TypeError, KeyError, binascii.Error) as exc:
         raise ValueError("invalid page_token") from exc
+    if not key or not isinstance(made_for, str):
+        raise ValueError("invalid page_token")
+    return key, made_for
 
 
-def by_time(
+def listing_digest(table: str, tenant: str | None, filters: Mapping[str, Any]) -> str:
+    """What a token is bound to: the listed table, the tenant (None: every tenant) and the
+    filters, in a canonical form (mapping keys sorted; the caller sorts list values)."""
+    canonical = json.dumps([table, tenant, filters], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+# -- listing ------------------------------------------------------------------------------------
+
+
+async def list_page(
+    conn: AsyncConnection,
     query: Select[Any],
-    create_time: ColumnElement[Any],
-    row_id: ColumnElement[Any],
+    table: Table,
     page: Page,
     *,
-    newest_first: bool = True,
-) -> Select[Any]:
-    """`query` ordered by (create_time, id), newest first unless told otherwise, after the
-    page's key, one row more than the page (the extra row tells `next_token` whether another
-    page follows)."""
-    if newest_first:
-        query = query.order_by(create_time.desc(), row_id.desc())
+    key: Sequence[Column[Any]],
+    descending: bool = True,
+    filters: Mapping[str, Any] | None = None,
+    within: tuple[Column[Any], str | None] | None = None,
+) -> tuple[list[Row[Any]], str]:
+    """One page of `query` (rows of `table`, already filtered by `filters`) in the caller's
+    tenant, ordered by the unique `key` columns, and the next page's token ("" on the last).
+
+    `within` is for the platform's own tables (tenants, API keys, audit events), whose tenant
+    column is named otherwise and which the admin service scopes itself (a platform admin lists
+    every tenant's): (the tenant column, the tenant or None for all)."""
+    if within is None:
+        tenant, conditions = tenancy.scope(), tenancy.where(table)
     else:
-        query = query.order_by(create_time, row_id)
+        column, tenant = within
+        conditions = [] if tenant is None else [column == tenant]
+    made_for = listing_digest(table.name, tenant, filters or {})
+    if page.after is not None and (page.made_for != made_for or len(page.after) != len(key)):
+        raise InvalidArgument([FieldViolation("page_token", OTHER_LISTING)])
+    query = query.where(*conditions)
+    query = query.order_by(*(c.desc() for c in key) if descending else key)
     if page.after is not None:
-        when, last = page.after
-        if newest_first:
-            after = or_(create_time < when, and_(create_time == when, row_id < last))
-        else:
-            after = or_(create_time > when, and_(create_time == when, row_id > last))
-        query = query.where(after)
-    return query.limit(page.size + 1)
-
-
-def next_token(rows: Sequence[C], page: Page, token_of: Callable[[C], str]) -> tuple[list[C], str]:
-    """The rows of the page (`rows` holds one more when another page follows) and the token of
-    the next page, made by `token_of` from the page's last row ("" on the last page)."""
+        position = tuple_(*key)
+        after = tuple_(*(literal(v, c.type) for v, c in zip(page.after, key, strict=True)))
+        query = query.where(position < after if descending else position > after)
+    rows = (await conn.execute(query.limit(page.size + 1))).all()
     if len(rows) <= page.size:
         return list(rows), ""
     kept = list(rows[: page.size])
-    return kept, token_of(kept[-1])
-
-
-def time_id_token(row: Any) -> str:
-    """The token continuing after `row`, a row with `create_time` and `id`."""
-    return encode_time_id(row.create_time, row.id)
-
-
-# -- by a unique name --------------------------------------------------------------------------
-
-
-def encode_name(name: str) -> str:
-    return base64.urlsafe_b64encode(name.encode()).decode()
-
-
-def decode_name(token: str) -> str:
-    """Raises ValueError for a token this server did not make."""
-    try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise ValueError("invalid page_token") from exc
+    last = kept[-1]._mapping
+    return kept, encode([last[c] for c in key], made_for)

@@ -1,5 +1,9 @@
 """The api's PostgreSQL schema (SQLAlchemy Core), every table of every resource; migrations in
-helicase.api.migrations."""
+helicase.api.migrations.
+
+Every table of things a caller owns has a `tenant` column (migration 0008) that every query
+goes through helicase.api.tenancy for; request ids and template names are unique per tenant.
+Tasks, attempts and events hang off their workflow and are reached only through it."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     Uuid,
     func,
     text,
@@ -29,7 +34,8 @@ workflows = Table(
     "workflows",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("request_id", Text, unique=True),
+    Column("tenant", Text, nullable=False),
+    Column("request_id", Text),
     Column("display_name", Text, nullable=False),
     Column("labels", JSONB, nullable=False),
     Column("definition", LargeBinary, nullable=False),  # helicase.v1.Workflow, definition only
@@ -39,7 +45,9 @@ workflows = Table(
     Column("create_time", DateTime(timezone=True), nullable=False),
     Column("start_time", DateTime(timezone=True)),
     Column("end_time", DateTime(timezone=True)),
+    UniqueConstraint("tenant", "request_id", name="workflows_tenant_request_id_key"),
     Index("workflows_create_time", text("create_time DESC"), text("id DESC")),
+    Index("workflows_tenant_create_time", "tenant", text("create_time DESC"), text("id DESC")),
     Index("workflows_state", "state"),
     Index("workflows_labels", "labels", postgresql_using="gin"),
 )
@@ -107,7 +115,8 @@ schedules = Table(
     "schedules",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("request_id", Text, unique=True),
+    Column("tenant", Text, nullable=False),
+    Column("request_id", Text),
     Column("display_name", Text, nullable=False),
     Column("cron", Text, nullable=False),
     Column("time_zone", Text, nullable=False, server_default=""),
@@ -115,7 +124,9 @@ schedules = Table(
     Column("paused", Boolean, nullable=False, server_default="false"),
     Column("create_time", DateTime(timezone=True), nullable=False),
     Column("active_since", DateTime(timezone=True), nullable=False),  # creation or last resume
+    UniqueConstraint("tenant", "request_id", name="schedules_tenant_request_id_key"),
     Index("schedules_create_time", "create_time", "id"),
+    Index("schedules_tenant_create_time", "tenant", "create_time", "id"),
 )
 
 # Workflow templates (migration 0004): the definition is stored as its proto3 JSON.
@@ -123,28 +134,34 @@ workflow_templates = Table(
     "workflow_templates",
     metadata,
     Column("id", Uuid, primary_key=True),
-    Column("name", Text, nullable=False, unique=True),
+    Column("tenant", Text, nullable=False),
+    Column("name", Text, nullable=False),
     Column("description", Text, nullable=False, server_default=""),
     Column("workflow", JSONB, nullable=False),
     Column("create_time", DateTime(timezone=True), nullable=False),
     Column("update_time", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant", "name", name="workflow_templates_tenant_name_key"),
+    Index("workflow_templates_tenant_name", "tenant", "name", "id"),
 )
 
 # -- the resources (compute, storage, credentials) and experiments: migration 0005 ---
 
 
 def _created_newest_first(name: str, *columns: Column[Any]) -> Table:
-    """A table of records made by a Create RPC: its uuid id, the request_id that makes the
-    create idempotent, `columns`, and create_time, listed newest first (keyset on
-    create_time, id)."""
+    """A table of records made by a Create RPC: its uuid id, its tenant, the request_id that
+    makes the create idempotent within the tenant, `columns`, and create_time, listed newest
+    first (keyset on create_time, id)."""
     return Table(
         name,
         metadata,
         Column("id", Uuid, primary_key=True),
-        Column("request_id", Text, unique=True),
+        Column("tenant", Text, nullable=False),
+        Column("request_id", Text),
         *columns,
         Column("create_time", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("tenant", "request_id", name=f"{name}_tenant_request_id_key"),
         Index(f"{name}_create_time", text("create_time DESC"), text("id DESC")),
+        Index(f"{name}_tenant_create_time", "tenant", text("create_time DESC"), text("id DESC")),
     )
 
 

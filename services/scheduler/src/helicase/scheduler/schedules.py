@@ -4,7 +4,11 @@
 Exactly one workflow per firing, whatever dies when: the request id of a firing is
 "schedule/<id>/<fire time>" (CreateWorkflow is idempotent on it), and the last time fired per
 schedule is written to ZooKeeper only after CreateWorkflow answered. A firing refused for good
-(INVALID_ARGUMENT, e.g. a task type no participant registers any more) is logged and skipped.
+(INVALID_ARGUMENT, e.g. a task type no participant registers any more; NOT_FOUND, e.g. a
+credential its tasks name is gone) is logged and skipped.
+
+The workflow belongs to the schedule's tenant: the firer lists every tenant's schedules and
+names the schedule's tenant in the `helicase-tenant` metadata of each CreateWorkflow.
 """
 
 from __future__ import annotations
@@ -19,12 +23,17 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NodeExistsError, NoNodeError
 
 from helicase.common import cron, zkpaths
+from helicase.common.tenants import TENANT_METADATA
 from helicase.scheduler import metrics
 from helicase.v1 import schedule_pb2, schedule_pb2_grpc, workflow_service_pb2
 from helicase.v1 import workflow_service_pb2_grpc as wf_grpc
 
 log = logging.getLogger(__name__)
-REFUSED_FOR_GOOD = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.FAILED_PRECONDITION)
+REFUSED_FOR_GOOD = (
+    grpc.StatusCode.INVALID_ARGUMENT,
+    grpc.StatusCode.FAILED_PRECONDITION,
+    grpc.StatusCode.NOT_FOUND,
+)
 
 
 class ScheduleFirer:
@@ -112,7 +121,9 @@ class ScheduleFirer:
             workflow=cron.run_of(schedule.workflow, schedule.id, due.fire_time),
         )
         try:
-            response = await self._workflows.CreateWorkflow(request, timeout=10)
+            response = await self._workflows.CreateWorkflow(
+                request, timeout=10, metadata=((TENANT_METADATA, schedule.tenant),)
+            )
             log.info("schedule fired", extra={**extra, "workflow_id": response.workflow.id})
         except grpc.aio.AioRpcError as err:
             if err.code() not in REFUSED_FOR_GOOD:

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file helicase/v1/resource.proto.
  */
 export const file_helicase_v1_resource: GenFile = /*@__PURE__*/
-  fileDesc("ChpoZWxpY2FzZS92MS9yZXNvdXJjZS5wcm90bxILaGVsaWNhc2UudjEivwIKD0NvbXB1dGVSZXNvdXJjZRIQCgJpZBgBIAEoCUIE4kEBAxIaCgxkaXNwbGF5X25hbWUYAiABKAlCBOJBAQESEgoEaG9zdBgDIAEoCUIE4kEBAhISCgRwb3J0GAQgASgFQgTiQQEBEhgKCmxvZ2luX3VzZXIYBSABKAlCBOJBAQISNAoMYmF0Y2hfc3lzdGVtGAYgASgOMhguaGVsaWNhc2UudjEuQmF0Y2hTeXN0ZW1CBOJBAQISGgoMc2NyYXRjaF9yb290GAcgASgJQgTiQQECEhsKDWRlZmF1bHRfcXVldWUYCCABKAlCBOJBAQESFgoIaG9zdF9rZXkYCSABKAlCBOJBAQESNQoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDIukBCg9TdG9yYWdlUmVzb3VyY2USEAoCaWQYASABKAlCBOJBAQMSGgoMZGlzcGxheV9uYW1lGAIgASgJQgTiQQEBEhIKBGhvc3QYAyABKAlCBOJBAQISEgoEcG9ydBgEIAEoBUIE4kEBARIYCgpsb2dpbl91c2VyGAUgASgJQgTiQQECEhcKCXJvb3RfcGF0aBgGIAEoCUIE4kEBAhIWCghob3N0X2tleRgHIAEoCUIE4kEBARI1CgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMiwgEKCkNyZWRlbnRpYWwSEAoCaWQYASABKAlCBOJBAQMSGgoMZGlzcGxheV9uYW1lGAIgASgJQgTiQQEBEhoKC3ByaXZhdGVfa2V5GAMgASgJQgXiQQICBBIYCgpwdWJsaWNfa2V5GAQgASgJQgTiQQEDEhkKC2ZpbmdlcnByaW50GAUgASgJQgTiQQEDEjUKC2NyZWF0ZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAyJ2ChxDcmVhdGVDb21wdXRlUmVzb3VyY2VSZXF1ZXN0EhgKCnJlcXVlc3RfaWQYASABKAlCBOJBAQESPAoQY29tcHV0ZV9yZXNvdXJjZRgCIAEoCzIcLmhlbGljYXNlLnYxLkNvbXB1dGVSZXNvdXJjZUIE4kEBAiJXCh1DcmVhdGVDb21wdXRlUmVzb3VyY2VSZXNwb25zZRI2ChBjb21wdXRlX3Jlc291cmNlGAEgASgLMhwuaGVsaWNhc2UudjEuQ29tcHV0ZVJlc291cmNlIi0KGUdldENvbXB1dGVSZXNvdXJjZVJlcXVlc3QSEAoCaWQYASABKAlCBOJBAQIiVAoaR2V0Q29tcHV0ZVJlc291cmNlUmVzcG9uc2USNgoQY29tcHV0ZV9yZXNvdXJjZRgBIAEoCzIcLmhlbGljYXNlLnYxLkNvbXB1dGVSZXNvdXJjZSJQChtMaXN0Q29tcHV0ZVJlc291cmNlc1JlcXVlc3QSFwoJcGFnZV9zaXplGAEgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAiABKAlCBOJBAQEicAocTGlzdENvbXB1dGVSZXNvdXJjZXNSZXNwb25zZRI3ChFjb21wdXRlX3Jlc291cmNlcxgBIAMoCzIcLmhlbGljYXNlLnYxLkNvbXB1dGVSZXNvdXJjZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidgocQ3JlYXRlU3RvcmFnZVJlc291cmNlUmVxdWVzdBIYCgpyZXF1ZXN0X2lkGAEgASgJQgTiQQEBEjwKEHN0b3JhZ2VfcmVzb3VyY2UYAiABKAsyHC5oZWxpY2FzZS52MS5TdG9yYWdlUmVzb3VyY2VCBOJBAQIiVwodQ3JlYXRlU3RvcmFnZVJlc291cmNlUmVzcG9uc2USNgoQc3RvcmFnZV9yZXNvdXJjZRgBIAEoCzIcLmhlbGljYXNlLnYxLlN0b3JhZ2VSZXNvdXJjZSItChlHZXRTdG9yYWdlUmVzb3VyY2VSZXF1ZXN0EhAKAmlkGAEgASgJQgTiQQECIlQKGkdldFN0b3JhZ2VSZXNvdXJjZVJlc3BvbnNlEjYKEHN0b3JhZ2VfcmVzb3VyY2UYASABKAsyHC5oZWxpY2FzZS52MS5TdG9yYWdlUmVzb3VyY2UiUAobTGlzdFN0b3JhZ2VSZXNvdXJjZXNSZXF1ZXN0EhcKCXBhZ2Vfc2l6ZRgBIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAIgASgJQgTiQQEBInAKHExpc3RTdG9yYWdlUmVzb3VyY2VzUmVzcG9uc2USNwoRc3RvcmFnZV9yZXNvdXJjZXMYASADKAsyHC5oZWxpY2FzZS52MS5TdG9yYWdlUmVzb3VyY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImYKF0NyZWF0ZUNyZWRlbnRpYWxSZXF1ZXN0EhgKCnJlcXVlc3RfaWQYASABKAlCBOJBAQESMQoKY3JlZGVudGlhbBgCIAEoCzIXLmhlbGljYXNlLnYxLkNyZWRlbnRpYWxCBOJBAQIiRwoYQ3JlYXRlQ3JlZGVudGlhbFJlc3BvbnNlEisKCmNyZWRlbnRpYWwYASABKAsyFy5oZWxpY2FzZS52MS5DcmVkZW50aWFsIigKFEdldENyZWRlbnRpYWxSZXF1ZXN0EhAKAmlkGAEgASgJQgTiQQECIkQKFUdldENyZWRlbnRpYWxSZXNwb25zZRIrCgpjcmVkZW50aWFsGAEgASgLMhcuaGVsaWNhc2UudjEuQ3JlZGVudGlhbCJLChZMaXN0Q3JlZGVudGlhbHNSZXF1ZXN0EhcKCXBhZ2Vfc2l6ZRgBIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAIgASgJQgTiQQEBImAKF0xpc3RDcmVkZW50aWFsc1Jlc3BvbnNlEiwKC2NyZWRlbnRpYWxzGAEgAygLMhcuaGVsaWNhc2UudjEuQ3JlZGVudGlhbBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqWgoLQmF0Y2hTeXN0ZW0SHAoYQkFUQ0hfU1lTVEVNX1VOU1BFQ0lGSUVEEAASFgoSQkFUQ0hfU1lTVEVNX1NMVVJNEAESFQoRQkFUQ0hfU1lTVEVNX0ZPUksQAjKwBwoPUmVzb3VyY2VTZXJ2aWNlEm4KFUNyZWF0ZUNvbXB1dGVSZXNvdXJjZRIpLmhlbGljYXNlLnYxLkNyZWF0ZUNvbXB1dGVSZXNvdXJjZVJlcXVlc3QaKi5oZWxpY2FzZS52MS5DcmVhdGVDb21wdXRlUmVzb3VyY2VSZXNwb25zZRJlChJHZXRDb21wdXRlUmVzb3VyY2USJi5oZWxpY2FzZS52MS5HZXRDb21wdXRlUmVzb3VyY2VSZXF1ZXN0GicuaGVsaWNhc2UudjEuR2V0Q29tcHV0ZVJlc291cmNlUmVzcG9uc2USawoUTGlzdENvbXB1dGVSZXNvdXJjZXMSKC5oZWxpY2FzZS52MS5MaXN0Q29tcHV0ZVJlc291cmNlc1JlcXVlc3QaKS5oZWxpY2FzZS52MS5MaXN0Q29tcHV0ZVJlc291cmNlc1Jlc3BvbnNlEm4KFUNyZWF0ZVN0b3JhZ2VSZXNvdXJjZRIpLmhlbGljYXNlLnYxLkNyZWF0ZVN0b3JhZ2VSZXNvdXJjZVJlcXVlc3QaKi5oZWxpY2FzZS52MS5DcmVhdGVTdG9yYWdlUmVzb3VyY2VSZXNwb25zZRJlChJHZXRTdG9yYWdlUmVzb3VyY2USJi5oZWxpY2FzZS52MS5HZXRTdG9yYWdlUmVzb3VyY2VSZXF1ZXN0GicuaGVsaWNhc2UudjEuR2V0U3RvcmFnZVJlc291cmNlUmVzcG9uc2USawoUTGlzdFN0b3JhZ2VSZXNvdXJjZXMSKC5oZWxpY2FzZS52MS5MaXN0U3RvcmFnZVJlc291cmNlc1JlcXVlc3QaKS5oZWxpY2FzZS52MS5MaXN0U3RvcmFnZVJlc291cmNlc1Jlc3BvbnNlEl8KEENyZWF0ZUNyZWRlbnRpYWwSJC5oZWxpY2FzZS52MS5DcmVhdGVDcmVkZW50aWFsUmVxdWVzdBolLmhlbGljYXNlLnYxLkNyZWF0ZUNyZWRlbnRpYWxSZXNwb25zZRJWCg1HZXRDcmVkZW50aWFsEiEuaGVsaWNhc2UudjEuR2V0Q3JlZGVudGlhbFJlcXVlc3QaIi5oZWxpY2FzZS52MS5HZXRDcmVkZW50aWFsUmVzcG9uc2USXAoPTGlzdENyZWRlbnRpYWxzEiMuaGVsaWNhc2UudjEuTGlzdENyZWRlbnRpYWxzUmVxdWVzdBokLmhlbGljYXNlLnYxLkxpc3RDcmVkZW50aWFsc1Jlc3BvbnNlYgZwcm90bzM", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
+  fileDesc("ChpoZWxpY2FzZS92MS9yZXNvdXJjZS5wcm90bxILaGVsaWNhc2UudjEi1QIKD0NvbXB1dGVSZXNvdXJjZRIQCgJpZBgBIAEoCUIE4kEBAxIaCgxkaXNwbGF5X25hbWUYAiABKAlCBOJBAQESEgoEaG9zdBgDIAEoCUIE4kEBAhISCgRwb3J0GAQgASgFQgTiQQEBEhgKCmxvZ2luX3VzZXIYBSABKAlCBOJBAQISNAoMYmF0Y2hfc3lzdGVtGAYgASgOMhguaGVsaWNhc2UudjEuQmF0Y2hTeXN0ZW1CBOJBAQISGgoMc2NyYXRjaF9yb290GAcgASgJQgTiQQECEhsKDWRlZmF1bHRfcXVldWUYCCABKAlCBOJBAQESFgoIaG9zdF9rZXkYCSABKAlCBOJBAQESNQoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEhQKBnRlbmFudBgLIAEoCUIE4kEBAyL/AQoPU3RvcmFnZVJlc291cmNlEhAKAmlkGAEgASgJQgTiQQEDEhoKDGRpc3BsYXlfbmFtZRgCIAEoCUIE4kEBARISCgRob3N0GAMgASgJQgTiQQECEhIKBHBvcnQYBCABKAVCBOJBAQESGAoKbG9naW5fdXNlchgFIAEoCUIE4kEBAhIXCglyb290X3BhdGgYBiABKAlCBOJBAQISFgoIaG9zdF9rZXkYByABKAlCBOJBAQESNQoLY3JlYXRlX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEhQKBnRlbmFudBgJIAEoCUIE4kEBAyLYAQoKQ3JlZGVudGlhbBIQCgJpZBgBIAEoCUIE4kEBAxIaCgxkaXNwbGF5X25hbWUYAiABKAlCBOJBAQESGgoLcHJpdmF0ZV9rZXkYAyABKAlCBeJBAgIEEhgKCnB1YmxpY19rZXkYBCABKAlCBOJBAQMSGQoLZmluZ2VycHJpbnQYBSABKAlCBOJBAQMSNQoLY3JlYXRlX3RpbWUYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEhQKBnRlbmFudBgHIAEoCUIE4kEBAyJ2ChxDcmVhdGVDb21wdXRlUmVzb3VyY2VSZXF1ZXN0EhgKCnJlcXVlc3RfaWQYASABKAlCBOJBAQESPAoQY29tcHV0ZV9yZXNvdXJjZRgCIAEoCzIcLmhlbGljYXNlLnYxLkNvbXB1dGVSZXNvdXJjZUIE4kEBAiJXCh1DcmVhdGVDb21wdXRlUmVzb3VyY2VSZXNwb25zZRI2ChBjb21wdXRlX3Jlc291cmNlGAEgASgLMhwuaGVsaWNhc2UudjEuQ29tcHV0ZVJlc291cmNlIi0KGUdldENvbXB1dGVSZXNvdXJjZVJlcXVlc3QSEAoCaWQYASABKAlCBOJBAQIiVAoaR2V0Q29tcHV0ZVJlc291cmNlUmVzcG9uc2USNgoQY29tcHV0ZV9yZXNvdXJjZRgBIAEoCzIcLmhlbGljYXNlLnYxLkNvbXB1dGVSZXNvdXJjZSJQChtMaXN0Q29tcHV0ZVJlc291cmNlc1JlcXVlc3QSFwoJcGFnZV9zaXplGAEgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAiABKAlCBOJBAQEicAocTGlzdENvbXB1dGVSZXNvdXJjZXNSZXNwb25zZRI3ChFjb21wdXRlX3Jlc291cmNlcxgBIAMoCzIcLmhlbGljYXNlLnYxLkNvbXB1dGVSZXNvdXJjZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkidgocQ3JlYXRlU3RvcmFnZVJlc291cmNlUmVxdWVzdBIYCgpyZXF1ZXN0X2lkGAEgASgJQgTiQQEBEjwKEHN0b3JhZ2VfcmVzb3VyY2UYAiABKAsyHC5oZWxpY2FzZS52MS5TdG9yYWdlUmVzb3VyY2VCBOJBAQIiVwodQ3JlYXRlU3RvcmFnZVJlc291cmNlUmVzcG9uc2USNgoQc3RvcmFnZV9yZXNvdXJjZRgBIAEoCzIcLmhlbGljYXNlLnYxLlN0b3JhZ2VSZXNvdXJjZSItChlHZXRTdG9yYWdlUmVzb3VyY2VSZXF1ZXN0EhAKAmlkGAEgASgJQgTiQQECIlQKGkdldFN0b3JhZ2VSZXNvdXJjZVJlc3BvbnNlEjYKEHN0b3JhZ2VfcmVzb3VyY2UYASABKAsyHC5oZWxpY2FzZS52MS5TdG9yYWdlUmVzb3VyY2UiUAobTGlzdFN0b3JhZ2VSZXNvdXJjZXNSZXF1ZXN0EhcKCXBhZ2Vfc2l6ZRgBIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAIgASgJQgTiQQEBInAKHExpc3RTdG9yYWdlUmVzb3VyY2VzUmVzcG9uc2USNwoRc3RvcmFnZV9yZXNvdXJjZXMYASADKAsyHC5oZWxpY2FzZS52MS5TdG9yYWdlUmVzb3VyY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJImYKF0NyZWF0ZUNyZWRlbnRpYWxSZXF1ZXN0EhgKCnJlcXVlc3RfaWQYASABKAlCBOJBAQESMQoKY3JlZGVudGlhbBgCIAEoCzIXLmhlbGljYXNlLnYxLkNyZWRlbnRpYWxCBOJBAQIiRwoYQ3JlYXRlQ3JlZGVudGlhbFJlc3BvbnNlEisKCmNyZWRlbnRpYWwYASABKAsyFy5oZWxpY2FzZS52MS5DcmVkZW50aWFsIigKFEdldENyZWRlbnRpYWxSZXF1ZXN0EhAKAmlkGAEgASgJQgTiQQECIkQKFUdldENyZWRlbnRpYWxSZXNwb25zZRIrCgpjcmVkZW50aWFsGAEgASgLMhcuaGVsaWNhc2UudjEuQ3JlZGVudGlhbCJLChZMaXN0Q3JlZGVudGlhbHNSZXF1ZXN0EhcKCXBhZ2Vfc2l6ZRgBIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAIgASgJQgTiQQEBImAKF0xpc3RDcmVkZW50aWFsc1Jlc3BvbnNlEiwKC2NyZWRlbnRpYWxzGAEgAygLMhcuaGVsaWNhc2UudjEuQ3JlZGVudGlhbBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqWgoLQmF0Y2hTeXN0ZW0SHAoYQkFUQ0hfU1lTVEVNX1VOU1BFQ0lGSUVEEAASFgoSQkFUQ0hfU1lTVEVNX1NMVVJNEAESFQoRQkFUQ0hfU1lTVEVNX0ZPUksQAjKwBwoPUmVzb3VyY2VTZXJ2aWNlEm4KFUNyZWF0ZUNvbXB1dGVSZXNvdXJjZRIpLmhlbGljYXNlLnYxLkNyZWF0ZUNvbXB1dGVSZXNvdXJjZVJlcXVlc3QaKi5oZWxpY2FzZS52MS5DcmVhdGVDb21wdXRlUmVzb3VyY2VSZXNwb25zZRJlChJHZXRDb21wdXRlUmVzb3VyY2USJi5oZWxpY2FzZS52MS5HZXRDb21wdXRlUmVzb3VyY2VSZXF1ZXN0GicuaGVsaWNhc2UudjEuR2V0Q29tcHV0ZVJlc291cmNlUmVzcG9uc2USawoUTGlzdENvbXB1dGVSZXNvdXJjZXMSKC5oZWxpY2FzZS52MS5MaXN0Q29tcHV0ZVJlc291cmNlc1JlcXVlc3QaKS5oZWxpY2FzZS52MS5MaXN0Q29tcHV0ZVJlc291cmNlc1Jlc3BvbnNlEm4KFUNyZWF0ZVN0b3JhZ2VSZXNvdXJjZRIpLmhlbGljYXNlLnYxLkNyZWF0ZVN0b3JhZ2VSZXNvdXJjZVJlcXVlc3QaKi5oZWxpY2FzZS52MS5DcmVhdGVTdG9yYWdlUmVzb3VyY2VSZXNwb25zZRJlChJHZXRTdG9yYWdlUmVzb3VyY2USJi5oZWxpY2FzZS52MS5HZXRTdG9yYWdlUmVzb3VyY2VSZXF1ZXN0GicuaGVsaWNhc2UudjEuR2V0U3RvcmFnZVJlc291cmNlUmVzcG9uc2USawoUTGlzdFN0b3JhZ2VSZXNvdXJjZXMSKC5oZWxpY2FzZS52MS5MaXN0U3RvcmFnZVJlc291cmNlc1JlcXVlc3QaKS5oZWxpY2FzZS52MS5MaXN0U3RvcmFnZVJlc291cmNlc1Jlc3BvbnNlEl8KEENyZWF0ZUNyZWRlbnRpYWwSJC5oZWxpY2FzZS52MS5DcmVhdGVDcmVkZW50aWFsUmVxdWVzdBolLmhlbGljYXNlLnYxLkNyZWF0ZUNyZWRlbnRpYWxSZXNwb25zZRJWCg1HZXRDcmVkZW50aWFsEiEuaGVsaWNhc2UudjEuR2V0Q3JlZGVudGlhbFJlcXVlc3QaIi5oZWxpY2FzZS52MS5HZXRDcmVkZW50aWFsUmVzcG9uc2USXAoPTGlzdENyZWRlbnRpYWxzEiMuaGVsaWNhc2UudjEuTGlzdENyZWRlbnRpYWxzUmVxdWVzdBokLmhlbGljYXNlLnYxLkxpc3RDcmVkZW50aWFsc1Jlc3BvbnNlYgZwcm90bzM", [file_google_api_field_behavior, file_google_protobuf_timestamp]);
 
 /**
  * A cluster's login node, reached over SSH.
@@ -90,6 +90,15 @@ export type ComputeResource = Message<"helicase.v1.ComputeResource"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 10;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * Output only. The tenant it belongs to (the caller's, when created); another tenant's is
+   * NOT_FOUND, also when an
+   * experiment names it.
+   *
+   * @generated from field: string tenant = 11;
+   */
+  tenant: string;
 };
 
 /**
@@ -160,6 +169,15 @@ export type StorageResource = Message<"helicase.v1.StorageResource"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 8;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * Output only. The tenant it belongs to (the caller's, when created); another tenant's is
+   * NOT_FOUND, also when an
+   * experiment names it.
+   *
+   * @generated from field: string tenant = 9;
+   */
+  tenant: string;
 };
 
 /**
@@ -216,6 +234,15 @@ export type Credential = Message<"helicase.v1.Credential"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 6;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * Output only. The tenant it belongs to (the caller's, when created); another tenant's is
+   * NOT_FOUND, also when an
+   * experiment names it.
+   *
+   * @generated from field: string tenant = 7;
+   */
+  tenant: string;
 };
 
 /**
@@ -236,7 +263,7 @@ export type CreateComputeResourceRequest = Message<"helicase.v1.CreateComputeRes
    * most 128 characters is accepted) and sends the same value on every retry of the
    * same request. A request whose request_id was seen before returns the compute resource the
    * first one created, whatever the rest of the request says, and creates nothing.
-   * Request ids are unique among compute resources (the same value may also key a resource
+   * Request ids are unique among the tenant's compute resources (the same value may also key a resource
    * of another kind) and are kept as long as the compute resource is. Empty means no
    * deduplication: every call creates.
    *
@@ -341,7 +368,8 @@ export type ListComputeResourcesRequest = Message<"helicase.v1.ListComputeResour
    * A page token, from the next_page_token of a previous call; empty for the first page.
    * A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
    * token marks a position in the listing's order, not an offset, so items created
-   * meanwhile do not shift the pages that follow.
+   * meanwhile do not shift the pages that follow. A token is valid only for the caller's
+   * tenant; another tenant's token is INVALID_ARGUMENT.
    *
    * @generated from field: string page_token = 2;
    */
@@ -395,7 +423,7 @@ export type CreateStorageResourceRequest = Message<"helicase.v1.CreateStorageRes
    * most 128 characters is accepted) and sends the same value on every retry of the
    * same request. A request whose request_id was seen before returns the storage resource the
    * first one created, whatever the rest of the request says, and creates nothing.
-   * Request ids are unique among storage resources (the same value may also key a resource
+   * Request ids are unique among the tenant's storage resources (the same value may also key a resource
    * of another kind) and are kept as long as the storage resource is. Empty means no
    * deduplication: every call creates.
    *
@@ -500,7 +528,8 @@ export type ListStorageResourcesRequest = Message<"helicase.v1.ListStorageResour
    * A page token, from the next_page_token of a previous call; empty for the first page.
    * A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
    * token marks a position in the listing's order, not an offset, so items created
-   * meanwhile do not shift the pages that follow.
+   * meanwhile do not shift the pages that follow. A token is valid only for the caller's
+   * tenant; another tenant's token is INVALID_ARGUMENT.
    *
    * @generated from field: string page_token = 2;
    */
@@ -554,7 +583,7 @@ export type CreateCredentialRequest = Message<"helicase.v1.CreateCredentialReque
    * most 128 characters is accepted) and sends the same value on every retry of the
    * same request. A request whose request_id was seen before returns the credential the
    * first one created, whatever the rest of the request says, and creates nothing.
-   * Request ids are unique among credentials (the same value may also key a resource
+   * Request ids are unique among the tenant's credentials (the same value may also key a resource
    * of another kind) and are kept as long as the credential is. Empty means no
    * deduplication: every call creates.
    *
@@ -659,7 +688,8 @@ export type ListCredentialsRequest = Message<"helicase.v1.ListCredentialsRequest
    * A page token, from the next_page_token of a previous call; empty for the first page.
    * A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
    * token marks a position in the listing's order, not an offset, so items created
-   * meanwhile do not shift the pages that follow.
+   * meanwhile do not shift the pages that follow. A token is valid only for the caller's
+   * tenant; another tenant's token is INVALID_ARGUMENT.
    *
    * @generated from field: string page_token = 2;
    */

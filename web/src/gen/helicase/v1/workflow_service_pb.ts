@@ -26,7 +26,7 @@ export type CreateWorkflowRequest = Message<"helicase.v1.CreateWorkflowRequest">
    * most 128 characters is accepted) and sends the same value on every retry of the
    * same request. A request whose request_id was seen before returns the workflow the
    * first one created, whatever the rest of the request says, and creates nothing.
-   * Request ids are unique among workflows (the same value may also key a resource
+   * Request ids are unique among the tenant's workflows (the same value may also key a resource
    * of another kind) and are kept as long as the workflow is. Empty means no
    * deduplication: every call creates.
    *
@@ -138,9 +138,9 @@ export type ListWorkflowsRequest = Message<"helicase.v1.ListWorkflowsRequest"> &
    * A page token, from the next_page_token of a previous call; empty for the first page.
    * A token that this API did not make is INVALID_ARGUMENT. Tokens do not expire: a
    * token marks a position in the listing's order, not an offset, so items created
-   * meanwhile do not shift the pages that follow.
-   * Send the same labels, states and view as in the call that returned the token: the
-   * token holds only the position, and the filters apply to each page as given.
+   * meanwhile do not shift the pages that follow. A token is valid only for the caller's
+   * tenant and the labels and states of the call that returned it; with other filters or
+   * another tenant's key it is INVALID_ARGUMENT. The view may change between pages.
    *
    * @generated from field: string page_token = 2;
    */

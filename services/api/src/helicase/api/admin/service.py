@@ -38,7 +38,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         self, request: admin_pb2.ListTenantsRequest, context: Context
     ) -> admin_pb2.ListTenantsResponse:
         caller = principals.current()
-        page = paging.page_request(request.page_size, request.page_token, paging.decode_name)
+        page = paging.page_request(request.page_size, request.page_token)
         only = None if caller.platform_admin else caller.tenant
         items, token = await self._store.list_tenants(page, only)
         return admin_pb2.ListTenantsResponse(tenants=items, next_page_token=token)
@@ -64,7 +64,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         self, request: admin_pb2.ListApiKeysRequest, context: Context
     ) -> admin_pb2.ListApiKeysResponse:
         tenant = tenant_in_reach(principals.current(), request.tenant_id)
-        page = paging.page_request(request.page_size, request.page_token, paging.decode_time_id)
+        page = paging.page_request(request.page_size, request.page_token)
         items, token = await self._store.list_keys(tenant, page)
         return admin_pb2.ListApiKeysResponse(api_keys=items, next_page_token=token)
 
@@ -81,7 +81,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         self, request: admin_pb2.ListAuditEventsRequest, context: Context
     ) -> admin_pb2.ListAuditEventsResponse:
         caller = principals.current()
-        page = paging.page_request(request.page_size, request.page_token, paging.decode_time_id)
+        page = paging.page_request(request.page_size, request.page_token)
         if caller.platform_admin and not request.tenant_id:
             tenant = None  # a platform admin sees every tenant's events unless it names one
         else:

@@ -65,15 +65,12 @@ class AdminStore:
     async def list_tenants(
         self, page: paging.Page, only: str | None
     ) -> tuple[list[admin_pb2.Tenant], str]:
-        query = select(tenants).order_by(tenants.c.id).limit(page.size + 1)
-        if only is not None:
-            query = query.where(tenants.c.id == only)
-        if page.after is not None:
-            query = query.where(tenants.c.id > page.after)
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        kept, token = paging.next_token(rows, page, lambda r: paging.encode_name(r["id"]))
-        return [tenant_message(r) for r in kept], token
+            kept, token = await paging.list_page(
+                conn, select(tenants), tenants, page,
+                key=(tenants.c.id,), descending=False, within=(tenants.c.id, only),
+            )  # fmt: skip
+        return [tenant_message(r._mapping) for r in kept], token
 
     # -- keys
 
@@ -147,15 +144,12 @@ class AdminStore:
     async def list_keys(
         self, tenant_id: str, page: paging.Page
     ) -> tuple[list[admin_pb2.ApiKey], str]:
-        query = paging.by_time(
-            select(api_keys).where(api_keys.c.tenant_id == tenant_id),
-            api_keys.c.create_time,
-            api_keys.c.id,
-            page,
-        )
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        kept, token = paging.next_token(rows, page, paging.time_id_token)
+            kept, token = await paging.list_page(
+                conn, select(api_keys), api_keys, page,
+                key=(api_keys.c.create_time, api_keys.c.id),
+                within=(api_keys.c.tenant_id, tenant_id),
+            )  # fmt: skip
         return [key_message(r._mapping) for r in kept], token
 
     async def revoke_key(self, key_id: uuid.UUID, tenant_id: str | None) -> admin_pb2.ApiKey:

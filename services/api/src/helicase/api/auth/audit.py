@@ -61,11 +61,10 @@ class AuditLog:
         self, tenant: str | None, page: paging.Page
     ) -> tuple[list[admin_pb2.AuditEvent], str]:
         """A page of events, newest first: of `tenant`, or of every tenant when None."""
-        query = select(audit_events)
-        if tenant is not None:
-            query = query.where(audit_events.c.tenant_id == tenant)
-        query = paging.by_time(query, audit_events.c.create_time, audit_events.c.id, page)
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
-        kept, token = paging.next_token(rows, page, paging.time_id_token)
+            kept, token = await paging.list_page(
+                conn, select(audit_events), audit_events, page,
+                key=(audit_events.c.create_time, audit_events.c.id),
+                within=(audit_events.c.tenant_id, tenant),
+            )  # fmt: skip
         return [audit_message(row._mapping) for row in kept], token

@@ -18,7 +18,7 @@ from helicase.api.outbox.relay import OutboxRelay
 from helicase.api.resources.store import ResourceStore
 from helicase.api.task_types.catalog import TaskTypeCatalog
 from helicase.api.workflows.validation import Limits, SchemaCache, validate_create
-from helicase.common.errors import FieldViolation, InvalidArgument, NotFound
+from helicase.common.errors import InvalidArgument, NotFound
 from helicase.v1 import experiment_pb2, experiment_pb2_grpc, workflow_service_pb2
 
 log = logging.getLogger(__name__)
@@ -43,22 +43,24 @@ class ExperimentService(experiment_pb2_grpc.ExperimentServiceServicer):
         self._schemas = SchemaCache()
 
     async def _resolve(self, e: experiment_pb2.Experiment) -> tuple[Any, Any]:
-        out = []
+        """The experiment's resources, found in the caller's tenant: one that does not exist
+        there (or belongs to another tenant) is NOT_FOUND, naming each such field."""
+        missing = []
         compute = storage = None
         try:
             compute = await self._resources.get_compute(e.compute_resource_id)
         except NotFound:
-            out.append(FieldViolation("experiment.compute_resource_id", "no such compute resource"))
+            missing.append("experiment.compute_resource_id: no such compute resource")
         try:
             storage = await self._resources.get_storage(e.storage_resource_id)
         except NotFound:
-            out.append(FieldViolation("experiment.storage_resource_id", "no such storage resource"))
+            missing.append("experiment.storage_resource_id: no such storage resource")
         try:
             await self._resources.get_credential(e.credential_id)
         except NotFound:
-            out.append(FieldViolation("experiment.credential_id", "no such credential"))
-        if out:
-            raise InvalidArgument(out)
+            missing.append("experiment.credential_id: no such credential")
+        if missing:
+            raise NotFound("; ".join(missing))
         return compute, storage
 
     async def CreateExperiment(
@@ -78,8 +80,9 @@ class ExperimentService(experiment_pb2_grpc.ExperimentServiceServicer):
         workflow = expand(experiment, experiment.id, compute, storage)
         as_request = workflow_service_pb2.CreateWorkflowRequest(workflow=workflow)
         validate_create(
-            as_request, self._task_types.schemas(), limits=self._limits, schemas=self._schemas
-        )
+            as_request, self._task_types.schemas(), limits=self._limits, schemas=self._schemas,
+            reserved_labels=True,
+        )  # fmt: skip
         definition = definition_of(workflow)
         definition.id = str(uuid.uuid4())
         made, created = await self._experiments.create(request.request_id, experiment, definition)
@@ -97,7 +100,7 @@ class ExperimentService(experiment_pb2_grpc.ExperimentServiceServicer):
     async def ListExperiments(
         self, request: experiment_pb2.ListExperimentsRequest, context: Context
     ) -> experiment_pb2.ListExperimentsResponse:
-        page = paging.page_request(request.page_size, request.page_token, paging.decode_time_id)
+        page = paging.page_request(request.page_size, request.page_token)
         items, token = await self._experiments.list(page)
         return experiment_pb2.ListExperimentsResponse(experiments=items, next_page_token=token)
 
@@ -128,6 +131,7 @@ class ExperimentService(experiment_pb2_grpc.ExperimentServiceServicer):
                 self._task_types.schemas(),
                 limits=self._limits,
                 schemas=self._schemas,
+                reserved_labels=True,
             )
         except InvalidArgument as exc:  # e.g. no participant serves airavata.cancel_job now
             log.warning(

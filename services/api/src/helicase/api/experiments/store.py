@@ -1,5 +1,6 @@
-"""The SQL of experiments: each stored with the workflow that runs it (one transaction), and read
-back through that workflow."""
+"""The SQL of experiments: each stored with the workflow that runs it (one transaction, one
+tenant: the caller's), and read back through that workflow, in the caller's tenant
+(helicase.api.tenancy)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from google.protobuf import json_format
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from helicase.api import paging
+from helicase.api import paging, tenancy
 from helicase.api.convert import parse_id
 from helicase.api.experiments.steps import derive
 from helicase.api.tables import experiments
@@ -38,10 +39,12 @@ class ExperimentStore:
     async def create(
         self, request_id: str, experiment: experiment_pb2.Experiment, workflow: Any
     ) -> tuple[experiment_pb2.Experiment, bool]:
+        tenant = tenancy.owner()
+
         async def insert_experiment(conn: AsyncConnection) -> None:
             await conn.execute(
                 experiments.insert().values(
-                    id=uuid.UUID(experiment.id), request_id=request_id or None,
+                    id=uuid.UUID(experiment.id), tenant=tenant, request_id=request_id or None,
                     workflow_id=uuid.UUID(workflow.id), display_name=experiment.display_name,
                     definition=_definition_json(experiment), create_time=datetime.now(UTC),
                 )
@@ -54,6 +57,7 @@ class ExperimentStore:
         if created:
             view = derive(experiment, created_workflow)
             view.create_time.CopyFrom(created_workflow.create_time)
+            view.tenant = tenant
             return view, True
         return await self.get_by_workflow(uuid.UUID(created_workflow.id)), False
 
@@ -61,7 +65,9 @@ class ExperimentStore:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(experiments).where(experiments.c.workflow_id == workflow_id)
+                    select(experiments).where(
+                        experiments.c.workflow_id == workflow_id, *tenancy.where(experiments)
+                    )
                 )
             ).first()
         if row is None:
@@ -74,7 +80,9 @@ class ExperimentStore:
         async with self.engine.connect() as conn:
             row = (
                 await conn.execute(
-                    select(experiments).where(experiments.c.request_id == request_id)
+                    select(experiments).where(
+                        experiments.c.request_id == request_id, *tenancy.where(experiments)
+                    )
                 )
             ).first()
         return None if row is None else await self._view(row._mapping)
@@ -85,7 +93,11 @@ class ExperimentStore:
         if parsed is not None:
             async with self.engine.connect() as conn:
                 row = (
-                    await conn.execute(select(experiments).where(experiments.c.id == parsed))
+                    await conn.execute(
+                        select(experiments).where(
+                            experiments.c.id == parsed, *tenancy.where(experiments)
+                        )
+                    )
                 ).first()
         if row is None:
             raise NotFound(f"experiment {raw_id!r} not found")
@@ -93,10 +105,9 @@ class ExperimentStore:
 
     async def list(self, page: paging.Page) -> tuple[list[experiment_pb2.Experiment], str]:
         t = experiments
-        query = paging.by_time(select(t), t.c.create_time, t.c.id, page)
         async with self.engine.connect() as conn:
-            rows, token = paging.next_token(
-                (await conn.execute(query)).all(), page, paging.time_id_token
+            rows, token = await paging.list_page(
+                conn, select(t), t, page, key=(t.c.create_time, t.c.id)
             )
         return [await self._view(r._mapping) for r in rows], token
 
@@ -110,4 +121,5 @@ class ExperimentStore:
         workflow = await self.store.get_workflow(row["workflow_id"], full=True)
         view = derive(_definition_of(row), workflow)
         view.create_time.FromDatetime(row["create_time"])
+        view.tenant = row["tenant"]
         return view

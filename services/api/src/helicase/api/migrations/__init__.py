@@ -18,9 +18,10 @@ def head() -> str:
     return newest
 
 
-def upgrade(sync_url: str) -> None:
-    """Brings the database at `sync_url` (postgresql+psycopg://...) to the latest schema."""
+def upgrade(sync_url: str, revision: str = "head") -> None:
+    """Brings the database at `sync_url` (postgresql+psycopg://...) to the latest schema, or to
+    `revision` (tests of a migration start from the one before)."""
     config = Config()
     config.set_main_option("script_location", str(HERE))
     config.set_main_option("sqlalchemy.url", sync_url.replace("%", "%%"))
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)

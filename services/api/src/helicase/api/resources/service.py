@@ -26,7 +26,7 @@ class _ListRequest(Protocol):
 
 
 def _page(request: _ListRequest) -> paging.Page:
-    return paging.page_request(request.page_size, request.page_token, paging.decode_time_id)
+    return paging.page_request(request.page_size, request.page_token)
 
 
 class ResourceService(resource_pb2_grpc.ResourceServiceServicer):

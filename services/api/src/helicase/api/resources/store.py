@@ -1,4 +1,5 @@
-"""All SQL of the resources: compute and storage resources, sealed SSH credentials."""
+"""All SQL of the resources: compute and storage resources, sealed SSH credentials; each
+belongs to a tenant and is found only in it (helicase.api.tenancy)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from sqlalchemy import RowMapping, Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from helicase.api import paging
+from helicase.api import paging, tenancy
 from helicase.api.convert import id_of, ts
 from helicase.api.resources.credentials import CredentialCipher, CredentialKeyError, public_facts
 from helicase.api.tables import compute_resources, ssh_credentials, storage_resources
@@ -29,6 +30,7 @@ def compute_message(row: Row) -> resource_pb2.ComputeResource:
         login_user=row["login_user"], batch_system=row["batch_system"],
         scratch_root=row["scratch_root"], default_queue=row["default_queue"],
         host_key=row["host_key"], create_time=ts(row["create_time"]),
+        tenant=row["tenant"],
     )  # fmt: skip
 
 
@@ -37,6 +39,7 @@ def storage_message(row: Row) -> resource_pb2.StorageResource:
         id=str(row["id"]), display_name=row["display_name"], host=row["host"], port=row["port"],
         login_user=row["login_user"], root_path=row["root_path"], host_key=row["host_key"],
         create_time=ts(row["create_time"]),
+        tenant=row["tenant"],
     )  # fmt: skip
 
 
@@ -45,6 +48,7 @@ def credential_message(row: Row) -> resource_pb2.Credential:
     return resource_pb2.Credential(
         id=str(row["id"]), display_name=row["display_name"], public_key=row["public_key"],
         fingerprint=row["fingerprint"], create_time=ts(row["create_time"]),
+        tenant=row["tenant"],
     )  # fmt: skip
 
 
@@ -57,25 +61,30 @@ class ResourceStore:
         self.cipher = cipher
 
     async def _create(self, table: Table, request_id: str, values: dict[str, Any]) -> Row:
+        tenant = tenancy.owner()
         async with self.engine.begin() as conn:
             inserted = await conn.execute(
                 insert(table)
-                .values(request_id=request_id or None, create_time=datetime.now(UTC), **values)
-                .on_conflict_do_nothing(index_elements=["request_id"])
+                .values(
+                    tenant=tenant, request_id=request_id or None, create_time=datetime.now(UTC),
+                    **values,
+                )
+                .on_conflict_do_nothing(index_elements=["tenant", "request_id"])
                 .returning(*table.c)
-            )
+            )  # fmt: skip
             row = inserted.first()
             if row is None:
-                row = (
-                    await conn.execute(select(table).where(table.c.request_id == request_id))
-                ).first()
+                known = table.c.tenant == tenant, table.c.request_id == request_id
+                row = (await conn.execute(select(table).where(*known))).first()
             assert row is not None
             return row._mapping
 
     async def _get(self, table: Table, raw_id: str, what: str) -> Row:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(select(table).where(table.c.id == id_of(raw_id, what)))
+                await conn.execute(
+                    select(table).where(table.c.id == id_of(raw_id, what), *tenancy.where(table))
+                )
             ).first()
         if row is None:
             raise NotFound(f"{what} {raw_id!r} not found")
@@ -84,10 +93,9 @@ class ResourceStore:
     async def _list(
         self, table: Table, page: paging.Page, convert: Callable[[Row], M]
     ) -> tuple[list[M], str]:
-        query = paging.by_time(select(table), table.c.create_time, table.c.id, page)
         async with self.engine.connect() as conn:
-            rows, token = paging.next_token(
-                (await conn.execute(query)).all(), page, paging.time_id_token
+            rows, token = await paging.list_page(
+                conn, select(table), table, page, key=(table.c.create_time, table.c.id)
             )
         return [convert(r._mapping) for r in rows], token
 

@@ -42,7 +42,7 @@ class ScheduleService(schedule_pb2_grpc.ScheduleServiceServicer):
     async def ListSchedules(
         self, request: schedule_pb2.ListSchedulesRequest, context: Context
     ) -> schedule_pb2.ListSchedulesResponse:
-        page = paging.page_request(request.page_size, request.page_token, paging.decode_time_id)
+        page = paging.page_request(request.page_size, request.page_token)
         rows, token = await self._store.list(page=page)
         now = datetime.now(UTC)
         return schedule_pb2.ListSchedulesResponse(

@@ -1,4 +1,5 @@
-"""SQL of schedules (recurring workflows); the workflows they create live in `workflows`."""
+"""SQL of schedules (recurring workflows), in the caller's tenant (helicase.api.tenancy); the
+workflows they create live in `workflows`, in the schedule's tenant."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from helicase.api import paging
+from helicase.api import paging, tenancy
 from helicase.api.tables import schedules, workflows
 from helicase.common import cron
 from helicase.common.errors import NotFound
@@ -22,6 +23,7 @@ RECENT_RUNS = 10
 @dataclass(frozen=True)
 class ScheduleRow:
     id: uuid.UUID
+    tenant: str
     display_name: str
     cron: str
     time_zone: str
@@ -33,6 +35,7 @@ class ScheduleRow:
     def message(self, now: datetime | None = None) -> schedule_pb2.Schedule:
         out = schedule_pb2.Schedule(
             id=str(self.id),
+            tenant=self.tenant,
             display_name=self.display_name,
             cron=self.cron,
             time_zone=self.time_zone,
@@ -49,6 +52,7 @@ class ScheduleRow:
 
 _COLUMNS = (
     schedules.c.id,
+    schedules.c.tenant,
     schedules.c.display_name,
     schedules.c.cron,
     schedules.c.time_zone,
@@ -65,12 +69,14 @@ class ScheduleStore:
 
     async def create(self, request_id: str, schedule: schedule_pb2.Schedule) -> ScheduleRow:
         """Stores a validated schedule; a known request_id returns the first one."""
+        tenant = tenancy.owner()
         now = datetime.now(UTC)
         async with self.engine.begin() as conn:
             inserted = await conn.execute(
                 insert(schedules)
                 .values(
                     id=uuid.uuid4(),
+                    tenant=tenant,
                     request_id=request_id or None,
                     display_name=schedule.display_name,
                     cron=schedule.cron.strip(),
@@ -80,23 +86,24 @@ class ScheduleStore:
                     create_time=now,
                     active_since=now,
                 )
-                .on_conflict_do_nothing(index_elements=["request_id"])
+                .on_conflict_do_nothing(index_elements=["tenant", "request_id"])
                 .returning(*_COLUMNS)
             )
             row = inserted.first()
             if row is None:
-                row = (
-                    await conn.execute(
-                        select(*_COLUMNS).where(schedules.c.request_id == request_id)
-                    )
-                ).first()
+                known = schedules.c.tenant == tenant, schedules.c.request_id == request_id
+                row = (await conn.execute(select(*_COLUMNS).where(*known))).first()
         assert row is not None
         return ScheduleRow(*row)
 
     async def get(self, schedule_id: uuid.UUID) -> ScheduleRow:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(select(*_COLUMNS).where(schedules.c.id == schedule_id))
+                await conn.execute(
+                    select(*_COLUMNS).where(
+                        schedules.c.id == schedule_id, *tenancy.where(schedules)
+                    )
+                )
             ).first()
         if row is None:
             raise NotFound(f"schedule {schedule_id} not found")
@@ -106,7 +113,10 @@ class ScheduleStore:
         """The workflows the schedule created, newest first."""
         query = (
             select(workflows.c.id, workflows.c.labels, workflows.c.state)
-            .where(workflows.c.labels.contains({cron.SCHEDULE_LABEL: str(schedule_id)}))
+            .where(
+                workflows.c.labels.contains({cron.SCHEDULE_LABEL: str(schedule_id)}),
+                *tenancy.where(workflows),
+            )
             .order_by(workflows.c.create_time.desc(), workflows.c.id.desc())
             .limit(RECENT_RUNS)
         )
@@ -123,12 +133,12 @@ class ScheduleStore:
 
     async def list(self, *, page: paging.Page) -> tuple[list[ScheduleRow], str]:
         """A page of schedules, oldest first, and the next page's token."""
-        query = paging.by_time(
-            select(*_COLUMNS), schedules.c.create_time, schedules.c.id, page, newest_first=False
-        )
         async with self.engine.connect() as conn:
-            rows = [ScheduleRow(*r) for r in (await conn.execute(query))]
-        return paging.next_token(rows, page, paging.time_id_token)
+            rows, token = await paging.list_page(
+                conn, select(*_COLUMNS), schedules, page,
+                key=(schedules.c.create_time, schedules.c.id), descending=False,
+            )  # fmt: skip
+        return [ScheduleRow(**r._mapping) for r in rows], token
 
     async def set_paused(self, schedule_id: uuid.UUID, paused: bool) -> ScheduleRow:
         """Pauses or resumes; a resume moves active_since to now (missed times are not made up)."""
@@ -141,7 +151,7 @@ class ScheduleStore:
             row = (
                 await conn.execute(
                     update(schedules)
-                    .where(schedules.c.id == schedule_id)
+                    .where(schedules.c.id == schedule_id, *tenancy.where(schedules))
                     .values(**values)
                     .returning(*_COLUMNS)
                 )
@@ -152,6 +162,8 @@ class ScheduleStore:
 
     async def delete(self, schedule_id: uuid.UUID) -> None:
         async with self.engine.begin() as conn:
-            done = await conn.execute(delete(schedules).where(schedules.c.id == schedule_id))
+            done = await conn.execute(
+                delete(schedules).where(schedules.c.id == schedule_id, *tenancy.where(schedules))
+            )
         if done.rowcount == 0:
             raise NotFound(f"schedule {schedule_id} not found")

@@ -16,9 +16,9 @@ from helicase.api.workflows.validation import (
 )
 from helicase.common import cron
 from helicase.common.errors import FieldViolation, InvalidArgument
+from helicase.common.tenants import reserved_label
 from helicase.v1 import schedule_pb2, workflow_service_pb2
 
-RESERVED_LABELS = (cron.SCHEDULE_LABEL, cron.FIRE_TIME_LABEL)
 _SAMPLE_ID = "00000000-0000-0000-0000-000000000000"
 
 
@@ -48,10 +48,10 @@ def validate_schedule(
     if not schedule.HasField("workflow"):
         out.append(FieldViolation("schedule.workflow", "is required"))
     else:
-        for key in RESERVED_LABELS:
-            if key in schedule.workflow.labels:
+        for key in sorted(schedule.workflow.labels):
+            if reserved_label(key):
                 out.append(
-                    FieldViolation(f"schedule.workflow.labels[{key}]", "is set by the schedule")
+                    FieldViolation(f"schedule.workflow.labels[{key}]", "is reserved for Helicase")
                 )
         sample = cron.run_of(schedule.workflow, _SAMPLE_ID, datetime.now(UTC))
         try:
@@ -60,6 +60,7 @@ def validate_schedule(
                 task_types,
                 limits=limits,
                 schemas=schemas,
+                reserved_labels=True,  # the firing's own; the template's are checked above
             )
         except InvalidArgument as exc:
             out += [FieldViolation(f"schedule.{v.field}", v.description) for v in exc.violations]

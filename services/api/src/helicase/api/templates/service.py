@@ -53,7 +53,7 @@ class TemplateService(template_pb2_grpc.TemplateServiceServicer):
     async def ListTemplates(
         self, request: template_pb2.ListTemplatesRequest, context: Context
     ) -> template_pb2.ListTemplatesResponse:
-        page = paging.page_request(request.page_size, request.page_token, paging.decode_name)
+        page = paging.page_request(request.page_size, request.page_token)
         templates, token = await self._store.list(page=page)
         return template_pb2.ListTemplatesResponse(templates=templates, next_page_token=token)
 

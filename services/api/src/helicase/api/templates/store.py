@@ -1,4 +1,5 @@
-"""All SQL of workflow templates (table workflow_templates)."""
+"""All SQL of workflow templates (table workflow_templates), in the caller's tenant
+(helicase.api.tenancy); names are unique within a tenant."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import Row, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from helicase.api import paging
+from helicase.api import paging, tenancy
 from helicase.api.convert import ts
 from helicase.api.tables import workflow_templates
 from helicase.common.errors import FieldViolation, InvalidArgument, NotFound
@@ -28,6 +29,7 @@ def _message(row: Row[Any]) -> template_pb2.WorkflowTemplate:
     workflow = json_format.ParseDict(row.workflow, workflow_pb2.Workflow())
     return template_pb2.WorkflowTemplate(
         id=str(row.id),
+        tenant=row.tenant,
         name=row.name,
         description=row.description,
         workflow=workflow,
@@ -49,6 +51,7 @@ class TemplateStore:
     async def create(
         self, *, name: str, description: str, workflow: workflow_pb2.Workflow
     ) -> template_pb2.WorkflowTemplate:
+        tenant = tenancy.owner()
         now = datetime.now(UTC)
         try:
             async with self.engine.begin() as conn:
@@ -57,6 +60,7 @@ class TemplateStore:
                         workflow_templates.insert()
                         .values(
                             id=uuid.uuid4(),
+                            tenant=tenant,
                             name=name,
                             description=description,
                             workflow=_json(workflow),
@@ -73,7 +77,11 @@ class TemplateStore:
     async def get(self, template_id: uuid.UUID) -> template_pb2.WorkflowTemplate:
         async with self.engine.connect() as conn:
             row = (
-                await conn.execute(select(workflow_templates).where(T.id == template_id))
+                await conn.execute(
+                    select(workflow_templates).where(
+                        T.id == template_id, *tenancy.where(workflow_templates)
+                    )
+                )
             ).first()
         if row is None:
             raise NotFound(f"template {str(template_id)!r} not found")
@@ -81,13 +89,12 @@ class TemplateStore:
 
     async def list(self, *, page: paging.Page) -> tuple[list[template_pb2.WorkflowTemplate], str]:
         """A page of templates by name, and the next page's token."""
-        query = select(workflow_templates).order_by(T.name)
-        if page.after is not None:
-            query = query.where(T.name > page.after)
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(query.limit(page.size + 1))).all()
-        kept, token = paging.next_token(rows, page, lambda r: paging.encode_name(r.name))
-        return [_message(r) for r in kept], token
+            rows, token = await paging.list_page(
+                conn, select(workflow_templates), workflow_templates, page,
+                key=(T.name, T.id), descending=False,
+            )  # fmt: skip
+        return [_message(r) for r in rows], token
 
     async def update(
         self,
@@ -109,7 +116,7 @@ class TemplateStore:
                 row = (
                     await conn.execute(
                         update(workflow_templates)
-                        .where(T.id == template_id)
+                        .where(T.id == template_id, *tenancy.where(workflow_templates))
                         .values(**values)
                         .returning(*workflow_templates.c)
                     )
@@ -123,7 +130,9 @@ class TemplateStore:
     async def delete(self, template_id: uuid.UUID) -> None:
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                delete(workflow_templates).where(T.id == template_id).returning(T.id)
+                delete(workflow_templates)
+                .where(T.id == template_id, *tenancy.where(workflow_templates))
+                .returning(T.id)
             )
             if result.first() is None:
                 raise NotFound(f"template {str(template_id)!r} not found")

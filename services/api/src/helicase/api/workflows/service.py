@@ -8,7 +8,7 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
-from helicase.api import metrics, paging
+from helicase.api import metrics, paging, tenancy
 from helicase.api.config import ApiConfig
 from helicase.api.convert import definition_of, id_of
 from helicase.api.errors import Context
@@ -48,8 +48,9 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
         self, request: workflow_service_pb2.CreateWorkflowRequest, context: Context
     ) -> workflow_service_pb2.CreateWorkflowResponse:
         validate_create(
-            request, self._task_types.schemas(), limits=self._limits, schemas=self._schemas
-        )
+            request, self._task_types.schemas(), limits=self._limits, schemas=self._schemas,
+            reserved_labels=tenancy.component_call(),
+        )  # fmt: skip
         definition = definition_of(request.workflow)
         definition.id = str(uuid.uuid4())
         workflow, created = await self._store.create_workflow(request.request_id, definition)
@@ -69,7 +70,7 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
     async def ListWorkflows(
         self, request: workflow_service_pb2.ListWorkflowsRequest, context: Context
     ) -> workflow_service_pb2.ListWorkflowsResponse:
-        page = paging.page_request(request.page_size, request.page_token, paging.decode_time_id)
+        page = paging.page_request(request.page_size, request.page_token)
         workflows, token = await self._store.list_workflows(
             page=page,
             labels=dict(request.labels),

@@ -1,4 +1,6 @@
-"""The SQL of workflows: create (with its first event and launch command), read, list, cancel."""
+"""The SQL of workflows: create (with its first event and launch command), read, list, cancel;
+each in the caller's tenant (helicase.api.tenancy). Tasks and attempts are read only through a
+workflow found in that tenant."""
 
 from __future__ import annotations
 
@@ -10,11 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from helicase.api import paging
-from helicase.api.convert import workflow_message
+from helicase.api import paging, tenancy
+from helicase.api.convert import parse_id, workflow_message
 from helicase.api.events.store import event_row, record
 from helicase.api.outbox.store import queue_command
-from helicase.api.tables import events, task_attempts, tasks, workflows
+from helicase.api.tables import events, ssh_credentials, task_attempts, tasks, workflows
+from helicase.api.workflows.references import credential_refs
 from helicase.common import events as ev
 from helicase.common.errors import FailedPrecondition, NotFound
 from helicase.common.states import WS
@@ -23,6 +26,21 @@ from helicase.v1 import workflow_pb2
 
 FINISHED = (WS.WORKFLOW_STATE_COMPLETED, WS.WORKFLOW_STATE_FAILED)
 STOPPING = (WS.WORKFLOW_STATE_CANCELING, WS.WORKFLOW_STATE_CANCELED)
+
+
+async def _check_credentials(
+    conn: AsyncConnection, tenant: str, definition: workflow_pb2.Workflow
+) -> None:
+    """NotFound naming each task param that names a credential not of `tenant`."""
+    refs = credential_refs(definition)
+    if not refs:
+        return
+    ids = {i for _, raw in refs if (i := parse_id(raw)) is not None}
+    c = ssh_credentials.c
+    owned = set(await conn.scalars(select(c.id).where(c.id.in_(ids), c.tenant == tenant)))
+    missing = [f"{path}: no such credential" for path, raw in refs if parse_id(raw) not in owned]
+    if missing:
+        raise NotFound("; ".join(missing))
 
 
 class WorkflowStore:
@@ -41,12 +59,15 @@ class WorkflowStore:
         Returns (workflow, created); a known request_id returns the first workflow. `also`
         writes more rows in the same transaction (an experiment row), only when created."""
         workflow_id = uuid.UUID(definition.id)
+        tenant = tenancy.owner()
         now = datetime.now(UTC)
         async with self.engine.begin() as conn:
+            await _check_credentials(conn, tenant, definition)
             inserted = await conn.execute(
                 insert(workflows)
                 .values(
                     id=workflow_id,
+                    tenant=tenant,
                     request_id=request_id or None,
                     display_name=definition.display_name,
                     labels=dict(definition.labels),
@@ -55,12 +76,14 @@ class WorkflowStore:
                     state=WS.WORKFLOW_STATE_PENDING,
                     create_time=now,
                 )
-                .on_conflict_do_nothing(index_elements=["request_id"])
+                .on_conflict_do_nothing(index_elements=["tenant", "request_id"])
                 .returning(workflows.c.id)
             )
             if inserted.first() is None:
                 existing = await conn.scalar(
-                    select(workflows.c.id).where(workflows.c.request_id == request_id)
+                    select(workflows.c.id).where(
+                        workflows.c.tenant == tenant, workflows.c.request_id == request_id
+                    )
                 )
                 assert existing is not None
                 found = await self._get(conn, existing, full=True)
@@ -81,6 +104,7 @@ class WorkflowStore:
             await conn.execute(insert(events).values(**event_row(pending)))
             launch = command_pb2.LaunchCommand(workflow=definition)
             launch.workflow.create_time.FromDatetime(now)
+            launch.workflow.tenant = tenant
             await queue_command(conn, definition.id, launch=launch)
             if also is not None:
                 await also(conn)
@@ -98,7 +122,8 @@ class WorkflowStore:
     async def _get(
         self, conn: AsyncConnection, workflow_id: uuid.UUID, *, full: bool
     ) -> workflow_pb2.Workflow | None:
-        row = (await conn.execute(select(workflows).where(workflows.c.id == workflow_id))).first()
+        query = select(workflows).where(workflows.c.id == workflow_id, *tenancy.where(workflows))
+        row = (await conn.execute(query)).first()
         if row is None:
             return None
         if not full:
@@ -141,11 +166,12 @@ class WorkflowStore:
             query = query.where(workflows.c.labels.contains(labels))
         if states:
             query = query.where(workflows.c.state.in_(list(states)))
-        query = paging.by_time(query, workflows.c.create_time, workflows.c.id, page)
+        filters = {"labels": labels, "states": sorted(set(states))}
         async with self.engine.connect() as conn:
-            rows, token = paging.next_token(
-                (await conn.execute(query)).all(), page, paging.time_id_token
-            )
+            rows, token = await paging.list_page(
+                conn, query, workflows, page,
+                key=(workflows.c.create_time, workflows.c.id), filters=filters,
+            )  # fmt: skip
             if full:
                 found = [await self._get(conn, r.id, full=True) for r in rows]
                 result = [w for w in found if w is not None]
@@ -162,7 +188,9 @@ class WorkflowStore:
         async with self.engine.begin() as conn:
             row = (
                 await conn.execute(
-                    select(workflows).where(workflows.c.id == workflow_id).with_for_update()
+                    select(workflows)
+                    .where(workflows.c.id == workflow_id, *tenancy.where(workflows))
+                    .with_for_update()
                 )
             ).first()
             if row is None:

@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from helicase.common.errors import FieldViolation, InvalidArgument
+from helicase.common.tenants import reserved_label
 from helicase.v1 import workflow_pb2, workflow_service_pb2
 
 TASK_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -160,8 +161,11 @@ def validate_create(
     *,
     limits: Limits | None = None,
     schemas: SchemaCache | None = None,
+    reserved_labels: bool = False,
 ) -> None:
-    """Raises InvalidArgument naming every offending field of `request`."""
+    """Raises InvalidArgument naming every offending field of `request`. Labels Helicase sets
+    itself (helicase.common.tenants.reserved_label) are refused unless `reserved_labels` (a
+    workflow Helicase itself creates: an experiment's, a schedule's firing)."""
     limits = limits or Limits()
     schemas = schemas or SchemaCache()
     out: list[FieldViolation] = []
@@ -177,6 +181,8 @@ def validate_create(
     for key, value in sorted(workflow.labels.items()):
         if not LABEL_KEY.match(key):
             out.append(FieldViolation(f"workflow.labels[{key}]", "is not a valid label key"))
+        elif reserved_label(key) and not reserved_labels:
+            out.append(FieldViolation(f"workflow.labels[{key}]", "is reserved for Helicase"))
         if len(value) > 63:
             out.append(FieldViolation(f"workflow.labels[{key}]", "value is over 63 characters"))
     size = workflow.ByteSize()
