@@ -37,17 +37,15 @@ def home() -> Iterator[Path]:
 
 def test_secrets_are_generated_once_and_private(home: Path) -> None:
     first = secrets(home)
-    assert set(first) == {"HELICASE_CREDENTIAL_KEY", "HELICASE_INTERNAL_TOKEN"}
+    assert set(first) == {"HELICASE_CREDENTIAL_KEY"}
     assert secrets(home) == first
     assert stat.S_IMODE(os.stat(home / "secrets.env").st_mode) == 0o600
     assert len(parse_master_key(first["HELICASE_CREDENTIAL_KEY"])) == 32
 
     specs = {s.name: s for s in with_hpc(service_specs(), home, HpcPorts(), host="box")}
     assert specs["api"].env["HELICASE_CREDENTIAL_KEY"] == first["HELICASE_CREDENTIAL_KEY"]
-    token = first["HELICASE_INTERNAL_TOKEN"]
     participants = [s for s in specs.values() if s.module == "helicase.participant"]
     assert [s.name for s in participants] == ["participant-1", "participant-2", PARTICIPANT]
-    assert all(s.env["HELICASE_INTERNAL_TOKEN"] == token for s in participants)
     assert all("HELICASE_CREDENTIAL_KEY" not in s.env for s in participants)
     hpc: ServiceSpec = specs[PARTICIPANT]
     assert hpc.env["HELICASE_PARTICIPANT_TASK_TYPES"].split(",") == list(AIRAVATA_TYPES)

@@ -27,7 +27,6 @@ from helicase.participant.airavata import TYPES
 from helicase.v1 import experiment_pb2, experiment_pb2_grpc, resource_pb2, resource_pb2_grpc
 
 ES = experiment_pb2.ExperimentState
-TOKEN = "experiments-internal-token"
 PROGRAM = """#!/bin/sh
 # sums the numbers of $1 into $2
 awk '{ s += $1 } END { print "sum=" s }' "$1" > "$2"
@@ -40,7 +39,6 @@ def hpc_suite(make_shared_suite: Any, hpc_cluster: LoopbackCluster) -> Any:
     return make_shared_suite(
         extra_env={
             "HELICASE_CREDENTIAL_KEY": new_master_key(),
-            "HELICASE_INTERNAL_TOKEN": TOKEN,
             "HELICASE_PARTICIPANT_TASK_TYPES": ",".join(["noop", "sleep", "shell", *TYPES]),
         }
     )

@@ -28,16 +28,18 @@ WORKFLOW_TERMINAL = frozenset(
 """The states a workflow never leaves (WatchWorkflow's stream ends after one of them)."""
 
 
+def channel_options() -> list[tuple[str, int]]:
+    """The options of every channel of the suite: message size limits and reconnect backoff."""
+    first, most = RECONNECT_BACKOFF_MS
+    return [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.initial_reconnect_backoff_ms", first),
+        ("grpc.min_reconnect_backoff_ms", first),
+        ("grpc.max_reconnect_backoff_ms", most),
+    ]
+
+
 def channel(addr: str) -> grpc.aio.Channel:
     """A client channel with the suite's message size limits and reconnect backoff."""
-    first, most = RECONNECT_BACKOFF_MS
-    return grpc.aio.insecure_channel(
-        addr,
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.initial_reconnect_backoff_ms", first),
-            ("grpc.min_reconnect_backoff_ms", first),
-            ("grpc.max_reconnect_backoff_ms", most),
-        ],
-    )
+    return grpc.aio.insecure_channel(addr, options=channel_options())

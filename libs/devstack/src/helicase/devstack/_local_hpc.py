@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import secrets as _secrets
 import socket
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -37,7 +36,6 @@ PARTICIPANT = "participant-hpc"
 CLUSTER_NAME = "helicase"
 SECRETS_FILE = "secrets.env"
 CREDENTIAL_KEY = "HELICASE_CREDENTIAL_KEY"
-INTERNAL_TOKEN = "HELICASE_INTERNAL_TOKEN"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,14 +77,11 @@ class ClusterInfo:
 
 
 def secrets(home: Path) -> dict[str, str]:
-    """HELICASE_CREDENTIAL_KEY and HELICASE_INTERNAL_TOKEN of the suite in `home`, from
-    <home>/secrets.env (mode 0600), which is written the first time."""
+    """HELICASE_CREDENTIAL_KEY of the suite in `home`, from <home>/secrets.env (mode 0600),
+    which is written the first time."""
     path = home / SECRETS_FILE
     if not path.exists():
-        text = (
-            f"{CREDENTIAL_KEY}={base64.b64encode(os.urandom(32)).decode()}\n"
-            f"{INTERNAL_TOKEN}={_secrets.token_urlsafe(32)}\n"
-        )
+        text = f"{CREDENTIAL_KEY}={base64.b64encode(os.urandom(32)).decode()}\n"
         tmp = path.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -96,9 +91,9 @@ def secrets(home: Path) -> dict[str, str]:
     values: dict[str, str] = {}
     for line in path.read_text().splitlines():
         name, sep, value = line.partition("=")
-        if sep and name.strip() in (CREDENTIAL_KEY, INTERNAL_TOKEN):
+        if sep and name.strip() == CREDENTIAL_KEY:
             values[name.strip()] = value.strip()
-    missing = {CREDENTIAL_KEY, INTERNAL_TOKEN} - set(values)
+    missing = {CREDENTIAL_KEY} - set(values)
     if missing:
         raise ValueError(f"{path} lacks {', '.join(sorted(missing))}: delete it to regenerate")
     return values
@@ -107,16 +102,13 @@ def secrets(home: Path) -> dict[str, str]:
 def with_hpc(
     specs: Sequence[ServiceSpec], home: Path, ports: HpcPorts, host: str | None = None
 ) -> list[ServiceSpec]:
-    """`specs` plus the participant serving the airavata.* types; the api gets both secrets,
-    every participant the internal token."""
+    """`specs` plus the participant serving the airavata.* types; the api gets the credential
+    key (participants resolve credentials with their certificates, never a shared secret)."""
     shared = secrets(home)
-    token = {INTERNAL_TOKEN: shared[INTERNAL_TOKEN]}
     out: list[ServiceSpec] = []
     for spec in specs:
         if spec.module == "helicase.api":
             spec = replace(spec, env={**spec.env, **shared})
-        elif spec.module == "helicase.participant":
-            spec = replace(spec, env={**spec.env, **token})
         out.append(spec)
     addr = f"{_proc.LOOPBACK}:{ports.participant}"
     out.append(
@@ -129,7 +121,6 @@ def with_hpc(
                 "HELICASE_PARTICIPANT_GROUP": "default",
                 "HELICASE_PARTICIPANT_TASK_TYPES": ",".join(AIRAVATA_TYPES),
                 "HELICASE_METRICS_ADDR": f"{_proc.LOOPBACK}:{ports.participant_metrics}",
-                **token,
             },
             health_addr=addr,
         )

@@ -189,7 +189,7 @@ class ChaosSuite:
         )
         by_name = {spec.name: spec for spec in specs}
         env = {
-            **namespace_env(self.infra, namespace, by_name["api"].health_addr),
+            **namespace_env(self.infra, namespace, by_name["api"]),
             CHAOS_LEDGER.name: str(self.ledger),
         }
         supervisor = Supervisor(self.home, specs, env)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from kazoo.client import KazooClient
 
+from helicase.common.tls import Identity, TlsFiles
+from helicase.devstack import pki
 from helicase.devstack._hpc import LoopbackCluster, hpc_available
 from helicase.devstack._infra import Infra
 from helicase.devstack._layout import SERVICE_NAMES, ServicePorts, service_specs, suite_env
@@ -79,6 +81,21 @@ class RunningSuite:
     def api_addr(self) -> str:
         return self.addresses["api"]
 
+    @property
+    def api_internal_addr(self) -> str:
+        """The api's internal listener (mutual TLS)."""
+        return self.env["HELICASE_API_INTERNAL_ADDR"]
+
+    def listen_addr(self, name: str) -> str:
+        """Where service `name` serves its internal services: a controller's mutual-TLS address
+        (its `addresses` entry is its plaintext health port); others' health address."""
+        return self.specs[name].env.get("HELICASE_CONTROLLER_ADDR") or self.addresses[name]
+
+    def certificate(self, kind: str, name: str, group: str = "") -> TlsFiles:
+        """A certificate of the suite's CA for component `kind` named `name` (a participant's
+        with its `group`), made on demand: a test acting as that component uses it."""
+        return pki.issue(self.supervisor.pki, Identity(kind, name, group))
+
     def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
         """Sends `sig` to service `name` (SIGKILL, the default: a crash)."""
         self.supervisor.kill(name, sig)
@@ -104,7 +121,7 @@ class RunningSuite:
         return tail(self.supervisor.log(name), lines)
 
 
-def namespace_env(infra: Infra, namespace: str, api_addr: str) -> dict[str, str]:
+def namespace_env(infra: Infra, namespace: str, api: ServiceSpec) -> dict[str, str]:
     """Makes `namespace`'s ZooKeeper chroot and database on `infra` and returns the environment
     of a suite in it (short ZooKeeper sessions, so that failovers are quick)."""
     zk = KazooClient(hosts=infra.zookeeper.connect)
@@ -119,7 +136,8 @@ def namespace_env(infra: Infra, namespace: str, api_addr: str) -> dict[str, str]
             zk=f"{infra.zookeeper.connect}/{namespace}",
             kafka=infra.kafka.bootstrap,
             database_url=infra.postgres.create_database(namespace),
-            api_addr=api_addr,
+            api_addr=api.env["HELICASE_API_ADDR"],
+            api_internal_addr=api.env["HELICASE_API_INTERNAL_ADDR"],
             topic_prefix=f"{namespace}.",
         ),
         "HELICASE_ZK_SESSION_TIMEOUT": "4s",
@@ -156,7 +174,7 @@ class SuiteFactory:
             for spec in service_specs(ServicePorts.free(), participant_prefix=namespace)
         }
         env = {
-            **namespace_env(self.infra, namespace, specs["api"].health_addr),
+            **namespace_env(self.infra, namespace, specs["api"]),
             "HELICASE_MAX_TASKS": str(max_tasks),
             **(extra_env or {}),
         }
