@@ -126,6 +126,12 @@ async def test_the_internal_listener_refuses_callers_without_a_certificate(
             with pytest.raises(grpc.aio.AioRpcError) as refused:
                 await stub.RecordEvents(event_pb2.RecordEventsRequest(), timeout=10)
             assert refused.value.code() in REFUSED
+    # The same call with the sink's certificate is served: the refusals above were the plane's.
+    sink = suite.certificate("sink", "sink")
+    async with tls.channel(suite.api_internal_addr, sink, "api") as channel:
+        await event_pb2_grpc.EventServiceStub(channel).RecordEvents(
+            event_pb2.RecordEventsRequest(), timeout=10
+        )
 
 
 async def test_each_component_kind_calls_only_its_own_internal_methods(
