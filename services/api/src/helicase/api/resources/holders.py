@@ -15,6 +15,7 @@ from helicase.internal.v1 import controller_pb2, controller_pb2_grpc, participan
 from helicase.v1 import workflow_pb2
 
 CALL_TIMEOUT = 5.0
+DEFAULT_GROUP = "default"  # a task without instance_group runs there
 
 
 def names_credential(task: workflow_pb2.Task, credential_id: str) -> bool:
@@ -48,6 +49,8 @@ def check_holder(
     if holder is None or identity.kind != "participant":
         raise refused
     if holder.participant != identity.name or holder.placement != placement:
+        raise refused
+    if (holder.task.instance_group or DEFAULT_GROUP) != identity.group:
         raise refused
     if not names_credential(holder.task, credential_id):
         raise refused
