@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import asyncssh
@@ -294,3 +296,24 @@ async def test_a_credential_is_resolved_only_for_the_participant_holding_a_task_
         assert state(done) == "COMPLETED"
     # It held the task; it holds it no more.
     assert await resolve(suite, a.participant, credential_id, ref(a)) == denied
+
+
+def test_grpcurl_calls_the_internal_listener_with_a_components_files(suite: RunningSuite) -> None:
+    """docs/security.md's grpcurl line: the CA, a component's certificate and key, and the
+    server name of the kind it calls."""
+    grpcurl = Path(__file__).resolve().parents[3] / ".helicase" / "bin" / "grpcurl"
+    assert grpcurl.exists(), "grpcurl is missing: run `make install`"
+    sink = suite.certificate("sink", "sink")
+    method = "helicase.internal.v1.EventService/RecordEvents"
+    tls_args = ["-cacert", str(sink.ca), "-servername", tls.server_name("api")]
+    ok = subprocess.run(
+        [str(grpcurl), *tls_args, "-cert", str(sink.cert), "-key", str(sink.key),
+         "-d", "{}", suite.api_internal_addr, method],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    anonymous = subprocess.run(
+        [str(grpcurl), *tls_args, "-d", "{}", suite.api_internal_addr, method],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert anonymous.returncode != 0
