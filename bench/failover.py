@@ -48,7 +48,7 @@ def leader(suite: RunningSuite) -> str:
         zk.stop()
         zk.close()
     addr = json.loads(data)["addr"]
-    return next(name for name, a in suite.addresses.items() if a == addr)
+    return next(name for name in suite.specs if suite.listen_addr(name) == addr)
 
 
 async def wait_for(check: Any, within: float = 60.0) -> Any:
@@ -77,7 +77,8 @@ async def controller_failover(suite: RunningSuite, client: HelicaseClient) -> fl
     victim = leader(suite)
     killed_at = time.time()
     suite.kill(victim)
-    new_source = f"controller/{next(a for n, a in suite.addresses.items() if n.startswith('controller') and n != victim)}"  # noqa: E501
+    standby = next(n for n in suite.specs if n.startswith("controller") and n != victim)
+    new_source = f"controller/{suite.listen_addr(standby)}"
 
     def first_new_placement() -> float | None:
         times = [

@@ -27,10 +27,12 @@ from kazoo.client import KazooClient
 
 from helicase import wire
 from helicase.api import migrations
-from helicase.common import events, topics, zkpaths
+from helicase.common import events, tls, topics, zkpaths
 from helicase.common.registry import ParticipantInfo, TaskTypeInfo, encode_task_type
 from helicase.common.states import TS, WS
 from helicase.common.status import field_violations
+from helicase.common.tls import Identity, TlsFiles
+from helicase.devstack import pki
 from helicase.devstack.testing import issue_key
 from helicase.internal.v1 import command_pb2, event_pb2, event_pb2_grpc
 from helicase.v1 import (
@@ -54,12 +56,13 @@ TYPES = [
 @dataclass
 class Api:
     addr: str
+    internal_addr: str  # mutual TLS: RecordEvents is served there, to the sink's certificate
+    sink: TlsFiles
     database_url: str
     kafka: str
     topic_prefix: str
     process: subprocess.Popen[bytes]
     token: str  # an admin key of tenant "demo"
-    internal_token: str  # the components' (event recording)
 
 
 def _free_port() -> int:
@@ -104,16 +107,19 @@ def api(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     zk.create(zkpaths.participant("default", "p1"), participant.encode(), makepath=True)
     database_url = infra.postgres.create_database(namespace)
     addr = f"127.0.0.1:{_free_port()}"
+    internal_addr = f"127.0.0.1:{_free_port()}"
+    pki_dir = tmp_path_factory.mktemp("pki")
     env = {
+        **pki.tls_env(pki.issue(pki_dir, Identity("api", "api"))),
         **os.environ,
         "HELICASE_ZK": f"{infra.zookeeper.connect}/{namespace}",
         "HELICASE_KAFKA": infra.kafka.bootstrap,
         "HELICASE_DATABASE_URL": database_url,
         "HELICASE_API_ADDR": addr,
+        "HELICASE_API_INTERNAL_ADDR": internal_addr,
         "HELICASE_TOPIC_PREFIX": f"{namespace}.",
         "HELICASE_MAX_TASKS": "50",
         "HELICASE_ADMIN_TOKEN": secrets.token_urlsafe(32),
-        "HELICASE_INTERNAL_TOKEN": secrets.token_urlsafe(32),
     }
     log = tmp_path_factory.mktemp("api") / "api.log"
     with log.open("wb") as out:
@@ -123,9 +129,10 @@ def api(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     try:
         _wait_serving(addr, process, log)
         token = issue_key(addr, env["HELICASE_ADMIN_TOKEN"], "demo")
+        sink = pki.issue(pki_dir, Identity("sink", "sink"))
         yield Api(
-            addr, database_url, infra.kafka.bootstrap, f"{namespace}.", process, token,
-            env["HELICASE_INTERNAL_TOKEN"],
+            addr, internal_addr, sink, database_url, infra.kafka.bootstrap, f"{namespace}.",
+            process, token,
         )  # fmt: skip
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, log.read_text()[-4000:]
@@ -144,10 +151,10 @@ async def channel(api: Api) -> AsyncIterator[grpc.aio.Channel]:
 
 
 @pytest.fixture
-async def internal(api: Api) -> AsyncIterator[grpc.aio.Channel]:
-    """A channel of the components (the sink records events with it)."""
-    async with wire.channel(api.addr, token=api.internal_token) as ch:
-        yield ch
+async def recorder(api: Api) -> AsyncIterator[event_pb2_grpc.EventServiceStub]:
+    """RecordEvents on the api's internal listener, as the sink."""
+    async with tls.channel(api.internal_addr, api.sink, "api") as ch:
+        yield event_pb2_grpc.EventServiceStub(ch)
 
 
 def rows(api: Api) -> dict[str, int]:
@@ -253,10 +260,9 @@ def task_events(workflow_id: str) -> list[event_pb2.Event]:
 
 
 async def test_record_events_is_idempotent_and_folds_projections(
-    api: Api, channel: grpc.aio.Channel, internal: grpc.aio.Channel
+    api: Api, channel: grpc.aio.Channel, recorder: event_pb2_grpc.EventServiceStub
 ) -> None:
     stub = workflow_service_pb2_grpc.WorkflowServiceStub(channel)
-    recorder = event_pb2_grpc.EventServiceStub(internal)
     created = (await stub.CreateWorkflow(create_request())).workflow
     batch = task_events(created.id)
     ghost = events.workflow_event(
@@ -280,9 +286,8 @@ async def test_record_events_is_idempotent_and_folds_projections(
 
 
 async def test_malformed_event_is_invalid_argument_naming_it(
-    channel: grpc.aio.Channel, internal: grpc.aio.Channel
+    recorder: event_pb2_grpc.EventServiceStub,
 ) -> None:
-    recorder = event_pb2_grpc.EventServiceStub(internal)
     good = events.workflow_event(
         workflow_id=str(uuid.uuid4()), state=WS.WORKFLOW_STATE_RUNNING, source="t"
     )
@@ -294,10 +299,9 @@ async def test_malformed_event_is_invalid_argument_naming_it(
 
 
 async def test_cancel_rules(
-    api: Api, channel: grpc.aio.Channel, internal: grpc.aio.Channel
+    api: Api, channel: grpc.aio.Channel, recorder: event_pb2_grpc.EventServiceStub
 ) -> None:
     stub = workflow_service_pb2_grpc.WorkflowServiceStub(channel)
-    recorder = event_pb2_grpc.EventServiceStub(internal)
     created = (await stub.CreateWorkflow(create_request())).workflow
     before = rows(api)
     cancel = workflow_service_pb2.CancelWorkflowRequest(id=created.id, reason="user")
@@ -318,11 +322,9 @@ async def test_cancel_rules(
 
 
 async def test_watch_streams_changes_and_ends_after_the_terminal_state(
-    channel: grpc.aio.Channel,
-    internal: grpc.aio.Channel,
+    channel: grpc.aio.Channel, recorder: event_pb2_grpc.EventServiceStub
 ) -> None:
     stub = workflow_service_pb2_grpc.WorkflowServiceStub(channel)
-    recorder = event_pb2_grpc.EventServiceStub(internal)
     created = (await stub.CreateWorkflow(create_request())).workflow
     stream = stub.WatchWorkflow(workflow_service_pb2.WatchWorkflowRequest(id=created.id))
     seen: list[int] = []

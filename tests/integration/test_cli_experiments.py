@@ -35,7 +35,6 @@ def hpc_suite(make_shared_suite: Any, hpc_cluster: LoopbackCluster) -> Any:
     return make_shared_suite(
         extra_env={
             "HELICASE_CREDENTIAL_KEY": new_master_key(),
-            "HELICASE_INTERNAL_TOKEN": "cli-experiments-token",
             "HELICASE_PARTICIPANT_TASK_TYPES": ",".join(["noop", "sleep", "shell", *TYPES]),
         }
     )

@@ -15,7 +15,7 @@ import pytest
 from kazoo.client import KazooClient
 
 from helicase.client import HelicaseClient
-from helicase.common import zkpaths
+from helicase.common import tls, zkpaths
 from helicase.common.states import TS, WS
 from helicase.controller import WorkflowRun, _codec, build, encode
 from helicase.controller._election import bump_epoch
@@ -202,7 +202,7 @@ async def test_workflows_finish_after_the_leader_is_killed(make_suite: Any) -> N
     try:
         data, _ = zk.get(zkpaths.LEADER)
         leader = json.loads(data)
-        name = next(n for n, addr in suite.addresses.items() if addr == leader["addr"])
+        name = next(n for n in suite.specs if suite.listen_addr(n) == leader["addr"])
         async with HelicaseClient(suite.api_addr, token=suite.token, timeout=30) as client:
             tasks: list[dict[str, Any]] = [
                 {"id": "a", "type": "sleep", "params": {"seconds": 1.5}},
@@ -241,7 +241,7 @@ async def test_a_machine_failure_makes_the_leader_resign_and_the_standby_takes_o
     zk.start(timeout=30)
     try:
         leader = _leader(zk)
-        name = next(n for n, addr in suite.addresses.items() if addr == leader["addr"])
+        name = next(n for n in suite.specs if suite.listen_addr(n) == leader["addr"])
         async with HelicaseClient(suite.api_addr, token=suite.token, timeout=30) as client:
             tasks: list[dict[str, Any]] = [
                 {"id": "a", "type": "sleep", "params": {"seconds": 2}},
@@ -253,7 +253,8 @@ async def test_a_machine_failure_makes_the_leader_resign_and_the_standby_takes_o
                 if created.id in stored:
                     break
                 await asyncio.sleep(0.1)
-            async with grpc.aio.insecure_channel(leader["addr"]) as channel:
+            scheduler = suite.certificate("scheduler", "scheduler")
+            async with tls.channel(leader["addr"], scheduler, "controller") as channel:
                 stub = controller_pb2_grpc.ControllerServiceStub(channel)
                 poison = controller_pb2.CancelWorkflowRequest(workflow_id=created.id, reason=POISON)
                 with pytest.raises(grpc.aio.AioRpcError) as failed:

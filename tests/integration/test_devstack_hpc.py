@@ -1,7 +1,7 @@
 """The HPC part of the local suite (`make up`): the loopback sshd + one-node SLURM under
 <home>/hpc starts once (a second `up` starts nothing), keeps its keys across a restart (so what
 `make demo` registered with the api stays valid), shows in `status`, and stops leaving no
-process; the secrets the api and participants share are generated once, mode 0600."""
+process; the api's secrets are generated once, mode 0600."""
 
 from __future__ import annotations
 
@@ -40,7 +40,6 @@ def test_secrets_are_generated_once_and_private(home: Path) -> None:
     first = secrets(home)
     assert set(first) == {
         "HELICASE_CREDENTIAL_KEY",
-        "HELICASE_INTERNAL_TOKEN",
         "HELICASE_ADMIN_TOKEN",
     }
     assert secrets(home) == first
@@ -49,11 +48,9 @@ def test_secrets_are_generated_once_and_private(home: Path) -> None:
 
     specs = {s.name: s for s in with_hpc(service_specs(), home, HpcPorts(), host="box")}
     assert specs["api"].env["HELICASE_CREDENTIAL_KEY"] == first["HELICASE_CREDENTIAL_KEY"]
-    token = first["HELICASE_INTERNAL_TOKEN"]
     participants = [s for s in specs.values() if s.module == "helicase.participant"]
     assert [s.name for s in participants] == ["participant-1", "participant-2", PARTICIPANT]
     assert specs["api"].env["HELICASE_ADMIN_TOKEN"] == first["HELICASE_ADMIN_TOKEN"]
-    assert all(s.env["HELICASE_INTERNAL_TOKEN"] == token for s in specs.values())
     others = [s for s in specs.values() if s.name != "api"]
     assert all("HELICASE_CREDENTIAL_KEY" not in s.env for s in others)
     assert all("HELICASE_ADMIN_TOKEN" not in s.env for s in others)

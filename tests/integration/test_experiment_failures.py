@@ -38,7 +38,6 @@ from helicase.v1 import (
 from tests.integration.test_experiments import PROGRAM, experiment, put, register, wait_for_end
 
 ES = experiment_pb2.ExperimentState
-TOKEN = "experiment-failures-internal-token"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +45,6 @@ def failures_suite(make_shared_suite: Any, hpc_cluster: LoopbackCluster) -> Any:
     return make_shared_suite(
         extra_env={
             "HELICASE_CREDENTIAL_KEY": new_master_key(),
-            "HELICASE_INTERNAL_TOKEN": TOKEN,
             "HELICASE_PARTICIPANT_TASK_TYPES": ",".join(["noop", "sleep", "shell", *TYPES]),
         }
     )

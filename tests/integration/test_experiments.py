@@ -22,13 +22,12 @@ from helicase.api.resources.credentials import new_master_key
 from helicase.client import HelicaseClient
 from helicase.common.states import TS
 from helicase.common.status import field_violations
-from helicase.devstack import free_port
+from helicase.devstack import free_port, pki
 from helicase.devstack.testing import LoopbackCluster
 from helicase.participant.airavata import TYPES
 from helicase.v1 import experiment_pb2, experiment_pb2_grpc, resource_pb2, resource_pb2_grpc
 
 ES = experiment_pb2.ExperimentState
-TOKEN = "experiments-internal-token"
 PROGRAM = """#!/bin/sh
 # sums the numbers of $1 into $2
 awk '{ s += $1 } END { print "sum=" s }' "$1" > "$2"
@@ -41,7 +40,6 @@ def hpc_suite(make_shared_suite: Any, hpc_cluster: LoopbackCluster) -> Any:
     return make_shared_suite(
         extra_env={
             "HELICASE_CREDENTIAL_KEY": new_master_key(),
-            "HELICASE_INTERNAL_TOKEN": TOKEN,
             "HELICASE_PARTICIPANT_TASK_TYPES": ",".join(["noop", "sleep", "shell", *TYPES]),
         }
     )
@@ -305,6 +303,7 @@ async def test_an_experiment_in_its_own_group_runs_on_that_groups_participant_wi
         "HELICASE_PARTICIPANT_ADDR": f"127.0.0.1:{free_port()}",
         "HELICASE_PARTICIPANT_GROUP": "hpc",
         "HELICASE_PARTICIPANT_TASK_TYPES": ",".join(TYPES),
+        **pki.tls_env(hpc_suite.certificate("participant", name, "hpc")),
     }
     hpc_participant = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "helicase.participant", env=env, start_new_session=True,

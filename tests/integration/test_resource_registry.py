@@ -1,5 +1,6 @@
 """The resource registry in the API (PostgreSQL): compute and storage resources, SSH
-credentials sealed at rest and never returned, the internal key service behind a shared token."""
+credentials sealed at rest and never returned (resolving one is the internal plane's:
+tests/integration/trust/test_plane.py and the experiment tests)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,8 @@ import pytest
 from helicase import wire
 from helicase.api.resources.credentials import new_master_key
 from helicase.common.status import field_violations
-from helicase.internal.v1 import credential_secret_pb2, credential_secret_pb2_grpc
 from helicase.v1 import resource_pb2, resource_pb2_grpc
 
-TOKEN = "internal-token-for-tests"
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 
 
@@ -25,7 +24,7 @@ HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9ok
 def api(make_shared_suite: Any) -> Any:
     return make_shared_suite(
         ["api"],
-        extra_env={"HELICASE_CREDENTIAL_KEY": new_master_key(), "HELICASE_INTERNAL_TOKEN": TOKEN},
+        extra_env={"HELICASE_CREDENTIAL_KEY": new_master_key()},
     )
 
 
@@ -95,7 +94,7 @@ async def test_bad_resources_get_field_violations_and_nothing_is_stored(api: Any
         assert conn.execute("select count(*) from compute_resources").fetchone() == before
 
 
-async def test_a_private_key_is_sealed_never_returned_and_resolved_only_with_the_token(
+async def test_a_private_key_is_sealed_and_never_returned(
     api: Any,
 ) -> None:
     key = asyncssh.generate_private_key("ssh-ed25519")
@@ -115,25 +114,6 @@ async def test_a_private_key_is_sealed_never_returned_and_resolved_only_with_the
         assert got.credential.private_key == ""
         listed = await stub.ListCredentials(resource_pb2.ListCredentialsRequest())
         assert all(c.private_key == "" for c in listed.credentials)
-
-        ask = credential_secret_pb2.ResolveCredentialRequest(id=cred.id)
-        with pytest.raises(grpc.aio.AioRpcError) as info:  # a tenant's admin is no component
-            await credential_secret_pb2_grpc.CredentialSecretServiceStub(channel).ResolveCredential(
-                ask
-            )
-        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
-        async with wire.channel(api.api_addr, token="") as anonymous:
-            secrets = credential_secret_pb2_grpc.CredentialSecretServiceStub(anonymous)
-            with pytest.raises(grpc.aio.AioRpcError) as info:
-                await secrets.ResolveCredential(ask)
-            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-            with pytest.raises(grpc.aio.AioRpcError) as info:
-                await secrets.ResolveCredential(ask, metadata=(("authorization", "Bearer wrong"),))
-            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-            resolved = await secrets.ResolveCredential(
-                ask, metadata=(("authorization", f"Bearer {TOKEN}"),)
-            )
-            assert resolved.private_key == pem
 
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.CreateCredential(

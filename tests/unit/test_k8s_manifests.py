@@ -41,7 +41,7 @@ SERVICE_COMMANDS = {
 LISTEN_VARIABLE = {
     "helicase-api": "HELICASE_API_ADDR",
     "helicase-scheduler": "HELICASE_SCHEDULER_ADDR",
-    "helicase-controller": "HELICASE_CONTROLLER_ADDR",
+    "helicase-controller": "HELICASE_CONTROLLER_HEALTH_ADDR",  # its gRPC port is mutual TLS
     "helicase-participant": "HELICASE_PARTICIPANT_ADDR",
     "helicase-sink": "HELICASE_SINK_ADDR",
 }
@@ -379,28 +379,61 @@ def test_the_api_serves_the_composer_and_connect_on_its_http_port(
     assert len(http) == 1 and http[0]["targetPort"] in ("http", ports["http"]), overlay
 
 
-def test_the_api_and_every_airavata_participant_read_the_internal_token_from_the_secret(
+TLS_DIR = "/etc/helicase/tls"
+CERT_MANAGER = K8S / "cert-manager" / "internal-plane.yaml"
+
+
+def test_every_component_mounts_its_certificate_of_the_internal_plane(
     rendered: tuple[str, list[Obj]],
 ) -> None:
+    """Each pod mounts its certificate where HELICASE_TLS_* point: a Secret per component kind,
+    and per participant pod one issued by cert-manager's csi-driver naming the pod and the
+    Deployment's group. No shared internal token is left anywhere."""
     overlay, objs = rendered
-    readers = [
-        (name, c)
-        for name, c in helicase_containers(objs)
-        if name == "helicase-api"
-        or env_of(c)
-        .get("HELICASE_PARTICIPANT_TASK_TYPES", {})
-        .get("value", "")
-        .startswith("airavata.")
-    ]
-    assert len(readers) == (1 if overlay == "dev" else 8), [n for n, _ in readers]
-    secrets = of_kind(objs, "Secret")
-    for name, container in readers:
-        ref = env_of(container)["HELICASE_INTERNAL_TOKEN"]["valueFrom"]["secretKeyRef"]
-        assert ref["key"] == "HELICASE_INTERNAL_TOKEN", f"{overlay}: {name}"
-        if overlay == "dev":  # generated, with a hash suffix
-            assert ref["key"] in secrets[ref["name"]]["data"], f"{overlay}: {name}"
+    (config,) = (c for c in of_kind(objs, "ConfigMap").values() if "HELICASE_ZK" in c["data"])
+    assert {k: v for k, v in config["data"].items() if k.startswith("HELICASE_TLS_")} == {
+        "HELICASE_TLS_CA": f"{TLS_DIR}/ca.crt",
+        "HELICASE_TLS_CERT": f"{TLS_DIR}/tls.crt",
+        "HELICASE_TLS_KEY": f"{TLS_DIR}/tls.key",
+    }
+    for name, deployment in of_kind(objs, "Deployment").items():
+        spec = deployment["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        env = env_of(container)
+        assert "HELICASE_INTERNAL_TOKEN" not in env, f"{overlay}: {name}"
+        (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == TLS_DIR]
+        (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+        if container["command"][0] == "helicase-participant":
+            group = env["HELICASE_PARTICIPANT_GROUP"]["value"]
+            attributes = volume["csi"]["volumeAttributes"]
+            assert volume["csi"]["driver"] == "csi.cert-manager.io", f"{overlay}: {name}"
+            uri = f"helicase://participant/{group}/${{POD_NAME}}"
+            assert attributes["csi.cert-manager.io/uri-sans"] == uri, f"{overlay}: {name}"
+            assert env["HELICASE_PARTICIPANT_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == (
+                "metadata.name"
+            )
         else:
-            assert ref["name"] == "helicase-secrets", f"{overlay}: {name}"
+            kind = container["command"][0].removeprefix("helicase-")
+            assert volume["secret"]["secretName"] == f"helicase-tls-{kind}", f"{overlay}: {name}"
+
+
+def test_the_cert_manager_example_issues_every_secret_the_components_mount() -> None:
+    docs = [d for d in yaml.safe_load_all(CERT_MANAGER.read_text()) if d]
+    certificates = {d["spec"]["secretName"]: d["spec"] for d in docs if d["kind"] == "Certificate"}
+    issuers = {d["metadata"]["name"] for d in docs if d["kind"] == "Issuer"}
+    for kind in ("api", "controller", "scheduler", "sink"):
+        spec = certificates[f"helicase-tls-{kind}"]
+        assert spec["uris"] == [f"helicase://{kind}/{kind}"]
+        assert spec["dnsNames"] == [f"{kind}.helicase.internal"]
+        assert {"server auth", "client auth"} <= set(spec["usages"])
+        assert spec["issuerRef"]["name"] in issuers
+    # The participants' csi-driver volumes name this example's CA issuer.
+    objs = render("prod")
+    for name, deployment in of_kind(objs, "Deployment").items():
+        for volume in deployment["spec"]["template"]["spec"]["volumes"]:
+            if "csi" in volume:
+                issuer = volume["csi"]["volumeAttributes"]["csi.cert-manager.io/issuer-name"]
+                assert issuer in issuers, name
 
 
 def test_the_airavata_participants_serve_exactly_the_types_their_module_registers() -> None:

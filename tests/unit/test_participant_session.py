@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, cast
 
 import grpc
@@ -15,6 +16,8 @@ import pytest
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
 from helicase.common.states import TS
+from helicase.common.tls import Identity
+from helicase.devstack import pki
 from helicase.internal.v1 import event_pb2, participant_pb2, participant_pb2_grpc
 from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
 from helicase.participant.observers import TaskEvent
@@ -83,11 +86,12 @@ class FakeProducer:
 
 
 @pytest.fixture
-async def rig() -> AsyncIterator[tuple[FakeController, FakeProducer, Participant]]:
+async def rig(tmp_path: Path) -> AsyncIterator[tuple[FakeController, FakeProducer, Participant]]:
     controller = FakeController()
     server = grpc.aio.server()
     participant_pb2_grpc.add_ParticipantServiceServicer_to_server(controller, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    served = pki.issue(tmp_path, Identity("controller", "c"))
+    port = server.add_secure_port("127.0.0.1:0", served.server_credentials())
     await server.start()
     producer = FakeProducer()
     participant = Participant(
@@ -98,6 +102,7 @@ async def rig() -> AsyncIterator[tuple[FakeController, FakeProducer, Participant
         leader=cast(LeaderWatch, FakeLeader(f"127.0.0.1:{port}")),
         producer=cast(AsyncProducer, producer),
         grace=timedelta(seconds=0.5),
+        tls_files=pki.issue(tmp_path, Identity("participant", "p1", "default")),
         observers=(controller.observed.append,),
     )
     runner = asyncio.create_task(participant.run_forever())

@@ -32,6 +32,18 @@ WORKFLOW_TERMINAL = frozenset(
 """The states a workflow never leaves (WatchWorkflow's stream ends after one of them)."""
 
 
+def channel_options() -> list[tuple[str, int]]:
+    """The options of every channel of the suite: message size limits and reconnect backoff."""
+    first, most = RECONNECT_BACKOFF_MS
+    return [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.initial_reconnect_backoff_ms", first),
+        ("grpc.min_reconnect_backoff_ms", first),
+        ("grpc.max_reconnect_backoff_ms", most),
+    ]
+
+
 TOKEN_ENV = "HELICASE_TOKEN"
 """The environment variable a client's bearer token is read from when none is given."""
 
@@ -76,16 +88,9 @@ def bearer_interceptors(token: str) -> list[grpc.aio.ClientInterceptor]:
 def channel(addr: str, token: str | None = None) -> grpc.aio.Channel:
     """A client channel with the suite's message size limits and reconnect backoff, whose calls
     carry `authorization: Bearer <token>`: `token`, else $HELICASE_TOKEN; "" sends none."""
-    first, most = RECONNECT_BACKOFF_MS
     bearer = os.environ.get(TOKEN_ENV, "") if token is None else token
     return grpc.aio.insecure_channel(
         addr,
-        options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.initial_reconnect_backoff_ms", first),
-            ("grpc.min_reconnect_backoff_ms", first),
-            ("grpc.max_reconnect_backoff_ms", most),
-        ],
+        options=channel_options(),
         interceptors=bearer_interceptors(bearer) if bearer else None,
     )

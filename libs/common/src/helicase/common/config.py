@@ -22,6 +22,7 @@ DEFAULT_KAFKA = "127.0.0.1:9092"
 DEFAULT_DATABASE_URL = "postgresql://helicase:helicase@127.0.0.1:5432/helicase"
 DEFAULT_API_ADDR = "127.0.0.1:50051"
 DEFAULT_WEB_ADDR = "127.0.0.1:8080"
+DEFAULT_API_INTERNAL_ADDR = "127.0.0.1:50061"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
@@ -229,12 +230,31 @@ TRACE_DIR = string(
     "write OpenTelemetry spans as JSON lines to `<dir>/<service>-<pid>.jsonl`",
     shown="empty (off)",
 )
-INTERNAL_TOKEN = string(
-    "HELICASE_INTERNAL_TOKEN",
+API_INTERNAL_ADDR = string(
+    "HELICASE_API_INTERNAL_ADDR",
+    DEFAULT_API_INTERNAL_ADDR,
+    "the api's internal listener (mutual TLS only: event recording, credential resolution, the"
+    " scheduler's calls): the api listens there, the sink, scheduler and participants call it",
+)
+TLS_CA = string(
+    "HELICASE_TLS_CA",
     "",
-    "the components' shared token on the api (credential resolution, event recording, the"
-    " scheduler's calls) until the internal plane has its own listener",
-    shown="empty (components refused)",
+    "PEM file of the CA that signs every component's certificate (the internal plane's trust"
+    " root; the local suite's is `.helicase/pki/ca.crt`)",
+    shown="empty (internal services refuse to start)",
+)
+TLS_CERT = string(
+    "HELICASE_TLS_CERT",
+    "",
+    "PEM file of this component's certificate (its kind, name and, for a participant, group:"
+    " docs/security.md)",
+    shown="empty (internal services refuse to start)",
+)
+TLS_KEY = string(
+    "HELICASE_TLS_KEY",
+    "",
+    "PEM file of this component's private key",
+    shown="empty (internal services refuse to start)",
 )
 
 
@@ -247,6 +267,7 @@ class CommonConfig:
     topic_prefix: str = from_setting(TOPIC_PREFIX)
     database_url: str = from_setting(DATABASE_URL, secret=True)  # it may carry a password
     api_addr: str = from_setting(API_ADDR)
+    api_internal_addr: str = from_setting(API_INTERNAL_ADDR)
     # (ruff's extend-immutable-calls does not see this module's own from_setting)
     zk_session_timeout: timedelta = from_setting(ZK_SESSION_TIMEOUT)  # noqa: RUF009
     kafka_linger: timedelta | None = from_setting(KAFKA_LINGER)  # noqa: RUF009
@@ -268,13 +289,15 @@ class ServiceConfig:
         return read_settings(cls, common=CommonConfig.from_env())
 
 
-# Read outside CommonConfig: by logs, metrics, tracing and the credential fetch.
+# Read outside CommonConfig: by logs, metrics, tracing and the internal plane's TLS files.
 COMMON_SETTINGS: tuple[Setting[Any], ...] = (
     *settings_of(CommonConfig),
     LOG_LEVEL,
     METRICS_ADDR,
     TRACE_DIR,
-    INTERNAL_TOKEN,
+    TLS_CA,
+    TLS_CERT,
+    TLS_KEY,
 )
 
 

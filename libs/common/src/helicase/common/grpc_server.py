@@ -141,9 +141,11 @@ def build_server(
     service_names: Iterable[str],
     *,
     interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
+    credentials: grpc.ServerCredentials | None = None,
 ) -> tuple[grpc.aio.Server, int, health_aio.HealthServicer]:
     """A server on `addr` with health and reflection on; returns (server, port, health).
-    `interceptors` run inside the observing one (so it counts the status they set)."""
+    `interceptors` run inside the observing one (so it counts the status they set);
+    `credentials` (helicase.common.tls) make it a mutual-TLS server, else it is plaintext."""
     server = grpc.aio.server(
         interceptors=[ObservingInterceptor(), *interceptors], options=SERVER_OPTIONS
     )
@@ -152,7 +154,10 @@ def build_server(
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     names = [*service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
     reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(addr)
+    if credentials is None:
+        port = server.add_insecure_port(addr)
+    else:
+        port = server.add_secure_port(addr, credentials)
     if port == 0:
         raise OSError(f"cannot listen on {addr}")
     return server, port, health

@@ -57,7 +57,7 @@ class Killer:
 
     def _controller_at(self, addr: object) -> str | None:
         for name in self.names("controller"):
-            if self.suite.specs[name].health_addr == addr:
+            if self.suite.listen_addr(name) == addr:
                 return name
         return None
 

@@ -7,9 +7,9 @@ HELICASE_ZK is created); HELICASE_TOPIC_PREFIX is passed on to the services.
 
 The HPC part (helicase.devstack._local_hpc): a loopback sshd + one-node SLURM under .helicase/hpc
 (when root and the packages are there; skipped with a line otherwise), a participant serving the
-airavata.* types. The secrets (HELICASE_CREDENTIAL_KEY, HELICASE_INTERNAL_TOKEN,
-HELICASE_ADMIN_TOKEN, and HELICASE_TOKEN, the `demo` tenant's admin key issued by the api) are in
-.helicase/secrets.env.
+airavata.* types. The secrets (HELICASE_CREDENTIAL_KEY, HELICASE_ADMIN_TOKEN, and HELICASE_TOKEN,
+the `demo` tenant's admin key issued by the api) are in .helicase/secrets.env; the certificates of
+the internal plane are made under .helicase/pki (helicase.devstack.pki) by the supervisor.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ class LocalSuite:
             kafka=infra.kafka.bootstrap,
             database_url=environ.get("HELICASE_DATABASE_URL") or infra.postgres.url(),
             api_addr=f"{_proc.LOOPBACK}:{service_ports.api}",
+            api_internal_addr=f"{_proc.LOOPBACK}:{service_ports.api_internal}",
             topic_prefix=environ.get("HELICASE_TOPIC_PREFIX", ""),
         )
         hpc_ports = HpcPorts()

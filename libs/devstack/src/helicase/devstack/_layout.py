@@ -30,9 +30,12 @@ class ServicePorts:
     """Loopback ports of the services (defaults: the local suite of `make up`)."""
 
     api: int = 50051
+    api_internal: int = 50061
     web: int = 8080
     controller_a: int = 50052
     controller_b: int = 50062
+    controller_a_health: int = 50072
+    controller_b_health: int = 50073
     scheduler: int = 50053
     sink: int = 50054
     participant_1: int = 50055
@@ -45,9 +48,12 @@ class ServicePorts:
         """Ports free right now (the test harness uses these)."""
         return cls(
             api=free_port(),
+            api_internal=free_port(),
             web=free_port(),
             controller_a=free_port(),
             controller_b=free_port(),
+            controller_a_health=free_port(),
+            controller_b_health=free_port(),
             scheduler=free_port(),
             sink=free_port(),
             participant_1=free_port(),
@@ -61,15 +67,23 @@ def _addr(port: int) -> str:
 
 
 def suite_env(
-    *, zk: str, kafka: str, database_url: str, api_addr: str, topic_prefix: str = ""
+    *,
+    zk: str,
+    kafka: str,
+    database_url: str,
+    api_addr: str,
+    api_internal_addr: str,
+    topic_prefix: str = "",
 ) -> dict[str, str]:
     """What every service gets: where ZooKeeper (host:port[/chroot]), Kafka, PostgreSQL and the
-    api are, and the prefix of every Kafka topic name."""
+    api (public and internal listeners) are, and the prefix of every Kafka topic name. Each
+    process's certificate is the supervisor's doing (helicase.devstack.pki)."""
     return {
         "HELICASE_ZK": zk,
         "HELICASE_KAFKA": kafka,
         "HELICASE_DATABASE_URL": database_url,
         "HELICASE_API_ADDR": api_addr,
+        "HELICASE_API_INTERNAL_ADDR": api_internal_addr,
         "HELICASE_TOPIC_PREFIX": topic_prefix,
     }
 
@@ -110,23 +124,30 @@ def service_specs(
     p = ports or ServicePorts()
     host = participant_prefix or socket.gethostname()
 
-    def controller(name: str, port: int) -> ServiceSpec:
+    def controller(name: str, port: int, health: int) -> ServiceSpec:
         return ServiceSpec(
             name=name,
             module="helicase.controller",
-            env={"HELICASE_CONTROLLER_ADDR": _addr(port)},
-            health_addr=_addr(port),
+            env={
+                "HELICASE_CONTROLLER_ADDR": _addr(port),  # mutual TLS
+                "HELICASE_CONTROLLER_HEALTH_ADDR": _addr(health),
+            },
+            health_addr=_addr(health),
         )
 
     specs = [
         ServiceSpec(
             name="api",
             module="helicase.api",
-            env={"HELICASE_API_ADDR": _addr(p.api), "HELICASE_WEB_ADDR": _addr(p.web)},
+            env={
+                "HELICASE_API_ADDR": _addr(p.api),
+                "HELICASE_API_INTERNAL_ADDR": _addr(p.api_internal),
+                "HELICASE_WEB_ADDR": _addr(p.web),
+            },
             health_addr=_addr(p.api),
         ),
-        controller("controller-a", p.controller_a),
-        controller("controller-b", p.controller_b),
+        controller("controller-a", p.controller_a, p.controller_a_health),
+        controller("controller-b", p.controller_b, p.controller_b_health),
         scheduler_spec("scheduler", "scheduler-0", p.scheduler),
         ServiceSpec(
             name="sink",

@@ -16,7 +16,6 @@ from pathlib import Path
 
 from helicase.devstack import _proc, _secrets_env
 from helicase.devstack._hpc import LoopbackCluster, hpc_available
-from helicase.devstack._secrets_env import INTERNAL_TOKEN
 from helicase.devstack._supervisor import ServiceSpec
 
 AIRAVATA_TYPES = (
@@ -76,10 +75,10 @@ class ClusterInfo:
 def with_hpc(
     specs: Sequence[ServiceSpec], home: Path, ports: HpcPorts, host: str | None = None
 ) -> list[ServiceSpec]:
-    """`specs`, with the suite's secrets (helicase.devstack._secrets_env.give), plus the
+    """`specs`, with the suite's secrets (helicase.devstack._secrets_env.give: the api's only;
+    participants resolve credentials with their certificates, never a shared secret), plus the
     participant serving the airavata.* types."""
     shared = _secrets_env.ensure(home)
-    token = {INTERNAL_TOKEN: shared[INTERNAL_TOKEN]}
     out = _secrets_env.give(specs, shared)
     addr = f"{_proc.LOOPBACK}:{ports.participant}"
     out.append(
@@ -92,7 +91,6 @@ def with_hpc(
                 "HELICASE_PARTICIPANT_GROUP": "default",
                 "HELICASE_PARTICIPANT_TASK_TYPES": ",".join(AIRAVATA_TYPES),
                 "HELICASE_METRICS_ADDR": f"{_proc.LOOPBACK}:{ports.participant_metrics}",
-                **token,
             },
             health_addr=addr,
         )

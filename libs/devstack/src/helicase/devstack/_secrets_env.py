@@ -1,5 +1,5 @@
 """The local suite's secrets file, <home>/secrets.env (mode 0600, `NAME=value` lines): the key
-sealing SSH credentials, the components' internal token, the platform admin's token and the
+sealing SSH credentials, the platform admin's token and the
 `demo` tenant's admin token. Each value is generated once and kept; a value added later (a new
 kind of secret, a replaced token) is written beside the others."""
 
@@ -16,20 +16,19 @@ from helicase.devstack._supervisor import ServiceSpec
 
 SECRETS_FILE = "secrets.env"
 CREDENTIAL_KEY = "HELICASE_CREDENTIAL_KEY"
-INTERNAL_TOKEN = "HELICASE_INTERNAL_TOKEN"
 ADMIN_TOKEN = "HELICASE_ADMIN_TOKEN"
 TOKEN = "HELICASE_TOKEN"
 
 GENERATED: dict[str, Callable[[], str]] = {
     CREDENTIAL_KEY: lambda: base64.b64encode(os.urandom(32)).decode(),
-    INTERNAL_TOKEN: lambda: _secrets.token_urlsafe(32),
     ADMIN_TOKEN: lambda: _secrets.token_urlsafe(32),
 }
 """The secrets the suite makes itself (HELICASE_TOKEN is issued by the api: helicase.devstack.
 _tokens)."""
 
 API_ONLY = (CREDENTIAL_KEY, ADMIN_TOKEN)
-"""What only the api gets; every service gets the internal token."""
+"""What only the api gets (the other services identify themselves by their certificates:
+helicase.devstack.pki)."""
 
 
 def read(home: Path) -> dict[str, str]:
@@ -70,17 +69,17 @@ def store(home: Path, name: str, value: str) -> None:
 
 
 def suite_tokens(env: Mapping[str, str]) -> dict[str, str]:
-    """The internal and admin tokens of a suite the harness or the chaos driver starts: those
-    `env` sets, others made afresh."""
-    return {name: env.get(name) or GENERATED[name]() for name in (INTERNAL_TOKEN, ADMIN_TOKEN)}
+    """The admin token of a suite the harness or the chaos driver starts: the one `env` sets,
+    else one made afresh."""
+    return {ADMIN_TOKEN: env.get(ADMIN_TOKEN) or GENERATED[ADMIN_TOKEN]()}
 
 
 def give(specs: Sequence[ServiceSpec], shared: Mapping[str, str]) -> list[ServiceSpec]:
-    """`specs` with their secrets: the api gets the credential key, the admin token and the
-    internal token; every other service the internal token only."""
+    """`specs` with their secrets: the api gets the credential key and the admin token; no
+    other service gets any."""
     out = []
     for spec in specs:
-        names = (INTERNAL_TOKEN, *API_ONLY) if spec.module == "helicase.api" else (INTERNAL_TOKEN,)
+        names = API_ONLY if spec.module == "helicase.api" else ()
         given = {name: shared[name] for name in names if name in shared}
         out.append(replace(spec, env={**spec.env, **given}))
     return out

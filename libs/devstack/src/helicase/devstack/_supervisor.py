@@ -14,7 +14,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from helicase.devstack import _proc
+from helicase.common.config import TLS_CERT
+from helicase.devstack import _proc, pki
 
 HEALTH_ADDR_VARIABLE = "HELICASE_DEVSTACK_HEALTH_ADDR"
 """Set for every supervised process: the address it is checked on (the fake service binds it)."""
@@ -44,8 +45,10 @@ def check_health(addr: str, timeout: float = 1.0) -> bool:
 
 class Supervisor:
     """Starts, checks, signals and stops service processes. Pid files go to <home>/run, output
-    to <home>/logs/<name>.log. Processes are detached: they outlive this object, and another
-    Supervisor on the same home finds them through the pid files."""
+    to <home>/logs/<name>.log; each Helicase service gets its certificate from the CA in
+    <home>/pki (made there when missing) unless its environment names one already. Processes
+    are detached: they outlive this object, and another Supervisor on the same home finds them
+    through the pid files."""
 
     def __init__(
         self, home: Path, specs: Iterable[ServiceSpec], env: Mapping[str, str] | None = None
@@ -53,6 +56,11 @@ class Supervisor:
         self.home = home
         self.specs: dict[str, ServiceSpec] = {spec.name: spec for spec in specs}
         self.env: dict[str, str] = dict(env or {})
+
+    @property
+    def pki(self) -> Path:
+        """The directory of the suite's CA and certificates."""
+        return self.home / "pki"
 
     def pidfile(self, name: str) -> Path:
         return self.home / "run" / f"{name}.pid"
@@ -82,6 +90,9 @@ class Supervisor:
             HEALTH_ADDR_VARIABLE: spec.health_addr,
             "PYTHONUNBUFFERED": "1",
         }
+        identity = pki.identity_of_service(spec.module, name, env)
+        if identity is not None and not env.get(TLS_CERT.name):
+            env.update(pki.tls_env(pki.issue(self.pki, identity)))
         argv = [sys.executable, "-m", spec.module]
         _proc.spawn(argv, home=self.home, log=self.log(name), pidfile=self.pidfile(name), env=env)
         return True

@@ -195,7 +195,7 @@ class ChaosSuite:
             tokens,
         )
         by_name = {spec.name: spec for spec in specs}
-        env |= namespace_env(self.infra, namespace, by_name["api"].health_addr)
+        env |= namespace_env(self.infra, namespace, by_name["api"])
         supervisor = Supervisor(self.home, specs, env)
         participants = [s for s in specs if s.module == "helicase.participant"]
         self.suite = RunningSuite(
@@ -210,7 +210,6 @@ class ChaosSuite:
             max_tasks=100000,
             specs=by_name,
             admin_token=tokens[_secrets_env.ADMIN_TOKEN],
-            internal_token=tokens[_secrets_env.INTERNAL_TOKEN],
         )
         self.options.log(f"starting the suite ({', '.join(by_name)}) in namespace {namespace}")
         supervisor.start_all()

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from kazoo.client import KazooClient
 
-from helicase.devstack import _secrets_env, _tokens
+from helicase.common.tls import Identity, TlsFiles
+from helicase.devstack import _secrets_env, _tokens, pki
 from helicase.devstack._hpc import LoopbackCluster, hpc_available
 from helicase.devstack._infra import Infra
 from helicase.devstack._layout import SERVICE_NAMES, ServicePorts, service_specs, suite_env
@@ -78,8 +79,6 @@ class RunningSuite:
     specs: dict[str, ServiceSpec] = field(default_factory=dict)
     admin_token: str = field(default="", repr=False)
     """The platform admin's token (HELICASE_ADMIN_TOKEN of the api)."""
-    internal_token: str = field(default="", repr=False)
-    """The components' shared token (HELICASE_INTERNAL_TOKEN)."""
     _token: str = field(default="", repr=False)
 
     @property
@@ -99,6 +98,21 @@ class RunningSuite:
         return _tokens.issue_key(
             self.api_addr, self.admin_token, tenant, role, display_name=display_name
         )
+
+    @property
+    def api_internal_addr(self) -> str:
+        """The api's internal listener (mutual TLS)."""
+        return self.env["HELICASE_API_INTERNAL_ADDR"]
+
+    def listen_addr(self, name: str) -> str:
+        """Where service `name` serves its internal services: a controller's mutual-TLS address
+        (its `addresses` entry is its plaintext health port); others' health address."""
+        return self.specs[name].env.get("HELICASE_CONTROLLER_ADDR") or self.addresses[name]
+
+    def certificate(self, kind: str, name: str, group: str = "") -> TlsFiles:
+        """A certificate of the suite's CA for component `kind` named `name` (a participant's
+        with its `group`), made on demand: a test acting as that component uses it."""
+        return pki.issue(self.supervisor.pki, Identity(kind, name, group))
 
     def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
         """Sends `sig` to service `name` (SIGKILL, the default: a crash)."""
@@ -125,7 +139,7 @@ class RunningSuite:
         return tail(self.supervisor.log(name), lines)
 
 
-def namespace_env(infra: Infra, namespace: str, api_addr: str) -> dict[str, str]:
+def namespace_env(infra: Infra, namespace: str, api: ServiceSpec) -> dict[str, str]:
     """Makes `namespace`'s ZooKeeper chroot and database on `infra` and returns the environment
     of a suite in it (short ZooKeeper sessions, so that failovers are quick)."""
     zk = KazooClient(hosts=infra.zookeeper.connect)
@@ -140,7 +154,8 @@ def namespace_env(infra: Infra, namespace: str, api_addr: str) -> dict[str, str]
             zk=f"{infra.zookeeper.connect}/{namespace}",
             kafka=infra.kafka.bootstrap,
             database_url=infra.postgres.create_database(namespace),
-            api_addr=api_addr,
+            api_addr=api.env["HELICASE_API_ADDR"],
+            api_internal_addr=api.env["HELICASE_API_INTERNAL_ADDR"],
             topic_prefix=f"{namespace}.",
         ),
         "HELICASE_ZK_SESSION_TIMEOUT": "4s",
@@ -177,12 +192,12 @@ class SuiteFactory:
             for spec in service_specs(ServicePorts.free(), participant_prefix=namespace)
         }
         env = {
-            **namespace_env(self.infra, namespace, specs["api"].health_addr),
+            **namespace_env(self.infra, namespace, specs["api"]),
             "HELICASE_MAX_TASKS": str(max_tasks),
             **(extra_env or {}),
         }
-        # Each suite has its own tokens (a test's own internal token is kept): the api gets the
-        # admin token, every service the internal one.
+        # Each suite has its own admin token (one the test sets is kept), given to the api only;
+        # the other services identify themselves by their certificates.
         shared = _secrets_env.suite_tokens(env)
         specs = {spec.name: spec for spec in _secrets_env.give(list(specs.values()), shared)}
         supervisor = Supervisor(home, specs.values(), env)
@@ -198,7 +213,6 @@ class SuiteFactory:
             max_tasks=max_tasks,
             specs=specs,
             admin_token=shared[_secrets_env.ADMIN_TOKEN],
-            internal_token=shared[_secrets_env.INTERNAL_TOKEN],
         )
         self._made.append((running, home))
         chosen = list(SERVICE_NAMES) if services is None else list(services)

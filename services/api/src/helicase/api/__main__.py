@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from helicase.api import migrations, web
 from helicase.api.admin.service import AdminService
+from helicase.api.auth import peers
 from helicase.api.auth.setup import AuthLayer
 from helicase.api.config import ApiConfig
 from helicase.api.errors import ErrorMappingInterceptor
@@ -22,6 +23,7 @@ from helicase.api.outbox.store import OutboxStore
 from helicase.api.participants.service import ParticipantRegistryService
 from helicase.api.participants.store import ParticipantLoads
 from helicase.api.resources.config import CredentialConfig
+from helicase.api.resources.holders import TaskHolders
 from helicase.api.resources.service import CredentialSecretService, ResourceService
 from helicase.api.resources.store import ResourceStore
 from helicase.api.schedules.service import ScheduleService
@@ -34,8 +36,9 @@ from helicase.api.tenancy import ActingForInterceptor
 from helicase.api.workflows.service import WorkflowService
 from helicase.api.workflows.store import WorkflowStore
 from helicase.api.workflows.validation import Limits
-from helicase.common import kafka, observability, zk
+from helicase.common import kafka, observability, tls, zk
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
+from helicase.common.leader import LeaderWatch
 from helicase.internal.v1 import (
     credential_secret_pb2,
     credential_secret_pb2_grpc,
@@ -64,20 +67,24 @@ from helicase.v1 import (
 log = logging.getLogger("helicase.api")
 STOP_GRACE_SECONDS = 5.0
 
+# The public port: what gateways call.
 SERVICES = [
     workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
     task_type_pb2.DESCRIPTOR.services_by_name["TaskTypeService"].full_name,
-    event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
     schedule_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
     participant_registry_pb2.DESCRIPTOR.services_by_name["ParticipantRegistryService"].full_name,
     template_pb2.DESCRIPTOR.services_by_name["TemplateService"].full_name,
-]
-# The resources (compute, storage, credentials), their internal key service and experiments.
-SERVICES += [
     resource_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
-    credential_secret_pb2.DESCRIPTOR.services_by_name["CredentialSecretService"].full_name,
     experiment_pb2.DESCRIPTOR.services_by_name["ExperimentService"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+]
+# The internal listener (mutual TLS; who may call what: auth/peers.py): event recording,
+# credential resolution, and the workflow and schedule calls of the schedulers.
+INTERNAL_SERVICES = [
+    event_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    credential_secret_pb2.DESCRIPTOR.services_by_name["CredentialSecretService"].full_name,
+    workflow_service_pb2.DESCRIPTOR.services_by_name["WorkflowService"].full_name,
+    schedule_pb2.DESCRIPTOR.services_by_name["ScheduleService"].full_name,
 ]
 
 
@@ -98,19 +105,19 @@ async def serve(config: ApiConfig) -> None:
     auth = AuthLayer(config, engine)
     await auth.ensure_platform_admin()
 
+    files = tls.TlsFiles.from_env()
+    leader = LeaderWatch(zk_client, asyncio.get_running_loop())
+    await asyncio.to_thread(leader.start)
+    holders = TaskHolders(leader, files)
+    workflows = WorkflowService(config, store, task_types, relay, notifier)
+    schedules = ScheduleService(ScheduleStore(engine), task_types, config.max_tasks)
+
     def register(server: object) -> None:
-        workflow_service_pb2_grpc.add_WorkflowServiceServicer_to_server(
-            WorkflowService(config, store, task_types, relay, notifier), server
-        )
+        workflow_service_pb2_grpc.add_WorkflowServiceServicer_to_server(workflows, server)
         task_type_pb2_grpc.add_TaskTypeServiceServicer_to_server(
             TaskTypeService(task_types), server
         )
-        event_pb2_grpc.add_EventServiceServicer_to_server(
-            EventService(EventStore(engine), notifier), server
-        )
-        schedule_pb2_grpc.add_ScheduleServiceServicer_to_server(
-            ScheduleService(ScheduleStore(engine), task_types, config.max_tasks), server
-        )
+        schedule_pb2_grpc.add_ScheduleServiceServicer_to_server(schedules, server)
         participant_registry_pb2_grpc.add_ParticipantRegistryServiceServicer_to_server(
             ParticipantRegistryService(task_types, ParticipantLoads(engine)), server
         )
@@ -118,9 +125,6 @@ async def serve(config: ApiConfig) -> None:
             TemplateService(TemplateStore(engine), task_types, config.max_tasks), server
         )
         resource_pb2_grpc.add_ResourceServiceServicer_to_server(ResourceService(resources), server)
-        credential_secret_pb2_grpc.add_CredentialSecretServiceServicer_to_server(
-            CredentialSecretService(resources, credential_config.internal_token), server
-        )
         experiment_pb2_grpc.add_ExperimentServiceServicer_to_server(
             ExperimentService(
                 ExperimentStore(engine, store), resources, task_types, relay, notifier,
@@ -132,27 +136,52 @@ async def serve(config: ApiConfig) -> None:
             AdminService(auth.store, auth.audit, auth.authenticator), server
         )
 
-    # Handlers raise, and one interceptor maps what they raise to gRPC statuses; inside it,
-    # every call but health and reflection is authenticated and checked against the policy
-    # table (auth.interceptor, which raises like a handler). The HTTP port forwards to this
-    # server, so its calls pass both.
+    def register_internal(server: object) -> None:
+        event_pb2_grpc.add_EventServiceServicer_to_server(
+            EventService(EventStore(engine), notifier), server
+        )
+        credential_secret_pb2_grpc.add_CredentialSecretServiceServicer_to_server(
+            CredentialSecretService(resources, holders, auth.audit), server
+        )
+        workflow_service_pb2_grpc.add_WorkflowServiceServicer_to_server(workflows, server)
+        schedule_pb2_grpc.add_ScheduleServiceServicer_to_server(schedules, server)
+
+    # Public port: handlers raise, and one interceptor maps what they raise to gRPC statuses;
+    # inside it, every call but health and reflection is authenticated and checked against the
+    # policy table (auth.interceptor, which raises like a handler), then scoped to its tenant.
+    # The HTTP port forwards to this server, so its calls pass all three. The internal listener
+    # takes components by their certificates (auth.peers) instead.
     server, port, health = build_server(
         config.listen,
         register,
         SERVICES,
         interceptors=[ErrorMappingInterceptor(), auth.interceptor, ActingForInterceptor()],
     )
+    internal, _, internal_health = build_server(
+        config.internal_listen,
+        register_internal,
+        INTERNAL_SERVICES,
+        interceptors=[peers.interceptor(), ErrorMappingInterceptor(), ActingForInterceptor()],
+        credentials=files.server_credentials(),
+    )
+    await internal.start()
     relay.start()
     web_server = await _start_web(config, port)
     await set_serving(health, SERVICES, True)
-    log.info("api serving", extra={"addr": config.listen, "port": port})
+    await set_serving(internal_health, INTERNAL_SERVICES, True)
+    log.info(
+        "api serving",
+        extra={"addr": config.listen, "port": port, "internal": config.internal_listen},
+    )
 
     async def on_stop() -> None:
         await set_serving(health, SERVICES, False)
+        await set_serving(internal_health, INTERNAL_SERVICES, False)
         if web_server is not None:
             await web_server.stop()
         # In-flight calls (and open watches) finish before the pool they read from goes away.
-        await server.stop(STOP_GRACE_SECONDS)
+        await asyncio.gather(server.stop(STOP_GRACE_SECONDS), internal.stop(STOP_GRACE_SECONDS))
+        await holders.close()
         await relay.stop()
         await asyncio.to_thread(producer.close)
         await engine.dispose()

@@ -8,7 +8,6 @@ from typing import Self
 
 from helicase.common.config import (
     DEFAULT_WEB_ADDR,
-    INTERNAL_TOKEN,
     CommonConfig,
     ServiceConfig,
     duration,
@@ -77,6 +76,7 @@ AUTH_CACHE_SECONDS = integer(
 @dataclass(frozen=True, kw_only=True)
 class ApiConfig(ServiceConfig):
     listen: str  # HELICASE_API_ADDR (common)
+    internal_listen: str  # HELICASE_API_INTERNAL_ADDR (common): mutual TLS only
     max_tasks: int = from_setting(MAX_TASKS)
     migrate: bool = from_setting(MIGRATE)
     relay_interval: timedelta = from_setting(RELAY_INTERVAL)
@@ -84,7 +84,6 @@ class ApiConfig(ServiceConfig):
     web_listen: str = from_setting(WEB_LISTEN)
     web_dist: str = from_setting(WEB_DIST)
     credential_key: str = from_setting(CREDENTIAL_KEY, secret=True)
-    internal_token: str = from_setting(INTERNAL_TOKEN, secret=True)
     admin_token: str = from_setting(ADMIN_TOKEN, secret=True)
     jwt_issuer: str = from_setting(JWT_ISSUER)
     jwt_audience: str = from_setting(JWT_AUDIENCE)
@@ -96,7 +95,9 @@ class ApiConfig(ServiceConfig):
     @classmethod
     def from_env(cls) -> Self:
         common = CommonConfig.from_env()
-        return read_settings(cls, common=common, listen=common.api_addr)
+        return read_settings(
+            cls, common=common, listen=common.api_addr, internal_listen=common.api_internal_addr
+        )
 
     @property
     def sqlalchemy_url(self) -> str:

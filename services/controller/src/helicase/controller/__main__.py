@@ -8,7 +8,7 @@ import time
 
 from kazoo.client import KazooClient
 
-from helicase.common import kafka, observability, ownership, zk
+from helicase.common import kafka, observability, ownership, tls, zk
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.controller._config import ControllerConfig
 from helicase.controller._election import Campaign
@@ -31,6 +31,13 @@ LEADER_SERVICES = [
     controller_pb2.DESCRIPTOR.services_by_name["ControllerService"].full_name,
     participant_pb2.DESCRIPTOR.services_by_name["ParticipantService"].full_name,
 ]
+CONTROLLER = f"/{LEADER_SERVICES[0]}/"
+# Who may call what, by the kind in the peer's certificate (helicase.common.tls).
+ALLOWED = {
+    CONTROLLER: frozenset({"scheduler"}),
+    f"{CONTROLLER}GetTaskHolder": frozenset({"api"}),
+    f"/{LEADER_SERVICES[1]}/": frozenset({"participant"}),
+}
 
 
 async def serve(config: ControllerConfig, *, machine_type: type[Machine] = Machine) -> None:
@@ -53,7 +60,18 @@ async def serve(config: ControllerConfig, *, machine_type: type[Machine] = Machi
             ParticipantService(leadership), server
         )
 
-    server, _, health = build_server(config.listen, register, LEADER_SERVICES)
+    files = tls.TlsFiles.from_env()
+    server, _, health = build_server(
+        config.listen,
+        register,
+        LEADER_SERVICES,
+        interceptors=[tls.PeerInterceptor(ALLOWED)],
+        credentials=files.server_credentials(),
+    )
+    # Probes (the supervisor, Kubernetes) speak plaintext gRPC health: a server of its own that
+    # serves nothing else.
+    probe, _, probe_health = build_server(config.health_listen, lambda s: None, [])
+    await probe.start()
     campaign: Campaign | None = None
 
     async def lead(epoch: int) -> None:
@@ -83,6 +101,7 @@ async def serve(config: ControllerConfig, *, machine_type: type[Machine] = Machi
         leadership.leader_addr = config.listen
         await set_serving(health, LEADER_SERVICES, True)
         await set_serving(health, [], True)  # the process stays SERVING
+        await set_serving(probe_health, LEADER_SERVICES, True)
         log.info("leading", extra={"epoch": epoch, "workflows": len(workflows)})
 
     async def step_down() -> None:
@@ -90,6 +109,7 @@ async def serve(config: ControllerConfig, *, machine_type: type[Machine] = Machi
         leadership.leader_addr = ""
         await set_serving(health, LEADER_SERVICES, False)
         await set_serving(health, [], True)
+        await set_serving(probe_health, LEADER_SERVICES, False)
         if shell is not None:
             await shell.stop()
             log.info("stepped down", extra={"epoch": shell.epoch})
@@ -99,6 +119,8 @@ async def serve(config: ControllerConfig, *, machine_type: type[Machine] = Machi
     campaign.start()
     await set_serving(health, LEADER_SERVICES, False)
     await set_serving(health, [], True)
+    await set_serving(probe_health, LEADER_SERVICES, False)
+    await set_serving(probe_health, [], True)
     log.info("controller serving", extra={"addr": config.listen})
 
     async def on_stop() -> None:
@@ -109,6 +131,7 @@ async def serve(config: ControllerConfig, *, machine_type: type[Machine] = Machi
         workflow_producer.close()
         await asyncio.to_thread(client.stop)
         client.close()
+        await probe.stop(0)
 
     await run_until_stopped(server, on_stop=on_stop, grace=1.0)
 

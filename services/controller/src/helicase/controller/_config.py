@@ -18,7 +18,13 @@ from helicase.controller._steps import MachineSettings
 LISTEN = string(
     "HELICASE_CONTROLLER_ADDR",
     "127.0.0.1:50052",
-    "listen address, advertised to clients as the leader's",
+    "listen address (mutual TLS only: ControllerService and the participants' stream),"
+    " advertised to clients as the leader's",
+)
+HEALTH_LISTEN = string(
+    "HELICASE_CONTROLLER_HEALTH_ADDR",
+    "127.0.0.1:50072",
+    "plaintext health/reflection address (probes; the local suite's second controller: 50073)",
 )
 PARTICIPANT_LOST_GRACE = duration(
     "HELICASE_PARTICIPANT_LOST_GRACE",
@@ -54,6 +60,7 @@ VALIDATE = flag(
 @dataclass(frozen=True, kw_only=True)
 class ControllerConfig(ServiceConfig):
     listen: str = from_setting(LISTEN)
+    health_listen: str = from_setting(HEALTH_LISTEN)
     participant_grace: timedelta = from_setting(PARTICIPANT_LOST_GRACE)
     flush_interval: timedelta = from_setting(FLUSH_INTERVAL)
     cancel_deadline: timedelta = from_setting(CANCEL_DEADLINE)

@@ -263,7 +263,7 @@ class Machine(Steps):
 
     def _result(self, stimulus: TaskResultReceived) -> None:
         self.pool.release(stimulus.participant, stimulus.ref)
-        found = self._current(stimulus.ref) or self._late_completion(stimulus)
+        found = self._held(stimulus.ref, stimulus.participant) or self._late_completion(stimulus)
         if found is None:  # stale: an old attempt or placement, a stopped or unknown workflow
             taken = self._recorded(stimulus.ref, stimulus.outcome)
             self._act(AckResult, participant=stimulus.participant, ref=stimulus.ref, taken=taken)
@@ -325,11 +325,16 @@ class Machine(Steps):
         if workflow is None or workflow.terminal:
             return None
         index = workflow.definition.index.get(task_id)
+        view = self.pool.get(stimulus.participant)
         if (
             index is None
             or workflow.final[index]
             or workflow.attempt[index] != attempt
             or workflow.placement[index] < placement
+            # the live placement is its holder's (`_held`); an earlier one may have been any
+            # participant's of the task's group, never one of another group
+            or (workflow.in_flight(index) and workflow.placement[index] == placement)
+            or (view is not None and view.group != workflow.definition.kind(index)[0])
         ):
             return None
         if workflow.in_flight(index):

@@ -13,7 +13,7 @@ import grpc
 from google.protobuf import json_format
 from google.rpc import code_pb2
 
-from helicase.common import tracing
+from helicase.common import tls, tracing
 from helicase.common.batching import take_queued
 from helicase.common.errors import InvalidArgument
 from helicase.common.events import WORKFLOW_TERMINAL
@@ -176,6 +176,26 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
         )
         return controller_pb2.ReleaseWorkflowResponse(released=True)
 
+    async def GetTaskHolder(
+        self, request: controller_pb2.GetTaskHolderRequest, context: Context
+    ) -> controller_pb2.GetTaskHolderResponse:
+        shell = await self._leadership.require(context)
+        workflow = await _known(shell, request.workflow_id, context)
+        index = workflow.definition.index.get(request.task_id)
+        if index is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"no task {request.task_id!r}")
+        assert index is not None
+        response = controller_pb2.GetTaskHolderResponse(task=workflow.definition.task(index))
+        if workflow.in_flight(index):
+            workflow_id, task_id, attempt, placement = workflow.ref(index)
+            response.placement.CopyFrom(
+                participant_pb2.TaskRef(
+                    workflow_id=workflow_id, task_id=task_id, attempt=attempt, placement=placement
+                )
+            )
+            response.participant = workflow.participant.get(index, "")
+        return response
+
 
 class ParticipantService(participant_pb2_grpc.ParticipantServiceServicer):
     def __init__(self, leadership: Leadership) -> None:
@@ -192,13 +212,23 @@ class ParticipantService(participant_pb2_grpc.ParticipantServiceServicer):
             )
         assert first is not None
         hello = first.hello
+        # A participant is the name and group in its certificate (the interceptor checked it is
+        # a participant's), whatever its hello claims.
+        identity = tls.peer_identity(context)
+        group = hello.instance_group or _dag.DEFAULT_GROUP
+        if (hello.name, group) != (identity.name, identity.group):
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED,
+                f"the certificate names participant {identity.group}/{identity.name},"
+                f" not {group}/{hello.name}",
+            )
         queue = shell.attach(hello.name)
         shell.put(
             ParticipantJoined(
                 stimulus_id=new_stimulus_id(f"joined-{hello.name}"),
                 now=time.time(),
                 name=hello.name,
-                group=hello.instance_group or _dag.DEFAULT_GROUP,
+                group=group,
                 task_types=frozenset(t.name for t in hello.task_types),
                 capacity=hello.capacity if hello.capacity > 0 else DEFAULT_CAPACITY,
                 running=frozenset(_ref(r) for r in hello.running),

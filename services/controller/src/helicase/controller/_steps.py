@@ -185,6 +185,14 @@ class Steps:
             return None
         return workflow, index
 
+    def _held(self, ref: Ref, participant: str) -> tuple[WorkflowRun, int] | None:
+        """`_current(ref)` when `participant` holds that placement; None when another one does
+        (a result from a participant that was not given the task is never taken)."""
+        found = self._current(ref)
+        if found is not None and found[0].participant.get(found[1]) != participant:
+            return None
+        return found
+
     def _recorded(self, ref: Ref, outcome: int) -> bool:
         """Whether a result that is not the task's live placement is what the state records
         anyway: a repeat of a result taken before, or one of a workflow that is gone (released

@@ -11,7 +11,7 @@ import signal
 import sys
 import time
 
-from helicase.common import kafka, observability, zk
+from helicase.common import kafka, observability, tls, zk
 from helicase.common.grpc_server import (
     build_server,
     follow_zk_session,
@@ -130,6 +130,7 @@ async def serve(config: ParticipantConfig) -> int:
         leader=leader,
         producer=producer,
         grace=config.grace,
+        tls_files=tls.TlsFiles.from_env(),
         running_delay=config.running_delay,
     )
     metrics.CAPACITY.set(config.capacity)

@@ -22,6 +22,7 @@ batch job), then re-raise.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -56,6 +57,13 @@ class Params(pydantic.BaseModel):
     """Base of params models: unknown fields are refused (`additionalProperties: false`)."""
 
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+RUNNING_TASK: contextvars.ContextVar[participant_pb2.TaskRef | None] = contextvars.ContextVar(
+    "helicase_running_task", default=None
+)
+"""The placement whose code runs in this asyncio task (set by the participant for each run): the
+credential resolution names it, so the api can check that this participant holds it."""
 
 
 @dataclass

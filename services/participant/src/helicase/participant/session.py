@@ -14,9 +14,8 @@ from typing import Any
 import grpc
 from google.protobuf import json_format, struct_pb2
 
-from helicase.common import events, topics, tracing
+from helicase.common import events, tls, topics, tracing
 from helicase.common.batching import take_queued
-from helicase.common.grpc_server import channel
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
 from helicase.internal.v1 import participant_pb2, participant_pb2_grpc
@@ -24,7 +23,7 @@ from helicase.participant import metrics
 from helicase.participant.observers import TaskEvent, TaskEventKind, TaskObserver, installed, notify
 from helicase.participant.results import Key, Unacked, key_of
 from helicase.participant.runner import RunResult, run_task
-from helicase.participant.sdk import TaskContext, TaskType
+from helicase.participant.sdk import RUNNING_TASK, TaskContext, TaskType
 from helicase.v1 import workflow_pb2
 
 log = logging.getLogger(__name__)
@@ -79,6 +78,7 @@ class Participant:
         leader: LeaderWatch,
         producer: AsyncProducer,
         grace: timedelta,
+        tls_files: tls.TlsFiles,
         observers: tuple[TaskObserver, ...] | None = None,
         running_delay: timedelta = timedelta(0),
     ) -> None:
@@ -90,6 +90,7 @@ class Participant:
         self._leader = leader
         self._producer = producer
         self._grace = grace
+        self._tls = tls_files  # its certificate names this participant's name and group
         self._running_delay = running_delay.total_seconds()
         self._running: dict[Key, _Running] = {}
         self._unacked = Unacked()
@@ -145,7 +146,7 @@ class Participant:
             while True:
                 yield _batched(await outbox.get(), outbox)
 
-        async with channel(addr) as chan:
+        async with tls.channel(addr, self._tls, "controller") as chan:
             stub = participant_pb2_grpc.ParticipantServiceStub(chan)
             call = stub.Connect(requests())
             leader_changed = asyncio.create_task(self._leader.wait_changed())
@@ -363,7 +364,11 @@ class Participant:
             result = RunResult(Outcome.TASK_OUTCOME_CANCELED, "canceled")
         else:
             self._observe("start", ref)
-            entry.run = asyncio.create_task(run_task(task_type, context, params, limit or None))
+            running = RUNNING_TASK.set(ref)  # the run's task starts with a copy of this context
+            try:
+                entry.run = asyncio.create_task(run_task(task_type, context, params, limit or None))
+            finally:
+                RUNNING_TASK.reset(running)
             try:
                 result = await entry.run
             except asyncio.CancelledError:

@@ -7,11 +7,9 @@ import asyncio
 import logging
 import sys
 
-from helicase.common import kafka, observability, ownership, zk
-from helicase.common.config import INTERNAL_TOKEN
+from helicase.common import kafka, observability, ownership, tls, zk
 from helicase.common.grpc_server import (
     build_server,
-    channel,
     follow_zk_session,
     run_until_stopped,
     set_serving,
@@ -46,11 +44,11 @@ async def serve(config: SchedulerConfig) -> int:
     await asyncio.to_thread(kafka.ensure_topics, config.common)
     leader = LeaderWatch(client, asyncio.get_running_loop())
     await asyncio.to_thread(leader.start)
-    controller = Controller(leader)
+    files = tls.TlsFiles.from_env()
+    controller = Controller(leader, files)
     producer = AsyncProducer(config.common, linger_ms=0)
-    # Until the internal plane has its own listener, the api knows this service by the
-    # components' shared token.
-    api = channel(config.common.api_addr, token=INTERNAL_TOKEN.read())
+    # The api's internal listener: its calls are the scheduler's, by its certificate.
+    api = tls.channel(config.common.api_internal_addr, files, "api")
     workflows = Workflows(
         scheduler_id=config.scheduler_id,
         zk=client,

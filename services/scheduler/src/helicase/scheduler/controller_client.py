@@ -10,9 +10,8 @@ from typing import TypeVar
 
 import grpc
 
-from helicase.common import tracing
+from helicase.common import tls, tracing
 from helicase.common.events import WORKFLOW_TERMINAL
-from helicase.common.grpc_server import channel
 from helicase.common.leader import LeaderWatch
 from helicase.internal.v1 import controller_pb2, controller_pb2_grpc
 
@@ -38,13 +37,14 @@ class WorkflowUnknown(Exception):
 
 
 class Controller:
-    def __init__(self, leader: LeaderWatch) -> None:
+    def __init__(self, leader: LeaderWatch, files: tls.TlsFiles) -> None:
         self._leader = leader
+        self._files = files  # mutual TLS with this scheduler's certificate
         self._channels: dict[str, grpc.aio.Channel] = {}
 
     def _stub(self, addr: str) -> Stub:
         if addr not in self._channels:
-            self._channels[addr] = channel(addr)
+            self._channels[addr] = tls.channel(addr, self._files, "controller")
         return Stub(self._channels[addr])
 
     async def call(self, rpc: Callable[[Stub], Awaitable[T]], what: str) -> T:

@@ -6,9 +6,8 @@ import asyncio
 import logging
 import sys
 
-from helicase.common import kafka, observability, topics
-from helicase.common.config import INTERNAL_TOKEN
-from helicase.common.grpc_server import build_server, channel, run_until_stopped, set_serving
+from helicase.common import kafka, observability, tls, topics
+from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.sink.config import SinkConfig
 from helicase.sink.pipeline import Sink
 from helicase.sink.recorder import ApiRecorder
@@ -22,9 +21,8 @@ async def serve(config: SinkConfig) -> int:
     await asyncio.to_thread(kafka.ensure_topics, config.common)
     consumer = kafka.consumer(config.common, "sink", [topics.EVENTS])
     producer = kafka.AsyncProducer(config.common)
-    # Until the internal plane has its own listener, the api knows this service by the
-    # components' shared token.
-    api = channel(config.common.api_addr, token=INTERNAL_TOKEN.read())
+    # RecordEvents is served on the api's internal listener only, to the sink's certificate.
+    api = tls.channel(config.common.api_internal_addr, tls.TlsFiles.from_env(), "api")
     sink = Sink(
         consumer=consumer,
         producer=producer,
@@ -34,7 +32,7 @@ async def serve(config: SinkConfig) -> int:
     )
     loop_task = asyncio.create_task(sink.run())
     await set_serving(health, [], True)
-    log.info("sink serving", extra={"batch": config.batch, "api": config.common.api_addr})
+    log.info("sink serving", extra={"batch": config.batch, "api": config.common.api_internal_addr})
 
     async def on_stop() -> None:
         await set_serving(health, [], False)

@@ -23,34 +23,39 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from helicase.internal.v1 import participant_pb2 as helicase_dot_internal_dot_v1_dot_participant__pb2
 from helicase.v1 import workflow_pb2 as helicase_dot_v1_dot_workflow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%helicase/internal/v1/controller.proto\x12\x14helicase.internal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xbf\x01\n\x0eWorkflowStatus\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12)\n\x05state\x18\x02 \x01(\x0e\x32\x1a.helicase.v1.WorkflowState\x12\x0f\n\x07message\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x15SubmitWorkflowRequest\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\x12\r\n\x05owner\x18\x02 \x01(\t\"i\n\x16SubmitWorkflowResponse\x12\x34\n\x06status\x18\x01 \x01(\x0b\x32$.helicase.internal.v1.WorkflowStatus\x12\x19\n\x11\x61lready_submitted\x18\x02 \x01(\x08\"<\n\x15\x43\x61ncelWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"N\n\x16\x43\x61ncelWorkflowResponse\x12\x34\n\x06status\x18\x01 \x01(\x0b\x32$.helicase.internal.v1.WorkflowStatus\"+\n\x14WatchWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"M\n\x15WatchWorkflowResponse\x12\x34\n\x06status\x18\x01 \x01(\x0b\x32$.helicase.internal.v1.WorkflowStatus\"-\n\x16ReleaseWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"+\n\x17ReleaseWorkflowResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\x32\xc9\x03\n\x11\x43ontrollerService\x12k\n\x0eSubmitWorkflow\x12+.helicase.internal.v1.SubmitWorkflowRequest\x1a,.helicase.internal.v1.SubmitWorkflowResponse\x12k\n\x0e\x43\x61ncelWorkflow\x12+.helicase.internal.v1.CancelWorkflowRequest\x1a,.helicase.internal.v1.CancelWorkflowResponse\x12j\n\rWatchWorkflow\x12*.helicase.internal.v1.WatchWorkflowRequest\x1a+.helicase.internal.v1.WatchWorkflowResponse0\x01\x12n\n\x0fReleaseWorkflow\x12,.helicase.internal.v1.ReleaseWorkflowRequest\x1a-.helicase.internal.v1.ReleaseWorkflowResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%helicase/internal/v1/controller.proto\x12\x14helicase.internal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a&helicase/internal/v1/participant.proto\x1a\x1ahelicase/v1/workflow.proto\"\xbf\x01\n\x0eWorkflowStatus\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12)\n\x05state\x18\x02 \x01(\x0e\x32\x1a.helicase.v1.WorkflowState\x12\x0f\n\x07message\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"O\n\x15SubmitWorkflowRequest\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\x12\r\n\x05owner\x18\x02 \x01(\t\"i\n\x16SubmitWorkflowResponse\x12\x34\n\x06status\x18\x01 \x01(\x0b\x32$.helicase.internal.v1.WorkflowStatus\x12\x19\n\x11\x61lready_submitted\x18\x02 \x01(\x08\"<\n\x15\x43\x61ncelWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"N\n\x16\x43\x61ncelWorkflowResponse\x12\x34\n\x06status\x18\x01 \x01(\x0b\x32$.helicase.internal.v1.WorkflowStatus\"+\n\x14WatchWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"M\n\x15WatchWorkflowResponse\x12\x34\n\x06status\x18\x01 \x01(\x0b\x32$.helicase.internal.v1.WorkflowStatus\"-\n\x16ReleaseWorkflowRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\"+\n\x17ReleaseWorkflowResponse\x12\x10\n\x08released\x18\x01 \x01(\x08\"<\n\x14GetTaskHolderRequest\x12\x13\n\x0bworkflow_id\x18\x01 \x01(\t\x12\x0f\n\x07task_id\x18\x02 \x01(\t\"\x7f\n\x15GetTaskHolderResponse\x12\x30\n\tplacement\x18\x01 \x01(\x0b\x32\x1d.helicase.internal.v1.TaskRef\x12\x13\n\x0bparticipant\x18\x02 \x01(\t\x12\x1f\n\x04task\x18\x03 \x01(\x0b\x32\x11.helicase.v1.Task2\xb3\x04\n\x11\x43ontrollerService\x12k\n\x0eSubmitWorkflow\x12+.helicase.internal.v1.SubmitWorkflowRequest\x1a,.helicase.internal.v1.SubmitWorkflowResponse\x12k\n\x0e\x43\x61ncelWorkflow\x12+.helicase.internal.v1.CancelWorkflowRequest\x1a,.helicase.internal.v1.CancelWorkflowResponse\x12j\n\rWatchWorkflow\x12*.helicase.internal.v1.WatchWorkflowRequest\x1a+.helicase.internal.v1.WatchWorkflowResponse0\x01\x12n\n\x0fReleaseWorkflow\x12,.helicase.internal.v1.ReleaseWorkflowRequest\x1a-.helicase.internal.v1.ReleaseWorkflowResponse\x12h\n\rGetTaskHolder\x12*.helicase.internal.v1.GetTaskHolderRequest\x1a+.helicase.internal.v1.GetTaskHolderResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'helicase.internal.v1.controller_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WORKFLOWSTATUS']._serialized_start=125
-  _globals['_WORKFLOWSTATUS']._serialized_end=316
-  _globals['_SUBMITWORKFLOWREQUEST']._serialized_start=318
-  _globals['_SUBMITWORKFLOWREQUEST']._serialized_end=397
-  _globals['_SUBMITWORKFLOWRESPONSE']._serialized_start=399
-  _globals['_SUBMITWORKFLOWRESPONSE']._serialized_end=504
-  _globals['_CANCELWORKFLOWREQUEST']._serialized_start=506
-  _globals['_CANCELWORKFLOWREQUEST']._serialized_end=566
-  _globals['_CANCELWORKFLOWRESPONSE']._serialized_start=568
-  _globals['_CANCELWORKFLOWRESPONSE']._serialized_end=646
-  _globals['_WATCHWORKFLOWREQUEST']._serialized_start=648
-  _globals['_WATCHWORKFLOWREQUEST']._serialized_end=691
-  _globals['_WATCHWORKFLOWRESPONSE']._serialized_start=693
-  _globals['_WATCHWORKFLOWRESPONSE']._serialized_end=770
-  _globals['_RELEASEWORKFLOWREQUEST']._serialized_start=772
-  _globals['_RELEASEWORKFLOWREQUEST']._serialized_end=817
-  _globals['_RELEASEWORKFLOWRESPONSE']._serialized_start=819
-  _globals['_RELEASEWORKFLOWRESPONSE']._serialized_end=862
-  _globals['_CONTROLLERSERVICE']._serialized_start=865
-  _globals['_CONTROLLERSERVICE']._serialized_end=1322
+  _globals['_WORKFLOWSTATUS']._serialized_start=165
+  _globals['_WORKFLOWSTATUS']._serialized_end=356
+  _globals['_SUBMITWORKFLOWREQUEST']._serialized_start=358
+  _globals['_SUBMITWORKFLOWREQUEST']._serialized_end=437
+  _globals['_SUBMITWORKFLOWRESPONSE']._serialized_start=439
+  _globals['_SUBMITWORKFLOWRESPONSE']._serialized_end=544
+  _globals['_CANCELWORKFLOWREQUEST']._serialized_start=546
+  _globals['_CANCELWORKFLOWREQUEST']._serialized_end=606
+  _globals['_CANCELWORKFLOWRESPONSE']._serialized_start=608
+  _globals['_CANCELWORKFLOWRESPONSE']._serialized_end=686
+  _globals['_WATCHWORKFLOWREQUEST']._serialized_start=688
+  _globals['_WATCHWORKFLOWREQUEST']._serialized_end=731
+  _globals['_WATCHWORKFLOWRESPONSE']._serialized_start=733
+  _globals['_WATCHWORKFLOWRESPONSE']._serialized_end=810
+  _globals['_RELEASEWORKFLOWREQUEST']._serialized_start=812
+  _globals['_RELEASEWORKFLOWREQUEST']._serialized_end=857
+  _globals['_RELEASEWORKFLOWRESPONSE']._serialized_start=859
+  _globals['_RELEASEWORKFLOWRESPONSE']._serialized_end=902
+  _globals['_GETTASKHOLDERREQUEST']._serialized_start=904
+  _globals['_GETTASKHOLDERREQUEST']._serialized_end=964
+  _globals['_GETTASKHOLDERRESPONSE']._serialized_start=966
+  _globals['_GETTASKHOLDERRESPONSE']._serialized_end=1093
+  _globals['_CONTROLLERSERVICE']._serialized_start=1096
+  _globals['_CONTROLLERSERVICE']._serialized_end=1659
 # @@protoc_insertion_point(module_scope)

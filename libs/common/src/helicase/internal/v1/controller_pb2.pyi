@@ -6,6 +6,7 @@ isort:skip_file
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from helicase.internal.v1 import participant_pb2 as _participant_pb2
 from helicase.v1 import workflow_pb2 as _workflow_pb2
 import builtins as _builtins
 import sys
@@ -255,3 +256,65 @@ class ReleaseWorkflowResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReleaseWorkflowResponse: _TypeAlias = ReleaseWorkflowResponse  # noqa: Y015
+
+@_typing.final
+class GetTaskHolderRequest(_message.Message):
+    """Request of ControllerService.GetTaskHolder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKFLOW_ID_FIELD_NUMBER: _builtins.int
+    TASK_ID_FIELD_NUMBER: _builtins.int
+    workflow_id: _builtins.str
+    """Workflow id."""
+    task_id: _builtins.str
+    """Task id within the workflow."""
+    def __init__(
+        self,
+        *,
+        workflow_id: _builtins.str = ...,
+        task_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["task_id", b"task_id", "workflow_id", b"workflow_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTaskHolderRequest: _TypeAlias = GetTaskHolderRequest  # noqa: Y015
+
+@_typing.final
+class GetTaskHolderResponse(_message.Message):
+    """Response of ControllerService.GetTaskHolder."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PLACEMENT_FIELD_NUMBER: _builtins.int
+    PARTICIPANT_FIELD_NUMBER: _builtins.int
+    TASK_FIELD_NUMBER: _builtins.int
+    participant: _builtins.str
+    """The participant holding that placement; empty when none does."""
+    @_builtins.property
+    def placement(self) -> _participant_pb2.TaskRef:
+        """The task's live placement (attempt and placement); unset when the task is not assigned or
+        running now.
+        """
+
+    @_builtins.property
+    def task(self) -> _workflow_pb2.Task:
+        """The task as submitted (its params before outputs of other tasks are substituted)."""
+
+    def __init__(
+        self,
+        *,
+        placement: _participant_pb2.TaskRef | None = ...,
+        participant: _builtins.str = ...,
+        task: _workflow_pb2.Task | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["placement", b"placement", "task", b"task"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["participant", b"participant", "placement", b"placement", "task", b"task"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTaskHolderResponse: _TypeAlias = GetTaskHolderResponse  # noqa: Y015

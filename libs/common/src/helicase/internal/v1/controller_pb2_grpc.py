@@ -56,6 +56,11 @@ class ControllerServiceStub:
                 request_serializer=helicase_dot_internal_dot_v1_dot_controller__pb2.ReleaseWorkflowRequest.SerializeToString,
                 response_deserializer=helicase_dot_internal_dot_v1_dot_controller__pb2.ReleaseWorkflowResponse.FromString,
                 _registered_method=True)
+        self.GetTaskHolder = channel.unary_unary(
+                '/helicase.internal.v1.ControllerService/GetTaskHolder',
+                request_serializer=helicase_dot_internal_dot_v1_dot_controller__pb2.GetTaskHolderRequest.SerializeToString,
+                response_deserializer=helicase_dot_internal_dot_v1_dot_controller__pb2.GetTaskHolderResponse.FromString,
+                _registered_method=True)
 
 
 class ControllerServiceServicer:
@@ -91,6 +96,14 @@ class ControllerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTaskHolder(self, request, context):
+        """Which participant holds a task's live placement right now, and the task as submitted: the
+        api resolves a credential only for the participant holding a task that names it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ControllerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -113,6 +126,11 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.ReleaseWorkflow,
                     request_deserializer=helicase_dot_internal_dot_v1_dot_controller__pb2.ReleaseWorkflowRequest.FromString,
                     response_serializer=helicase_dot_internal_dot_v1_dot_controller__pb2.ReleaseWorkflowResponse.SerializeToString,
+            ),
+            'GetTaskHolder': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTaskHolder,
+                    request_deserializer=helicase_dot_internal_dot_v1_dot_controller__pb2.GetTaskHolderRequest.FromString,
+                    response_serializer=helicase_dot_internal_dot_v1_dot_controller__pb2.GetTaskHolderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -225,6 +243,33 @@ class ControllerService:
             '/helicase.internal.v1.ControllerService/ReleaseWorkflow',
             helicase_dot_internal_dot_v1_dot_controller__pb2.ReleaseWorkflowRequest.SerializeToString,
             helicase_dot_internal_dot_v1_dot_controller__pb2.ReleaseWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTaskHolder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/helicase.internal.v1.ControllerService/GetTaskHolder',
+            helicase_dot_internal_dot_v1_dot_controller__pb2.GetTaskHolderRequest.SerializeToString,
+            helicase_dot_internal_dot_v1_dot_controller__pb2.GetTaskHolderResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -43,6 +43,10 @@ class ControllerServiceStub:
     """Streams the workflow's status on every workflow-level change until it is terminal."""
     ReleaseWorkflow: _grpc.UnaryUnaryMultiCallable[_controller_pb2.ReleaseWorkflowRequest, _controller_pb2.ReleaseWorkflowResponse]
     """Forgets a terminal workflow's coordination state once its terminal event is stored."""
+    GetTaskHolder: _grpc.UnaryUnaryMultiCallable[_controller_pb2.GetTaskHolderRequest, _controller_pb2.GetTaskHolderResponse]
+    """Which participant holds a task's live placement right now, and the task as submitted: the
+    api resolves a credential only for the participant holding a task that names it.
+    """
 
 @_typing.type_check_only
 class ControllerServiceAsyncStub(ControllerServiceStub):
@@ -59,6 +63,10 @@ class ControllerServiceAsyncStub(ControllerServiceStub):
     """Streams the workflow's status on every workflow-level change until it is terminal."""
     ReleaseWorkflow: _aio.UnaryUnaryMultiCallable[_controller_pb2.ReleaseWorkflowRequest, _controller_pb2.ReleaseWorkflowResponse]  # type: ignore[assignment]
     """Forgets a terminal workflow's coordination state once its terminal event is stored."""
+    GetTaskHolder: _aio.UnaryUnaryMultiCallable[_controller_pb2.GetTaskHolderRequest, _controller_pb2.GetTaskHolderResponse]  # type: ignore[assignment]
+    """Which participant holds a task's live placement right now, and the task as submitted: the
+    api resolves a credential only for the participant holding a task that names it.
+    """
 
 class ControllerServiceServicer(metaclass=_abc_1.ABCMeta):
     """Internal: the elected controller leader runs workflows' DAGs. Standbys answer UNAVAILABLE with
@@ -96,5 +104,15 @@ class ControllerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_controller_pb2.ReleaseWorkflowResponse, _abc.Awaitable[_controller_pb2.ReleaseWorkflowResponse]]:
         """Forgets a terminal workflow's coordination state once its terminal event is stored."""
+
+    @_abc_1.abstractmethod
+    def GetTaskHolder(
+        self,
+        request: _controller_pb2.GetTaskHolderRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_controller_pb2.GetTaskHolderResponse, _abc.Awaitable[_controller_pb2.GetTaskHolderResponse]]:
+        """Which participant holds a task's live placement right now, and the task as submitted: the
+        api resolves a credential only for the participant holding a task that names it.
+        """
 
 def add_ControllerServiceServicer_to_server(servicer: ControllerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

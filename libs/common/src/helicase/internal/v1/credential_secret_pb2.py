@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from helicase.internal.v1 import participant_pb2 as helicase_dot_internal_dot_v1_dot_participant__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,helicase/internal/v1/credential_secret.proto\x12\x14helicase.internal.v1\x1a\x1fgoogle/api/field_behavior.proto\",\n\x18ResolveCredentialRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"<\n\x19ResolveCredentialResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bprivate_key\x18\x02 \x01(\t2\x8f\x01\n\x17\x43redentialSecretService\x12t\n\x11ResolveCredential\x12..helicase.internal.v1.ResolveCredentialRequest\x1a/.helicase.internal.v1.ResolveCredentialResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n,helicase/internal/v1/credential_secret.proto\x12\x14helicase.internal.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a&helicase/internal/v1/participant.proto\"_\n\x18ResolveCredentialRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x31\n\x04task\x18\x02 \x01(\x0b\x32\x1d.helicase.internal.v1.TaskRefB\x04\xe2\x41\x01\x02\"<\n\x19ResolveCredentialResponse\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0bprivate_key\x18\x02 \x01(\t2\x8f\x01\n\x17\x43redentialSecretService\x12t\n\x11ResolveCredential\x12..helicase.internal.v1.ResolveCredentialRequest\x1a/.helicase.internal.v1.ResolveCredentialResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +35,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_RESOLVECREDENTIALREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_RESOLVECREDENTIALREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
-  _globals['_RESOLVECREDENTIALREQUEST']._serialized_start=103
-  _globals['_RESOLVECREDENTIALREQUEST']._serialized_end=147
-  _globals['_RESOLVECREDENTIALRESPONSE']._serialized_start=149
-  _globals['_RESOLVECREDENTIALRESPONSE']._serialized_end=209
-  _globals['_CREDENTIALSECRETSERVICE']._serialized_start=212
-  _globals['_CREDENTIALSECRETSERVICE']._serialized_end=355
+  _globals['_RESOLVECREDENTIALREQUEST'].fields_by_name['task']._loaded_options = None
+  _globals['_RESOLVECREDENTIALREQUEST'].fields_by_name['task']._serialized_options = b'\342A\001\002'
+  _globals['_RESOLVECREDENTIALREQUEST']._serialized_start=143
+  _globals['_RESOLVECREDENTIALREQUEST']._serialized_end=238
+  _globals['_RESOLVECREDENTIALRESPONSE']._serialized_start=240
+  _globals['_RESOLVECREDENTIALRESPONSE']._serialized_end=300
+  _globals['_CREDENTIALSECRETSERVICE']._serialized_start=303
+  _globals['_CREDENTIALSECRETSERVICE']._serialized_end=446
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,7 @@ isort:skip_file
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from helicase.internal.v1 import participant_pb2 as _participant_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -23,16 +24,22 @@ class ResolveCredentialRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
+    TASK_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """The credential's id."""
+    @_builtins.property
+    def task(self) -> _participant_pb2.TaskRef:
+        """The task placement the credential is used for; the caller must hold it."""
+
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
+        task: _participant_pb2.TaskRef | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["task", b"task"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id", "task", b"task"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,8 +26,10 @@ if _version_not_supported:
 
 
 class CredentialSecretServiceStub:
-    """Internal: how participants obtain a credential's private key when they connect. Every call
-    must carry the metadata "authorization: Bearer <HELICASE_INTERNAL_TOKEN>".
+    """Internal: how participants obtain a credential's private key when they connect. Served on the
+    api's internal listener (mutual TLS) to participant certificates only; a credential is resolved
+    only for the participant that holds, right now, the task placement named in the request, and
+    only when that task's params (as submitted) name the credential.
     """
 
     def __init__(self, channel):
@@ -44,8 +46,10 @@ class CredentialSecretServiceStub:
 
 
 class CredentialSecretServiceServicer:
-    """Internal: how participants obtain a credential's private key when they connect. Every call
-    must carry the metadata "authorization: Bearer <HELICASE_INTERNAL_TOKEN>".
+    """Internal: how participants obtain a credential's private key when they connect. Served on the
+    api's internal listener (mutual TLS) to participant certificates only; a credential is resolved
+    only for the participant that holds, right now, the task placement named in the request, and
+    only when that task's params (as submitted) name the credential.
     """
 
     def ResolveCredential(self, request, context):
@@ -72,8 +76,10 @@ def add_CredentialSecretServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class CredentialSecretService:
-    """Internal: how participants obtain a credential's private key when they connect. Every call
-    must carry the metadata "authorization: Bearer <HELICASE_INTERNAL_TOKEN>".
+    """Internal: how participants obtain a credential's private key when they connect. Served on the
+    api's internal listener (mutual TLS) to participant certificates only; a credential is resolved
+    only for the participant that holds, right now, the task placement named in the request, and
+    only when that task's params (as submitted) name the credential.
     """
 
     @staticmethod

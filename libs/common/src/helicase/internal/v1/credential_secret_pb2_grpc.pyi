@@ -27,8 +27,10 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class CredentialSecretServiceStub:
-    """Internal: how participants obtain a credential's private key when they connect. Every call
-    must carry the metadata "authorization: Bearer <HELICASE_INTERNAL_TOKEN>".
+    """Internal: how participants obtain a credential's private key when they connect. Served on the
+    api's internal listener (mutual TLS) to participant certificates only; a credential is resolved
+    only for the participant that holds, right now, the task placement named in the request, and
+    only when that task's params (as submitted) name the credential.
     """
 
     @_typing.overload
@@ -40,8 +42,10 @@ class CredentialSecretServiceStub:
 
 @_typing.type_check_only
 class CredentialSecretServiceAsyncStub(CredentialSecretServiceStub):
-    """Internal: how participants obtain a credential's private key when they connect. Every call
-    must carry the metadata "authorization: Bearer <HELICASE_INTERNAL_TOKEN>".
+    """Internal: how participants obtain a credential's private key when they connect. Served on the
+    api's internal listener (mutual TLS) to participant certificates only; a credential is resolved
+    only for the participant that holds, right now, the task placement named in the request, and
+    only when that task's params (as submitted) name the credential.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -49,8 +53,10 @@ class CredentialSecretServiceAsyncStub(CredentialSecretServiceStub):
     """Returns the decrypted private key of a credential."""
 
 class CredentialSecretServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Internal: how participants obtain a credential's private key when they connect. Every call
-    must carry the metadata "authorization: Bearer <HELICASE_INTERNAL_TOKEN>".
+    """Internal: how participants obtain a credential's private key when they connect. Served on the
+    api's internal listener (mutual TLS) to participant certificates only; a credential is resolved
+    only for the participant that holds, right now, the task placement named in the request, and
+    only when that task's params (as submitted) name the credential.
     """
 
     @_abc_1.abstractmethod

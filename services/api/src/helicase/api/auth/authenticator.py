@@ -1,6 +1,6 @@
 """A bearer token becomes a principal here: an API key (looked up by its hash), a JWT (verified
-against the identity provider's keys) or, until the internal plane has its own listener, the
-components' shared internal token.
+against the identity provider's keys). Helicase's own components never come here: they call the
+api's internal listener, identified by their certificates (helicase.api.auth.peers).
 
 Verified tokens are cached for a few seconds (HELICASE_AUTH_CACHE_SECONDS), never past their
 expiry: every call does not pay a database round trip or a signature check, and a key revoked on
@@ -10,7 +10,6 @@ any api replica is refused on all of them once the entry ages out.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,10 +18,9 @@ from typing import Protocol
 
 from helicase.api.auth.jwts import JwtVerifier
 from helicase.api.auth.keys import looks_like_jwt, token_hash
-from helicase.api.auth.principal import ANY_TENANT, Principal, Role
+from helicase.api.auth.principal import Principal
 from helicase.common.errors import Unauthenticated
 
-COMPONENT = Principal(tenant=ANY_TENANT, subject="component", role=Role.ADMIN)
 MAX_CACHED = 10_000
 
 
@@ -45,18 +43,16 @@ class Authenticator:
         keys: KeyLookup,
         *,
         jwt: JwtVerifier | None,
-        internal_token: str,
         cache_seconds: float,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._keys = keys
         self._jwt = jwt
-        self._internal_token = internal_token.encode()
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._cache: dict[bytes, tuple[Principal, float]] = {}
 
-    def __repr__(self) -> str:  # the internal token and the cache stay out of every log
+    def __repr__(self) -> str:  # the cache stays out of every log
         return f"Authenticator(jwt={self._jwt is not None}, cache={self._cache_seconds}s)"
 
     async def authenticate(self, token: str) -> Principal:
@@ -64,8 +60,6 @@ class Authenticator:
         revoked or otherwise invalid token."""
         if not token:
             raise Unauthenticated("this call needs `authorization: Bearer <token>`")
-        if self._internal_token and hmac.compare_digest(token.encode(), self._internal_token):
-            return COMPONENT
         digest = token_hash(token)
         now = self._clock()
         cached = self._cache.get(digest)

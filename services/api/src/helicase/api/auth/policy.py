@@ -19,9 +19,8 @@ from helicase.common.errors import PermissionDenied
 class Audience(Enum):
     """Who, besides the role, a method is for."""
 
-    TENANT = "tenant"  # any principal of a tenant with the role (and the internal components)
+    TENANT = "tenant"  # any principal of a tenant with the role
     PLATFORM = "platform"  # only a platform admin
-    INTERNAL = "internal"  # only a Helicase component (the internal plane's calls)
 
 
 @dataclass(frozen=True)
@@ -32,10 +31,6 @@ class Rule:
 
     def check(self, principal: Principal, method: str) -> None:
         """Raises PermissionDenied unless `principal` may call `method` under this rule."""
-        if self.audience is Audience.INTERNAL:
-            if not principal.component:
-                raise PermissionDenied(f"{method} is for Helicase's own components")
-            return
         if self.audience is Audience.PLATFORM and not principal.platform_admin:
             raise PermissionDenied(f"{method} needs a platform admin")
         principal.require(self.role)
@@ -53,7 +48,6 @@ SUBMIT = Rule(Role.SUBMITTER, mutation=True)
 ADMIN_READ = Rule(Role.ADMIN)
 ADMIN_WRITE = Rule(Role.ADMIN, mutation=True)
 PLATFORM_WRITE = Rule(Role.ADMIN, mutation=True, audience=Audience.PLATFORM)
-INTERNAL = Rule(Role.ADMIN, audience=Audience.INTERNAL)
 
 _BY_SERVICE: dict[str, dict[str, Rule]] = {
     "helicase.v1.WorkflowService": {
@@ -104,9 +98,6 @@ _BY_SERVICE: dict[str, dict[str, Rule]] = {
         "RevokeApiKey": ADMIN_WRITE,
         "ListAuditEvents": ADMIN_READ,
     },
-    # The internal plane's services, still on this server until they get their own listener.
-    "helicase.internal.v1.EventService": {"RecordEvents": INTERNAL},
-    "helicase.internal.v1.CredentialSecretService": {"ResolveCredential": INTERNAL},
 }
 
 POLICY: dict[str, Rule] = {

@@ -1,5 +1,5 @@
-"""The api's authentication layer, built from its settings: the authenticator (API keys, JWTs,
-the components' internal token), the audit log, and the platform admin key of
+"""The api's authentication layer, built from its settings: the authenticator (API keys, JWTs),
+the audit log, and the platform admin key of
 HELICASE_ADMIN_TOKEN."""
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ class AuthLayer:
         self.authenticator = Authenticator(
             self.store,
             jwt=JwtVerifier(settings) if settings else None,
-            internal_token=config.internal_token,
             cache_seconds=config.auth_cache_seconds,
         )
         self.interceptor = AuthInterceptor(self.authenticator, self.audit)

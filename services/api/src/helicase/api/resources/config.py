@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from helicase.api.config import ApiConfig
 from helicase.api.resources.credentials import CredentialCipher, parse_master_key
@@ -11,16 +11,11 @@ from helicase.api.resources.credentials import CredentialCipher, parse_master_ke
 @dataclass(frozen=True, kw_only=True)
 class CredentialConfig:
     """The cipher of HELICASE_CREDENTIAL_KEY (None when unset: credentials are refused with
-    FAILED_PRECONDITION) and HELICASE_INTERNAL_TOKEN, the shared token participants present to
-    CredentialSecretService (empty: that service refuses every call)."""
+    FAILED_PRECONDITION)."""
 
     cipher: CredentialCipher | None
-    internal_token: str = field(repr=False)  # a secret: never in a log line
 
     @classmethod
     def of(cls, config: ApiConfig) -> CredentialConfig:
         raw = config.credential_key
-        return cls(
-            cipher=CredentialCipher(parse_master_key(raw)) if raw else None,
-            internal_token=config.internal_token,
-        )
+        return cls(cipher=CredentialCipher(parse_master_key(raw)) if raw else None)

@@ -3,21 +3,28 @@ CredentialSecretService participants fetch private keys from."""
 
 from __future__ import annotations
 
-import hmac
+import logging
 from typing import Protocol
 
 import grpc
 
 from helicase.api import paging
+from helicase.api.auth.audit import AuditLog
+from helicase.api.auth.principal import Principal, Role
 from helicase.api.errors import Context
+from helicase.api.resources.holders import TaskHolders, check_holder
 from helicase.api.resources.store import ResourceStore
 from helicase.api.resources.validation import (
     validate_compute,
     validate_credential,
     validate_storage,
 )
+from helicase.common import tls
+from helicase.common.errors import PermissionDenied
 from helicase.internal.v1 import credential_secret_pb2, credential_secret_pb2_grpc
 from helicase.v1 import resource_pb2, resource_pb2_grpc
+
+log = logging.getLogger(__name__)
 
 
 class _ListRequest(Protocol):
@@ -95,25 +102,73 @@ class ResourceService(resource_pb2_grpc.ResourceServiceServicer):
         return resource_pb2.ListCredentialsResponse(credentials=items, next_page_token=token)
 
 
-def bearer_token(context: Context) -> str:
-    for key, value in context.invocation_metadata() or ():
-        if key == "authorization" and isinstance(value, str) and value.startswith("Bearer "):
-            return value[len("Bearer ") :]
-    return ""
-
-
 class CredentialSecretService(credential_secret_pb2_grpc.CredentialSecretServiceServicer):
-    """Internal: participants fetch a private key with the shared token."""
+    """Internal (the api's internal listener, participant certificates only): a participant
+    fetches a private key for a task placement it holds now whose params name the credential."""
 
-    def __init__(self, store: ResourceStore, token: str) -> None:
+    def __init__(self, store: ResourceStore, holders: TaskHolders, audit: AuditLog) -> None:
         self._store = store
-        self._token = token
+        self._holders = holders
+        self._audit = audit
 
     async def ResolveCredential(
         self, request: credential_secret_pb2.ResolveCredentialRequest, context: Context
     ) -> credential_secret_pb2.ResolveCredentialResponse:
-        presented = bearer_token(context)
-        if not self._token or not hmac.compare_digest(presented.encode(), self._token.encode()):
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "internal token required")
+        identity = tls.peer_identity(context)
+        placement = request.task
+        try:
+            holder = await self._holders.holder(placement.workflow_id, placement.task_id)
+        except ConnectionError as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        try:
+            check_holder(identity, request.id, placement, holder)
+        except PermissionDenied:
+            await self._record(identity, request, allowed=False)
+            raise
         key = await self._store.private_key(request.id)
+        await self._record(identity, request, allowed=True)
         return credential_secret_pb2.ResolveCredentialResponse(id=request.id, private_key=key)
+
+    async def _record(
+        self,
+        identity: tls.Identity,
+        request: credential_secret_pb2.ResolveCredentialRequest,
+        *,
+        allowed: bool,
+    ) -> None:
+        """Records a resolution in the credential's tenant's audit trail (who, which credential,
+        whether it was given) and, with the task placement, in the log."""
+        tenant = await self._store.credential_tenant(request.id)
+        if tenant is not None:
+            who = Principal(tenant=tenant, subject=identity.subject, role=Role.VIEWER)
+            await self._audit.record(
+                who,
+                RESOLVE_ACTION,
+                f"credential/{request.id}",
+                "OK" if allowed else "PERMISSION_DENIED",
+            )
+        log_resolution(identity, request, allowed=allowed)
+
+
+RESOLVE_ACTION = "/helicase.internal.v1.CredentialSecretService/ResolveCredential"
+
+
+def log_resolution(
+    identity: tls.Identity,
+    request: credential_secret_pb2.ResolveCredentialRequest,
+    *,
+    allowed: bool,
+) -> None:
+    ref = request.task
+    log.info(
+        "credential resolution",
+        extra={
+            "subject": identity.subject,
+            "credential_id": request.id,
+            "workflow_id": ref.workflow_id,
+            "task_id": ref.task_id,
+            "attempt": ref.attempt,
+            "placement": ref.placement,
+            "result": "allowed" if allowed else "denied",
+        },
+    )

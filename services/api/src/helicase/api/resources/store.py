@@ -17,7 +17,7 @@ from helicase.api import paging, tenancy
 from helicase.api.convert import id_of, ts
 from helicase.api.resources.credentials import CredentialCipher, CredentialKeyError, public_facts
 from helicase.api.tables import compute_resources, ssh_credentials, storage_resources
-from helicase.common.errors import FailedPrecondition, NotFound
+from helicase.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from helicase.v1 import resource_pb2
 
 M = TypeVar("M", bound=Message)
@@ -179,3 +179,12 @@ class ResourceStore:
             return cipher.open(str(row["id"]), row["sealed_private_key"])
         except CredentialKeyError as exc:
             raise FailedPrecondition(str(exc)) from None
+
+    async def credential_tenant(self, raw_id: str) -> str | None:
+        """The tenant credential `raw_id` belongs to (None: no such credential), in whose audit
+        trail its use is recorded."""
+        try:
+            row = await self._get(ssh_credentials, raw_id, "credential")
+        except (NotFound, InvalidArgument):
+            return None
+        return str(row["tenant"])

@@ -1,14 +1,17 @@
 """The client of the API's credential secrets: participants fetch private keys from the API's
-CredentialSecretService over gRPC, authenticated by the shared token HELICASE_INTERNAL_TOKEN; the
-API is at HELICASE_API_ADDR."""
+CredentialSecretService on its internal listener (HELICASE_API_INTERNAL_ADDR), over mutual TLS
+with their own certificate, naming the task placement they run; the api resolves a credential
+only for the participant that holds that placement and only when the task names it."""
 
 from __future__ import annotations
 
 import grpc
 
-from helicase.common.config import API_ADDR, INTERNAL_TOKEN
+from helicase.common import tls
+from helicase.common.config import API_INTERNAL_ADDR
 from helicase.common.errors import NonRetryableError
 from helicase.internal.v1 import credential_secret_pb2, credential_secret_pb2_grpc
+from helicase.participant.sdk import RUNNING_TASK
 
 CALL_TIMEOUT = 10.0
 FATAL_CODES = (
@@ -23,25 +26,25 @@ class ApiCredentials:
     """Fetches private keys from the API, one call per connection (keys stay in memory only
     while a task connects)."""
 
-    def __init__(self, api_addr: str, token: str) -> None:
+    def __init__(self, api_addr: str, files: tls.TlsFiles) -> None:
         self.api_addr = api_addr
-        self.token = token
+        self._files = files
         self._channel: grpc.aio.Channel | None = None
 
     @classmethod
     def from_env(cls) -> ApiCredentials:
-        return cls(API_ADDR.read(), INTERNAL_TOKEN.read())
+        return cls(API_INTERNAL_ADDR.read(), tls.TlsFiles.from_env())
 
     async def private_key(self, credential_id: str) -> str:
-        if not self.token:
-            raise NonRetryableError("HELICASE_INTERNAL_TOKEN is not set on this participant")
+        task = RUNNING_TASK.get()
+        if task is None:
+            raise NonRetryableError("a credential is resolved only for a task running here")
         if self._channel is None:
-            self._channel = grpc.aio.insecure_channel(self.api_addr)
+            self._channel = tls.channel(self.api_addr, self._files, "api")
         stub = credential_secret_pb2_grpc.CredentialSecretServiceStub(self._channel)
         try:
             reply = await stub.ResolveCredential(
-                credential_secret_pb2.ResolveCredentialRequest(id=credential_id),
-                metadata=(("authorization", f"Bearer {self.token}"),),
+                credential_secret_pb2.ResolveCredentialRequest(id=credential_id, task=task),
                 timeout=CALL_TIMEOUT,
             )
         except grpc.aio.AioRpcError as exc:

@@ -1,6 +1,6 @@
-"""Where the SSH private keys come from: the API's credential secrets (an internal call
-authenticated by the shared token HELICASE_INTERNAL_TOKEN), or any store a test or an embedding
-installs."""
+"""Where the SSH private keys come from: the API's credential secrets (an internal call over
+mutual TLS with the participant's certificate, for the task it runs), or any store a test or an
+embedding installs."""
 
 from __future__ import annotations
 
