@@ -5,6 +5,7 @@ reconnect until ResultAck, duplicates ignored, CancelTask → CANCELED."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, cast
@@ -12,13 +13,16 @@ from typing import Any, cast
 import grpc
 import pytest
 
+from helicase.common.config import CommonConfig, read_settings
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
 from helicase.common.states import TS
 from helicase.internal.v1 import event_pb2, participant_pb2, participant_pb2_grpc
 from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
+from helicase.participant.config import ParticipantConfig
 from helicase.participant.observers import TaskEvent
 from helicase.participant.sdk import TASK_TYPES
+from helicase.participant.served import refused_types, served_types
 from helicase.participant.session import Participant
 
 Outcome = participant_pb2.TaskOutcome
@@ -82,8 +86,11 @@ class FakeProducer:
         self.events.append(event)
 
 
-@pytest.fixture
-async def rig() -> AsyncIterator[tuple[FakeController, FakeProducer, Participant]]:
+@contextlib.asynccontextmanager
+async def running(
+    types: tuple[str, ...] = ("noop", "sleep", "shell"), **options: Any
+) -> AsyncIterator[tuple[FakeController, FakeProducer, Participant]]:
+    """A participant p1 serving `types` (with `options`) against a fake controller."""
     controller = FakeController()
     server = grpc.aio.server()
     participant_pb2_grpc.add_ParticipantServiceServicer_to_server(controller, server)
@@ -94,16 +101,25 @@ async def rig() -> AsyncIterator[tuple[FakeController, FakeProducer, Participant
         name="p1",
         group="default",
         capacity=4,
-        task_types={name: TASK_TYPES[name] for name in ("noop", "sleep", "shell")},
+        task_types={name: TASK_TYPES[name] for name in types},
         leader=cast(LeaderWatch, FakeLeader(f"127.0.0.1:{port}")),
         producer=cast(AsyncProducer, producer),
         grace=timedelta(seconds=0.5),
         observers=(controller.observed.append,),
+        **options,
     )
     runner = asyncio.create_task(participant.run_forever())
-    yield controller, producer, participant
-    runner.cancel()
-    await server.stop(0)
+    try:
+        yield controller, producer, participant
+    finally:
+        runner.cancel()
+        await server.stop(0)
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[tuple[FakeController, FakeProducer, Participant]]:
+    async with running() as parts:
+        yield parts
 
 
 def assign(task_id: str, type_name: str, params: dict[str, Any]) -> participant_pb2.ConnectResponse:
@@ -205,3 +221,20 @@ async def test_params_breaking_the_schema_end_fatal(rig: Any) -> None:
     await controller.to_participant.put(assign("bad", "sleep", {"seconds": -1}))
     result = (await controller.next("result")).result
     assert result.outcome == Outcome.TASK_OUTCOME_FATAL_FAILED
+
+
+async def test_a_participant_without_shell_enabled_refuses_a_shell_task_fatally() -> None:
+    config = read_settings(ParticipantConfig, environ={"HELICASE_PARTICIPANT_NAME": "p1"},
+                           common=CommonConfig())  # fmt: skip
+    assert not config.enable_shell and "shell" in config.task_types
+    assert served_types(config) == ("noop", "sleep")
+    async with running(served_types(config), refused=refused_types(config)) as rig:
+        controller, _, _ = rig
+        hello = (await controller.next("hello")).hello
+        assert {t.name for t in hello.task_types} == {"noop", "sleep"}
+        await controller.to_participant.put(assign("s", "shell", {"command": "echo ran"}))
+        result = (await controller.next("result")).result
+    assert result.outcome == Outcome.TASK_OUTCOME_FATAL_FAILED
+    assert result.message == (
+        "shell tasks are not enabled on participant p1 (HELICASE_PARTICIPANT_ENABLE_SHELL is off)"
+    )
