@@ -17,8 +17,14 @@ from kazoo.client import KazooClient
 
 from helicase.devstack._hpc import LoopbackCluster, hpc_available
 from helicase.devstack._infra import Infra
-from helicase.devstack._layout import SERVICE_NAMES, ServicePorts, service_specs, suite_env
-from helicase.devstack._proc import processes_of, stop, tail
+from helicase.devstack._layout import (
+    SERVICE_NAMES,
+    ServicePorts,
+    participant_spec,
+    service_specs,
+    suite_env,
+)
+from helicase.devstack._proc import free_port, processes_of, stop, tail
 from helicase.devstack._supervisor import ServiceSpec, Supervisor
 
 FAKE_SERVICE = "helicase.devstack._fake_service"
@@ -78,6 +84,24 @@ class RunningSuite:
     @property
     def api_addr(self) -> str:
         return self.addresses["api"]
+
+    @contextmanager
+    def extra_participant(
+        self, group: str, extra_env: Mapping[str, str] | None = None
+    ) -> Iterator[ServiceSpec]:
+        """One more participant, in `group`, set up like the suite's own plus `extra_env`:
+        serving while the block runs, stopped (and forgotten) when it ends."""
+        index = 1 + sum(name.startswith("participant-") for name in self.specs)
+        env = {"HELICASE_PARTICIPANT_GROUP": group, **(extra_env or {})}
+        spec = participant_spec(index, free_port(), self.namespace, env)
+        self.supervisor.specs[spec.name] = spec
+        self.specs[spec.name] = spec
+        try:
+            self.start(spec.name)
+            yield spec
+        finally:
+            self.supervisor.stop(spec.name)
+            del self.supervisor.specs[spec.name], self.specs[spec.name]
 
     def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
         """Sends `sig` to service `name` (SIGKILL, the default: a crash)."""
