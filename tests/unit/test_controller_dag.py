@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helicase.common.errors import InvalidArgument
@@ -150,3 +150,15 @@ def test_an_output_arrives_in_a_shell_command_as_literal_text(
     )
     assert ran.stdout == value
     assert not pwned.exists()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(st.characters(codec="utf-8", exclude_characters="\x00")))
+def test_any_output_text_reaches_a_shell_command_unchanged(value: str) -> None:
+    params = resolve_params(
+        "shell", {"command": 'printf %s "${tasks.a.outputs.v}"'}, {"a": {"v": value}}.get
+    )
+    ran = subprocess.run(
+        ["/bin/sh", "-c", params["command"]], env=params["env"], capture_output=True, check=True
+    )
+    assert ran.stdout.decode() == value
