@@ -27,7 +27,8 @@ COPY web/ ./
 RUN npm run build
 
 FROM python:3.11-slim
-# Shell tasks of the built-in `shell` type run /bin/sh -c in the participant's container.
+# The built-in `shell` type (/bin/sh -c in the participant's container) is off in the image:
+# a participant serves it only with HELICASE_PARTICIPANT_ENABLE_SHELL=1 (docs/security.md).
 RUN groupadd --system --gid 10001 helicase \
  && useradd --system --uid 10001 --gid helicase --home-dir /home/helicase --create-home helicase
 COPY --from=build /opt/helicase /opt/helicase
@@ -35,7 +36,8 @@ COPY --from=web /web/dist /opt/helicase-web/dist
 ENV PATH=/opt/helicase/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
-    HELICASE_WEB_DIST=/opt/helicase-web/dist
+    HELICASE_WEB_DIST=/opt/helicase-web/dist \
+    HELICASE_PARTICIPANT_ENABLE_SHELL=0
 USER 10001:10001
 WORKDIR /home/helicase
 CMD ["helicase-api"]

@@ -10,7 +10,9 @@ Set HELICASE_KEEP_TEST_HOME=1 to keep the homes (logs, data) for a look after th
 from __future__ import annotations
 
 import atexit
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -129,6 +131,16 @@ def make_shared_suite(request: pytest.FixtureRequest, infra: Infra) -> SuiteFact
 def suite(make_shared_suite: SuiteFactory) -> RunningSuite:
     """One full suite shared by the tests that kill nothing."""
     return make_shared_suite()
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory a task's process may write whatever account it runs as (like /tmp: a root
+    participant's tasks run as an unprivileged user), removed afterwards."""
+    path = Path(tempfile.mkdtemp(prefix="helicase-shared-"))
+    path.chmod(0o1777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

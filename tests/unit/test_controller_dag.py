@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helicase.common.errors import InvalidArgument
 from helicase.controller import RetrySettings, backoff, build
-from helicase.controller._params import resolve
+from helicase.controller._params import resolve, resolve_params
 from helicase.controller.testing import definition
 
 
@@ -97,3 +100,65 @@ def test_references_keep_types_when_whole_and_read_as_text_when_embedded() -> No
         "text": 'n=3 ok=true missing= nested={"k":[1]}',
         "plain": ["no $ref", 2],
     }
+
+
+NASTY = [
+    "$(touch {pwned})",
+    "`touch {pwned}`",
+    "; touch {pwned}; echo",
+    "' ; touch {pwned}; '",
+    '" ; touch {pwned}; "',
+    "x\ntouch {pwned}",
+    "${{HOME}} $0 * ?",
+]
+
+
+def test_outputs_reach_a_shell_command_as_variables_never_as_shell_text() -> None:
+    evil = "$(touch /tmp/pwned); rm -rf x"
+    outputs = {"make": {"evil": evil, "n": 3.0}}
+    params = {
+        "command": 'echo "${tasks.make.outputs.evil}" ${tasks.make.outputs.n} '
+        '"${tasks.make.outputs.evil}"',
+        "env": {"N": "${tasks.make.outputs.n}", "SAY": "n=${tasks.make.outputs.n}"},
+        "fatal_exit_codes": [3],
+    }
+    assert resolve_params("shell", params, outputs.get) == {
+        "command": 'echo "${HELICASE_OUTPUT_1}" ${HELICASE_OUTPUT_2} "${HELICASE_OUTPUT_1}"',
+        "env": {"N": "3", "SAY": "n=3", "HELICASE_OUTPUT_1": evil, "HELICASE_OUTPUT_2": "3"},
+        "fatal_exit_codes": [3],
+    }
+    # Any other type's params are resolved as before.
+    assert resolve_params("noop", params, outputs.get) == resolve(params, outputs.get)
+
+
+@pytest.mark.parametrize("template", NASTY)
+def test_an_output_arrives_in_a_shell_command_as_literal_text(
+    template: str, tmp_path: Path
+) -> None:
+    pwned = tmp_path / "pwned"
+    value = template.format(pwned=pwned)
+    params = resolve_params(
+        "shell", {"command": 'printf %s "${tasks.a.outputs.v}"'}, {"a": {"v": value}}.get
+    )
+    ran = subprocess.run(
+        ["/bin/sh", "-c", params["command"]],
+        env=params.get("env", {}),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert ran.stdout == value
+    assert not pwned.exists()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(st.characters(codec="utf-8", exclude_characters="\x00")))
+def test_any_output_text_reaches_a_shell_command_unchanged(value: str) -> None:
+    params = resolve_params(
+        "shell", {"command": 'printf %s "${tasks.a.outputs.v}"'}, {"a": {"v": value}}.get
+    )
+    ran = subprocess.run(
+        ["/bin/sh", "-c", params["command"]], env=params["env"], capture_output=True, check=True
+    )
+    assert ran.stdout.decode() == value

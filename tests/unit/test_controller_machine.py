@@ -246,7 +246,7 @@ def test_params_resolve_outputs_of_completed_dependencies() -> None:
             {"id": "make", "type": "noop"},
             {
                 "id": "use",
-                "type": "shell",
+                "type": "sleep",
                 "dependsOn": ["make"],
                 "params": {
                     "command": "ls ${tasks.make.outputs.dir} ${tasks.make.outputs.n}",

@@ -53,9 +53,13 @@ Obj = dict[str, Any]
 
 
 def render(overlay: str) -> list[Obj]:
+    return build(K8S / "overlays" / overlay)
+
+
+def build(kustomization: Path) -> list[Obj]:
     assert KUSTOMIZE.exists(), "kustomize missing: run `make install`"
     out = subprocess.run(
-        [str(KUSTOMIZE), "build", str(K8S / "overlays" / overlay)],
+        [str(KUSTOMIZE), "build", str(kustomization)],
         check=True,
         capture_output=True,
         text=True,
@@ -196,11 +200,36 @@ def test_the_prod_overlay_runs_one_participant_deployment_per_airavata_type() ->
         for name, c in helicase_containers(render("prod"))
         if "participant" in name
     }
-    assert participants["helicase-participant-default"] == "noop,sleep,shell"
+    assert participants["helicase-participant-default"] == "noop,sleep"
     airavata = {n: t for n, t in participants.items() if t.startswith("airavata.")}
     assert len(airavata) >= 5
     assert all("," not in types for types in airavata.values())
     assert participants["helicase-participant-env-setup"] == "airavata.env_setup"
+
+
+def shell_settings(objs: list[Obj]) -> dict[str, tuple[str, str]]:
+    """Each participant Deployment's (task types, HELICASE_PARTICIPANT_ENABLE_SHELL)."""
+    out: dict[str, tuple[str, str]] = {}
+    for name, container in helicase_containers(objs):
+        if container["command"] == ["helicase-participant"]:
+            env = env_of(container)
+            types = env["HELICASE_PARTICIPANT_TASK_TYPES"]["value"]
+            out[name] = (types, env.get("HELICASE_PARTICIPANT_ENABLE_SHELL", {}).get("value", ""))
+    return out
+
+
+def test_shell_is_off_in_the_image_base_and_prod_and_on_only_in_the_dev_overlay() -> None:
+    image_env = [
+        arguments
+        for instruction, arguments in dockerfile_stages((ROOT / "Dockerfile").read_text())[-1][1]
+        if instruction == "ENV"
+    ]
+    assert "HELICASE_PARTICIPANT_ENABLE_SHELL=0" in " ".join(image_env).split()
+    for where, objs in (("base", build(K8S / "base")), ("prod", render("prod"))):
+        for name, (types, enabled) in shell_settings(objs).items():
+            assert enabled in ("", "0") and "shell" not in types.split(","), f"{where}: {name}"
+    dev = shell_settings(render("dev"))
+    assert dev["helicase-participant-default"] == ("noop,sleep,shell", "1")
 
 
 def test_every_deployment_has_a_disruption_budget(rendered: tuple[str, list[Obj]]) -> None:

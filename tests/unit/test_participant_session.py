@@ -5,6 +5,7 @@ reconnect until ResultAck, duplicates ignored, CancelTask → CANCELED."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any, cast
 import grpc
 import pytest
 
+from helicase.common.config import CommonConfig, read_settings
 from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
 from helicase.common.states import TS
@@ -20,8 +22,10 @@ from helicase.common.tls import Identity
 from helicase.devstack import pki
 from helicase.internal.v1 import event_pb2, participant_pb2, participant_pb2_grpc
 from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
+from helicase.participant.config import ParticipantConfig
 from helicase.participant.observers import TaskEvent
 from helicase.participant.sdk import TASK_TYPES
+from helicase.participant.served import refused_types, served_types
 from helicase.participant.session import Participant
 
 Outcome = participant_pb2.TaskOutcome
@@ -85,8 +89,12 @@ class FakeProducer:
         self.events.append(event)
 
 
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[tuple[FakeController, FakeProducer, Participant]]:
+@contextlib.asynccontextmanager
+async def running(
+    tmp_path: Path, types: tuple[str, ...] = ("noop", "sleep", "shell"), **options: Any
+) -> AsyncIterator[tuple[FakeController, FakeProducer, Participant]]:
+    """A participant p1 serving `types` (with `options`) against a fake controller, both with
+    certificates of a CA made in `tmp_path`."""
     controller = FakeController()
     server = grpc.aio.server()
     participant_pb2_grpc.add_ParticipantServiceServicer_to_server(controller, server)
@@ -98,17 +106,26 @@ async def rig(tmp_path: Path) -> AsyncIterator[tuple[FakeController, FakeProduce
         name="p1",
         group="default",
         capacity=4,
-        task_types={name: TASK_TYPES[name] for name in ("noop", "sleep", "shell")},
+        task_types={name: TASK_TYPES[name] for name in types},
         leader=cast(LeaderWatch, FakeLeader(f"127.0.0.1:{port}")),
         producer=cast(AsyncProducer, producer),
         grace=timedelta(seconds=0.5),
         tls_files=pki.issue(tmp_path, Identity("participant", "p1", "default")),
         observers=(controller.observed.append,),
+        **options,
     )
     runner = asyncio.create_task(participant.run_forever())
-    yield controller, producer, participant
-    runner.cancel()
-    await server.stop(0)
+    try:
+        yield controller, producer, participant
+    finally:
+        runner.cancel()
+        await server.stop(0)
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[tuple[FakeController, FakeProducer, Participant]]:
+    async with running(tmp_path) as parts:
+        yield parts
 
 
 def assign(task_id: str, type_name: str, params: dict[str, Any]) -> participant_pb2.ConnectResponse:
@@ -210,3 +227,22 @@ async def test_params_breaking_the_schema_end_fatal(rig: Any) -> None:
     await controller.to_participant.put(assign("bad", "sleep", {"seconds": -1}))
     result = (await controller.next("result")).result
     assert result.outcome == Outcome.TASK_OUTCOME_FATAL_FAILED
+
+
+async def test_a_participant_without_shell_enabled_refuses_a_shell_task_fatally(
+    tmp_path: Path,
+) -> None:
+    config = read_settings(ParticipantConfig, environ={"HELICASE_PARTICIPANT_NAME": "p1"},
+                           common=CommonConfig())  # fmt: skip
+    assert not config.enable_shell and "shell" in config.task_types
+    assert served_types(config) == ("noop", "sleep")
+    async with running(tmp_path, served_types(config), refused=refused_types(config)) as rig:
+        controller, _, _ = rig
+        hello = (await controller.next("hello")).hello
+        assert {t.name for t in hello.task_types} == {"noop", "sleep"}
+        await controller.to_participant.put(assign("s", "shell", {"command": "echo ran"}))
+        result = (await controller.next("result")).result
+    assert result.outcome == Outcome.TASK_OUTCOME_FATAL_FAILED
+    assert result.message == (
+        "shell tasks are not enabled on participant p1 (HELICASE_PARTICIPANT_ENABLE_SHELL is off)"
+    )

@@ -67,8 +67,8 @@ async def test_env_params_reach_the_command() -> None:
     assert result.outcome == Outcome.TASK_OUTCOME_COMPLETED
 
 
-async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
-    pid_file = tmp_path / "grandchild.pid"
+async def test_timeout_kills_the_whole_process_group(shared_dir: Path) -> None:
+    pid_file = shared_dir / "grandchild.pid"
     command = f"sleep 30 & echo $! > {pid_file}; wait"
     started = time.monotonic()
     result = await run_shell({"command": command}, limit_s=0.5)
@@ -82,8 +82,8 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert not alive(grandchild), "the grandchild sleep survived the timeout"
 
 
-async def test_a_command_ignoring_sigterm_is_killed_after_the_grace(tmp_path: Path) -> None:
-    pid_file = tmp_path / "stubborn.pid"
+async def test_a_command_ignoring_sigterm_is_killed_after_the_grace(shared_dir: Path) -> None:
+    pid_file = shared_dir / "stubborn.pid"
     command = f"trap '' TERM; echo $$ > {pid_file}; while :; do sleep 0.05; done"
     started = time.monotonic()
     result = await run_shell({"command": command}, limit_s=0.3)

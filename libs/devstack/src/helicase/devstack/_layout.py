@@ -102,7 +102,8 @@ def participant_spec(
     index: int, port: int, prefix: str, extra_env: Mapping[str, str] | None = None
 ) -> ServiceSpec:
     """Participant `participant-<index>` on `port`, registered as `<prefix>-<index>` in the
-    default group, with `extra_env` added to its environment."""
+    default group, serving `shell` (the local suite's default group does), with `extra_env`
+    added to its environment."""
     return ServiceSpec(
         name=f"participant-{index}",
         module="helicase.participant",
@@ -110,6 +111,7 @@ def participant_spec(
             "HELICASE_PARTICIPANT_ADDR": _addr(port),
             "HELICASE_PARTICIPANT_NAME": f"{prefix}-{index}",
             "HELICASE_PARTICIPANT_GROUP": "default",
+            "HELICASE_PARTICIPANT_ENABLE_SHELL": "1",
             **(extra_env or {}),
         },
         health_addr=_addr(port),

@@ -172,6 +172,7 @@ class ChaosSuite:
         self.ledger = self.home / "ledger.jsonl"
         self.markers = self.home / "markers"
         self.markers.mkdir()
+        self.markers.chmod(0o1777)  # the shell tasks' markers: written as the task user
         self.own_infra = infra is None
         self.infra = infra or Infra(self.home, InfraPorts.free(), durable=True)
         self.suite: RunningSuite | None = None

@@ -19,8 +19,14 @@ from helicase.common.tls import Identity, TlsFiles
 from helicase.devstack import _secrets_env, _tokens, pki
 from helicase.devstack._hpc import LoopbackCluster, hpc_available
 from helicase.devstack._infra import Infra
-from helicase.devstack._layout import SERVICE_NAMES, ServicePorts, service_specs, suite_env
-from helicase.devstack._proc import processes_of, stop, tail
+from helicase.devstack._layout import (
+    SERVICE_NAMES,
+    ServicePorts,
+    participant_spec,
+    service_specs,
+    suite_env,
+)
+from helicase.devstack._proc import free_port, processes_of, stop, tail
 from helicase.devstack._supervisor import ServiceSpec, Supervisor
 from helicase.devstack._tokens import issue_key
 
@@ -113,6 +119,24 @@ class RunningSuite:
         """A certificate of the suite's CA for component `kind` named `name` (a participant's
         with its `group`), made on demand: a test acting as that component uses it."""
         return pki.issue(self.supervisor.pki, Identity(kind, name, group))
+
+    @contextmanager
+    def extra_participant(
+        self, group: str, extra_env: Mapping[str, str] | None = None
+    ) -> Iterator[ServiceSpec]:
+        """One more participant, in `group`, set up like the suite's own plus `extra_env`:
+        serving while the block runs, stopped (and forgotten) when it ends."""
+        index = 1 + sum(name.startswith("participant-") for name in self.specs)
+        env = {"HELICASE_PARTICIPANT_GROUP": group, **(extra_env or {})}
+        spec = participant_spec(index, free_port(), self.namespace, env)
+        self.supervisor.specs[spec.name] = spec
+        self.specs[spec.name] = spec
+        try:
+            self.start(spec.name)
+            yield spec
+        finally:
+            self.supervisor.stop(spec.name)
+            del self.supervisor.specs[spec.name], self.specs[spec.name]
 
     def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
         """Sends `sig` to service `name` (SIGKILL, the default: a crash)."""

@@ -125,7 +125,7 @@ class Machine(Steps):
         """Sends the task's current ref to `target` (again, after a reconnect)."""
         task = workflow.definition.task(index)
         params = json_format.MessageToDict(task.params) if task.HasField("params") else {}
-        params = _params.resolve(params, workflow.outputs_of)
+        params = _params.resolve_params(task.type, params, workflow.outputs_of)
         timeout = task.timeout.ToTimedelta().total_seconds() if task.HasField("timeout") else 0.0
         remaining: float | None = None
         if timeout > 0:  # the attempt's budget: reschedules and reconnects do not renew it

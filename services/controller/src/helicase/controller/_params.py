@@ -1,13 +1,24 @@
-"""Resolving `${tasks.<id>.outputs.<key>}` references in a task's params at placement."""
+"""Resolving `${tasks.<id>.outputs.<key>}` references in a task's params at placement.
+
+An output is data, never code: in a `shell` task's `command` each reference becomes a shell
+variable, `${HELICASE_OUTPUT_<n>}`, and the output's text travels in the task's `env`, so the
+shell expands it as a value and never parses it (`$(...)`, `;`, quotes in an output stay text).
+"""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 REFERENCE = re.compile(r"\$\{tasks\.([a-z0-9][a-z0-9_-]*)\.outputs\.([A-Za-z0-9_.-]+)\}")
+
+
+OutputsOf = Callable[[str], dict[str, Any] | None]
+SHELL = "shell"
+SHELL_VARIABLE = "HELICASE_OUTPUT_{}"
+"""The variable that carries the n-th distinct output referenced in a shell command."""
 
 
 def _lookup_path(outputs: dict[str, Any] | None, path: str) -> Any:
@@ -35,7 +46,18 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def resolve(value: Any, outputs_of: Callable[[str], dict[str, Any] | None]) -> Any:
+def _output(match: re.Match[str], outputs_of: OutputsOf) -> Any:
+    return _lookup_path(outputs_of(match.group(1)), match.group(2))
+
+
+def _text(value: Any, outputs_of: OutputsOf) -> Any:
+    """A string with every reference replaced by its output's text (other values as they are)."""
+    if not isinstance(value, str):
+        return value
+    return REFERENCE.sub(lambda match: _as_text(_output(match, outputs_of)), value)
+
+
+def resolve(value: Any, outputs_of: OutputsOf) -> Any:
     """A copy of `value` with references replaced. A string that is exactly one reference keeps
     the output's JSON type; references inside longer strings are replaced by their text."""
     if isinstance(value, dict):
@@ -46,9 +68,32 @@ def resolve(value: Any, outputs_of: Callable[[str], dict[str, Any] | None]) -> A
         return value
     whole = REFERENCE.fullmatch(value)
     if whole:
-        return _lookup_path(outputs_of(whole.group(1)), whole.group(2))
+        return _output(whole, outputs_of)
+    return _text(value, outputs_of)
 
-    def text(match: re.Match[str]) -> str:
-        return _as_text(_lookup_path(outputs_of(match.group(1)), match.group(2)))
 
-    return REFERENCE.sub(text, value)
+def _shell_params(params: dict[str, Any], outputs_of: OutputsOf) -> dict[str, Any]:
+    declared = params.get("env", {})
+    if not isinstance(declared, dict):  # not a map: the participant refuses the params anyway
+        return cast(dict[str, Any], resolve(params, outputs_of))
+    variables: dict[str, str] = {}  # reference -> variable name
+    env = {name: _text(value, outputs_of) for name, value in declared.items()}
+
+    def variable(match: re.Match[str]) -> str:
+        name = variables.setdefault(match.group(0), SHELL_VARIABLE.format(len(variables) + 1))
+        env[name] = _as_text(_output(match, outputs_of))
+        return "${" + name + "}"
+
+    resolved = resolve({k: v for k, v in params.items() if k not in ("command", "env")}, outputs_of)
+    resolved["command"] = REFERENCE.sub(variable, params["command"])
+    if env:
+        resolved["env"] = env
+    return cast(dict[str, Any], resolved)
+
+
+def resolve_params(task_type: str, params: dict[str, Any], outputs_of: OutputsOf) -> Any:
+    """`params` of a task of `task_type` with references resolved: a `shell` command gets
+    variables in their place (module doc), any other string the output's value or text."""
+    if task_type == SHELL and isinstance(params.get("command"), str):
+        return _shell_params(params, outputs_of)
+    return resolve(params, outputs_of)

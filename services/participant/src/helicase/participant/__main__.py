@@ -22,6 +22,7 @@ from helicase.common.registry import ParticipantInfo
 from helicase.participant import (
     builtins,  # noqa: F401  (registers the built-in types)
     metrics,
+    processes,
 )
 from helicase.participant.config import ParticipantConfig
 from helicase.participant.registration import (
@@ -31,6 +32,7 @@ from helicase.participant.registration import (
     register,
 )
 from helicase.participant.sdk import TASK_TYPES
+from helicase.participant.served import refused_types, served_types
 from helicase.participant.session import Participant
 
 log = logging.getLogger("helicase.participant")
@@ -88,6 +90,7 @@ def task_modules(config: ParticipantConfig) -> list[str]:
 
 
 async def serve(config: ParticipantConfig) -> int:
+    processes.keep_environment_private()
     for module in task_modules(config):
         try:
             importlib.import_module(module)
@@ -98,7 +101,15 @@ async def serve(config: ParticipantConfig) -> int:
     if unknown:
         log.error("unknown task types", extra={"task_types": unknown})
         return 2
-    types = {name: TASK_TYPES[name] for name in config.task_types}
+    try:
+        task_user = processes.task_user(config.task_user)
+    except processes.TaskUserError as exc:
+        log.error("no task user to run tasks as", extra={"error": str(exc)})
+        return 2
+    refused = refused_types(config)
+    if dropped := [t for t in config.task_types if t in refused]:
+        log.warning("task types not enabled, not served", extra={"task_types": dropped})
+    types = {name: TASK_TYPES[name] for name in served_types(config)}
     info = ParticipantInfo(
         name=config.name,
         group=config.group,
@@ -132,6 +143,8 @@ async def serve(config: ParticipantConfig) -> int:
         grace=config.grace,
         tls_files=tls.TlsFiles.from_env(),
         running_delay=config.running_delay,
+        refused=refused,
+        task_user=task_user,
     )
     metrics.CAPACITY.set(config.capacity)
     server, _, health = build_server(config.listen, lambda s: None, [])
@@ -141,7 +154,15 @@ async def serve(config: ParticipantConfig) -> int:
     ]
     if config.max_rss_mb:
         background.append(asyncio.create_task(watchdog(config.max_rss_mb)))
-    log.info("participant serving", extra={"participant": config.name, "group": config.group})
+    log.info(
+        "participant serving",
+        extra={
+            "participant": config.name,
+            "group": config.group,
+            "task_types": list(types),
+            "task_uid": task_user.uid if task_user else os.geteuid(),
+        },
+    )
 
     async def on_stop() -> None:
         await participant.stop(2.0)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from helicase.common.config import (
     ServiceConfig,
     duration,
+    flag,
     from_setting,
     host_name,
     integer,
@@ -25,7 +26,24 @@ NAME = string(
 )
 GROUP = string("HELICASE_PARTICIPANT_GROUP", "default", "instance group tag")
 CAPACITY = integer("HELICASE_PARTICIPANT_CAPACITY", 8, "tasks run at once", minimum=1)
-TASK_TYPES = names("HELICASE_PARTICIPANT_TASK_TYPES", "noop,sleep,shell", "task types served")
+TASK_TYPES = names(
+    "HELICASE_PARTICIPANT_TASK_TYPES",
+    "noop,sleep,shell",
+    "task types served (`shell` only with HELICASE_PARTICIPANT_ENABLE_SHELL)",
+)
+ENABLE_SHELL = flag(
+    "HELICASE_PARTICIPANT_ENABLE_SHELL",
+    False,
+    "serve the `shell` type (arbitrary commands of any caller allowed to submit); without it"
+    " `shell` is not advertised and a `shell` task ends FATAL_FAILED. The local suite's `default`"
+    " participants and the dev overlay set it",
+)
+TASK_USER = string(
+    "HELICASE_PARTICIPANT_TASK_USER",
+    "nobody",
+    "the unprivileged account (with its groups) task processes run as when the participant runs"
+    " as root",
+)
 GRACE = duration(
     "HELICASE_PARTICIPANT_GRACE", "2s", "SIGTERM-to-SIGKILL grace of a cancelled shell task"
 )
@@ -57,6 +75,8 @@ class ParticipantConfig(ServiceConfig):
     group: str = from_setting(GROUP)
     capacity: int = from_setting(CAPACITY)
     task_types: tuple[str, ...] = from_setting(TASK_TYPES)
+    enable_shell: bool = from_setting(ENABLE_SHELL)
+    task_user: str = from_setting(TASK_USER)
     grace: timedelta = from_setting(GRACE)
     max_rss_mb: int = from_setting(MAX_RSS_MB)
     running_delay: timedelta = from_setting(RUNNING_DELAY)

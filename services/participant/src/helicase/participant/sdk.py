@@ -22,10 +22,11 @@ batch job), then re-raise.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar, overload
@@ -35,6 +36,8 @@ import pydantic
 from helicase.common.errors import NonRetryableError
 from helicase.common.registry import TaskTypeInfo
 from helicase.internal.v1 import participant_pb2
+from helicase.participant import processes
+from helicase.participant.config import TASK_USER
 
 __all__ = [
     "NonRetryableError",
@@ -74,6 +77,9 @@ class TaskContext:
     work handed to a thread (which asyncio cannot interrupt) can poll it and stop.
     `set_output` records outputs as they become known (merged under what `run` returns), so a
     failure after them still leaves them in the log; `progress` records how far the task is.
+    `process` starts a local process the way every task process starts (see
+    helicase.participant.processes); `task_user` is the account it runs as (None: the
+    participant's own, which is not root).
     """
 
     ref: participant_pb2.TaskRef
@@ -83,6 +89,7 @@ class TaskContext:
     cancel_requested: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     outputs: dict[str, Any] = field(default_factory=dict)
     last_progress: tuple[float, str] | None = None
+    task_user: processes.TaskUser | None = field(default_factory=lambda: default_task_user())
 
     @property
     def workflow_id(self) -> str:
@@ -105,11 +112,31 @@ class TaskContext:
         """Records output `key` now (JSON value); `run`'s returned outputs take precedence."""
         self.outputs[key] = value
 
+    def process(
+        self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, **streams: Any
+    ) -> contextlib.AbstractAsyncContextManager[asyncio.subprocess.Process]:
+        """Starts `argv` as a task process (`async with ctx.process([...]) as proc:`), with the
+        allow-listed environment plus `env` (what the task type declares) and this run's ids
+        (HELICASE_WORKFLOW_ID, HELICASE_TASK_ID, HELICASE_ATTEMPT); `streams` are stdin, stdout,
+        stderr (default: no input, both outputs piped)."""
+        declared = {
+            **(env or {}),
+            "HELICASE_WORKFLOW_ID": self.workflow_id,
+            "HELICASE_TASK_ID": self.task_id,
+            "HELICASE_ATTEMPT": str(self.attempt),
+        }
+        return processes.task_process(argv, env=declared, user=self.task_user, **streams)
+
     def progress(self, fraction: float, message: str = "") -> None:
         """Records progress (0..1) and logs it; the participant's log carries it."""
         fraction = min(max(fraction, 0.0), 1.0)
         self.last_progress = (fraction, message)
         self.log.info("progress", extra={"progress": round(fraction, 3), "detail": message})
+
+
+def default_task_user() -> processes.TaskUser | None:
+    """The task user HELICASE_PARTICIPANT_TASK_USER names, when the participant is root."""
+    return processes.task_user(TASK_USER.read())
 
 
 RunFn = Callable[[TaskContext, dict[str, Any]], Awaitable["dict[str, Any] | Reschedule | None"]]

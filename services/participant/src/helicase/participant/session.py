@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -21,9 +21,10 @@ from helicase.common.leader import LeaderWatch
 from helicase.internal.v1 import participant_pb2, participant_pb2_grpc
 from helicase.participant import metrics
 from helicase.participant.observers import TaskEvent, TaskEventKind, TaskObserver, installed, notify
+from helicase.participant.processes import TaskUser
 from helicase.participant.results import Key, Unacked, key_of
 from helicase.participant.runner import RunResult, run_task
-from helicase.participant.sdk import RUNNING_TASK, TaskContext, TaskType
+from helicase.participant.sdk import RUNNING_TASK, TaskContext, TaskType, default_task_user
 from helicase.v1 import workflow_pb2
 
 log = logging.getLogger(__name__)
@@ -81,11 +82,17 @@ class Participant:
         tls_files: tls.TlsFiles,
         observers: tuple[TaskObserver, ...] | None = None,
         running_delay: timedelta = timedelta(0),
+        refused: Mapping[str, str] | None = None,
+        task_user: TaskUser | None = None,
     ) -> None:
+        """`refused`: why a type this participant must not run is refused (FATAL_FAILED);
+        `task_user`: who task processes run as (default: HELICASE_PARTICIPANT_TASK_USER's)."""
         self.name = name
         self.group = group
         self.capacity = capacity
         self.task_types = task_types
+        self._refused = dict(refused or {})
+        self._task_user = task_user or default_task_user()
         self.connected = asyncio.Event()
         self._leader = leader
         self._producer = producer
@@ -334,7 +341,9 @@ class Participant:
         ref = entry.ref
         task_type = self.task_types.get(assignment.type)
         if task_type is None:
-            message = f"task type {assignment.type!r} is not served by {self.name}"
+            message = self._refused.get(assignment.type) or (
+                f"task type {assignment.type!r} is not served by {self.name}"
+            )
             return RunResult(Outcome.TASK_OUTCOME_FATAL_FAILED, message)
         announced = _Announcement(self, ref, start, self._running_delay)
         try:
@@ -354,6 +363,7 @@ class Participant:
             participant=self.name,
             grace=self._grace,
             cancel_requested=entry.cancel_requested,
+            task_user=self._task_user,
             log=logging.LoggerAdapter(
                 log, {"workflow_id": ref.workflow_id, "task_id": ref.task_id}
             ),
