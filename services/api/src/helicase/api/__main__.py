@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from helicase.api import migrations, web
 from helicase.api.config import ApiConfig
@@ -127,7 +127,7 @@ async def serve(config: ApiConfig) -> None:
         config.listen, register, SERVICES, interceptors=[ErrorMappingInterceptor()]
     )
     relay.start()
-    web_server = await _start_web(config, port)
+    web_server = await _start_web(config, port, engine)
     await set_serving(health, SERVICES, True)
     log.info("api serving", extra={"addr": config.listen, "port": port})
 
@@ -154,13 +154,21 @@ WEB_SERVICES = [
 ]
 
 
-async def _start_web(config: ApiConfig, grpc_port: int) -> web.WebServer | None:
+async def _start_web(
+    config: ApiConfig, grpc_port: int, engine: AsyncEngine
+) -> web.WebServer | None:
     if config.web_listen.lower() == "off":
         return None
     target = web.grpc_target(config.listen, grpc_port)
-    return await web.start(
-        config.web_listen, target, WEB_SERVICES, web.default_dist(config.web_dist)
+    settings = web.WebSettings(
+        allowed_hosts=config.web_allowed_hosts,
+        session_ttl=config.web_session_ttl,
+        secure_cookie=config.web_secure_cookie,
     )
+    return await web.start(
+        config.web_listen, target, WEB_SERVICES, engine, settings,
+        web.default_dist(config.web_dist),
+    )  # fmt: skip
 
 
 def main() -> None:

@@ -184,3 +184,15 @@ experiments = _created_newest_first(
     Column("display_name", Text, nullable=False),
     Column("definition", JSONB, nullable=False),  # the request as proto3 JSON
 )
+
+# The composer's sign-in sessions (migration 0009): found by a hash of the cookie's id, holding
+# the caller's token sealed under a key derived from that id (helicase.api.websession.tokens).
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("lookup", LargeBinary, primary_key=True),
+    Column("sealed_token", LargeBinary, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expire_time", DateTime(timezone=True), nullable=False),
+    Index("web_sessions_expire_time", "expire_time"),
+)
