@@ -80,7 +80,12 @@ def helicase_side(
         with Sampler(roles) as sampler:
             result = asyncio.run(
                 run_all(
-                    suite.api_addr, scales, workloads, on_begin=sampler.begin, on_end=sampler.end
+                    suite.api_addr,
+                    scales,
+                    workloads,
+                    on_begin=sampler.begin,
+                    on_end=sampler.end,
+                    token=suite.token,
                 )
             )
         _attach(result, sampler.results())

@@ -127,7 +127,7 @@ async def participant_loss(suite: RunningSuite, client: HelicaseClient) -> float
 
 
 async def measure(suite: RunningSuite, runs: int) -> dict[str, Any]:
-    async with HelicaseClient(suite.api_addr, timeout=30) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token, timeout=30) as client:
         failovers = [await controller_failover(suite, client) for _ in range(runs)]
         losses = [await participant_loss(suite, client) for _ in range(runs)]
     return {

@@ -310,13 +310,15 @@ async def run_all(
     *,
     on_begin: Callable[[str], None] = lambda _: None,
     on_end: Callable[[str], None] = lambda _: None,
+    token: str | None = None,
 ) -> dict[str, Any]:
     """Runs `workloads` (ids among a, b, c, d, e1, e2) in order; `on_begin`/`on_end` bracket each
-    (the caller measures CPU and memory there)."""
+    (the caller measures CPU and memory there). `token`: the bearer token ($HELICASE_TOKEN when
+    None)."""
     tag = f"r{int(time.time())}"
     out: dict[str, Any] = {}
     plans = scales.plans()
-    async with HelicaseClient(api, timeout=120) as client:
+    async with HelicaseClient(api, token=token, timeout=120) as client:
         await run_plan(client, sequential(3), f"{tag}-warm")  # connections, caches
         for wid in workloads:
             print(f"helicase: workload ({wid})", file=sys.stderr, flush=True)

@@ -127,7 +127,7 @@ def main() -> None:
                 )
 
             async def workload() -> dict[str, object]:
-                async with HelicaseClient(suite.api_addr, timeout=120) as client:
+                async with HelicaseClient(suite.api_addr, token=suite.token, timeout=120) as client:
                     plan = independent_tasks(args.workflows, args.tasks)
                     return await run_plan(client, plan, "profile")
 

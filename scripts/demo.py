@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import sys
 import time
 import uuid
@@ -15,11 +16,14 @@ from pathlib import Path
 
 import grpc
 
+from helicase import wire
 from helicase.api.config import WEB_LISTEN
 from helicase.client import HelicaseClient, load_workflow_request
 from helicase.common.config import API_ADDR
 from helicase.devstack import ClusterInfo, describe_local_cluster
 from helicase.devstack._paths import home as devstack_home
+from helicase.devstack._secrets_env import SECRETS_FILE, TOKEN
+from helicase.devstack._secrets_env import read as read_secrets
 from helicase.v1 import (
     experiment_pb2,
     experiment_pb2_grpc,
@@ -58,9 +62,14 @@ async def follow(client: HelicaseClient, name: str, workflow_id: str) -> workflo
     return await client.wait(workflow_id) if last is not None else await client.get(workflow_id)
 
 
+def demo_token() -> str:
+    """$HELICASE_TOKEN, else the `demo` tenant's admin key `make up` wrote to secrets.env."""
+    return os.environ.get(TOKEN) or read_secrets(devstack_home()).get(TOKEN, "")
+
+
 async def run(addr: str) -> int:
     token = uuid.uuid4().hex
-    async with HelicaseClient(addr) as client:
+    async with HelicaseClient(addr, token=demo_token()) as client:
         types = await client.task_types()
         print(
             "task types served:",
@@ -89,14 +98,16 @@ async def run(addr: str) -> int:
     print()
     experiment_ok = await run_experiment(addr, devstack_home())
     print()
-    print("Try it with grpcurl (installed in .helicase/bin):")
+    print("Try it with grpcurl (installed in .helicase/bin), with the tokens `make up` wrote:")
+    print(f"  set -a; . {devstack_home() / SECRETS_FILE}; set +a")
     print(f"  .helicase/bin/grpcurl -plaintext {addr} list")
+    auth = '-H "authorization: Bearer $HELICASE_TOKEN"'
     print(
-        f"  .helicase/bin/grpcurl -plaintext -d @ {addr} helicase.v1.WorkflowService/CreateWorkflow"
-        " < examples/hello.json"
+        f"  .helicase/bin/grpcurl -plaintext {auth} -d @ {addr}"
+        " helicase.v1.WorkflowService/CreateWorkflow < examples/hello.json"
     )
     print(
-        f'  .helicase/bin/grpcurl -plaintext -d \'{{"id": "{started["diamond"]}"}}\' {addr} '
+        f'  .helicase/bin/grpcurl -plaintext {auth} -d \'{{"id": "{started["diamond"]}"}}\' {addr} '
         "helicase.v1.WorkflowService/GetWorkflow"
     )
     print("The suite keeps running: `make status` shows it, `make down` stops it.")
@@ -188,7 +199,7 @@ async def run_experiment(addr: str, home: Path) -> bool | None:
     def file(name: str) -> experiment_pb2.ExperimentFile:
         return experiment_pb2.ExperimentFile(storage_path=f"{folder}/{name}", name=name)
 
-    async with grpc.aio.insecure_channel(addr) as channel:
+    async with wire.channel(addr, token=demo_token()) as channel:
         compute_id, storage_id, credential_id = await register(channel, cluster)
         experiments = experiment_pb2_grpc.ExperimentServiceStub(channel)
         made = await experiments.CreateExperiment(

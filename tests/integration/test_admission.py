@@ -12,7 +12,7 @@ from tests.integration.helpers import request, state
 async def test_a_tenant_at_its_limit_waits_while_another_tenant_runs(make_suite: Any) -> None:
     suite = make_suite(extra_env={"HELICASE_SCHEDULER_MAX_RUNNING_PER_TENANT": "1"})
     sleep = [{"id": "s", "type": "sleep", "params": {"seconds": 3}}]
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         first = await client.create(request(sleep, labels={"tenant": "chem"}))
         second = await client.create(request(sleep, labels={"tenant": "chem"}))
         other = await client.create(request(sleep, labels={"tenant": "bio"}))

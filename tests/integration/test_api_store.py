@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,11 +25,13 @@ from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from kazoo.client import KazooClient
 
+from helicase import wire
 from helicase.api import migrations
 from helicase.common import events, topics, zkpaths
 from helicase.common.registry import ParticipantInfo, TaskTypeInfo, encode_task_type
 from helicase.common.states import TS, WS
 from helicase.common.status import field_violations
+from helicase.devstack.testing import issue_key
 from helicase.internal.v1 import command_pb2, event_pb2, event_pb2_grpc
 from helicase.v1 import (
     task_type_pb2,
@@ -55,6 +58,8 @@ class Api:
     kafka: str
     topic_prefix: str
     process: subprocess.Popen[bytes]
+    token: str  # an admin key of tenant "demo"
+    internal_token: str  # the components' (event recording)
 
 
 def _free_port() -> int:
@@ -107,6 +112,8 @@ def api(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         "HELICASE_API_ADDR": addr,
         "HELICASE_TOPIC_PREFIX": f"{namespace}.",
         "HELICASE_MAX_TASKS": "50",
+        "HELICASE_ADMIN_TOKEN": secrets.token_urlsafe(32),
+        "HELICASE_INTERNAL_TOKEN": secrets.token_urlsafe(32),
     }
     log = tmp_path_factory.mktemp("api") / "api.log"
     with log.open("wb") as out:
@@ -115,7 +122,11 @@ def api(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         )
     try:
         _wait_serving(addr, process, log)
-        yield Api(addr, database_url, infra.kafka.bootstrap, f"{namespace}.", process)
+        token = issue_key(addr, env["HELICASE_ADMIN_TOKEN"], "demo")
+        yield Api(
+            addr, database_url, infra.kafka.bootstrap, f"{namespace}.", process, token,
+            env["HELICASE_INTERNAL_TOKEN"],
+        )  # fmt: skip
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0, log.read_text()[-4000:]
     finally:
@@ -128,7 +139,14 @@ def api(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
 
 @pytest.fixture
 async def channel(api: Api) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(api.addr) as ch:
+    async with wire.channel(api.addr, token=api.token) as ch:
+        yield ch
+
+
+@pytest.fixture
+async def internal(api: Api) -> AsyncIterator[grpc.aio.Channel]:
+    """A channel of the components (the sink records events with it)."""
+    async with wire.channel(api.addr, token=api.internal_token) as ch:
         yield ch
 
 
@@ -235,10 +253,10 @@ def task_events(workflow_id: str) -> list[event_pb2.Event]:
 
 
 async def test_record_events_is_idempotent_and_folds_projections(
-    api: Api, channel: grpc.aio.Channel
+    api: Api, channel: grpc.aio.Channel, internal: grpc.aio.Channel
 ) -> None:
     stub = workflow_service_pb2_grpc.WorkflowServiceStub(channel)
-    recorder = event_pb2_grpc.EventServiceStub(channel)
+    recorder = event_pb2_grpc.EventServiceStub(internal)
     created = (await stub.CreateWorkflow(create_request())).workflow
     batch = task_events(created.id)
     ghost = events.workflow_event(
@@ -261,8 +279,10 @@ async def test_record_events_is_idempotent_and_folds_projections(
     assert dict(got.task_counts) == {"TASK_STATE_COMPLETED": 1, "TASK_STATE_ASSIGNED": 1}
 
 
-async def test_malformed_event_is_invalid_argument_naming_it(channel: grpc.aio.Channel) -> None:
-    recorder = event_pb2_grpc.EventServiceStub(channel)
+async def test_malformed_event_is_invalid_argument_naming_it(
+    channel: grpc.aio.Channel, internal: grpc.aio.Channel
+) -> None:
+    recorder = event_pb2_grpc.EventServiceStub(internal)
     good = events.workflow_event(
         workflow_id=str(uuid.uuid4()), state=WS.WORKFLOW_STATE_RUNNING, source="t"
     )
@@ -273,9 +293,11 @@ async def test_malformed_event_is_invalid_argument_naming_it(channel: grpc.aio.C
     assert [v.field for v in field_violations(caught.value)] == ["events[1].payload"]
 
 
-async def test_cancel_rules(api: Api, channel: grpc.aio.Channel) -> None:
+async def test_cancel_rules(
+    api: Api, channel: grpc.aio.Channel, internal: grpc.aio.Channel
+) -> None:
     stub = workflow_service_pb2_grpc.WorkflowServiceStub(channel)
-    recorder = event_pb2_grpc.EventServiceStub(channel)
+    recorder = event_pb2_grpc.EventServiceStub(internal)
     created = (await stub.CreateWorkflow(create_request())).workflow
     before = rows(api)
     cancel = workflow_service_pb2.CancelWorkflowRequest(id=created.id, reason="user")
@@ -297,9 +319,10 @@ async def test_cancel_rules(api: Api, channel: grpc.aio.Channel) -> None:
 
 async def test_watch_streams_changes_and_ends_after_the_terminal_state(
     channel: grpc.aio.Channel,
+    internal: grpc.aio.Channel,
 ) -> None:
     stub = workflow_service_pb2_grpc.WorkflowServiceStub(channel)
-    recorder = event_pb2_grpc.EventServiceStub(channel)
+    recorder = event_pb2_grpc.EventServiceStub(internal)
     created = (await stub.CreateWorkflow(create_request())).workflow
     stream = stub.WatchWorkflow(workflow_service_pb2.WatchWorkflowRequest(id=created.id))
     seen: list[int] = []

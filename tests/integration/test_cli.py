@@ -64,7 +64,13 @@ def test_submit_and_watch_a_workflow_to_completion_in_a_terminal(
     suite: Any, tmp_path: Path
 ) -> None:
     code, screen = in_terminal(
-        "--api", suite.api_addr, "submit", "--watch", str(example("diamond.json", tmp_path))
+        "--api",
+        suite.api_addr,
+        "--token",
+        suite.token,
+        "submit",
+        "--watch",
+        str(example("diamond.json", tmp_path)),
     )
     assert code == 0, screen
     assert "submitted" in screen
@@ -76,16 +82,27 @@ def test_submit_and_watch_a_workflow_to_completion_in_a_terminal(
     assert workflow_id
 
     # `watch` of a finished workflow draws it once and exits at once, 0 for COMPLETED.
-    code, screen = in_terminal("--api", suite.api_addr, "watch", workflow_id.group(1))
+    code, screen = in_terminal(
+        "--api", suite.api_addr, "--token", suite.token, "watch", workflow_id.group(1)
+    )
     assert code == 0 and "COMPLETED" in screen, screen
 
 
 def test_a_fatal_failure_makes_watch_exit_non_zero(suite: Any, tmp_path: Path) -> None:
-    created = piped("--api", suite.api_addr, "submit", str(example("fatal.json", tmp_path)))
+    created = piped(
+        "--api",
+        suite.api_addr,
+        "--token",
+        suite.token,
+        "submit",
+        str(example("fatal.json", tmp_path)),
+    )
     assert created.returncode == 0, created.stderr
     workflow_id = created.stdout.strip()
 
-    code, screen = in_terminal("--api", suite.api_addr, "watch", workflow_id)
+    code, screen = in_terminal(
+        "--api", suite.api_addr, "--token", suite.token, "watch", workflow_id
+    )
     assert code == 1, screen
     assert "FAILED" in screen and "FATAL_FAILED" in screen
     assert "login" in screen
@@ -120,13 +137,23 @@ def test_yaml_from_standard_input_and_json_output_for_scripts(suite: Any, tmp_pa
     assert updates[-1]["labels"] == {"cli": tag}
 
     listed = piped(
-        "--api", suite.api_addr, "-o", "json", "list", "-l", f"cli={tag}", "-s", "completed"
+        "--api",
+        suite.api_addr,
+        "--token",
+        suite.token,
+        "-o",
+        "json",
+        "list",
+        "-l",
+        f"cli={tag}",
+        "-s",
+        "completed",
     )
     assert listed.returncode == 0, listed.stderr
     (only,) = json.loads(listed.stdout)["workflows"]
     assert only["displayName"] == "from-yaml"
 
-    got = piped("--api", suite.api_addr, "-o", "json", "get", only["id"])
+    got = piped("--api", suite.api_addr, "--token", suite.token, "-o", "json", "get", only["id"])
     assert [t["id"] for t in json.loads(got.stdout)["tasks"]] == ["a", "b"]
 
 
@@ -135,12 +162,31 @@ def test_listing_pages_cancelling_and_task_types(suite: Any, tmp_path: Path) -> 
     ids = []
     for _ in range(3):
         path = example("hello.json", tmp_path)
-        done = piped("--api", suite.api_addr, "submit", "-l", f"page={tag}", str(path))
+        done = piped(
+            "--api",
+            suite.api_addr,
+            "--token",
+            suite.token,
+            "submit",
+            "-l",
+            f"page={tag}",
+            str(path),
+        )
         assert done.returncode == 0, done.stderr
         ids.append(done.stdout.strip())
     first = json.loads(
         piped(
-            "--api", suite.api_addr, "-o", "json", "list", "-l", f"page={tag}", "--page-size", "2"
+            "--api",
+            suite.api_addr,
+            "--token",
+            suite.token,
+            "-o",
+            "json",
+            "list",
+            "-l",
+            f"page={tag}",
+            "--page-size",
+            "2",
         ).stdout
     )
     assert len(first["workflows"]) == 2 and first["nextPageToken"]
@@ -166,13 +212,19 @@ def test_listing_pages_cancelling_and_task_types(suite: Any, tmp_path: Path) -> 
             {"workflow": {"tasks": [{"id": "s", "type": "sleep", "params": {"seconds": 60}}]}}
         )
     )
-    workflow_id = piped("--api", suite.api_addr, "submit", str(sleeper)).stdout.strip()
-    cancelled = piped("--api", suite.api_addr, "cancel", workflow_id, "--reason", "test")
+    workflow_id = piped(
+        "--api", suite.api_addr, "--token", suite.token, "submit", str(sleeper)
+    ).stdout.strip()
+    cancelled = piped(
+        "--api", suite.api_addr, "--token", suite.token, "cancel", workflow_id, "--reason", "test"
+    )
     assert cancelled.returncode == 0, cancelled.stderr
-    code, screen = in_terminal("--api", suite.api_addr, "watch", workflow_id)
+    code, screen = in_terminal(
+        "--api", suite.api_addr, "--token", suite.token, "watch", workflow_id
+    )
     assert code == 1 and "CANCELED" in screen, screen
 
-    code, screen = in_terminal("--api", suite.api_addr, "task-types")
+    code, screen = in_terminal("--api", suite.api_addr, "--token", suite.token, "task-types")
     assert code == 0
     for name in ("noop", "sleep", "shell"):
         assert name in screen
@@ -183,18 +235,20 @@ def test_bad_input_is_reported_with_its_field_and_exit_codes_tell_why(
 ) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"workflow": {"tasks": [{"id": "a", "type": "no-such-type"}]}}))
-    refused = piped("--api", suite.api_addr, "submit", str(bad))
+    refused = piped("--api", suite.api_addr, "--token", suite.token, "submit", str(bad))
     assert refused.returncode == 3
     assert "INVALID_ARGUMENT" in refused.stderr and "tasks[0]" in refused.stderr
 
-    missing = piped("--api", suite.api_addr, "get", "no-such-workflow")
+    missing = piped("--api", suite.api_addr, "--token", suite.token, "get", "no-such-workflow")
     assert missing.returncode == 3 and "NOT_FOUND" in missing.stderr
 
-    unreadable = piped("--api", suite.api_addr, "submit", str(tmp_path / "absent.json"))
+    unreadable = piped(
+        "--api", suite.api_addr, "--token", suite.token, "submit", str(tmp_path / "absent.json")
+    )
     assert unreadable.returncode == 2 and "absent.json" in unreadable.stderr
 
     # The address comes from HELICASE_API_ADDR when --api is not given.
-    env = {**os.environ, "HELICASE_API_ADDR": suite.api_addr}
+    env = {**os.environ, "HELICASE_API_ADDR": suite.api_addr, "HELICASE_TOKEN": suite.token}
     listed = subprocess.run(
         [str(HELICASE), "list", "--page-size", "1"],
         env=env,

@@ -45,7 +45,7 @@ def helicase(suite: Any, *args: str, stdin: str = "") -> subprocess.CompletedPro
     return subprocess.run(
         [str(HELICASE), "--api", suite.api_addr, *args],
         input=stdin,
-        env={**os.environ, "COLUMNS": "250"},
+        env={**os.environ, "COLUMNS": "250", "HELICASE_TOKEN": suite.token},
         capture_output=True,
         text=True,
         timeout=120,
@@ -61,6 +61,7 @@ def as_json(suite: Any, *args: str, stdin: str = "") -> Any:
 
 def watch_in_terminal(suite: Any, experiment_id: str, timeout: float = 180) -> tuple[int, str]:
     env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "140", "LINES": "40"}
+    env["HELICASE_TOKEN"] = suite.token
     env.pop("NO_COLOR", None)
     child = pexpect.spawn(
         str(HELICASE),

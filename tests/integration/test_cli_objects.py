@@ -36,7 +36,7 @@ def helicase(api: Any, *args: str, stdin: str = "") -> subprocess.CompletedProce
     return subprocess.run(
         [str(HELICASE), "--api", api.api_addr, *args],
         input=stdin,
-        env={**os.environ, "COLUMNS": "250"},  # tables as wide as their rows
+        env={**os.environ, "COLUMNS": "250", "HELICASE_TOKEN": api.token},  # tables as wide as rows
         capture_output=True,
         text=True,
         timeout=120,

@@ -203,7 +203,7 @@ async def test_workflows_finish_after_the_leader_is_killed(make_suite: Any) -> N
         data, _ = zk.get(zkpaths.LEADER)
         leader = json.loads(data)
         name = next(n for n, addr in suite.addresses.items() if addr == leader["addr"])
-        async with HelicaseClient(suite.api_addr, timeout=30) as client:
+        async with HelicaseClient(suite.api_addr, token=suite.token, timeout=30) as client:
             tasks: list[dict[str, Any]] = [
                 {"id": "a", "type": "sleep", "params": {"seconds": 1.5}},
                 {"id": "b", "type": "noop", "dependsOn": ["a"]},
@@ -242,7 +242,7 @@ async def test_a_machine_failure_makes_the_leader_resign_and_the_standby_takes_o
     try:
         leader = _leader(zk)
         name = next(n for n, addr in suite.addresses.items() if addr == leader["addr"])
-        async with HelicaseClient(suite.api_addr, timeout=30) as client:
+        async with HelicaseClient(suite.api_addr, token=suite.token, timeout=30) as client:
             tasks: list[dict[str, Any]] = [
                 {"id": "a", "type": "sleep", "params": {"seconds": 2}},
                 {"id": "b", "type": "noop", "dependsOn": ["a"]},

@@ -23,8 +23,9 @@ from helicase.devstack import (
     service_specs,
 )
 from helicase.devstack._cli import _up_hpc
-from helicase.devstack._local_hpc import AIRAVATA_TYPES, PARTICIPANT, secrets, with_hpc
+from helicase.devstack._local_hpc import AIRAVATA_TYPES, PARTICIPANT, with_hpc
 from helicase.devstack._proc import port_in_use
+from helicase.devstack._secrets_env import ensure as secrets
 from helicase.devstack.testing import new_home, remove_home
 
 
@@ -37,7 +38,11 @@ def home() -> Iterator[Path]:
 
 def test_secrets_are_generated_once_and_private(home: Path) -> None:
     first = secrets(home)
-    assert set(first) == {"HELICASE_CREDENTIAL_KEY", "HELICASE_INTERNAL_TOKEN"}
+    assert set(first) == {
+        "HELICASE_CREDENTIAL_KEY",
+        "HELICASE_INTERNAL_TOKEN",
+        "HELICASE_ADMIN_TOKEN",
+    }
     assert secrets(home) == first
     assert stat.S_IMODE(os.stat(home / "secrets.env").st_mode) == 0o600
     assert len(parse_master_key(first["HELICASE_CREDENTIAL_KEY"])) == 32
@@ -47,8 +52,11 @@ def test_secrets_are_generated_once_and_private(home: Path) -> None:
     token = first["HELICASE_INTERNAL_TOKEN"]
     participants = [s for s in specs.values() if s.module == "helicase.participant"]
     assert [s.name for s in participants] == ["participant-1", "participant-2", PARTICIPANT]
-    assert all(s.env["HELICASE_INTERNAL_TOKEN"] == token for s in participants)
-    assert all("HELICASE_CREDENTIAL_KEY" not in s.env for s in participants)
+    assert specs["api"].env["HELICASE_ADMIN_TOKEN"] == first["HELICASE_ADMIN_TOKEN"]
+    assert all(s.env["HELICASE_INTERNAL_TOKEN"] == token for s in specs.values())
+    others = [s for s in specs.values() if s.name != "api"]
+    assert all("HELICASE_CREDENTIAL_KEY" not in s.env for s in others)
+    assert all("HELICASE_ADMIN_TOKEN" not in s.env for s in others)
     hpc: ServiceSpec = specs[PARTICIPANT]
     assert hpc.env["HELICASE_PARTICIPANT_TASK_TYPES"].split(",") == list(AIRAVATA_TYPES)
     assert hpc.env["HELICASE_PARTICIPANT_NAME"] == "box-hpc"

@@ -81,7 +81,7 @@ def stored_events(database_url: str, workflow_ids: list[str]) -> list[event_pb2.
 
 
 async def test_design_example_runs_and_reads_back_from_postgres(suite: Any) -> None:
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         done = await run_to_end(
             client,
             [
@@ -107,7 +107,7 @@ async def test_design_example_runs_and_reads_back_from_postgres(suite: Any) -> N
 
 
 async def test_a_retryable_failure_is_retried_until_it_succeeds(suite: Any) -> None:
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         done = await run_to_end(client, flaky(uuid.uuid4().hex))
     assert state(done) == "COMPLETED", done
     flaky_task = done.tasks[0]
@@ -119,14 +119,14 @@ async def test_a_retryable_failure_is_retried_until_it_succeeds(suite: Any) -> N
 
 
 async def test_retries_stop_at_max_attempts(suite: Any) -> None:
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         done = await run_to_end(client, always_failing())
     assert state(done) == "FAILED"
     assert done.tasks[0].attempt == 2 and task_states(done) == {"fails": "FAILED"}
 
 
 async def test_create_is_idempotent_on_request_id(suite: Any) -> None:
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         first = request([{"id": "a", "type": "noop"}])
         one = await client.create(first)
         again = await client.create(first)
@@ -134,7 +134,7 @@ async def test_create_is_idempotent_on_request_id(suite: Any) -> None:
 
 
 async def test_cancel_stops_a_running_workflow_and_is_idempotent(suite: Any) -> None:
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         created = await client.create(
             request(
                 [
@@ -155,7 +155,7 @@ async def test_cancel_stops_a_running_workflow_and_is_idempotent(suite: Any) -> 
 
 
 async def test_watch_streams_updates_until_terminal(suite: Any) -> None:
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         created = await client.create(request(chain(3)))
         updates = [w async for w in client.watch(created.id)]
     assert updates[-1].state == WS.WORKFLOW_STATE_COMPLETED
@@ -165,7 +165,7 @@ async def test_watch_streams_updates_until_terminal(suite: Any) -> None:
 
 async def test_list_filters_by_label_and_state_with_paging(suite: Any) -> None:
     tag = uuid.uuid4().hex[:12]
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         ids = [
             (await run_to_end(client, [{"id": "a", "type": "noop"}], labels={"run": tag})).id
             for _ in range(5)
@@ -213,7 +213,7 @@ async def test_hundred_workflows_of_assorted_shapes_across_two_participants(suit
         expected = {"fatal": "FAILED", "failing": "FAILED"}.get(kind, "COMPLETED")
         shapes.append((kind, tasks, expected))
 
-    async with HelicaseClient(suite.api_addr, timeout=30) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token, timeout=30) as client:
         created = await gather_limited(
             [client.create(request(tasks, labels={"shape": kind})) for kind, tasks, _ in shapes]
         )
@@ -272,6 +272,6 @@ async def test_a_workflow_of_more_than_a_megabyte_runs(suite: Any) -> None:
     blob = os.urandom(30_000).hex()  # 60 KB of params per task, 20 tasks: about 1.2 MB
     command = f"true {blob}"
     tasks = [{"id": f"t{i}", "type": "shell", "params": {"command": command}} for i in range(20)]
-    async with HelicaseClient(suite.api_addr, timeout=60) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token, timeout=60) as client:
         done = await run_to_end(client, tasks, within=120)
     assert state(done) == "COMPLETED"

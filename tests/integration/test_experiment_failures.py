@@ -20,6 +20,7 @@ import pytest
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from helicase import wire
 from helicase.api.experiments.steps import job_name
 from helicase.api.resources.credentials import new_master_key
 from helicase.common.states import TS
@@ -111,7 +112,7 @@ async def test_a_key_the_cluster_refuses_fails_the_experiment_after_one_attempt(
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert await keygen.wait() == 0
-    async with grpc.aio.insecure_channel(failures_suite.api_addr) as channel:
+    async with wire.channel(failures_suite.api_addr, token=failures_suite.token) as channel:
         ids = await register(channel, hpc_cluster, storage_root, host_key=hpc_cluster.host_key)
         made_key = await resource_pb2_grpc.ResourceServiceStub(channel).CreateCredential(
             resource_pb2.CreateCredentialRequest(
@@ -145,7 +146,7 @@ async def test_sshd_stopped_during_stage_in_is_retried_and_the_experiment_comple
     run = standard_inputs(storage_root)
     # big enough that stage-in is still copying when sshd goes away
     (storage_root / run / "in" / "big.bin").write_bytes(os.urandom(64 * 1024 * 1024))
-    async with grpc.aio.insecure_channel(failures_suite.api_addr) as channel:
+    async with wire.channel(failures_suite.api_addr, token=failures_suite.token) as channel:
         ids = await register(channel, hpc_cluster, storage_root, host_key=hpc_cluster.host_key)
         spec = experiment(ids, run)
         spec.inputs.append(
@@ -194,7 +195,7 @@ async def test_cancelling_an_experiment_whose_job_is_queued_removes_it_from_sque
                 break
             await asyncio.sleep(0.2)
         assert hpc_cluster.ssh(f"squeue -h -j {blocker_id} -o %T").stdout.strip() == "RUNNING"
-        async with grpc.aio.insecure_channel(failures_suite.api_addr) as channel:
+        async with wire.channel(failures_suite.api_addr, token=failures_suite.token) as channel:
             ids = await register(channel, hpc_cluster, storage_root, host_key=hpc_cluster.host_key)
             stub = experiment_pb2_grpc.ExperimentServiceStub(channel)
             queued = experiment_pb2.Experiment(
@@ -248,7 +249,7 @@ async def test_a_participant_killed_during_submit_does_not_submit_a_second_job(
     killed: str | None = None
     lock_fd: int | None = None
     try:
-        async with grpc.aio.insecure_channel(failures_suite.api_addr) as channel:
+        async with wire.channel(failures_suite.api_addr, token=failures_suite.token) as channel:
             ids = await register(channel, hpc_cluster, storage_root, host_key=hpc_cluster.host_key)
             stub = experiment_pb2_grpc.ExperimentServiceStub(channel)
             short = experiment_pb2.Experiment(
@@ -333,7 +334,8 @@ async def test_the_private_key_appears_in_no_response_log_event_or_row(
     needles = _needles(hpc_cluster.client_private_key)
     recorder = _Recorder()
     async with grpc.aio.insecure_channel(
-        failures_suite.api_addr, interceptors=[recorder]
+        failures_suite.api_addr,
+        interceptors=[*wire.bearer_interceptors(failures_suite.token), recorder],
     ) as channel:
         ids = await register(channel, hpc_cluster, storage_root, host_key=hpc_cluster.host_key)
         resources = resource_pb2_grpc.ResourceServiceStub(channel)

@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 import pytest
 
+from helicase import wire
 from helicase.api.experiments.steps import job_name
 from helicase.api.resources.credentials import new_master_key
 from helicase.client import HelicaseClient
@@ -139,7 +140,7 @@ async def test_an_experiment_runs_its_program_through_slurm_and_stages_the_resul
     run = f"run-{uuid.uuid4().hex[:6]}"
     put(storage_root, f"{run}/in/numbers.txt", "3\n4\n5\n")
     put(storage_root, f"{run}/in/sum.sh", PROGRAM)
-    async with grpc.aio.insecure_channel(hpc_suite.api_addr) as channel:
+    async with wire.channel(hpc_suite.api_addr, token=hpc_suite.token) as channel:
         ids = await register(channel, hpc_cluster, storage_root, host_key=hpc_cluster.host_key)
         stub = experiment_pb2_grpc.ExperimentServiceStub(channel)
         request_id = uuid.uuid4().hex
@@ -186,7 +187,7 @@ async def test_an_experiment_runs_its_program_through_slurm_and_stages_the_resul
     jobs = hpc_cluster.ssh(f"squeue -h -t all -n {job_name(created.id)} -o %i")
     assert jobs.stdout.split() == [done.job_id]
 
-    async with HelicaseClient(hpc_suite.api_addr) as client:
+    async with HelicaseClient(hpc_suite.api_addr, token=hpc_suite.token) as client:
         workflow = await client.get(created.workflow_id)
     assert [t.id for t in workflow.tasks] == [
         "env-setup", "stage-in", "submit", "monitor", "stage-out", "archive"
@@ -202,7 +203,7 @@ async def test_a_cluster_presenting_another_host_key_fails_the_experiment_for_go
     put(storage_root, f"{run}/in/numbers.txt", "1\n")
     put(storage_root, f"{run}/in/sum.sh", PROGRAM)
     wrong = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
-    async with grpc.aio.insecure_channel(hpc_suite.api_addr) as channel:
+    async with wire.channel(hpc_suite.api_addr, token=hpc_suite.token) as channel:
         ids = await register(channel, hpc_cluster, storage_root, host_key=wrong)
         stub = experiment_pb2_grpc.ExperimentServiceStub(channel)
         made = await stub.CreateExperiment(
@@ -211,7 +212,7 @@ async def test_a_cluster_presenting_another_host_key_fails_the_experiment_for_go
         done = await wait_for_end(stub, made.experiment.id)
     assert done.state == ES.EXPERIMENT_STATE_FAILED
     assert "host key" in done.message
-    async with HelicaseClient(hpc_suite.api_addr) as client:
+    async with HelicaseClient(hpc_suite.api_addr, token=hpc_suite.token) as client:
         workflow = await client.get(made.experiment.workflow_id)
     env_setup = next(t for t in workflow.tasks if t.id == "env-setup")
     assert env_setup.state == TS.TASK_STATE_FATAL_FAILED
@@ -229,7 +230,7 @@ async def test_an_experiment_naming_unknown_resources_is_refused_with_field_viol
         credential_id=str(uuid.uuid4()),
         inputs=[experiment_pb2.ExperimentFile(storage_path="../etc/passwd", name="x")],
     )
-    async with grpc.aio.insecure_channel(hpc_suite.api_addr) as channel:
+    async with wire.channel(hpc_suite.api_addr, token=hpc_suite.token) as channel:
         stub = experiment_pb2_grpc.ExperimentServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.CreateExperiment(experiment_pb2.CreateExperimentRequest(experiment=bad))
@@ -254,7 +255,7 @@ async def test_cancelling_an_experiment_cancels_its_batch_job_on_the_cluster(
 ) -> None:
     storage_root = hpc_cluster.home / f"storage-{hpc_suite.namespace}"
     storage_root.mkdir(parents=True, exist_ok=True)
-    async with grpc.aio.insecure_channel(hpc_suite.api_addr) as channel:
+    async with wire.channel(hpc_suite.api_addr, token=hpc_suite.token) as channel:
         ids = await register(channel, hpc_cluster, storage_root, host_key=hpc_cluster.host_key)
         stub = experiment_pb2_grpc.ExperimentServiceStub(channel)
         long_job = experiment_pb2.Experiment(
@@ -290,7 +291,7 @@ async def test_cancelling_an_experiment_cancels_its_batch_job_on_the_cluster(
         assert again.cleanup_workflow_id == cancelled.cleanup_workflow_id
         done = await wait_for_end(stub, experiment_id)
     assert done.state == ES.EXPERIMENT_STATE_CANCELED
-    async with HelicaseClient(hpc_suite.api_addr) as client:
+    async with HelicaseClient(hpc_suite.api_addr, token=hpc_suite.token) as client:
         cleanup = await client.wait(cancelled.cleanup_workflow_id, within=60)
     assert [t.state for t in cleanup.tasks] == [TS.TASK_STATE_COMPLETED]
     assert "JobState=CANCELLED" in hpc_cluster.ssh(f"scontrol show job -o {job_id}").stdout
@@ -316,14 +317,14 @@ async def test_an_experiment_in_its_own_group_runs_on_that_groups_participant_wi
         run = f"run-{uuid.uuid4().hex[:6]}"
         put(storage_root, f"{run}/in/numbers.txt", "10\n20\n")
         put(storage_root, f"{run}/in/sum.sh", PROGRAM)
-        async with HelicaseClient(hpc_suite.api_addr) as client:
+        async with HelicaseClient(hpc_suite.api_addr, token=hpc_suite.token) as client:
             for _ in range(100):
                 served = {t.name: list(t.instance_groups) for t in await client.task_types()}
                 if "hpc" in served.get("airavata.submit_job", []):
                     break
                 await asyncio.sleep(0.2)
             assert sorted(served["airavata.submit_job"]) == ["default", "hpc"]
-        async with grpc.aio.insecure_channel(hpc_suite.api_addr) as channel:
+        async with wire.channel(hpc_suite.api_addr, token=hpc_suite.token) as channel:
             ids = await register(channel, hpc_cluster, storage_root, host_key=hpc_cluster.host_key)
             fork = await resource_pb2_grpc.ResourceServiceStub(channel).CreateComputeResource(
                 resource_pb2.CreateComputeResourceRequest(
@@ -347,7 +348,7 @@ async def test_an_experiment_in_its_own_group_runs_on_that_groups_participant_wi
         assert done.state == ES.EXPERIMENT_STATE_COMPLETED, done.message
         assert done.job_id.startswith("fork-")
         assert (storage_root / run / "out" / "result.txt").read_text() == "sum=30\n"
-        async with HelicaseClient(hpc_suite.api_addr) as client:
+        async with HelicaseClient(hpc_suite.api_addr, token=hpc_suite.token) as client:
             workflow = await client.get(made.experiment.workflow_id)
         assert {t.participant for t in workflow.tasks} == {name}
     finally:

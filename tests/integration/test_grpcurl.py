@@ -13,9 +13,15 @@ ROOT = Path(__file__).resolve().parents[2]
 GRPCURL = ROOT / ".helicase" / "bin" / "grpcurl"
 
 
-def grpcurl(addr: str, *args: str, data: dict[str, Any] | None = None) -> str:
+def grpcurl(
+    addr: str, *args: str, data: dict[str, Any] | None = None, token: str | None = None
+) -> str:
+    """grpcurl's output; with `token`, the call carries `-H "authorization: Bearer <token>"`
+    as README's examples do."""
     assert GRPCURL.exists(), "grpcurl is missing: run `make install`"
     command = [str(GRPCURL), "-plaintext"]
+    if token is not None:
+        command += ["-H", f"authorization: Bearer {token}"]
     if data is not None:
         command += ["-d", json.dumps(data)]
     result = subprocess.run(
@@ -36,7 +42,12 @@ def test_grpcurl_lists_creates_and_reads_back_the_design_example(suite: Any) -> 
     example = json.loads((ROOT / "examples" / "hello.json").read_text())
     example["requestId"] = str(uuid.uuid4())
     created = json.loads(
-        grpcurl(suite.api_addr, "helicase.v1.WorkflowService/CreateWorkflow", data=example)
+        grpcurl(
+            suite.api_addr,
+            "helicase.v1.WorkflowService/CreateWorkflow",
+            data=example,
+            token=suite.token,
+        )
     )
     workflow_id = created["workflow"]["id"]
     assert workflow_id
@@ -45,7 +56,10 @@ def test_grpcurl_lists_creates_and_reads_back_the_design_example(suite: Any) -> 
     while True:
         got = json.loads(
             grpcurl(
-                suite.api_addr, "helicase.v1.WorkflowService/GetWorkflow", data={"id": workflow_id}
+                suite.api_addr,
+                "helicase.v1.WorkflowService/GetWorkflow",
+                data={"id": workflow_id},
+                token=suite.token,
             )
         )["workflow"]
         if got["state"] in ("WORKFLOW_STATE_COMPLETED", "WORKFLOW_STATE_FAILED"):
@@ -61,7 +75,8 @@ def test_grpcurl_lists_creates_and_reads_back_the_design_example(suite: Any) -> 
     assert got["state"] == "WORKFLOW_STATE_FAILED"
 
     bad = subprocess.run(
-        [str(GRPCURL), "-plaintext", "-d", json.dumps({"workflow": {"tasks": []}}),
+        [str(GRPCURL), "-plaintext", "-H", f"authorization: Bearer {suite.token}",
+         "-d", json.dumps({"workflow": {"tasks": []}}),
          suite.api_addr, "helicase.v1.WorkflowService/CreateWorkflow"],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip

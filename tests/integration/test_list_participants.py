@@ -18,7 +18,7 @@ SLEEPS = 3
 async def test_participants_are_listed_with_types_capacity_registration_and_load(
     suite: Any,
 ) -> None:
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         listed = await client.participants()
         assert sorted(p.name for p in listed) == sorted(suite.participant_names)
         for p in listed:

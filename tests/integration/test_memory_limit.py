@@ -21,7 +21,7 @@ async def test_a_participant_past_its_memory_limit_exits_and_its_task_runs_elsew
         'exec python3 -c \'import time; b = bytearray(400 * 2**20); b[::4096] = b"x" * '
         "len(b[::4096]); time.sleep(60)'; fi"
     )
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         created = await client.create(
             request([{"id": "hog", "type": "shell", "params": {"command": hog}}])
         )

@@ -76,7 +76,7 @@ async def test_metrics_and_one_trace_across_the_services(make_suite: Any) -> Non
     traces = new_home("helicase-traces-")
     try:
         suite = make_suite(extra_env={"HELICASE_TRACE_DIR": str(traces)})
-        async with HelicaseClient(suite.api_addr) as client:
+        async with HelicaseClient(suite.api_addr, token=suite.token) as client:
             done = await run_to_end(client, [{"id": "a", "type": "noop"}], displayName="traced")
         assert state(done) == "COMPLETED"
         gaps: dict[str, list[str]] = {}

@@ -32,7 +32,7 @@ def test_each_participant_registers_its_group_name_and_task_types(suite: Any) ->
 
 
 async def test_task_types_are_listed_with_their_groups_and_schemas(suite: Any) -> None:
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         types = {t.name: t for t in await client.task_types()}
     assert {"noop", "sleep", "shell"} <= set(types)
     assert list(types["shell"].instance_groups) == ["default"]

@@ -5,6 +5,7 @@ task `a` completes, task `b` exits 3 (a fatal exit code), so the workflow stops 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,7 @@ def test_the_go_client_submits_the_design_example_and_follows_it_to_its_end(
     assert built.returncode == 0, built.stderr
     done = subprocess.run(
         [str(program), "-api", suite.api_addr, "-file", str(EXAMPLE), "-within", "2m"],
+        env={**os.environ, "HELICASE_TOKEN": suite.token},
         capture_output=True,
         text=True,
         timeout=180,
@@ -57,6 +59,7 @@ def test_the_typescript_client_submits_the_design_example_and_follows_it_to_its_
             "--file",
             str(EXAMPLE),
         ],
+        env={**os.environ, "HELICASE_TOKEN": suite.token},
         capture_output=True,
         text=True,
         timeout=180,

@@ -11,6 +11,7 @@ import grpc
 import psycopg
 import pytest
 
+from helicase import wire
 from helicase.api.resources.credentials import new_master_key
 from helicase.common.status import field_violations
 from helicase.internal.v1 import credential_secret_pb2, credential_secret_pb2_grpc
@@ -38,7 +39,7 @@ def compute(**over: Any) -> resource_pb2.ComputeResource:
 
 
 async def test_resources_are_stored_listed_and_idempotent_on_request_id(api: Any) -> None:
-    async with grpc.aio.insecure_channel(api.api_addr) as channel:
+    async with wire.channel(api.api_addr, token=api.token) as channel:
         stub = resource_pb2_grpc.ResourceServiceStub(channel)
         request_id = uuid.uuid4().hex
         first = await stub.CreateComputeResource(
@@ -76,7 +77,7 @@ async def test_bad_resources_get_field_violations_and_nothing_is_stored(api: Any
     with psycopg.connect(api.database_url) as conn:
         before = conn.execute("select count(*) from compute_resources").fetchone()
     bad = compute(host="", port=70000, batch_system=0, scratch_root="relative", host_key="nope")
-    async with grpc.aio.insecure_channel(api.api_addr) as channel:
+    async with wire.channel(api.api_addr, token=api.token) as channel:
         stub = resource_pb2_grpc.ResourceServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.CreateComputeResource(
@@ -99,7 +100,7 @@ async def test_a_private_key_is_sealed_never_returned_and_resolved_only_with_the
 ) -> None:
     key = asyncssh.generate_private_key("ssh-ed25519")
     pem = key.export_private_key().decode()
-    async with grpc.aio.insecure_channel(api.api_addr) as channel:
+    async with wire.channel(api.api_addr, token=api.token) as channel:
         stub = resource_pb2_grpc.ResourceServiceStub(channel)
         made = await stub.CreateCredential(
             resource_pb2.CreateCredentialRequest(
@@ -115,18 +116,24 @@ async def test_a_private_key_is_sealed_never_returned_and_resolved_only_with_the
         listed = await stub.ListCredentials(resource_pb2.ListCredentialsRequest())
         assert all(c.private_key == "" for c in listed.credentials)
 
-        secrets = credential_secret_pb2_grpc.CredentialSecretServiceStub(channel)
         ask = credential_secret_pb2.ResolveCredentialRequest(id=cred.id)
-        with pytest.raises(grpc.aio.AioRpcError) as info:
-            await secrets.ResolveCredential(ask)
-        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        with pytest.raises(grpc.aio.AioRpcError) as info:
-            await secrets.ResolveCredential(ask, metadata=(("authorization", "Bearer wrong"),))
-        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
-        resolved = await secrets.ResolveCredential(
-            ask, metadata=(("authorization", f"Bearer {TOKEN}"),)
-        )
-        assert resolved.private_key == pem
+        with pytest.raises(grpc.aio.AioRpcError) as info:  # a tenant's admin is no component
+            await credential_secret_pb2_grpc.CredentialSecretServiceStub(channel).ResolveCredential(
+                ask
+            )
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        async with wire.channel(api.api_addr, token="") as anonymous:
+            secrets = credential_secret_pb2_grpc.CredentialSecretServiceStub(anonymous)
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await secrets.ResolveCredential(ask)
+            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await secrets.ResolveCredential(ask, metadata=(("authorization", "Bearer wrong"),))
+            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            resolved = await secrets.ResolveCredential(
+                ask, metadata=(("authorization", f"Bearer {TOKEN}"),)
+            )
+            assert resolved.private_key == pem
 
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await stub.CreateCredential(

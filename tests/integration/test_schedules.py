@@ -14,10 +14,10 @@ from google.protobuf import json_format
 
 from helicase.client import HelicaseClient
 from helicase.common import cron
-from helicase.common.grpc_server import channel
 from helicase.common.status import field_violations
 from helicase.devstack.testing import RunningSuite
 from helicase.v1 import schedule_pb2, schedule_pb2_grpc, workflow_pb2, workflow_service_pb2
+from helicase.wire import channel
 from tests.integration.helpers import state
 
 NOOP = {"displayName": "nightly", "tasks": [{"id": "a", "type": "noop"}]}
@@ -30,7 +30,7 @@ def schedule(cron_expression: str = "* * * * *", **fields: Any) -> schedule_pb2.
 
 @pytest.fixture
 async def schedules(suite: RunningSuite) -> AsyncIterator[schedule_pb2_grpc.ScheduleServiceStub]:
-    async with channel(suite.api_addr) as ch:
+    async with channel(suite.api_addr, token=suite.token) as ch:
         yield schedule_pb2_grpc.ScheduleServiceStub(ch)
 
 
@@ -57,7 +57,7 @@ async def test_a_schedule_fires_each_cron_time_once(
     ).schedule
     assert created.id and created.HasField("next_fire_time")
     backdate(suite, created.id, minutes=3)  # three missed times: only the latest fires
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         for _ in range(100):
             runs = await runs_of(client, created.id)
             if runs:
@@ -93,7 +93,7 @@ async def test_a_paused_schedule_does_not_fire_and_resuming_does_not_make_up_mis
     ).schedule
     backdate(suite, created.id, minutes=5)
     await asyncio.sleep(3)
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         assert await runs_of(client, created.id) == []
         resumed = await schedules.SetSchedulePaused(
             schedule_pb2.SetSchedulePausedRequest(id=created.id, paused=False)

@@ -12,10 +12,10 @@ import pytest
 from google.protobuf import field_mask_pb2, json_format
 
 from helicase.client import HelicaseClient
-from helicase.common.grpc_server import channel
 from helicase.common.status import field_violations
 from helicase.devstack.testing import RunningSuite
 from helicase.v1 import template_pb2, template_pb2_grpc, workflow_pb2, workflow_service_pb2
+from helicase.wire import channel
 from tests.integration.helpers import state
 
 WORKFLOW = {"displayName": "tpl", "labels": {"team": "chem"},
@@ -38,7 +38,7 @@ def stored_count(suite: RunningSuite) -> int:
 
 
 async def test_template_crud_and_deploy(suite: RunningSuite) -> None:
-    async with channel(suite.api_addr) as chan:
+    async with channel(suite.api_addr, token=suite.token) as chan:
         stub = template_pb2_grpc.TemplateServiceStub(chan)
         names = [f"{suite.namespace}-crud-{i}" for i in range(3)]
         created = [
@@ -54,7 +54,7 @@ async def test_template_crud_and_deploy(suite: RunningSuite) -> None:
         first = await stub.ListTemplates(template_pb2.ListTemplatesRequest(page_size=2))
         assert first.next_page_token
         rest = await stub.ListTemplates(
-            template_pb2.ListTemplatesRequest(page_size=2, page_token=first.next_page_token)
+            template_pb2.ListTemplatesRequest(page_size=2, page_token=first.next_page.token)
         )
         listed = [t.name for t in [*first.templates, *rest.templates]]
         assert [n for n in listed if n in names] == names
@@ -77,7 +77,7 @@ async def test_template_crud_and_deploy(suite: RunningSuite) -> None:
             await stub.GetTemplate(template_pb2.GetTemplateRequest(id=created[2].id))
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         workflow = workflow_pb2.Workflow()
         workflow.CopyFrom(got.workflow)
         launched = await client.create(
@@ -93,7 +93,7 @@ async def test_bad_template_is_refused_with_field_violations(suite: RunningSuite
                      {"id": "a2", "type": "sleep", "dependsOn": ["a"]},
                      {"id": "c", "type": "teleport"}]}  # fmt: skip
     before = stored_count(suite)
-    async with channel(suite.api_addr) as chan:
+    async with channel(suite.api_addr, token=suite.token) as chan:
         stub = template_pb2_grpc.TemplateServiceStub(chan)
         with pytest.raises(grpc.aio.AioRpcError) as err:
             await stub.CreateTemplate(

@@ -60,7 +60,7 @@ async def test_bad_request_is_refused_with_field_violations_and_stores_nothing(
     suite: Any, case: str, workflow: dict[str, Any], field: str
 ) -> None:
     before = row_counts(suite.database_url)
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await client.create(load_workflow_request({"workflow": workflow}))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, case
@@ -71,7 +71,7 @@ async def test_bad_request_is_refused_with_field_violations_and_stores_nothing(
 
 async def test_too_many_tasks_is_refused(suite: Any) -> None:
     tasks = [{"id": f"t{i}", "type": "noop"} for i in range(suite.max_tasks + 1)]
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         with pytest.raises(grpc.aio.AioRpcError) as info:
             await client.create(load_workflow_request({"workflow": {"tasks": tasks}}))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -79,7 +79,7 @@ async def test_too_many_tasks_is_refused(suite: Any) -> None:
 
 
 async def test_unknown_ids_are_not_found(suite: Any) -> None:
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         calls: list[Callable[[], Awaitable[object]]] = [
             lambda: client.get("00000000-0000-0000-0000-000000000000"),
             lambda: client.get("not-a-uuid"),
@@ -96,7 +96,7 @@ async def test_unknown_ids_are_not_found(suite: Any) -> None:
 
 
 async def test_cancelling_a_finished_workflow_is_a_failed_precondition(suite: Any) -> None:
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         done = await run_to_end(client, [{"id": "a", "type": "noop"}])
         assert state(done) == "COMPLETED"
         with pytest.raises(grpc.aio.AioRpcError) as info:

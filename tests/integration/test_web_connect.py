@@ -12,6 +12,10 @@ import aiohttp
 from helicase.devstack.testing import RunningSuite
 
 
+def bearer(suite: RunningSuite) -> dict[str, str]:
+    return {"Authorization": f"Bearer {suite.token}"}
+
+
 def web_url(suite: RunningSuite) -> str:
     return "http://" + suite.specs["api"].env["HELICASE_WEB_ADDR"]
 
@@ -22,7 +26,7 @@ async def unary(suite: RunningSuite, method: str, body: dict[str, Any]) -> tuple
         http.post(
             f"{web_url(suite)}/helicase.v1.{method}",
             json=body,
-            headers={"Connect-Protocol-Version": "1"},
+            headers={"Connect-Protocol-Version": "1", **bearer(suite)},
         ) as resp,
     ):
         return resp.status, await resp.json()
@@ -84,7 +88,11 @@ async def test_watch_streams_until_completed_then_ends_the_stream(suite: Running
         http.post(
             f"{web_url(suite)}/helicase.v1.WorkflowService/WatchWorkflow",
             data=struct.pack(">BI", 0, len(request)) + request,
-            headers={"Content-Type": "application/connect+json", "Connect-Protocol-Version": "1"},
+            headers={
+                "Content-Type": "application/connect+json",
+                "Connect-Protocol-Version": "1",
+                **bearer(suite),
+            },
             timeout=aiohttp.ClientTimeout(total=90),
         ) as resp,
     ):
@@ -106,7 +114,7 @@ async def test_watch_of_unknown_workflow_ends_with_an_error_frame(suite: Running
         http.post(
             f"{web_url(suite)}/helicase.v1.WorkflowService/WatchWorkflow",
             data=struct.pack(">BI", 0, len(request)) + request,
-            headers={"Content-Type": "application/connect+json"},
+            headers={"Content-Type": "application/connect+json", **bearer(suite)},
         ) as resp,
     ):
         got = frames(await resp.read())

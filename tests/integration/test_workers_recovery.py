@@ -34,7 +34,7 @@ async def wait_running(client: HelicaseClient, workflow_id: str, task_id: str) -
 
 async def test_a_killed_participants_task_is_replaced_on_the_other(make_suite: Any) -> None:
     suite = make_suite()
-    async with HelicaseClient(suite.api_addr, timeout=30) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token, timeout=30) as client:
         tasks = [{"id": "long", "type": "sleep", "params": {"seconds": 2}}]
         created = await client.create(request(tasks))
         first = await wait_running(client, created.id, "long")
@@ -62,7 +62,7 @@ async def test_a_restarted_scheduler_adopts_and_releases_an_orphaned_workflow(
     make_suite: Any,
 ) -> None:
     suite = make_suite()
-    async with HelicaseClient(suite.api_addr, timeout=30) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token, timeout=30) as client:
         tasks = [{"id": "long", "type": "sleep", "params": {"seconds": 3}}]
         created = await client.create(request(tasks))
         await wait_running(client, created.id, "long")
@@ -93,7 +93,7 @@ async def test_unstorable_events_go_to_the_dead_letter_topic_without_stalling(su
     producer.produce(topic, key=b"x", value=b"\x00 not an event")
     producer.produce(topic, key=b"x", value=no_payload.SerializeToString())
     producer.flush(10)
-    async with HelicaseClient(suite.api_addr, timeout=30) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token, timeout=30) as client:
         done = await run_to_end(client, [{"id": "a", "type": "noop"}])
     assert task_states(done) == {"a": "COMPLETED"}
 

@@ -6,6 +6,10 @@ either importing the other."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from typing import Any
+
 import grpc
 
 from helicase.v1 import workflow_pb2
@@ -28,9 +32,52 @@ WORKFLOW_TERMINAL = frozenset(
 """The states a workflow never leaves (WatchWorkflow's stream ends after one of them)."""
 
 
-def channel(addr: str) -> grpc.aio.Channel:
-    """A client channel with the suite's message size limits and reconnect backoff."""
+TOKEN_ENV = "HELICASE_TOKEN"
+"""The environment variable a client's bearer token is read from when none is given."""
+
+
+def _with_token(details: grpc.aio.ClientCallDetails, header: tuple[str, str]) -> Any:
+    metadata = grpc.aio.Metadata(*(details.metadata or ()))
+    metadata.add(*header)
+    return details._replace(metadata=metadata)
+
+
+class _Bearer:
+    """Adds `authorization: Bearer <token>` to a call; the token stays out of the repr."""
+
+    def __init__(self, token: str) -> None:
+        self._header = ("authorization", f"Bearer {token}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(***)"
+
+
+class _UnaryBearer(_Bearer, grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await continuation(_with_token(details, self._header), request)
+
+
+class _StreamBearer(_Bearer, grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[misc]
+    async def intercept_unary_stream(
+        self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
+    ) -> Any:
+        return await continuation(_with_token(details, self._header), request)
+
+
+def bearer_interceptors(token: str) -> list[grpc.aio.ClientInterceptor]:
+    """Client interceptors adding `authorization: Bearer <token>` to every unary and
+    server-streaming call of a channel. (A plaintext channel cannot carry gRPC call credentials,
+    so the header is added here; grpc takes one interceptor object per kind of call.)"""
+    return [_UnaryBearer(token), _StreamBearer(token)]
+
+
+def channel(addr: str, token: str | None = None) -> grpc.aio.Channel:
+    """A client channel with the suite's message size limits and reconnect backoff, whose calls
+    carry `authorization: Bearer <token>`: `token`, else $HELICASE_TOKEN; "" sends none."""
     first, most = RECONNECT_BACKOFF_MS
+    bearer = os.environ.get(TOKEN_ENV, "") if token is None else token
     return grpc.aio.insecure_channel(
         addr,
         options=[
@@ -40,4 +87,5 @@ def channel(addr: str) -> grpc.aio.Channel:
             ("grpc.min_reconnect_backoff_ms", first),
             ("grpc.max_reconnect_backoff_ms", most),
         ],
+        interceptors=bearer_interceptors(bearer) if bearer else None,
     )

@@ -55,8 +55,18 @@ def main(
         Output, typer.Option("--output", "-o", help="table (for people) or json (for scripts).")
     ] = Output.table,
     timeout: Annotated[float, typer.Option(help="Deadline of each call, in seconds.")] = 10.0,
+    token: Annotated[
+        str,
+        typer.Option(
+            "--token",
+            envvar="HELICASE_TOKEN",
+            show_default=False,
+            show_envvar=True,
+            help="Bearer token (an API key or a JWT) sent with every call.",
+        ),
+    ] = "",
 ) -> None:
-    ctx.obj = Settings(api=api, output=output, timeout=timeout)
+    ctx.obj = Settings(api=api, output=output, timeout=timeout, token=token)
 
 
 def _exit_for(workflow: workflow_pb2.Workflow) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, NoReturn, Protocol, TypeVar
 
@@ -57,6 +57,7 @@ class Settings:
     api: str
     output: Output
     timeout: float
+    token: str = field(default="", repr=False)  # a secret: never printed
 
 
 def settings_of(ctx: typer.Context) -> Settings:
@@ -69,7 +70,9 @@ def run(settings: Settings, work: Callable[[HelicaseClient], Awaitable[T]]) -> T
     """Runs `work` with a client; an RPC error is printed and becomes exit code 3."""
 
     async def go() -> T:
-        async with HelicaseClient(settings.api, timeout=settings.timeout) as client:
+        async with HelicaseClient(
+            settings.api, token=settings.token, timeout=settings.timeout
+        ) as client:
             return await work(client)
 
     try:

@@ -54,18 +54,20 @@ def load_workflow_request(
 class HelicaseClient(ScheduleResourceExperimentCalls):
     """Client of the api at `addr` (default 127.0.0.1:50051).
 
-    `timeout`: the deadline of each unary call, in seconds. `retry`: how calls are retried after
-    UNAVAILABLE (RetryPolicy(); NO_RETRY to fail at once). Schedules, resources, credentials and
-    experiments: see ScheduleResourceExperimentCalls."""
+    `token`: the bearer token (an API key or a JWT) every call carries; None reads
+    $HELICASE_TOKEN. `timeout`: the deadline of each unary call, in seconds. `retry`: how calls
+    are retried after UNAVAILABLE (RetryPolicy(); NO_RETRY to fail at once). Schedules,
+    resources, credentials and experiments: see ScheduleResourceExperimentCalls."""
 
     def __init__(
         self,
         addr: str = "127.0.0.1:50051",
         *,
+        token: str | None = None,
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self._channel = channel(addr)
+        self._channel = channel(addr, token=token)
         self._workflows = workflow_service_pb2_grpc.WorkflowServiceStub(self._channel)
         self._task_types = task_type_pb2_grpc.TaskTypeServiceStub(self._channel)
         self._participants = participant_registry_pb2_grpc.ParticipantRegistryServiceStub(

@@ -232,8 +232,9 @@ TRACE_DIR = string(
 INTERNAL_TOKEN = string(
     "HELICASE_INTERNAL_TOKEN",
     "",
-    "the shared token of `CredentialSecretService` (api and the participants of airavata.* types)",
-    shown="empty (the key service refuses)",
+    "the components' shared token on the api (credential resolution, event recording, the"
+    " scheduler's calls) until the internal plane has its own listener",
+    shown="empty (components refused)",
 )
 
 

@@ -28,6 +28,10 @@ class NotFound(Exception):
     """The named resource does not exist."""
 
 
+class AlreadyExists(Exception):
+    """The resource a create names (by a caller-chosen id) exists already."""
+
+
 class FailedPrecondition(Exception):
     """The request is illegal in the resource's current state."""
 

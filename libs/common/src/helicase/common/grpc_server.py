@@ -15,13 +15,19 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-from helicase.common import metrics, tracing
-
 # The services' channels and limits are the public client's (helicase.wire, beside the stubs).
+from helicase import wire
+from helicase.common import metrics, tracing
 from helicase.wire import MAX_MESSAGE_BYTES as MAX_MESSAGE_BYTES
-from helicase.wire import channel as channel
 
 log = logging.getLogger(__name__)
+
+
+def channel(addr: str, token: str = "") -> grpc.aio.Channel:
+    """A service's channel to another: `token` as its bearer token, never $HELICASE_TOKEN (a
+    user's token in a service's environment is not the service's)."""
+    return wire.channel(addr, token=token)
+
 
 SERVER_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

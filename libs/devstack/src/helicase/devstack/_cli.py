@@ -7,7 +7,9 @@ HELICASE_ZK is created); HELICASE_TOPIC_PREFIX is passed on to the services.
 
 The HPC part (helicase.devstack._local_hpc): a loopback sshd + one-node SLURM under .helicase/hpc
 (when root and the packages are there; skipped with a line otherwise), a participant serving the
-airavata.* types, and HELICASE_CREDENTIAL_KEY / HELICASE_INTERNAL_TOKEN from .helicase/secrets.env.
+airavata.* types. The secrets (HELICASE_CREDENTIAL_KEY, HELICASE_INTERNAL_TOKEN,
+HELICASE_ADMIN_TOKEN, and HELICASE_TOKEN, the `demo` tenant's admin key issued by the api) are in
+.helicase/secrets.env.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import grpc
 from kazoo.client import KazooClient
 
 from helicase.devstack import _paths, _proc
@@ -28,7 +31,9 @@ from helicase.devstack._component import Component
 from helicase.devstack._infra import Infra, InfraPorts
 from helicase.devstack._layout import ServicePorts, service_specs, suite_env
 from helicase.devstack._local_hpc import HpcPorts, LocalHpc, with_hpc
+from helicase.devstack._secrets_env import SECRETS_FILE
 from helicase.devstack._supervisor import Supervisor
+from helicase.devstack._tokens import ensure_demo_token
 
 HEALTH_TIMEOUT = 120.0
 
@@ -143,6 +148,17 @@ def up(suite: LocalSuite) -> int:
         supervisor.wait_healthy(timeout=HEALTH_TIMEOUT)
     except TimeoutError as exc:
         return _fail(str(exc))
+    try:
+        ensure_demo_token(suite.home, supervisor.specs["api"].health_addr)
+    except grpc.RpcError as exc:
+        return _fail(
+            f"the api refused to issue the demo tenant's key: {exc.code()} {exc.details()}"
+        )
+    print(
+        f"HELICASE_TOKEN (admin of tenant `demo`) and HELICASE_ADMIN_TOKEN (platform admin) are in"
+        f" {suite.home / SECRETS_FILE}",
+        flush=True,
+    )
     try:
         if _up_hpc(suite.hpc):
             started.append("hpc cluster")

@@ -1,6 +1,6 @@
 """The HPC part of the local suite (`make up`): the loopback cluster (sshd + munge + one-node
 SLURM, helicase.devstack._hpc) under <home>/hpc on fixed ports, a participant serving the
-airavata.* types, and the secrets the api and the participants share (generated once).
+airavata.* types.
 
 What a client needs to use the cluster (host, port, user, host key, client key, scratch and
 storage roots) is written to <home>/hpc/cluster.json once it runs; `describe()` reads it back.
@@ -8,17 +8,15 @@ storage roots) is written to <home>/hpc/cluster.json once it runs; `describe()` 
 
 from __future__ import annotations
 
-import base64
 import json
-import os
-import secrets as _secrets
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from helicase.devstack import _proc
+from helicase.devstack import _proc, _secrets_env
 from helicase.devstack._hpc import LoopbackCluster, hpc_available
+from helicase.devstack._secrets_env import INTERNAL_TOKEN
 from helicase.devstack._supervisor import ServiceSpec
 
 AIRAVATA_TYPES = (
@@ -35,9 +33,6 @@ participant)."""
 
 PARTICIPANT = "participant-hpc"
 CLUSTER_NAME = "helicase"
-SECRETS_FILE = "secrets.env"
-CREDENTIAL_KEY = "HELICASE_CREDENTIAL_KEY"
-INTERNAL_TOKEN = "HELICASE_INTERNAL_TOKEN"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,46 +73,14 @@ class ClusterInfo:
         return Path(self.client_key_file).read_text()
 
 
-def secrets(home: Path) -> dict[str, str]:
-    """HELICASE_CREDENTIAL_KEY and HELICASE_INTERNAL_TOKEN of the suite in `home`, from
-    <home>/secrets.env (mode 0600), which is written the first time."""
-    path = home / SECRETS_FILE
-    if not path.exists():
-        text = (
-            f"{CREDENTIAL_KEY}={base64.b64encode(os.urandom(32)).decode()}\n"
-            f"{INTERNAL_TOKEN}={_secrets.token_urlsafe(32)}\n"
-        )
-        tmp = path.with_suffix(".tmp")
-        tmp.unlink(missing_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        name, sep, value = line.partition("=")
-        if sep and name.strip() in (CREDENTIAL_KEY, INTERNAL_TOKEN):
-            values[name.strip()] = value.strip()
-    missing = {CREDENTIAL_KEY, INTERNAL_TOKEN} - set(values)
-    if missing:
-        raise ValueError(f"{path} lacks {', '.join(sorted(missing))}: delete it to regenerate")
-    return values
-
-
 def with_hpc(
     specs: Sequence[ServiceSpec], home: Path, ports: HpcPorts, host: str | None = None
 ) -> list[ServiceSpec]:
-    """`specs` plus the participant serving the airavata.* types; the api gets both secrets,
-    every participant the internal token."""
-    shared = secrets(home)
+    """`specs`, with the suite's secrets (helicase.devstack._secrets_env.give), plus the
+    participant serving the airavata.* types."""
+    shared = _secrets_env.ensure(home)
     token = {INTERNAL_TOKEN: shared[INTERNAL_TOKEN]}
-    out: list[ServiceSpec] = []
-    for spec in specs:
-        if spec.module == "helicase.api":
-            spec = replace(spec, env={**spec.env, **shared})
-        elif spec.module == "helicase.participant":
-            spec = replace(spec, env={**spec.env, **token})
-        out.append(spec)
+    out = _secrets_env.give(specs, shared)
     addr = f"{_proc.LOOPBACK}:{ports.participant}"
     out.append(
         ServiceSpec(

@@ -371,7 +371,9 @@ class Chaos:
     async def run(self, infra: Infra | None) -> ChaosReport:
         options = self.options
         began = time.monotonic()
-        async with HelicaseClient(self.suite.api_addr, timeout=10) as client:
+        async with HelicaseClient(
+            self.suite.api_addr, token=self.suite.token, timeout=10
+        ) as client:
             loop = asyncio.get_running_loop()
             until = loop.time() + options.duration
             killer = asyncio.create_task(self.killer.run(until, infra))

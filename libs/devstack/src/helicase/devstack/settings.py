@@ -1,6 +1,6 @@
-"""The variables only the local suite, the test harness, the chaos driver and the benchmarks read
-(the services' own are declared in their config modules; README.md's "Configuration" table lists
-them all)."""
+"""The variables only the local suite, the test harness, the chaos driver, the benchmarks and the
+clients read (the services' own are declared in their config modules; README.md's
+"Configuration" table lists them all)."""
 
 from __future__ import annotations
 
@@ -30,4 +30,19 @@ CHAOS_LEDGER = string(
     shown="empty (off)",
 )
 
-SETTINGS: tuple[Setting[Any], ...] = (HOME, KEEP_TEST_HOME, SCREENSHOTS_DIR, CHAOS_LEDGER)
+CLIENT_TOKEN = string(
+    "HELICASE_TOKEN",
+    "",
+    "the bearer token (API key or JWT) the CLI, the clients, `make demo` and the benchmarks send"
+    " (read by helicase.wire; `make up` writes the `demo` tenant's admin key to"
+    " `.helicase/secrets.env`)",
+    shown="empty (no token)",
+)
+
+SETTINGS: tuple[Setting[Any], ...] = (
+    HOME,
+    KEEP_TEST_HOME,
+    SCREENSHOTS_DIR,
+    CHAOS_LEDGER,
+    CLIENT_TOKEN,
+)

@@ -15,11 +15,13 @@ from pathlib import Path
 
 from kazoo.client import KazooClient
 
+from helicase.devstack import _secrets_env, _tokens
 from helicase.devstack._hpc import LoopbackCluster, hpc_available
 from helicase.devstack._infra import Infra
 from helicase.devstack._layout import SERVICE_NAMES, ServicePorts, service_specs, suite_env
 from helicase.devstack._proc import processes_of, stop, tail
 from helicase.devstack._supervisor import ServiceSpec, Supervisor
+from helicase.devstack._tokens import issue_key
 
 FAKE_SERVICE = "helicase.devstack._fake_service"
 """A module serving only gRPC health: stands in for any service in tests of the harness."""
@@ -74,10 +76,29 @@ class RunningSuite:
     participant_names: list[str]
     max_tasks: int
     specs: dict[str, ServiceSpec] = field(default_factory=dict)
+    admin_token: str = field(default="", repr=False)
+    """The platform admin's token (HELICASE_ADMIN_TOKEN of the api)."""
+    internal_token: str = field(default="", repr=False)
+    """The components' shared token (HELICASE_INTERNAL_TOKEN)."""
+    _token: str = field(default="", repr=False)
 
     @property
     def api_addr(self) -> str:
         return self.addresses["api"]
+
+    @property
+    def token(self) -> str:
+        """An admin key of tenant `demo` (the suite's HELICASE_TOKEN), issued on first use."""
+        if not self._token:
+            self._token = self.issue_key(_tokens.DEMO_TENANT, "admin")
+        return self._token
+
+    def issue_key(self, tenant: str, role: str = "admin", *, display_name: str = "") -> str:
+        """The token of a new API key of `tenant` (created if missing) with `role` ("viewer",
+        "submitter" or "admin"), issued with the platform admin's token."""
+        return _tokens.issue_key(
+            self.api_addr, self.admin_token, tenant, role, display_name=display_name
+        )
 
     def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
         """Sends `sig` to service `name` (SIGKILL, the default: a crash)."""
@@ -160,6 +181,14 @@ class SuiteFactory:
             "HELICASE_MAX_TASKS": str(max_tasks),
             **(extra_env or {}),
         }
+        # Each suite has its own tokens (a test's own internal token is kept): the api gets the
+        # admin token, every service the internal one.
+        shared = {
+            name: env.get(name) or make()
+            for name, make in _secrets_env.GENERATED.items()
+            if name in (_secrets_env.INTERNAL_TOKEN, _secrets_env.ADMIN_TOKEN)
+        }
+        specs = {spec.name: spec for spec in _secrets_env.give(list(specs.values()), shared)}
         supervisor = Supervisor(home, specs.values(), env)
         running = RunningSuite(
             namespace=namespace,
@@ -172,6 +201,8 @@ class SuiteFactory:
             participant_names=[f"{namespace}-1", f"{namespace}-2"],
             max_tasks=max_tasks,
             specs=specs,
+            admin_token=shared[_secrets_env.ADMIN_TOKEN],
+            internal_token=shared[_secrets_env.INTERNAL_TOKEN],
         )
         self._made.append((running, home))
         chosen = list(SERVICE_NAMES) if services is None else list(services)
@@ -207,6 +238,7 @@ __all__ = [
     "LoopbackCluster",
     "RunningSuite",
     "SuiteFactory",
+    "issue_key",
     "new_home",
     "remove_home",
     "start_loopback_cluster",

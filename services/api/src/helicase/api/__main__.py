@@ -8,6 +8,8 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from helicase.api import migrations, web
+from helicase.api.admin.service import AdminService
+from helicase.api.auth.setup import AuthLayer
 from helicase.api.config import ApiConfig
 from helicase.api.errors import ErrorMappingInterceptor
 from helicase.api.events.service import EventService
@@ -40,6 +42,8 @@ from helicase.internal.v1 import (
     event_pb2_grpc,
 )
 from helicase.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
     experiment_pb2,
     experiment_pb2_grpc,
     participant_registry_pb2,
@@ -72,6 +76,7 @@ SERVICES += [
     resource_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
     credential_secret_pb2.DESCRIPTOR.services_by_name["CredentialSecretService"].full_name,
     experiment_pb2.DESCRIPTOR.services_by_name["ExperimentService"].full_name,
+    admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
 ]
 
 
@@ -89,6 +94,8 @@ async def serve(config: ApiConfig) -> None:
     notifier = ChangeNotifier()
     credential_config = CredentialConfig.of(config)
     resources = ResourceStore(engine, credential_config.cipher)
+    auth = AuthLayer(config, engine)
+    await auth.ensure_platform_admin()
 
     def register(server: object) -> None:
         workflow_service_pb2_grpc.add_WorkflowServiceServicer_to_server(
@@ -120,11 +127,18 @@ async def serve(config: ApiConfig) -> None:
             ),
             server,
         )  # fmt: skip
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(
+            AdminService(auth.store, auth.audit, auth.authenticator), server
+        )
 
-    # Handlers raise; one interceptor maps what they raise to gRPC statuses (the HTTP port
-    # forwards to this server, so its calls are mapped the same way).
+    # Every call but health and reflection is authenticated and checked against the policy
+    # table first (auth.interceptor); handlers raise, and one interceptor maps what they raise
+    # to gRPC statuses. The HTTP port forwards to this server, so its calls pass both.
     server, port, health = build_server(
-        config.listen, register, SERVICES, interceptors=[ErrorMappingInterceptor()]
+        config.listen,
+        register,
+        SERVICES,
+        interceptors=[auth.interceptor, ErrorMappingInterceptor()],
     )
     relay.start()
     web_server = await _start_web(config, port, engine)

@@ -58,6 +58,36 @@ CREDENTIAL_KEY = string(
     shown="empty (credentials refused)",
 )
 
+ADMIN_TOKEN = string(
+    "HELICASE_ADMIN_TOKEN",
+    "",
+    "the platform admin's bearer token (32+ characters), kept as the `platform` tenant's admin"
+    " key (only its hash is stored)",
+    shown="empty (no platform admin key)",
+)
+JWT_ISSUER = string("HELICASE_JWT_ISSUER", "", "the `iss` every accepted JWT must carry")
+JWT_AUDIENCE = string("HELICASE_JWT_AUDIENCE", "", "the `aud` every accepted JWT must carry")
+JWT_JWKS = string(
+    "HELICASE_JWT_JWKS",
+    "",
+    "the identity provider's signing keys: a JWKS file path or URL (RS256, ES256, EdDSA)",
+    shown="empty (JWTs refused)",
+)
+JWT_TENANT_CLAIM = string(
+    "HELICASE_JWT_TENANT_CLAIM", "helicase_tenant", "the JWT claim naming the tenant"
+)
+JWT_ROLE_CLAIM = string(
+    "HELICASE_JWT_ROLE_CLAIM",
+    "helicase_role",
+    "the JWT claim naming the role (`viewer`, `submitter`, `admin`)",
+)
+AUTH_CACHE_SECONDS = integer(
+    "HELICASE_AUTH_CACHE_SECONDS",
+    5,
+    "how long a verified token is cached: a revoked key works at most this long on a replica",
+    minimum=0,
+)
+
 
 @dataclass(frozen=True, kw_only=True)
 class ApiConfig(ServiceConfig):
@@ -73,6 +103,13 @@ class ApiConfig(ServiceConfig):
     web_secure_cookie: str = from_setting(WEB_SECURE_COOKIE)
     credential_key: str = from_setting(CREDENTIAL_KEY, secret=True)
     internal_token: str = from_setting(INTERNAL_TOKEN, secret=True)
+    admin_token: str = from_setting(ADMIN_TOKEN, secret=True)
+    jwt_issuer: str = from_setting(JWT_ISSUER)
+    jwt_audience: str = from_setting(JWT_AUDIENCE)
+    jwt_jwks: str = from_setting(JWT_JWKS)
+    jwt_tenant_claim: str = from_setting(JWT_TENANT_CLAIM)
+    jwt_role_claim: str = from_setting(JWT_ROLE_CLAIM)
+    auth_cache_seconds: int = from_setting(AUTH_CACHE_SECONDS)
 
     @classmethod
     def from_env(cls) -> Self:

@@ -16,6 +16,7 @@ import grpc
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from helicase.common.errors import (
+    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"  # every handler's second argument
 MAPPED = (
     InvalidArgument,
+    AlreadyExists,
     NotFound,
     FailedPrecondition,
     Unauthenticated,
@@ -44,6 +46,8 @@ def status_of(exc: BaseException) -> grpc.Status | tuple[grpc.StatusCode, str] |
         return invalid_argument_status(exc)
     if isinstance(exc, NotFound):
         return grpc.StatusCode.NOT_FOUND, str(exc)
+    if isinstance(exc, AlreadyExists):
+        return grpc.StatusCode.ALREADY_EXISTS, str(exc)
     if isinstance(exc, Unauthenticated):
         return grpc.StatusCode.UNAUTHENTICATED, str(exc)
     if isinstance(exc, PermissionDenied):

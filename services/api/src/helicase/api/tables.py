@@ -185,6 +185,44 @@ experiments = _created_newest_first(
     Column("definition", JSONB, nullable=False),  # the request as proto3 JSON
 )
 
+# -- callers: tenants, API keys and the audit trail (migration 0007) ---------------------------
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("display_name", Text, nullable=False, server_default=""),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Uuid, primary_key=True),  # the "<id>" of the token "hlc_<id>_<secret>"
+    Column("tenant_id", Text, nullable=False),
+    Column("role", Integer, nullable=False),  # helicase.v1.Role
+    Column("display_name", Text, nullable=False, server_default=""),
+    Column("token_sha256", LargeBinary, nullable=False, unique=True),  # never the token
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("expire_time", DateTime(timezone=True)),
+    Column("revoke_time", DateTime(timezone=True)),
+    Index("api_keys_tenant", "tenant_id", text("create_time DESC"), text("id DESC")),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("resource", Text, nullable=False, server_default=""),
+    Column("result", Text, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Index("audit_events_tenant", "tenant_id", text("create_time DESC"), text("id DESC")),
+    Index("audit_events_create_time", text("create_time DESC"), text("id DESC")),
+)
+
 # The composer's sign-in sessions (migration 0009): found by a hash of the cookie's id, holding
 # the caller's token sealed under a key derived from that id (helicase.api.websession.tokens).
 web_sessions = Table(

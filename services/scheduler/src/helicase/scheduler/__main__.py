@@ -8,6 +8,7 @@ import logging
 import sys
 
 from helicase.common import kafka, observability, ownership, zk
+from helicase.common.config import INTERNAL_TOKEN
 from helicase.common.grpc_server import (
     build_server,
     channel,
@@ -47,7 +48,9 @@ async def serve(config: SchedulerConfig) -> int:
     await asyncio.to_thread(leader.start)
     controller = Controller(leader)
     producer = AsyncProducer(config.common, linger_ms=0)
-    api = channel(config.common.api_addr)
+    # Until the internal plane has its own listener, the api knows this service by the
+    # components' shared token.
+    api = channel(config.common.api_addr, token=INTERNAL_TOKEN.read())
     workflows = Workflows(
         scheduler_id=config.scheduler_id,
         zk=client,

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from helicase.common import kafka, observability, topics
+from helicase.common.config import INTERNAL_TOKEN
 from helicase.common.grpc_server import build_server, channel, run_until_stopped, set_serving
 from helicase.sink.config import SinkConfig
 from helicase.sink.pipeline import Sink
@@ -21,7 +22,9 @@ async def serve(config: SinkConfig) -> int:
     await asyncio.to_thread(kafka.ensure_topics, config.common)
     consumer = kafka.consumer(config.common, "sink", [topics.EVENTS])
     producer = kafka.AsyncProducer(config.common)
-    api = channel(config.common.api_addr)
+    # Until the internal plane has its own listener, the api knows this service by the
+    # components' shared token.
+    api = channel(config.common.api_addr, token=INTERNAL_TOKEN.read())
     sink = Sink(
         consumer=consumer,
         producer=producer,

@@ -1,0 +1,71 @@
+"""The audit trail: who did what to which resource, when, with which result.
+
+The auth interceptor writes one event for every mutating call (policy.Rule.mutation); other code
+records what it does on a principal's behalf with `AuditLog.record` (e.g. a credential resolved
+for a participant: action "credential.resolve", resource "credentials/<id>").
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import RowMapping, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from helicase.api import paging
+from helicase.api.auth.principal import Principal
+from helicase.api.convert import ts
+from helicase.api.tables import audit_events
+from helicase.v1 import admin_pb2
+
+log = logging.getLogger(__name__)
+
+
+def audit_message(row: RowMapping) -> admin_pb2.AuditEvent:
+    return admin_pb2.AuditEvent(
+        id=str(row["id"]), tenant_id=row["tenant_id"], subject=row["subject"],
+        action=row["action"], resource=row["resource"], result=row["result"],
+        create_time=ts(row["create_time"]),
+    )  # fmt: skip
+
+
+class AuditLog:
+    """Audit events in PostgreSQL."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def record(
+        self, principal: Principal, action: str, resource: str = "", result: str = "OK"
+    ) -> None:
+        """Writes one audit event in `principal`'s tenant. A failure to write is logged, not
+        raised: the action it records has already happened."""
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    audit_events.insert().values(
+                        id=uuid.uuid4(), tenant_id=principal.tenant, subject=principal.subject,
+                        action=action, resource=resource, result=result,
+                        create_time=datetime.now(UTC),
+                    )
+                )  # fmt: skip
+        except Exception:
+            log.exception(
+                "audit event not written",
+                extra={"tenant": principal.tenant, "action": action, "resource": resource},
+            )
+
+    async def list(
+        self, tenant: str | None, page: paging.Page
+    ) -> tuple[list[admin_pb2.AuditEvent], str]:
+        """A page of events, newest first: of `tenant`, or of every tenant when None."""
+        query = select(audit_events)
+        if tenant is not None:
+            query = query.where(audit_events.c.tenant_id == tenant)
+        query = paging.by_time(query, audit_events.c.create_time, audit_events.c.id, page)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        kept, token = paging.next_token(rows, page, paging.time_id_token)
+        return [audit_message(row._mapping) for row in kept], token
