@@ -1,9 +1,12 @@
 // Browser tests of the composer's sign-in against a running suite (started by
 // tests/integration/trust/test_web.py), one scenario per run: `node signin.mjs <scenario>`.
-// Env: HELICASE_WEB_URL (the api's HTTP port), HELICASE_TOKEN (a key to sign in with).
+// Env: HELICASE_WEB_URL (the api's HTTP port), HELICASE_TOKEN (a key to sign in with),
+// SCREENSHOT_DIR (where the sign-in page's PNG goes, if set).
 // It prints `cookie <value>` once signed in (the test checks what the server stored), and in
 // the "revoked" scenario prints `revoke` and waits for a line on stdin (the key was revoked).
 import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 
 import { call, SESSION_COOKIE, signIn, withBrowser } from "./browser.mjs";
@@ -50,6 +53,10 @@ const scenarios = {
     await signInForm(page).waitFor();
     await signIn(page, "hlc_this-key-was-never-issued");
     await page.getByRole("alert").filter({ hasText: "The API key was refused" }).waitFor();
+    if (process.env.SCREENSHOT_DIR) {
+      mkdirSync(process.env.SCREENSHOT_DIR, { recursive: true });
+      await page.screenshot({ path: join(process.env.SCREENSHOT_DIR, "sign-in-refused.png") });
+    }
     assert.equal(await composer(page).count(), 0, "the composer stays hidden");
     assert.equal(await sessionCookie(context), undefined, "no session cookie");
   },

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from helicase.devstack.settings import SCREENSHOTS_DIR
+
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "web" / "e2e" / "signin.mjs"
 TIMEOUT = 180.0
@@ -28,7 +30,12 @@ def run_scenario(
     Raises AssertionError with the output when the scenario fails."""
     assert (ROOT / "web" / "dist" / "index.html").is_file(), "web/dist is not built: make install"
     assert shutil.which("node"), "node is missing: make install"
-    env = {**os.environ, "HELICASE_WEB_URL": url, "HELICASE_TOKEN": token}
+    env = {
+        **os.environ,
+        "HELICASE_WEB_URL": url,
+        "HELICASE_TOKEN": token,
+        "SCREENSHOT_DIR": str(ROOT / SCREENSHOTS_DIR.read()),
+    }
     # Its own process group: whatever the script started (Chromium) is killed with it.
     proc = subprocess.Popen(
         ["node", str(SCRIPT), scenario],
