@@ -52,7 +52,8 @@ demo: up ## run the example workflows and one experiment on the local SSH + SLUR
 	@$(UV) python scripts/demo.py
 
 screenshots: install ## refresh docs/screenshots/*.png (the browser tests; they write .helicase/screenshots/ otherwise)
-	@HELICASE_SCREENSHOTS_DIR=docs/screenshots $(UV) pytest -p no:cacheprovider tests/integration/test_web_composer.py
+	@HELICASE_SCREENSHOTS_DIR=docs/screenshots $(UV) pytest -p no:cacheprovider tests/integration/test_web_composer.py \
+		tests/integration/trust/test_web.py::test_the_composer_shows_a_refused_key_and_sets_no_cookie
 
 bench: install ## Helicase vs Apache Helix side by side on its own infrastructure (BENCH_ARGS=--quick: small)
 	@$(UV) python -m bench.compare $(BENCH_ARGS)

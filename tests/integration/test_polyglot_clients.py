@@ -1,6 +1,7 @@
 """A gateway in Go and one in TypeScript (Connect's gRPC transport for Node) submit the design's
 example workflow to a live suite with the clients generated in clients/ and follow it to its end:
-task `a` completes, task `b` exits 3 (a fatal exit code), so the workflow stops FAILED."""
+task `a` completes, task `b` exits 3 (a fatal exit code), so the workflow stops FAILED. Each
+sends the suite's token (`authorization: Bearer`), from its flag or from HELICASE_TOKEN."""
 
 from __future__ import annotations
 
@@ -38,13 +39,30 @@ def test_the_go_client_submits_the_design_example_and_follows_it_to_its_end(
     )
     assert built.returncode == 0, built.stderr
     done = subprocess.run(
-        [str(program), "-api", suite.api_addr, "-file", str(EXAMPLE), "-within", "2m"],
-        env={**os.environ, "HELICASE_TOKEN": suite.token},
+        [
+            str(program),
+            "-api",
+            suite.api_addr,
+            "-file",
+            str(EXAMPLE),
+            "-within",
+            "2m",
+            "-token",
+            suite.token,
+        ],
         capture_output=True,
         text=True,
         timeout=180,
     )
     check_design_example_outcome(done)
+    anonymous = subprocess.run(
+        [str(program), "-api", suite.api_addr, "-file", str(EXAMPLE), "-within", "30s"],
+        env={k: v for k, v in os.environ.items() if k != "HELICASE_TOKEN"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert anonymous.returncode == 1 and "Unauthenticated" in anonymous.stderr
 
 
 def test_the_typescript_client_submits_the_design_example_and_follows_it_to_its_end(
@@ -59,7 +77,7 @@ def test_the_typescript_client_submits_the_design_example_and_follows_it_to_its_
             "--file",
             str(EXAMPLE),
         ],
-        env={**os.environ, "HELICASE_TOKEN": suite.token},
+        env={**os.environ, "HELICASE_TOKEN": suite.token},  # the variable, the Go test the flag
         capture_output=True,
         text=True,
         timeout=180,

@@ -1,5 +1,6 @@
 """Browser tests of the composer: web/e2e/composer.mjs drives Debian's Chromium (playwright-core)
-against a real suite's HTTP port — drawing, validation, deploy, live view, templates. Its
+against a real suite's HTTP port, signed in with the suite's key — drawing, validation, deploy,
+live view, templates, all under the api's Content-Security-Policy. Its
 screenshots go to .helicase/screenshots/ (untracked); HELICASE_SCREENSHOTS_DIR=docs/screenshots
 (`make screenshots`) refreshes the committed ones."""
 
@@ -28,7 +29,12 @@ def test_composer_in_a_real_browser(make_suite: SuiteFactory) -> None:
     assert shutil.which("node"), "node is missing: make install"
     suite = make_suite()
     url = "http://" + suite.specs["api"].env["HELICASE_WEB_ADDR"]
-    env = {**os.environ, "HELICASE_WEB_URL": url, "SCREENSHOT_DIR": str(SCREENSHOTS)}
+    env = {
+        **os.environ,
+        "HELICASE_WEB_URL": url,
+        "HELICASE_TOKEN": suite.token,
+        "SCREENSHOT_DIR": str(SCREENSHOTS),
+    }
     # Its own process group: whatever the script started (Chromium) is killed with it.
     proc = subprocess.Popen(
         ["node", str(SCRIPT)],

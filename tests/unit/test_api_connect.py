@@ -10,6 +10,7 @@ import grpc
 import pytest
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from helicase.api import connect, web
 from helicase.api.web import grpc_target
@@ -72,4 +73,10 @@ async def test_a_taken_web_port_fails_with_the_variable_to_change() -> None:
         taken.listen()
         port = taken.getsockname()[1]
         with pytest.raises(OSError, match="HELICASE_WEB_ADDR"):
-            await web.start(f"127.0.0.1:{port}", "127.0.0.1:1", [], dist=None)
+            engine = create_async_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+            try:
+                await web.start(
+                    f"127.0.0.1:{port}", "127.0.0.1:1", [], engine, web.WebSettings(), dist=None
+                )
+            finally:
+                await engine.dispose()

@@ -1,33 +1,21 @@
 // Browser tests of the composer against a running suite (started by
 // tests/integration/test_web_composer.py): Debian's Chromium driven by playwright-core.
-// Env: HELICASE_WEB_URL (the api's HTTP port), SCREENSHOT_DIR (where the PNGs go).
+// Env: HELICASE_WEB_URL (the api's HTTP port), HELICASE_TOKEN (the key to sign in with),
+// SCREENSHOT_DIR (where the PNGs go).
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 
-import { chromium } from "playwright-core";
+import { rpc as call, signIn, withBrowser } from "./browser.mjs";
 
 const BASE = process.env.HELICASE_WEB_URL;
+const TOKEN = process.env.HELICASE_TOKEN;
 const SHOTS = process.env.SCREENSHOT_DIR;
 assert.ok(BASE, "HELICASE_WEB_URL is required");
-const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
-const ARGS = [
-  "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-  "--disable-component-update", "--disable-sync",
-];
+assert.ok(TOKEN, "HELICASE_TOKEN is required");
 
 /** A Connect unary call, for checks behind the page's back. */
-async function rpc(method, body) {
-  const res = await fetch(`${BASE}/helicase.v1.${method}`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  const json = await res.json();
-  assert.equal(res.status, 200, `${method}: ${JSON.stringify(json)}`);
-  return json;
-}
+const rpc = (method, body) => call(BASE, TOKEN, method, body);
 
 async function shot(page, name) {
   if (!SHOTS) return;
@@ -256,19 +244,19 @@ const scenarios = {
   },
 };
 
-const userData = mkdtempSync(join(tmpdir(), "helicase-chromium-"));
 let failed = 0;
-const context = await chromium.launchPersistentContext(userData, {
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ARGS,
-  viewport: { width: 1280, height: 800 },
-});
-try {
+const cspViolations = [];
+await withBrowser(async (context) => {
   const page = context.pages()[0] ?? (await context.newPage());
   page.setDefaultTimeout(20000);
   page.on("pageerror", (err) => console.error(`page error: ${err.message}`));
+  page.on("console", (msg) => {
+    if (msg.type() !== "error") return;
+    console.error(`console: ${msg.text()}`);
+    if (msg.text().includes("Content Security Policy")) cspViolations.push(msg.text());
+  });
   await page.goto(BASE);
+  await signIn(page, TOKEN);
   await page.locator('.palette-item[data-type="shell"]').waitFor();
   for (const [name, run] of Object.entries(scenarios)) {
     const started = Date.now();
@@ -282,8 +270,9 @@ try {
       break; // the scenarios build on each other
     }
   }
-} finally {
-  await context.close();
-  rmSync(userData, { recursive: true, force: true });
+});
+if (cspViolations.length) {
+  failed++;
+  console.log(`FAIL the composer works under the api's Content-Security-Policy: ${cspViolations.length} violations`);
 }
 process.exit(failed ? 1 : 0);

@@ -1,12 +1,27 @@
-// The composer's shell: a header and three pages (composer, workflows, one workflow live),
-// routed by the URL path (the api serves index.html for every path).
+// The composer's shell: sign-in, then a header and three pages (composer, workflows, one
+// workflow live), routed by the URL path (the api serves index.html for every path).
 import { useCallback, useEffect, useState } from "react";
 
 import { errorText, listTaskTypes } from "./api";
 import { Composer } from "./Composer";
 import { LiveView } from "./LiveView";
 import type { TaskTypeInfo } from "./model";
+import { hasSession, SIGNED_OUT_EVENT, signOut } from "./session";
+import { SignIn } from "./SignIn";
 import { Workflows } from "./Workflows";
+
+type Auth = "checking" | "signed-in" | "signed-out";
+
+function useAuth(): [Auth, (auth: Auth) => void] {
+  const [auth, setAuth] = useState<Auth>("checking");
+  useEffect(() => {
+    const onSignedOut = () => setAuth("signed-out");
+    window.addEventListener(SIGNED_OUT_EVENT, onSignedOut);
+    hasSession().then((yes) => setAuth(yes ? "signed-in" : "signed-out"), onSignedOut);
+    return () => window.removeEventListener(SIGNED_OUT_EVENT, onSignedOut);
+  }, []);
+  return [auth, setAuth];
+}
 
 function usePath(): [string, (path: string) => void] {
   const [path, setPath] = useState(window.location.pathname);
@@ -23,6 +38,15 @@ function usePath(): [string, (path: string) => void] {
 }
 
 export function App() {
+  const [auth, setAuth] = useAuth();
+  if (auth === "checking") return <div className="app" aria-busy="true" />;
+  if (auth === "signed-out") {
+    return <div className="app"><SignIn onSignedIn={() => setAuth("signed-in")} /></div>;
+  }
+  return <SignedIn />;
+}
+
+function SignedIn() {
   const [path, navigate] = usePath();
   const [types, setTypes] = useState<TaskTypeInfo[] | null>(null);
   const [typesError, setTypesError] = useState<string | null>(null);
@@ -58,6 +82,7 @@ export function App() {
           {link("/", "Composer", page === "composer")}
           {link("/workflows", "Workflows", page !== "composer")}
         </nav>
+        <button type="button" className="sign-out" onClick={() => void signOut()}>Sign out</button>
       </header>
       <div className="page" hidden={page !== "composer"}>
         <Composer types={types} typesError={typesError} active={page === "composer"}

@@ -1,6 +1,6 @@
 // Connect clients of the api's public services, over the api's own HTTP port (JSON).
 import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
-import { ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 
 import { TaskTypeService } from "./gen/helicase/v1/task_type_pb";
@@ -8,8 +8,40 @@ import { TemplateService, WorkflowTemplateSchema } from "./gen/helicase/v1/templ
 import { type Workflow, WorkflowSchema } from "./gen/helicase/v1/workflow_pb";
 import { CreateWorkflowRequestSchema, WorkflowService } from "./gen/helicase/v1/workflow_service_pb";
 import type { FieldViolation, TaskTypeInfo, WorkflowJson } from "./model";
+import { SIGNED_OUT_EVENT } from "./session";
 
-const transport = createConnectTransport({ baseUrl: window.location.origin, useBinaryFormat: false });
+function noticeSignedOut(err: unknown): void {
+  if (err instanceof ConnectError && err.code === Code.Unauthenticated) {
+    window.dispatchEvent(new Event(SIGNED_OUT_EVENT));
+  }
+}
+
+async function* noticingSignedOut<T>(messages: AsyncIterable<T>): AsyncIterable<T> {
+  try {
+    yield* messages;
+  } catch (err) {
+    noticeSignedOut(err);
+    throw err;
+  }
+}
+
+/** Calls carry the session cookie (same origin); an UNAUTHENTICATED answer, of a unary call or
+ * at the end of a stream, means sign in again. */
+const signedOutOnUnauthenticated: Interceptor = (next) => async (req) => {
+  try {
+    const res = await next(req);
+    return res.stream ? { ...res, message: noticingSignedOut(res.message) } : res;
+  } catch (err) {
+    noticeSignedOut(err);
+    throw err;
+  }
+};
+
+const transport = createConnectTransport({
+  baseUrl: window.location.origin,
+  useBinaryFormat: false,
+  interceptors: [signedOutOnUnauthenticated],
+});
 
 export const workflowClient = createClient(WorkflowService, transport);
 export const taskTypeClient = createClient(TaskTypeService, transport);

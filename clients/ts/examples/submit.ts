@@ -1,13 +1,16 @@
 // Submits a workflow (the design's JSON shape) to a Helicase api over gRPC (Connect's gRPC
 // transport for Node), follows it with WatchWorkflow until it ends, and prints the final
-// workflow as JSON. Exit 0 once the workflow reached a terminal state, 1 on an error.
+// workflow as JSON. Exit 0 once the workflow reached a terminal state, 1 on an error. The token
+// (an API key or a JWT) comes from --token or $HELICASE_TOKEN.
 //
-//   node_modules/.bin/tsx clients/ts/examples/submit.ts --api 127.0.0.1:50051 --file examples/hello.json
+//   HELICASE_TOKEN=hlc_... node_modules/.bin/tsx clients/ts/examples/submit.ts \
+//     --api 127.0.0.1:50051 --file examples/hello.json
 import { readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { fromJson, toJsonString, type JsonValue } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { bearer, tokenFromEnv } from "../src/auth";
 import { WorkflowState, WorkflowSchema, type Workflow } from "../src/gen/helicase/v1/workflow_pb";
 import {
   CreateWorkflowRequestSchema,
@@ -33,6 +36,7 @@ async function main(): Promise<void> {
   const api = option("api", process.env.HELICASE_API_ADDR ?? "127.0.0.1:50051");
   const file = option("file");
   const withinMs = Number(option("within-ms", "120000"));
+  const token = option("token", tokenFromEnv());
 
   const request = fromJson(
     CreateWorkflowRequestSchema,
@@ -41,7 +45,7 @@ async function main(): Promise<void> {
   if (!request.requestId) {
     request.requestId = randomUUID();
   }
-  const transport = createGrpcTransport({ baseUrl: `http://${api}` });
+  const transport = createGrpcTransport({ baseUrl: `http://${api}`, interceptors: [bearer(token)] });
   const client = createClient(WorkflowService, transport);
   const signal = AbortSignal.timeout(withinMs);
 

@@ -1,7 +1,10 @@
 // Command helicase-example submits a workflow (the design's JSON shape) to a Helicase api,
 // follows it with WatchWorkflow until it ends, and prints the final workflow as JSON.
 //
-//	go run ./cmd/helicase-example -api 127.0.0.1:50051 -file ../../examples/hello.json
+//	HELICASE_TOKEN=hlc_... go run ./cmd/helicase-example -api 127.0.0.1:50051 -file ../../examples/hello.json
+//
+// The token (an API key or a JWT) comes from -token or $HELICASE_TOKEN and travels as
+// `authorization: Bearer <token>` on every call.
 //
 // It exits 0 once the workflow reached a terminal state (whatever that state is), non-zero when
 // the api refuses the request or cannot be reached.
@@ -21,6 +24,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/helicase/helicase/clients/go/auth"
 	helicasev1 "github.com/helicase/helicase/clients/go/gen/helicase/v1"
 )
 
@@ -34,14 +38,19 @@ func main() {
 	addr := flag.String("api", envOr("HELICASE_API_ADDR", "127.0.0.1:50051"), "address of the api")
 	file := flag.String("file", "", "workflow JSON (a CreateWorkflowRequest)")
 	within := flag.Duration("within", 2*time.Minute, "how long to wait for the workflow to end")
+	// Not the flag's default: -help would print the token.
+	token := flag.String("token", "", "API key or JWT (default $HELICASE_TOKEN)")
 	flag.Parse()
-	if err := run(*addr, *file, *within); err != nil {
+	if *token == "" {
+		*token = auth.TokenFromEnv()
+	}
+	if err := run(*addr, *file, *token, *within); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, file string, within time.Duration) error {
+func run(addr, file, token string, within time.Duration) error {
 	raw, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -54,7 +63,9 @@ func run(addr, file string, within time.Duration) error {
 		request.RequestId = newRequestID()
 	}
 
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(auth.Bearer(token)))
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from helicase.api import migrations, web
 from helicase.api.admin.service import AdminService
@@ -166,7 +166,7 @@ async def serve(config: ApiConfig) -> None:
     )
     await internal.start()
     relay.start()
-    web_server = await _start_web(config, port)
+    web_server = await _start_web(config, port, engine)
     await set_serving(health, SERVICES, True)
     await set_serving(internal_health, INTERNAL_SERVICES, True)
     log.info(
@@ -199,13 +199,21 @@ WEB_SERVICES = [
 ]
 
 
-async def _start_web(config: ApiConfig, grpc_port: int) -> web.WebServer | None:
+async def _start_web(
+    config: ApiConfig, grpc_port: int, engine: AsyncEngine
+) -> web.WebServer | None:
     if config.web_listen.lower() == "off":
         return None
     target = web.grpc_target(config.listen, grpc_port)
-    return await web.start(
-        config.web_listen, target, WEB_SERVICES, web.default_dist(config.web_dist)
+    settings = web.WebSettings(
+        allowed_hosts=config.web_allowed_hosts,
+        session_ttl=config.web_session_ttl,
+        secure_cookie=config.web_secure_cookie,
     )
+    return await web.start(
+        config.web_listen, target, WEB_SERVICES, engine, settings,
+        web.default_dist(config.web_dist),
+    )  # fmt: skip
 
 
 def main() -> None:

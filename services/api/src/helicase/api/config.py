@@ -14,6 +14,7 @@ from helicase.common.config import (
     flag,
     from_setting,
     integer,
+    names,
     read_settings,
     string,
 )
@@ -34,6 +35,20 @@ WEB_DIST = string(
     "",
     "the composer's built files",
     shown="`web/dist` of the checkout",
+)
+WEB_ALLOWED_HOSTS = names(
+    "HELICASE_WEB_ALLOWED_HOSTS",
+    "",
+    "names the HTTP port answers to (`host` or `host:port`), against DNS rebinding and CSRF",
+    shown="the listen host, `localhost`, `127.0.0.1`, `[::1]`, at the HTTP port",
+)
+WEB_SESSION_TTL = duration(
+    "HELICASE_WEB_SESSION_TTL", "12h", "how long a composer sign-in lasts (then sign in again)"
+)
+WEB_SECURE_COOKIE = string(
+    "HELICASE_WEB_SECURE_COOKIE",
+    "auto",
+    "the session cookie's Secure flag: `auto` (if the request came over https), `always`, `never`",
 )
 CREDENTIAL_KEY = string(
     "HELICASE_CREDENTIAL_KEY",
@@ -83,6 +98,9 @@ class ApiConfig(ServiceConfig):
     watch_refresh: timedelta = from_setting(WATCH_REFRESH)
     web_listen: str = from_setting(WEB_LISTEN)
     web_dist: str = from_setting(WEB_DIST)
+    web_allowed_hosts: tuple[str, ...] = from_setting(WEB_ALLOWED_HOSTS)
+    web_session_ttl: timedelta = from_setting(WEB_SESSION_TTL)
+    web_secure_cookie: str = from_setting(WEB_SECURE_COOKIE)
     credential_key: str = from_setting(CREDENTIAL_KEY, secret=True)
     admin_token: str = from_setting(ADMIN_TOKEN, secret=True)
     jwt_issuer: str = from_setting(JWT_ISSUER)

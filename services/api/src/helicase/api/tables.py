@@ -239,3 +239,15 @@ audit_events = Table(
     Index("audit_events_tenant", "tenant_id", text("create_time DESC"), text("id DESC")),
     Index("audit_events_create_time", text("create_time DESC"), text("id DESC")),
 )
+
+# The composer's sign-in sessions (migration 0009): found by a hash of the cookie's id, holding
+# the caller's token sealed under a key derived from that id (helicase.api.websession.tokens).
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("lookup", LargeBinary, primary_key=True),
+    Column("sealed_token", LargeBinary, nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expire_time", DateTime(timezone=True), nullable=False),
+    Index("web_sessions_expire_time", "expire_time"),
+)

@@ -1,20 +1,27 @@
-"""The api's HTTP port: the composer's files (web/dist) and the Connect protocol (JSON) for the
-public services, forwarded to the api's own gRPC server through an in-process channel, so the
-browser gets exactly what gRPC clients get: the same validation, errors and streams."""
+"""The api's HTTP port: the composer's files (web/dist), its sign-in (/auth/session) and the
+Connect protocol (JSON) for the public services, forwarded to the api's own gRPC server through a
+loopback channel with the caller's `authorization` (its own header, or its session's token), so
+the browser gets exactly what gRPC clients get: the same authentication, validation, errors and
+streams. Host, Origin and the security headers: helicase.api.webguard."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import grpc
 from aiohttp import web
 from google.protobuf import descriptor, message
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from helicase.api import connect
+from helicase.api import connect, webguard
+from helicase.api.websession import Credential, SessionService, SessionStore
 from helicase.common.grpc_server import channel as grpc_channel
+from helicase.v1 import task_type_pb2
 
 log = logging.getLogger(__name__)
 
@@ -37,49 +44,84 @@ def default_dist(configured: str = "") -> Path | None:
     return None
 
 
-def forwarded_metadata(request: web.Request) -> tuple[tuple[str, str], ...]:
-    """The HTTP request's `Authorization` header, passed on to the gRPC server, whose auth
-    interceptor checks it like any gRPC caller's."""
-    value = request.headers.get("Authorization")
-    return (("authorization", value),) if value else ()
-
-
 def _serialize(msg: message.Message) -> bytes:
     return msg.SerializeToString()
 
 
+# The call that checks a key at sign-in: cheap, and open to every role.
+_CHECK_PATH = "/helicase.v1.TaskTypeService/ListTaskTypes"
+
+
+def verifier(channel: grpc.aio.Channel) -> Callable[[str], Awaitable[grpc.StatusCode]]:
+    """Asks the gRPC server, with one call, what it makes of an `authorization` value."""
+    call = channel.unary_unary(
+        _CHECK_PATH,
+        request_serializer=_serialize,
+        response_deserializer=task_type_pb2.ListTaskTypesResponse.FromString,
+    )
+
+    async def verify(authorization: str) -> grpc.StatusCode:
+        try:
+            await call(
+                task_type_pb2.ListTaskTypesRequest(),
+                timeout=10.0,
+                metadata=(("authorization", authorization),),
+            )
+        except grpc.aio.AioRpcError as exc:
+            return exc.code()
+        return grpc.StatusCode.OK
+
+    return verify
+
+
+def _metadata(credential: Credential) -> tuple[tuple[str, str], ...]:
+    if credential.authorization is None:
+        return ()
+    return (("authorization", credential.authorization),)
+
+
 class ConnectGateway:
-    """Answers Connect calls by forwarding them to the gRPC server at `target`."""
+    """Answers Connect calls by forwarding them on `channel` with the caller's credential."""
 
-    def __init__(self, target: str, services: Iterable[descriptor.ServiceDescriptor]) -> None:
-        self._channel = grpc_channel(target)
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        services: Iterable[descriptor.ServiceDescriptor],
+        sessions: SessionService,
+    ) -> None:
+        self._channel = channel
         self._methods = connect.methods_of(services)
-
-    async def close(self) -> None:
-        await self._channel.close()
+        self._sessions = sessions
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         method = self._methods.get(request.path)
         if method is None:
             return _unary_error(grpc.StatusCode.UNIMPLEMENTED, f"no method {request.path}")
+        credential = await self._sessions.credential(request)
+        if isinstance(credential, web.Response):
+            return credential
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
         deadline = connect.parse_timeout(request.headers.get("Connect-Timeout-Ms"))
         body = await request.read()
         if method.server_streaming:
             if content_type != connect.STREAM_CONTENT_TYPE:
                 return web.Response(status=415, text=f"use {connect.STREAM_CONTENT_TYPE}")
-            return await self._stream(request, method, body, deadline)
+            return await self._stream(request, method, body, deadline, credential)
         if content_type != connect.UNARY_CONTENT_TYPE:
             return web.Response(status=415, text=f"use {connect.UNARY_CONTENT_TYPE}")
-        return await self._unary(method, body, deadline, forwarded_metadata(request))
+        response = await self._unary(method, body, deadline, credential)
+        if response.status == 401 and credential.session is not None:
+            self._sessions.forget_cookie(response)
+        return response
+
+    async def _refused(self, credential: Credential, code: grpc.StatusCode) -> None:
+        """A session whose token the api no longer takes (revoked, expired) ends here."""
+        if code == grpc.StatusCode.UNAUTHENTICATED and credential.session is not None:
+            await self._sessions.end(credential.session)
 
     async def _unary(
-        self,
-        method: connect.Method,
-        body: bytes,
-        deadline: float | None,
-        metadata: tuple[tuple[str, str], ...],
-    ) -> web.StreamResponse:
+        self, method: connect.Method, body: bytes, deadline: float | None, credential: Credential
+    ) -> web.Response:
         try:
             req = connect.decode_json(method.request, body)
         except connect.ProtocolError as exc:
@@ -90,8 +132,9 @@ class ConnectGateway:
             response_deserializer=method.response.FromString,
         )
         try:
-            response = await call(req, timeout=deadline, metadata=metadata)
+            response = await call(req, timeout=deadline, metadata=_metadata(credential))
         except grpc.aio.AioRpcError as exc:
+            await self._refused(credential, exc.code())
             details = connect.status_details(exc.trailing_metadata())
             return _unary_error(exc.code(), exc.details() or "", details)
         return web.Response(
@@ -99,7 +142,12 @@ class ConnectGateway:
         )
 
     async def _stream(
-        self, request: web.Request, method: connect.Method, body: bytes, deadline: float | None
+        self,
+        request: web.Request,
+        method: connect.Method,
+        body: bytes,
+        deadline: float | None,
+        credential: Credential,
     ) -> web.StreamResponse:
         out = web.StreamResponse(status=200)
         out.content_type = connect.STREAM_CONTENT_TYPE
@@ -113,12 +161,13 @@ class ConnectGateway:
             method.path,
             request_serializer=_serialize,
             response_deserializer=method.response.FromString,
-        )(req, timeout=deadline, metadata=forwarded_metadata(request))
+        )(req, timeout=deadline, metadata=_metadata(credential))
         error = None
         try:
             async for item in call:
                 await out.write(connect.envelope(connect.encode_json(item)))
         except grpc.aio.AioRpcError as exc:
+            await self._refused(credential, exc.code())
             details = connect.status_details(exc.trailing_metadata())
             error = connect.error_json(exc.code(), exc.details() or "", details)
         except (ConnectionResetError, OSError):
@@ -157,8 +206,24 @@ def _static_handler(
     return serve
 
 
-def build_app(gateway: ConnectGateway, dist: Path | None) -> web.Application:
-    app = web.Application(client_max_size=16 * 1024 * 1024)
+@dataclass(frozen=True, kw_only=True)
+class WebSettings:
+    """The HTTP port's settings (helicase.api.config: HELICASE_WEB_*)."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    session_ttl: timedelta = timedelta(hours=12)
+    secure_cookie: str = "auto"
+
+
+def build_app(
+    gateway: ConnectGateway,
+    sessions: SessionService,
+    dist: Path | None,
+    allowed: webguard.AllowedHosts,
+) -> web.Application:
+    app = web.Application(client_max_size=16 * 1024 * 1024, middlewares=[webguard.guard(allowed)])
+    app.on_response_prepare.append(webguard.add_security_headers)
+    app.router.add_routes(sessions.routes())
     app.router.add_post("/{service:helicase\\.v1\\.[A-Za-z]+}/{method}", gateway.handle)
     app.router.add_get("/{tail:.*}", _static_handler(dist))
     return app
@@ -173,38 +238,48 @@ def grpc_target(listen: str, port: int) -> str:
 
 
 class WebServer:
-    """The running HTTP port; `stop()` closes it and the in-process channel."""
+    """The running HTTP port; `stop()` closes it and the loopback channel."""
 
-    def __init__(self, runner: web.AppRunner, gateway: ConnectGateway, port: int) -> None:
+    def __init__(self, runner: web.AppRunner, channel: grpc.aio.Channel, port: int) -> None:
         self.runner = runner
-        self.gateway = gateway
+        self.channel = channel
         self.port = port
 
     async def stop(self) -> None:
         await self.runner.cleanup()
-        await self.gateway.close()
+        await self.channel.close()
 
 
 async def start(
     addr: str,
     target: str,
     services: Iterable[descriptor.ServiceDescriptor],
+    engine: AsyncEngine,
+    settings: WebSettings,
     dist: Path | None = None,
 ) -> WebServer:
-    """Serves `services` (forwarded to gRPC `target`) and the composer on `addr`."""
-    gateway = ConnectGateway(target, services)
-    app = build_app(gateway, dist if dist is not None else default_dist())
+    """Serves `services` (forwarded to gRPC `target`), sign-in and the composer on `addr`."""
+    channel = grpc_channel(target)
+    sessions = SessionService(
+        SessionStore(engine),
+        verifier(channel),
+        ttl=settings.session_ttl,
+        secure=settings.secure_cookie,
+    )
+    host, _, port = addr.rpartition(":")
+    allowed = webguard.AllowedHosts.of(settings.allowed_hosts, host, int(port))
+    gateway = ConnectGateway(channel, services, sessions)
+    app = build_app(gateway, sessions, dist if dist is not None else default_dist(), allowed)
     # A browser that goes away cancels its handler (and so its gRPC watch); open watches must not
     # hold a stop; one access line per call would drown the api log.
     runner = web.AppRunner(app, shutdown_timeout=2.0, access_log=None, handler_cancellation=True)
     await runner.setup()
-    host, _, port = addr.rpartition(":")
     site = web.TCPSite(runner, host.strip("[]") or None, int(port), reuse_port=False)
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        await gateway.close()
+        await channel.close()
         raise OSError(
             f"cannot serve HTTP on HELICASE_WEB_ADDR={addr}: {exc.strerror or exc} "
             "(HELICASE_WEB_ADDR=off serves no HTTP)"
@@ -215,4 +290,4 @@ async def start(
     if sockets:
         bound = str(sockets[0].getsockname()[1])
     log.info("web serving", extra={"addr": addr, "port": bound})
-    return WebServer(runner, gateway, int(bound))
+    return WebServer(runner, channel, int(bound))
