@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from helicase.api.auth.peers import ALLOWED, EVENTS, TENANT_METADATA, principal_of
+from helicase.api.auth.peers import ALLOWED, EVENTS, principal_of
+from helicase.common.tenants import TENANT_METADATA
 from helicase.api.auth.principal import ANY_TENANT, Role
 from helicase.common.errors import PermissionDenied
 from helicase.common.tls import Identity, identity_of_pem, parse_uri, require_kind
@@ -67,10 +68,12 @@ def test_each_kind_calls_only_its_own_internal_methods() -> None:
             require_kind(Identity(kind, "x", "default"), record, ALLOWED)
 
 
-def test_a_component_acts_for_any_tenant_and_a_scheduler_for_the_tenant_it_names() -> None:
+def test_a_component_stays_a_component_whatever_tenant_it_names() -> None:
+    # The tenant a component names is applied by tenancy.ActingForInterceptor, which keeps the
+    # principal a component (so the scheduler may still set the reserved schedule labels).
     sink = principal_of(Identity("sink", "s"), {TENANT_METADATA: "acme"})
     assert (sink.tenant, sink.subject) == (ANY_TENANT, "component:sink:s")
     scheduler = principal_of(Identity("scheduler", "s1"), {TENANT_METADATA: "acme"})
-    assert (scheduler.tenant, scheduler.role) == ("acme", Role.SUBMITTER)
+    assert scheduler.component and scheduler.role == Role.SUBMITTER
     participant = principal_of(Identity("participant", "p", "gpu"), {})
     assert participant.subject == "component:participant:gpu/p"

@@ -97,7 +97,7 @@ async def connect_refused(channel: grpc.aio.Channel, name: str, group: str = "de
 
 
 async def test_the_public_port_serves_no_internal_service(suite: RunningSuite) -> None:
-    async with wire.channel(suite.api_addr) as channel:
+    async with wire.channel(suite.api_addr, token=suite.token) as channel:
         events = event_pb2_grpc.EventServiceStub(channel)
         with pytest.raises(grpc.aio.AioRpcError) as recorded:
             await events.RecordEvents(event_pb2.RecordEventsRequest(), timeout=10)
@@ -208,7 +208,7 @@ async def running_task(client: HelicaseClient, workflow_id: str, task_id: str) -
 async def test_the_controller_takes_no_result_from_a_participant_not_holding_the_placement(
     suite: RunningSuite,
 ) -> None:
-    async with HelicaseClient(suite.api_addr, timeout=30) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token, timeout=30) as client:
         created = await client.create(
             request([{"id": "a", "type": "sleep", "params": {"seconds": 3}}])
         )
@@ -242,7 +242,7 @@ async def test_the_controller_takes_no_result_from_a_participant_not_holding_the
 
 async def create_credential(suite: RunningSuite) -> tuple[str, str]:
     pem = asyncssh.generate_private_key("ssh-ed25519").export_private_key().decode()
-    async with wire.channel(suite.api_addr) as channel:
+    async with wire.channel(suite.api_addr, token=suite.token) as channel:
         made = await resource_pb2_grpc.ResourceServiceStub(channel).CreateCredential(
             resource_pb2.CreateCredentialRequest(
                 credential=resource_pb2.Credential(display_name="plane", private_key=pem)
@@ -274,7 +274,7 @@ async def test_a_credential_is_resolved_only_for_the_participant_holding_a_task_
         {"id": "a", "type": "shell", "params": {"command": "sleep 4", "env": {"C": credential_id}}},
         {"id": "b", "type": "shell", "params": {"command": "sleep 4"}},
     ]
-    async with HelicaseClient(suite.api_addr, timeout=30) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token, timeout=30) as client:
         created = await client.create(request(tasks))
         a = await running_task(client, created.id, "a")
         b = await running_task(client, created.id, "b")

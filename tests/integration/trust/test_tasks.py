@@ -55,7 +55,7 @@ async def test_a_shell_tasks_environment_holds_no_secret_of_the_participant(suit
     token = {"HELICASE_INTERNAL_TOKEN": secrets.token_urlsafe(32)}
     with suite.extra_participant(group, token) as holder:
         assert "HELICASE_INTERNAL_TOKEN" in secrets_given_to(suite, holder.name)
-        async with HelicaseClient(suite.api_addr) as client:
+        async with HelicaseClient(suite.api_addr, token=suite.token) as client:
             done = await run_to_end(
                 client, [shell("default", DUMP), shell("holder", DUMP, instanceGroup=group)]
             )
@@ -73,7 +73,7 @@ async def test_a_shell_tasks_environment_holds_no_secret_of_the_participant(suit
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="tasks drop privileges only under a root participant")
 async def test_under_a_root_participant_a_shell_task_runs_unprivileged(suite: Any) -> None:
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         done = await run_to_end(client, [shell("who", "id -u; touch in-my-workdir; echo ok")])
     assert state(done) == "COMPLETED", done
     uid, wrote = stdout(done.tasks[0]).split()
@@ -97,7 +97,7 @@ async def test_a_participant_without_shell_enabled_runs_no_shell(
 async def refused_shell_run(suite: Any, group: str, marker: Path) -> workflow_pb2.Workflow:
     """Runs a noop and a shell task in `group`; the workflow once the noop is done and the
     shell task had time to run, were it placed (then cancelled)."""
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         served = {t.name: list(t.instance_groups) for t in await client.task_types(group)}
         assert "noop" in served and "shell" not in served
         created = await client.create(
@@ -130,7 +130,7 @@ async def test_an_output_is_passed_into_a_shell_command_as_text(
         shell("use", 'printf %s "${tasks.make.outputs.stdout}"', dependsOn=["make"]),
         shell("bare", "echo ${tasks.make.outputs.stdout}", dependsOn=["make"]),
     ]  # fmt: skip
-    async with HelicaseClient(suite.api_addr) as client:
+    async with HelicaseClient(suite.api_addr, token=suite.token) as client:
         done = await run_to_end(client, tasks)
     assert state(done) == "COMPLETED", done
     outputs = {t.id: stdout(t) for t in done.tasks}

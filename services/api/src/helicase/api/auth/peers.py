@@ -4,9 +4,11 @@ Every call on the internal listener (mutual TLS, HELICASE_API_INTERNAL_ADDR) com
 component whose certificate the TLS handshake verified against the deployment's CA. The
 interceptor reads the component's kind and name from it (helicase.common.tls), refuses a kind
 calling a method that is not its own (PERMISSION_DENIED), and runs the call as the principal
-`component:<kind>:<name>` of ANY_TENANT. A scheduler's call that carries the metadata
-`helicase-tenant: <t>` runs as a submitter of tenant t instead (a schedule's workflow is created in
-the schedule's tenant). The public listener's interceptor is auth/interceptor.py's.
+`component:<kind>:<name>` of ANY_TENANT. A component's call that carries the metadata
+`helicase-tenant: <t>` reads and writes within tenant t (helicase.api.tenancy's
+ActingForInterceptor, next on the listener): the scheduler creates a schedule's workflow in the
+schedule's tenant, and, being a component, may set the system's reserved labels. The public
+listener's interceptor is auth/interceptor.py's.
 """
 
 from __future__ import annotations
@@ -18,10 +20,6 @@ from helicase.api.auth.principal import ANY_TENANT, Principal, Role, acting
 from helicase.common import tls
 from helicase.internal.v1 import credential_secret_pb2, event_pb2
 from helicase.v1 import schedule_pb2, workflow_service_pb2
-
-TENANT_METADATA = "helicase-tenant"
-"""Metadata a scheduler sets to act within one tenant."""
-
 
 def _service(descriptor: object, name: str) -> str:
     return f"/{descriptor.services_by_name[name].full_name}/"  # type: ignore[attr-defined]
@@ -44,10 +42,8 @@ ALLOWED: Mapping[str, frozenset[str]] = {
 
 
 def principal_of(identity: tls.Identity, metadata: Mapping[str, str]) -> Principal:
-    """The principal a component's call runs as."""
-    tenant = metadata.get(TENANT_METADATA, "")
-    if identity.kind == "scheduler" and tenant:
-        return Principal(tenant, identity.subject, Role.SUBMITTER)
+    """The principal a component's call runs as (its tenant, if it names one, is set by
+    tenancy.ActingForInterceptor)."""
     return Principal(ANY_TENANT, identity.subject, Role.SUBMITTER)
 
 
