@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from helicase.api.auth.peers import ALLOWED, EVENTS, principal_of
-from helicase.common.tenants import TENANT_METADATA
 from helicase.api.auth.principal import ANY_TENANT, Role
 from helicase.common.errors import PermissionDenied
+from helicase.common.tenants import TENANT_METADATA
 from helicase.common.tls import Identity, identity_of_pem, parse_uri, require_kind
 from helicase.devstack import pki
 

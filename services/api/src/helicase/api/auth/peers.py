@@ -21,6 +21,7 @@ from helicase.common import tls
 from helicase.internal.v1 import credential_secret_pb2, event_pb2
 from helicase.v1 import schedule_pb2, workflow_service_pb2
 
+
 def _service(descriptor: object, name: str) -> str:
     return f"/{descriptor.services_by_name[name].full_name}/"  # type: ignore[attr-defined]
 
