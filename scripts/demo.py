@@ -113,6 +113,7 @@ async def run(addr: str) -> int:
     print("The suite keeps running: `make status` shows it, `make down` stops it.")
     web = WEB_LISTEN.read()
     print(f"Composer (draw, run and watch workflows in the browser): http://{web}/")
+    print(f"  sign in with the API key HELICASE_TOKEN in {devstack_home() / SECRETS_FILE}")
     return 0 if ok and experiment_ok is not False else 1
 
 
