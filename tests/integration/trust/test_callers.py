@@ -1,13 +1,15 @@
-"""Callers of the public port, against a real suite: every public method refuses a call without
-a valid token (none, garbage, `alg: none`, HS256 signed with the public key, expired, another
-issuer, a revoked key); health and reflection stay open; API keys and the identity provider's
-JWTs become principals; each role's limits hold; and the audit shows each mutation to its own
-tenant only."""
+"""Callers of the public ports, against a real suite: every public method, on the gRPC port and
+on the HTTP port, refuses a call without a valid token (none, garbage, `alg: none`, HS256 signed
+with the public key, expired, another issuer, another identity provider's key, a revoked key);
+health and reflection stay open; API keys and the identity provider's JWTs become principals;
+each role's limits hold; and the audit shows each mutation to its own tenant only."""
 
 from __future__ import annotations
 
 import stat
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +23,7 @@ from google.protobuf import descriptor_pool, message_factory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from helicase.api.__main__ import SERVICES
+from helicase.api.__main__ import SERVICES, WEB_SERVICES
 from helicase.devstack import _secrets_env
 from helicase.devstack._tokens import ensure_demo_token
 from helicase.devstack.testing import RunningSuite, SuiteFactory
@@ -169,7 +171,37 @@ def test_every_public_method_refuses_a_call_without_a_valid_token(
             code = call(channel, path, method, token)
             if code != grpc.StatusCode.UNAUTHENTICATED:
                 accepted.append((why, path, code.name))
+        # The HTTP port: every unary method it serves over Connect, the same refusal.
+        for path in web_unary_methods():
+            status = connect_call(suite, path, token)
+            if status != 401:
+                accepted.append((why, f"http {path}", str(status)))
     assert accepted == []
+    assert connect_call(suite, "/helicase.v1.TaskTypeService/ListTaskTypes", suite.token) == 200
+
+
+def web_unary_methods() -> list[str]:
+    """The unary methods the api's HTTP port serves (helicase.api.__main__.WEB_SERVICES)."""
+    return [
+        f"/{service.full_name}/{method.name}"
+        for service in WEB_SERVICES
+        for method in service.methods
+        if not method.server_streaming
+    ]
+
+
+def connect_call(suite: RunningSuite, path: str, token: str | None) -> int:
+    """The HTTP status of a Connect unary call (JSON, empty request) on the HTTP port."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    url = "http://" + suite.specs["api"].env["HELICASE_WEB_ADDR"] + path
+    request = urllib.request.Request(url, data=b"{}", headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as refused:
+        return int(refused.code)
 
 
 def test_health_and_reflection_need_no_token(channel: grpc.Channel) -> None:
@@ -322,10 +354,10 @@ def test_the_local_suite_keeps_the_demo_token_while_it_works_and_replaces_it_aft
     assert stat.S_IMODE((home / _secrets_env.SECRETS_FILE).stat().st_mode) == 0o600
     assert _secrets_env.read(home)[_secrets_env.TOKEN] == first
     assert ensure_demo_token(home, suite.api_addr) == first  # idempotent
+    # Revoke that key (only it: the tenant's other keys, the suite's own among them, stay).
     admin = admin_pb2_grpc.AdminServiceStub(channel)
-    keys = admin.ListApiKeys(admin_pb2.ListApiKeysRequest(), metadata=bearer(first))
-    for key in keys.api_keys:
-        admin.RevokeApiKey(admin_pb2.RevokeApiKeyRequest(id=key.id), metadata=bearer(first))
+    key_id = str(uuid.UUID(first.split("_")[1]))
+    admin.RevokeApiKey(admin_pb2.RevokeApiKeyRequest(id=key_id), metadata=bearer(first))
     second = ensure_demo_token(home, suite.api_addr)
     assert second != first and _secrets_env.read(home)[_secrets_env.TOKEN] == second
     workflows = workflow_service_pb2_grpc.WorkflowServiceStub(channel)
