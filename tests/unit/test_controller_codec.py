@@ -201,3 +201,13 @@ def _corrupt_v4() -> list[bytes]:
 def test_unreadable_state_raises_corrupt_state(data: bytes) -> None:
     with pytest.raises(CorruptState):
         decode(data)
+
+
+def test_the_holders_of_given_up_placements_round_trip_and_are_absent_when_none() -> None:
+    original = _busy_run()
+    plain = encode(original)
+    assert b'"earlier"' not in zlib.decompress(split(plain).frame[len(MAGIC) + 1 + 8 :])
+    original.earlier = {1: {1: "p0", 2: "p3"}}
+    restored = decode(encode(original))
+    assert restored.earlier == {1: {1: "p0", 2: "p3"}}
+    assert decode(plain).earlier == {}  # written before the record: nothing given up is known

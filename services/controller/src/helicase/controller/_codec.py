@@ -23,12 +23,19 @@ only the mutable part, at a fast level. The JSON is
 
     {"state": .., "message": .., "start": .., "end": .., "failed": ..,
      "participants": {"<task index>": name},  # tasks in flight
+     "earlier": {"<task index>": {"<placement>": name}},
+                                               # placements of the current attempt given up
      "outputs": {"<task index>": {...}},       # COMPLETED tasks with outputs
      "due": {"<task index>": t}, "deadlines": {"<task index>": t}, "cancel_due": t}
                                                # timers, as absolute wall-clock seconds
 
 and the columns follow it raw: task_state, final and replacements (a byte a task), then attempt
 and placement (little-endian u32 a task). Their lengths follow from the definition's task count.
+
+"earlier" is written only when some placement was given up, and came later within the same
+versions: a state without it (written before) reads as no placement given up with a known
+holder, so a late result of one is superseded (the task's live placement runs on; nothing is
+taken from a participant that may not have held it), and an older controller ignores the key.
 
 Stored states of versions 4, 3 and 2 (written before) are still read, so a cluster upgrades by
 failover; the first commit after it stores the definition apart and the state as version 5.
@@ -102,7 +109,7 @@ def _inflate(data: bytes | memoryview) -> bytes:
 
 
 def _mutable(workflow: WorkflowRun) -> dict[str, Any]:
-    return {
+    doc = {
         "state": workflow.state,
         "message": workflow.message,
         "start": workflow.start_time,
@@ -114,6 +121,12 @@ def _mutable(workflow: WorkflowRun) -> dict[str, Any]:
         "deadlines": {str(i): at for i, at in workflow.deadline.items()},
         "cancel_due": workflow.cancel_due,
     }
+    if workflow.earlier:  # rare: absent, the frame is what it was before the key existed
+        doc["earlier"] = {
+            str(i): {str(p): name for p, name in held.items()}
+            for i, held in workflow.earlier.items()
+        }
+    return doc
 
 
 def _set_mutable(workflow: WorkflowRun, doc: dict[str, Any]) -> None:
@@ -123,6 +136,10 @@ def _set_mutable(workflow: WorkflowRun, doc: dict[str, Any]) -> None:
     workflow.end_time = float(doc["end"])
     workflow.failed = bool(doc["failed"])
     workflow.participant = {int(i): str(n) for i, n in doc["participants"].items()}
+    workflow.earlier = {
+        int(i): {int(p): str(n) for p, n in held.items()}
+        for i, held in doc.get("earlier", {}).items()
+    }
     workflow.outputs = {int(i): dict(o) for i, o in doc["outputs"].items()}
     workflow.due = {int(i): float(t) for i, t in doc.get("due", {}).items()}
     workflow.deadline = {int(i): float(t) for i, t in doc.get("deadlines", {}).items()}

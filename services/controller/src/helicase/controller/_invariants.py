@@ -85,6 +85,10 @@ def _workflow_problems(workflow: WorkflowRun, pool: Pool) -> list[str]:
             view = pool.get(name)
             if view is None or workflow.ref(index) not in view.load:
                 problems.append(f"{task} holds no slot of its participant {name}")
+        for placement, name in workflow.earlier.get(index, {}).items():
+            live = workflow.placement[index]
+            if final or not name or placement > live or (index in in_flight and placement == live):
+                problems.append(f"{task} placement {placement} of {live} recorded as given up")
         running = workflow.state == WS.WORKFLOW_STATE_RUNNING
         if running and state in RETRYING and not final and index not in workflow.due:
             problems.append(f"{task} waits for a retry that is not due")

@@ -317,7 +317,9 @@ class Machine(Steps):
         """A COMPLETED result of the current attempt from a placement given up before (its
         participant was declared lost, or the controller timed the attempt out, and the result
         came after all): the work is done, so it is taken, and a later placement is stopped
-        instead of running the task once more."""
+        instead of running the task once more. Only from the participant recorded as holding
+        that placement when it was given up (`WorkflowRun.earlier`); from any other it is
+        superseded."""
         if stimulus.outcome != Outcome.TASK_OUTCOME_COMPLETED:
             return None
         workflow_id, task_id, attempt, placement = stimulus.ref
@@ -331,9 +333,10 @@ class Machine(Steps):
             or workflow.final[index]
             or workflow.attempt[index] != attempt
             or workflow.placement[index] < placement
-            # the live placement is its holder's (`_held`); an earlier one may have been any
-            # participant's of the task's group, never one of another group
+            # the live placement is its holder's (`_held`); an earlier one is taken only from
+            # the participant that held it, as recorded when the controller gave it up
             or (workflow.in_flight(index) and workflow.placement[index] == placement)
+            or workflow.earlier_holder(index, placement) != stimulus.participant
             or (view is not None and view.group != workflow.definition.kind(index)[0])
         ):
             return None
@@ -423,6 +426,7 @@ class Machine(Steps):
                 self._maybe_finish(workflow)
             else:
                 workflow.replacements[index] += 1
+                workflow.give_up(index)
                 self._make_ready(workflow, index, new_attempt=False)
 
     # -- timers --------------------------------------------------------------------------------
@@ -463,6 +467,7 @@ class Machine(Steps):
         self._act(SendCancel, participant=participant, ref=ref, reason=message)
         self._emit_task(workflow, index, TS.TASK_STATE_TIMED_OUT, message)
         self._persist(workflow)
+        workflow.give_up(index)  # until its retry, a late COMPLETED of it is taken from its holder
         self._attempt_failed(workflow, index, TS.TASK_STATE_TIMED_OUT, message)
         self._maybe_finish(workflow)
 

@@ -165,6 +165,7 @@ class Steps:
         self._set(workflow, index, state)
         workflow.due.pop(index, None)
         workflow.deadline.pop(index, None)
+        workflow.earlier.pop(index, None)
         if not workflow.final[index]:
             workflow.final[index] = 1
             workflow.unfinished -= 1
@@ -218,6 +219,7 @@ class Steps:
             workflow.attempt[index] += 1
             workflow.placement[index] = 0
             workflow.replacements[index] = 0
+            workflow.earlier.pop(index, None)
         # A new attempt, or a re-placement after its participant was lost: the timeout starts
         # again when it is placed.
         workflow.due.pop(index, None)

@@ -30,6 +30,7 @@ class WorkflowRun:
         "deadline",
         "definition",
         "due",
+        "earlier",
         "end_time",
         "failed",
         "final",
@@ -64,6 +65,11 @@ class WorkflowRun:
         self.replacements = bytearray(size)  # re-placements after losses, this attempt
         self.waiting = array("I", definition.dep_counts)  # dependencies not yet COMPLETED
         self.participant: dict[int, str] = {}  # tasks in flight only
+        # Tasks not final whose current attempt had placements the controller gave up on (their
+        # participant was lost, or the attempt timed out): placement -> the participant that held
+        # it, the only one whose late result of it is taken. Each inner dict is replaced, never
+        # changed in place, so a snapshot can share it.
+        self.earlier: dict[int, dict[int, str]] = {}
         self.outputs: dict[int, dict[str, Any]] = {}  # COMPLETED tasks with outputs only
         # Timers live in the state too (absolute wall-clock seconds), so a new leader re-arms
         # them with what is left rather than starting over:
@@ -81,6 +87,17 @@ class WorkflowRun:
 
     def ref(self, index: int) -> Ref:
         return (self.id, self.definition.ids[index], self.attempt[index], self.placement[index])
+
+    def give_up(self, index: int) -> None:
+        """Records who held the task's live placement, which the controller stops waiting for
+        while the attempt goes on (the caller then releases it)."""
+        name = self.participant.get(index)
+        if name:
+            self.earlier[index] = {**self.earlier.get(index, {}), self.placement[index]: name}
+
+    def earlier_holder(self, index: int, placement: int) -> str | None:
+        """The participant that held an earlier placement of the current attempt, if recorded."""
+        return self.earlier.get(index, {}).get(placement)
 
     def in_flight(self, index: int) -> bool:
         return self.task_state[index] in IN_FLIGHT
