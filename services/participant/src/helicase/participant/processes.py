@@ -2,10 +2,10 @@
 
 A task process gets an allow-listed environment (`INHERITED`, `INHERITED_PREFIXES`) plus what
 its task type declares (e.g. the `env` param of `shell`) and the run's ids — never the rest of the
-participant's environment, which holds its secrets (HELICASE_INTERNAL_TOKEN, database URLs, key
-paths). When the participant runs as root, the process runs as the task user
-(HELICASE_PARTICIPANT_TASK_USER, `nobody` by default) with that user's groups only, in a fresh
-working directory the user owns; HOME and TMPDIR point there. The directory is removed, and any
+participant's environment, which holds its secrets (database URLs, its certificate and key
+paths, whatever the platform injects). When the participant runs as root, the process runs as
+the task user (HELICASE_PARTICIPANT_TASK_USER, `nobody` by default) with that user's groups
+only, in a fresh working directory the user owns; HOME and TMPDIR point there. The directory is removed, and any
 process left in the group killed, when the run ends.
 """
 
