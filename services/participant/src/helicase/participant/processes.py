@@ -5,8 +5,8 @@ its task type declares (e.g. the `env` param of `shell`) and the run's ids — n
 participant's environment, which holds its secrets (database URLs, its certificate and key
 paths, whatever the platform injects). When the participant runs as root, the process runs as
 the task user (HELICASE_PARTICIPANT_TASK_USER, `nobody` by default) with that user's groups
-only, in a fresh working directory the user owns; HOME and TMPDIR point there. The directory is removed, and any
-process left in the group killed, when the run ends.
+only, in a fresh working directory the user owns; HOME and TMPDIR point there. The directory is
+removed, and any process left in the group killed, when the run ends.
 """
 
 from __future__ import annotations
