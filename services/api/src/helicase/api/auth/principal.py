@@ -74,10 +74,6 @@ def current() -> Principal:
     return principal
 
 
-def maybe_current() -> Principal | None:
-    return _current.get()
-
-
 @contextmanager
 def acting(principal: Principal) -> Iterator[Principal]:
     """Runs the enclosed code as `principal`."""

@@ -123,22 +123,24 @@ class CredentialSecretService(credential_secret_pb2_grpc.CredentialSecretService
         try:
             check_holder(identity, request.id, placement, holder)
         except PermissionDenied:
-            await self._record(identity, request, allowed=False)
+            tenant = await self._store.credential_tenant(request.id)
+            await self._record(identity, request, tenant, allowed=False)
             raise
-        key = await self._store.private_key(request.id)
-        await self._record(identity, request, allowed=True)
+        tenant, key = await self._store.private_key(request.id)
+        await self._record(identity, request, tenant, allowed=True)
         return credential_secret_pb2.ResolveCredentialResponse(id=request.id, private_key=key)
 
     async def _record(
         self,
         identity: tls.Identity,
         request: credential_secret_pb2.ResolveCredentialRequest,
+        tenant: str | None,
         *,
         allowed: bool,
     ) -> None:
-        """Records a resolution in the credential's tenant's audit trail (who, which credential,
-        whether it was given) and, with the task placement, in the log."""
-        tenant = await self._store.credential_tenant(request.id)
+        """Records a resolution in the audit trail of the credential's `tenant` (None: no such
+        credential) — who, which credential, whether it was given — and, with the task
+        placement, in the log."""
         if tenant is not None:
             who = Principal(tenant=tenant, subject=identity.subject, role=Role.VIEWER)
             await self._audit.record(

@@ -171,12 +171,13 @@ class ResourceStore:
     ) -> tuple[list[resource_pb2.Credential], str]:
         return await self._list(ssh_credentials, page, credential_message)
 
-    async def private_key(self, raw_id: str) -> str:
-        """The decrypted key (for the internal CredentialSecretService only)."""
+    async def private_key(self, raw_id: str) -> tuple[str, str]:
+        """The tenant the credential belongs to and its decrypted key (for the internal
+        CredentialSecretService only)."""
         cipher = self._cipher()
         row = await self._get(ssh_credentials, raw_id, "credential")
         try:
-            return cipher.open(str(row["id"]), row["sealed_private_key"])
+            return str(row["tenant"]), cipher.open(str(row["id"]), row["sealed_private_key"])
         except CredentialKeyError as exc:
             raise FailedPrecondition(str(exc)) from None
 
