@@ -53,17 +53,24 @@ def run_scenario(
     try:
         with selectors.DefaultSelector() as selector:
             selector.register(proc.stdout, selectors.EVENT_READ)
-            while time.monotonic() < deadline:
+            # Raw reads, not readline(): a buffered reader may hold a second line (e.g. the
+            # script's "revoke") that select() on the pipe no longer reports, and the script
+            # would wait for the answer to it forever.
+            pending = b""
+            done = False
+            while not done and time.monotonic() < deadline:
                 if not selector.select(timeout=deadline - time.monotonic()):
                     break
-                line = proc.stdout.readline()
-                if not line:
-                    break
-                lines.append(line.rstrip("\n"))
-                answer = on_line(lines[-1])
-                if answer is not None:
-                    proc.stdin.write(answer + "\n")
-                    proc.stdin.flush()
+                chunk = os.read(proc.stdout.fileno(), 65536)
+                done = not chunk
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for raw in complete:
+                    lines.append(raw.decode(errors="replace"))
+                    answer = on_line(lines[-1])
+                    if answer is not None:
+                        proc.stdin.write(answer + "\n")
+                        proc.stdin.flush()
         proc.wait(timeout=max(1.0, deadline - time.monotonic()))
     finally:
         if proc.poll() is None:
