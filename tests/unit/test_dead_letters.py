@@ -42,6 +42,15 @@ def test_a_letter_reads_back_its_reason_origin_time_and_consumer() -> None:
     assert letter.value_size == 5000 and len(letter.value_preview) == codec.PREVIEW_BYTES
 
 
+def test_a_letter_cut_to_fit_reports_its_real_size() -> None:
+    headers: Any = [
+        *deadletter.headers("why", deadletter.Origin("t", 0, 1), "sink"),
+        (deadletter.TRUNCATED_FROM, b"30000000"),
+    ]
+    letter = codec.to_letter(Position(EVENTS, 0, 1), None, b"v" * 100, headers)
+    assert letter.value_size == 30_000_000
+
+
 def test_a_letter_without_headers_reads_as_unknown_origin() -> None:
     letter = codec.to_letter(Position(EVENTS, 0, 1), None, b"", None)
     assert letter.origin_partition == -1 and not letter.HasField("dead_letter_time")

@@ -106,7 +106,8 @@ type DeadLetter struct {
 	Participant string `protobuf:"bytes,10,opt,name=participant,proto3" json:"participant,omitempty"`
 	// The message's key, as it was.
 	Key []byte `protobuf:"bytes,11,opt,name=key,proto3" json:"key,omitempty"`
-	// The size of the message's value in bytes.
+	// The size of the message's value in bytes (as it was, when the letter keeps only part of
+	// it).
 	ValueSize int64 `protobuf:"varint,12,opt,name=value_size,json=valueSize,proto3" json:"value_size,omitempty"`
 	// The first bytes of the value (at most 1,024): enough to recognize it.
 	ValuePreview  []byte `protobuf:"bytes,13,opt,name=value_preview,json=valuePreview,proto3" json:"value_preview,omitempty"`
@@ -425,7 +426,7 @@ type ReplayDeadLettersResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many letters were re-published to their origin topics.
 	ReplayedCount int32 `protobuf:"varint,1,opt,name=replayed_count,json=replayedCount,proto3" json:"replayed_count,omitempty"`
-	// How many were not, having come from no topic (participants' messages).
+	// How many were not: those from no topic (participants' messages) or cut to fit.
 	SkippedCount int32 `protobuf:"varint,2,opt,name=skipped_count,json=skippedCount,proto3" json:"skipped_count,omitempty"`
 	// When replaying a whole kind stopped at the per-call bound (10,000 letters): the token to
 	// send as resume_token to go on; empty when every letter was replayed.

@@ -37,7 +37,8 @@ type DeadLetterServiceClient interface {
 	// Re-publishes dead letters (chosen ones, or all of one kind) to the topics they came from,
 	// unchanged. Replaying twice is harmless: the api ignores events it already has, and launch
 	// and cancel commands are idempotent. A letter that came from no topic (a participant's
-	// stream) is not replayed but counted as skipped.
+	// stream), or whose value was cut to fit the dead-letter topic, is not replayed but counted
+	// as skipped.
 	ReplayDeadLetters(ctx context.Context, in *ReplayDeadLettersRequest, opts ...grpc.CallOption) (*ReplayDeadLettersResponse, error)
 }
 
@@ -83,7 +84,8 @@ type DeadLetterServiceServer interface {
 	// Re-publishes dead letters (chosen ones, or all of one kind) to the topics they came from,
 	// unchanged. Replaying twice is harmless: the api ignores events it already has, and launch
 	// and cancel commands are idempotent. A letter that came from no topic (a participant's
-	// stream) is not replayed but counted as skipped.
+	// stream), or whose value was cut to fit the dead-letter topic, is not replayed but counted
+	// as skipped.
 	ReplayDeadLetters(context.Context, *ReplayDeadLettersRequest) (*ReplayDeadLettersResponse, error)
 	mustEmbedUnimplementedDeadLetterServiceServer()
 }

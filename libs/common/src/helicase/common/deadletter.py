@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from helicase.common import topics
 from helicase.common.kafka import AsyncProducer
 
 log = logging.getLogger(__name__)
@@ -25,8 +26,13 @@ CONSUMER = "helicase-dlq-consumer"
 """Which consumer gave up on it ("sink", "scheduler", "controller")."""
 PARTICIPANT = "helicase-dlq-participant"
 """For a participant's message: the participant ("<group>/<name>", as its certificate says)."""
+TRUNCATED_FROM = "helicase-dlq-truncated-from"
+"""Set on a letter whose value was cut to fit the dead-letter topic: the value's real size. Such a
+letter is listed, never replayed."""
 MAX_REASON_CHARS = 2000
 """A reason longer than this is cut (a reason can quote what it refuses)."""
+MAX_VALUE_BYTES = topics.MAX_MESSAGE_BYTES - 2**16
+"""The most of a value a letter keeps: room is left for its headers under the topic's limit."""
 
 
 @dataclass(frozen=True)
@@ -97,13 +103,13 @@ class DeadLetterWriter:
                     **letter.origin.extra,
                 },
             )
+            value = letter.value or b""
+            parked = headers(letter.reason, letter.origin, self._consumer)
+            if len(value) > MAX_VALUE_BYTES:
+                parked.append((TRUNCATED_FROM, str(len(value)).encode()))
+                value = value[:MAX_VALUE_BYTES]
             futures.append(
-                self._producer.send_nowait(
-                    topic,
-                    letter.key or b"",
-                    letter.value or b"",
-                    headers=headers(letter.reason, letter.origin, self._consumer),
-                )
+                self._producer.send_nowait(topic, (letter.key or b"")[:4096], value, headers=parked)
             )
         for future in futures:
             await future

@@ -90,7 +90,9 @@ class DeadLetter(_message.Message):
     key: _builtins.bytes
     """The message's key, as it was."""
     value_size: _builtins.int
-    """The size of the message's value in bytes."""
+    """The size of the message's value in bytes (as it was, when the letter keeps only part of
+    it).
+    """
     value_preview: _builtins.bytes
     """The first bytes of the value (at most 1,024): enough to recognize it."""
     @_builtins.property
@@ -228,7 +230,7 @@ class ReplayDeadLettersResponse(_message.Message):
     replayed_count: _builtins.int
     """How many letters were re-published to their origin topics."""
     skipped_count: _builtins.int
-    """How many were not, having come from no topic (participants' messages)."""
+    """How many were not: those from no topic (participants' messages) or cut to fit."""
     next_resume_token: _builtins.str
     """When replaying a whole kind stopped at the per-call bound (10,000 letters): the token to
     send as resume_token to go on; empty when every letter was replayed.

@@ -68,7 +68,8 @@ class DeadLetterServiceServicer:
         """Re-publishes dead letters (chosen ones, or all of one kind) to the topics they came from,
         unchanged. Replaying twice is harmless: the api ignores events it already has, and launch
         and cancel commands are idempotent. A letter that came from no topic (a participant's
-        stream) is not replayed but counted as skipped.
+        stream), or whose value was cut to fit the dead-letter topic, is not replayed but counted
+        as skipped.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

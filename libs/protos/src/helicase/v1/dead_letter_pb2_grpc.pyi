@@ -43,7 +43,8 @@ class DeadLetterServiceStub:
     """Re-publishes dead letters (chosen ones, or all of one kind) to the topics they came from,
     unchanged. Replaying twice is harmless: the api ignores events it already has, and launch
     and cancel commands are idempotent. A letter that came from no topic (a participant's
-    stream) is not replayed but counted as skipped.
+    stream), or whose value was cut to fit the dead-letter topic, is not replayed but counted
+    as skipped.
     """
 
 @_typing.type_check_only
@@ -61,7 +62,8 @@ class DeadLetterServiceAsyncStub(DeadLetterServiceStub):
     """Re-publishes dead letters (chosen ones, or all of one kind) to the topics they came from,
     unchanged. Replaying twice is harmless: the api ignores events it already has, and launch
     and cancel commands are idempotent. A letter that came from no topic (a participant's
-    stream) is not replayed but counted as skipped.
+    stream), or whose value was cut to fit the dead-letter topic, is not replayed but counted
+    as skipped.
     """
 
 class DeadLetterServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -88,7 +90,8 @@ class DeadLetterServiceServicer(metaclass=_abc_1.ABCMeta):
         """Re-publishes dead letters (chosen ones, or all of one kind) to the topics they came from,
         unchanged. Replaying twice is harmless: the api ignores events it already has, and launch
         and cancel commands are idempotent. A letter that came from no topic (a participant's
-        stream) is not replayed but counted as skipped.
+        stream), or whose value was cut to fit the dead-letter topic, is not replayed but counted
+        as skipped.
         """
 
 def add_DeadLetterServiceServicer_to_server(servicer: DeadLetterServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

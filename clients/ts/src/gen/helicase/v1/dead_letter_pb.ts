@@ -100,7 +100,8 @@ export type DeadLetter = Message<"helicase.v1.DeadLetter"> & {
   key: Uint8Array;
 
   /**
-   * The size of the message's value in bytes.
+   * The size of the message's value in bytes (as it was, when the letter keeps only part of
+   * it).
    *
    * @generated from field: int64 value_size = 12;
    */
@@ -235,7 +236,7 @@ export type ReplayDeadLettersResponse = Message<"helicase.v1.ReplayDeadLettersRe
   replayedCount: number;
 
   /**
-   * How many were not, having come from no topic (participants' messages).
+   * How many were not: those from no topic (participants' messages) or cut to fit.
    *
    * @generated from field: int32 skipped_count = 2;
    */
@@ -321,7 +322,8 @@ export const DeadLetterService: GenService<{
    * Re-publishes dead letters (chosen ones, or all of one kind) to the topics they came from,
    * unchanged. Replaying twice is harmless: the api ignores events it already has, and launch
    * and cancel commands are idempotent. A letter that came from no topic (a participant's
-   * stream) is not replayed but counted as skipped.
+   * stream), or whose value was cut to fit the dead-letter topic, is not replayed but counted
+   * as skipped.
    *
    * @generated from rpc helicase.v1.DeadLetterService.ReplayDeadLetters
    */

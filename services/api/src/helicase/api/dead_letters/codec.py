@@ -117,7 +117,7 @@ def to_letter(
         consumer=h.get(deadletter.CONSUMER, ""),
         participant=h.get(deadletter.PARTICIPANT, ""),
         key=(key or b"")[:PREVIEW_BYTES],
-        value_size=len(value or b""),
+        value_size=max(len(value or b""), _int(h.get(deadletter.TRUNCATED_FROM))),
         value_preview=(value or b"")[:PREVIEW_BYTES],
     )
     when = _int(h.get(deadletter.TIME))

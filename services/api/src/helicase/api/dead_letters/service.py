@@ -89,9 +89,9 @@ class DeadLetterService(dead_letter_pb2_grpc.DeadLetterServiceServicer):
     ) -> None:
         sends = []
         for letter in letters:
-            origin = deadletter.read_headers(letter.headers).get(deadletter.ORIGIN_TOPIC, "")
-            topic = codec.replay_topic(origin, self._prefix)
-            if topic is None:
+            parked = deadletter.read_headers(letter.headers)
+            topic = codec.replay_topic(parked.get(deadletter.ORIGIN_TOPIC, ""), self._prefix)
+            if topic is None or deadletter.TRUNCATED_FROM in parked:
                 response.skipped_count += 1
                 continue
             sends.append(self._producer.send_nowait(topic, letter.key or b"", letter.value or b""))
