@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import RenderableType
 
-from helicase.cli import _experiments, _render, _resources, _schedules
+from helicase.cli import _dead_letters, _experiments, _render, _resources, _schedules
 from helicase.cli._base import (
     Output,
     Reason,
@@ -252,3 +252,9 @@ app.add_typer(_schedules.app)
 app.add_typer(_resources.resources)
 app.add_typer(_resources.credentials)
 app.add_typer(_experiments.app)
+
+admin = typer.Typer(
+    name="admin", help="Operating the platform (platform admin).", no_args_is_help=True
+)
+admin.add_typer(_dead_letters.app)
+app.add_typer(admin)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import grpc
 from google.protobuf import json_format
 
+from helicase.client._dead_letters import DeadLetterCalls
 from helicase.client._retry import RetryPolicy, call_with_retries, is_retryable
 from helicase.client._schedules_resources_experiments import ScheduleResourceExperimentCalls
 from helicase.v1 import (
@@ -51,7 +52,7 @@ def load_workflow_request(
     return request
 
 
-class HelicaseClient(ScheduleResourceExperimentCalls):
+class HelicaseClient(ScheduleResourceExperimentCalls, DeadLetterCalls):
     """Client of the api at `addr` (default 127.0.0.1:50051).
 
     `token`: the bearer token (an API key or a JWT) every call carries; None reads
@@ -74,6 +75,7 @@ class HelicaseClient(ScheduleResourceExperimentCalls):
             self._channel
         )
         self._open_schedule_resource_experiment_stubs(self._channel)
+        self._open_dead_letter_stub(self._channel)
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self.addr = addr

@@ -128,7 +128,7 @@ class AsyncProducer:
     def send_nowait(
         self,
         topic: str,
-        key: str,
+        key: str | bytes,
         value: bytes,
         *,
         headers: list[tuple[str, str | bytes | None]] | None = None,

@@ -12,6 +12,8 @@ from helicase.api.admin.service import AdminService
 from helicase.api.auth import peers
 from helicase.api.auth.setup import AuthLayer
 from helicase.api.config import ApiConfig
+from helicase.api.dead_letters.service import DeadLetterService
+from helicase.api.dead_letters.topics import DeadLetterTopics
 from helicase.api.errors import ErrorMappingInterceptor
 from helicase.api.events.service import EventService
 from helicase.api.events.store import EventStore
@@ -48,6 +50,8 @@ from helicase.internal.v1 import (
 from helicase.v1 import (
     admin_pb2,
     admin_pb2_grpc,
+    dead_letter_pb2,
+    dead_letter_pb2_grpc,
     experiment_pb2,
     experiment_pb2_grpc,
     participant_registry_pb2,
@@ -77,6 +81,7 @@ SERVICES = [
     resource_pb2.DESCRIPTOR.services_by_name["ResourceService"].full_name,
     experiment_pb2.DESCRIPTOR.services_by_name["ExperimentService"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
+    dead_letter_pb2.DESCRIPTOR.services_by_name["DeadLetterService"].full_name,
 ]
 # The internal listener (mutual TLS; who may call what: auth/peers.py): event recording,
 # credential resolution, and the workflow and schedule calls of the schedulers.
@@ -134,6 +139,12 @@ async def serve(config: ApiConfig) -> None:
         )  # fmt: skip
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
             AdminService(auth.store, auth.audit, auth.authenticator), server
+        )
+        dead_letter_pb2_grpc.add_DeadLetterServiceServicer_to_server(
+            DeadLetterService(
+                DeadLetterTopics(config.common), producer, config.common.topic_prefix
+            ),
+            server,
         )
 
     def register_internal(server: object) -> None:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import grpc
+from confluent_kafka import KafkaException
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from helicase.common.errors import (
@@ -36,6 +37,7 @@ MAPPED = (
     PermissionDenied,
     OperationalError,
     InterfaceError,
+    KafkaException,
 )
 
 
@@ -58,6 +60,10 @@ def status_of(exc: BaseException) -> grpc.Status | tuple[grpc.StatusCode, str] |
         # PostgreSQL is down or restarting: nothing was stored, the client may retry.
         log.warning("database unavailable", extra={"error": str(exc).splitlines()[0]})
         return grpc.StatusCode.UNAVAILABLE, "database unavailable; retry"
+    if isinstance(exc, KafkaException):
+        # Kafka is down or restarting (the dead-letter topics are read there): retry.
+        log.warning("kafka unavailable", extra={"error": str(exc)})
+        return grpc.StatusCode.UNAVAILABLE, "kafka unavailable; retry"
     return None
 
 

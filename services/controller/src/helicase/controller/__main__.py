@@ -9,6 +9,7 @@ import time
 from kazoo.client import KazooClient
 
 from helicase.common import kafka, observability, ownership, tls, zk
+from helicase.common.deadletter import DeadLetterWriter
 from helicase.common.grpc_server import build_server, run_until_stopped, set_serving
 from helicase.controller._config import ControllerConfig
 from helicase.controller._election import Campaign
@@ -57,7 +58,8 @@ async def serve(config: ControllerConfig, *, machine_type: type[Machine] = Machi
             ControllerService(leadership), server
         )
         participant_pb2_grpc.add_ParticipantServiceServicer_to_server(
-            ParticipantService(leadership), server
+            ParticipantService(leadership, DeadLetterWriter(workflow_producer, "controller")),
+            server,
         )
 
     files = tls.TlsFiles.from_env()

@@ -10,22 +10,20 @@ from collections.abc import AsyncIterator
 from typing import Any, NoReturn, TypeAlias
 
 import grpc
-from google.protobuf import json_format
 from google.rpc import code_pb2
 
 from helicase.common import tls, tracing
 from helicase.common.batching import take_queued
+from helicase.common.deadletter import DeadLetterWriter
 from helicase.common.errors import InvalidArgument
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.status import error_info_status, invalid_argument_status
 from helicase.controller import _dag
+from helicase.controller._reader import Parking, read, ref_of
 from helicase.controller._shell import LeaderShell, new_stimulus_id
 from helicase.controller._stimuli import (
     CancelRequested,
     ParticipantJoined,
-    Ref,
-    TaskResultReceived,
-    TaskStarted,
     WorkflowReleased,
     WorkflowSubmitted,
 )
@@ -75,10 +73,6 @@ class Leadership:
         if self.shell is None or self.shell.failed:
             await self.not_leader(context)
         return self.shell
-
-
-def _ref(ref: participant_pb2.TaskRef) -> Ref:
-    return (ref.workflow_id, ref.task_id, ref.attempt, ref.placement)
 
 
 async def _known(shell: LeaderShell, workflow_id: str, context: Context) -> WorkflowRun:
@@ -198,8 +192,11 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
 
 
 class ParticipantService(participant_pb2_grpc.ParticipantServiceServicer):
-    def __init__(self, leadership: Leadership) -> None:
+    def __init__(
+        self, leadership: Leadership, dead_letters: DeadLetterWriter | None = None
+    ) -> None:
         self._leadership = leadership
+        self._dead_letters = dead_letters
 
     async def Connect(
         self, request_iterator: AsyncIterator[participant_pb2.ConnectRequest], context: Context
@@ -231,11 +228,12 @@ class ParticipantService(participant_pb2_grpc.ParticipantServiceServicer):
                 group=group,
                 task_types=frozenset(t.name for t in hello.task_types),
                 capacity=hello.capacity if hello.capacity > 0 else DEFAULT_CAPACITY,
-                running=frozenset(_ref(r) for r in hello.running),
+                running=frozenset(ref_of(r) for r in hello.running),
             )
         )
         log.info("participant connected", extra={"participant": hello.name})
-        reader = asyncio.create_task(_read(shell, hello.name, request_iterator, queue))
+        park = Parking(self._dead_letters, f"{group}/{hello.name}")
+        reader = asyncio.create_task(read(shell, hello.name, request_iterator, queue, park))
         try:
             yield participant_pb2.ConnectResponse(
                 welcome=participant_pb2.Welcome(epoch=shell.epoch)
@@ -262,53 +260,3 @@ async def _next_batch(
     return participant_pb2.ConnectResponse(
         batch=participant_pb2.ConnectResponseBatch(messages=messages)
     )
-
-
-def _handle(shell: LeaderShell, name: str, message: participant_pb2.ConnectRequest) -> None:
-    kind = message.WhichOneof("message")
-    if kind == "started":
-        shell.put(
-            TaskStarted(
-                stimulus_id=new_stimulus_id("started"),
-                now=time.time(),
-                ref=_ref(message.started.task),
-            )
-        )
-    elif kind == "result":
-        result = message.result
-        outputs = json_format.MessageToDict(result.outputs) if result.HasField("outputs") else None
-        shell.put(
-            TaskResultReceived(
-                stimulus_id=new_stimulus_id("result"),
-                now=time.time(),
-                participant=name,
-                ref=_ref(result.task),
-                outcome=result.outcome,
-                message=result.message,
-                outputs=outputs,
-                reschedule_after=result.reschedule_after.ToTimedelta().total_seconds(),
-                finished_at=(
-                    result.end_time.ToNanoseconds() / 1e9 if result.HasField("end_time") else 0.0
-                ),
-            )
-        )
-
-
-async def _read(
-    shell: LeaderShell,
-    name: str,
-    requests: AsyncIterator[participant_pb2.ConnectRequest],
-    queue: asyncio.Queue[participant_pb2.ConnectResponse | None],
-) -> None:
-    """Turns the participant's messages into stimuli; the stream's end ends the writer too."""
-    try:
-        async for message in requests:
-            if message.WhichOneof("message") == "batch":
-                for each in message.batch.messages:
-                    _handle(shell, name, each)
-            else:
-                _handle(shell, name, message)
-    except (grpc.aio.AioRpcError, asyncio.CancelledError):
-        pass
-    finally:
-        queue.put_nowait(None)

@@ -8,6 +8,7 @@ import logging
 import sys
 
 from helicase.common import kafka, observability, ownership, tls, zk
+from helicase.common.deadletter import DeadLetterWriter
 from helicase.common.grpc_server import (
     build_server,
     follow_zk_session,
@@ -61,7 +62,10 @@ async def serve(config: SchedulerConfig) -> int:
         claim_wait=config.common.zk_session_timeout * 2,
     )
     commands = CommandLoop(
-        config=config.common, workflows=workflows, max_in_flight=config.max_running + 100
+        config=config.common,
+        workflows=workflows,
+        max_in_flight=config.max_running + 100,
+        dead_letters=DeadLetterWriter(producer, "scheduler"),
     )
     firer = ScheduleFirer(
         scheduler_id=config.scheduler_id,

@@ -9,34 +9,29 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
-from google.protobuf.message import DecodeError
 
 from helicase.common import kafka, topics, tracing
 from helicase.common.config import CommonConfig
+from helicase.common.deadletter import DeadLetterWriter, Letter, Origin
 from helicase.internal.v1 import command_pb2
+from helicase.scheduler.decoding import MAX_FAILURES, decode_command, transient
 from helicase.scheduler.offsets import CommitTracker, Partition
 from helicase.scheduler.workflows import Workflows
 
 log = logging.getLogger(__name__)
 
 
-def decode_command(value: bytes | None) -> command_pb2.Command | None:
-    """The command, or None if the message is not a usable Command."""
-    if not value:
-        return None
-    command = command_pb2.Command()
-    try:
-        command.ParseFromString(value)
-    except DecodeError:
-        return None
-    if not command.workflow_id or command.WhichOneof("command") is None:
-        return None
-    return command
-
-
 class CommandLoop:
-    def __init__(self, *, config: CommonConfig, workflows: Workflows, max_in_flight: int) -> None:
+    def __init__(
+        self,
+        *,
+        config: CommonConfig,
+        workflows: Workflows,
+        max_in_flight: int,
+        dead_letters: DeadLetterWriter,
+    ) -> None:
         self._config = config
+        self._dead_letters = dead_letters
         self._workflows = workflows
         self._max_in_flight = max_in_flight
         self._tracker = CommitTracker()
@@ -111,45 +106,64 @@ class CommandLoop:
         offset = message.offset() or 0
         self._tracker.start(partition, offset)
         parent = tracing.from_kafka_headers(message.headers())
-        task = asyncio.create_task(self._process(partition, offset, message.value(), parent))
+        task = asyncio.create_task(self._process(partition, offset, message, parent))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def _process(
-        self, partition: Partition, offset: int, value: Any, parent: dict[str, str]
+        self, partition: Partition, offset: int, message: Message, parent: dict[str, str]
     ) -> None:
-        command = decode_command(value)
-        if command is None:
-            log.error(
-                "malformed command skipped", extra={"partition": partition[1], "offset": offset}
-            )
-        else:
+        command, problem = decode_command(message.value())
+        if command is not None:
             kind = command.WhichOneof("command") or "command"
             with tracing.span(f"scheduler {kind}", parent, workflow_id=command.workflow_id):
-                await self._handle_until_done(command, partition, offset)
+                problem = await self._handle_until_done(command, partition, offset)
+        if problem:
+            origin = Origin(partition[0], partition[1], offset)
+            letter = Letter(message.key(), message.value(), problem, origin)
+            await self._park(letter)
+        # Only now, handled or parked, may the offset be committed past it.
         commit_to = self._tracker.done(partition, offset)
         if commit_to is not None:
             await self._commit(partition, commit_to)
 
-    async def _handle_until_done(
-        self, command: command_pb2.Command, partition: Partition, offset: int
-    ) -> None:
-        """A command is never dropped: an unexpected error (ZooKeeper away, say) retries it;
-        launch and cancel are idempotent."""
+    async def _park(self, letter: Letter) -> None:
+        """Sends `letter` to the commands' dead-letter topic, retrying until Kafka has it."""
         backoff = 0.5
         while True:
             try:
-                await self._workflows.handle(command)
+                await self._dead_letters.send(topics.COMMANDS_DEAD_LETTER, [letter])
                 return
             except Exception:
+                log.exception("dead letter not written; retrying")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _handle_until_done(
+        self, command: command_pb2.Command, partition: Partition, offset: int
+    ) -> str:
+        """Handles a command; "" once done, or why it never can be. An outage (ZooKeeper away,
+        say) is retried for as long as it lasts (launch and cancel are idempotent); any other
+        error MAX_FAILURES times in a row gives the command up to the dead-letter topic."""
+        backoff = 0.5
+        failures = 0
+        while True:
+            try:
+                await self._workflows.handle(command)
+                return ""
+            except Exception as exc:
+                failures = 0 if transient(exc) else failures + 1
                 log.exception(
                     "command failed; retrying",
                     extra={
                         "partition": partition[1],
                         "offset": offset,
                         "workflow_id": command.workflow_id,
+                        "failures": failures,
                     },
                 )
+                if failures >= MAX_FAILURES:
+                    return f"failed {failures} times: {exc!r}"
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
 

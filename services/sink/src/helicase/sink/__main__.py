@@ -28,11 +28,19 @@ async def serve(config: SinkConfig) -> int:
         producer=producer,
         record=ApiRecorder(api, timeout=config.rpc_timeout),
         batch_size=config.batch,
+        batch_bytes=config.batch_bytes,
         linger=config.linger.total_seconds(),
     )
     loop_task = asyncio.create_task(sink.run())
     await set_serving(health, [], True)
-    log.info("sink serving", extra={"batch": config.batch, "api": config.common.api_internal_addr})
+    log.info(
+        "sink serving",
+        extra={
+            "batch": config.batch,
+            "batch_bytes": config.batch_bytes,
+            "api": config.common.api_internal_addr,
+        },
+    )
 
     async def on_stop() -> None:
         await set_serving(health, [], False)

@@ -82,6 +82,29 @@ def blamed_indices(fields: Iterable[str], size: int) -> set[int]:
     return out
 
 
+def framed_size(event: event_pb2.Event) -> int:
+    """The bytes `event` takes inside a RecordEventsRequest (its field tag and length too)."""
+    size = event.ByteSize()
+    return size + 1 + (size.bit_length() + 6) // 7
+
+
+def by_bytes(sizes: Iterable[int], max_bytes: int) -> list[list[int]]:
+    """The indices of `sizes`, in order, cut into runs of at most `max_bytes` in total; an item
+    bigger than `max_bytes` makes a run of its own."""
+    runs: list[list[int]] = []
+    run: list[int] = []
+    total = 0
+    for index, size in enumerate(sizes):
+        if run and total + size > max_bytes:
+            runs.append(run)
+            run, total = [], 0
+        run.append(index)
+        total += size
+    if run:
+        runs.append(run)
+    return runs
+
+
 def halves(items: list[int]) -> tuple[list[int], list[int]]:
     middle = len(items) // 2
     return items[:middle], items[middle:]

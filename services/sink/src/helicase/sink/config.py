@@ -15,6 +15,13 @@ from helicase.common.config import (
 
 LISTEN = string("HELICASE_SINK_ADDR", "127.0.0.1:50054", "health/reflection address")
 BATCH = integer("HELICASE_SINK_BATCH", 500, "most events per RecordEvents call", minimum=1)
+BATCH_BYTES = integer(
+    "HELICASE_SINK_BATCH_BYTES",
+    4 * 2**20,
+    "most bytes of events per RecordEvents call (well under the 16 MiB gRPC message limit; a"
+    " bigger event goes alone, and one the api can never take goes to helicase.events.dlq)",
+    minimum=1024,
+)
 LINGER = duration(
     "HELICASE_SINK_LINGER",
     "0ms",
@@ -28,5 +35,6 @@ RPC_TIMEOUT = duration("HELICASE_SINK_RPC_TIMEOUT", "30s", "deadline of one Reco
 class SinkConfig(ServiceConfig):
     listen: str = from_setting(LISTEN)
     batch: int = from_setting(BATCH)
+    batch_bytes: int = from_setting(BATCH_BYTES)
     linger: timedelta = from_setting(LINGER)
     rpc_timeout: timedelta = from_setting(RPC_TIMEOUT)

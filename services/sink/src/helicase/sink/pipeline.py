@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from helicase.common import topics
+from helicase.common.deadletter import DeadLetterWriter, Letter, Origin
 from helicase.common.kafka import AsyncProducer
 from helicase.sink import metrics
 from helicase.sink.batching import Batch, DeadLetter, Record, build_batch
@@ -28,6 +29,13 @@ def to_record(message: Message) -> Record:
     )
 
 
+def _letter(dead: DeadLetter) -> Letter:
+    record = dead.record
+    extra = {"helicase-dlq-event-id": dead.event_id} if dead.event_id else {}
+    origin = Origin(record.topic, record.partition, record.offset, extra)
+    return Letter(record.key, record.value, dead.reason, origin)
+
+
 class Sink:
     def __init__(
         self,
@@ -37,11 +45,13 @@ class Sink:
         record: RecordFn,
         batch_size: int,
         linger: float,
+        batch_bytes: int = 4 * 2**20,
     ) -> None:
         self._consumer = consumer
-        self._producer = producer
+        self._dead_letters = DeadLetterWriter(producer, "sink")
         self._record = record
         self._batch_size = batch_size
+        self._batch_bytes = batch_bytes
         self._linger = linger
         # The consumer is not thread-safe: every call to it goes through this one thread.
         self._kafka_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sink-consumer")
@@ -97,7 +107,7 @@ class Sink:
     async def handle(self, batch: Batch) -> None:
         dead = list(batch.dead)
         if batch.events:
-            rejected = await store_isolating_rejects(batch.events, self._record)
+            rejected = await store_isolating_rejects(batch.events, self._record, self._batch_bytes)
             for index, reason in sorted(rejected.items()):
                 event = batch.events[index]
                 dead.append(DeadLetter(batch.sources[index], reason, event.event_id))
@@ -110,21 +120,7 @@ class Sink:
         await self._commit(batch.commit)
 
     async def _dead_letter(self, dead: list[DeadLetter]) -> None:
-        for letter in dead:
-            log.error(
-                "event can never be stored; sent to the dead-letter topic",
-                extra={
-                    "event_id": letter.event_id,
-                    "reason": letter.reason,
-                    "topic": letter.record.topic,
-                    "partition": letter.record.partition,
-                    "offset": letter.record.offset,
-                },
-            )
-        await self._producer.send_many(
-            topics.EVENTS_DEAD_LETTER,
-            [((d.record.key or b"").decode(errors="replace"), d.record.value or b"") for d in dead],
-        )
+        await self._dead_letters.send(topics.EVENTS_DEAD_LETTER, map(_letter, dead))
 
     async def _commit(self, offsets: dict[tuple[str, int], int]) -> None:
         if not offsets:

@@ -1,6 +1,6 @@
 """Storing a batch through the api: transient errors are retried forever, and a batch the api
-rejects as invalid is split until the bad events are isolated, so one bad event never stalls
-the pipeline."""
+can not take (invalid, too large for one message, or failing the same way again and again) is
+split until the events at fault are isolated, so one bad event never stalls the pipeline."""
 
 from __future__ import annotations
 
@@ -13,28 +13,43 @@ import grpc
 
 from helicase.common.status import field_violations
 from helicase.internal.v1 import event_pb2, event_pb2_grpc
-from helicase.sink.batching import blamed_indices, halves
+from helicase.sink.batching import blamed_indices, by_bytes, framed_size, halves
 
 log = logging.getLogger(__name__)
 
+SUSPECT_CODES = frozenset({grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL})
+"""Answers that mean the api failed on these events (its database being away is UNAVAILABLE):
+after SUSPECT_ATTEMPTS of them the batch is split like a rejected one."""
+SUSPECT_ATTEMPTS = 3
+
 
 class Rejected(Exception):
-    """The api refused the events as invalid (INVALID_ARGUMENT); `fields` name the offenders."""
+    """The api can never store these events as they are; `fields` name the offenders (from an
+    INVALID_ARGUMENT's field violations) when known."""
 
-    def __init__(self, message: str, fields: list[str]) -> None:
+    def __init__(self, message: str, fields: list[str] | None = None) -> None:
         super().__init__(message)
-        self.fields = fields
+        self.fields = fields or []
+
+
+def too_large(err: grpc.aio.AioRpcError) -> bool:
+    """A call refused for its size, by this side ("Sent message larger than max") or the api's
+    ("Received message larger than max")."""
+    return err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in (
+        err.details() or ""
+    )
 
 
 RecordFn = Callable[[list[event_pb2.Event]], Awaitable[None]]
 
 
 async def store_isolating_rejects(
-    events: list[event_pb2.Event], record: RecordFn
+    events: list[event_pb2.Event], record: RecordFn, max_bytes: int = 2**62
 ) -> dict[int, str]:
-    """Stores every event the api accepts; returns {index: reason} of those it rejects.
+    """Stores every event the api accepts, in calls of at most `max_bytes` of events; returns
+    {index: reason} of those it can never take.
 
-    Events the rejection names (events[i]...) are tried alone; otherwise the batch is halved.
+    Events a rejection names (events[i]...) are tried alone; otherwise the batch is halved.
     """
     rejected: dict[int, str] = {}
 
@@ -58,12 +73,14 @@ async def store_isolating_rejects(
             await attempt(left)
             await attempt(right)
 
-    await attempt(list(range(len(events))))
+    for run in by_bytes((framed_size(e) for e in events), max_bytes):
+        await attempt(run)
     return rejected
 
 
 class ApiRecorder:
-    """EventService.RecordEvents with retry and backoff on every error but INVALID_ARGUMENT."""
+    """EventService.RecordEvents with retry and backoff on transient errors; raises Rejected
+    for what retrying cannot fix."""
 
     def __init__(self, channel: grpc.aio.Channel, *, timeout: timedelta) -> None:
         self._stub = event_pb2_grpc.EventServiceStub(channel)
@@ -71,6 +88,7 @@ class ApiRecorder:
 
     async def __call__(self, events: list[event_pb2.Event]) -> None:
         backoff = 0.1
+        suspect = 0
         while True:
             try:
                 await self._stub.RecordEvents(
@@ -78,14 +96,20 @@ class ApiRecorder:
                 )
                 return
             except grpc.aio.AioRpcError as err:
+                detail = err.details() or err.code().name
                 if err.code() == grpc.StatusCode.INVALID_ARGUMENT:
                     fields = [v.field for v in field_violations(err)]
-                    raise Rejected(err.details() or "invalid argument", fields) from err
+                    raise Rejected(f"INVALID_ARGUMENT: {detail}", fields) from err
+                if too_large(err):
+                    raise Rejected(f"too large for RecordEvents: {detail}") from err
+                suspect = suspect + 1 if err.code() in SUSPECT_CODES else 0
+                if suspect >= SUSPECT_ATTEMPTS:
+                    raise Rejected(f"{err.code().name} {suspect} times: {detail}") from err
                 log.warning(
                     "RecordEvents failed; retrying",
                     extra={
                         "code": err.code().name,
-                        "detail": err.details(),
+                        "detail": detail,
                         "events": len(events),
                         "retry_in_s": backoff,
                     },

@@ -47,6 +47,7 @@ VIEW = Rule(Role.VIEWER)
 SUBMIT = Rule(Role.SUBMITTER, mutation=True)
 ADMIN_READ = Rule(Role.ADMIN)
 ADMIN_WRITE = Rule(Role.ADMIN, mutation=True)
+PLATFORM_READ = Rule(Role.ADMIN, audience=Audience.PLATFORM)
 PLATFORM_WRITE = Rule(Role.ADMIN, mutation=True, audience=Audience.PLATFORM)
 
 _BY_SERVICE: dict[str, dict[str, Rule]] = {
@@ -97,6 +98,10 @@ _BY_SERVICE: dict[str, dict[str, Rule]] = {
         "ListApiKeys": ADMIN_READ,
         "RevokeApiKey": ADMIN_WRITE,
         "ListAuditEvents": ADMIN_READ,
+    },
+    "helicase.v1.DeadLetterService": {
+        "ListDeadLetters": PLATFORM_READ,
+        "ReplayDeadLetters": PLATFORM_WRITE,
     },
 }
 

@@ -1,0 +1,1 @@
+"""DeadLetterService: listing and replaying the dead-letter topics (platform admin only)."""
