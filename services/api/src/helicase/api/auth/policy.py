@@ -98,6 +98,8 @@ _BY_SERVICE: dict[str, dict[str, Rule]] = {
         "RevokeApiKey": ADMIN_WRITE,
         "ListAuditEvents": ADMIN_READ,
     },
+    # A tenant admin purges its own tenant's finished workflows; a platform admin any tenant's.
+    "helicase.v1.RetentionService": {"PurgeWorkflows": ADMIN_WRITE},
 }
 
 POLICY: dict[str, Rule] = {
