@@ -21,9 +21,10 @@ from google.protobuf import duration_pb2
 
 from helicase.client import HelicaseClient
 from helicase.devstack.testing import RunningSuite, SuiteFactory
-from helicase.v1 import retention_pb2, retention_pb2_grpc
+from helicase.v1 import admin_pb2, admin_pb2_grpc, retention_pb2, retention_pb2_grpc
 from helicase.wire import channel
 from tests.integration.helpers import request, run_to_end, state
+from tests.integration.test_cli import piped
 
 DAYS_AGO = 40  # past the default 30-day TTL
 
@@ -157,12 +158,19 @@ async def test_another_tenants_admin_can_neither_purge_nor_count_this_tenants_wo
                 )
             )
         assert shorter.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    cli = await asyncio.to_thread(
+        piped, "--api", suite.api_addr, "--token", suite.admin_token, "-o", "json",
+        "admin", "purge", "--dry-run", "--tenant", name,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    seen = json.loads(cli.stdout)
+    assert seen["purgeCount"] == 1 and seen["purgeSample"] == [old.id] and seen["dryRun"]
     async with channel(suite.api_addr, token=suite.admin_token) as ch:
-        seen = await purger(ch).PurgeWorkflows(
-            retention_pb2.PurgeWorkflowsRequest(tenant_id=name, dry_run=True)
-        )
-        assert seen.purge_count == 1 and list(seen.purge_sample) == [old.id]
         await purger(ch).PurgeWorkflows(retention_pb2.PurgeWorkflowsRequest(tenant_id=name))
+        audit = await admin_pb2_grpc.AdminServiceStub(ch).ListAuditEvents(
+            admin_pb2.ListAuditEventsRequest()
+        )
+    assert any(e.action.endswith("/PurgeWorkflows") for e in audit.audit_events)
     assert rows_left(suite, [old.id])["workflows"] == 0
 
 

@@ -1,7 +1,7 @@
 """The `helicase` commands. Each is thin: parse options, call the client, render.
 
-Workflow commands are here; `schedules`, `resources`, `credentials` and `experiments` are
-command groups of their own modules. Exit codes: see helicase.cli._base."""
+Workflow commands are here; `schedules`, `resources`, `credentials`, `experiments` and `admin`
+are command groups of their own modules. Exit codes: see helicase.cli._base."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import RenderableType
 
-from helicase.cli import _experiments, _render, _resources, _schedules
+from helicase.cli import _admin_purge, _experiments, _render, _resources, _schedules
 from helicase.cli._base import (
     Output,
     Reason,
@@ -252,3 +252,4 @@ app.add_typer(_schedules.app)
 app.add_typer(_resources.resources)
 app.add_typer(_resources.credentials)
 app.add_typer(_experiments.app)
+app.add_typer(_admin_purge.admin)
