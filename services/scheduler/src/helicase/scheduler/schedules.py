@@ -87,7 +87,9 @@ class ScheduleFirer:
                     "schedule firing failed",
                     extra={"schedule_id": schedule.id, "code": err.code().name},
                 )
-        await asyncio.to_thread(self._forget_deleted, {s.id for s in listed})
+        live = {s.id for s in listed}
+        self._broken &= live
+        await asyncio.to_thread(self._forget_deleted, live)
         return fired
 
     def _cannot_fire(self, schedule: schedule_pb2.Schedule) -> bool:

@@ -92,7 +92,8 @@ class Purger:
     async def _exclusive(self, *, wait: bool) -> AsyncIterator[bool]:
         async with self.store.engine.connect() as conn:
             if wait:
-                await conn.execute(text(f"SET lock_timeout = '{LOCK_WAIT}'"))
+                # LOCAL: ends with this transaction, not left on the pooled connection.
+                await conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
                 try:
                     await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": PURGE_LOCK_KEY})
                 except DBAPIError as exc:  # lock_timeout: another purge runs long
