@@ -49,6 +49,16 @@ async def runs_of(client: HelicaseClient, schedule_id: str) -> list[workflow_pb2
     return list((await client.list_workflows(request)).workflows)
 
 
+async def first_runs(client: HelicaseClient, schedule_id: str) -> list[workflow_pb2.Workflow]:
+    """The schedule's runs once there is one (about 20 s at most), else none."""
+    for _ in range(100):
+        runs = await runs_of(client, schedule_id)
+        if runs:
+            return runs
+        await asyncio.sleep(0.2)
+    return []
+
+
 async def test_a_schedule_fires_each_cron_time_once(
     suite: RunningSuite, schedules: schedule_pb2_grpc.ScheduleServiceStub
 ) -> None:
@@ -58,11 +68,7 @@ async def test_a_schedule_fires_each_cron_time_once(
     assert created.id and created.HasField("next_fire_time")
     backdate(suite, created.id, minutes=3)  # three missed times: only the latest fires
     async with HelicaseClient(suite.api_addr, token=suite.token) as client:
-        for _ in range(100):
-            runs = await runs_of(client, created.id)
-            if runs:
-                break
-            await asyncio.sleep(0.2)
+        runs = await first_runs(client, created.id)
         assert len(runs) == 1
         done = await client.wait(runs[0].id, within=60)
         assert state(done) == "COMPLETED"

@@ -71,3 +71,19 @@ def test_a_firing_gets_the_schedule_labels_and_a_key_of_its_own() -> None:
     }
     assert cron.request_id("s1", NOW) == "schedule/s1/2026-11-25T10:15:00Z"
     assert template.labels == {"team": "a"}  # the template is left as it was
+
+
+@pytest.mark.parametrize("expression", ["0 0 30 2 *", "0 0 31 4 *", "0 0 31 11 *"])
+def test_a_cron_naming_no_real_date_never_fires_and_says_so(expression: str) -> None:
+    assert cron.cron_problem(expression) is None  # well formed, yet no date matches
+    assert "names no time within" in (cron.firing_problem(expression, "", NOW) or "")
+    with pytest.raises(cron.CannotFire):
+        cron.next_after(expression, "", NOW)
+    with pytest.raises(cron.CannotFire):
+        cron.due(expression, "", NOW - timedelta(days=400), NOW)
+
+
+def test_a_rare_but_real_date_fires_and_a_vanished_zone_cannot() -> None:
+    assert cron.firing_problem("0 0 29 2 *", "Europe/Berlin", NOW) is None
+    with pytest.raises(cron.CannotFire, match="unknown time zone"):
+        cron.next_after("* * * * *", "Gone/From_Tzdata", NOW)

@@ -52,7 +52,12 @@ type Schedule struct {
 	// Output only. The tenant it belongs to (the caller's, when created), which its firings' workflows
 	// belong to too; another tenant's is
 	// NOT_FOUND to a caller.
-	Tenant        string `protobuf:"bytes,11,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	Tenant string `protobuf:"bytes,11,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Output only. Why the schedule can never fire, empty when it can: its cron expression names
+	// no time within 50 years, or its time zone is no longer in the server's time zone database.
+	// Such a schedule (CreateSchedule refuses one, but an older version may have stored it) has
+	// no next_fire_time, is skipped by the schedulers, and can only be deleted.
+	Problem       string `protobuf:"bytes,12,opt,name=problem,proto3" json:"problem,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -160,6 +165,13 @@ func (x *Schedule) GetActiveSince() *timestamppb.Timestamp {
 func (x *Schedule) GetTenant() string {
 	if x != nil {
 		return x.Tenant
+	}
+	return ""
+}
+
+func (x *Schedule) GetProblem() string {
+	if x != nil {
+		return x.Problem
 	}
 	return ""
 }
@@ -732,7 +744,7 @@ var File_helicase_v1_schedule_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_schedule_proto_rawDesc = "" +
 	"\n" +
-	"\x1ahelicase/v1/schedule.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\x8f\x04\n" +
+	"\x1ahelicase/v1/schedule.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xaf\x04\n" +
 	"\bSchedule\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x05R\vdisplayName\x12\x19\n" +
@@ -747,7 +759,8 @@ const file_helicase_v1_schedule_proto_rawDesc = "" +
 	"recentRuns\x12C\n" +
 	"\factive_since\x18\n" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\vactiveSince\x12\x1c\n" +
-	"\x06tenant\x18\v \x01(\tB\x04\xe2A\x01\x03R\x06tenant\"\xac\x01\n" +
+	"\x06tenant\x18\v \x01(\tB\x04\xe2A\x01\x03R\x06tenant\x12\x1e\n" +
+	"\aproblem\x18\f \x01(\tB\x04\xe2A\x01\x03R\aproblem\"\xac\x01\n" +
 	"\fScheduledRun\x12%\n" +
 	"\vworkflow_id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\n" +
 	"workflowId\x12=\n" +

@@ -1,7 +1,7 @@
 """The `helicase` commands. Each is thin: parse options, call the client, render.
 
-Workflow commands are here; `schedules`, `resources`, `credentials` and `experiments` are
-command groups of their own modules. Exit codes: see helicase.cli._base."""
+Workflow commands are here; `schedules`, `resources`, `credentials`, `experiments` and `admin`
+are command groups of their own modules. Exit codes: see helicase.cli._base."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import RenderableType
 
-from helicase.cli import _dead_letters, _experiments, _render, _resources, _schedules
+from helicase.cli import _admin_purge, _dead_letters, _experiments, _render, _resources, _schedules
 from helicase.cli._base import (
     Output,
     Reason,
@@ -254,7 +254,10 @@ app.add_typer(_resources.credentials)
 app.add_typer(_experiments.app)
 
 admin = typer.Typer(
-    name="admin", help="Operating the platform (platform admin).", no_args_is_help=True
+    name="admin",
+    help="Operating the platform: dead letters, retention purge.",
+    no_args_is_help=True,
 )
 admin.add_typer(_dead_letters.app)
+admin.command()(_admin_purge.purge)
 app.add_typer(admin)

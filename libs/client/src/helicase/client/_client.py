@@ -22,6 +22,8 @@ from helicase.client._schedules_resources_experiments import ScheduleResourceExp
 from helicase.v1 import (
     participant_registry_pb2,
     participant_registry_pb2_grpc,
+    retention_pb2,
+    retention_pb2_grpc,
     task_type_pb2,
     task_type_pb2_grpc,
     workflow_pb2,
@@ -76,6 +78,7 @@ class HelicaseClient(ScheduleResourceExperimentCalls, DeadLetterCalls):
         )
         self._open_schedule_resource_experiment_stubs(self._channel)
         self._open_dead_letter_stub(self._channel)
+        self._retention = retention_pb2_grpc.RetentionServiceStub(self._channel)
         self._timeout = timeout
         self._retry = retry or RetryPolicy()
         self.addr = addr
@@ -163,6 +166,16 @@ class HelicaseClient(ScheduleResourceExperimentCalls, DeadLetterCalls):
                     f"{workflow_pb2.WorkflowState.Name(workflow.state)} after {within}s"
                 )
             await asyncio.sleep(poll)
+
+    async def purge_workflows(
+        self, request: retention_pb2.PurgeWorkflowsRequest, *, within: float | None = None
+    ) -> retention_pb2.PurgeWorkflowsResponse:
+        """Purges (or, dry, counts) finished workflows past the retention TTL (an admin's call;
+        a purge goes in batches, so give it a longer deadline, `within` seconds, than a
+        lookup). A retry after UNAVAILABLE purges what is left."""
+        return await self._call(
+            lambda: self._retention.PurgeWorkflows(request, timeout=within or self._timeout)
+        )
 
     async def task_types(self, instance_group: str = "") -> list[task_type_pb2.TaskType]:
         request = task_type_pb2.ListTaskTypesRequest(instance_group=instance_group)

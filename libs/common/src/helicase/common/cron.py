@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from helicase.v1 import workflow_pb2
 
@@ -45,15 +45,56 @@ def zone_problem(name: str) -> str | None:
     return None
 
 
+HORIZON_YEARS = 50
+"""A schedule must name a fire time within this many years of any moment: one that does not
+("0 0 30 2 *", February 30th) is refused at create, and one stored anyway never fires."""
+
+
+class CannotFire(ValueError):
+    """A stored schedule that can never fire (its cron names no time within HORIZON_YEARS, or
+    its time zone is no longer known); the message says why."""
+
+
 def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name or "UTC")
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CannotFire(f"unknown time zone {name!r}") from exc
+
+
+def _cron(expression: str, start: datetime) -> croniter:
+    try:
+        return croniter(expression.strip(), start, max_years_between_matches=HORIZON_YEARS)
+    except CroniterError as exc:
+        raise CannotFire(f"{expression.strip()!r} is not a valid cron expression") from exc
+
+
+def _step(expression: str, zone: str, start: datetime, *, forward: bool) -> datetime:
+    """The fire time next after (or last before) `start`, in UTC; CannotFire if there is none
+    within HORIZON_YEARS."""
+    schedule = _cron(expression, start.astimezone(_zone(zone)))
+    try:
+        found: datetime = schedule.get_next(datetime) if forward else schedule.get_prev(datetime)
+    except CroniterError as exc:
+        raise CannotFire(
+            f"{expression.strip()!r} names no time within {HORIZON_YEARS} years"
+        ) from exc
+    return found.astimezone(UTC)
 
 
 def next_after(expression: str, zone: str, after: datetime) -> datetime:
-    """The first fire time strictly after `after` (UTC)."""
-    local = after.astimezone(_zone(zone))
-    found: datetime = croniter(expression.strip(), local).get_next(datetime)
-    return found.astimezone(UTC)
+    """The first fire time strictly after `after` (UTC); CannotFire if there is none within
+    HORIZON_YEARS."""
+    return _step(expression, zone, after, forward=True)
+
+
+def firing_problem(expression: str, zone: str, now: datetime) -> str | None:
+    """Why a schedule (whose cron and zone are each well formed) would never fire, or None."""
+    try:
+        next_after(expression, zone, now)
+    except CannotFire as exc:
+        return str(exc)
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,12 +110,11 @@ SKIPS_COUNTED = 1000
 
 
 def due(expression: str, zone: str, since: datetime, now: datetime) -> Due | None:
-    """The latest fire time in (since, now], or None if there is none yet."""
+    """The latest fire time in (since, now], or None if there is none yet; CannotFire if the
+    schedule can never fire."""
     # Cron times fall on whole minutes: the latest one at or before `now` is the one before
     # now + 1 s.
-    probe = (now + timedelta(seconds=1)).astimezone(_zone(zone))
-    previous: datetime = croniter(expression.strip(), probe).get_prev(datetime)
-    latest = previous.astimezone(UTC)
+    latest = _step(expression, zone, now + timedelta(seconds=1), forward=False)
     if latest <= since:
         return None
     skipped, at = 0, since

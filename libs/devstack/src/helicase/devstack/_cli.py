@@ -80,6 +80,10 @@ class LocalSuite:
             api_internal_addr=f"{_proc.LOOPBACK}:{service_ports.api_internal}",
             topic_prefix=environ.get("HELICASE_TOPIC_PREFIX", ""),
         )
+        # Purged workflows are archived under the suite's home unless told otherwise.
+        env["HELICASE_RETENTION_ARCHIVE_DIR"] = environ.get(
+            "HELICASE_RETENTION_ARCHIVE_DIR"
+        ) or str(home / "archive")
         hpc_ports = HpcPorts()
         specs = with_hpc(service_specs(service_ports), home, hpc_ports)
         supervisor = Supervisor(home, specs, env)

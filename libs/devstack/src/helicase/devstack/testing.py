@@ -218,6 +218,8 @@ class SuiteFactory:
         env = {
             **namespace_env(self.infra, namespace, specs["api"]),
             "HELICASE_MAX_TASKS": str(max_tasks),
+            # Purged workflows are archived in the suite's home (removed with it).
+            "HELICASE_RETENTION_ARCHIVE_DIR": str(home / "archive"),
             **(extra_env or {}),
         }
         # Each suite has its own admin token (one the test sets is kept), given to the api only;

@@ -27,7 +27,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from helicase.v1 import workflow_pb2 as helicase_dot_v1_dot_workflow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahelicase/v1/schedule.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xa1\x03\n\x08Schedule\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05\x12\x13\n\x04\x63ron\x18\x03 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\x17\n\ttime_zone\x18\x04 \x01(\tB\x04\xe2\x41\x01\x05\x12.\n\x08workflow\x18\x05 \x01(\x0b\x32\x15.helicase.v1.WorkflowB\x05\xe2\x41\x02\x02\x05\x12\x14\n\x06paused\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x38\n\x0enext_fire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\x0brecent_runs\x18\t \x03(\x0b\x32\x19.helicase.v1.ScheduledRunB\x04\xe2\x41\x01\x03\x12\x36\n\x0c\x61\x63tive_since\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x14\n\x06tenant\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\"\x8f\x01\n\x0cScheduledRun\x12\x19\n\x0bworkflow_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\tfire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12/\n\x05state\x18\x03 \x01(\x0e\x32\x1a.helicase.v1.WorkflowStateB\x04\xe2\x41\x01\x03\"`\n\x15\x43reateScheduleRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12-\n\x08schedule\x18\x02 \x01(\x0b\x32\x15.helicase.v1.ScheduleB\x04\xe2\x41\x01\x02\"A\n\x16\x43reateScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Schedule\"&\n\x12GetScheduleRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\">\n\x13GetScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Schedule\"I\n\x14ListSchedulesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"Z\n\x15ListSchedulesResponse\x12(\n\tschedules\x18\x01 \x03(\x0b\x32\x15.helicase.v1.Schedule\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"B\n\x18SetSchedulePausedRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06paused\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\"D\n\x19SetSchedulePausedResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Schedule\")\n\x15\x44\x65leteScheduleRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x18\n\x16\x44\x65leteScheduleResponse2\xd5\x03\n\x0fScheduleService\x12Y\n\x0e\x43reateSchedule\x12\".helicase.v1.CreateScheduleRequest\x1a#.helicase.v1.CreateScheduleResponse\x12P\n\x0bGetSchedule\x12\x1f.helicase.v1.GetScheduleRequest\x1a .helicase.v1.GetScheduleResponse\x12V\n\rListSchedules\x12!.helicase.v1.ListSchedulesRequest\x1a\".helicase.v1.ListSchedulesResponse\x12\x62\n\x11SetSchedulePaused\x12%.helicase.v1.SetSchedulePausedRequest\x1a&.helicase.v1.SetSchedulePausedResponse\x12Y\n\x0e\x44\x65leteSchedule\x12\".helicase.v1.DeleteScheduleRequest\x1a#.helicase.v1.DeleteScheduleResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahelicase/v1/schedule.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xb8\x03\n\x08Schedule\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x05\x12\x13\n\x04\x63ron\x18\x03 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\x17\n\ttime_zone\x18\x04 \x01(\tB\x04\xe2\x41\x01\x05\x12.\n\x08workflow\x18\x05 \x01(\x0b\x32\x15.helicase.v1.WorkflowB\x05\xe2\x41\x02\x02\x05\x12\x14\n\x06paused\x18\x06 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x38\n\x0enext_fire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\x0brecent_runs\x18\t \x03(\x0b\x32\x19.helicase.v1.ScheduledRunB\x04\xe2\x41\x01\x03\x12\x36\n\x0c\x61\x63tive_since\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x14\n\x06tenant\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07problem\x18\x0c \x01(\tB\x04\xe2\x41\x01\x03\"\x8f\x01\n\x0cScheduledRun\x12\x19\n\x0bworkflow_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x33\n\tfire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12/\n\x05state\x18\x03 \x01(\x0e\x32\x1a.helicase.v1.WorkflowStateB\x04\xe2\x41\x01\x03\"`\n\x15\x43reateScheduleRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12-\n\x08schedule\x18\x02 \x01(\x0b\x32\x15.helicase.v1.ScheduleB\x04\xe2\x41\x01\x02\"A\n\x16\x43reateScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Schedule\"&\n\x12GetScheduleRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\">\n\x13GetScheduleResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Schedule\"I\n\x14ListSchedulesRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"Z\n\x15ListSchedulesResponse\x12(\n\tschedules\x18\x01 \x03(\x0b\x32\x15.helicase.v1.Schedule\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"B\n\x18SetSchedulePausedRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06paused\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\"D\n\x19SetSchedulePausedResponse\x12\'\n\x08schedule\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Schedule\")\n\x15\x44\x65leteScheduleRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"\x18\n\x16\x44\x65leteScheduleResponse2\xd5\x03\n\x0fScheduleService\x12Y\n\x0e\x43reateSchedule\x12\".helicase.v1.CreateScheduleRequest\x1a#.helicase.v1.CreateScheduleResponse\x12P\n\x0bGetSchedule\x12\x1f.helicase.v1.GetScheduleRequest\x1a .helicase.v1.GetScheduleResponse\x12V\n\rListSchedules\x12!.helicase.v1.ListSchedulesRequest\x1a\".helicase.v1.ListSchedulesResponse\x12\x62\n\x11SetSchedulePaused\x12%.helicase.v1.SetSchedulePausedRequest\x1a&.helicase.v1.SetSchedulePausedResponse\x12Y\n\x0e\x44\x65leteSchedule\x12\".helicase.v1.DeleteScheduleRequest\x1a#.helicase.v1.DeleteScheduleResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -56,6 +56,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SCHEDULE'].fields_by_name['active_since']._serialized_options = b'\342A\001\003'
   _globals['_SCHEDULE'].fields_by_name['tenant']._loaded_options = None
   _globals['_SCHEDULE'].fields_by_name['tenant']._serialized_options = b'\342A\001\003'
+  _globals['_SCHEDULE'].fields_by_name['problem']._loaded_options = None
+  _globals['_SCHEDULE'].fields_by_name['problem']._serialized_options = b'\342A\001\003'
   _globals['_SCHEDULEDRUN'].fields_by_name['workflow_id']._loaded_options = None
   _globals['_SCHEDULEDRUN'].fields_by_name['workflow_id']._serialized_options = b'\342A\001\003'
   _globals['_SCHEDULEDRUN'].fields_by_name['fire_time']._loaded_options = None
@@ -79,29 +81,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DELETESCHEDULEREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_DELETESCHEDULEREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
   _globals['_SCHEDULE']._serialized_start=138
-  _globals['_SCHEDULE']._serialized_end=555
-  _globals['_SCHEDULEDRUN']._serialized_start=558
-  _globals['_SCHEDULEDRUN']._serialized_end=701
-  _globals['_CREATESCHEDULEREQUEST']._serialized_start=703
-  _globals['_CREATESCHEDULEREQUEST']._serialized_end=799
-  _globals['_CREATESCHEDULERESPONSE']._serialized_start=801
-  _globals['_CREATESCHEDULERESPONSE']._serialized_end=866
-  _globals['_GETSCHEDULEREQUEST']._serialized_start=868
-  _globals['_GETSCHEDULEREQUEST']._serialized_end=906
-  _globals['_GETSCHEDULERESPONSE']._serialized_start=908
-  _globals['_GETSCHEDULERESPONSE']._serialized_end=970
-  _globals['_LISTSCHEDULESREQUEST']._serialized_start=972
-  _globals['_LISTSCHEDULESREQUEST']._serialized_end=1045
-  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=1047
-  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=1137
-  _globals['_SETSCHEDULEPAUSEDREQUEST']._serialized_start=1139
-  _globals['_SETSCHEDULEPAUSEDREQUEST']._serialized_end=1205
-  _globals['_SETSCHEDULEPAUSEDRESPONSE']._serialized_start=1207
-  _globals['_SETSCHEDULEPAUSEDRESPONSE']._serialized_end=1275
-  _globals['_DELETESCHEDULEREQUEST']._serialized_start=1277
-  _globals['_DELETESCHEDULEREQUEST']._serialized_end=1318
-  _globals['_DELETESCHEDULERESPONSE']._serialized_start=1320
-  _globals['_DELETESCHEDULERESPONSE']._serialized_end=1344
-  _globals['_SCHEDULESERVICE']._serialized_start=1347
-  _globals['_SCHEDULESERVICE']._serialized_end=1816
+  _globals['_SCHEDULE']._serialized_end=578
+  _globals['_SCHEDULEDRUN']._serialized_start=581
+  _globals['_SCHEDULEDRUN']._serialized_end=724
+  _globals['_CREATESCHEDULEREQUEST']._serialized_start=726
+  _globals['_CREATESCHEDULEREQUEST']._serialized_end=822
+  _globals['_CREATESCHEDULERESPONSE']._serialized_start=824
+  _globals['_CREATESCHEDULERESPONSE']._serialized_end=889
+  _globals['_GETSCHEDULEREQUEST']._serialized_start=891
+  _globals['_GETSCHEDULEREQUEST']._serialized_end=929
+  _globals['_GETSCHEDULERESPONSE']._serialized_start=931
+  _globals['_GETSCHEDULERESPONSE']._serialized_end=993
+  _globals['_LISTSCHEDULESREQUEST']._serialized_start=995
+  _globals['_LISTSCHEDULESREQUEST']._serialized_end=1068
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_start=1070
+  _globals['_LISTSCHEDULESRESPONSE']._serialized_end=1160
+  _globals['_SETSCHEDULEPAUSEDREQUEST']._serialized_start=1162
+  _globals['_SETSCHEDULEPAUSEDREQUEST']._serialized_end=1228
+  _globals['_SETSCHEDULEPAUSEDRESPONSE']._serialized_start=1230
+  _globals['_SETSCHEDULEPAUSEDRESPONSE']._serialized_end=1298
+  _globals['_DELETESCHEDULEREQUEST']._serialized_start=1300
+  _globals['_DELETESCHEDULEREQUEST']._serialized_end=1341
+  _globals['_DELETESCHEDULERESPONSE']._serialized_start=1343
+  _globals['_DELETESCHEDULERESPONSE']._serialized_end=1367
+  _globals['_SCHEDULESERVICE']._serialized_start=1370
+  _globals['_SCHEDULESERVICE']._serialized_end=1839
 # @@protoc_insertion_point(module_scope)

@@ -37,6 +37,7 @@ class Schedule(_message.Message):
     RECENT_RUNS_FIELD_NUMBER: _builtins.int
     ACTIVE_SINCE_FIELD_NUMBER: _builtins.int
     TENANT_FIELD_NUMBER: _builtins.int
+    PROBLEM_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Server-assigned id (UUID); output only."""
     display_name: _builtins.str
@@ -53,6 +54,12 @@ class Schedule(_message.Message):
     """Output only. The tenant it belongs to (the caller's, when created), which its firings' workflows
     belong to too; another tenant's is
     NOT_FOUND to a caller.
+    """
+    problem: _builtins.str
+    """Output only. Why the schedule can never fire, empty when it can: its cron expression names
+    no time within 50 years, or its time zone is no longer in the server's time zone database.
+    Such a schedule (CreateSchedule refuses one, but an older version may have stored it) has
+    no next_fire_time, is skipped by the schedulers, and can only be deleted.
     """
     @_builtins.property
     def workflow(self) -> _workflow_pb2.Workflow:
@@ -91,10 +98,11 @@ class Schedule(_message.Message):
         recent_runs: _abc.Iterable[Global___ScheduledRun] | None = ...,
         active_since: _timestamp_pb2.Timestamp | None = ...,
         tenant: _builtins.str = ...,
+        problem: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["active_since", b"active_since", "create_time", b"create_time", "next_fire_time", b"next_fire_time", "workflow", b"workflow"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_since", b"active_since", "create_time", b"create_time", "cron", b"cron", "display_name", b"display_name", "id", b"id", "next_fire_time", b"next_fire_time", "paused", b"paused", "recent_runs", b"recent_runs", "tenant", b"tenant", "time_zone", b"time_zone", "workflow", b"workflow"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_since", b"active_since", "create_time", b"create_time", "cron", b"cron", "display_name", b"display_name", "id", b"id", "next_fire_time", b"next_fire_time", "paused", b"paused", "problem", b"problem", "recent_runs", b"recent_runs", "tenant", b"tenant", "time_zone", b"time_zone", "workflow", b"workflow"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

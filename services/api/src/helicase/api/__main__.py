@@ -28,6 +28,9 @@ from helicase.api.resources.config import CredentialConfig
 from helicase.api.resources.holders import TaskHolders
 from helicase.api.resources.service import CredentialSecretService, ResourceService
 from helicase.api.resources.store import ResourceStore
+from helicase.api.retention.purge import PurgeLoop, Purger, RetentionPolicy
+from helicase.api.retention.service import RetentionService
+from helicase.api.retention.store import RetentionStore
 from helicase.api.schedules.service import ScheduleService
 from helicase.api.schedules.store import ScheduleStore
 from helicase.api.task_types.catalog import TaskTypeCatalog
@@ -58,6 +61,8 @@ from helicase.v1 import (
     participant_registry_pb2_grpc,
     resource_pb2,
     resource_pb2_grpc,
+    retention_pb2,
+    retention_pb2_grpc,
     schedule_pb2,
     schedule_pb2_grpc,
     task_type_pb2,
@@ -82,6 +87,7 @@ SERVICES = [
     experiment_pb2.DESCRIPTOR.services_by_name["ExperimentService"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
     dead_letter_pb2.DESCRIPTOR.services_by_name["DeadLetterService"].full_name,
+    retention_pb2.DESCRIPTOR.services_by_name["RetentionService"].full_name,
 ]
 # The internal listener (mutual TLS; who may call what: auth/peers.py): event recording,
 # credential resolution, and the workflow and schedule calls of the schedulers.
@@ -116,6 +122,8 @@ async def serve(config: ApiConfig) -> None:
     holders = TaskHolders(leader, files)
     workflows = WorkflowService(config, store, task_types, relay, notifier)
     schedules = ScheduleService(ScheduleStore(engine), task_types, config.max_tasks)
+    purger = Purger(RetentionStore(engine), RetentionPolicy.of(config))
+    purge_loop = PurgeLoop(purger, config.retention_interval)
 
     def register(server: object) -> None:
         workflow_service_pb2_grpc.add_WorkflowServiceServicer_to_server(workflows, server)
@@ -146,6 +154,7 @@ async def serve(config: ApiConfig) -> None:
             ),
             server,
         )
+        retention_pb2_grpc.add_RetentionServiceServicer_to_server(RetentionService(purger), server)
 
     def register_internal(server: object) -> None:
         event_pb2_grpc.add_EventServiceServicer_to_server(
@@ -177,6 +186,7 @@ async def serve(config: ApiConfig) -> None:
     )
     await internal.start()
     relay.start()
+    purge_loop.start()
     web_server = await _start_web(config, port, engine)
     await set_serving(health, SERVICES, True)
     await set_serving(internal_health, INTERNAL_SERVICES, True)
@@ -194,6 +204,7 @@ async def serve(config: ApiConfig) -> None:
         await asyncio.gather(server.stop(STOP_GRACE_SECONDS), internal.stop(STOP_GRACE_SECONDS))
         await holders.close()
         await relay.stop()
+        await purge_loop.stop()
         await asyncio.to_thread(producer.close)
         await engine.dispose()
         await asyncio.to_thread(zk_client.stop)

@@ -87,6 +87,27 @@ AUTH_CACHE_SECONDS = integer(
     minimum=0,
 )
 
+RETENTION_TTL = duration(
+    "HELICASE_RETENTION_TTL",
+    "720h",
+    "finished workflows (and relayed outbox rows) older than this are archived and purged"
+    " (`0`: kept forever)",
+)
+RETENTION_BATCH = integer(
+    "HELICASE_RETENTION_BATCH",
+    50,
+    "workflows archived and deleted per purge transaction",
+    minimum=1,
+)
+RETENTION_INTERVAL = duration(
+    "HELICASE_RETENTION_INTERVAL", "10m", "how often the purge loop runs (on one api at a time)"
+)
+RETENTION_ARCHIVE_DIR = string(
+    "HELICASE_RETENTION_ARCHIVE_DIR",
+    ".helicase/archive",
+    "where purged workflows are exported first, as `<tenant>/<end day>.jsonl`",
+)
+
 
 @dataclass(frozen=True, kw_only=True)
 class ApiConfig(ServiceConfig):
@@ -109,6 +130,10 @@ class ApiConfig(ServiceConfig):
     jwt_tenant_claim: str = from_setting(JWT_TENANT_CLAIM)
     jwt_role_claim: str = from_setting(JWT_ROLE_CLAIM)
     auth_cache_seconds: int = from_setting(AUTH_CACHE_SECONDS)
+    retention_ttl: timedelta = from_setting(RETENTION_TTL)
+    retention_batch: int = from_setting(RETENTION_BATCH)
+    retention_interval: timedelta = from_setting(RETENTION_INTERVAL)
+    retention_archive_dir: str = from_setting(RETENTION_ARCHIVE_DIR)
 
     @classmethod
     def from_env(cls) -> Self:

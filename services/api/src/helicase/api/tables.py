@@ -50,6 +50,8 @@ workflows = Table(
     Index("workflows_tenant_create_time", "tenant", text("create_time DESC"), text("id DESC")),
     Index("workflows_state", "state"),
     Index("workflows_labels", "labels", postgresql_using="gin"),
+    # The purge's order (migration 0011): finished workflows, oldest end first.
+    Index("workflows_finished", "end_time", "id", postgresql_where=text("end_time IS NOT NULL")),
 )
 
 tasks = Table(
@@ -109,6 +111,7 @@ outbox = Table(
     Column("published_at", DateTime(timezone=True)),
     Column("trace_context", Text),  # W3C traceparent, sent as a Kafka header
     Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+    Index("outbox_published", "id", postgresql_where=text("published_at IS NOT NULL")),
 )
 
 schedules = Table(

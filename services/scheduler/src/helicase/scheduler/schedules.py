@@ -53,6 +53,7 @@ class ScheduleFirer:
         # only while it leads (it is the only writer then), so a pass reads ZooKeeper once per
         # schedule, not once per schedule every second.
         self._fired: dict[str, datetime] = {}
+        self._broken: set[str] = set()  # schedules already logged as never firing
 
     async def run(self, interval: float) -> None:
         while True:
@@ -72,11 +73,40 @@ class ScheduleFirer:
         listed = await self._list_all()
         fired = 0
         for schedule in listed:
-            if not schedule.paused and await self._fire_if_due(schedule, now):
-                fired += 1
-                metrics.FIRED.inc()
-        await asyncio.to_thread(self._forget_deleted, {s.id for s in listed})
+            if schedule.paused or self._cannot_fire(schedule):
+                continue
+            try:
+                if await self._fire_if_due(schedule, now):
+                    fired += 1
+                    metrics.FIRED.inc()
+            except cron.CannotFire as exc:
+                self._broken_once(schedule.id, str(exc))
+            except grpc.aio.AioRpcError as err:
+                # One schedule's failed firing is tried again next pass; the others go on.
+                log.warning(
+                    "schedule firing failed",
+                    extra={"schedule_id": schedule.id, "code": err.code().name},
+                )
+        live = {s.id for s in listed}
+        self._broken &= live
+        await asyncio.to_thread(self._forget_deleted, live)
         return fired
+
+    def _cannot_fire(self, schedule: schedule_pb2.Schedule) -> bool:
+        if not schedule.problem:
+            self._broken.discard(schedule.id)
+            return False
+        self._broken_once(schedule.id, schedule.problem)
+        return True
+
+    def _broken_once(self, schedule_id: str, problem: str) -> None:
+        """Logs a schedule that can never fire, once per schedule (not once per pass)."""
+        if schedule_id not in self._broken:
+            self._broken.add(schedule_id)
+            log.error(
+                "schedule can never fire; skipped",
+                extra={"schedule_id": schedule_id, "problem": problem},
+            )
 
     def _lead(self) -> bool:
         try:

@@ -103,6 +103,8 @@ _BY_SERVICE: dict[str, dict[str, Rule]] = {
         "ListDeadLetters": PLATFORM_READ,
         "ReplayDeadLetters": PLATFORM_WRITE,
     },
+    # A tenant admin purges its own tenant's finished workflows; a platform admin any tenant's.
+    "helicase.v1.RetentionService": {"PurgeWorkflows": ADMIN_WRITE},
 }
 
 POLICY: dict[str, Rule] = {

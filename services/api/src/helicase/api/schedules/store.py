@@ -44,9 +44,15 @@ class ScheduleRow:
         )
         out.create_time.FromDatetime(self.create_time)
         out.active_since.FromDatetime(self.active_since)
+        after = max(now or datetime.now(UTC), self.active_since)
+        try:
+            next_fire = cron.next_after(self.cron, self.time_zone, after)
+        except cron.CannotFire as exc:
+            # Stored by an older version, or its time zone left tzdata: listed, never fired.
+            out.problem = str(exc)
+            return out
         if not self.paused:
-            after = max(now or datetime.now(UTC), self.active_since)
-            out.next_fire_time.FromDatetime(cron.next_after(self.cron, self.time_zone, after))
+            out.next_fire_time.FromDatetime(next_fire)
         return out
 
 

@@ -39,12 +39,16 @@ def validate_schedule(
     schedule = request.schedule
     if len(schedule.display_name) > MAX_DISPLAY_NAME:
         out.append(FieldViolation("schedule.display_name", f"is over {MAX_DISPLAY_NAME} chars"))
-    problem = cron.cron_problem(schedule.cron)
-    if problem:
-        out.append(FieldViolation("schedule.cron", problem))
-    problem = cron.zone_problem(schedule.time_zone)
-    if problem:
-        out.append(FieldViolation("schedule.time_zone", problem))
+    cron_problem = cron.cron_problem(schedule.cron)
+    if cron_problem:
+        out.append(FieldViolation("schedule.cron", cron_problem))
+    zone_problem = cron.zone_problem(schedule.time_zone)
+    if zone_problem:
+        out.append(FieldViolation("schedule.time_zone", zone_problem))
+    if not cron_problem and not zone_problem:
+        never = cron.firing_problem(schedule.cron, schedule.time_zone, datetime.now(UTC))
+        if never:
+            out.append(FieldViolation("schedule.cron", f"never fires: {never}"))
     if not schedule.HasField("workflow"):
         out.append(FieldViolation("schedule.workflow", "is required"))
     else:
