@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from dataclasses import fields, replace
 from functools import partial
@@ -59,7 +60,15 @@ def main() -> int:
             log=partial(print, flush=True),
         ),
     )
-    result = asyncio.run(run_soak(options))
+    # Ctrl-C, and a TERM (make's, a CI's), stop everything the run started; SIGINT also when
+    # the shell started us in the background with it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        result = asyncio.run(run_soak(options))
+    except KeyboardInterrupt:
+        print("interrupted: everything the run started is stopped", flush=True)
+        return 130
     print(result.render(), flush=True)
     return 0 if result.ok else 1
 

@@ -174,8 +174,9 @@ async def run_soak(options: SoakOptions) -> SoakResult:
     out = Path(options.out) if options.out else (
         _paths.home() / "soak" / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     )  # fmt: skip
+    starting = asyncio.ensure_future(asyncio.to_thread(holder.start))
     try:
-        suite = await asyncio.to_thread(holder.start)
+        suite = await asyncio.shield(starting)
         soak = Soak(options, suite, holder.ledger, holder.markers)
         try:
             result = await _run(soak, options, holder.infra, out)
@@ -184,6 +185,7 @@ async def run_soak(options: SoakOptions) -> SoakResult:
         add_log_tails(result.report, suite)
         return result
     finally:
+        await asyncio.wait([starting])  # interrupted while starting: stop it all once started
         await asyncio.to_thread(holder.close)
 
 
