@@ -3,8 +3,12 @@ ramp's verdict on a step, and deaths seen in the samples' pids."""
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -25,7 +29,7 @@ from helicase.devstack._soak_model import (
     soak_rate,
     summarize,
 )
-from helicase.devstack._soak_rss import descendants
+from helicase.devstack._soak_rss import descendants, summaries, take, write
 
 
 def test_the_slope_of_a_line_is_its_gradient() -> None:
@@ -167,3 +171,32 @@ def test_descendants_are_found_at_any_depth() -> None:
     parent_of = {2: 1, 3: 2, 4: 2, 5: 3, 9: 8}
     assert sorted(descendants(1, parent_of)) == [2, 3, 4, 5]
     assert descendants(5, parent_of) == []
+
+
+def test_a_sample_reads_each_process_from_proc_and_marks_the_gone(tmp_path: Path) -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        me = os.getpid()
+        gone = subprocess.Popen(["true"])
+        gone.wait()
+        table = {
+            "alone": (me, False),
+            "tree": (me, True),  # with the sleeping child
+            "gone": (gone.pid, False),
+            "never": (None, False),
+        }
+        first = take(lambda: table, 0.0)
+        later = take(lambda: table, 60.0)
+    finally:
+        child.kill()
+        child.wait()
+    assert first.pids == {"alone": me, "tree": me, "gone": None, "never": None}
+    assert set(first.rss_mb) == {"alone", "tree"} and first.rss_mb["alone"] > 1
+    rows = summaries([first, later], warmup_s=0, flatness=Flatness())
+    assert [r.process for r in rows] == ["alone", "tree"]
+    write(tmp_path, [first, later], rows, {"figures": {}})
+    lines = (tmp_path / "rss.csv").read_text().splitlines()
+    assert lines[0] == "t_s,process,pid,rss_mb" and len(lines) == 5
+    document = json.loads((tmp_path / "soak.json").read_text())
+    assert [r["process"] for r in document["rss_summary"]] == ["alone", "tree"]
+    assert len(document["rss_samples"]) == 2
