@@ -137,7 +137,7 @@ def step(**fields: object) -> Step:
 
 def test_a_step_is_sustained_when_creates_keep_up_backlog_is_flat_and_latency_holds() -> None:
     assert saturated(step(), 50.0, Saturation()) == ""
-    assert saturated(step(), None, Saturation()) == ""  # the first step has no baseline
+    assert saturated(step(), None, Saturation()) == ""  # no probe answered while idle
 
 
 def test_a_step_is_beyond_the_maximum_on_any_one_sign() -> None:

@@ -85,7 +85,7 @@ class Saturation:
     backlog_floor: float = 5.0
     """...and above this many workflows over the step: the engine cannot drain the load."""
     latency_factor: float = 4.0
-    """The probes' median latency above this many times the first step's."""
+    """The probes' median latency above this many times their median with no load."""
 
 
 def saturated(step: Step, baseline_ms: float | None, limits: Saturation) -> str:

@@ -12,8 +12,8 @@ an every-minute schedule per tenant; a single-task latency probe every 2 s.
 The ramp: steps of `ramp_step` seconds at rates ramp_start, x ramp_factor, ...; a step is
 beyond the maximum when the api accepts under 90% of the creates, when the backlog (workflows
 not terminal in PostgreSQL) grows by more than 10% of the rate, or when the probes' median
-latency passes 4x the first step's (helicase.devstack._soak_model.Saturation). The maximum is
-the last step before that.
+latency passes 4x their median with no load, measured just before the ramp
+(helicase.devstack._soak_model.Saturation). The maximum is the last step before that.
 
 The verdict: failures (exit 1) are the chaos checks' (nothing lost, nothing run twice after
 its COMPLETED was acknowledged, every event stored), a process that died or was restarted, and a
@@ -91,7 +91,11 @@ def within(samples: Sequence[tuple[float, float]], begin: float, end: float) -> 
 async def measure_maximum(soak: Soak, options: SoakOptions) -> tuple[float, list[dict[str, Any]]]:
     """The ramp: the highest rate of the mix the suite sustained, and each step's figures."""
     steps: list[dict[str, Any]] = []
-    baseline: float | None = None
+    begin = time.monotonic()
+    await asyncio.sleep(min(options.ramp_step, 20.0))  # the probes alone: the idle latency
+    idle = within(soak.probe_ms, begin, time.monotonic())[1:]  # the first: cold connections
+    baseline = statistics.median(idle) if idle else None
+    steps.append({"rate": 0, "probe": quantiles(idle)})
     best = 0.0
     for rate in ramp_rates(options.ramp_start, options.ramp_factor, options.ramp_cap):
         begin = time.monotonic()
@@ -105,8 +109,6 @@ async def measure_maximum(soak: Soak, options: SoakOptions) -> tuple[float, list
             probe_ms=within(soak.probe_ms, begin, end),
         )
         why = saturated(step, baseline, options.saturation)
-        if baseline is None and step.probe_ms:
-            baseline = statistics.median(step.probe_ms)
         steps.append(
             {"rate": rate, "accepted": step.accepted, "backlog_end": step.backlog[-1][1]
              if step.backlog else None, "probe": quantiles(step.probe_ms), "beyond": why}
