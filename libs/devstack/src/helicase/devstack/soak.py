@@ -201,6 +201,9 @@ async def _run(soak: Soak, options: SoakOptions, infra: Infra, out: Path) -> Soa
         report.figures["ramp_steps"] = steps
         report.figures["max_sustained_per_s"] = maximum
         rate = soak_rate(maximum, options.fraction)
+        if rate <= 0:  # nothing accepted at all: a failure, and the checks still run
+            report.failures.append("the ramp's first step had no create accepted")
+            rate = soak_rate(options.ramp_start, options.fraction)
         await drain(soak)
     else:
         rate = options.rate
