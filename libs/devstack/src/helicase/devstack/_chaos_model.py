@@ -37,6 +37,9 @@ RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 # What each kind of workflow may end as.
 EXPECTED: dict[str, frozenset[int]] = {
     "normal": frozenset({WS.WORKFLOW_STATE_COMPLETED}),
+    "single": frozenset({WS.WORKFLOW_STATE_COMPLETED}),
+    "probe": frozenset({WS.WORKFLOW_STATE_COMPLETED}),
+    "scheduled": frozenset({WS.WORKFLOW_STATE_COMPLETED}),
     "flaky": frozenset({WS.WORKFLOW_STATE_COMPLETED}),
     "fatal": frozenset({WS.WORKFLOW_STATE_FAILED}),
     "cancel": frozenset(
@@ -51,6 +54,8 @@ class Submitted:
     kind: str
     request_id: str
     task_ids: list[str]
+    tenant: str = ""
+    """The tenant whose key created it ("": the suite's `demo` tenant)."""
     workflow_id: str = ""
     create_attempts: int = 0
     canceled: bool = False

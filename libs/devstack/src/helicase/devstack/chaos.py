@@ -24,6 +24,7 @@ import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,9 @@ class Shapes:
             self.work("join", [f"f{i}" for i in range(width)]),
         ]
 
+    def single(self) -> list[dict[str, Any]]:
+        return [self.work("only", [])]
+
     def normal(self) -> list[dict[str, Any]]:
         return self.rng.choice([self.chain, self.diamond, self.fan])()
 
@@ -166,9 +170,11 @@ class ChaosSuite:
     """Infra (its own, fsync on, unless one is given) and a suite with a shared ledger file.
     `close()` stops everything it started; it is also registered with atexit."""
 
+    home_prefix = "helicase-chaos-"
+
     def __init__(self, options: ChaosOptions, infra: Infra | None = None) -> None:
         self.options = options
-        self.home = new_home("helicase-chaos-")
+        self.home = new_home(self.home_prefix)
         self.ledger = self.home / "ledger.jsonl"
         self.markers = self.home / "markers"
         self.markers.mkdir()
@@ -184,7 +190,7 @@ class ChaosSuite:
         if self.own_infra:
             self.options.log(f"starting ZooKeeper, Kafka, PostgreSQL under {self.home}")
             self.infra.start()
-        namespace = f"chaos{uuid.uuid4().hex[:8]}"
+        namespace = f"{self.home_prefix.split('-')[1]}{uuid.uuid4().hex[:8]}"
         env = {CHAOS_LEDGER.name: str(self.ledger)}
         tokens = _secrets_env.suite_tokens(env)
         specs = _secrets_env.give(
@@ -243,6 +249,9 @@ class ChaosSuite:
 
 
 class Chaos:
+    label = "chaos"
+    """How its log lines begin."""
+
     def __init__(self, options: ChaosOptions, suite: RunningSuite, ledger: Path, markers: Path):
         self.options = options
         self.suite = suite
@@ -257,7 +266,7 @@ class Chaos:
 
     def log(self, message: str) -> None:
         self.journal.append((time.time(), message))
-        self.options.log(f"[chaos {time.strftime('%H:%M:%S')}] {message}")
+        self.options.log(f"[{self.label} {time.strftime('%H:%M:%S')}] {message}")
 
     # --- submitting
 
@@ -315,6 +324,15 @@ class Chaos:
                 raise err
             self.odd_errors[f"{call} {err.code().name}: {first_line(err)}"] += 1
 
+    async def submit(self, client: HelicaseClient, item: Submitted, tasks: list[Any]) -> None:
+        """Creates (and for kind `cancel`, cancels) one workflow; a call that fails for good
+        is recorded in `item.error`, a failed check at the end, and the run goes on."""
+        try:
+            await self._create(client, item, tasks)
+        except Exception as exc:
+            item.error = repr(exc)
+            self.log(f"workflow {item.index} ({item.request_id}): {exc!r}")
+
     async def submit_all(self, client: HelicaseClient, window: float) -> None:
         gate = asyncio.Semaphore(16)
         loop = asyncio.get_running_loop()
@@ -323,11 +341,7 @@ class Chaos:
 
         async def one(item: Submitted, tasks: list[Any]) -> None:
             async with gate:
-                try:
-                    await self._create(client, item, tasks)
-                except Exception as exc:  # reported as a failed check, the run goes on
-                    item.error = repr(exc)
-                    self.log(f"workflow {item.index} ({item.request_id}): {exc!r}")
+                await self.submit(client, item, tasks)
 
         count = self.options.workflows
         for index in range(count):
@@ -347,8 +361,9 @@ class Chaos:
 
     # --- waiting
 
-    async def wait_terminal(self, client: HelicaseClient) -> list[Submitted]:
-        """Waits (bounded) until every workflow is terminal; returns those that are not."""
+    async def wait_terminal(self, clients: Mapping[str, HelicaseClient]) -> list[Submitted]:
+        """Waits (bounded) until every workflow is terminal; returns those that are not. Each
+        workflow is read with the client of its tenant (`clients[item.tenant]`)."""
         deadline = time.monotonic() + self.options.wait_timeout
         left = [item for item in self.submitted if item.workflow_id]
         gate = asyncio.Semaphore(16)
@@ -356,7 +371,7 @@ class Chaos:
         async def check(item: Submitted) -> None:
             async with gate:
                 try:
-                    workflow = await client.get(item.workflow_id, full=False)
+                    workflow = await clients[item.tenant].get(item.workflow_id, full=False)
                 except grpc.aio.AioRpcError as err:
                     if err.code() in RETRYABLE:
                         return
@@ -393,7 +408,7 @@ class Chaos:
             for name in self.suite.specs:
                 await asyncio.to_thread(self.killer.ensure_running, name)
             chaos_end = time.monotonic()
-            stuck = await self.wait_terminal(client)
+            stuck = await self.wait_terminal({"": client})
         self.killer.close()
         report = ChaosReport()
         report.figures["seconds"] = {
@@ -406,6 +421,11 @@ class Chaos:
         report.figures["infra_restarts_s"] = self.killer.infra_restarts
         report.figures["cancels"] = dict(self.cancel_outcomes)
         report.figures["create_retries"] = sum(i.create_attempts - 1 for i in self.submitted)
+        await self.check(report, stuck)
+        return report
+
+    async def check(self, report: ChaosReport, stuck: Sequence[Submitted]) -> None:
+        """The end-of-run checks of every submitted workflow; failures go to `report`."""
         report.figures["odd_errors_retried"] = dict(self.odd_errors)
         missing = [i for i in self.submitted if not i.workflow_id]
         if missing:
@@ -421,7 +441,14 @@ class Chaos:
             check_database, self.submitted, self.suite.database_url, report
         )
         await asyncio.to_thread(check_ledger, self.ledger, completed, report, self.journal)
-        return report
+
+
+def add_log_tails(report: ChaosReport, suite: RunningSuite) -> None:
+    """When a check failed: the last lines of each service's log, in the report's figures."""
+    if not report.ok:
+        for name in suite.specs:
+            tail = suite.log(name, 3).splitlines()
+            report.figures[f"log_tail_{name}"] = [line[:300] for line in tail]
 
 
 async def run_chaos(options: ChaosOptions, infra: Infra | None = None) -> ChaosReport:
@@ -432,10 +459,7 @@ async def run_chaos(options: ChaosOptions, infra: Infra | None = None) -> ChaosR
         suite = await asyncio.to_thread(holder.start)
         chaos = Chaos(options, suite, holder.ledger, holder.markers)
         report = await chaos.run(holder.infra if holder.own_infra else None)
-        if not report.ok:
-            for name in suite.specs:
-                tail = suite.log(name, 3).splitlines()
-                report.figures[f"log_tail_{name}"] = [line[:300] for line in tail]
+        add_log_tails(report, suite)
         return report
     finally:
         await asyncio.to_thread(holder.close)
