@@ -16,7 +16,12 @@ from helicase.api.notify import ChangeNotifier
 from helicase.api.outbox.relay import OutboxRelay
 from helicase.api.task_types.catalog import TaskTypeCatalog
 from helicase.api.workflows.store import WorkflowStore
-from helicase.api.workflows.validation import Limits, SchemaCache, validate_create
+from helicase.api.workflows.validation import (
+    Limits,
+    SchemaCache,
+    validate_cancel,
+    validate_create,
+)
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.v1 import workflow_pb2, workflow_service_pb2, workflow_service_pb2_grpc
 
@@ -84,6 +89,7 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
     async def CancelWorkflow(
         self, request: workflow_service_pb2.CancelWorkflowRequest, context: Context
     ) -> workflow_service_pb2.CancelWorkflowResponse:
+        validate_cancel(request)
         workflow = await self._store.cancel_workflow(id_of(request.id, "workflow"), request.reason)
         self._relay.wake()
         self._notifier.changed([workflow.id])
