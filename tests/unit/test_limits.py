@@ -12,10 +12,11 @@ from google.protobuf import struct_pb2
 from helicase.api.events.validation import check_events
 from helicase.api.experiments.validation import validate_cancel as validate_experiment_cancel
 from helicase.api.experiments.validation import validate_experiment
-from helicase.api.workflows.validation import validate_cancel, validate_create
+from helicase.api.workflows.validation import validate_cancel, validate_create, validate_list
 from helicase.common import events, limits
-from helicase.common.errors import InvalidArgument
+from helicase.common.errors import FieldViolation, InvalidArgument
 from helicase.common.states import TS
+from helicase.common.status import invalid_argument_status
 from helicase.internal.v1 import event_pb2
 from helicase.v1 import experiment_pb2, workflow_pb2, workflow_service_pb2
 
@@ -261,3 +262,35 @@ def test_a_workflow_at_every_limit_is_accepted() -> None:
     request.workflow.tasks[0].params.update(nested(limits.JSON_DEPTH - 1))
     validate_create(request, TYPES)
     assert isinstance(request.workflow, workflow_pb2.Workflow)
+
+
+def test_list_filters_are_bounded_like_the_labels_they_match() -> None:
+    validate_list(workflow_service_pb2.ListWorkflowsRequest(labels={"helicase-schedule": "x"}))
+    request = workflow_service_pb2.ListWorkflowsRequest(
+        labels={"team": "v" * (limits.LABEL_VALUE + 1)},
+        states=[workflow_pb2.WORKFLOW_STATE_RUNNING] * 1000,
+    )
+    with pytest.raises(InvalidArgument) as exc:
+        validate_list(request)
+    assert fields_of(exc) == ["labels[team]", "states"]
+
+
+def test_the_violations_an_error_carries_fit_in_a_grpc_trailer() -> None:
+    many = [
+        FieldViolation(f"workflow.tasks[{i}].depends_on[0]", "x" * 100_000) for i in range(10**4)
+    ]
+    shown = limits.shown_violations(many)
+    assert sum(len(v.field) + len(v.description) for v in shown) <= limits.VIOLATIONS_BYTES
+    assert shown[0].field == many[0].field
+    assert shown[-1].description.endswith(f"and {len(many) - len(shown) + 1} more violations")
+    few = [FieldViolation("reason", "is 200000 characters; the limit is 1024")]
+    assert limits.shown_violations(few) == few
+
+
+def test_an_invalid_argument_about_a_huge_request_stays_small() -> None:
+    violations = [FieldViolation("f" * 10**5, "d" * 10**5) for _ in range(1000)]
+    status = invalid_argument_status(InvalidArgument(violations))
+    trailers = dict(status.trailing_metadata)
+    assert len(status.details) <= limits.ERROR_MESSAGE
+    # gRPC clients refuse trailers over 8 KiB in all; details travel base64-encoded.
+    assert len(trailers["grpc-status-details-bin"]) * 4 / 3 + len(status.details) < 7 * 1024

@@ -179,6 +179,9 @@ def over_limit_cases() -> list[tuple[str, dict[str, Any], str]]:
         ("deep params", {"tasks": [{"id": "a", "type": "noop", "params": deep}]},
          "workflow.tasks[0].params"),
         ("task type", {"tasks": [{"id": "a", "type": "t" * 10_000}]}, "workflow.tasks[0].type"),
+        # 2,000 violations, each echoing its value: the error itself must stay sendable.
+        ("many violations", {"tasks": [{"id": f"t{i}", "type": "noop", "dependsOn": ["g" * 60]}
+                                       for i in range(2000)]}, "workflow.tasks[0].depends_on[0]"),
     ]  # fmt: skip
 
 

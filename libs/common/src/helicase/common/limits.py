@@ -173,3 +173,35 @@ def outputs_struct_problem(outputs: struct_pb2.Struct, limit: int = OUTPUTS_BYTE
     if size > limit:
         return f"outputs are {size} bytes as JSON; the limit is {limit}"
     return None
+
+
+VIOLATIONS_BYTES = 4 * 1024
+"""What the field violations of one error may take: they travel base64-encoded in a trailer, and
+gRPC clients refuse trailers over 8 KiB in all (RESOURCE_EXHAUSTED instead of the error), so an
+error about a huge request stays readable."""
+ERROR_MESSAGE = 512
+"""The message of such an error (its first violations, summed up)."""
+_FIELD_SHOWN = 200
+_DESCRIPTION_SHOWN = 300
+
+
+def shown_violations(
+    violations: Sequence[FieldViolation], budget: int = VIOLATIONS_BYTES
+) -> list[FieldViolation]:
+    """As many of `violations` as fit in `budget` bytes, each cut to a readable length, then one
+    saying how many more there were."""
+    out: list[FieldViolation] = []
+    used = 0
+    for index, violation in enumerate(violations):
+        shown = FieldViolation(
+            truncate(violation.field, _FIELD_SHOWN),
+            truncate(violation.description, _DESCRIPTION_SHOWN),
+        )
+        size = len(shown.field.encode()) + len(shown.description.encode())
+        if used + size > budget - 2 * (_FIELD_SHOWN + 100):  # room for the last line
+            rest = len(violations) - index
+            out.append(FieldViolation(shown.field, f"... and {rest} more violations"))
+            break
+        out.append(shown)
+        used += size
+    return out

@@ -21,6 +21,7 @@ from helicase.api.workflows.validation import (
     SchemaCache,
     validate_cancel,
     validate_create,
+    validate_list,
 )
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.v1 import workflow_pb2, workflow_service_pb2, workflow_service_pb2_grpc
@@ -75,6 +76,7 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
     async def ListWorkflows(
         self, request: workflow_service_pb2.ListWorkflowsRequest, context: Context
     ) -> workflow_service_pb2.ListWorkflowsResponse:
+        validate_list(request)
         page = paging.page_request(request.page_size, request.page_token)
         workflows, token = await self._store.list_workflows(
             page=page,

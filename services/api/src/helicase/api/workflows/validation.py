@@ -275,3 +275,12 @@ def validate_cancel(request: workflow_service_pb2.CancelWorkflowRequest) -> None
     out = bounds.too_long("reason", request.reason, bounds.REASON)
     if out:
         raise InvalidArgument(out)
+
+
+def validate_list(request: workflow_service_pb2.ListWorkflowsRequest) -> None:
+    """Raises InvalidArgument when the filter is over the limits a workflow's labels have (no
+    stored workflow could match more), or names more states than there are."""
+    out = check_labels("labels", request.labels, reserved_labels=True)
+    out += bounds.too_many("states", request.states, len(workflow_pb2.WorkflowState.values()))
+    if out:
+        raise InvalidArgument(out)
