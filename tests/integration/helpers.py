@@ -7,10 +7,14 @@ import asyncio
 import uuid
 from typing import Any
 
+import grpc
+import pytest
+
 from helicase.api import migrations
 from helicase.api.config import sqlalchemy_url
 from helicase.client import HelicaseClient, load_workflow_request
 from helicase.common.states import TS, WS
+from helicase.common.status import field_violations
 from helicase.devstack.testing import RunningSuite
 from helicase.v1 import workflow_pb2, workflow_service_pb2
 
@@ -34,6 +38,27 @@ async def run_to_end(
 ) -> workflow_pb2.Workflow:
     created = await client.create(request(tasks, **workflow))
     return await client.wait(created.id, within=within)
+
+
+async def running_task(client: HelicaseClient, workflow_id: str, task_id: str) -> workflow_pb2.Task:
+    """The task once a participant runs it (as the stored projection shows)."""
+    for _ in range(300):
+        workflow = await client.get(workflow_id)
+        task = next(t for t in workflow.tasks if t.id == task_id)
+        if task.state == workflow_pb2.TASK_STATE_RUNNING and task.participant:
+            return task
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"task {task_id} never ran")
+
+
+async def refused_fields(
+    client: HelicaseClient, request: workflow_service_pb2.CreateWorkflowRequest
+) -> list[str]:
+    """The fields the field violations of a CreateWorkflow refused as INVALID_ARGUMENT name."""
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await client.create(request)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value
+    return [v.field for v in field_violations(info.value)]
 
 
 async def gather_limited(coros: list[Any], limit: int = 20) -> list[Any]:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from helicase.common import events
+from helicase.common import events, limits
 from helicase.common.errors import NonRetryableError
 from helicase.internal.v1 import participant_pb2
 from helicase.participant import builtins  # noqa: F401  (registers the built-in types)
 from helicase.participant.runner import (
-    MAX_OUTPUT_BYTES,
+    RunResult,
     classify,
     params_error,
     run_task,
@@ -57,9 +57,54 @@ def test_reschedule_value_becomes_reschedule_outcome() -> None:
 
 
 def test_outputs_over_64_kib_fail_the_attempt() -> None:
-    result = classify({"blob": "x" * MAX_OUTPUT_BYTES})
+    result = classify({"blob": "x" * limits.OUTPUTS_BYTES})
     assert result.outcome == Outcome.TASK_OUTCOME_FAILED
-    assert "outputs too large" in result.message
+    assert result.message.startswith("outputs are ")
+    assert f"the limit is {limits.OUTPUTS_BYTES}" in result.message
+
+
+@pytest.mark.parametrize(
+    ("outputs", "said"),
+    [
+        ({"x": float("nan")}, "outputs are not finite JSON: NaN at $.x"),
+        ({"a": [1, {"b": float("inf")}]}, "outputs are not finite JSON: Infinity at $.a[1].b"),
+        ({"x": -float("inf")}, "outputs are not finite JSON: -Infinity at $.x"),
+        ({"x": 10**400}, "outputs are not finite JSON: a number beyond the range"),
+    ],
+)
+def test_outputs_that_are_not_finite_json_fail_the_attempt_saying_where(
+    outputs: dict[str, Any], said: str
+) -> None:
+    result = classify(outputs)
+    assert result.outcome == Outcome.TASK_OUTCOME_FAILED
+    assert result.message.startswith(said)
+    assert result.outputs is None
+
+
+def test_outputs_nested_too_deep_fail_the_attempt() -> None:
+    deep: dict[str, Any] = {}
+    inner = deep
+    for _ in range(limits.JSON_DEPTH + 1):
+        inner["d"] = {}
+        inner = inner["d"]
+    result = classify(deep)
+    assert result.outcome == Outcome.TASK_OUTCOME_FAILED
+    assert "nested deeper than" in result.message
+
+
+def test_a_long_message_is_truncated_not_refused() -> None:
+    result = RunResult(Outcome.TASK_OUTCOME_FAILED, "boom " * 10_000)
+    assert len(result.message) == limits.MESSAGE
+    assert result.message.endswith("(truncated)")
+
+
+async def test_a_task_raising_a_huge_error_fails_with_a_bounded_message() -> None:
+    async def run(ctx: TaskContext, params: dict[str, Any]) -> dict[str, Any]:
+        raise RuntimeError("x" * 1_000_000)
+
+    result = await run_task(typed(run), context(), {}, None)
+    assert result.outcome == Outcome.TASK_OUTCOME_FAILED
+    assert len(result.message) <= limits.MESSAGE
 
 
 def test_outputs_that_are_not_json_fail_the_attempt() -> None:

@@ -24,11 +24,11 @@ from kazoo.client import KazooClient
 from helicase import wire
 from helicase.client import HelicaseClient
 from helicase.common import events, tls, topics
+from helicase.common.limits import OUTPUTS_BYTES as MAX_OUTPUT_BYTES
 from helicase.common.registry import ParticipantInfo, TaskTypeInfo
 from helicase.devstack.testing import RunningSuite
 from helicase.internal.v1 import command_pb2, event_pb2, participant_pb2
 from helicase.participant.registration import register
-from helicase.participant.runner import MAX_OUTPUT_BYTES
 from helicase.v1 import dead_letter_pb2, workflow_pb2
 from tests.integration.bounds.big_outputs import TYPE
 from tests.integration.helpers import request, run_to_end, state

@@ -32,7 +32,7 @@ from helicase.internal.v1 import (
     participant_pb2_grpc,
 )
 from helicase.v1 import resource_pb2, resource_pb2_grpc, workflow_pb2
-from tests.integration.helpers import request, state
+from tests.integration.helpers import request, running_task, state
 
 REFUSED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAUTHENTICATED)
 
@@ -192,17 +192,6 @@ async def test_the_controller_refuses_a_participant_claiming_another_name_or_gro
         async with tls.channel(addr, files, "controller") as channel:
             code = await connect_refused(channel, name, group)
             assert code == grpc.StatusCode.PERMISSION_DENIED, (files.cert.name, name, group)
-
-
-async def running_task(client: HelicaseClient, workflow_id: str, task_id: str) -> workflow_pb2.Task:
-    """The task once a participant runs it (as the stored projection shows)."""
-    for _ in range(300):
-        workflow = await client.get(workflow_id)
-        task = next(t for t in workflow.tasks if t.id == task_id)
-        if task.state == workflow_pb2.TASK_STATE_RUNNING and task.participant:
-            return task
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"task {task_id} never ran")
 
 
 async def test_the_controller_takes_no_result_from_a_participant_not_holding_the_placement(

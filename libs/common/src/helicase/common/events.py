@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
+from helicase.common.limits import truncate
 from helicase.common.states import TS, WS
 from helicase.internal.v1 import event_pb2, participant_pb2
 from helicase.wire import WORKFLOW_TERMINAL as WORKFLOW_TERMINAL
@@ -101,7 +102,7 @@ def task_event(
             placement=placement,
             state=state,  # type: ignore[arg-type]
             participant=participant,
-            message=message,
+            message=truncate(message),  # one bound for every producer's message
             outputs=outputs,
             start_time=start,
         ),
@@ -117,5 +118,5 @@ def workflow_event(
         workflow_id=workflow_id,
         time=at or timestamp(),
         source=source,
-        workflow_event=event_pb2.WorkflowEvent(state=state, message=message),  # type: ignore[arg-type]
+        workflow_event=event_pb2.WorkflowEvent(state=state, message=truncate(message)),  # type: ignore[arg-type]
     )

@@ -8,6 +8,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from helicase.common.errors import FieldViolation, InvalidArgument
+from helicase.common.limits import ERROR_MESSAGE, shown_violations, truncate
 
 
 def _status(code: grpc.StatusCode, rpc_code: int, message: str, *details: object) -> grpc.Status:
@@ -20,13 +21,15 @@ def _status(code: grpc.StatusCode, rpc_code: int, message: str, *details: object
 
 
 def invalid_argument_status(exc: InvalidArgument) -> grpc.Status:
+    # Bounded: an error about a huge request must itself fit in gRPC's trailer limit.
     bad = error_details_pb2.BadRequest(
         field_violations=[
             error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-            for v in exc.violations
+            for v in shown_violations(exc.violations)
         ]
     )
-    return _status(grpc.StatusCode.INVALID_ARGUMENT, code_pb2.INVALID_ARGUMENT, str(exc), bad)
+    message = truncate(str(exc), ERROR_MESSAGE)
+    return _status(grpc.StatusCode.INVALID_ARGUMENT, code_pb2.INVALID_ARGUMENT, message, bad)
 
 
 def error_info_status(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,12 +11,12 @@ from typing import Any
 
 import jsonschema
 
+from helicase.common import limits
 from helicase.common.errors import NonRetryableError
 from helicase.internal.v1 import participant_pb2
 from helicase.participant.sdk import Reschedule, TaskContext, TaskType
 
 Outcome = participant_pb2.TaskOutcome
-MAX_OUTPUT_BYTES = 64 * 1024
 log = logging.getLogger(__name__)
 
 
@@ -28,22 +27,19 @@ class RunResult:
     outputs: dict[str, Any] | None = None
     reschedule_after: timedelta | None = None
 
+    def __post_init__(self) -> None:
+        # A message (often an exception's text) is cut to its limit, never a reason to refuse.
+        object.__setattr__(self, "message", limits.truncate(self.message, limits.MESSAGE))
+
 
 def classify(result: Any) -> RunResult:
     """Maps what `run` returned to an outcome (pure)."""
     if isinstance(result, Reschedule):
         return RunResult(Outcome.TASK_OUTCOME_RESCHEDULE, reschedule_after=result.delay)
     outputs = result or {}
-    if not isinstance(outputs, dict):
-        return RunResult(Outcome.TASK_OUTCOME_FAILED, "outputs must be a JSON object")
-    try:
-        size = len(json.dumps(outputs))
-    except (TypeError, ValueError):
-        return RunResult(Outcome.TASK_OUTCOME_FAILED, "outputs are not JSON")
-    if size > MAX_OUTPUT_BYTES:
-        return RunResult(
-            Outcome.TASK_OUTCOME_FAILED, f"outputs too large ({size} > {MAX_OUTPUT_BYTES} bytes)"
-        )
+    problem = limits.outputs_problem(outputs)
+    if problem is not None:  # finite JSON of bounded size, or the task fails saying why
+        return RunResult(Outcome.TASK_OUTCOME_FAILED, problem)
     return RunResult(Outcome.TASK_OUTCOME_COMPLETED, outputs=outputs)
 
 

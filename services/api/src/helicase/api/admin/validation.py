@@ -6,19 +6,17 @@ import re
 from datetime import timedelta
 
 from helicase.api.auth.principal import Principal
+from helicase.common import limits
 from helicase.common.errors import FieldViolation, InvalidArgument, PermissionDenied
 from helicase.v1 import admin_pb2
 
 TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-MAX_DISPLAY_NAME = 200
 MIN_TTL = timedelta(seconds=1)
 ROLES = frozenset({admin_pb2.ROLE_VIEWER, admin_pb2.ROLE_SUBMITTER, admin_pb2.ROLE_ADMIN})
 
 
 def _display_name(value: str, field: str) -> list[FieldViolation]:
-    if len(value) > MAX_DISPLAY_NAME:
-        return [FieldViolation(field, f"is over {MAX_DISPLAY_NAME} characters")]
-    return []
+    return limits.too_long(field, value, limits.DISPLAY_NAME)
 
 
 def check_tenant(tenant: admin_pb2.Tenant) -> None:

@@ -4,11 +4,10 @@ which fold into the read model the public services answer from."""
 from __future__ import annotations
 
 from helicase.api import metrics
-from helicase.api.convert import parse_id
 from helicase.api.errors import Context
 from helicase.api.events.store import EventStore
+from helicase.api.events.validation import check_events
 from helicase.api.notify import ChangeNotifier
-from helicase.common.errors import FieldViolation, InvalidArgument
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.common.states import WS
 from helicase.internal.v1 import event_pb2, event_pb2_grpc
@@ -16,24 +15,6 @@ from helicase.internal.v1 import event_pb2, event_pb2_grpc
 WS_NAMES: dict[int, str] = {
     int(value): name.removeprefix("WORKFLOW_STATE_") for name, value in WS.items()
 }
-
-
-def check_events(request: event_pb2.RecordEventsRequest) -> None:
-    """Raises InvalidArgument naming every event without an id, a workflow id or a payload."""
-    violations = []
-    # Each distinct workflow id parsed once, not once per event.
-    bad_ids = {w for w in {e.workflow_id for e in request.events} if parse_id(w) is None}
-    for index, event in enumerate(request.events):
-        if not event.event_id:
-            violations.append(FieldViolation(f"events[{index}].event_id", "is required"))
-        if event.workflow_id in bad_ids:
-            violations.append(
-                FieldViolation(f"events[{index}].workflow_id", "is not a workflow id")
-            )
-        if event.WhichOneof("payload") is None:
-            violations.append(FieldViolation(f"events[{index}].payload", "is required"))
-    if violations:
-        raise InvalidArgument(violations)
 
 
 class EventService(event_pb2_grpc.EventServiceServicer):

@@ -12,7 +12,7 @@ from helicase.api.convert import definition_of
 from helicase.api.errors import Context
 from helicase.api.experiments.steps import cleanup_workflow, expand
 from helicase.api.experiments.store import ExperimentStore
-from helicase.api.experiments.validation import validate_experiment
+from helicase.api.experiments.validation import validate_cancel, validate_experiment
 from helicase.api.notify import ChangeNotifier
 from helicase.api.outbox.relay import OutboxRelay
 from helicase.api.resources.store import ResourceStore
@@ -107,6 +107,7 @@ class ExperimentService(experiment_pb2_grpc.ExperimentServiceServicer):
     async def CancelExperiment(
         self, request: experiment_pb2.CancelExperimentRequest, context: Context
     ) -> experiment_pb2.CancelExperimentResponse:
+        validate_cancel(request)
         before, _ = await self._experiments.cancel(request.id, request.reason)
         self._relay.wake()
         self._notifier.changed([before.workflow_id])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from helicase.common import limits
 from helicase.common.errors import FieldViolation, InvalidArgument
 from helicase.v1 import experiment_pb2
 
@@ -13,16 +14,17 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SHA256 = re.compile(r"^([0-9a-f]{64})?$")
 QUEUE = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
 GROUP = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,62})?$")
-MAX_FILES = 1000
 
 
 def _files(files: Any, field: str, *, required: bool) -> list[FieldViolation]:
     out = []
     if required and not files:
         out.append(FieldViolation(field, "at least one file is required"))
-    if len(files) > MAX_FILES:
-        out.append(FieldViolation(field, f"at most {MAX_FILES} files"))
+    if len(files) > limits.FILES:
+        return [*out, *limits.too_many(field, files, limits.FILES)]
     for i, f in enumerate(files):
+        for name in ("storage_path", "name"):
+            out += limits.too_long(f"{field}[{i}].{name}", getattr(f, name), limits.EXECUTABLE)
         if not RELATIVE.match(f.storage_path):
             out.append(FieldViolation(f"{field}[{i}].storage_path", "must be a relative path"))
         if not RELATIVE.match(f.name):
@@ -32,22 +34,45 @@ def _files(files: Any, field: str, *, required: bool) -> list[FieldViolation]:
     return out
 
 
+def _application(app: experiment_pb2.ApplicationSpec, p: str) -> list[FieldViolation]:
+    out: list[FieldViolation] = []
+    if not app.executable:
+        out.append(FieldViolation(f"{p}.executable", "is required"))
+    out += limits.too_long(f"{p}.executable", app.executable, limits.EXECUTABLE)
+    out += limits.too_many(f"{p}.arguments", app.arguments, limits.ARGUMENTS)
+    for i, argument in enumerate(app.arguments[: limits.ARGUMENTS]):
+        out += limits.too_long(f"{p}.arguments[{i}]", argument, limits.EXECUTABLE)
+    out += limits.too_many(f"{p}.environment", app.environment, limits.ARGUMENTS)
+    for name, value in sorted(app.environment.items())[: limits.ARGUMENTS]:
+        if len(name) > limits.ENV_NAME or not ENV_NAME.match(name):
+            shown = name[: limits.ENV_NAME]
+            out.append(
+                FieldViolation(
+                    f"{p}.environment[{shown}]",
+                    f"not a variable name of at most {limits.ENV_NAME} characters",
+                )
+            )
+        out += limits.too_long(
+            f"{p}.environment[{name[: limits.ENV_NAME]}]", value, limits.EXECUTABLE
+        )
+    return out
+
+
+def validate_cancel(request: experiment_pb2.CancelExperimentRequest) -> None:
+    """Raises InvalidArgument when the reason is over its limit (it reaches task events)."""
+    out = limits.too_long("reason", request.reason, limits.REASON)
+    if out:
+        raise InvalidArgument(out)
+
+
 def validate_experiment(request: experiment_pb2.CreateExperimentRequest) -> None:
     """Raises InvalidArgument naming every offending field (resource ids are checked against
     the stored resources by the caller)."""
     e, p = request.experiment, "experiment"
     out: list[FieldViolation] = []
-    if len(request.request_id) > 128:
-        out.append(FieldViolation("request_id", "at most 128 characters"))
-    if len(e.display_name) > 200:
-        out.append(FieldViolation(f"{p}.display_name", "at most 200 characters"))
-    if not e.application.executable:
-        out.append(FieldViolation(f"{p}.application.executable", "is required"))
-    for name in e.application.environment:
-        if not ENV_NAME.match(name):
-            out.append(
-                FieldViolation(f"{p}.application.environment[{name}]", "not a variable name")
-            )
+    out += limits.too_long("request_id", request.request_id, limits.REQUEST_ID)
+    out += limits.too_long(f"{p}.display_name", e.display_name, limits.DISPLAY_NAME)
+    out += _application(e.application, f"{p}.application")
     out += _files(e.inputs, f"{p}.inputs", required=False)
     out += _files(e.outputs, f"{p}.outputs", required=False)
     for name in ("compute_resource_id", "storage_resource_id", "credential_id"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from helicase.api.resources.credentials import host_key_problem, public_facts
+from helicase.common import limits
 from helicase.common.errors import FieldViolation, InvalidArgument
 from helicase.v1 import resource_pb2
 
@@ -12,9 +13,6 @@ HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.:-]{0,252})$")
 USER = re.compile(r"^[a-z_][a-z0-9_.-]{0,63}$", re.IGNORECASE)
 ABSOLUTE = re.compile(r"^/[A-Za-z0-9_./+=-]{0,1023}$")
 QUEUE = re.compile(r"^[A-Za-z0-9_.-]{0,64}$")
-MAX_DISPLAY_NAME = 200
-MAX_REQUEST_ID = 128
-MAX_PRIVATE_KEY = 16 * 1024
 
 
 def _endpoint(prefix: str, host: str, port: int, user: str, host_key: str) -> list[FieldViolation]:
@@ -26,19 +24,16 @@ def _endpoint(prefix: str, host: str, port: int, user: str, host_key: str) -> li
     if not USER.match(user):
         out.append(FieldViolation(f"{prefix}.login_user", "must be a user name"))
     problem = host_key_problem(host_key) if host_key else "is required (the expected host key)"
-    if problem:
+    if len(host_key) > limits.PRIVATE_KEY:
+        out += limits.too_long(f"{prefix}.host_key", host_key, limits.PRIVATE_KEY)
+    elif problem:
         out.append(FieldViolation(f"{prefix}.host_key", problem))
     return out
 
 
 def _common(request_id: str, prefix: str, display_name: str) -> list[FieldViolation]:
-    out = []
-    if len(request_id) > MAX_REQUEST_ID:
-        out.append(FieldViolation("request_id", f"at most {MAX_REQUEST_ID} characters"))
-    if len(display_name) > MAX_DISPLAY_NAME:
-        out.append(
-            FieldViolation(f"{prefix}.display_name", f"at most {MAX_DISPLAY_NAME} characters")
-        )
+    out = limits.too_long("request_id", request_id, limits.REQUEST_ID)
+    out += limits.too_long(f"{prefix}.display_name", display_name, limits.DISPLAY_NAME)
     return out
 
 
@@ -76,8 +71,8 @@ def validate_credential(request: resource_pb2.CreateCredentialRequest) -> None:
     out = _common(request.request_id, p, c.display_name)
     if not c.private_key:
         out.append(FieldViolation(f"{p}.private_key", "is required"))
-    elif len(c.private_key) > MAX_PRIVATE_KEY:
-        out.append(FieldViolation(f"{p}.private_key", f"at most {MAX_PRIVATE_KEY} characters"))
+    elif len(c.private_key) > limits.PRIVATE_KEY:
+        out += limits.too_long(f"{p}.private_key", c.private_key, limits.PRIVATE_KEY)
     else:
         try:
             public_facts(c.private_key)

@@ -7,14 +7,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from helicase.api.workflows.validation import (
-    MAX_DISPLAY_NAME,
-    MAX_REQUEST_ID,
-    Limits,
-    SchemaCache,
-    validate_create,
-)
+from helicase.api.workflows.validation import Limits, SchemaCache, validate_create
 from helicase.common import cron
+from helicase.common import limits as bounds
 from helicase.common.errors import FieldViolation, InvalidArgument
 from helicase.common.tenants import reserved_label
 from helicase.v1 import schedule_pb2, workflow_service_pb2
@@ -32,20 +27,24 @@ def validate_schedule(
     """Raises InvalidArgument naming every offending field; the template is checked as the
     CreateWorkflow of a firing would be."""
     out: list[FieldViolation] = []
-    if len(request.request_id) > MAX_REQUEST_ID:
-        out.append(FieldViolation("request_id", f"is longer than {MAX_REQUEST_ID} characters"))
+    out += bounds.too_long("request_id", request.request_id, bounds.REQUEST_ID)
     if not request.HasField("schedule"):
         raise InvalidArgument([FieldViolation("schedule", "is required"), *out])
     schedule = request.schedule
-    if len(schedule.display_name) > MAX_DISPLAY_NAME:
-        out.append(FieldViolation("schedule.display_name", f"is over {MAX_DISPLAY_NAME} chars"))
-    cron_problem = cron.cron_problem(schedule.cron)
-    if cron_problem:
-        out.append(FieldViolation("schedule.cron", cron_problem))
-    zone_problem = cron.zone_problem(schedule.time_zone)
-    if zone_problem:
-        out.append(FieldViolation("schedule.time_zone", zone_problem))
-    if not cron_problem and not zone_problem:
+    out += bounds.too_long("schedule.display_name", schedule.display_name, bounds.DISPLAY_NAME)
+    too_long = bounds.too_long("schedule.cron", schedule.cron, bounds.CRON)
+    problem = None if too_long else cron.cron_problem(schedule.cron)
+    if problem:
+        out.append(FieldViolation("schedule.cron", problem))
+    out += too_long
+    too_long = bounds.too_long("schedule.time_zone", schedule.time_zone, bounds.TIME_ZONE)
+    problem = None if too_long else cron.zone_problem(schedule.time_zone)
+    if problem:
+        out.append(FieldViolation("schedule.time_zone", problem))
+    out += too_long
+    cron_bad = any(v.field == "schedule.cron" for v in out)
+    zone_bad = any(v.field == "schedule.time_zone" for v in out)
+    if not cron_bad and not zone_bad:
         never = cron.firing_problem(schedule.cron, schedule.time_zone, datetime.now(UTC))
         if never:
             out.append(FieldViolation("schedule.cron", f"never fires: {never}"))

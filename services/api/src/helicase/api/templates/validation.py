@@ -8,11 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from helicase.api.workflows.validation import Limits, SchemaCache, validate_create
+from helicase.common import limits as bounds
 from helicase.common.errors import FieldViolation, InvalidArgument
 from helicase.v1 import template_pb2, workflow_service_pb2
 
-MAX_NAME = 200
-MAX_DESCRIPTION = 2000
 FIELDS = ("name", "description", "workflow")
 
 
@@ -30,14 +29,14 @@ def check_template(
         name = template.name
         if not name.strip():
             out.append(FieldViolation("template.name", "is required"))
-        elif len(name) > MAX_NAME or name != name.strip():
+        elif len(name) > bounds.NAME or name != name.strip():
             out.append(
                 FieldViolation(
-                    "template.name", f"must be 1-{MAX_NAME} characters without outer spaces"
+                    "template.name", f"must be 1-{bounds.NAME} characters without outer spaces"
                 )
             )
-    if "description" in fields and len(template.description) > MAX_DESCRIPTION:
-        out.append(FieldViolation("template.description", f"is over {MAX_DESCRIPTION} characters"))
+    if "description" in fields:
+        out += bounds.too_long("template.description", template.description, bounds.DESCRIPTION)
     if "workflow" in fields:
         if not template.HasField("workflow"):
             out.append(FieldViolation("template.workflow", "is required"))

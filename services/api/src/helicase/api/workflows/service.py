@@ -16,7 +16,13 @@ from helicase.api.notify import ChangeNotifier
 from helicase.api.outbox.relay import OutboxRelay
 from helicase.api.task_types.catalog import TaskTypeCatalog
 from helicase.api.workflows.store import WorkflowStore
-from helicase.api.workflows.validation import Limits, SchemaCache, validate_create
+from helicase.api.workflows.validation import (
+    Limits,
+    SchemaCache,
+    validate_cancel,
+    validate_create,
+    validate_list,
+)
 from helicase.common.events import WORKFLOW_TERMINAL
 from helicase.v1 import workflow_pb2, workflow_service_pb2, workflow_service_pb2_grpc
 
@@ -70,6 +76,7 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
     async def ListWorkflows(
         self, request: workflow_service_pb2.ListWorkflowsRequest, context: Context
     ) -> workflow_service_pb2.ListWorkflowsResponse:
+        validate_list(request)
         page = paging.page_request(request.page_size, request.page_token)
         workflows, token = await self._store.list_workflows(
             page=page,
@@ -84,6 +91,7 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
     async def CancelWorkflow(
         self, request: workflow_service_pb2.CancelWorkflowRequest, context: Context
     ) -> workflow_service_pb2.CancelWorkflowResponse:
+        validate_cancel(request)
         workflow = await self._store.cancel_workflow(id_of(request.id, "workflow"), request.reason)
         self._relay.wake()
         self._notifier.changed([workflow.id])

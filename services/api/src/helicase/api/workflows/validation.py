@@ -15,16 +15,13 @@ from google.protobuf import json_format
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from helicase.common import limits as bounds
 from helicase.common.errors import FieldViolation, InvalidArgument
 from helicase.common.tenants import reserved_label
 from helicase.v1 import workflow_pb2, workflow_service_pb2
 
-TASK_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-LABEL_KEY = re.compile(r"^[a-z0-9]([a-z0-9._/-]{0,62})$")
-MAX_PARAMS_BYTES = 64 * 1024
-MAX_LABELS = 32
-MAX_DISPLAY_NAME = 200
-MAX_REQUEST_ID = 128
+TASK_ID = re.compile(rf"^[a-z0-9][a-z0-9_-]{{0,{bounds.TASK_ID - 1}}}$")
+LABEL_KEY = re.compile(rf"^[a-z0-9]([a-z0-9._/-]{{0,{bounds.LABEL_KEY - 1}}})$")
 MAX_ATTEMPTS = 100
 
 
@@ -33,7 +30,7 @@ class Limits:
     """Limits on one workflow."""
 
     max_tasks: int = 100_000
-    max_dependencies: int = 10_000
+    max_dependencies: int = bounds.DEPENDS_ON
     # Serialized size of the definition: it travels whole in the launch command (Kafka) and in
     # SubmitWorkflow (gRPC); both allow more (helicase.common.topics.MAX_MESSAGE_BYTES, 16 MiB).
     max_bytes: int = 8 * 2**20
@@ -98,8 +95,7 @@ def _check_task(
         )
     if task.instance_group and not TASK_ID.match(task.instance_group):
         out.append(FieldViolation(f"{where}.instance_group", "is not a valid group name"))
-    if len(task.depends_on) > limits.max_dependencies:
-        out.append(FieldViolation(f"{where}.depends_on", "has too many dependencies"))
+    out += bounds.too_many(f"{where}.depends_on", task.depends_on, limits.max_dependencies)
     if task.timeout.seconds < 0 or task.timeout.nanos < 0:
         out.append(FieldViolation(f"{where}.timeout", "must not be negative"))
     _check_retry(task, where, out)
@@ -107,16 +103,25 @@ def _check_task(
     if not task.type:
         out.append(FieldViolation(f"{where}.type", "is required"))
         return
+    if len(task.type) > bounds.TASK_TYPE:
+        out += bounds.too_long(f"{where}.type", task.type, bounds.TASK_TYPE)
+        return
     if schema is None:
         known = ", ".join(sorted(task_types)) or "none registered"
         out.append(FieldViolation(f"{where}.type", f"unknown task type {task.type!r} ({known})"))
         return
     # Measured in the proto encoding: the bytes that travel to the participant.
     size = task.params.ByteSize()
-    if size > MAX_PARAMS_BYTES:
+    if size > bounds.PARAMS_BYTES:
         out.append(
-            FieldViolation(f"{where}.params", f"is {size} bytes; the limit is {MAX_PARAMS_BYTES}")
+            FieldViolation(
+                f"{where}.params", f"is {size} bytes; the limit is {bounds.PARAMS_BYTES}"
+            )
         )
+        return
+    problem = bounds.struct_problem(task.params)
+    if problem is not None:  # NaN, Infinity or too deep: no JSON schema can judge it
+        out.append(FieldViolation(f"{where}.params", f"is not finite JSON: {problem}"))
         return
     validator = validators(task.type, schema)
     if validator is None:
@@ -155,6 +160,34 @@ def _find_cycle(ids: list[str], deps: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
+def check_labels(
+    where: str, labels: Mapping[str, str], *, reserved_labels: bool = False
+) -> list[FieldViolation]:
+    """Violations of a workflow's `labels`: their number, each key (a pattern, at most
+    LABEL_KEY characters; Helicase's own refused unless `reserved_labels`) and each value."""
+    out = bounds.too_many(where, labels, bounds.LABELS)
+    for key, value in sorted(labels.items())[: bounds.LABELS + 1]:
+        shown = key[: bounds.LABEL_KEY]  # a field path must stay short too
+        if not LABEL_KEY.match(key):
+            out.append(
+                FieldViolation(
+                    f"{where}[{shown}]",
+                    f"is not a valid label key (at most {bounds.LABEL_KEY} characters of a-z, "
+                    "0-9, '.', '_', '/' and '-')",
+                )
+            )
+        elif reserved_label(key) and not reserved_labels:
+            out.append(FieldViolation(f"{where}[{key}]", "is reserved for Helicase"))
+        if len(value) > bounds.LABEL_VALUE:
+            out.append(
+                FieldViolation(
+                    f"{where}[{shown}]",
+                    f"value is {len(value)} characters; the limit is {bounds.LABEL_VALUE}",
+                )
+            )
+    return out
+
+
 def validate_create(
     request: workflow_service_pb2.CreateWorkflowRequest,
     task_types: Mapping[str, Mapping[str, Any]],
@@ -170,21 +203,11 @@ def validate_create(
     schemas = schemas or SchemaCache()
     out: list[FieldViolation] = []
     workflow = request.workflow
-    if len(request.request_id) > MAX_REQUEST_ID:
-        out.append(FieldViolation("request_id", f"is longer than {MAX_REQUEST_ID} characters"))
+    out += bounds.too_long("request_id", request.request_id, bounds.REQUEST_ID)
     if not request.HasField("workflow"):
         raise InvalidArgument([FieldViolation("workflow", "is required"), *out])
-    if len(workflow.display_name) > MAX_DISPLAY_NAME:
-        out.append(FieldViolation("workflow.display_name", f"is over {MAX_DISPLAY_NAME} chars"))
-    if len(workflow.labels) > MAX_LABELS:
-        out.append(FieldViolation("workflow.labels", f"has more than {MAX_LABELS} labels"))
-    for key, value in sorted(workflow.labels.items()):
-        if not LABEL_KEY.match(key):
-            out.append(FieldViolation(f"workflow.labels[{key}]", "is not a valid label key"))
-        elif reserved_label(key) and not reserved_labels:
-            out.append(FieldViolation(f"workflow.labels[{key}]", "is reserved for Helicase"))
-        if len(value) > 63:
-            out.append(FieldViolation(f"workflow.labels[{key}]", "value is over 63 characters"))
+    out += bounds.too_long("workflow.display_name", workflow.display_name, bounds.DISPLAY_NAME)
+    out += check_labels("workflow.labels", workflow.labels, reserved_labels=reserved_labels)
     size = workflow.ByteSize()
     if size > limits.max_bytes:
         raise InvalidArgument(
@@ -242,5 +265,22 @@ def validate_create(
                 "cycle " + " -> ".join(cycle),
             )
         )
+    if out:
+        raise InvalidArgument(out)
+
+
+def validate_cancel(request: workflow_service_pb2.CancelWorkflowRequest) -> None:
+    """Raises InvalidArgument when the reason is over its limit: it is copied into the event of
+    every task the cancel stops."""
+    out = bounds.too_long("reason", request.reason, bounds.REASON)
+    if out:
+        raise InvalidArgument(out)
+
+
+def validate_list(request: workflow_service_pb2.ListWorkflowsRequest) -> None:
+    """Raises InvalidArgument when the filter is over the limits a workflow's labels have (no
+    stored workflow could match more), or names more states than there are."""
+    out = check_labels("labels", request.labels, reserved_labels=True)
+    out += bounds.too_many("states", request.states, len(workflow_pb2.WorkflowState.values()))
     if out:
         raise InvalidArgument(out)
