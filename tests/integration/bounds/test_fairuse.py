@@ -6,6 +6,7 @@ another tenant is served."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -24,6 +25,7 @@ from helicase.v1 import (
     workflow_service_pb2_grpc,
 )
 from tests.integration.helpers import request, state
+from tests.integration.test_cli import piped
 
 LIMITS = {
     "HELICASE_TENANT_RATE": "10",
@@ -222,3 +224,18 @@ async def test_a_running_limit_set_for_a_tenant_applies_to_its_next_launches(
     # Both ran at once: the default of 1 would have run them one after the other.
     first, second = sorted(done, key=lambda w: w.start_time.ToDatetime())
     assert second.start_time.ToDatetime() < first.end_time.ToDatetime()
+
+
+def test_the_cli_sets_and_shows_a_tenants_limits(limited: RunningSuite) -> None:
+    name = tenant()
+    key = limited.issue_key(name, "admin")
+    as_platform = ("--api", limited.api_addr, "--token", limited.admin_token, "-o", "json")
+    done = piped(*as_platform, "admin", "tenants", "set-limits", name, "--max-queued-tasks", "7")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["tenantLimits"]["maxQueuedTasks"] == 7
+    mine = ("--api", limited.api_addr, "--token", key, "-o", "json")
+    shown = json.loads(piped(*mine, "admin", "tenants", "limits").stdout)
+    assert shown["effectiveLimits"]["maxQueuedTasks"] == 7
+    assert shown["effectiveLimits"]["maxWatchStreams"] == 2  # the suite's default
+    refused = piped(*mine, "admin", "tenants", "set-limits", name, "--request-burst", "1")
+    assert refused.returncode != 0 and "PERMISSION_DENIED" in refused.stderr

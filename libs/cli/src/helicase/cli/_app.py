@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import RenderableType
 
-from helicase.cli import _experiments, _render, _resources, _schedules
+from helicase.cli import _admin, _experiments, _render, _resources, _schedules
 from helicase.cli._base import (
     Output,
     Reason,
@@ -35,7 +35,7 @@ from helicase.v1 import workflow_pb2, workflow_service_pb2
 app = typer.Typer(
     name="helicase",
     help="Submit, watch, list and cancel Helicase workflows; manage schedules, resources,"
-    " credentials and experiments.",
+    " credentials, experiments and tenants' limits.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -252,3 +252,4 @@ app.add_typer(_schedules.app)
 app.add_typer(_resources.resources)
 app.add_typer(_resources.credentials)
 app.add_typer(_experiments.app)
+app.add_typer(_admin.app)
