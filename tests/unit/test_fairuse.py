@@ -126,3 +126,15 @@ def test_a_launch_carries_its_tenants_running_limit_over_the_default() -> None:
     assert not admission.request("a3", "a", 3)
     assert admission.admit_waiting() == ["a2", "a3"]
     assert admission.limit_of("a") == 3 and admission.limit_of("b") == 5
+
+
+def test_launches_held_only_by_their_own_tenants_limit_are_counted_as_such() -> None:
+    admission = Admission(3, tenant_limit=1)
+    assert admission.request("a1", "a")
+    assert not admission.request("a2", "a")
+    assert not admission.request("a3", "a")
+    assert admission.held_by_tenant() == 2  # a slot is free: only a's limit holds them
+    assert admission.request("b1", "b")
+    assert admission.request("c1", "c")
+    assert not admission.request("d1", "d")  # all slots taken: held by the global limit
+    assert admission.held_by_tenant() == 0

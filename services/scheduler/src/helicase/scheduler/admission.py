@@ -99,3 +99,16 @@ class Admission:
     @property
     def waiting(self) -> int:
         return len(self._waiting)
+
+    def held_by_tenant(self) -> int:
+        """Waiting workflows held only by their own tenant's limit (a slot is free for
+        others): the backlog that tenant's queued-task quota bounds at the api."""
+        if len(self.running) >= self.limit:
+            return 0
+        return sum(
+            1
+            for tenant in self._waiting.values()
+            if tenant
+            and self.limit_of(tenant)
+            and self._per_tenant[tenant] >= self.limit_of(tenant)
+        )

@@ -177,6 +177,10 @@ class Workflows:
         await waiter
         metrics.WAITING.set(self._admission.waiting)
 
+    def held_by_tenant(self) -> int:
+        """Launches waiting only for their own tenant's running limit."""
+        return self._admission.held_by_tenant()
+
     def _wake(self, workflow_id: str) -> None:
         waiter = self._admitted.pop(workflow_id, None)
         if waiter is not None and not waiter.done():
