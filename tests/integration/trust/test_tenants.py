@@ -28,6 +28,8 @@ from helicase.api.events.store import EventStore
 from helicase.api.experiments.service import ExperimentService
 from helicase.api.experiments.steps import expand
 from helicase.api.experiments.store import ExperimentStore
+from helicase.api.fairuse.limits import LimitsCache, default_limits
+from helicase.api.fairuse.store import LimitsStore
 from helicase.api.notify import ChangeNotifier
 from helicase.api.outbox.relay import OutboxRelay
 from helicase.api.outbox.store import OutboxRow, OutboxStore
@@ -92,7 +94,11 @@ async def api(infra: Any) -> AsyncIterator[Api]:
             workflows=workflows, schedules=ScheduleStore(engine), templates=TemplateStore(engine),
             resources=resources, experiments=experiments, events=EventStore(engine),
             outbox=OutboxStore(engine),
-            workflow_service=WorkflowService(config, workflows, catalog, relay, notifier),
+            workflow_service=WorkflowService(
+                config, workflows, catalog, relay, notifier, LimitsCache(
+                    default_limits(config), LimitsStore(engine).overrides, ttl=5.0
+                ),
+            ),
             experiment_service=ExperimentService(
                 experiments, resources, catalog, relay, notifier, Limits()
             ),

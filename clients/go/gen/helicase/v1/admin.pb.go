@@ -11,6 +11,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -145,6 +146,103 @@ func (x *Tenant) GetCreateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+// A tenant's fair-use limits. Excess is refused with RESOURCE_EXHAUSTED and a
+// google.rpc.RetryInfo, except max_running_workflows: launches beyond it wait their turn.
+// In stored limits, 0 means "the default" (the api's and scheduler's settings); in limits in
+// force, 0 means "no limit".
+type TenantLimits struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant the limits belong to.
+	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	// Requests a second the tenant may make to one api replica (HELICASE_TENANT_RATE).
+	RequestsPerSecond int32 `protobuf:"varint,2,opt,name=requests_per_second,json=requestsPerSecond,proto3" json:"requests_per_second,omitempty"`
+	// Requests the tenant may make at once above its rate (HELICASE_TENANT_BURST).
+	RequestBurst int32 `protobuf:"varint,3,opt,name=request_burst,json=requestBurst,proto3" json:"request_burst,omitempty"`
+	// Open WatchWorkflow streams the tenant may hold on one api replica
+	// (HELICASE_TENANT_MAX_STREAMS).
+	MaxWatchStreams int32 `protobuf:"varint,4,opt,name=max_watch_streams,json=maxWatchStreams,proto3" json:"max_watch_streams,omitempty"`
+	// Workflows of the tenant each scheduler runs at once; more wait, oldest first
+	// (HELICASE_SCHEDULER_MAX_RUNNING_PER_TENANT, the scheduler's setting, when 0).
+	MaxRunningWorkflows int32 `protobuf:"varint,5,opt,name=max_running_workflows,json=maxRunningWorkflows,proto3" json:"max_running_workflows,omitempty"`
+	// Tasks of the tenant's unfinished (pending, running or canceling) workflows; a
+	// CreateWorkflow that would go beyond is refused (HELICASE_TENANT_MAX_QUEUED_TASKS).
+	MaxQueuedTasks int32 `protobuf:"varint,6,opt,name=max_queued_tasks,json=maxQueuedTasks,proto3" json:"max_queued_tasks,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *TenantLimits) Reset() {
+	*x = TenantLimits{}
+	mi := &file_helicase_v1_admin_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TenantLimits) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TenantLimits) ProtoMessage() {}
+
+func (x *TenantLimits) ProtoReflect() protoreflect.Message {
+	mi := &file_helicase_v1_admin_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TenantLimits.ProtoReflect.Descriptor instead.
+func (*TenantLimits) Descriptor() ([]byte, []int) {
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *TenantLimits) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+func (x *TenantLimits) GetRequestsPerSecond() int32 {
+	if x != nil {
+		return x.RequestsPerSecond
+	}
+	return 0
+}
+
+func (x *TenantLimits) GetRequestBurst() int32 {
+	if x != nil {
+		return x.RequestBurst
+	}
+	return 0
+}
+
+func (x *TenantLimits) GetMaxWatchStreams() int32 {
+	if x != nil {
+		return x.MaxWatchStreams
+	}
+	return 0
+}
+
+func (x *TenantLimits) GetMaxRunningWorkflows() int32 {
+	if x != nil {
+		return x.MaxRunningWorkflows
+	}
+	return 0
+}
+
+func (x *TenantLimits) GetMaxQueuedTasks() int32 {
+	if x != nil {
+		return x.MaxQueuedTasks
+	}
+	return 0
+}
+
 // An API key: a bearer token Helicase issued, acting as its tenant with its role.
 type ApiKey struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -168,7 +266,7 @@ type ApiKey struct {
 
 func (x *ApiKey) Reset() {
 	*x = ApiKey{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[1]
+	mi := &file_helicase_v1_admin_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -180,7 +278,7 @@ func (x *ApiKey) String() string {
 func (*ApiKey) ProtoMessage() {}
 
 func (x *ApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[1]
+	mi := &file_helicase_v1_admin_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -193,7 +291,7 @@ func (x *ApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
 func (*ApiKey) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{1}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ApiKey) GetId() string {
@@ -269,7 +367,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[2]
+	mi := &file_helicase_v1_admin_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -281,7 +379,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[2]
+	mi := &file_helicase_v1_admin_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -294,7 +392,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{2}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *AuditEvent) GetId() string {
@@ -357,7 +455,7 @@ type CreateTenantRequest struct {
 
 func (x *CreateTenantRequest) Reset() {
 	*x = CreateTenantRequest{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[3]
+	mi := &file_helicase_v1_admin_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -369,7 +467,7 @@ func (x *CreateTenantRequest) String() string {
 func (*CreateTenantRequest) ProtoMessage() {}
 
 func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[3]
+	mi := &file_helicase_v1_admin_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -382,7 +480,7 @@ func (x *CreateTenantRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantRequest.ProtoReflect.Descriptor instead.
 func (*CreateTenantRequest) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{3}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateTenantRequest) GetTenant() *Tenant {
@@ -403,7 +501,7 @@ type CreateTenantResponse struct {
 
 func (x *CreateTenantResponse) Reset() {
 	*x = CreateTenantResponse{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[4]
+	mi := &file_helicase_v1_admin_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +513,7 @@ func (x *CreateTenantResponse) String() string {
 func (*CreateTenantResponse) ProtoMessage() {}
 
 func (x *CreateTenantResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[4]
+	mi := &file_helicase_v1_admin_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +526,7 @@ func (x *CreateTenantResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateTenantResponse.ProtoReflect.Descriptor instead.
 func (*CreateTenantResponse) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{4}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CreateTenantResponse) GetTenant() *Tenant {
@@ -451,7 +549,7 @@ type ListTenantsRequest struct {
 
 func (x *ListTenantsRequest) Reset() {
 	*x = ListTenantsRequest{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[5]
+	mi := &file_helicase_v1_admin_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -463,7 +561,7 @@ func (x *ListTenantsRequest) String() string {
 func (*ListTenantsRequest) ProtoMessage() {}
 
 func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[5]
+	mi := &file_helicase_v1_admin_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -476,7 +574,7 @@ func (x *ListTenantsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsRequest.ProtoReflect.Descriptor instead.
 func (*ListTenantsRequest) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{5}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ListTenantsRequest) GetPageSize() int32 {
@@ -506,7 +604,7 @@ type ListTenantsResponse struct {
 
 func (x *ListTenantsResponse) Reset() {
 	*x = ListTenantsResponse{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[6]
+	mi := &file_helicase_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +616,7 @@ func (x *ListTenantsResponse) String() string {
 func (*ListTenantsResponse) ProtoMessage() {}
 
 func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[6]
+	mi := &file_helicase_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +629,7 @@ func (x *ListTenantsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListTenantsResponse.ProtoReflect.Descriptor instead.
 func (*ListTenantsResponse) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListTenantsResponse) GetTenants() []*Tenant {
@@ -565,7 +663,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[7]
+	mi := &file_helicase_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -577,7 +675,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[7]
+	mi := &file_helicase_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -590,7 +688,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateApiKeyRequest) GetTenantId() string {
@@ -635,7 +733,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[8]
+	mi := &file_helicase_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -647,7 +745,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[8]
+	mi := &file_helicase_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -660,7 +758,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *CreateApiKeyResponse) GetApiKey() *ApiKey {
@@ -693,7 +791,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[9]
+	mi := &file_helicase_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -705,7 +803,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[9]
+	mi := &file_helicase_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -718,7 +816,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListApiKeysRequest) GetTenantId() string {
@@ -755,7 +853,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[10]
+	mi := &file_helicase_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -767,7 +865,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[10]
+	mi := &file_helicase_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -780,7 +878,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListApiKeysResponse) GetApiKeys() []*ApiKey {
@@ -809,7 +907,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[11]
+	mi := &file_helicase_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -821,7 +919,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[11]
+	mi := &file_helicase_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -834,7 +932,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RevokeApiKeyRequest) GetId() string {
@@ -855,7 +953,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[12]
+	mi := &file_helicase_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -867,7 +965,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[12]
+	mi := &file_helicase_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -880,7 +978,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RevokeApiKeyResponse) GetApiKey() *ApiKey {
@@ -907,7 +1005,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[13]
+	mi := &file_helicase_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +1017,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[13]
+	mi := &file_helicase_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +1030,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListAuditEventsRequest) GetTenantId() string {
@@ -969,7 +1067,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_helicase_v1_admin_proto_msgTypes[14]
+	mi := &file_helicase_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -981,7 +1079,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_helicase_v1_admin_proto_msgTypes[14]
+	mi := &file_helicase_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -994,7 +1092,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListAuditEventsResponse) GetAuditEvents() []*AuditEvent {
@@ -1011,16 +1109,227 @@ func (x *ListAuditEventsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request of AdminService.GetTenantLimits.
+type GetTenantLimitsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The tenant whose limits to read: the caller's own when empty; another tenant's only for a
+	// platform admin.
+	TenantId      string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTenantLimitsRequest) Reset() {
+	*x = GetTenantLimitsRequest{}
+	mi := &file_helicase_v1_admin_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTenantLimitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTenantLimitsRequest) ProtoMessage() {}
+
+func (x *GetTenantLimitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_helicase_v1_admin_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTenantLimitsRequest.ProtoReflect.Descriptor instead.
+func (*GetTenantLimitsRequest) Descriptor() ([]byte, []int) {
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *GetTenantLimitsRequest) GetTenantId() string {
+	if x != nil {
+		return x.TenantId
+	}
+	return ""
+}
+
+// Response of AdminService.GetTenantLimits.
+type GetTenantLimitsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The limits set for the tenant (0: the default).
+	TenantLimits *TenantLimits `protobuf:"bytes,1,opt,name=tenant_limits,json=tenantLimits,proto3" json:"tenant_limits,omitempty"`
+	// The limits in force on this api replica: those set, else the defaults (0: no limit;
+	// max_running_workflows 0: the scheduler's default).
+	EffectiveLimits *TenantLimits `protobuf:"bytes,2,opt,name=effective_limits,json=effectiveLimits,proto3" json:"effective_limits,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *GetTenantLimitsResponse) Reset() {
+	*x = GetTenantLimitsResponse{}
+	mi := &file_helicase_v1_admin_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTenantLimitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTenantLimitsResponse) ProtoMessage() {}
+
+func (x *GetTenantLimitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_helicase_v1_admin_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTenantLimitsResponse.ProtoReflect.Descriptor instead.
+func (*GetTenantLimitsResponse) Descriptor() ([]byte, []int) {
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *GetTenantLimitsResponse) GetTenantLimits() *TenantLimits {
+	if x != nil {
+		return x.TenantLimits
+	}
+	return nil
+}
+
+func (x *GetTenantLimitsResponse) GetEffectiveLimits() *TenantLimits {
+	if x != nil {
+		return x.EffectiveLimits
+	}
+	return nil
+}
+
+// Request of AdminService.UpdateTenantLimits.
+type UpdateTenantLimitsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The limits to set; tenant_limits.tenant_id names an existing tenant.
+	TenantLimits *TenantLimits `protobuf:"bytes,1,opt,name=tenant_limits,json=tenantLimits,proto3" json:"tenant_limits,omitempty"`
+	// The fields of tenant_limits to set (e.g. "requests_per_second"); empty sets them all.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,2,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateTenantLimitsRequest) Reset() {
+	*x = UpdateTenantLimitsRequest{}
+	mi := &file_helicase_v1_admin_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateTenantLimitsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateTenantLimitsRequest) ProtoMessage() {}
+
+func (x *UpdateTenantLimitsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_helicase_v1_admin_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateTenantLimitsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateTenantLimitsRequest) Descriptor() ([]byte, []int) {
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UpdateTenantLimitsRequest) GetTenantLimits() *TenantLimits {
+	if x != nil {
+		return x.TenantLimits
+	}
+	return nil
+}
+
+func (x *UpdateTenantLimitsRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
+// Response of AdminService.UpdateTenantLimits.
+type UpdateTenantLimitsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The limits now set for the tenant (0: the default).
+	TenantLimits  *TenantLimits `protobuf:"bytes,1,opt,name=tenant_limits,json=tenantLimits,proto3" json:"tenant_limits,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateTenantLimitsResponse) Reset() {
+	*x = UpdateTenantLimitsResponse{}
+	mi := &file_helicase_v1_admin_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateTenantLimitsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateTenantLimitsResponse) ProtoMessage() {}
+
+func (x *UpdateTenantLimitsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_helicase_v1_admin_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateTenantLimitsResponse.ProtoReflect.Descriptor instead.
+func (*UpdateTenantLimitsResponse) Descriptor() ([]byte, []int) {
+	return file_helicase_v1_admin_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UpdateTenantLimitsResponse) GetTenantLimits() *TenantLimits {
+	if x != nil {
+		return x.TenantLimits
+	}
+	return nil
+}
+
 var File_helicase_v1_admin_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_admin_proto_rawDesc = "" +
 	"\n" +
-	"\x17helicase/v1/admin.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x01\n" +
+	"\x17helicase/v1/admin.proto\x12\vhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8b\x01\n" +
 	"\x06Tenant\x12\x15\n" +
 	"\x02id\x18\x01 \x01(\tB\x05\xe2A\x02\x02\x05R\x02id\x12'\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\vdisplayName\x12A\n" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
-	"createTime\"\xe2\x02\n" +
+	"createTime\"\xaf\x02\n" +
+	"\fTenantLimits\x12\"\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\x05\xe2A\x02\x02\x05R\btenantId\x124\n" +
+	"\x13requests_per_second\x18\x02 \x01(\x05B\x04\xe2A\x01\x01R\x11requestsPerSecond\x12)\n" +
+	"\rrequest_burst\x18\x03 \x01(\x05B\x04\xe2A\x01\x01R\frequestBurst\x120\n" +
+	"\x11max_watch_streams\x18\x04 \x01(\x05B\x04\xe2A\x01\x01R\x0fmaxWatchStreams\x128\n" +
+	"\x15max_running_workflows\x18\x05 \x01(\x05B\x04\xe2A\x01\x01R\x13maxRunningWorkflows\x12.\n" +
+	"\x10max_queued_tasks\x18\x06 \x01(\x05B\x04\xe2A\x01\x01R\x0emaxQueuedTasks\"\xe2\x02\n" +
 	"\x06ApiKey\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12\"\n" +
 	"\ttenant_id\x18\x02 \x01(\tB\x05\xe2A\x02\x02\x05R\btenantId\x12,\n" +
@@ -1080,20 +1389,33 @@ const file_helicase_v1_admin_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\"}\n" +
 	"\x17ListAuditEventsResponse\x12:\n" +
 	"\faudit_events\x18\x01 \x03(\v2\x17.helicase.v1.AuditEventR\vauditEvents\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*Q\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
+	"\x16GetTenantLimitsRequest\x12!\n" +
+	"\ttenant_id\x18\x01 \x01(\tB\x04\xe2A\x01\x01R\btenantId\"\x9f\x01\n" +
+	"\x17GetTenantLimitsResponse\x12>\n" +
+	"\rtenant_limits\x18\x01 \x01(\v2\x19.helicase.v1.TenantLimitsR\ftenantLimits\x12D\n" +
+	"\x10effective_limits\x18\x02 \x01(\v2\x19.helicase.v1.TenantLimitsR\x0feffectiveLimits\"\xa4\x01\n" +
+	"\x19UpdateTenantLimitsRequest\x12D\n" +
+	"\rtenant_limits\x18\x01 \x01(\v2\x19.helicase.v1.TenantLimitsB\x04\xe2A\x01\x02R\ftenantLimits\x12A\n" +
+	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskB\x04\xe2A\x01\x01R\n" +
+	"updateMask\"\\\n" +
+	"\x1aUpdateTenantLimitsResponse\x12>\n" +
+	"\rtenant_limits\x18\x01 \x01(\v2\x19.helicase.v1.TenantLimitsR\ftenantLimits*Q\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vROLE_VIEWER\x10\x01\x12\x12\n" +
 	"\x0eROLE_SUBMITTER\x10\x02\x12\x0e\n" +
 	"\n" +
-	"ROLE_ADMIN\x10\x032\x8f\x04\n" +
+	"ROLE_ADMIN\x10\x032\xd4\x05\n" +
 	"\fAdminService\x12S\n" +
 	"\fCreateTenant\x12 .helicase.v1.CreateTenantRequest\x1a!.helicase.v1.CreateTenantResponse\x12P\n" +
 	"\vListTenants\x12\x1f.helicase.v1.ListTenantsRequest\x1a .helicase.v1.ListTenantsResponse\x12S\n" +
 	"\fCreateApiKey\x12 .helicase.v1.CreateApiKeyRequest\x1a!.helicase.v1.CreateApiKeyResponse\x12P\n" +
 	"\vListApiKeys\x12\x1f.helicase.v1.ListApiKeysRequest\x1a .helicase.v1.ListApiKeysResponse\x12S\n" +
 	"\fRevokeApiKey\x12 .helicase.v1.RevokeApiKeyRequest\x1a!.helicase.v1.RevokeApiKeyResponse\x12\\\n" +
-	"\x0fListAuditEvents\x12#.helicase.v1.ListAuditEventsRequest\x1a$.helicase.v1.ListAuditEventsResponseB\xae\x01\n" +
+	"\x0fListAuditEvents\x12#.helicase.v1.ListAuditEventsRequest\x1a$.helicase.v1.ListAuditEventsResponse\x12\\\n" +
+	"\x0fGetTenantLimits\x12#.helicase.v1.GetTenantLimitsRequest\x1a$.helicase.v1.GetTenantLimitsResponse\x12e\n" +
+	"\x12UpdateTenantLimits\x12&.helicase.v1.UpdateTenantLimitsRequest\x1a'.helicase.v1.UpdateTenantLimitsResponseB\xae\x01\n" +
 	"\x0fcom.helicase.v1B\n" +
 	"AdminProtoP\x01ZBgithub.com/helicase/helicase/clients/go/gen/helicase/v1;helicasev1\xa2\x02\x03HXX\xaa\x02\vHelicase.V1\xca\x02\vHelicase\\V1\xe2\x02\x17Helicase\\V1\\GPBMetadata\xea\x02\fHelicase::V1b\x06proto3"
 
@@ -1110,60 +1432,75 @@ func file_helicase_v1_admin_proto_rawDescGZIP() []byte {
 }
 
 var file_helicase_v1_admin_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_helicase_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_helicase_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_helicase_v1_admin_proto_goTypes = []any{
-	(Role)(0),                       // 0: helicase.v1.Role
-	(*Tenant)(nil),                  // 1: helicase.v1.Tenant
-	(*ApiKey)(nil),                  // 2: helicase.v1.ApiKey
-	(*AuditEvent)(nil),              // 3: helicase.v1.AuditEvent
-	(*CreateTenantRequest)(nil),     // 4: helicase.v1.CreateTenantRequest
-	(*CreateTenantResponse)(nil),    // 5: helicase.v1.CreateTenantResponse
-	(*ListTenantsRequest)(nil),      // 6: helicase.v1.ListTenantsRequest
-	(*ListTenantsResponse)(nil),     // 7: helicase.v1.ListTenantsResponse
-	(*CreateApiKeyRequest)(nil),     // 8: helicase.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),    // 9: helicase.v1.CreateApiKeyResponse
-	(*ListApiKeysRequest)(nil),      // 10: helicase.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),     // 11: helicase.v1.ListApiKeysResponse
-	(*RevokeApiKeyRequest)(nil),     // 12: helicase.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),    // 13: helicase.v1.RevokeApiKeyResponse
-	(*ListAuditEventsRequest)(nil),  // 14: helicase.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil), // 15: helicase.v1.ListAuditEventsResponse
-	(*timestamppb.Timestamp)(nil),   // 16: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),     // 17: google.protobuf.Duration
+	(Role)(0),                          // 0: helicase.v1.Role
+	(*Tenant)(nil),                     // 1: helicase.v1.Tenant
+	(*TenantLimits)(nil),               // 2: helicase.v1.TenantLimits
+	(*ApiKey)(nil),                     // 3: helicase.v1.ApiKey
+	(*AuditEvent)(nil),                 // 4: helicase.v1.AuditEvent
+	(*CreateTenantRequest)(nil),        // 5: helicase.v1.CreateTenantRequest
+	(*CreateTenantResponse)(nil),       // 6: helicase.v1.CreateTenantResponse
+	(*ListTenantsRequest)(nil),         // 7: helicase.v1.ListTenantsRequest
+	(*ListTenantsResponse)(nil),        // 8: helicase.v1.ListTenantsResponse
+	(*CreateApiKeyRequest)(nil),        // 9: helicase.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),       // 10: helicase.v1.CreateApiKeyResponse
+	(*ListApiKeysRequest)(nil),         // 11: helicase.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),        // 12: helicase.v1.ListApiKeysResponse
+	(*RevokeApiKeyRequest)(nil),        // 13: helicase.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),       // 14: helicase.v1.RevokeApiKeyResponse
+	(*ListAuditEventsRequest)(nil),     // 15: helicase.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil),    // 16: helicase.v1.ListAuditEventsResponse
+	(*GetTenantLimitsRequest)(nil),     // 17: helicase.v1.GetTenantLimitsRequest
+	(*GetTenantLimitsResponse)(nil),    // 18: helicase.v1.GetTenantLimitsResponse
+	(*UpdateTenantLimitsRequest)(nil),  // 19: helicase.v1.UpdateTenantLimitsRequest
+	(*UpdateTenantLimitsResponse)(nil), // 20: helicase.v1.UpdateTenantLimitsResponse
+	(*timestamppb.Timestamp)(nil),      // 21: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 22: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),      // 23: google.protobuf.FieldMask
 }
 var file_helicase_v1_admin_proto_depIdxs = []int32{
-	16, // 0: helicase.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
+	21, // 0: helicase.v1.Tenant.create_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: helicase.v1.ApiKey.role:type_name -> helicase.v1.Role
-	16, // 2: helicase.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	16, // 3: helicase.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
-	16, // 4: helicase.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	16, // 5: helicase.v1.AuditEvent.create_time:type_name -> google.protobuf.Timestamp
+	21, // 2: helicase.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	21, // 3: helicase.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
+	21, // 4: helicase.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	21, // 5: helicase.v1.AuditEvent.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 6: helicase.v1.CreateTenantRequest.tenant:type_name -> helicase.v1.Tenant
 	1,  // 7: helicase.v1.CreateTenantResponse.tenant:type_name -> helicase.v1.Tenant
 	1,  // 8: helicase.v1.ListTenantsResponse.tenants:type_name -> helicase.v1.Tenant
 	0,  // 9: helicase.v1.CreateApiKeyRequest.role:type_name -> helicase.v1.Role
-	17, // 10: helicase.v1.CreateApiKeyRequest.ttl:type_name -> google.protobuf.Duration
-	2,  // 11: helicase.v1.CreateApiKeyResponse.api_key:type_name -> helicase.v1.ApiKey
-	2,  // 12: helicase.v1.ListApiKeysResponse.api_keys:type_name -> helicase.v1.ApiKey
-	2,  // 13: helicase.v1.RevokeApiKeyResponse.api_key:type_name -> helicase.v1.ApiKey
-	3,  // 14: helicase.v1.ListAuditEventsResponse.audit_events:type_name -> helicase.v1.AuditEvent
-	4,  // 15: helicase.v1.AdminService.CreateTenant:input_type -> helicase.v1.CreateTenantRequest
-	6,  // 16: helicase.v1.AdminService.ListTenants:input_type -> helicase.v1.ListTenantsRequest
-	8,  // 17: helicase.v1.AdminService.CreateApiKey:input_type -> helicase.v1.CreateApiKeyRequest
-	10, // 18: helicase.v1.AdminService.ListApiKeys:input_type -> helicase.v1.ListApiKeysRequest
-	12, // 19: helicase.v1.AdminService.RevokeApiKey:input_type -> helicase.v1.RevokeApiKeyRequest
-	14, // 20: helicase.v1.AdminService.ListAuditEvents:input_type -> helicase.v1.ListAuditEventsRequest
-	5,  // 21: helicase.v1.AdminService.CreateTenant:output_type -> helicase.v1.CreateTenantResponse
-	7,  // 22: helicase.v1.AdminService.ListTenants:output_type -> helicase.v1.ListTenantsResponse
-	9,  // 23: helicase.v1.AdminService.CreateApiKey:output_type -> helicase.v1.CreateApiKeyResponse
-	11, // 24: helicase.v1.AdminService.ListApiKeys:output_type -> helicase.v1.ListApiKeysResponse
-	13, // 25: helicase.v1.AdminService.RevokeApiKey:output_type -> helicase.v1.RevokeApiKeyResponse
-	15, // 26: helicase.v1.AdminService.ListAuditEvents:output_type -> helicase.v1.ListAuditEventsResponse
-	21, // [21:27] is the sub-list for method output_type
-	15, // [15:21] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	22, // 10: helicase.v1.CreateApiKeyRequest.ttl:type_name -> google.protobuf.Duration
+	3,  // 11: helicase.v1.CreateApiKeyResponse.api_key:type_name -> helicase.v1.ApiKey
+	3,  // 12: helicase.v1.ListApiKeysResponse.api_keys:type_name -> helicase.v1.ApiKey
+	3,  // 13: helicase.v1.RevokeApiKeyResponse.api_key:type_name -> helicase.v1.ApiKey
+	4,  // 14: helicase.v1.ListAuditEventsResponse.audit_events:type_name -> helicase.v1.AuditEvent
+	2,  // 15: helicase.v1.GetTenantLimitsResponse.tenant_limits:type_name -> helicase.v1.TenantLimits
+	2,  // 16: helicase.v1.GetTenantLimitsResponse.effective_limits:type_name -> helicase.v1.TenantLimits
+	2,  // 17: helicase.v1.UpdateTenantLimitsRequest.tenant_limits:type_name -> helicase.v1.TenantLimits
+	23, // 18: helicase.v1.UpdateTenantLimitsRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 19: helicase.v1.UpdateTenantLimitsResponse.tenant_limits:type_name -> helicase.v1.TenantLimits
+	5,  // 20: helicase.v1.AdminService.CreateTenant:input_type -> helicase.v1.CreateTenantRequest
+	7,  // 21: helicase.v1.AdminService.ListTenants:input_type -> helicase.v1.ListTenantsRequest
+	9,  // 22: helicase.v1.AdminService.CreateApiKey:input_type -> helicase.v1.CreateApiKeyRequest
+	11, // 23: helicase.v1.AdminService.ListApiKeys:input_type -> helicase.v1.ListApiKeysRequest
+	13, // 24: helicase.v1.AdminService.RevokeApiKey:input_type -> helicase.v1.RevokeApiKeyRequest
+	15, // 25: helicase.v1.AdminService.ListAuditEvents:input_type -> helicase.v1.ListAuditEventsRequest
+	17, // 26: helicase.v1.AdminService.GetTenantLimits:input_type -> helicase.v1.GetTenantLimitsRequest
+	19, // 27: helicase.v1.AdminService.UpdateTenantLimits:input_type -> helicase.v1.UpdateTenantLimitsRequest
+	6,  // 28: helicase.v1.AdminService.CreateTenant:output_type -> helicase.v1.CreateTenantResponse
+	8,  // 29: helicase.v1.AdminService.ListTenants:output_type -> helicase.v1.ListTenantsResponse
+	10, // 30: helicase.v1.AdminService.CreateApiKey:output_type -> helicase.v1.CreateApiKeyResponse
+	12, // 31: helicase.v1.AdminService.ListApiKeys:output_type -> helicase.v1.ListApiKeysResponse
+	14, // 32: helicase.v1.AdminService.RevokeApiKey:output_type -> helicase.v1.RevokeApiKeyResponse
+	16, // 33: helicase.v1.AdminService.ListAuditEvents:output_type -> helicase.v1.ListAuditEventsResponse
+	18, // 34: helicase.v1.AdminService.GetTenantLimits:output_type -> helicase.v1.GetTenantLimitsResponse
+	20, // 35: helicase.v1.AdminService.UpdateTenantLimits:output_type -> helicase.v1.UpdateTenantLimitsResponse
+	28, // [28:36] is the sub-list for method output_type
+	20, // [20:28] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_helicase_v1_admin_proto_init() }
@@ -1177,7 +1514,7 @@ func file_helicase_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_helicase_v1_admin_proto_rawDesc), len(file_helicase_v1_admin_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,12 +19,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	AdminService_CreateTenant_FullMethodName    = "/helicase.v1.AdminService/CreateTenant"
-	AdminService_ListTenants_FullMethodName     = "/helicase.v1.AdminService/ListTenants"
-	AdminService_CreateApiKey_FullMethodName    = "/helicase.v1.AdminService/CreateApiKey"
-	AdminService_ListApiKeys_FullMethodName     = "/helicase.v1.AdminService/ListApiKeys"
-	AdminService_RevokeApiKey_FullMethodName    = "/helicase.v1.AdminService/RevokeApiKey"
-	AdminService_ListAuditEvents_FullMethodName = "/helicase.v1.AdminService/ListAuditEvents"
+	AdminService_CreateTenant_FullMethodName       = "/helicase.v1.AdminService/CreateTenant"
+	AdminService_ListTenants_FullMethodName        = "/helicase.v1.AdminService/ListTenants"
+	AdminService_CreateApiKey_FullMethodName       = "/helicase.v1.AdminService/CreateApiKey"
+	AdminService_ListApiKeys_FullMethodName        = "/helicase.v1.AdminService/ListApiKeys"
+	AdminService_RevokeApiKey_FullMethodName       = "/helicase.v1.AdminService/RevokeApiKey"
+	AdminService_ListAuditEvents_FullMethodName    = "/helicase.v1.AdminService/ListAuditEvents"
+	AdminService_GetTenantLimits_FullMethodName    = "/helicase.v1.AdminService/GetTenantLimits"
+	AdminService_UpdateTenantLimits_FullMethodName = "/helicase.v1.AdminService/UpdateTenantLimits"
 )
 
 // AdminServiceClient is the client API for AdminService service.
@@ -50,6 +52,13 @@ type AdminServiceClient interface {
 	// Lists audit events (who did what to which resource, when, with which result), newest
 	// first.
 	ListAuditEvents(ctx context.Context, in *ListAuditEventsRequest, opts ...grpc.CallOption) (*ListAuditEventsResponse, error)
+	// Reads a tenant's fair-use limits: those set for it and those in force (platform admin:
+	// any tenant; a tenant admin: its own).
+	GetTenantLimits(ctx context.Context, in *GetTenantLimitsRequest, opts ...grpc.CallOption) (*GetTenantLimitsResponse, error)
+	// Sets a tenant's fair-use limits (platform admin only): the fields named by update_mask,
+	// 0 meaning "the default". Each api replica applies them within
+	// HELICASE_TENANT_LIMITS_CACHE; max_running_workflows applies to launches from then on.
+	UpdateTenantLimits(ctx context.Context, in *UpdateTenantLimitsRequest, opts ...grpc.CallOption) (*UpdateTenantLimitsResponse, error)
 }
 
 type adminServiceClient struct {
@@ -120,6 +129,26 @@ func (c *adminServiceClient) ListAuditEvents(ctx context.Context, in *ListAuditE
 	return out, nil
 }
 
+func (c *adminServiceClient) GetTenantLimits(ctx context.Context, in *GetTenantLimitsRequest, opts ...grpc.CallOption) (*GetTenantLimitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTenantLimitsResponse)
+	err := c.cc.Invoke(ctx, AdminService_GetTenantLimits_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminServiceClient) UpdateTenantLimits(ctx context.Context, in *UpdateTenantLimitsRequest, opts ...grpc.CallOption) (*UpdateTenantLimitsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UpdateTenantLimitsResponse)
+	err := c.cc.Invoke(ctx, AdminService_UpdateTenantLimits_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServiceServer is the server API for AdminService service.
 // All implementations must embed UnimplementedAdminServiceServer
 // for forward compatibility.
@@ -143,6 +172,13 @@ type AdminServiceServer interface {
 	// Lists audit events (who did what to which resource, when, with which result), newest
 	// first.
 	ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error)
+	// Reads a tenant's fair-use limits: those set for it and those in force (platform admin:
+	// any tenant; a tenant admin: its own).
+	GetTenantLimits(context.Context, *GetTenantLimitsRequest) (*GetTenantLimitsResponse, error)
+	// Sets a tenant's fair-use limits (platform admin only): the fields named by update_mask,
+	// 0 meaning "the default". Each api replica applies them within
+	// HELICASE_TENANT_LIMITS_CACHE; max_running_workflows applies to launches from then on.
+	UpdateTenantLimits(context.Context, *UpdateTenantLimitsRequest) (*UpdateTenantLimitsResponse, error)
 	mustEmbedUnimplementedAdminServiceServer()
 }
 
@@ -170,6 +206,12 @@ func (UnimplementedAdminServiceServer) RevokeApiKey(context.Context, *RevokeApiK
 }
 func (UnimplementedAdminServiceServer) ListAuditEvents(context.Context, *ListAuditEventsRequest) (*ListAuditEventsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListAuditEvents not implemented")
+}
+func (UnimplementedAdminServiceServer) GetTenantLimits(context.Context, *GetTenantLimitsRequest) (*GetTenantLimitsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTenantLimits not implemented")
+}
+func (UnimplementedAdminServiceServer) UpdateTenantLimits(context.Context, *UpdateTenantLimitsRequest) (*UpdateTenantLimitsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UpdateTenantLimits not implemented")
 }
 func (UnimplementedAdminServiceServer) mustEmbedUnimplementedAdminServiceServer() {}
 func (UnimplementedAdminServiceServer) testEmbeddedByValue()                      {}
@@ -300,6 +342,42 @@ func _AdminService_ListAuditEvents_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AdminService_GetTenantLimits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTenantLimitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).GetTenantLimits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_GetTenantLimits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).GetTenantLimits(ctx, req.(*GetTenantLimitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _AdminService_UpdateTenantLimits_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateTenantLimitsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServiceServer).UpdateTenantLimits(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AdminService_UpdateTenantLimits_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServiceServer).UpdateTenantLimits(ctx, req.(*UpdateTenantLimitsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AdminService_ServiceDesc is the grpc.ServiceDesc for AdminService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -330,6 +408,14 @@ var AdminService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListAuditEvents",
 			Handler:    _AdminService_ListAuditEvents_Handler,
+		},
+		{
+			MethodName: "GetTenantLimits",
+			Handler:    _AdminService_GetTenantLimits_Handler,
+		},
+		{
+			MethodName: "UpdateTenantLimits",
+			Handler:    _AdminService_UpdateTenantLimits_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

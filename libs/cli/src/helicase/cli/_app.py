@@ -10,7 +10,15 @@ from typing import Annotated
 import typer
 from rich.console import RenderableType
 
-from helicase.cli import _admin_purge, _dead_letters, _experiments, _render, _resources, _schedules
+from helicase.cli import (
+    _admin,
+    _admin_purge,
+    _dead_letters,
+    _experiments,
+    _render,
+    _resources,
+    _schedules,
+)
 from helicase.cli._base import (
     Output,
     Reason,
@@ -35,7 +43,7 @@ from helicase.v1 import workflow_pb2, workflow_service_pb2
 app = typer.Typer(
     name="helicase",
     help="Submit, watch, list and cancel Helicase workflows; manage schedules, resources,"
-    " credentials and experiments.",
+    " credentials, experiments and tenants' limits.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -253,11 +261,6 @@ app.add_typer(_resources.resources)
 app.add_typer(_resources.credentials)
 app.add_typer(_experiments.app)
 
-admin = typer.Typer(
-    name="admin",
-    help="Operating the platform: dead letters, retention purge.",
-    no_args_is_help=True,
-)
-admin.add_typer(_dead_letters.app)
-admin.command()(_admin_purge.purge)
-app.add_typer(admin)
+_admin.app.add_typer(_dead_letters.app)
+_admin.app.command()(_admin_purge.purge)
+app.add_typer(_admin.app)

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import json_format
+from google.protobuf import field_mask_pb2, json_format
 
 from helicase.client._dead_letters import DeadLetterCalls
 from helicase.client._retry import RetryPolicy, call_with_retries, is_retryable
 from helicase.client._schedules_resources_experiments import ScheduleResourceExperimentCalls
 from helicase.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
     participant_registry_pb2,
     participant_registry_pb2_grpc,
     retention_pb2,
@@ -76,6 +78,7 @@ class HelicaseClient(ScheduleResourceExperimentCalls, DeadLetterCalls):
         self._participants = participant_registry_pb2_grpc.ParticipantRegistryServiceStub(
             self._channel
         )
+        self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
         self._open_schedule_resource_experiment_stubs(self._channel)
         self._open_dead_letter_stub(self._channel)
         self._retention = retention_pb2_grpc.RetentionServiceStub(self._channel)
@@ -195,3 +198,20 @@ class HelicaseClient(ScheduleResourceExperimentCalls, DeadLetterCalls):
             lambda: self._participants.ListParticipants(request, timeout=self._timeout)
         )
         return list(response.participants)
+
+    async def get_tenant_limits(self, tenant_id: str = "") -> admin_pb2.GetTenantLimitsResponse:
+        """A tenant's fair-use limits, as set and in force (the caller's tenant when empty)."""
+        request = admin_pb2.GetTenantLimitsRequest(tenant_id=tenant_id)
+        return await self._call(lambda: self._admin.GetTenantLimits(request, timeout=self._timeout))
+
+    async def update_tenant_limits(
+        self, limits: admin_pb2.TenantLimits, fields: list[str]
+    ) -> admin_pb2.TenantLimits:
+        """Sets the named fields of a tenant's limits (platform admin); returns those set."""
+        request = admin_pb2.UpdateTenantLimitsRequest(
+            tenant_limits=limits, update_mask=field_mask_pb2.FieldMask(paths=fields)
+        )
+        response: admin_pb2.UpdateTenantLimitsResponse = await self._call(
+            lambda: self._admin.UpdateTenantLimits(request, timeout=self._timeout)
+        )
+        return response.tenant_limits

@@ -4,6 +4,7 @@ helicase.common.status maps them to rich gRPC statuses)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,15 @@ class Unauthenticated(Exception):
 class PermissionDenied(Exception):
     """The caller is identified but its role does not allow the call. (Another tenant's
     resource is NotFound, never this, so that existence does not leak.)"""
+
+
+class ResourceExhausted(Exception):
+    """The caller is over one of its fair-use limits (request rate, open streams, queued
+    tasks); `retry_after` is when trying again may succeed."""
+
+    def __init__(self, message: str, retry_after: timedelta) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
 
 
 class NonRetryableError(Exception):

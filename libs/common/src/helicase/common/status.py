@@ -7,7 +7,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from helicase.common.errors import FieldViolation, InvalidArgument
+from helicase.common.errors import FieldViolation, InvalidArgument, ResourceExhausted
 from helicase.common.limits import ERROR_MESSAGE, shown_violations, truncate
 
 
@@ -30,6 +30,24 @@ def invalid_argument_status(exc: InvalidArgument) -> grpc.Status:
     )
     message = truncate(str(exc), ERROR_MESSAGE)
     return _status(grpc.StatusCode.INVALID_ARGUMENT, code_pb2.INVALID_ARGUMENT, message, bad)
+
+
+def resource_exhausted_status(exc: ResourceExhausted) -> grpc.Status:
+    """RESOURCE_EXHAUSTED with a google.rpc.RetryInfo saying when to try again."""
+    retry = error_details_pb2.RetryInfo()
+    retry.retry_delay.FromTimedelta(exc.retry_after)
+    return _status(grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED, str(exc), retry)
+
+
+def retry_delay(err: grpc.RpcError) -> float | None:
+    """Client side: the RetryInfo delay of an error in seconds, if it carries one."""
+    status = rpc_status.from_call(err)
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            return float(retry.retry_delay.ToTimedelta().total_seconds())
+    return None
 
 
 def error_info_status(

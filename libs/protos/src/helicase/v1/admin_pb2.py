@@ -24,10 +24,11 @@ _sym_db = _symbol_database.Default()
 
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17helicase/v1/admin.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"n\n\x06Tenant\x12\x11\n\x02id\x18\x01 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\x9d\x02\n\x06\x41piKey\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\ttenant_id\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12&\n\x04role\x18\x03 \x01(\x0e\x32\x11.helicase.v1.RoleB\x05\xe2\x41\x02\x02\x05\x12\x1a\n\x0c\x64isplay_name\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xc9\x01\n\nAuditEvent\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\ttenant_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07subject\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x61\x63tion\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08resource\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06result\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"@\n\x13\x43reateTenantRequest\x12)\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.helicase.v1.TenantB\x04\xe2\x41\x01\x02\";\n\x14\x43reateTenantResponse\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.helicase.v1.Tenant\"G\n\x12ListTenantsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"T\n\x13ListTenantsResponse\x12$\n\x07tenants\x18\x01 \x03(\x0b\x32\x13.helicase.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x9f\x01\n\x13\x43reateApiKeyRequest\x12\x17\n\ttenant_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12%\n\x04role\x18\x02 \x01(\x0e\x32\x11.helicase.v1.RoleB\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12,\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\"K\n\x14\x43reateApiKeyResponse\x12$\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x13.helicase.v1.ApiKey\x12\r\n\x05token\x18\x02 \x01(\t\"`\n\x12ListApiKeysRequest\x12\x17\n\ttenant_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"U\n\x13ListApiKeysResponse\x12%\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x13.helicase.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x13RevokeApiKeyRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"<\n\x14RevokeApiKeyResponse\x12$\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x13.helicase.v1.ApiKey\"d\n\x16ListAuditEventsRequest\x12\x17\n\ttenant_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"a\n\x17ListAuditEventsResponse\x12-\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x17.helicase.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*Q\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_VIEWER\x10\x01\x12\x12\n\x0eROLE_SUBMITTER\x10\x02\x12\x0e\n\nROLE_ADMIN\x10\x03\x32\x8f\x04\n\x0c\x41\x64minService\x12S\n\x0c\x43reateTenant\x12 .helicase.v1.CreateTenantRequest\x1a!.helicase.v1.CreateTenantResponse\x12P\n\x0bListTenants\x12\x1f.helicase.v1.ListTenantsRequest\x1a .helicase.v1.ListTenantsResponse\x12S\n\x0c\x43reateApiKey\x12 .helicase.v1.CreateApiKeyRequest\x1a!.helicase.v1.CreateApiKeyResponse\x12P\n\x0bListApiKeys\x12\x1f.helicase.v1.ListApiKeysRequest\x1a .helicase.v1.ListApiKeysResponse\x12S\n\x0cRevokeApiKey\x12 .helicase.v1.RevokeApiKeyRequest\x1a!.helicase.v1.RevokeApiKeyResponse\x12\\\n\x0fListAuditEvents\x12#.helicase.v1.ListAuditEventsRequest\x1a$.helicase.v1.ListAuditEventsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17helicase/v1/admin.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"n\n\x06Tenant\x12\x11\n\x02id\x18\x01 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12\x1a\n\x0c\x64isplay_name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xce\x01\n\x0cTenantLimits\x12\x18\n\ttenant_id\x18\x01 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12!\n\x13requests_per_second\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1b\n\rrequest_burst\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1f\n\x11max_watch_streams\x18\x04 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12#\n\x15max_running_workflows\x18\x05 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x1e\n\x10max_queued_tasks\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x01\"\x9d\x02\n\x06\x41piKey\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x18\n\ttenant_id\x18\x02 \x01(\tB\x05\xe2\x41\x02\x02\x05\x12&\n\x04role\x18\x03 \x01(\x0e\x32\x11.helicase.v1.RoleB\x05\xe2\x41\x02\x02\x05\x12\x1a\n\x0c\x64isplay_name\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x65xpire_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0brevoke_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"\xc9\x01\n\nAuditEvent\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\ttenant_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x15\n\x07subject\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06\x61\x63tion\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x16\n\x08resource\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06result\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\"@\n\x13\x43reateTenantRequest\x12)\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.helicase.v1.TenantB\x04\xe2\x41\x01\x02\";\n\x14\x43reateTenantResponse\x12#\n\x06tenant\x18\x01 \x01(\x0b\x32\x13.helicase.v1.Tenant\"G\n\x12ListTenantsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"T\n\x13ListTenantsResponse\x12$\n\x07tenants\x18\x01 \x03(\x0b\x32\x13.helicase.v1.Tenant\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x9f\x01\n\x13\x43reateApiKeyRequest\x12\x17\n\ttenant_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12%\n\x04role\x18\x02 \x01(\x0e\x32\x11.helicase.v1.RoleB\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x64isplay_name\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12,\n\x03ttl\x18\x04 \x01(\x0b\x32\x19.google.protobuf.DurationB\x04\xe2\x41\x01\x01\"K\n\x14\x43reateApiKeyResponse\x12$\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x13.helicase.v1.ApiKey\x12\r\n\x05token\x18\x02 \x01(\t\"`\n\x12ListApiKeysRequest\x12\x17\n\ttenant_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"U\n\x13ListApiKeysResponse\x12%\n\x08\x61pi_keys\x18\x01 \x03(\x0b\x32\x13.helicase.v1.ApiKey\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x13RevokeApiKeyRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"<\n\x14RevokeApiKeyResponse\x12$\n\x07\x61pi_key\x18\x01 \x01(\x0b\x32\x13.helicase.v1.ApiKey\"d\n\x16ListAuditEventsRequest\x12\x17\n\ttenant_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"a\n\x17ListAuditEventsResponse\x12-\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x17.helicase.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"1\n\x16GetTenantLimitsRequest\x12\x17\n\ttenant_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\"\x80\x01\n\x17GetTenantLimitsResponse\x12\x30\n\rtenant_limits\x18\x01 \x01(\x0b\x32\x19.helicase.v1.TenantLimits\x12\x33\n\x10\x65\x66\x66\x65\x63tive_limits\x18\x02 \x01(\x0b\x32\x19.helicase.v1.TenantLimits\"\x8a\x01\n\x19UpdateTenantLimitsRequest\x12\x36\n\rtenant_limits\x18\x01 \x01(\x0b\x32\x19.helicase.v1.TenantLimitsB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x01\"N\n\x1aUpdateTenantLimitsResponse\x12\x30\n\rtenant_limits\x18\x01 \x01(\x0b\x32\x19.helicase.v1.TenantLimits*Q\n\x04Role\x12\x14\n\x10ROLE_UNSPECIFIED\x10\x00\x12\x0f\n\x0bROLE_VIEWER\x10\x01\x12\x12\n\x0eROLE_SUBMITTER\x10\x02\x12\x0e\n\nROLE_ADMIN\x10\x03\x32\xd4\x05\n\x0c\x41\x64minService\x12S\n\x0c\x43reateTenant\x12 .helicase.v1.CreateTenantRequest\x1a!.helicase.v1.CreateTenantResponse\x12P\n\x0bListTenants\x12\x1f.helicase.v1.ListTenantsRequest\x1a .helicase.v1.ListTenantsResponse\x12S\n\x0c\x43reateApiKey\x12 .helicase.v1.CreateApiKeyRequest\x1a!.helicase.v1.CreateApiKeyResponse\x12P\n\x0bListApiKeys\x12\x1f.helicase.v1.ListApiKeysRequest\x1a .helicase.v1.ListApiKeysResponse\x12S\n\x0cRevokeApiKey\x12 .helicase.v1.RevokeApiKeyRequest\x1a!.helicase.v1.RevokeApiKeyResponse\x12\\\n\x0fListAuditEvents\x12#.helicase.v1.ListAuditEventsRequest\x1a$.helicase.v1.ListAuditEventsResponse\x12\\\n\x0fGetTenantLimits\x12#.helicase.v1.GetTenantLimitsRequest\x1a$.helicase.v1.GetTenantLimitsResponse\x12\x65\n\x12UpdateTenantLimits\x12&.helicase.v1.UpdateTenantLimitsRequest\x1a\'.helicase.v1.UpdateTenantLimitsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,6 +41,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TENANT'].fields_by_name['display_name']._serialized_options = b'\342A\001\001'
   _globals['_TENANT'].fields_by_name['create_time']._loaded_options = None
   _globals['_TENANT'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_TENANTLIMITS'].fields_by_name['tenant_id']._loaded_options = None
+  _globals['_TENANTLIMITS'].fields_by_name['tenant_id']._serialized_options = b'\342A\002\002\005'
+  _globals['_TENANTLIMITS'].fields_by_name['requests_per_second']._loaded_options = None
+  _globals['_TENANTLIMITS'].fields_by_name['requests_per_second']._serialized_options = b'\342A\001\001'
+  _globals['_TENANTLIMITS'].fields_by_name['request_burst']._loaded_options = None
+  _globals['_TENANTLIMITS'].fields_by_name['request_burst']._serialized_options = b'\342A\001\001'
+  _globals['_TENANTLIMITS'].fields_by_name['max_watch_streams']._loaded_options = None
+  _globals['_TENANTLIMITS'].fields_by_name['max_watch_streams']._serialized_options = b'\342A\001\001'
+  _globals['_TENANTLIMITS'].fields_by_name['max_running_workflows']._loaded_options = None
+  _globals['_TENANTLIMITS'].fields_by_name['max_running_workflows']._serialized_options = b'\342A\001\001'
+  _globals['_TENANTLIMITS'].fields_by_name['max_queued_tasks']._loaded_options = None
+  _globals['_TENANTLIMITS'].fields_by_name['max_queued_tasks']._serialized_options = b'\342A\001\001'
   _globals['_APIKEY'].fields_by_name['id']._loaded_options = None
   _globals['_APIKEY'].fields_by_name['id']._serialized_options = b'\342A\001\003'
   _globals['_APIKEY'].fields_by_name['tenant_id']._loaded_options = None
@@ -96,38 +109,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
-  _globals['_ROLE']._serialized_start=1756
-  _globals['_ROLE']._serialized_end=1837
-  _globals['_TENANT']._serialized_start=138
-  _globals['_TENANT']._serialized_end=248
-  _globals['_APIKEY']._serialized_start=251
-  _globals['_APIKEY']._serialized_end=536
-  _globals['_AUDITEVENT']._serialized_start=539
-  _globals['_AUDITEVENT']._serialized_end=740
-  _globals['_CREATETENANTREQUEST']._serialized_start=742
-  _globals['_CREATETENANTREQUEST']._serialized_end=806
-  _globals['_CREATETENANTRESPONSE']._serialized_start=808
-  _globals['_CREATETENANTRESPONSE']._serialized_end=867
-  _globals['_LISTTENANTSREQUEST']._serialized_start=869
-  _globals['_LISTTENANTSREQUEST']._serialized_end=940
-  _globals['_LISTTENANTSRESPONSE']._serialized_start=942
-  _globals['_LISTTENANTSRESPONSE']._serialized_end=1026
-  _globals['_CREATEAPIKEYREQUEST']._serialized_start=1029
-  _globals['_CREATEAPIKEYREQUEST']._serialized_end=1188
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=1190
-  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=1265
-  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1267
-  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1363
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1365
-  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1450
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1452
-  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1491
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=1493
-  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=1553
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=1555
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=1655
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=1657
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1754
-  _globals['_ADMINSERVICE']._serialized_start=1840
-  _globals['_ADMINSERVICE']._serialized_end=2367
+  _globals['_GETTENANTLIMITSREQUEST'].fields_by_name['tenant_id']._loaded_options = None
+  _globals['_GETTENANTLIMITSREQUEST'].fields_by_name['tenant_id']._serialized_options = b'\342A\001\001'
+  _globals['_UPDATETENANTLIMITSREQUEST'].fields_by_name['tenant_limits']._loaded_options = None
+  _globals['_UPDATETENANTLIMITSREQUEST'].fields_by_name['tenant_limits']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATETENANTLIMITSREQUEST'].fields_by_name['update_mask']._loaded_options = None
+  _globals['_UPDATETENANTLIMITSREQUEST'].fields_by_name['update_mask']._serialized_options = b'\342A\001\001'
+  _globals['_ROLE']._serialized_start=2402
+  _globals['_ROLE']._serialized_end=2483
+  _globals['_TENANT']._serialized_start=172
+  _globals['_TENANT']._serialized_end=282
+  _globals['_TENANTLIMITS']._serialized_start=285
+  _globals['_TENANTLIMITS']._serialized_end=491
+  _globals['_APIKEY']._serialized_start=494
+  _globals['_APIKEY']._serialized_end=779
+  _globals['_AUDITEVENT']._serialized_start=782
+  _globals['_AUDITEVENT']._serialized_end=983
+  _globals['_CREATETENANTREQUEST']._serialized_start=985
+  _globals['_CREATETENANTREQUEST']._serialized_end=1049
+  _globals['_CREATETENANTRESPONSE']._serialized_start=1051
+  _globals['_CREATETENANTRESPONSE']._serialized_end=1110
+  _globals['_LISTTENANTSREQUEST']._serialized_start=1112
+  _globals['_LISTTENANTSREQUEST']._serialized_end=1183
+  _globals['_LISTTENANTSRESPONSE']._serialized_start=1185
+  _globals['_LISTTENANTSRESPONSE']._serialized_end=1269
+  _globals['_CREATEAPIKEYREQUEST']._serialized_start=1272
+  _globals['_CREATEAPIKEYREQUEST']._serialized_end=1431
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_start=1433
+  _globals['_CREATEAPIKEYRESPONSE']._serialized_end=1508
+  _globals['_LISTAPIKEYSREQUEST']._serialized_start=1510
+  _globals['_LISTAPIKEYSREQUEST']._serialized_end=1606
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_start=1608
+  _globals['_LISTAPIKEYSRESPONSE']._serialized_end=1693
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_start=1695
+  _globals['_REVOKEAPIKEYREQUEST']._serialized_end=1734
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_start=1736
+  _globals['_REVOKEAPIKEYRESPONSE']._serialized_end=1796
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=1798
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=1898
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=1900
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=1997
+  _globals['_GETTENANTLIMITSREQUEST']._serialized_start=1999
+  _globals['_GETTENANTLIMITSREQUEST']._serialized_end=2048
+  _globals['_GETTENANTLIMITSRESPONSE']._serialized_start=2051
+  _globals['_GETTENANTLIMITSRESPONSE']._serialized_end=2179
+  _globals['_UPDATETENANTLIMITSREQUEST']._serialized_start=2182
+  _globals['_UPDATETENANTLIMITSREQUEST']._serialized_end=2320
+  _globals['_UPDATETENANTLIMITSRESPONSE']._serialized_start=2322
+  _globals['_UPDATETENANTLIMITSRESPONSE']._serialized_end=2400
+  _globals['_ADMINSERVICE']._serialized_start=2486
+  _globals['_ADMINSERVICE']._serialized_end=3210
 # @@protoc_insertion_point(module_scope)

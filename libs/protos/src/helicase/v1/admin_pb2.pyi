@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -80,6 +81,58 @@ class Tenant(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Tenant: _TypeAlias = Tenant  # noqa: Y015
+
+@_typing.final
+class TenantLimits(_message.Message):
+    """A tenant's fair-use limits. Excess is refused with RESOURCE_EXHAUSTED and a
+    google.rpc.RetryInfo, except max_running_workflows: launches beyond it wait their turn.
+    In stored limits, 0 means "the default" (the api's and scheduler's settings); in limits in
+    force, 0 means "no limit".
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    REQUESTS_PER_SECOND_FIELD_NUMBER: _builtins.int
+    REQUEST_BURST_FIELD_NUMBER: _builtins.int
+    MAX_WATCH_STREAMS_FIELD_NUMBER: _builtins.int
+    MAX_RUNNING_WORKFLOWS_FIELD_NUMBER: _builtins.int
+    MAX_QUEUED_TASKS_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    """The tenant the limits belong to."""
+    requests_per_second: _builtins.int
+    """Requests a second the tenant may make to one api replica (HELICASE_TENANT_RATE)."""
+    request_burst: _builtins.int
+    """Requests the tenant may make at once above its rate (HELICASE_TENANT_BURST)."""
+    max_watch_streams: _builtins.int
+    """Open WatchWorkflow streams the tenant may hold on one api replica
+    (HELICASE_TENANT_MAX_STREAMS).
+    """
+    max_running_workflows: _builtins.int
+    """Workflows of the tenant each scheduler runs at once; more wait, oldest first
+    (HELICASE_SCHEDULER_MAX_RUNNING_PER_TENANT, the scheduler's setting, when 0).
+    """
+    max_queued_tasks: _builtins.int
+    """Tasks of the tenant's unfinished (pending, running or canceling) workflows; a
+    CreateWorkflow that would go beyond is refused (HELICASE_TENANT_MAX_QUEUED_TASKS).
+    """
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+        requests_per_second: _builtins.int = ...,
+        request_burst: _builtins.int = ...,
+        max_watch_streams: _builtins.int = ...,
+        max_running_workflows: _builtins.int = ...,
+        max_queued_tasks: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_queued_tasks", b"max_queued_tasks", "max_running_workflows", b"max_running_workflows", "max_watch_streams", b"max_watch_streams", "request_burst", b"request_burst", "requests_per_second", b"requests_per_second", "tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TenantLimits: _TypeAlias = TenantLimits  # noqa: Y015
 
 @_typing.final
 class ApiKey(_message.Message):
@@ -520,3 +573,113 @@ class ListAuditEventsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListAuditEventsResponse: _TypeAlias = ListAuditEventsResponse  # noqa: Y015
+
+@_typing.final
+class GetTenantLimitsRequest(_message.Message):
+    """Request of AdminService.GetTenantLimits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_ID_FIELD_NUMBER: _builtins.int
+    tenant_id: _builtins.str
+    """The tenant whose limits to read: the caller's own when empty; another tenant's only for a
+    platform admin.
+    """
+    def __init__(
+        self,
+        *,
+        tenant_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_id", b"tenant_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTenantLimitsRequest: _TypeAlias = GetTenantLimitsRequest  # noqa: Y015
+
+@_typing.final
+class GetTenantLimitsResponse(_message.Message):
+    """Response of AdminService.GetTenantLimits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_LIMITS_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_LIMITS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tenant_limits(self) -> Global___TenantLimits:
+        """The limits set for the tenant (0: the default)."""
+
+    @_builtins.property
+    def effective_limits(self) -> Global___TenantLimits:
+        """The limits in force on this api replica: those set, else the defaults (0: no limit;
+        max_running_workflows 0: the scheduler's default).
+        """
+
+    def __init__(
+        self,
+        *,
+        tenant_limits: Global___TenantLimits | None = ...,
+        effective_limits: Global___TenantLimits | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective_limits", b"effective_limits", "tenant_limits", b"tenant_limits"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_limits", b"effective_limits", "tenant_limits", b"tenant_limits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetTenantLimitsResponse: _TypeAlias = GetTenantLimitsResponse  # noqa: Y015
+
+@_typing.final
+class UpdateTenantLimitsRequest(_message.Message):
+    """Request of AdminService.UpdateTenantLimits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_LIMITS_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tenant_limits(self) -> Global___TenantLimits:
+        """The limits to set; tenant_limits.tenant_id names an existing tenant."""
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """The fields of tenant_limits to set (e.g. "requests_per_second"); empty sets them all."""
+
+    def __init__(
+        self,
+        *,
+        tenant_limits: Global___TenantLimits | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant_limits", b"tenant_limits", "update_mask", b"update_mask"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_limits", b"tenant_limits", "update_mask", b"update_mask"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateTenantLimitsRequest: _TypeAlias = UpdateTenantLimitsRequest  # noqa: Y015
+
+@_typing.final
+class UpdateTenantLimitsResponse(_message.Message):
+    """Response of AdminService.UpdateTenantLimits."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_LIMITS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def tenant_limits(self) -> Global___TenantLimits:
+        """The limits now set for the tenant (0: the default)."""
+
+    def __init__(
+        self,
+        *,
+        tenant_limits: Global___TenantLimits | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["tenant_limits", b"tenant_limits"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["tenant_limits", b"tenant_limits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateTenantLimitsResponse: _TypeAlias = UpdateTenantLimitsResponse  # noqa: Y015

@@ -67,6 +67,16 @@ class AdminServiceStub:
                 request_serializer=helicase_dot_v1_dot_admin__pb2.ListAuditEventsRequest.SerializeToString,
                 response_deserializer=helicase_dot_v1_dot_admin__pb2.ListAuditEventsResponse.FromString,
                 _registered_method=True)
+        self.GetTenantLimits = channel.unary_unary(
+                '/helicase.v1.AdminService/GetTenantLimits',
+                request_serializer=helicase_dot_v1_dot_admin__pb2.GetTenantLimitsRequest.SerializeToString,
+                response_deserializer=helicase_dot_v1_dot_admin__pb2.GetTenantLimitsResponse.FromString,
+                _registered_method=True)
+        self.UpdateTenantLimits = channel.unary_unary(
+                '/helicase.v1.AdminService/UpdateTenantLimits',
+                request_serializer=helicase_dot_v1_dot_admin__pb2.UpdateTenantLimitsRequest.SerializeToString,
+                response_deserializer=helicase_dot_v1_dot_admin__pb2.UpdateTenantLimitsResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -120,6 +130,23 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTenantLimits(self, request, context):
+        """Reads a tenant's fair-use limits: those set for it and those in force (platform admin:
+        any tenant; a tenant admin: its own).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateTenantLimits(self, request, context):
+        """Sets a tenant's fair-use limits (platform admin only): the fields named by update_mask,
+        0 meaning "the default". Each api replica applies them within
+        HELICASE_TENANT_LIMITS_CACHE; max_running_workflows applies to launches from then on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -152,6 +179,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ListAuditEvents,
                     request_deserializer=helicase_dot_v1_dot_admin__pb2.ListAuditEventsRequest.FromString,
                     response_serializer=helicase_dot_v1_dot_admin__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
+            'GetTenantLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTenantLimits,
+                    request_deserializer=helicase_dot_v1_dot_admin__pb2.GetTenantLimitsRequest.FromString,
+                    response_serializer=helicase_dot_v1_dot_admin__pb2.GetTenantLimitsResponse.SerializeToString,
+            ),
+            'UpdateTenantLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTenantLimits,
+                    request_deserializer=helicase_dot_v1_dot_admin__pb2.UpdateTenantLimitsRequest.FromString,
+                    response_serializer=helicase_dot_v1_dot_admin__pb2.UpdateTenantLimitsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -319,6 +356,60 @@ class AdminService:
             '/helicase.v1.AdminService/ListAuditEvents',
             helicase_dot_v1_dot_admin__pb2.ListAuditEventsRequest.SerializeToString,
             helicase_dot_v1_dot_admin__pb2.ListAuditEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTenantLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/helicase.v1.AdminService/GetTenantLimits',
+            helicase_dot_v1_dot_admin__pb2.GetTenantLimitsRequest.SerializeToString,
+            helicase_dot_v1_dot_admin__pb2.GetTenantLimitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTenantLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/helicase.v1.AdminService/UpdateTenantLimits',
+            helicase_dot_v1_dot_admin__pb2.UpdateTenantLimitsRequest.SerializeToString,
+            helicase_dot_v1_dot_admin__pb2.UpdateTenantLimitsResponse.FromString,
             options,
             channel_credentials,
             insecure,

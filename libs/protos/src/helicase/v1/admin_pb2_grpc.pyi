@@ -54,6 +54,15 @@ class AdminServiceStub:
     """Lists audit events (who did what to which resource, when, with which result), newest
     first.
     """
+    GetTenantLimits: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetTenantLimitsRequest, _admin_pb2.GetTenantLimitsResponse]
+    """Reads a tenant's fair-use limits: those set for it and those in force (platform admin:
+    any tenant; a tenant admin: its own).
+    """
+    UpdateTenantLimits: _grpc.UnaryUnaryMultiCallable[_admin_pb2.UpdateTenantLimitsRequest, _admin_pb2.UpdateTenantLimitsResponse]
+    """Sets a tenant's fair-use limits (platform admin only): the fields named by update_mask,
+    0 meaning "the default". Each api replica applies them within
+    HELICASE_TENANT_LIMITS_CACHE; max_running_workflows applies to launches from then on.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -80,6 +89,15 @@ class AdminServiceAsyncStub(AdminServiceStub):
     ListAuditEvents: _aio.UnaryUnaryMultiCallable[_admin_pb2.ListAuditEventsRequest, _admin_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
     """Lists audit events (who did what to which resource, when, with which result), newest
     first.
+    """
+    GetTenantLimits: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetTenantLimitsRequest, _admin_pb2.GetTenantLimitsResponse]  # type: ignore[assignment]
+    """Reads a tenant's fair-use limits: those set for it and those in force (platform admin:
+    any tenant; a tenant admin: its own).
+    """
+    UpdateTenantLimits: _aio.UnaryUnaryMultiCallable[_admin_pb2.UpdateTenantLimitsRequest, _admin_pb2.UpdateTenantLimitsResponse]  # type: ignore[assignment]
+    """Sets a tenant's fair-use limits (platform admin only): the fields named by update_mask,
+    0 meaning "the default". Each api replica applies them within
+    HELICASE_TENANT_LIMITS_CACHE; max_running_workflows applies to launches from then on.
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -140,6 +158,27 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_admin_pb2.ListAuditEventsResponse, _abc.Awaitable[_admin_pb2.ListAuditEventsResponse]]:
         """Lists audit events (who did what to which resource, when, with which result), newest
         first.
+        """
+
+    @_abc_1.abstractmethod
+    def GetTenantLimits(
+        self,
+        request: _admin_pb2.GetTenantLimitsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.GetTenantLimitsResponse, _abc.Awaitable[_admin_pb2.GetTenantLimitsResponse]]:
+        """Reads a tenant's fair-use limits: those set for it and those in force (platform admin:
+        any tenant; a tenant admin: its own).
+        """
+
+    @_abc_1.abstractmethod
+    def UpdateTenantLimits(
+        self,
+        request: _admin_pb2.UpdateTenantLimitsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.UpdateTenantLimitsResponse, _abc.Awaitable[_admin_pb2.UpdateTenantLimitsResponse]]:
+        """Sets a tenant's fair-use limits (platform admin only): the fields named by update_mask,
+        0 meaning "the default". Each api replica applies them within
+        HELICASE_TENANT_LIMITS_CACHE; max_running_workflows applies to launches from then on.
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

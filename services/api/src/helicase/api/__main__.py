@@ -19,6 +19,9 @@ from helicase.api.events.service import EventService
 from helicase.api.events.store import EventStore
 from helicase.api.experiments.service import ExperimentService
 from helicase.api.experiments.store import ExperimentStore
+from helicase.api.fairuse.interceptor import FairUseInterceptor
+from helicase.api.fairuse.limits import LimitsCache, default_limits
+from helicase.api.fairuse.store import LimitsStore
 from helicase.api.notify import ChangeNotifier
 from helicase.api.outbox.relay import OutboxRelay
 from helicase.api.outbox.store import OutboxStore
@@ -120,7 +123,13 @@ async def serve(config: ApiConfig) -> None:
     leader = LeaderWatch(zk_client, asyncio.get_running_loop())
     await asyncio.to_thread(leader.start)
     holders = TaskHolders(leader, files)
-    workflows = WorkflowService(config, store, task_types, relay, notifier)
+    limits_store = LimitsStore(engine)
+    tenant_limits = LimitsCache(
+        default_limits(config),
+        limits_store.overrides,
+        ttl=config.tenant_limits_cache.total_seconds(),
+    )
+    workflows = WorkflowService(config, store, task_types, relay, notifier, tenant_limits)
     schedules = ScheduleService(ScheduleStore(engine), task_types, config.max_tasks)
     purger = Purger(RetentionStore(engine), RetentionPolicy.of(config))
     purge_loop = PurgeLoop(purger, config.retention_interval)
@@ -146,7 +155,8 @@ async def serve(config: ApiConfig) -> None:
             server,
         )  # fmt: skip
         admin_pb2_grpc.add_AdminServiceServicer_to_server(
-            AdminService(auth.store, auth.audit, auth.authenticator), server
+            AdminService(auth.store, auth.audit, auth.authenticator, (limits_store, tenant_limits)),
+            server,
         )
         dead_letter_pb2_grpc.add_DeadLetterServiceServicer_to_server(
             DeadLetterService(
@@ -168,14 +178,20 @@ async def serve(config: ApiConfig) -> None:
 
     # Public port: handlers raise, and one interceptor maps what they raise to gRPC statuses;
     # inside it, every call but health and reflection is authenticated and checked against the
-    # policy table (auth.interceptor, which raises like a handler), then scoped to its tenant.
+    # policy table (auth.interceptor, which raises like a handler), counted against its tenant's
+    # fair-use limits (FairUseInterceptor), then scoped to its tenant.
     # The HTTP port forwards to this server, so its calls pass all three. The internal listener
     # takes components by their certificates (auth.peers) instead.
     server, port, health = build_server(
         config.listen,
         register,
         SERVICES,
-        interceptors=[ErrorMappingInterceptor(), auth.interceptor, ActingForInterceptor()],
+        interceptors=[
+            ErrorMappingInterceptor(),
+            auth.interceptor,
+            FairUseInterceptor(tenant_limits),
+            ActingForInterceptor(),
+        ],
     )
     internal, _, internal_health = build_server(
         config.internal_listen,

@@ -86,6 +86,35 @@ AUTH_CACHE_SECONDS = integer(
     "how long a verified token is cached: a revoked key works at most this long on a replica",
     minimum=0,
 )
+# Fair use per tenant (helicase.api.fairuse): the defaults; AdminService.UpdateTenantLimits
+# overrides them for one tenant.
+TENANT_RATE = integer(
+    "HELICASE_TENANT_RATE",
+    200,
+    "requests a second one tenant may make to one api replica (0: no limit)",
+    minimum=0,
+)
+TENANT_BURST = integer(
+    "HELICASE_TENANT_BURST", 400, "requests one tenant may make at once above its rate", minimum=1
+)
+TENANT_MAX_STREAMS = integer(
+    "HELICASE_TENANT_MAX_STREAMS",
+    50,
+    "open WatchWorkflow streams one tenant may hold on one api replica (0: no limit)",
+    minimum=0,
+)
+TENANT_MAX_QUEUED_TASKS = integer(
+    "HELICASE_TENANT_MAX_QUEUED_TASKS",
+    200_000,
+    "tasks of one tenant's unfinished (pending or running) workflows; a CreateWorkflow beyond"
+    " is refused (0: no limit)",
+    minimum=0,
+)
+TENANT_LIMITS_CACHE = duration(
+    "HELICASE_TENANT_LIMITS_CACHE",
+    "5s",
+    "how long an api replica keeps a tenant's limits before reading them again",
+)
 
 RETENTION_TTL = duration(
     "HELICASE_RETENTION_TTL",
@@ -134,6 +163,11 @@ class ApiConfig(ServiceConfig):
     retention_batch: int = from_setting(RETENTION_BATCH)
     retention_interval: timedelta = from_setting(RETENTION_INTERVAL)
     retention_archive_dir: str = from_setting(RETENTION_ARCHIVE_DIR)
+    tenant_rate: int = from_setting(TENANT_RATE)
+    tenant_burst: int = from_setting(TENANT_BURST)
+    tenant_max_streams: int = from_setting(TENANT_MAX_STREAMS)
+    tenant_max_queued_tasks: int = from_setting(TENANT_MAX_QUEUED_TASKS)
+    tenant_limits_cache: timedelta = from_setting(TENANT_LIMITS_CACHE)
 
     @classmethod
     def from_env(cls) -> Self:

@@ -22,9 +22,10 @@ from helicase.common.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    ResourceExhausted,
     Unauthenticated,
 )
-from helicase.common.status import invalid_argument_status
+from helicase.common.status import invalid_argument_status, resource_exhausted_status
 
 log = logging.getLogger(__name__)
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"  # every handler's second argument
@@ -35,6 +36,7 @@ MAPPED = (
     FailedPrecondition,
     Unauthenticated,
     PermissionDenied,
+    ResourceExhausted,
     OperationalError,
     InterfaceError,
     KafkaException,
@@ -46,6 +48,8 @@ def status_of(exc: BaseException) -> grpc.Status | tuple[grpc.StatusCode, str] |
     InvalidArgument carries a google.rpc.BadRequest naming each offending field."""
     if isinstance(exc, InvalidArgument):
         return invalid_argument_status(exc)
+    if isinstance(exc, ResourceExhausted):
+        return resource_exhausted_status(exc)
     if isinstance(exc, NotFound):
         return grpc.StatusCode.NOT_FOUND, str(exc)
     if isinstance(exc, AlreadyExists):

@@ -49,6 +49,8 @@ workflows = Table(
     Index("workflows_create_time", text("create_time DESC"), text("id DESC")),
     Index("workflows_tenant_create_time", "tenant", text("create_time DESC"), text("id DESC")),
     Index("workflows_state", "state"),
+    # A tenant's unfinished workflows, summed for its queued-task quota (migration 0010).
+    Index("workflows_tenant_state", "tenant", "state"),
     Index("workflows_labels", "labels", postgresql_using="gin"),
     # The purge's order (migration 0011): finished workflows, oldest end first.
     Index("workflows_finished", "end_time", "id", postgresql_where=text("end_time IS NOT NULL")),
@@ -213,6 +215,19 @@ tenants = Table(
     Column("id", Text, primary_key=True),
     Column("display_name", Text, nullable=False, server_default=""),
     Column("create_time", DateTime(timezone=True), nullable=False),
+)
+
+# A tenant's fair-use limits that differ from the defaults (migration 0010); 0: the default.
+tenant_limits = Table(
+    "tenant_limits",
+    metadata,
+    Column("tenant_id", Text, primary_key=True),
+    Column("requests_per_second", Integer, nullable=False, server_default="0"),
+    Column("request_burst", Integer, nullable=False, server_default="0"),
+    Column("max_watch_streams", Integer, nullable=False, server_default="0"),
+    Column("max_running_workflows", Integer, nullable=False, server_default="0"),
+    Column("max_queued_tasks", Integer, nullable=False, server_default="0"),
+    Column("update_time", DateTime(timezone=True), nullable=False),
 )
 
 api_keys = Table(

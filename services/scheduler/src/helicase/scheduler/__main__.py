@@ -57,7 +57,6 @@ async def serve(config: SchedulerConfig) -> int:
         producer=producer,
         api=workflow_service_pb2_grpc.WorkflowServiceStub(api),
         admission=Admission(config.max_running, tenant_limit=config.max_running_per_tenant),
-        tenant_label=config.tenant_label,
         # A dead scheduler's owner node lasts until its session expires.
         claim_wait=config.common.zk_session_timeout * 2,
     )

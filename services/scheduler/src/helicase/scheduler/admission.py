@@ -1,12 +1,14 @@
-"""Admission: at most `limit` workflows run under this scheduler at once, and at most
-`tenant_limit` of one tenant (pure).
+"""Admission: at most `limit` workflows run under this scheduler at once, and at most a
+tenant's limit of one tenant (pure).
 
-The tenant of a workflow is the value of one of its labels (HELICASE_TENANT_LABEL, "tenant" by
-default); workflows without it are limited only by the global limit. A launch beyond a limit
-waits (its command stays uncommitted); waiting workflows are admitted oldest first, skipping those
-whose tenant is still at its limit, so one busy tenant does not hold up the others. A cancel for
-a waiting workflow lets it in at once, so the cancel can reach the controller without waiting for
-unrelated workflows to finish.
+The tenant of a workflow is the one it was created in (`workflow.tenant` of its launch). Its
+limit is the one its launch carries (`max_running_workflows`, set for the tenant through
+AdminService.UpdateTenantLimits), else `tenant_limit` (HELICASE_SCHEDULER_MAX_RUNNING_PER_TENANT;
+0: none); the latest launch of a tenant sets its limit for its waiting workflows too. A launch
+beyond a limit waits (its command stays uncommitted); waiting workflows are admitted oldest
+first, skipping those whose tenant is still at its limit, so one busy tenant does not hold up
+the others. A cancel for a waiting workflow lets it in at once, so the cancel can reach the
+controller without waiting for unrelated workflows to finish.
 """
 
 from __future__ import annotations
@@ -21,12 +23,18 @@ class Admission:
         self.running: set[str] = set()
         self._tenant_of: dict[str, str] = {}
         self._per_tenant: Counter[str] = Counter()
+        self._limit_of: dict[str, int] = {}  # a tenant's own limit, from its latest launch
         self._waiting: dict[str, str] = {}  # workflow id -> tenant, in arrival order
+
+    def limit_of(self, tenant: str) -> int:
+        """The most workflows of `tenant` that may run at once (0: no limit)."""
+        return self._limit_of.get(tenant) or self.tenant_limit
 
     def _fits(self, tenant: str) -> bool:
         if len(self.running) >= self.limit:
             return False
-        return not (tenant and self.tenant_limit and self._per_tenant[tenant] >= self.tenant_limit)
+        tenant_limit = self.limit_of(tenant) if tenant else 0
+        return not (tenant_limit and self._per_tenant[tenant] >= tenant_limit)
 
     def _admit(self, workflow_id: str, tenant: str) -> None:
         self.running.add(workflow_id)
@@ -34,8 +42,14 @@ class Admission:
             self._tenant_of[workflow_id] = tenant
             self._per_tenant[tenant] += 1
 
-    def request(self, workflow_id: str, tenant: str = "") -> bool:
-        """True if the workflow may launch now; otherwise it queues until `release` admits it."""
+    def request(self, workflow_id: str, tenant: str = "", tenant_limit: int = 0) -> bool:
+        """True if the workflow may launch now; otherwise it queues until `admit_waiting`
+        (or `release`) admits it. `tenant_limit` (0: the default) becomes the tenant's."""
+        if tenant:
+            if tenant_limit:
+                self._limit_of[tenant] = tenant_limit
+            else:
+                self._limit_of.pop(tenant, None)
         if workflow_id in self.running:
             return True
         if workflow_id in self._waiting:
@@ -67,6 +81,11 @@ class Admission:
             tenant = self._tenant_of.pop(workflow_id, "")
             if tenant:
                 self._per_tenant[tenant] -= 1
+        return self.admit_waiting()
+
+    def admit_waiting(self) -> list[str]:
+        """Admits the waiting workflows that fit now (a slot freed, or a tenant's limit was
+        raised), oldest first; returns them."""
         admitted = []
         for waiting, tenant in list(self._waiting.items()):
             if len(self.running) >= self.limit:
@@ -80,3 +99,16 @@ class Admission:
     @property
     def waiting(self) -> int:
         return len(self._waiting)
+
+    def held_by_tenant(self) -> int:
+        """Waiting workflows held only by their own tenant's limit (a slot is free for
+        others): the backlog that tenant's queued-task quota bounds at the api."""
+        if len(self.running) >= self.limit:
+            return 0
+        return sum(
+            1
+            for tenant in self._waiting.values()
+            if tenant
+            and self.limit_of(tenant)
+            and self._per_tenant[tenant] >= self.limit_of(tenant)
+        )

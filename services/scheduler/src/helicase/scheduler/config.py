@@ -32,10 +32,10 @@ MAX_RUNNING = integer(
 MAX_RUNNING_PER_TENANT = integer(
     "HELICASE_SCHEDULER_MAX_RUNNING_PER_TENANT",
     0,
-    "most workflows of one tenant this scheduler runs at once (0: no limit)",
+    "most workflows of one tenant this scheduler runs at once, unless set for the tenant"
+    " (AdminService.UpdateTenantLimits); 0: no limit",
     minimum=0,
 )
-TENANT_LABEL = string("HELICASE_TENANT_LABEL", "tenant", "the workflow label naming its tenant")
 ADOPT_INTERVAL = duration(
     "HELICASE_ADOPT_INTERVAL", "5s", "how often to look for running workflows without an owner"
 )
@@ -50,6 +50,5 @@ class SchedulerConfig(ServiceConfig):
     scheduler_id: str = from_setting(SCHEDULER_ID)
     max_running: int = from_setting(MAX_RUNNING)
     max_running_per_tenant: int = from_setting(MAX_RUNNING_PER_TENANT)
-    tenant_label: str = from_setting(TENANT_LABEL)
     adopt_interval: timedelta = from_setting(ADOPT_INTERVAL)
     schedule_interval: timedelta = from_setting(SCHEDULE_INTERVAL)

@@ -90,9 +90,12 @@ class CommandLoop:
 
     async def _backpressure(self) -> None:
         """Pauses fetching while too many commands wait (e.g. launches held by admission);
-        polling goes on so the group keeps us."""
+        polling goes on so the group keeps us. Launches held only by their own tenant's
+        running limit do not count: one tenant's backlog (bounded by its queued-task quota at
+        the api) must not keep other tenants' launches unread."""
         assert self._consumer is not None
-        full = self._tracker.in_flight() >= self._max_in_flight
+        waiting = self._tracker.in_flight() - self._workflows.held_by_tenant()
+        full = waiting >= self._max_in_flight
         if full != self._paused:
             assignment = await self._in_thread(self._consumer.assignment)
             await self._in_thread(

@@ -44,14 +44,12 @@ class Workflows:
         api: wf_grpc.WorkflowServiceStub,
         admission: Admission,
         claim_wait: timedelta,
-        tenant_label: str = "tenant",
         blocking: Blocking = asyncio.to_thread,
         api_retry_pause: timedelta = timedelta(milliseconds=50),
     ) -> None:
         self.scheduler_id = scheduler_id
         self._api_retry_pause = api_retry_pause.total_seconds()  # first pause; doubles to 2 s
         self._blocking = blocking  # how the (blocking) ZooKeeper calls run off the event loop
-        self._tenant_label = tenant_label
         self._claim_wait = claim_wait
         self._zk = zk
         self._controller = controller
@@ -90,7 +88,8 @@ class Workflows:
         workflow_id = command.workflow_id
         if workflow_id in self.following:
             return  # a re-delivered launch of a workflow we already run
-        await self._admit(workflow_id, command.launch.workflow.labels.get(self._tenant_label, ""))
+        launch = command.launch
+        await self._admit(workflow_id, launch.workflow.tenant, launch.max_running_workflows)
         if not await self._claim_for_launch(workflow_id):
             self._release_slot(workflow_id)
             log.info("workflow already owned", extra={"workflow_id": workflow_id})
@@ -160,17 +159,27 @@ class Workflows:
 
     # Admission -------------------------------------------------------------------------------
 
-    async def _admit(self, workflow_id: str, tenant: str) -> None:
-        if self._admission.request(workflow_id, tenant):
+    async def _admit(self, workflow_id: str, tenant: str, tenant_limit: int) -> None:
+        if self._admission.request(workflow_id, tenant, tenant_limit):
             return
         log.info(
             "launch waits for admission",
-            extra={"workflow_id": workflow_id, "running": len(self._admission.running)},
+            extra={
+                "workflow_id": workflow_id,
+                "tenant": tenant,
+                "running": len(self._admission.running),
+            },
         )
         waiter = self._admitted.setdefault(workflow_id, asyncio.get_running_loop().create_future())
+        for admitted in self._admission.admit_waiting():  # this launch raised its tenant's limit
+            self._wake(admitted)
         metrics.WAITING.set(self._admission.waiting)
         await waiter
         metrics.WAITING.set(self._admission.waiting)
+
+    def held_by_tenant(self) -> int:
+        """Launches waiting only for their own tenant's running limit."""
+        return self._admission.held_by_tenant()
 
     def _wake(self, workflow_id: str) -> None:
         waiter = self._admitted.pop(workflow_id, None)

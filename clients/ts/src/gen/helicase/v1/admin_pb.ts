@@ -5,15 +5,15 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb";
-import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file helicase/v1/admin.proto.
  */
 export const file_helicase_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChdoZWxpY2FzZS92MS9hZG1pbi5wcm90bxILaGVsaWNhc2UudjEibgoGVGVuYW50EhEKAmlkGAEgASgJQgXiQQICBRIaCgxkaXNwbGF5X25hbWUYAiABKAlCBOJBAQESNQoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDIp0CCgZBcGlLZXkSEAoCaWQYASABKAlCBOJBAQMSGAoJdGVuYW50X2lkGAIgASgJQgXiQQICBRImCgRyb2xlGAMgASgOMhEuaGVsaWNhc2UudjEuUm9sZUIF4kECAgUSGgoMZGlzcGxheV9uYW1lGAQgASgJQgTiQQEBEjUKC2NyZWF0ZV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI1CgtleHBpcmVfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMSNQoLcmV2b2tlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDIskBCgpBdWRpdEV2ZW50EhAKAmlkGAEgASgJQgTiQQEDEhcKCXRlbmFudF9pZBgCIAEoCUIE4kEBAxIVCgdzdWJqZWN0GAMgASgJQgTiQQEDEhQKBmFjdGlvbhgEIAEoCUIE4kEBAxIWCghyZXNvdXJjZRgFIAEoCUIE4kEBAxIUCgZyZXN1bHQYBiABKAlCBOJBAQMSNQoLY3JlYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDIkAKE0NyZWF0ZVRlbmFudFJlcXVlc3QSKQoGdGVuYW50GAEgASgLMhMuaGVsaWNhc2UudjEuVGVuYW50QgTiQQECIjsKFENyZWF0ZVRlbmFudFJlc3BvbnNlEiMKBnRlbmFudBgBIAEoCzITLmhlbGljYXNlLnYxLlRlbmFudCJHChJMaXN0VGVuYW50c1JlcXVlc3QSFwoJcGFnZV9zaXplGAEgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAiABKAlCBOJBAQEiVAoTTGlzdFRlbmFudHNSZXNwb25zZRIkCgd0ZW5hbnRzGAEgAygLMhMuaGVsaWNhc2UudjEuVGVuYW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKfAQoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIXCgl0ZW5hbnRfaWQYASABKAlCBOJBAQISJQoEcm9sZRgCIAEoDjIRLmhlbGljYXNlLnYxLlJvbGVCBOJBAQISGgoMZGlzcGxheV9uYW1lGAMgASgJQgTiQQEBEiwKA3R0bBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbkIE4kEBASJLChRDcmVhdGVBcGlLZXlSZXNwb25zZRIkCgdhcGlfa2V5GAEgASgLMhMuaGVsaWNhc2UudjEuQXBpS2V5Eg0KBXRva2VuGAIgASgJImAKEkxpc3RBcGlLZXlzUmVxdWVzdBIXCgl0ZW5hbnRfaWQYASABKAlCBOJBAQESFwoJcGFnZV9zaXplGAIgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAyABKAlCBOJBAQEiVQoTTGlzdEFwaUtleXNSZXNwb25zZRIlCghhcGlfa2V5cxgBIAMoCzITLmhlbGljYXNlLnYxLkFwaUtleRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiJwoTUmV2b2tlQXBpS2V5UmVxdWVzdBIQCgJpZBgBIAEoCUIE4kEBAiI8ChRSZXZva2VBcGlLZXlSZXNwb25zZRIkCgdhcGlfa2V5GAEgASgLMhMuaGVsaWNhc2UudjEuQXBpS2V5ImQKFkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QSFwoJdGVuYW50X2lkGAEgASgJQgTiQQEBEhcKCXBhZ2Vfc2l6ZRgCIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAMgASgJQgTiQQEBImEKF0xpc3RBdWRpdEV2ZW50c1Jlc3BvbnNlEi0KDGF1ZGl0X2V2ZW50cxgBIAMoCzIXLmhlbGljYXNlLnYxLkF1ZGl0RXZlbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJKlEKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfVklFV0VSEAESEgoOUk9MRV9TVUJNSVRURVIQAhIOCgpST0xFX0FETUlOEAMyjwQKDEFkbWluU2VydmljZRJTCgxDcmVhdGVUZW5hbnQSIC5oZWxpY2FzZS52MS5DcmVhdGVUZW5hbnRSZXF1ZXN0GiEuaGVsaWNhc2UudjEuQ3JlYXRlVGVuYW50UmVzcG9uc2USUAoLTGlzdFRlbmFudHMSHy5oZWxpY2FzZS52MS5MaXN0VGVuYW50c1JlcXVlc3QaIC5oZWxpY2FzZS52MS5MaXN0VGVuYW50c1Jlc3BvbnNlElMKDENyZWF0ZUFwaUtleRIgLmhlbGljYXNlLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIS5oZWxpY2FzZS52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJQCgtMaXN0QXBpS2V5cxIfLmhlbGljYXNlLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBogLmhlbGljYXNlLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USUwoMUmV2b2tlQXBpS2V5EiAuaGVsaWNhc2UudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBohLmhlbGljYXNlLnYxLlJldm9rZUFwaUtleVJlc3BvbnNlElwKD0xpc3RBdWRpdEV2ZW50cxIjLmhlbGljYXNlLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaJC5oZWxpY2FzZS52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZUKuAQoPY29tLmhlbGljYXNlLnYxQgpBZG1pblByb3RvUAFaQmdpdGh1Yi5jb20vaGVsaWNhc2UvaGVsaWNhc2UvY2xpZW50cy9nby9nZW4vaGVsaWNhc2UvdjE7aGVsaWNhc2V2MaICA0hYWKoCC0hlbGljYXNlLlYxygILSGVsaWNhc2VcVjHiAhdIZWxpY2FzZVxWMVxHUEJNZXRhZGF0YeoCDEhlbGljYXNlOjpWMWIGcHJvdG8z", [file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChdoZWxpY2FzZS92MS9hZG1pbi5wcm90bxILaGVsaWNhc2UudjEibgoGVGVuYW50EhEKAmlkGAEgASgJQgXiQQICBRIaCgxkaXNwbGF5X25hbWUYAiABKAlCBOJBAQESNQoLY3JlYXRlX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDIs4BCgxUZW5hbnRMaW1pdHMSGAoJdGVuYW50X2lkGAEgASgJQgXiQQICBRIhChNyZXF1ZXN0c19wZXJfc2Vjb25kGAIgASgFQgTiQQEBEhsKDXJlcXVlc3RfYnVyc3QYAyABKAVCBOJBAQESHwoRbWF4X3dhdGNoX3N0cmVhbXMYBCABKAVCBOJBAQESIwoVbWF4X3J1bm5pbmdfd29ya2Zsb3dzGAUgASgFQgTiQQEBEh4KEG1heF9xdWV1ZWRfdGFza3MYBiABKAVCBOJBAQEinQIKBkFwaUtleRIQCgJpZBgBIAEoCUIE4kEBAxIYCgl0ZW5hbnRfaWQYAiABKAlCBeJBAgIFEiYKBHJvbGUYAyABKA4yES5oZWxpY2FzZS52MS5Sb2xlQgXiQQICBRIaCgxkaXNwbGF5X25hbWUYBCABKAlCBOJBAQESNQoLY3JlYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQgTiQQEDEjUKC2V4cGlyZV90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIE4kEBAxI1CgtyZXZva2VfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMiyQEKCkF1ZGl0RXZlbnQSEAoCaWQYASABKAlCBOJBAQMSFwoJdGVuYW50X2lkGAIgASgJQgTiQQEDEhUKB3N1YmplY3QYAyABKAlCBOJBAQMSFAoGYWN0aW9uGAQgASgJQgTiQQEDEhYKCHJlc291cmNlGAUgASgJQgTiQQEDEhQKBnJlc3VsdBgGIAEoCUIE4kEBAxI1CgtjcmVhdGVfdGltZRgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCBOJBAQMiQAoTQ3JlYXRlVGVuYW50UmVxdWVzdBIpCgZ0ZW5hbnQYASABKAsyEy5oZWxpY2FzZS52MS5UZW5hbnRCBOJBAQIiOwoUQ3JlYXRlVGVuYW50UmVzcG9uc2USIwoGdGVuYW50GAEgASgLMhMuaGVsaWNhc2UudjEuVGVuYW50IkcKEkxpc3RUZW5hbnRzUmVxdWVzdBIXCglwYWdlX3NpemUYASABKAVCBOJBAQESGAoKcGFnZV90b2tlbhgCIAEoCUIE4kEBASJUChNMaXN0VGVuYW50c1Jlc3BvbnNlEiQKB3RlbmFudHMYASADKAsyEy5oZWxpY2FzZS52MS5UZW5hbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIp8BChNDcmVhdGVBcGlLZXlSZXF1ZXN0EhcKCXRlbmFudF9pZBgBIAEoCUIE4kEBAhIlCgRyb2xlGAIgASgOMhEuaGVsaWNhc2UudjEuUm9sZUIE4kEBAhIaCgxkaXNwbGF5X25hbWUYAyABKAlCBOJBAQESLAoDdHRsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgTiQQEBIksKFENyZWF0ZUFwaUtleVJlc3BvbnNlEiQKB2FwaV9rZXkYASABKAsyEy5oZWxpY2FzZS52MS5BcGlLZXkSDQoFdG9rZW4YAiABKAkiYAoSTGlzdEFwaUtleXNSZXF1ZXN0EhcKCXRlbmFudF9pZBgBIAEoCUIE4kEBARIXCglwYWdlX3NpemUYAiABKAVCBOJBAQESGAoKcGFnZV90b2tlbhgDIAEoCUIE4kEBASJVChNMaXN0QXBpS2V5c1Jlc3BvbnNlEiUKCGFwaV9rZXlzGAEgAygLMhMuaGVsaWNhc2UudjEuQXBpS2V5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSInChNSZXZva2VBcGlLZXlSZXF1ZXN0EhAKAmlkGAEgASgJQgTiQQECIjwKFFJldm9rZUFwaUtleVJlc3BvbnNlEiQKB2FwaV9rZXkYASABKAsyEy5oZWxpY2FzZS52MS5BcGlLZXkiZAoWTGlzdEF1ZGl0RXZlbnRzUmVxdWVzdBIXCgl0ZW5hbnRfaWQYASABKAlCBOJBAQESFwoJcGFnZV9zaXplGAIgASgFQgTiQQEBEhgKCnBhZ2VfdG9rZW4YAyABKAlCBOJBAQEiYQoXTGlzdEF1ZGl0RXZlbnRzUmVzcG9uc2USLQoMYXVkaXRfZXZlbnRzGAEgAygLMhcuaGVsaWNhc2UudjEuQXVkaXRFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiMQoWR2V0VGVuYW50TGltaXRzUmVxdWVzdBIXCgl0ZW5hbnRfaWQYASABKAlCBOJBAQEigAEKF0dldFRlbmFudExpbWl0c1Jlc3BvbnNlEjAKDXRlbmFudF9saW1pdHMYASABKAsyGS5oZWxpY2FzZS52MS5UZW5hbnRMaW1pdHMSMwoQZWZmZWN0aXZlX2xpbWl0cxgCIAEoCzIZLmhlbGljYXNlLnYxLlRlbmFudExpbWl0cyKKAQoZVXBkYXRlVGVuYW50TGltaXRzUmVxdWVzdBI2Cg10ZW5hbnRfbGltaXRzGAEgASgLMhkuaGVsaWNhc2UudjEuVGVuYW50TGltaXRzQgTiQQECEjUKC3VwZGF0ZV9tYXNrGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLkZpZWxkTWFza0IE4kEBASJOChpVcGRhdGVUZW5hbnRMaW1pdHNSZXNwb25zZRIwCg10ZW5hbnRfbGltaXRzGAEgASgLMhkuaGVsaWNhc2UudjEuVGVuYW50TGltaXRzKlEKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfVklFV0VSEAESEgoOUk9MRV9TVUJNSVRURVIQAhIOCgpST0xFX0FETUlOEAMy1AUKDEFkbWluU2VydmljZRJTCgxDcmVhdGVUZW5hbnQSIC5oZWxpY2FzZS52MS5DcmVhdGVUZW5hbnRSZXF1ZXN0GiEuaGVsaWNhc2UudjEuQ3JlYXRlVGVuYW50UmVzcG9uc2USUAoLTGlzdFRlbmFudHMSHy5oZWxpY2FzZS52MS5MaXN0VGVuYW50c1JlcXVlc3QaIC5oZWxpY2FzZS52MS5MaXN0VGVuYW50c1Jlc3BvbnNlElMKDENyZWF0ZUFwaUtleRIgLmhlbGljYXNlLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaIS5oZWxpY2FzZS52MS5DcmVhdGVBcGlLZXlSZXNwb25zZRJQCgtMaXN0QXBpS2V5cxIfLmhlbGljYXNlLnYxLkxpc3RBcGlLZXlzUmVxdWVzdBogLmhlbGljYXNlLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2USUwoMUmV2b2tlQXBpS2V5EiAuaGVsaWNhc2UudjEuUmV2b2tlQXBpS2V5UmVxdWVzdBohLmhlbGljYXNlLnYxLlJldm9rZUFwaUtleVJlc3BvbnNlElwKD0xpc3RBdWRpdEV2ZW50cxIjLmhlbGljYXNlLnYxLkxpc3RBdWRpdEV2ZW50c1JlcXVlc3QaJC5oZWxpY2FzZS52MS5MaXN0QXVkaXRFdmVudHNSZXNwb25zZRJcCg9HZXRUZW5hbnRMaW1pdHMSIy5oZWxpY2FzZS52MS5HZXRUZW5hbnRMaW1pdHNSZXF1ZXN0GiQuaGVsaWNhc2UudjEuR2V0VGVuYW50TGltaXRzUmVzcG9uc2USZQoSVXBkYXRlVGVuYW50TGltaXRzEiYuaGVsaWNhc2UudjEuVXBkYXRlVGVuYW50TGltaXRzUmVxdWVzdBonLmhlbGljYXNlLnYxLlVwZGF0ZVRlbmFudExpbWl0c1Jlc3BvbnNlQq4BCg9jb20uaGVsaWNhc2UudjFCCkFkbWluUHJvdG9QAVpCZ2l0aHViLmNvbS9oZWxpY2FzZS9oZWxpY2FzZS9jbGllbnRzL2dvL2dlbi9oZWxpY2FzZS92MTtoZWxpY2FzZXYxogIDSFhYqgILSGVsaWNhc2UuVjHKAgtIZWxpY2FzZVxWMeICF0hlbGljYXNlXFYxXEdQQk1ldGFkYXRh6gIMSGVsaWNhc2U6OlYxYgZwcm90bzM", [file_google_api_field_behavior, file_google_protobuf_duration, file_google_protobuf_field_mask, file_google_protobuf_timestamp]);
 
 /**
  * A tenant: one gateway (or team) whose stored things no other tenant sees.
@@ -49,6 +49,68 @@ export type Tenant = Message<"helicase.v1.Tenant"> & {
  */
 export const TenantSchema: GenMessage<Tenant> = /*@__PURE__*/
   messageDesc(file_helicase_v1_admin, 0);
+
+/**
+ * A tenant's fair-use limits. Excess is refused with RESOURCE_EXHAUSTED and a
+ * google.rpc.RetryInfo, except max_running_workflows: launches beyond it wait their turn.
+ * In stored limits, 0 means "the default" (the api's and scheduler's settings); in limits in
+ * force, 0 means "no limit".
+ *
+ * @generated from message helicase.v1.TenantLimits
+ */
+export type TenantLimits = Message<"helicase.v1.TenantLimits"> & {
+  /**
+   * The tenant the limits belong to.
+   *
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+
+  /**
+   * Requests a second the tenant may make to one api replica (HELICASE_TENANT_RATE).
+   *
+   * @generated from field: int32 requests_per_second = 2;
+   */
+  requestsPerSecond: number;
+
+  /**
+   * Requests the tenant may make at once above its rate (HELICASE_TENANT_BURST).
+   *
+   * @generated from field: int32 request_burst = 3;
+   */
+  requestBurst: number;
+
+  /**
+   * Open WatchWorkflow streams the tenant may hold on one api replica
+   * (HELICASE_TENANT_MAX_STREAMS).
+   *
+   * @generated from field: int32 max_watch_streams = 4;
+   */
+  maxWatchStreams: number;
+
+  /**
+   * Workflows of the tenant each scheduler runs at once; more wait, oldest first
+   * (HELICASE_SCHEDULER_MAX_RUNNING_PER_TENANT, the scheduler's setting, when 0).
+   *
+   * @generated from field: int32 max_running_workflows = 5;
+   */
+  maxRunningWorkflows: number;
+
+  /**
+   * Tasks of the tenant's unfinished (pending, running or canceling) workflows; a
+   * CreateWorkflow that would go beyond is refused (HELICASE_TENANT_MAX_QUEUED_TASKS).
+   *
+   * @generated from field: int32 max_queued_tasks = 6;
+   */
+  maxQueuedTasks: number;
+};
+
+/**
+ * Describes the message helicase.v1.TenantLimits.
+ * Use `create(TenantLimitsSchema)` to create a new message.
+ */
+export const TenantLimitsSchema: GenMessage<TenantLimits> = /*@__PURE__*/
+  messageDesc(file_helicase_v1_admin, 1);
 
 /**
  * An API key: a bearer token Helicase issued, acting as its tenant with its role.
@@ -111,7 +173,7 @@ export type ApiKey = Message<"helicase.v1.ApiKey"> & {
  * Use `create(ApiKeySchema)` to create a new message.
  */
 export const ApiKeySchema: GenMessage<ApiKey> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 1);
+  messageDesc(file_helicase_v1_admin, 2);
 
 /**
  * One audited action: a mutating call on the public API, or the use of a credential.
@@ -175,7 +237,7 @@ export type AuditEvent = Message<"helicase.v1.AuditEvent"> & {
  * Use `create(AuditEventSchema)` to create a new message.
  */
 export const AuditEventSchema: GenMessage<AuditEvent> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 2);
+  messageDesc(file_helicase_v1_admin, 3);
 
 /**
  * Request of AdminService.CreateTenant.
@@ -196,7 +258,7 @@ export type CreateTenantRequest = Message<"helicase.v1.CreateTenantRequest"> & {
  * Use `create(CreateTenantRequestSchema)` to create a new message.
  */
 export const CreateTenantRequestSchema: GenMessage<CreateTenantRequest> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 3);
+  messageDesc(file_helicase_v1_admin, 4);
 
 /**
  * Response of AdminService.CreateTenant.
@@ -217,7 +279,7 @@ export type CreateTenantResponse = Message<"helicase.v1.CreateTenantResponse"> &
  * Use `create(CreateTenantResponseSchema)` to create a new message.
  */
 export const CreateTenantResponseSchema: GenMessage<CreateTenantResponse> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 4);
+  messageDesc(file_helicase_v1_admin, 5);
 
 /**
  * Request of AdminService.ListTenants.
@@ -245,7 +307,7 @@ export type ListTenantsRequest = Message<"helicase.v1.ListTenantsRequest"> & {
  * Use `create(ListTenantsRequestSchema)` to create a new message.
  */
 export const ListTenantsRequestSchema: GenMessage<ListTenantsRequest> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 5);
+  messageDesc(file_helicase_v1_admin, 6);
 
 /**
  * Response of AdminService.ListTenants.
@@ -273,7 +335,7 @@ export type ListTenantsResponse = Message<"helicase.v1.ListTenantsResponse"> & {
  * Use `create(ListTenantsResponseSchema)` to create a new message.
  */
 export const ListTenantsResponseSchema: GenMessage<ListTenantsResponse> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 6);
+  messageDesc(file_helicase_v1_admin, 7);
 
 /**
  * Request of AdminService.CreateApiKey.
@@ -315,7 +377,7 @@ export type CreateApiKeyRequest = Message<"helicase.v1.CreateApiKeyRequest"> & {
  * Use `create(CreateApiKeyRequestSchema)` to create a new message.
  */
 export const CreateApiKeyRequestSchema: GenMessage<CreateApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 7);
+  messageDesc(file_helicase_v1_admin, 8);
 
 /**
  * Response of AdminService.CreateApiKey.
@@ -344,7 +406,7 @@ export type CreateApiKeyResponse = Message<"helicase.v1.CreateApiKeyResponse"> &
  * Use `create(CreateApiKeyResponseSchema)` to create a new message.
  */
 export const CreateApiKeyResponseSchema: GenMessage<CreateApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 8);
+  messageDesc(file_helicase_v1_admin, 9);
 
 /**
  * Request of AdminService.ListApiKeys.
@@ -380,7 +442,7 @@ export type ListApiKeysRequest = Message<"helicase.v1.ListApiKeysRequest"> & {
  * Use `create(ListApiKeysRequestSchema)` to create a new message.
  */
 export const ListApiKeysRequestSchema: GenMessage<ListApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 9);
+  messageDesc(file_helicase_v1_admin, 10);
 
 /**
  * Response of AdminService.ListApiKeys.
@@ -408,7 +470,7 @@ export type ListApiKeysResponse = Message<"helicase.v1.ListApiKeysResponse"> & {
  * Use `create(ListApiKeysResponseSchema)` to create a new message.
  */
 export const ListApiKeysResponseSchema: GenMessage<ListApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 10);
+  messageDesc(file_helicase_v1_admin, 11);
 
 /**
  * Request of AdminService.RevokeApiKey.
@@ -430,7 +492,7 @@ export type RevokeApiKeyRequest = Message<"helicase.v1.RevokeApiKeyRequest"> & {
  * Use `create(RevokeApiKeyRequestSchema)` to create a new message.
  */
 export const RevokeApiKeyRequestSchema: GenMessage<RevokeApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 11);
+  messageDesc(file_helicase_v1_admin, 12);
 
 /**
  * Response of AdminService.RevokeApiKey.
@@ -451,7 +513,7 @@ export type RevokeApiKeyResponse = Message<"helicase.v1.RevokeApiKeyResponse"> &
  * Use `create(RevokeApiKeyResponseSchema)` to create a new message.
  */
 export const RevokeApiKeyResponseSchema: GenMessage<RevokeApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 12);
+  messageDesc(file_helicase_v1_admin, 13);
 
 /**
  * Request of AdminService.ListAuditEvents.
@@ -488,7 +550,7 @@ export type ListAuditEventsRequest = Message<"helicase.v1.ListAuditEventsRequest
  * Use `create(ListAuditEventsRequestSchema)` to create a new message.
  */
 export const ListAuditEventsRequestSchema: GenMessage<ListAuditEventsRequest> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 13);
+  messageDesc(file_helicase_v1_admin, 14);
 
 /**
  * Response of AdminService.ListAuditEvents.
@@ -516,7 +578,107 @@ export type ListAuditEventsResponse = Message<"helicase.v1.ListAuditEventsRespon
  * Use `create(ListAuditEventsResponseSchema)` to create a new message.
  */
 export const ListAuditEventsResponseSchema: GenMessage<ListAuditEventsResponse> = /*@__PURE__*/
-  messageDesc(file_helicase_v1_admin, 14);
+  messageDesc(file_helicase_v1_admin, 15);
+
+/**
+ * Request of AdminService.GetTenantLimits.
+ *
+ * @generated from message helicase.v1.GetTenantLimitsRequest
+ */
+export type GetTenantLimitsRequest = Message<"helicase.v1.GetTenantLimitsRequest"> & {
+  /**
+   * The tenant whose limits to read: the caller's own when empty; another tenant's only for a
+   * platform admin.
+   *
+   * @generated from field: string tenant_id = 1;
+   */
+  tenantId: string;
+};
+
+/**
+ * Describes the message helicase.v1.GetTenantLimitsRequest.
+ * Use `create(GetTenantLimitsRequestSchema)` to create a new message.
+ */
+export const GetTenantLimitsRequestSchema: GenMessage<GetTenantLimitsRequest> = /*@__PURE__*/
+  messageDesc(file_helicase_v1_admin, 16);
+
+/**
+ * Response of AdminService.GetTenantLimits.
+ *
+ * @generated from message helicase.v1.GetTenantLimitsResponse
+ */
+export type GetTenantLimitsResponse = Message<"helicase.v1.GetTenantLimitsResponse"> & {
+  /**
+   * The limits set for the tenant (0: the default).
+   *
+   * @generated from field: helicase.v1.TenantLimits tenant_limits = 1;
+   */
+  tenantLimits?: TenantLimits | undefined;
+
+  /**
+   * The limits in force on this api replica: those set, else the defaults (0: no limit;
+   * max_running_workflows 0: the scheduler's default).
+   *
+   * @generated from field: helicase.v1.TenantLimits effective_limits = 2;
+   */
+  effectiveLimits?: TenantLimits | undefined;
+};
+
+/**
+ * Describes the message helicase.v1.GetTenantLimitsResponse.
+ * Use `create(GetTenantLimitsResponseSchema)` to create a new message.
+ */
+export const GetTenantLimitsResponseSchema: GenMessage<GetTenantLimitsResponse> = /*@__PURE__*/
+  messageDesc(file_helicase_v1_admin, 17);
+
+/**
+ * Request of AdminService.UpdateTenantLimits.
+ *
+ * @generated from message helicase.v1.UpdateTenantLimitsRequest
+ */
+export type UpdateTenantLimitsRequest = Message<"helicase.v1.UpdateTenantLimitsRequest"> & {
+  /**
+   * The limits to set; tenant_limits.tenant_id names an existing tenant.
+   *
+   * @generated from field: helicase.v1.TenantLimits tenant_limits = 1;
+   */
+  tenantLimits?: TenantLimits | undefined;
+
+  /**
+   * The fields of tenant_limits to set (e.g. "requests_per_second"); empty sets them all.
+   *
+   * @generated from field: google.protobuf.FieldMask update_mask = 2;
+   */
+  updateMask?: FieldMask | undefined;
+};
+
+/**
+ * Describes the message helicase.v1.UpdateTenantLimitsRequest.
+ * Use `create(UpdateTenantLimitsRequestSchema)` to create a new message.
+ */
+export const UpdateTenantLimitsRequestSchema: GenMessage<UpdateTenantLimitsRequest> = /*@__PURE__*/
+  messageDesc(file_helicase_v1_admin, 18);
+
+/**
+ * Response of AdminService.UpdateTenantLimits.
+ *
+ * @generated from message helicase.v1.UpdateTenantLimitsResponse
+ */
+export type UpdateTenantLimitsResponse = Message<"helicase.v1.UpdateTenantLimitsResponse"> & {
+  /**
+   * The limits now set for the tenant (0: the default).
+   *
+   * @generated from field: helicase.v1.TenantLimits tenant_limits = 1;
+   */
+  tenantLimits?: TenantLimits | undefined;
+};
+
+/**
+ * Describes the message helicase.v1.UpdateTenantLimitsResponse.
+ * Use `create(UpdateTenantLimitsResponseSchema)` to create a new message.
+ */
+export const UpdateTenantLimitsResponseSchema: GenMessage<UpdateTenantLimitsResponse> = /*@__PURE__*/
+  messageDesc(file_helicase_v1_admin, 19);
 
 /**
  * A principal's role within its tenant; each role includes the ones before it.
@@ -629,6 +791,29 @@ export const AdminService: GenService<{
     methodKind: "unary";
     input: typeof ListAuditEventsRequestSchema;
     output: typeof ListAuditEventsResponseSchema;
+  },
+  /**
+   * Reads a tenant's fair-use limits: those set for it and those in force (platform admin:
+   * any tenant; a tenant admin: its own).
+   *
+   * @generated from rpc helicase.v1.AdminService.GetTenantLimits
+   */
+  getTenantLimits: {
+    methodKind: "unary";
+    input: typeof GetTenantLimitsRequestSchema;
+    output: typeof GetTenantLimitsResponseSchema;
+  },
+  /**
+   * Sets a tenant's fair-use limits (platform admin only): the fields named by update_mask,
+   * 0 meaning "the default". Each api replica applies them within
+   * HELICASE_TENANT_LIMITS_CACHE; max_running_workflows applies to launches from then on.
+   *
+   * @generated from rpc helicase.v1.AdminService.UpdateTenantLimits
+   */
+  updateTenantLimits: {
+    methodKind: "unary";
+    input: typeof UpdateTenantLimitsRequestSchema;
+    output: typeof UpdateTenantLimitsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_helicase_v1_admin, 0);

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from helicase.v1 import workflow_pb2 as helicase_dot_v1_dot_workflow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"helicase/internal/v1/command.proto\x12\x14helicase.internal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xd5\x01\n\x07\x43ommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x06launch\x18\x04 \x01(\x0b\x32#.helicase.internal.v1.LaunchCommandH\x00\x12\x35\n\x06\x63\x61ncel\x18\x05 \x01(\x0b\x32#.helicase.internal.v1.CancelCommandH\x00\x42\t\n\x07\x63ommand\"8\n\rLaunchCommand\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\"\x1f\n\rCancelCommand\x12\x0e\n\x06reason\x18\x01 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"helicase/internal/v1/command.proto\x12\x14helicase.internal.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1ahelicase/v1/workflow.proto\"\xd5\x01\n\x07\x43ommand\x12\x12\n\ncommand_id\x18\x01 \x01(\t\x12\x13\n\x0bworkflow_id\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x06launch\x18\x04 \x01(\x0b\x32#.helicase.internal.v1.LaunchCommandH\x00\x12\x35\n\x06\x63\x61ncel\x18\x05 \x01(\x0b\x32#.helicase.internal.v1.CancelCommandH\x00\x42\t\n\x07\x63ommand\"W\n\rLaunchCommand\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\x12\x1d\n\x15max_running_workflows\x18\x02 \x01(\x05\"\x1f\n\rCancelCommand\x12\x0e\n\x06reason\x18\x01 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,7 +36,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMMAND']._serialized_start=122
   _globals['_COMMAND']._serialized_end=335
   _globals['_LAUNCHCOMMAND']._serialized_start=337
-  _globals['_LAUNCHCOMMAND']._serialized_end=393
-  _globals['_CANCELCOMMAND']._serialized_start=395
-  _globals['_CANCELCOMMAND']._serialized_end=426
+  _globals['_LAUNCHCOMMAND']._serialized_end=424
+  _globals['_CANCELCOMMAND']._serialized_start=426
+  _globals['_CANCELCOMMAND']._serialized_end=457
 # @@protoc_insertion_point(module_scope)

@@ -73,6 +73,11 @@ class LaunchCommand(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     WORKFLOW_FIELD_NUMBER: _builtins.int
+    MAX_RUNNING_WORKFLOWS_FIELD_NUMBER: _builtins.int
+    max_running_workflows: _builtins.int
+    """The most workflows of its tenant (workflow.tenant) a scheduler runs at once, as set for
+    the tenant when the api accepted the launch; 0: the scheduler's default.
+    """
     @_builtins.property
     def workflow(self) -> _workflow_pb2.Workflow:
         """The full workflow definition with its server-assigned id."""
@@ -81,10 +86,11 @@ class LaunchCommand(_message.Message):
         self,
         *,
         workflow: _workflow_pb2.Workflow | None = ...,
+        max_running_workflows: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["workflow", b"workflow"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["workflow", b"workflow"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_running_workflows", b"max_running_workflows", "workflow", b"workflow"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -17,15 +17,25 @@ from helicase.api.auth.authenticator import Authenticator
 from helicase.api.auth.keys import new_token
 from helicase.api.convert import id_of
 from helicase.api.errors import Context
+from helicase.api.fairuse.limits import LimitsCache, TenantLimits
+from helicase.api.fairuse.store import LimitsStore
+from helicase.api.fairuse.validation import check_update_limits
 from helicase.common.errors import NotFound
 from helicase.v1 import admin_pb2, admin_pb2_grpc
 
 
 class AdminService(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, store: AdminStore, audit: AuditLog, authenticator: Authenticator) -> None:
+    def __init__(
+        self,
+        store: AdminStore,
+        audit: AuditLog,
+        authenticator: Authenticator,
+        limits: tuple[LimitsStore, LimitsCache],
+    ) -> None:
         self._store = store
         self._audit = audit
         self._authenticator = authenticator
+        self._limits, self._limits_cache = limits
 
     async def CreateTenant(
         self, request: admin_pb2.CreateTenantRequest, context: Context
@@ -88,3 +98,28 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
             tenant = tenant_in_reach(caller, request.tenant_id)
         items, token = await self._audit.list(tenant, page)
         return admin_pb2.ListAuditEventsResponse(audit_events=items, next_page_token=token)
+
+    async def GetTenantLimits(
+        self, request: admin_pb2.GetTenantLimitsRequest, context: Context
+    ) -> admin_pb2.GetTenantLimitsResponse:
+        tenant = tenant_in_reach(principals.current(), request.tenant_id)
+        if not await self._store.tenant_exists(tenant):
+            raise NotFound(f"tenant {tenant!r} not found")
+        overrides = await self._limits.overrides(tenant)
+        return admin_pb2.GetTenantLimitsResponse(
+            tenant_limits=overrides.message(tenant),
+            effective_limits=overrides.over(self._limits_cache.defaults).message(tenant),
+        )
+
+    async def UpdateTenantLimits(
+        self, request: admin_pb2.UpdateTenantLimitsRequest, context: Context
+    ) -> admin_pb2.UpdateTenantLimitsResponse:
+        paths = check_update_limits(request)
+        tenant = request.tenant_limits.tenant_id
+        if not await self._store.tenant_exists(tenant):
+            raise NotFound(f"tenant {tenant!r} not found")
+        current = await self._limits.overrides(tenant)
+        limits: TenantLimits = current.updated(request.tenant_limits, paths)
+        await self._limits.set_overrides(tenant, limits)
+        self._limits_cache.forget(tenant)  # here at once; other replicas within the cache TTL
+        return admin_pb2.UpdateTenantLimitsResponse(tenant_limits=limits.message(tenant))

@@ -98,6 +98,8 @@ _BY_SERVICE: dict[str, dict[str, Rule]] = {
         "ListApiKeys": ADMIN_READ,
         "RevokeApiKey": ADMIN_WRITE,
         "ListAuditEvents": ADMIN_READ,
+        "GetTenantLimits": ADMIN_READ,
+        "UpdateTenantLimits": PLATFORM_WRITE,
     },
     "helicase.v1.DeadLetterService": {
         "ListDeadLetters": PLATFORM_READ,

@@ -12,6 +12,7 @@ from helicase.api import metrics, paging, tenancy
 from helicase.api.config import ApiConfig
 from helicase.api.convert import definition_of, id_of
 from helicase.api.errors import Context
+from helicase.api.fairuse.limits import LimitsCache
 from helicase.api.notify import ChangeNotifier
 from helicase.api.outbox.relay import OutboxRelay
 from helicase.api.task_types.catalog import TaskTypeCatalog
@@ -41,6 +42,7 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
         task_types: TaskTypeCatalog,
         relay: OutboxRelay,
         notifier: ChangeNotifier,
+        tenant_limits: LimitsCache,
     ) -> None:
         self._config = config
         self._store = store
@@ -49,6 +51,7 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
         self._notifier = notifier
         self._limits = Limits(max_tasks=config.max_tasks)
         self._schemas = SchemaCache()
+        self._tenant_limits = tenant_limits
 
     async def CreateWorkflow(
         self, request: workflow_service_pb2.CreateWorkflowRequest, context: Context
@@ -59,7 +62,10 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
         )  # fmt: skip
         definition = definition_of(request.workflow)
         definition.id = str(uuid.uuid4())
-        workflow, created = await self._store.create_workflow(request.request_id, definition)
+        limits = await self._tenant_limits.of(tenancy.owner())
+        workflow, created = await self._store.create_workflow(
+            request.request_id, definition, limits=limits
+        )
         if created:
             self._relay.wake()
             metrics.WORKFLOWS_CREATED.inc()

@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from helicase.api import paging, tenancy
 from helicase.api.convert import parse_id, workflow_message
 from helicase.api.events.store import event_row, record
+from helicase.api.fairuse.limits import TenantLimits
+from helicase.api.fairuse.store import check_queued_tasks
 from helicase.api.outbox.store import queue_command
 from helicase.api.tables import events, ssh_credentials, task_attempts, tasks, workflows
 from helicase.api.workflows.references import credential_refs
@@ -54,10 +56,14 @@ class WorkflowStore:
         request_id: str,
         definition: workflow_pb2.Workflow,
         also: Callable[[AsyncConnection], Awaitable[None]] | None = None,
+        *,
+        limits: TenantLimits | None = None,
     ) -> tuple[workflow_pb2.Workflow, bool]:
         """Stores a validated workflow, its PENDING event and its launch command atomically.
         Returns (workflow, created); a known request_id returns the first workflow. `also`
-        writes more rows in the same transaction (an experiment row), only when created."""
+        writes more rows in the same transaction (an experiment row), only when created.
+        With the tenant's `limits`, a workflow over its queued-task quota is ResourceExhausted
+        (nothing stored) and the launch carries its running-workflows limit."""
         workflow_id = uuid.UUID(definition.id)
         tenant = tenancy.owner()
         now = datetime.now(UTC)
@@ -102,7 +108,12 @@ class WorkflowStore:
                 at=ev.timestamp(now),
             )  # fmt: skip
             await conn.execute(insert(events).values(**event_row(pending)))
-            launch = command_pb2.LaunchCommand(workflow=definition)
+            if limits is not None:
+                await check_queued_tasks(conn, tenant, limits.max_queued_tasks)
+            launch = command_pb2.LaunchCommand(
+                workflow=definition,
+                max_running_workflows=limits.max_running_workflows if limits else 0,
+            )
             launch.workflow.create_time.FromDatetime(now)
             launch.workflow.tenant = tenant
             await queue_command(conn, definition.id, launch=launch)

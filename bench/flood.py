@@ -1,0 +1,209 @@
+"""Fair use under a flood: tenant B's single-task latency (submit -> COMPLETED visible through
+GetWorkflow, p50/p95 over N runs) with the suite idle, then while tenant A floods it (many
+concurrent CreateWorkflow, ListWorkflows and WatchWorkflow callers at full speed). Prints both
+and their ratio (goal: within 2x), and what A's callers got (answers, RESOURCE_EXHAUSTED).
+Figures are ratios measured in the same process; it never fails on a time.
+
+Against a running suite, with its platform admin token (tenants and keys are made through
+AdminService), or on a private suite of its own on free ports (`--private`, settings with
+`--env NAME=VALUE`), stopped at the end:
+
+    HELICASE_ADMIN_TOKEN=... uv run python -m bench.flood --api 127.0.0.1:50051 [--runs 40]
+        [--creators 16] [--listers 8] [--watchers 16]
+    uv run python -m bench.flood --private [--env HELICASE_TENANT_RATE=100 ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+import grpc
+
+from bench.throughput import noop_workflow, percentile
+from helicase.client import NO_RETRY, HelicaseClient, channel, load_workflow_request
+from helicase.common.config import API_ADDR
+from helicase.common.status import retry_delay
+from helicase.devstack._infra import Infra, InfraPorts
+from helicase.devstack.settings import KEEP_TEST_HOME
+from helicase.devstack.testing import SuiteFactory, new_home, remove_home
+from helicase.v1 import admin_pb2, admin_pb2_grpc, workflow_service_pb2
+
+POLL = 0.01  # B polls GetWorkflow at most 100 times a second: within its own rate
+WITHIN = 60.0  # the longest B waits for one workflow
+
+
+async def tenant_key(api: str, admin_token: str, name: str) -> str:
+    """An admin key of tenant `name`, made (with the tenant) by the platform admin."""
+    async with channel(api, token=admin_token) as ch:
+        admin = admin_pb2_grpc.AdminServiceStub(ch)
+        try:
+            await admin.CreateTenant(
+                admin_pb2.CreateTenantRequest(tenant=admin_pb2.Tenant(id=name))
+            )
+        except grpc.aio.AioRpcError as err:
+            if err.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise
+        made = await admin.CreateApiKey(
+            admin_pb2.CreateApiKeyRequest(tenant_id=name, role=admin_pb2.ROLE_ADMIN)
+        )
+        return str(made.token)
+
+
+async def latencies(client: HelicaseClient, runs: int, tag: str) -> list[float]:
+    """Milliseconds from CreateWorkflow to COMPLETED seen through GetWorkflow, run by run."""
+    samples = []
+    for i in range(runs):
+        request = load_workflow_request(noop_workflow(f"{tag}-{i}", 1))
+        start = time.perf_counter()
+        workflow = await client.create(request)
+        try:
+            await client.wait(workflow.id, within=WITHIN, poll=POLL)
+        except TimeoutError:
+            print(f"  {tag}: workflow {workflow.id} not COMPLETED within {WITHIN:.0f}s")
+        samples.append((time.perf_counter() - start) * 1000)  # a timed-out run counts WITHIN
+    return samples
+
+
+class Flood:
+    """Tenant A's callers, each calling again as soon as it is answered."""
+
+    def __init__(self, client: HelicaseClient, *, ignore_retry: bool) -> None:
+        self.client = client
+        self.ignore_retry = ignore_retry
+        self.answers: Counter[str] = Counter()
+        self.created: list[str] = []
+
+    async def _count(self, kind: str, call: Any) -> Any:
+        try:
+            result = await call
+        except grpc.aio.AioRpcError as err:
+            self.answers[f"{kind} {err.code().name}"] += 1
+            if err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                # A gateway that honours RetryInfo; --ignore-retry-info: one that does not.
+                await asyncio.sleep(0.001 if self.ignore_retry else retry_delay(err) or 0.001)
+            return None
+        self.answers[f"{kind} OK"] += 1
+        return result
+
+    async def creator(self) -> None:
+        while True:
+            request = load_workflow_request(noop_workflow("flood", 1))
+            made = await self._count("create", self.client.create(request))
+            if made is not None:
+                self.created.append(made.id)
+
+    async def lister(self) -> None:
+        listing = workflow_service_pb2.ListWorkflowsRequest(page_size=50)
+        while True:
+            await self._count("list", self.client.list_workflows(listing))
+
+    async def watcher(self) -> None:
+        while True:
+            if not self.created:
+                await asyncio.sleep(0.01)
+                continue
+            target = self.created[-1]
+
+            async def follow(workflow_id: str = target) -> None:
+                async for _ in self.client.watch(workflow_id):
+                    pass
+
+            await self._count("watch", follow())
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {"p50": percentile(samples, 50), "p95": percentile(samples, 95)}
+
+
+async def run(args: argparse.Namespace) -> None:
+    suffix = uuid.uuid4().hex[:6]
+    key_a = await tenant_key(args.api, args.admin_token, f"flood-a-{suffix}")
+    key_b = await tenant_key(args.api, args.admin_token, f"flood-b-{suffix}")
+    async with (
+        HelicaseClient(args.api, token=key_a, retry=NO_RETRY) as a,
+        HelicaseClient(args.api, token=key_b) as b,
+    ):
+        await latencies(b, 3, "warm-up")
+        idle = summary(await latencies(b, args.runs, "idle"))
+        print(f"idle: p50 {idle['p50']:.1f} ms, p95 {idle['p95']:.1f} ms", flush=True)
+        flood = Flood(a, ignore_retry=args.ignore_retry_info)
+        callers = (
+            [flood.creator] * args.creators
+            + [flood.lister] * args.listers
+            + [flood.watcher] * args.watchers
+        )
+        tasks = [asyncio.create_task(caller()) for caller in callers]
+        await asyncio.sleep(2.0)  # the flood is at full speed before B measures
+        began = time.perf_counter()
+        flooded = summary(await latencies(b, args.runs, "flood"))
+        seconds = time.perf_counter() - began
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    print(f"tenant B single-task latency over {args.runs} runs (ms):")
+    print(f"  idle   p50 {idle['p50']:8.1f}  p95 {idle['p95']:8.1f}")
+    print(f"  flood  p50 {flooded['p50']:8.1f}  p95 {flooded['p95']:8.1f}")
+    print(
+        f"  ratio flood/idle: p50 {flooded['p50'] / idle['p50']:.2f}x,"
+        f" p95 {flooded['p95'] / idle['p95']:.2f}x (goal: within 2x)"
+    )
+    print(
+        f"tenant A's flood ({args.creators} creators, {args.listers} listers,"
+        f" {args.watchers} watchers) over {seconds:.1f}s:"
+    )
+    for kind, count in sorted(flood.answers.items()):
+        print(f"  {kind:32} {count:7d}  ({count / seconds:7.1f}/s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--api", default=API_ADDR.read())
+    parser.add_argument(
+        "--admin-token",
+        default=os.environ.get("HELICASE_ADMIN_TOKEN", ""),
+        help="the platform admin's token (default: $HELICASE_ADMIN_TOKEN)",
+    )
+    parser.add_argument("--runs", type=int, default=40, help="B's workflows per phase")
+    parser.add_argument("--creators", type=int, default=16)
+    parser.add_argument("--listers", type=int, default=8)
+    parser.add_argument("--watchers", type=int, default=16)
+    parser.add_argument("--private", action="store_true", help="on a suite of its own")
+    parser.add_argument(
+        "--ignore-retry-info", action="store_true", help="A calls again at once when refused"
+    )
+    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE (--private)")
+    args = parser.parse_args()
+    if args.private:
+        private(args)
+    elif not args.admin_token:
+        parser.error("the platform admin's token is needed (--admin-token)")
+    else:
+        asyncio.run(run(args))
+
+
+def private(args: argparse.Namespace) -> None:
+    """Runs the measurement on a suite of its own (free ports), then stops it."""
+    home = new_home("helicase-flood-")
+    infra = Infra(home, InfraPorts.free(), durable=True)
+    keep = KEEP_TEST_HOME.read()
+    factory = SuiteFactory(infra, keep_homes=keep)
+    try:
+        infra.start()
+        suite = factory(extra_env=dict(item.split("=", 1) for item in args.env))
+        args.api, args.admin_token = suite.api_addr, suite.admin_token
+        print(f"private suite; settings: {' '.join(args.env) or 'the defaults'}")
+        asyncio.run(run(args))
+    finally:
+        factory.close()
+        infra.stop()
+        remove_home(home, keep=keep)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Token buckets, one per tenant (pure: the caller passes the time).
+
+A bucket holds at most `burst` tokens and gains `rate` tokens a second; each request takes one.
+A request finding the bucket empty is refused with the wait until one token is back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TokenBucket:
+    rate: float  # tokens a second
+    burst: float  # the most tokens it holds
+    tokens: float
+    updated: float  # the time `tokens` was counted at
+
+    @classmethod
+    def full(cls, rate: float, burst: float, now: float) -> TokenBucket:
+        return cls(rate=rate, burst=burst, tokens=burst, updated=now)
+
+    def take(self, now: float) -> float:
+        """Takes a token: 0.0 when there was one, else the seconds until one will be there
+        (nothing taken)."""
+        if now > self.updated:
+            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return 0.0
+        return (1.0 - self.tokens) / self.rate
+
+
+class TenantBuckets:
+    """A bucket per tenant, created full on its first request and re-shaped (keeping its
+    tokens, up to the new burst) when the tenant's rate or burst changes."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def take(self, tenant: str, *, rate: float, burst: float, now: float) -> float:
+        """0.0 if the tenant may make a request now, else the seconds until it may."""
+        bucket = self._buckets.get(tenant)
+        if bucket is None:
+            bucket = self._buckets[tenant] = TokenBucket.full(rate, max(burst, 1.0), now)
+        elif (bucket.rate, bucket.burst) != (rate, max(burst, 1.0)):
+            bucket.take(now)  # count the tokens earned at the old rate first
+            bucket.rate, bucket.burst = rate, max(burst, 1.0)
+            bucket.tokens = min(bucket.tokens, bucket.burst)
+        return bucket.take(now)
+
+
+class StreamCounts:
+    """Open server streams per tenant."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, int] = {}
+
+    def open(self, tenant: str, limit: int) -> bool:
+        """Counts a new stream of the tenant; False (not counted) when it has `limit` open."""
+        count = self._open.get(tenant, 0)
+        if limit and count >= limit:
+            return False
+        self._open[tenant] = count + 1
+        return True
+
+    def close(self, tenant: str) -> None:
+        count = self._open.get(tenant, 0) - 1
+        if count > 0:
+            self._open[tenant] = count
+        else:
+            self._open.pop(tenant, None)
+
+    def count(self, tenant: str) -> int:
+        return self._open.get(tenant, 0)

@@ -1,0 +1,97 @@
+"""Fair use at the edge: each tenant's request rate (a token bucket) and its open
+WatchWorkflow streams, counted per api replica after authentication (registered inside the auth
+interceptor, so the principal is known). Health, reflection and a platform admin's calls are not
+counted. Excess raises ResourceExhausted (RESOURCE_EXHAUSTED with a google.rpc.RetryInfo)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import grpc
+
+from helicase.api.auth import policy
+from helicase.api.auth import principal as principals
+from helicase.api.errors import Context
+from helicase.api.fairuse.bucket import StreamCounts, TenantBuckets
+from helicase.api.fairuse.limits import LimitsCache
+from helicase.common.errors import ResourceExhausted
+
+STREAM_RETRY = timedelta(seconds=1)  # a stream's end is not foreseeable: ask again soon
+
+
+class FairUseInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    def __init__(self, limits: LimitsCache, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._limits = limits
+        self._clock = clock
+        self._buckets = TenantBuckets()
+        self.streams = StreamCounts()
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or policy.is_open(details.method):
+            return handler
+        if handler.unary_unary is not None:
+            return handler._replace(unary_unary=self._unary(handler.unary_unary))
+        if handler.unary_stream is not None:
+            return handler._replace(unary_stream=self._stream(handler.unary_stream))
+        return handler
+
+    async def _tenant(self) -> str | None:
+        """The caller's tenant after a token was taken from its bucket; None when the caller
+        is not counted (a platform admin). ResourceExhausted when its bucket is empty."""
+        caller = principals.current()
+        if caller.platform_admin or caller.component:
+            return None
+        limits = await self._limits.of(caller.tenant)
+        if not limits.requests_per_second:
+            return caller.tenant
+        wait = self._buckets.take(
+            caller.tenant,
+            rate=limits.requests_per_second,
+            burst=limits.request_burst,
+            now=self._clock(),
+        )
+        if wait:
+            raise ResourceExhausted(
+                f"tenant {caller.tenant!r} is over its request rate of"
+                f" {limits.requests_per_second}/s (burst {limits.request_burst});"
+                f" retry in {wait:.3f}s",
+                timedelta(seconds=wait),
+            )
+        return caller.tenant
+
+    def _unary(self, inner: Callable[..., Awaitable[Any]]) -> Any:
+        async def unary(request: Any, context: Context) -> Any:
+            await self._tenant()
+            return await inner(request, context)
+
+        return unary
+
+    def _stream(self, inner: Callable[..., AsyncIterator[Any]]) -> Any:
+        async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
+            tenant = await self._tenant()
+            if tenant is None:
+                async for item in inner(request, context):
+                    yield item
+                return
+            limit = (await self._limits.of(tenant)).max_watch_streams
+            if not self.streams.open(tenant, limit):
+                raise ResourceExhausted(
+                    f"tenant {tenant!r} has {limit} open streams, its limit"
+                    f" (max_watch_streams); close one or retry later",
+                    STREAM_RETRY,
+                )
+            try:
+                async for item in inner(request, context):
+                    yield item
+            finally:
+                self.streams.close(tenant)
+
+        return stream

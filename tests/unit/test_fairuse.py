@@ -1,0 +1,140 @@
+"""Fair use per tenant, its pure parts: token buckets, open-stream counts, limits over their
+defaults (cached), the validation of UpdateTenantLimits, per-tenant admission limits."""
+
+from __future__ import annotations
+
+import pytest
+from google.protobuf import field_mask_pb2
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helicase.api.fairuse.bucket import StreamCounts, TenantBuckets, TokenBucket
+from helicase.api.fairuse.limits import LimitsCache, TenantLimits
+from helicase.api.fairuse.validation import check_update_limits
+from helicase.common.errors import InvalidArgument
+from helicase.scheduler.admission import Admission
+from helicase.v1 import admin_pb2
+
+
+def test_a_bucket_allows_its_burst_then_says_when_the_next_token_comes() -> None:
+    bucket = TokenBucket.full(rate=2.0, burst=3.0, now=0.0)
+    assert [bucket.take(0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.take(0.0) == pytest.approx(0.5)
+    assert bucket.take(0.25) == pytest.approx(0.25)  # half a token earned meanwhile
+    assert bucket.take(0.5) == 0.0
+
+
+@given(
+    rate=st.integers(1, 50),
+    burst=st.integers(1, 50),
+    times=st.lists(st.floats(0, 10, allow_nan=False), min_size=1, max_size=200),
+)
+def test_a_bucket_never_grants_more_than_burst_plus_rate_times_elapsed(
+    rate: int, burst: int, times: list[float]
+) -> None:
+    bucket = TokenBucket.full(rate=rate, burst=burst, now=0.0)
+    granted, clock = 0, 0.0
+    for step in sorted(times):
+        clock = max(clock, step)
+        wait = bucket.take(clock)
+        assert wait >= 0.0
+        if wait:
+            clock += wait + 1e-9
+            assert bucket.take(clock) == 0.0  # a token is there when it said
+        granted += 1
+    assert granted <= burst + rate * clock + 1
+
+
+def test_tenants_have_buckets_of_their_own_and_a_new_rate_applies_at_once() -> None:
+    buckets = TenantBuckets()
+    assert buckets.take("a", rate=1, burst=1, now=0.0) == 0.0
+    assert buckets.take("a", rate=1, burst=1, now=0.0) > 0.0
+    assert buckets.take("b", rate=1, burst=1, now=0.0) == 0.0  # b is not held up by a
+    # Raised: tokens come at the new rate from the change on.
+    assert buckets.take("a", rate=100, burst=1, now=0.02) == pytest.approx(0.0098)
+    assert buckets.take("a", rate=100, burst=1, now=0.03) == 0.0
+
+
+def test_streams_are_counted_per_tenant_up_to_the_limit_and_freed_on_close() -> None:
+    streams = StreamCounts()
+    assert streams.open("a", 2) and streams.open("a", 2)
+    assert not streams.open("a", 2)
+    assert streams.open("b", 2)
+    streams.close("a")
+    assert streams.open("a", 2)
+    assert streams.open("a", 0)  # 0: no limit
+    assert streams.count("a") == 3
+
+
+def test_overrides_win_over_defaults_field_by_field() -> None:
+    defaults = TenantLimits(requests_per_second=200, request_burst=400, max_queued_tasks=10)
+    mine = TenantLimits(requests_per_second=5)
+    assert mine.over(defaults) == TenantLimits(
+        requests_per_second=5, request_burst=400, max_queued_tasks=10
+    )
+    updated = mine.updated(admin_pb2.TenantLimits(request_burst=7, max_queued_tasks=9), [])
+    assert updated == TenantLimits(request_burst=7, max_queued_tasks=9)  # empty mask: all
+    only = mine.updated(admin_pb2.TenantLimits(request_burst=7), ["request_burst"])
+    assert only == TenantLimits(requests_per_second=5, request_burst=7)
+
+
+async def test_the_cache_reads_a_tenant_again_after_its_ttl_or_when_forgotten() -> None:
+    reads: list[str] = []
+    now = [0.0]
+    stored = {"a": TenantLimits(requests_per_second=1)}
+
+    async def load(tenant: str) -> TenantLimits:
+        reads.append(tenant)
+        return stored.get(tenant, TenantLimits())
+
+    cache = LimitsCache(TenantLimits(requests_per_second=9), load, ttl=5.0, clock=lambda: now[0])
+    assert (await cache.of("a")).requests_per_second == 1
+    assert (await cache.of("b")).requests_per_second == 9
+    stored["a"] = TenantLimits(requests_per_second=2)
+    assert (await cache.of("a")).requests_per_second == 1  # cached
+    now[0] = 5.0
+    assert (await cache.of("a")).requests_per_second == 2
+    stored["a"] = TenantLimits(requests_per_second=3)
+    cache.forget("a")
+    assert (await cache.of("a")).requests_per_second == 3
+    assert reads == ["a", "b", "a", "a"]
+
+
+def test_update_limits_names_each_bad_field() -> None:
+    request = admin_pb2.UpdateTenantLimitsRequest(
+        tenant_limits=admin_pb2.TenantLimits(requests_per_second=-1),
+        update_mask=field_mask_pb2.FieldMask(paths=["requests_per_second", "tenant_id"]),
+    )
+    with pytest.raises(InvalidArgument) as caught:
+        check_update_limits(request)
+    assert [v.field for v in caught.value.violations] == [
+        "tenant_limits.tenant_id",
+        "tenant_limits.requests_per_second",
+        "update_mask.paths[1]",
+    ]
+    good = admin_pb2.UpdateTenantLimitsRequest(tenant_limits=admin_pb2.TenantLimits(tenant_id="a"))
+    assert len(check_update_limits(good)) == 5
+
+
+def test_a_launch_carries_its_tenants_running_limit_over_the_default() -> None:
+    admission = Admission(10, tenant_limit=5)
+    assert admission.request("a1", "a", 1)
+    assert not admission.request("a2", "a", 1)
+    assert admission.request("b1", "b")  # b: the default of 5
+    assert admission.request("b2", "b")
+    # A launch with a raised limit lets the waiting workflow of that tenant in.
+    assert not admission.request("a3", "a", 3)
+    assert admission.admit_waiting() == ["a2", "a3"]
+    assert admission.limit_of("a") == 3 and admission.limit_of("b") == 5
+
+
+def test_launches_held_only_by_their_own_tenants_limit_are_counted_as_such() -> None:
+    admission = Admission(3, tenant_limit=1)
+    assert admission.request("a1", "a")
+    assert not admission.request("a2", "a")
+    assert not admission.request("a3", "a")
+    assert admission.held_by_tenant() == 2  # a slot is free: only a's limit holds them
+    assert admission.request("b1", "b")
+    assert admission.request("c1", "c")
+    assert not admission.request("d1", "d")  # all slots taken: held by the global limit
+    assert admission.held_by_tenant() == 0
