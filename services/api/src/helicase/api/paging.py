@@ -20,10 +20,10 @@ import binascii
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Column, ColumnElement, Row, Select, Table, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -31,6 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from helicase.api import tenancy
 from helicase.common.errors import FieldViolation, InvalidArgument
 
+ANSWER_BYTES = 8 * 2**20  # what one List answer stays under (HELICASE_ANSWER_BYTES's default)
+T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 BAD_TOKEN = "is not a token from this API"
@@ -186,3 +188,42 @@ def token_after(
     made_for, _ = _scoped(table, filters, within, parent_checked)
     values = row._mapping if isinstance(row, Row) else row
     return encode([values[c.name] for c in key], made_for)
+
+
+# -- size ---------------------------------------------------------------------------------------
+
+
+def fitting(sizes: Iterable[int], budget: int) -> int:
+    """How many items, in order, fit in `budget` bytes: at least one (a single item is bounded
+    by the field limits checked at the edge), then as many as stay within the budget."""
+    total = kept = 0
+    for size in sizes:
+        total += size
+        if kept and total > budget:
+            break
+        kept += 1
+    return kept
+
+
+def fit_page(
+    items: list[T],
+    sizes: Iterable[int],
+    rows: Sequence[Row[Any]],
+    token: str,
+    table: Table,
+    *,
+    key: Sequence[Column[Any]],
+    filters: Mapping[str, Any] | None = None,
+    parent_checked: bool = False,
+    budget: int = ANSWER_BYTES,
+) -> tuple[list[T], str]:
+    """A page (`items` built from `rows` of `list_page`, with their `sizes` in bytes) cut short
+    before it would pass `budget`, with the token of the page after the last item kept; as it
+    was when it fits. However large the stored rows, no List answer nears the message limit."""
+    kept = fitting(sizes, budget)
+    if kept >= len(items):
+        return items, token
+    after = token_after(
+        rows[kept - 1], table, key=key, filters=filters, parent_checked=parent_checked
+    )
+    return items[:kept], after

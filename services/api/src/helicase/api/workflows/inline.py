@@ -12,10 +12,13 @@ token of the last item kept: however large the stored data, no answer nears the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from helicase.api.paging import ANSWER_BYTES, fitting
 from helicase.v1 import workflow_pb2
+
+__all__ = ["Budget", "cap_tasks", "chunks", "fitting"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -23,24 +26,12 @@ class Budget:
     """The caps of one answer (HELICASE_INLINE_TASKS, HELICASE_ANSWER_BYTES)."""
 
     inline_tasks: int = 1_000
-    answer_bytes: int = 8 * 2**20
+    answer_bytes: int = ANSWER_BYTES
 
     @property
     def workflow_bytes(self) -> int:
         """The bytes of tasks one workflow may inline."""
         return self.answer_bytes // 2
-
-
-def fitting(sizes: Iterable[int], budget: int) -> int:
-    """How many items, in order, fit in `budget` bytes: at least one (a single item is bounded
-    by the field limits checked at the edge), then as many as stay within the budget."""
-    total = kept = 0
-    for size in sizes:
-        total += size
-        if kept and total > budget:
-            break
-        kept += 1
-    return kept
 
 
 def cap_tasks(workflow: workflow_pb2.Workflow, budget: Budget) -> int:

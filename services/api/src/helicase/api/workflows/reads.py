@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from helicase.api import paging, tenancy
 from helicase.api.convert import apply_projection, attempts_by_task, fill_task, set_counts
 from helicase.api.tables import Xid8, task_attempts, tasks, workflows
-from helicase.api.workflows.inline import Budget, cap_tasks, fitting
+from helicase.api.workflows.inline import Budget, cap_tasks
 from helicase.common.errors import NotFound
 from helicase.v1 import workflow_pb2
 
@@ -170,12 +170,10 @@ class TaskReader:
             parent_checked=True,
         )  # fmt: skip
         found = await self.messages(conn, workflow_id, rows)
-        kept = fitting((t.ByteSize() for t in found), self.budget.answer_bytes)
-        if kept < len(found):
-            token = paging.token_after(
-                rows[kept - 1], tasks, key=TASK_KEY, filters=filters, parent_checked=True
-            )
-        return found[:kept], token
+        return paging.fit_page(
+            found, (t.ByteSize() for t in found), rows, token, tasks, key=TASK_KEY,
+            filters=filters, parent_checked=True, budget=self.budget.answer_bytes,
+        )  # fmt: skip
 
 
 # -- what changed -------------------------------------------------------------------------------
