@@ -56,6 +56,7 @@ def _row(definition: workflow_pb2.Workflow) -> dict[str, object]:
         "id": uuid.UUID(int=7), "tenant": "demo", "definition": definition.SerializeToString(),
         "state": workflow_pb2.WORKFLOW_STATE_RUNNING, "message": "",
         "create_time": T0, "start_time": T0 + timedelta(seconds=1), "end_time": None,
+        "task_count": len(definition.tasks),
     }  # fmt: skip
 
 

@@ -1,5 +1,6 @@
-// One workflow, live: the graph coloured by task state (fed by WatchWorkflow), a drawer with the
-// selected task's attempts, and a cancel button.
+// One workflow, live: the graph coloured by task state (fed by WatchWorkflow: a snapshot, then
+// only the tasks that changed, see live.ts), a drawer with the selected task's attempts, and a
+// cancel button.
 import { Code, ConnectError } from "@connectrpc/connect";
 import {
   applyNodeChanges,
@@ -13,8 +14,9 @@ import {
 } from "@xyflow/react";
 import { useEffect, useMemo, useState } from "react";
 
-import { errorText, type LiveTask, type LiveWorkflow, workflowClient, workflowJson } from "./api";
+import { errorText, type LiveTask, type LiveWorkflow, taskJson, workflowClient, workflowJson } from "./api";
 import { layoutPositions } from "./layout";
+import { applyWatch } from "./live";
 import { fromWorkflowJson } from "./model";
 import { nodeTypes, shortState, type TaskFlowNode } from "./TaskNode";
 
@@ -44,8 +46,15 @@ export function LiveView({ workflowId }: { workflowId: string }) {
       let delay = 500;
       while (!abort.signal.aborted) {
         try {
-          for await (const res of workflowClient.watchWorkflow({ id: workflowId }, { signal: abort.signal })) {
-            if (res.workflow) setWorkflow(workflowJson(res.workflow));
+          // Each (re)connection starts with a snapshot, then brings only what changed.
+          const watch = workflowClient.watchWorkflow({ id: workflowId, changesOnly: true }, { signal: abort.signal });
+          for await (const res of watch) {
+            const message = {
+              workflow: res.workflow ? workflowJson(res.workflow) : undefined,
+              snapshot: res.snapshot,
+              changedTasks: res.changedTasks.map(taskJson),
+            };
+            setWorkflow((current) => applyWatch(current, message));
             setError(null);
             delay = 500;
           }
@@ -125,7 +134,10 @@ export function LiveView({ workflowId }: { workflowId: string }) {
     setCanceling(true);
     try {
       const res = await workflowClient.cancelWorkflow({ id: workflowId, reason: "cancelled from the composer" });
-      if (res.workflow) setWorkflow(workflowJson(res.workflow));
+      if (res.workflow) {
+        const header = workflowJson(res.workflow);
+        setWorkflow((current) => applyWatch(current, { workflow: header, changedTasks: header.tasks }));
+      }
     } catch (err) {
       setError(`Cancel failed: ${errorText(err)}`);
     } finally {
@@ -143,6 +155,11 @@ export function LiveView({ workflowId }: { workflowId: string }) {
             <span className={`badge state-${state.toLowerCase()}`} data-testid="workflow-state">{workflow ? state : "…"}</span>
             {workflow?.message ? <span className="muted"> {workflow.message}</span> : null}
             <span className="muted"> · created {time(workflow?.createTime)} · ran {duration(workflow?.startTime, workflow?.endTime)}</span>
+            {workflow?.tasksTruncated ? (
+              <span className="muted" data-testid="tasks-truncated">
+                {" "}· showing the first {workflow.tasks.length} of {workflow.taskCount} tasks
+              </span>
+            ) : null}
           </p>
         </div>
         <button type="button" className="danger" onClick={() => void cancel()}

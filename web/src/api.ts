@@ -5,7 +5,7 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 
 import { TaskTypeService } from "./gen/helicase/v1/task_type_pb";
 import { TemplateService, WorkflowTemplateSchema } from "./gen/helicase/v1/template_pb";
-import { type Workflow, WorkflowSchema } from "./gen/helicase/v1/workflow_pb";
+import { type Task, TaskSchema, type Workflow, WorkflowSchema } from "./gen/helicase/v1/workflow_pb";
 import { CreateWorkflowRequestSchema, WorkflowService } from "./gen/helicase/v1/workflow_service_pb";
 import type { FieldViolation, TaskTypeInfo, WorkflowJson } from "./model";
 import { SIGNED_OUT_EVENT } from "./session";
@@ -56,6 +56,9 @@ export type LiveWorkflow = WorkflowJson & {
   startTime?: string;
   endTime?: string;
   taskCounts?: Record<string, number>;
+  taskCount?: number;
+  tasksTruncated?: boolean;
+  nextTasksPageToken?: string;
   tasks: LiveTask[];
 };
 
@@ -81,6 +84,10 @@ export type LiveTask = WorkflowJson["tasks"][number] & {
 
 export function workflowJson(workflow: Workflow): LiveWorkflow {
   return toJson(WorkflowSchema, workflow) as unknown as LiveWorkflow;
+}
+
+export function taskJson(task: Task): LiveTask {
+  return toJson(TaskSchema, task) as unknown as LiveTask;
 }
 
 export function createRequest(workflow: WorkflowJson) {

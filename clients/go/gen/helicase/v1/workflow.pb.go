@@ -240,7 +240,8 @@ const (
 	WorkflowView_WORKFLOW_VIEW_UNSPECIFIED WorkflowView = 0
 	// The workflow without its tasks (task_counts is filled).
 	WorkflowView_WORKFLOW_VIEW_BASIC WorkflowView = 1
-	// The workflow with every task and its attempts.
+	// The workflow with its tasks and their attempts, up to the inline cap (see
+	// Workflow.tasks_truncated; WorkflowService.ListTasks pages through any number of tasks).
 	WorkflowView_WORKFLOW_VIEW_FULL WorkflowView = 2
 )
 
@@ -650,9 +651,18 @@ type Workflow struct {
 	TaskCounts map[string]int32 `protobuf:"bytes,11,rep,name=task_counts,json=taskCounts,proto3" json:"task_counts,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	// Output only. The tenant it belongs to (the caller's, when created); another tenant's is
 	// NOT_FOUND to a caller.
-	Tenant        string `protobuf:"bytes,12,opt,name=tenant,proto3" json:"tenant,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Tenant string `protobuf:"bytes,12,opt,name=tenant,proto3" json:"tenant,omitempty"`
+	// Output only. Number of tasks in the workflow, whatever `tasks` inlines.
+	TaskCount int32 `protobuf:"varint,13,opt,name=task_count,json=taskCount,proto3" json:"task_count,omitempty"`
+	// Output only. True when a FULL read inlined only the first tasks (in definition order): a
+	// read inlines at most 1,000 tasks of a workflow and keeps its whole answer under 4 MiB of
+	// tasks; WorkflowService.ListTasks serves the rest, from next_tasks_page_token.
+	TasksTruncated bool `protobuf:"varint,14,opt,name=tasks_truncated,json=tasksTruncated,proto3" json:"tasks_truncated,omitempty"`
+	// Output only. When tasks_truncated: the page_token of a ListTasksRequest (with this
+	// workflow's id and no states) whose answer starts with the first task not inlined.
+	NextTasksPageToken string `protobuf:"bytes,15,opt,name=next_tasks_page_token,json=nextTasksPageToken,proto3" json:"next_tasks_page_token,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *Workflow) Reset() {
@@ -769,6 +779,27 @@ func (x *Workflow) GetTenant() string {
 	return ""
 }
 
+func (x *Workflow) GetTaskCount() int32 {
+	if x != nil {
+		return x.TaskCount
+	}
+	return 0
+}
+
+func (x *Workflow) GetTasksTruncated() bool {
+	if x != nil {
+		return x.TasksTruncated
+	}
+	return false
+}
+
+func (x *Workflow) GetNextTasksPageToken() string {
+	if x != nil {
+		return x.NextTasksPageToken
+	}
+	return ""
+}
+
 var File_helicase_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_workflow_proto_rawDesc = "" +
@@ -808,7 +839,7 @@ const file_helicase_v1_workflow_proto_rawDesc = "" +
 	"start_time\x18\f \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\tstartTime\x12;\n" +
 	"\bend_time\x18\r \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime\x127\n" +
 	"\aoutputs\x18\x0e \x01(\v2\x17.google.protobuf.StructB\x04\xe2A\x01\x03R\aoutputs\x12:\n" +
-	"\battempts\x18\x0f \x03(\v2\x18.helicase.v1.TaskAttemptB\x04\xe2A\x01\x03R\battempts\"\x82\x06\n" +
+	"\battempts\x18\x0f \x03(\v2\x18.helicase.v1.TaskAttemptB\x04\xe2A\x01\x03R\battempts\"\x8f\a\n" +
 	"\bWorkflow\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12'\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x05R\vdisplayName\x12?\n" +
@@ -825,7 +856,11 @@ const file_helicase_v1_workflow_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\aendTime\x12L\n" +
 	"\vtask_counts\x18\v \x03(\v2%.helicase.v1.Workflow.TaskCountsEntryB\x04\xe2A\x01\x03R\n" +
 	"taskCounts\x12\x1c\n" +
-	"\x06tenant\x18\f \x01(\tB\x04\xe2A\x01\x03R\x06tenant\x1a9\n" +
+	"\x06tenant\x18\f \x01(\tB\x04\xe2A\x01\x03R\x06tenant\x12#\n" +
+	"\n" +
+	"task_count\x18\r \x01(\x05B\x04\xe2A\x01\x03R\ttaskCount\x12-\n" +
+	"\x0ftasks_truncated\x18\x0e \x01(\bB\x04\xe2A\x01\x03R\x0etasksTruncated\x127\n" +
+	"\x15next_tasks_page_token\x18\x0f \x01(\tB\x04\xe2A\x01\x03R\x12nextTasksPageToken\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a=\n" +

@@ -233,8 +233,9 @@ func (x *GetWorkflowResponse) GetWorkflow() *Workflow {
 // Request of WorkflowService.ListWorkflows.
 type ListWorkflowsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The maximum number of workflows to return; fewer may come back, and fewer than
-	// page_size does not mean the last page (only an empty next_page_token does).
+	// The maximum number of workflows to return; fewer may come back (a page stops before the
+	// answer would pass 8 MiB), and fewer than page_size does not mean the last page (only an
+	// empty next_page_token does).
 	// 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// A page token, from the next_page_token of a previous call; empty for the first page.
@@ -480,7 +481,14 @@ func (x *CancelWorkflowResponse) GetWorkflow() *Workflow {
 type WatchWorkflowRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Id of the workflow.
-	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Optional. False (the default): every message carries the whole current workflow, its tasks
+	// inlined up to the cap of a FULL read (Workflow.tasks_truncated says when more exist). True:
+	// the first message is a snapshot (snapshot = true: the workflow with its tasks up to the
+	// cap), and each later one carries the workflow without tasks (its state, message, times and
+	// task_counts) plus in changed_tasks only the tasks that changed since the previous message.
+	// A client that reconnects gets a new snapshot.
+	ChangesOnly   bool `protobuf:"varint,2,opt,name=changes_only,json=changesOnly,proto3" json:"changes_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -522,11 +530,27 @@ func (x *WatchWorkflowRequest) GetId() string {
 	return ""
 }
 
+func (x *WatchWorkflowRequest) GetChangesOnly() bool {
+	if x != nil {
+		return x.ChangesOnly
+	}
+	return false
+}
+
 // One message of WorkflowService.WatchWorkflow's stream.
 type WatchWorkflowResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The whole current workflow.
-	Workflow      *Workflow `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	// The current workflow: with its tasks (up to the inline cap) unless the request asked for
+	// changes_only and this message is not a snapshot.
+	Workflow *Workflow `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	// With changes_only: true for the first message, whose workflow carries the tasks; false for
+	// the messages that carry only changes. Always true without changes_only.
+	Snapshot bool `protobuf:"varint,2,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	// With changes_only, after the snapshot: each task that changed since the previous message,
+	// whole (state, attempt, attempts, outputs...), in definition order; it replaces the task of
+	// the same id. A task may be sent again without a visible change. At most as many tasks as a
+	// FULL read inlines per message; more changes follow in the next messages.
+	ChangedTasks  []*Task `protobuf:"bytes,3,rep,name=changed_tasks,json=changedTasks,proto3" json:"changed_tasks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -568,6 +592,154 @@ func (x *WatchWorkflowResponse) GetWorkflow() *Workflow {
 	return nil
 }
 
+func (x *WatchWorkflowResponse) GetSnapshot() bool {
+	if x != nil {
+		return x.Snapshot
+	}
+	return false
+}
+
+func (x *WatchWorkflowResponse) GetChangedTasks() []*Task {
+	if x != nil {
+		return x.ChangedTasks
+	}
+	return nil
+}
+
+// Request of WorkflowService.ListTasks.
+type ListTasksRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Id of the workflow; another tenant's (or an unknown) workflow is NOT_FOUND.
+	WorkflowId string `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	// The maximum number of tasks to return; fewer may come back (an answer also stays under
+	// 4 MiB), and fewer than page_size does not mean the last page (only an empty
+	// next_page_token does). 0 means 100; at most 1,000 (a larger or negative value is
+	// INVALID_ARGUMENT).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// A page token, from the next_page_token of a previous call (or a workflow's
+	// next_tasks_page_token); empty for the first page. A token is valid only for the caller's
+	// tenant, this workflow and the states of the call that returned it; otherwise
+	// INVALID_ARGUMENT.
+	PageToken string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only tasks in one of these states; empty means any state.
+	States        []TaskState `protobuf:"varint,4,rep,packed,name=states,proto3,enum=helicase.v1.TaskState" json:"states,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTasksRequest) Reset() {
+	*x = ListTasksRequest{}
+	mi := &file_helicase_v1_workflow_service_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTasksRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTasksRequest) ProtoMessage() {}
+
+func (x *ListTasksRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_helicase_v1_workflow_service_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTasksRequest.ProtoReflect.Descriptor instead.
+func (*ListTasksRequest) Descriptor() ([]byte, []int) {
+	return file_helicase_v1_workflow_service_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListTasksRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+func (x *ListTasksRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTasksRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListTasksRequest) GetStates() []TaskState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+// Response of WorkflowService.ListTasks.
+type ListTasksResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The page of tasks, in definition order, each with its attempts.
+	Tasks []*Task `protobuf:"bytes,1,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// A token to send as page_token to get the next page; empty when there are no more pages.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListTasksResponse) Reset() {
+	*x = ListTasksResponse{}
+	mi := &file_helicase_v1_workflow_service_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListTasksResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListTasksResponse) ProtoMessage() {}
+
+func (x *ListTasksResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_helicase_v1_workflow_service_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListTasksResponse.ProtoReflect.Descriptor instead.
+func (*ListTasksResponse) Descriptor() ([]byte, []int) {
+	return file_helicase_v1_workflow_service_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListTasksResponse) GetTasks() []*Task {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *ListTasksResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_helicase_v1_workflow_service_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_workflow_service_proto_rawDesc = "" +
@@ -601,17 +773,31 @@ const file_helicase_v1_workflow_service_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12\x1c\n" +
 	"\x06reason\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\x06reason\"K\n" +
 	"\x16CancelWorkflowResponse\x121\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow\",\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow\"U\n" +
 	"\x14WatchWorkflowRequest\x12\x14\n" +
-	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\"J\n" +
+	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\x02id\x12'\n" +
+	"\fchanges_only\x18\x02 \x01(\bB\x04\xe2A\x01\x01R\vchangesOnly\"\x9e\x01\n" +
 	"\x15WatchWorkflowResponse\x121\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow2\xcb\x03\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x15.helicase.v1.WorkflowR\bworkflow\x12\x1a\n" +
+	"\bsnapshot\x18\x02 \x01(\bR\bsnapshot\x126\n" +
+	"\rchanged_tasks\x18\x03 \x03(\v2\x11.helicase.v1.TaskR\fchangedTasks\"\xb7\x01\n" +
+	"\x10ListTasksRequest\x12%\n" +
+	"\vworkflow_id\x18\x01 \x01(\tB\x04\xe2A\x01\x02R\n" +
+	"workflowId\x12!\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\x04\xe2A\x01\x01R\bpageSize\x12#\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\x124\n" +
+	"\x06states\x18\x04 \x03(\x0e2\x16.helicase.v1.TaskStateB\x04\xe2A\x01\x01R\x06states\"d\n" +
+	"\x11ListTasksResponse\x12'\n" +
+	"\x05tasks\x18\x01 \x03(\v2\x11.helicase.v1.TaskR\x05tasks\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\x97\x04\n" +
 	"\x0fWorkflowService\x12Y\n" +
 	"\x0eCreateWorkflow\x12\".helicase.v1.CreateWorkflowRequest\x1a#.helicase.v1.CreateWorkflowResponse\x12P\n" +
 	"\vGetWorkflow\x12\x1f.helicase.v1.GetWorkflowRequest\x1a .helicase.v1.GetWorkflowResponse\x12V\n" +
 	"\rListWorkflows\x12!.helicase.v1.ListWorkflowsRequest\x1a\".helicase.v1.ListWorkflowsResponse\x12Y\n" +
 	"\x0eCancelWorkflow\x12\".helicase.v1.CancelWorkflowRequest\x1a#.helicase.v1.CancelWorkflowResponse\x12X\n" +
-	"\rWatchWorkflow\x12!.helicase.v1.WatchWorkflowRequest\x1a\".helicase.v1.WatchWorkflowResponse0\x01B\xb8\x01\n" +
+	"\rWatchWorkflow\x12!.helicase.v1.WatchWorkflowRequest\x1a\".helicase.v1.WatchWorkflowResponse0\x01\x12J\n" +
+	"\tListTasks\x12\x1d.helicase.v1.ListTasksRequest\x1a\x1e.helicase.v1.ListTasksResponseB\xb8\x01\n" +
 	"\x0fcom.helicase.v1B\x14WorkflowServiceProtoP\x01ZBgithub.com/helicase/helicase/clients/go/gen/helicase/v1;helicasev1\xa2\x02\x03HXX\xaa\x02\vHelicase.V1\xca\x02\vHelicase\\V1\xe2\x02\x17Helicase\\V1\\GPBMetadata\xea\x02\fHelicase::V1b\x06proto3"
 
 var (
@@ -626,7 +812,7 @@ func file_helicase_v1_workflow_service_proto_rawDescGZIP() []byte {
 	return file_helicase_v1_workflow_service_proto_rawDescData
 }
 
-var file_helicase_v1_workflow_service_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_helicase_v1_workflow_service_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_helicase_v1_workflow_service_proto_goTypes = []any{
 	(*CreateWorkflowRequest)(nil),  // 0: helicase.v1.CreateWorkflowRequest
 	(*CreateWorkflowResponse)(nil), // 1: helicase.v1.CreateWorkflowResponse
@@ -638,37 +824,46 @@ var file_helicase_v1_workflow_service_proto_goTypes = []any{
 	(*CancelWorkflowResponse)(nil), // 7: helicase.v1.CancelWorkflowResponse
 	(*WatchWorkflowRequest)(nil),   // 8: helicase.v1.WatchWorkflowRequest
 	(*WatchWorkflowResponse)(nil),  // 9: helicase.v1.WatchWorkflowResponse
-	nil,                            // 10: helicase.v1.ListWorkflowsRequest.LabelsEntry
-	(*Workflow)(nil),               // 11: helicase.v1.Workflow
-	(WorkflowView)(0),              // 12: helicase.v1.WorkflowView
-	(WorkflowState)(0),             // 13: helicase.v1.WorkflowState
+	(*ListTasksRequest)(nil),       // 10: helicase.v1.ListTasksRequest
+	(*ListTasksResponse)(nil),      // 11: helicase.v1.ListTasksResponse
+	nil,                            // 12: helicase.v1.ListWorkflowsRequest.LabelsEntry
+	(*Workflow)(nil),               // 13: helicase.v1.Workflow
+	(WorkflowView)(0),              // 14: helicase.v1.WorkflowView
+	(WorkflowState)(0),             // 15: helicase.v1.WorkflowState
+	(*Task)(nil),                   // 16: helicase.v1.Task
+	(TaskState)(0),                 // 17: helicase.v1.TaskState
 }
 var file_helicase_v1_workflow_service_proto_depIdxs = []int32{
-	11, // 0: helicase.v1.CreateWorkflowRequest.workflow:type_name -> helicase.v1.Workflow
-	11, // 1: helicase.v1.CreateWorkflowResponse.workflow:type_name -> helicase.v1.Workflow
-	12, // 2: helicase.v1.GetWorkflowRequest.view:type_name -> helicase.v1.WorkflowView
-	11, // 3: helicase.v1.GetWorkflowResponse.workflow:type_name -> helicase.v1.Workflow
-	10, // 4: helicase.v1.ListWorkflowsRequest.labels:type_name -> helicase.v1.ListWorkflowsRequest.LabelsEntry
-	13, // 5: helicase.v1.ListWorkflowsRequest.states:type_name -> helicase.v1.WorkflowState
-	12, // 6: helicase.v1.ListWorkflowsRequest.view:type_name -> helicase.v1.WorkflowView
-	11, // 7: helicase.v1.ListWorkflowsResponse.workflows:type_name -> helicase.v1.Workflow
-	11, // 8: helicase.v1.CancelWorkflowResponse.workflow:type_name -> helicase.v1.Workflow
-	11, // 9: helicase.v1.WatchWorkflowResponse.workflow:type_name -> helicase.v1.Workflow
-	0,  // 10: helicase.v1.WorkflowService.CreateWorkflow:input_type -> helicase.v1.CreateWorkflowRequest
-	2,  // 11: helicase.v1.WorkflowService.GetWorkflow:input_type -> helicase.v1.GetWorkflowRequest
-	4,  // 12: helicase.v1.WorkflowService.ListWorkflows:input_type -> helicase.v1.ListWorkflowsRequest
-	6,  // 13: helicase.v1.WorkflowService.CancelWorkflow:input_type -> helicase.v1.CancelWorkflowRequest
-	8,  // 14: helicase.v1.WorkflowService.WatchWorkflow:input_type -> helicase.v1.WatchWorkflowRequest
-	1,  // 15: helicase.v1.WorkflowService.CreateWorkflow:output_type -> helicase.v1.CreateWorkflowResponse
-	3,  // 16: helicase.v1.WorkflowService.GetWorkflow:output_type -> helicase.v1.GetWorkflowResponse
-	5,  // 17: helicase.v1.WorkflowService.ListWorkflows:output_type -> helicase.v1.ListWorkflowsResponse
-	7,  // 18: helicase.v1.WorkflowService.CancelWorkflow:output_type -> helicase.v1.CancelWorkflowResponse
-	9,  // 19: helicase.v1.WorkflowService.WatchWorkflow:output_type -> helicase.v1.WatchWorkflowResponse
-	15, // [15:20] is the sub-list for method output_type
-	10, // [10:15] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	13, // 0: helicase.v1.CreateWorkflowRequest.workflow:type_name -> helicase.v1.Workflow
+	13, // 1: helicase.v1.CreateWorkflowResponse.workflow:type_name -> helicase.v1.Workflow
+	14, // 2: helicase.v1.GetWorkflowRequest.view:type_name -> helicase.v1.WorkflowView
+	13, // 3: helicase.v1.GetWorkflowResponse.workflow:type_name -> helicase.v1.Workflow
+	12, // 4: helicase.v1.ListWorkflowsRequest.labels:type_name -> helicase.v1.ListWorkflowsRequest.LabelsEntry
+	15, // 5: helicase.v1.ListWorkflowsRequest.states:type_name -> helicase.v1.WorkflowState
+	14, // 6: helicase.v1.ListWorkflowsRequest.view:type_name -> helicase.v1.WorkflowView
+	13, // 7: helicase.v1.ListWorkflowsResponse.workflows:type_name -> helicase.v1.Workflow
+	13, // 8: helicase.v1.CancelWorkflowResponse.workflow:type_name -> helicase.v1.Workflow
+	13, // 9: helicase.v1.WatchWorkflowResponse.workflow:type_name -> helicase.v1.Workflow
+	16, // 10: helicase.v1.WatchWorkflowResponse.changed_tasks:type_name -> helicase.v1.Task
+	17, // 11: helicase.v1.ListTasksRequest.states:type_name -> helicase.v1.TaskState
+	16, // 12: helicase.v1.ListTasksResponse.tasks:type_name -> helicase.v1.Task
+	0,  // 13: helicase.v1.WorkflowService.CreateWorkflow:input_type -> helicase.v1.CreateWorkflowRequest
+	2,  // 14: helicase.v1.WorkflowService.GetWorkflow:input_type -> helicase.v1.GetWorkflowRequest
+	4,  // 15: helicase.v1.WorkflowService.ListWorkflows:input_type -> helicase.v1.ListWorkflowsRequest
+	6,  // 16: helicase.v1.WorkflowService.CancelWorkflow:input_type -> helicase.v1.CancelWorkflowRequest
+	8,  // 17: helicase.v1.WorkflowService.WatchWorkflow:input_type -> helicase.v1.WatchWorkflowRequest
+	10, // 18: helicase.v1.WorkflowService.ListTasks:input_type -> helicase.v1.ListTasksRequest
+	1,  // 19: helicase.v1.WorkflowService.CreateWorkflow:output_type -> helicase.v1.CreateWorkflowResponse
+	3,  // 20: helicase.v1.WorkflowService.GetWorkflow:output_type -> helicase.v1.GetWorkflowResponse
+	5,  // 21: helicase.v1.WorkflowService.ListWorkflows:output_type -> helicase.v1.ListWorkflowsResponse
+	7,  // 22: helicase.v1.WorkflowService.CancelWorkflow:output_type -> helicase.v1.CancelWorkflowResponse
+	9,  // 23: helicase.v1.WorkflowService.WatchWorkflow:output_type -> helicase.v1.WatchWorkflowResponse
+	11, // 24: helicase.v1.WorkflowService.ListTasks:output_type -> helicase.v1.ListTasksResponse
+	19, // [19:25] is the sub-list for method output_type
+	13, // [13:19] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_helicase_v1_workflow_service_proto_init() }
@@ -683,7 +878,7 @@ func file_helicase_v1_workflow_service_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_helicase_v1_workflow_service_proto_rawDesc), len(file_helicase_v1_workflow_service_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

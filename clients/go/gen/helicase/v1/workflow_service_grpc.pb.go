@@ -24,6 +24,7 @@ const (
 	WorkflowService_ListWorkflows_FullMethodName  = "/helicase.v1.WorkflowService/ListWorkflows"
 	WorkflowService_CancelWorkflow_FullMethodName = "/helicase.v1.WorkflowService/CancelWorkflow"
 	WorkflowService_WatchWorkflow_FullMethodName  = "/helicase.v1.WorkflowService/WatchWorkflow"
+	WorkflowService_ListTasks_FullMethodName      = "/helicase.v1.WorkflowService/ListTasks"
 )
 
 // WorkflowServiceClient is the client API for WorkflowService service.
@@ -40,8 +41,13 @@ type WorkflowServiceClient interface {
 	ListWorkflows(ctx context.Context, in *ListWorkflowsRequest, opts ...grpc.CallOption) (*ListWorkflowsResponse, error)
 	// Requests cancellation; idempotent while CANCELING or CANCELED.
 	CancelWorkflow(ctx context.Context, in *CancelWorkflowRequest, opts ...grpc.CallOption) (*CancelWorkflowResponse, error)
-	// Streams the whole workflow on every change until it reaches a terminal state.
+	// Streams the workflow on every change until it reaches a terminal state: the whole workflow
+	// (tasks up to the inline cap) each time, or, with WatchWorkflowRequest.changes_only, one
+	// snapshot and then only the tasks that changed.
 	WatchWorkflow(ctx context.Context, in *WatchWorkflowRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchWorkflowResponse], error)
+	// Lists the tasks of one workflow in definition order, with paging and a state filter: the
+	// way to read a workflow of any size (up to 100,000 tasks).
+	ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*ListTasksResponse, error)
 }
 
 type workflowServiceClient struct {
@@ -111,6 +117,16 @@ func (c *workflowServiceClient) WatchWorkflow(ctx context.Context, in *WatchWork
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type WorkflowService_WatchWorkflowClient = grpc.ServerStreamingClient[WatchWorkflowResponse]
 
+func (c *workflowServiceClient) ListTasks(ctx context.Context, in *ListTasksRequest, opts ...grpc.CallOption) (*ListTasksResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListTasksResponse)
+	err := c.cc.Invoke(ctx, WorkflowService_ListTasks_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // WorkflowServiceServer is the server API for WorkflowService service.
 // All implementations must embed UnimplementedWorkflowServiceServer
 // for forward compatibility.
@@ -125,8 +141,13 @@ type WorkflowServiceServer interface {
 	ListWorkflows(context.Context, *ListWorkflowsRequest) (*ListWorkflowsResponse, error)
 	// Requests cancellation; idempotent while CANCELING or CANCELED.
 	CancelWorkflow(context.Context, *CancelWorkflowRequest) (*CancelWorkflowResponse, error)
-	// Streams the whole workflow on every change until it reaches a terminal state.
+	// Streams the workflow on every change until it reaches a terminal state: the whole workflow
+	// (tasks up to the inline cap) each time, or, with WatchWorkflowRequest.changes_only, one
+	// snapshot and then only the tasks that changed.
 	WatchWorkflow(*WatchWorkflowRequest, grpc.ServerStreamingServer[WatchWorkflowResponse]) error
+	// Lists the tasks of one workflow in definition order, with paging and a state filter: the
+	// way to read a workflow of any size (up to 100,000 tasks).
+	ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error)
 	mustEmbedUnimplementedWorkflowServiceServer()
 }
 
@@ -151,6 +172,9 @@ func (UnimplementedWorkflowServiceServer) CancelWorkflow(context.Context, *Cance
 }
 func (UnimplementedWorkflowServiceServer) WatchWorkflow(*WatchWorkflowRequest, grpc.ServerStreamingServer[WatchWorkflowResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchWorkflow not implemented")
+}
+func (UnimplementedWorkflowServiceServer) ListTasks(context.Context, *ListTasksRequest) (*ListTasksResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListTasks not implemented")
 }
 func (UnimplementedWorkflowServiceServer) mustEmbedUnimplementedWorkflowServiceServer() {}
 func (UnimplementedWorkflowServiceServer) testEmbeddedByValue()                         {}
@@ -256,6 +280,24 @@ func _WorkflowService_WatchWorkflow_Handler(srv interface{}, stream grpc.ServerS
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type WorkflowService_WatchWorkflowServer = grpc.ServerStreamingServer[WatchWorkflowResponse]
 
+func _WorkflowService_ListTasks_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListTasksRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(WorkflowServiceServer).ListTasks(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: WorkflowService_ListTasks_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(WorkflowServiceServer).ListTasks(ctx, req.(*ListTasksRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // WorkflowService_ServiceDesc is the grpc.ServiceDesc for WorkflowService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -278,6 +320,10 @@ var WorkflowService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelWorkflow",
 			Handler:    _WorkflowService_CancelWorkflow_Handler,
+		},
+		{
+			MethodName: "ListTasks",
+			Handler:    _WorkflowService_ListTasks_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -121,6 +121,12 @@ class HelicaseClient(ScheduleResourceExperimentCalls, DeadLetterCalls):
             lambda: self._workflows.ListWorkflows(request, timeout=self._timeout)
         )
 
+    async def list_tasks(
+        self, request: workflow_service_pb2.ListTasksRequest
+    ) -> workflow_service_pb2.ListTasksResponse:
+        """One page of a workflow's tasks (any number of tasks: see Workflow.tasks_truncated)."""
+        return await self._call(lambda: self._workflows.ListTasks(request, timeout=self._timeout))
+
     async def cancel(self, workflow_id: str, reason: str = "") -> workflow_pb2.Workflow:
         request = workflow_service_pb2.CancelWorkflowRequest(id=workflow_id, reason=reason)
         response: workflow_service_pb2.CancelWorkflowResponse = await self._call(

@@ -153,7 +153,9 @@ class _WorkflowViewEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Workflow
     WORKFLOW_VIEW_BASIC: _WorkflowView.ValueType  # 1
     """The workflow without its tasks (task_counts is filled)."""
     WORKFLOW_VIEW_FULL: _WorkflowView.ValueType  # 2
-    """The workflow with every task and its attempts."""
+    """The workflow with its tasks and their attempts, up to the inline cap (see
+    Workflow.tasks_truncated; WorkflowService.ListTasks pages through any number of tasks).
+    """
 
 class WorkflowView(_WorkflowView, metaclass=_WorkflowViewEnumTypeWrapper):
     """How much of a workflow a read returns."""
@@ -163,7 +165,9 @@ WORKFLOW_VIEW_UNSPECIFIED: WorkflowView.ValueType  # 0
 WORKFLOW_VIEW_BASIC: WorkflowView.ValueType  # 1
 """The workflow without its tasks (task_counts is filled)."""
 WORKFLOW_VIEW_FULL: WorkflowView.ValueType  # 2
-"""The workflow with every task and its attempts."""
+"""The workflow with its tasks and their attempts, up to the inline cap (see
+Workflow.tasks_truncated; WorkflowService.ListTasks pages through any number of tasks).
+"""
 Global___WorkflowView: _TypeAlias = WorkflowView  # noqa: Y015
 
 @_typing.final
@@ -402,6 +406,9 @@ class Workflow(_message.Message):
     END_TIME_FIELD_NUMBER: _builtins.int
     TASK_COUNTS_FIELD_NUMBER: _builtins.int
     TENANT_FIELD_NUMBER: _builtins.int
+    TASK_COUNT_FIELD_NUMBER: _builtins.int
+    TASKS_TRUNCATED_FIELD_NUMBER: _builtins.int
+    NEXT_TASKS_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Output only. Server-assigned id (a UUID)."""
     display_name: _builtins.str
@@ -415,6 +422,17 @@ class Workflow(_message.Message):
     tenant: _builtins.str
     """Output only. The tenant it belongs to (the caller's, when created); another tenant's is
     NOT_FOUND to a caller.
+    """
+    task_count: _builtins.int
+    """Output only. Number of tasks in the workflow, whatever `tasks` inlines."""
+    tasks_truncated: _builtins.bool
+    """Output only. True when a FULL read inlined only the first tasks (in definition order): a
+    read inlines at most 1,000 tasks of a workflow and keeps its whole answer under 4 MiB of
+    tasks; WorkflowService.ListTasks serves the rest, from next_tasks_page_token.
+    """
+    next_tasks_page_token: _builtins.str
+    """Output only. When tasks_truncated: the page_token of a ListTasksRequest (with this
+    workflow's id and no states) whose answer starts with the first task not inlined.
     """
     @_builtins.property
     def labels(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
@@ -458,10 +476,13 @@ class Workflow(_message.Message):
         end_time: _timestamp_pb2.Timestamp | None = ...,
         task_counts: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
         tenant: _builtins.str = ...,
+        task_count: _builtins.int = ...,
+        tasks_truncated: _builtins.bool = ...,
+        next_tasks_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "end_time", b"end_time", "failure_policy", b"failure_policy", "id", b"id", "labels", b"labels", "message", b"message", "start_time", b"start_time", "state", b"state", "task_counts", b"task_counts", "tasks", b"tasks", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "display_name", b"display_name", "end_time", b"end_time", "failure_policy", b"failure_policy", "id", b"id", "labels", b"labels", "message", b"message", "next_tasks_page_token", b"next_tasks_page_token", "start_time", b"start_time", "state", b"state", "task_count", b"task_count", "task_counts", b"task_counts", "tasks", b"tasks", "tasks_truncated", b"tasks_truncated", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

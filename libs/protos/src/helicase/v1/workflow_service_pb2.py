@@ -26,7 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from helicase.v1 import workflow_pb2 as helicase_dot_v1_dot_workflow__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"helicase/v1/workflow_service.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1ahelicase/v1/workflow.proto\"`\n\x15\x43reateWorkflowRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12-\n\x08workflow\x18\x02 \x01(\x0b\x32\x15.helicase.v1.WorkflowB\x04\xe2\x41\x01\x02\"A\n\x16\x43reateWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\"U\n\x12GetWorkflowRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x04view\x18\x02 \x01(\x0e\x32\x19.helicase.v1.WorkflowViewB\x04\xe2\x41\x01\x01\">\n\x13GetWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\"\x9e\x02\n\x14ListWorkflowsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x43\n\x06labels\x18\x03 \x03(\x0b\x32-.helicase.v1.ListWorkflowsRequest.LabelsEntryB\x04\xe2\x41\x01\x01\x12\x30\n\x06states\x18\x04 \x03(\x0e\x32\x1a.helicase.v1.WorkflowStateB\x04\xe2\x41\x01\x01\x12-\n\x04view\x18\x05 \x01(\x0e\x32\x19.helicase.v1.WorkflowViewB\x04\xe2\x41\x01\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Z\n\x15ListWorkflowsResponse\x12(\n\tworkflows\x18\x01 \x03(\x0b\x32\x15.helicase.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"?\n\x15\x43\x61ncelWorkflowRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"A\n\x16\x43\x61ncelWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\"(\n\x14WatchWorkflowRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"@\n\x15WatchWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow2\xcb\x03\n\x0fWorkflowService\x12Y\n\x0e\x43reateWorkflow\x12\".helicase.v1.CreateWorkflowRequest\x1a#.helicase.v1.CreateWorkflowResponse\x12P\n\x0bGetWorkflow\x12\x1f.helicase.v1.GetWorkflowRequest\x1a .helicase.v1.GetWorkflowResponse\x12V\n\rListWorkflows\x12!.helicase.v1.ListWorkflowsRequest\x1a\".helicase.v1.ListWorkflowsResponse\x12Y\n\x0e\x43\x61ncelWorkflow\x12\".helicase.v1.CancelWorkflowRequest\x1a#.helicase.v1.CancelWorkflowResponse\x12X\n\rWatchWorkflow\x12!.helicase.v1.WatchWorkflowRequest\x1a\".helicase.v1.WatchWorkflowResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"helicase/v1/workflow_service.proto\x12\x0bhelicase.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1ahelicase/v1/workflow.proto\"`\n\x15\x43reateWorkflowRequest\x12\x18\n\nrequest_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12-\n\x08workflow\x18\x02 \x01(\x0b\x32\x15.helicase.v1.WorkflowB\x04\xe2\x41\x01\x02\"A\n\x16\x43reateWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\"U\n\x12GetWorkflowRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12-\n\x04view\x18\x02 \x01(\x0e\x32\x19.helicase.v1.WorkflowViewB\x04\xe2\x41\x01\x01\">\n\x13GetWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\"\x9e\x02\n\x14ListWorkflowsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x43\n\x06labels\x18\x03 \x03(\x0b\x32-.helicase.v1.ListWorkflowsRequest.LabelsEntryB\x04\xe2\x41\x01\x01\x12\x30\n\x06states\x18\x04 \x03(\x0e\x32\x1a.helicase.v1.WorkflowStateB\x04\xe2\x41\x01\x01\x12-\n\x04view\x18\x05 \x01(\x0e\x32\x19.helicase.v1.WorkflowViewB\x04\xe2\x41\x01\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"Z\n\x15ListWorkflowsResponse\x12(\n\tworkflows\x18\x01 \x03(\x0b\x32\x15.helicase.v1.Workflow\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"?\n\x15\x43\x61ncelWorkflowRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"A\n\x16\x43\x61ncelWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\"D\n\x14WatchWorkflowRequest\x12\x10\n\x02id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x63hanges_only\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\"|\n\x15WatchWorkflowResponse\x12\'\n\x08workflow\x18\x01 \x01(\x0b\x32\x15.helicase.v1.Workflow\x12\x10\n\x08snapshot\x18\x02 \x01(\x08\x12(\n\rchanged_tasks\x18\x03 \x03(\x0b\x32\x11.helicase.v1.Task\"\x8e\x01\n\x10ListTasksRequest\x12\x19\n\x0bworkflow_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12,\n\x06states\x18\x04 \x03(\x0e\x32\x16.helicase.v1.TaskStateB\x04\xe2\x41\x01\x01\"N\n\x11ListTasksResponse\x12 \n\x05tasks\x18\x01 \x03(\x0b\x32\x11.helicase.v1.Task\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\x97\x04\n\x0fWorkflowService\x12Y\n\x0e\x43reateWorkflow\x12\".helicase.v1.CreateWorkflowRequest\x1a#.helicase.v1.CreateWorkflowResponse\x12P\n\x0bGetWorkflow\x12\x1f.helicase.v1.GetWorkflowRequest\x1a .helicase.v1.GetWorkflowResponse\x12V\n\rListWorkflows\x12!.helicase.v1.ListWorkflowsRequest\x1a\".helicase.v1.ListWorkflowsResponse\x12Y\n\x0e\x43\x61ncelWorkflow\x12\".helicase.v1.CancelWorkflowRequest\x1a#.helicase.v1.CancelWorkflowResponse\x12X\n\rWatchWorkflow\x12!.helicase.v1.WatchWorkflowRequest\x1a\".helicase.v1.WatchWorkflowResponse0\x01\x12J\n\tListTasks\x12\x1d.helicase.v1.ListTasksRequest\x1a\x1e.helicase.v1.ListTasksResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -59,6 +59,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CANCELWORKFLOWREQUEST'].fields_by_name['reason']._serialized_options = b'\342A\001\001'
   _globals['_WATCHWORKFLOWREQUEST'].fields_by_name['id']._loaded_options = None
   _globals['_WATCHWORKFLOWREQUEST'].fields_by_name['id']._serialized_options = b'\342A\001\002'
+  _globals['_WATCHWORKFLOWREQUEST'].fields_by_name['changes_only']._loaded_options = None
+  _globals['_WATCHWORKFLOWREQUEST'].fields_by_name['changes_only']._serialized_options = b'\342A\001\001'
+  _globals['_LISTTASKSREQUEST'].fields_by_name['workflow_id']._loaded_options = None
+  _globals['_LISTTASKSREQUEST'].fields_by_name['workflow_id']._serialized_options = b'\342A\001\002'
+  _globals['_LISTTASKSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTTASKSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTTASKSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTTASKSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTTASKSREQUEST'].fields_by_name['states']._loaded_options = None
+  _globals['_LISTTASKSREQUEST'].fields_by_name['states']._serialized_options = b'\342A\001\001'
   _globals['_CREATEWORKFLOWREQUEST']._serialized_start=112
   _globals['_CREATEWORKFLOWREQUEST']._serialized_end=208
   _globals['_CREATEWORKFLOWRESPONSE']._serialized_start=210
@@ -78,9 +88,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CANCELWORKFLOWRESPONSE']._serialized_start=874
   _globals['_CANCELWORKFLOWRESPONSE']._serialized_end=939
   _globals['_WATCHWORKFLOWREQUEST']._serialized_start=941
-  _globals['_WATCHWORKFLOWREQUEST']._serialized_end=981
-  _globals['_WATCHWORKFLOWRESPONSE']._serialized_start=983
-  _globals['_WATCHWORKFLOWRESPONSE']._serialized_end=1047
-  _globals['_WORKFLOWSERVICE']._serialized_start=1050
-  _globals['_WORKFLOWSERVICE']._serialized_end=1509
+  _globals['_WATCHWORKFLOWREQUEST']._serialized_end=1009
+  _globals['_WATCHWORKFLOWRESPONSE']._serialized_start=1011
+  _globals['_WATCHWORKFLOWRESPONSE']._serialized_end=1135
+  _globals['_LISTTASKSREQUEST']._serialized_start=1138
+  _globals['_LISTTASKSREQUEST']._serialized_end=1280
+  _globals['_LISTTASKSRESPONSE']._serialized_start=1282
+  _globals['_LISTTASKSRESPONSE']._serialized_end=1360
+  _globals['_WORKFLOWSERVICE']._serialized_start=1363
+  _globals['_WORKFLOWSERVICE']._serialized_end=1898
 # @@protoc_insertion_point(module_scope)

@@ -160,8 +160,9 @@ class ListWorkflowsRequest(_message.Message):
     STATES_FIELD_NUMBER: _builtins.int
     VIEW_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """The maximum number of workflows to return; fewer may come back, and fewer than
-    page_size does not mean the last page (only an empty next_page_token does).
+    """The maximum number of workflows to return; fewer may come back (a page stops before the
+    answer would pass 8 MiB), and fewer than page_size does not mean the last page (only an
+    empty next_page_token does).
     0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
     """
     page_token: _builtins.str
@@ -286,16 +287,26 @@ class WatchWorkflowRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ID_FIELD_NUMBER: _builtins.int
+    CHANGES_ONLY_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Id of the workflow."""
+    changes_only: _builtins.bool
+    """Optional. False (the default): every message carries the whole current workflow, its tasks
+    inlined up to the cap of a FULL read (Workflow.tasks_truncated says when more exist). True:
+    the first message is a snapshot (snapshot = true: the workflow with its tasks up to the
+    cap), and each later one carries the workflow without tasks (its state, message, times and
+    task_counts) plus in changed_tasks only the tasks that changed since the previous message.
+    A client that reconnects gets a new snapshot.
+    """
     def __init__(
         self,
         *,
         id: _builtins.str = ...,
+        changes_only: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["id", b"id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes_only", b"changes_only", "id", b"id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -308,19 +319,109 @@ class WatchWorkflowResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     WORKFLOW_FIELD_NUMBER: _builtins.int
+    SNAPSHOT_FIELD_NUMBER: _builtins.int
+    CHANGED_TASKS_FIELD_NUMBER: _builtins.int
+    snapshot: _builtins.bool
+    """With changes_only: true for the first message, whose workflow carries the tasks; false for
+    the messages that carry only changes. Always true without changes_only.
+    """
     @_builtins.property
     def workflow(self) -> _workflow_pb2.Workflow:
-        """The whole current workflow."""
+        """The current workflow: with its tasks (up to the inline cap) unless the request asked for
+        changes_only and this message is not a snapshot.
+        """
+
+    @_builtins.property
+    def changed_tasks(self) -> _containers.RepeatedCompositeFieldContainer[_workflow_pb2.Task]:
+        """With changes_only, after the snapshot: each task that changed since the previous message,
+        whole (state, attempt, attempts, outputs...), in definition order; it replaces the task of
+        the same id. A task may be sent again without a visible change. At most as many tasks as a
+        FULL read inlines per message; more changes follow in the next messages.
+        """
 
     def __init__(
         self,
         *,
         workflow: _workflow_pb2.Workflow | None = ...,
+        snapshot: _builtins.bool = ...,
+        changed_tasks: _abc.Iterable[_workflow_pb2.Task] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["workflow", b"workflow"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["workflow", b"workflow"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_tasks", b"changed_tasks", "snapshot", b"snapshot", "workflow", b"workflow"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WatchWorkflowResponse: _TypeAlias = WatchWorkflowResponse  # noqa: Y015
+
+@_typing.final
+class ListTasksRequest(_message.Message):
+    """Request of WorkflowService.ListTasks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WORKFLOW_ID_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    STATES_FIELD_NUMBER: _builtins.int
+    workflow_id: _builtins.str
+    """Id of the workflow; another tenant's (or an unknown) workflow is NOT_FOUND."""
+    page_size: _builtins.int
+    """The maximum number of tasks to return; fewer may come back (an answer also stays under
+    4 MiB), and fewer than page_size does not mean the last page (only an empty
+    next_page_token does). 0 means 100; at most 1,000 (a larger or negative value is
+    INVALID_ARGUMENT).
+    """
+    page_token: _builtins.str
+    """A page token, from the next_page_token of a previous call (or a workflow's
+    next_tasks_page_token); empty for the first page. A token is valid only for the caller's
+    tenant, this workflow and the states of the call that returned it; otherwise
+    INVALID_ARGUMENT.
+    """
+    @_builtins.property
+    def states(self) -> _containers.RepeatedScalarFieldContainer[_workflow_pb2.TaskState.ValueType]:
+        """Only tasks in one of these states; empty means any state."""
+
+    def __init__(
+        self,
+        *,
+        workflow_id: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        states: _abc.Iterable[_workflow_pb2.TaskState.ValueType] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "states", b"states", "workflow_id", b"workflow_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTasksRequest: _TypeAlias = ListTasksRequest  # noqa: Y015
+
+@_typing.final
+class ListTasksResponse(_message.Message):
+    """Response of WorkflowService.ListTasks."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASKS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """A token to send as page_token to get the next page; empty when there are no more pages."""
+    @_builtins.property
+    def tasks(self) -> _containers.RepeatedCompositeFieldContainer[_workflow_pb2.Task]:
+        """The page of tasks, in definition order, each with its attempts."""
+
+    def __init__(
+        self,
+        *,
+        tasks: _abc.Iterable[_workflow_pb2.Task] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "tasks", b"tasks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListTasksResponse: _TypeAlias = ListTasksResponse  # noqa: Y015

@@ -60,6 +60,11 @@ class WorkflowServiceStub:
                 request_serializer=helicase_dot_v1_dot_workflow__service__pb2.WatchWorkflowRequest.SerializeToString,
                 response_deserializer=helicase_dot_v1_dot_workflow__service__pb2.WatchWorkflowResponse.FromString,
                 _registered_method=True)
+        self.ListTasks = channel.unary_unary(
+                '/helicase.v1.WorkflowService/ListTasks',
+                request_serializer=helicase_dot_v1_dot_workflow__service__pb2.ListTasksRequest.SerializeToString,
+                response_deserializer=helicase_dot_v1_dot_workflow__service__pb2.ListTasksResponse.FromString,
+                _registered_method=True)
 
 
 class WorkflowServiceServicer:
@@ -95,7 +100,17 @@ class WorkflowServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WatchWorkflow(self, request, context):
-        """Streams the whole workflow on every change until it reaches a terminal state.
+        """Streams the workflow on every change until it reaches a terminal state: the whole workflow
+        (tasks up to the inline cap) each time, or, with WatchWorkflowRequest.changes_only, one
+        snapshot and then only the tasks that changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTasks(self, request, context):
+        """Lists the tasks of one workflow in definition order, with paging and a state filter: the
+        way to read a workflow of any size (up to 100,000 tasks).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -128,6 +143,11 @@ def add_WorkflowServiceServicer_to_server(servicer, server):
                     servicer.WatchWorkflow,
                     request_deserializer=helicase_dot_v1_dot_workflow__service__pb2.WatchWorkflowRequest.FromString,
                     response_serializer=helicase_dot_v1_dot_workflow__service__pb2.WatchWorkflowResponse.SerializeToString,
+            ),
+            'ListTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasks,
+                    request_deserializer=helicase_dot_v1_dot_workflow__service__pb2.ListTasksRequest.FromString,
+                    response_serializer=helicase_dot_v1_dot_workflow__service__pb2.ListTasksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +286,33 @@ class WorkflowService:
             '/helicase.v1.WorkflowService/WatchWorkflow',
             helicase_dot_v1_dot_workflow__service__pb2.WatchWorkflowRequest.SerializeToString,
             helicase_dot_v1_dot_workflow__service__pb2.WatchWorkflowResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/helicase.v1.WorkflowService/ListTasks',
+            helicase_dot_v1_dot_workflow__service__pb2.ListTasksRequest.SerializeToString,
+            helicase_dot_v1_dot_workflow__service__pb2.ListTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,

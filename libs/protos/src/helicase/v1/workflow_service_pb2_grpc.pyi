@@ -42,7 +42,14 @@ class WorkflowServiceStub:
     CancelWorkflow: _grpc.UnaryUnaryMultiCallable[_workflow_service_pb2.CancelWorkflowRequest, _workflow_service_pb2.CancelWorkflowResponse]
     """Requests cancellation; idempotent while CANCELING or CANCELED."""
     WatchWorkflow: _grpc.UnaryStreamMultiCallable[_workflow_service_pb2.WatchWorkflowRequest, _workflow_service_pb2.WatchWorkflowResponse]
-    """Streams the whole workflow on every change until it reaches a terminal state."""
+    """Streams the workflow on every change until it reaches a terminal state: the whole workflow
+    (tasks up to the inline cap) each time, or, with WatchWorkflowRequest.changes_only, one
+    snapshot and then only the tasks that changed.
+    """
+    ListTasks: _grpc.UnaryUnaryMultiCallable[_workflow_service_pb2.ListTasksRequest, _workflow_service_pb2.ListTasksResponse]
+    """Lists the tasks of one workflow in definition order, with paging and a state filter: the
+    way to read a workflow of any size (up to 100,000 tasks).
+    """
 
 @_typing.type_check_only
 class WorkflowServiceAsyncStub(WorkflowServiceStub):
@@ -58,7 +65,14 @@ class WorkflowServiceAsyncStub(WorkflowServiceStub):
     CancelWorkflow: _aio.UnaryUnaryMultiCallable[_workflow_service_pb2.CancelWorkflowRequest, _workflow_service_pb2.CancelWorkflowResponse]  # type: ignore[assignment]
     """Requests cancellation; idempotent while CANCELING or CANCELED."""
     WatchWorkflow: _aio.UnaryStreamMultiCallable[_workflow_service_pb2.WatchWorkflowRequest, _workflow_service_pb2.WatchWorkflowResponse]  # type: ignore[assignment]
-    """Streams the whole workflow on every change until it reaches a terminal state."""
+    """Streams the workflow on every change until it reaches a terminal state: the whole workflow
+    (tasks up to the inline cap) each time, or, with WatchWorkflowRequest.changes_only, one
+    snapshot and then only the tasks that changed.
+    """
+    ListTasks: _aio.UnaryUnaryMultiCallable[_workflow_service_pb2.ListTasksRequest, _workflow_service_pb2.ListTasksResponse]  # type: ignore[assignment]
+    """Lists the tasks of one workflow in definition order, with paging and a state filter: the
+    way to read a workflow of any size (up to 100,000 tasks).
+    """
 
 class WorkflowServiceServicer(metaclass=_abc_1.ABCMeta):
     """The public API for submitting and following workflows."""
@@ -101,6 +115,19 @@ class WorkflowServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _workflow_service_pb2.WatchWorkflowRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_workflow_service_pb2.WatchWorkflowResponse], _abc.AsyncIterator[_workflow_service_pb2.WatchWorkflowResponse]]:
-        """Streams the whole workflow on every change until it reaches a terminal state."""
+        """Streams the workflow on every change until it reaches a terminal state: the whole workflow
+        (tasks up to the inline cap) each time, or, with WatchWorkflowRequest.changes_only, one
+        snapshot and then only the tasks that changed.
+        """
+
+    @_abc_1.abstractmethod
+    def ListTasks(
+        self,
+        request: _workflow_service_pb2.ListTasksRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_workflow_service_pb2.ListTasksResponse, _abc.Awaitable[_workflow_service_pb2.ListTasksResponse]]:
+        """Lists the tasks of one workflow in definition order, with paging and a state filter: the
+        way to read a workflow of any size (up to 100,000 tasks).
+        """
 
 def add_WorkflowServiceServicer_to_server(servicer: WorkflowServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

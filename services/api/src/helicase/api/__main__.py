@@ -41,6 +41,7 @@ from helicase.api.task_types.service import TaskTypeService
 from helicase.api.templates.service import TemplateService
 from helicase.api.templates.store import TemplateStore
 from helicase.api.tenancy import ActingForInterceptor
+from helicase.api.workflows.inline import Budget
 from helicase.api.workflows.service import WorkflowService
 from helicase.api.workflows.store import WorkflowStore
 from helicase.api.workflows.validation import Limits
@@ -106,7 +107,9 @@ async def serve(config: ApiConfig) -> None:
     if config.migrate:
         await asyncio.to_thread(migrations.upgrade, config.sqlalchemy_url)
     engine = create_async_engine(config.sqlalchemy_url, pool_size=10, max_overflow=20)
-    store = WorkflowStore(engine)
+    store = WorkflowStore(
+        engine, Budget(inline_tasks=config.inline_tasks, answer_bytes=config.answer_bytes)
+    )
     zk_client = await asyncio.to_thread(zk.connect, config.common)
     task_types = TaskTypeCatalog(zk_client)
     await asyncio.to_thread(task_types.start)

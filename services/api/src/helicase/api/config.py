@@ -25,6 +25,20 @@ RELAY_INTERVAL = duration(
     "HELICASE_RELAY_INTERVAL", "200ms", "outbox poll when idle (a commit wakes it at once)"
 )
 WATCH_REFRESH = duration("HELICASE_WATCH_REFRESH", "1s", "WatchWorkflow's safety re-read")
+INLINE_TASKS = integer(
+    "HELICASE_INLINE_TASKS",
+    1_000,
+    "tasks a FULL read (GetWorkflow, ListWorkflows, WatchWorkflow) inlines per workflow; "
+    "ListTasks serves the rest",
+    minimum=1,
+)
+ANSWER_BYTES = integer(
+    "HELICASE_ANSWER_BYTES",
+    8 * 2**20,
+    "bytes a list answer or a watch message stays under (a workflow inlines tasks up to half "
+    "of it); a list's page stops there and returns its next_page_token",
+    minimum=2**16,
+)
 WEB_LISTEN = string(
     "HELICASE_WEB_ADDR",
     DEFAULT_WEB_ADDR,
@@ -146,6 +160,8 @@ class ApiConfig(ServiceConfig):
     migrate: bool = from_setting(MIGRATE)
     relay_interval: timedelta = from_setting(RELAY_INTERVAL)
     watch_refresh: timedelta = from_setting(WATCH_REFRESH)
+    inline_tasks: int = from_setting(INLINE_TASKS)
+    answer_bytes: int = from_setting(ANSWER_BYTES)
     web_listen: str = from_setting(WEB_LISTEN)
     web_dist: str = from_setting(WEB_DIST)
     web_allowed_hosts: tuple[str, ...] = from_setting(WEB_ALLOWED_HOSTS)

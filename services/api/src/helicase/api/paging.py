@@ -20,17 +20,19 @@ import binascii
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Column, Row, Select, Table, literal, tuple_
+from sqlalchemy import Column, ColumnElement, Row, Select, Table, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from helicase.api import tenancy
 from helicase.common.errors import FieldViolation, InvalidArgument
 
+ANSWER_BYTES = 8 * 2**20  # what one List answer stays under (HELICASE_ANSWER_BYTES's default)
+T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 BAD_TOKEN = "is not a token from this API"
@@ -46,11 +48,17 @@ class Page:
     made_for: str = ""  # the digest of the listing the token came from
 
 
-def page_request(page_size: int, page_token: str) -> Page:
+def page_request(
+    page_size: int,
+    page_token: str,
+    *,
+    default: int = DEFAULT_PAGE_SIZE,
+    maximum: int = MAX_PAGE_SIZE,
+) -> Page:
     """The page a List request asks for; every violation of both fields in one InvalidArgument."""
     violations = []
-    if not 0 <= page_size <= MAX_PAGE_SIZE:
-        violations.append(FieldViolation("page_size", f"must be 0..{MAX_PAGE_SIZE}"))
+    if not 0 <= page_size <= maximum:
+        violations.append(FieldViolation("page_size", f"must be 0..{maximum}"))
     after, made_for = None, ""
     if page_token:
         try:
@@ -59,7 +67,7 @@ def page_request(page_size: int, page_token: str) -> Page:
             violations.append(FieldViolation("page_token", BAD_TOKEN))
     if violations:
         raise InvalidArgument(violations)
-    return Page(size=page_size or DEFAULT_PAGE_SIZE, after=after, made_for=made_for)
+    return Page(size=page_size or default, after=after, made_for=made_for)
 
 
 # -- the token ----------------------------------------------------------------------------------
@@ -72,10 +80,14 @@ def _tagged(value: Any) -> list[str]:
         return ["u", str(value)]
     if isinstance(value, str):
         return ["s", value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return ["i", str(value)]
     raise TypeError(f"no page key of type {type(value).__name__}")
 
 
-_UNTAG: dict[str, Callable[[str], Any]] = {"t": datetime.fromisoformat, "u": uuid.UUID, "s": str}
+_UNTAG: dict[str, Callable[[str], Any]] = {
+    "t": datetime.fromisoformat, "u": uuid.UUID, "s": str, "i": int,
+}  # fmt: skip
 
 
 def encode(key: Sequence[Any], made_for: str) -> str:
@@ -106,6 +118,24 @@ def listing_digest(table: str, tenant: str | None, filters: Mapping[str, Any]) -
 # -- listing ------------------------------------------------------------------------------------
 
 
+def _scoped(
+    table: Table,
+    filters: Mapping[str, Any] | None,
+    within: tuple[Column[Any], str | None] | None,
+    parent_checked: bool,
+) -> tuple[str, list[ColumnElement[bool]]]:
+    """(the digest a token of this listing carries, the tenant conditions of its query)."""
+    conditions: list[ColumnElement[bool]]
+    if within is not None:
+        column, tenant = within
+        conditions = [] if tenant is None else [column == tenant]
+    elif parent_checked:
+        tenant, conditions = tenancy.scope(), []
+    else:
+        tenant, conditions = tenancy.scope(), tenancy.where(table)
+    return listing_digest(table.name, tenant, filters or {}), conditions
+
+
 async def list_page(
     conn: AsyncConnection,
     query: Select[Any],
@@ -116,19 +146,18 @@ async def list_page(
     descending: bool = True,
     filters: Mapping[str, Any] | None = None,
     within: tuple[Column[Any], str | None] | None = None,
+    parent_checked: bool = False,
 ) -> tuple[list[Row[Any]], str]:
     """One page of `query` (rows of `table`, already filtered by `filters`) in the caller's
     tenant, ordered by the unique `key` columns, and the next page's token ("" on the last).
 
     `within` is for the platform's own tables (tenants, API keys, audit events), whose tenant
     column is named otherwise and which the admin service scopes itself (a platform admin lists
-    every tenant's): (the tenant column, the tenant or None for all)."""
-    if within is None:
-        tenant, conditions = tenancy.scope(), tenancy.where(table)
-    else:
-        column, tenant = within
-        conditions = [] if tenant is None else [column == tenant]
-    made_for = listing_digest(table.name, tenant, filters or {})
+    every tenant's): (the tenant column, the tenant or None for all). `parent_checked` is for a
+    table without a tenant column whose rows belong to one parent (a workflow's tasks): the
+    caller found the parent in the caller's tenant and `filters` name it; the token is still
+    bound to the tenant."""
+    made_for, conditions = _scoped(table, filters, within, parent_checked)
     if page.after is not None and (page.made_for != made_for or len(page.after) != len(key)):
         raise InvalidArgument([FieldViolation("page_token", OTHER_LISTING)])
     query = query.where(*conditions)
@@ -141,5 +170,60 @@ async def list_page(
     if len(rows) <= page.size:
         return list(rows), ""
     kept = list(rows[: page.size])
-    last = kept[-1]._mapping
-    return kept, encode([last[c] for c in key], made_for)
+    return kept, encode([kept[-1]._mapping[c] for c in key], made_for)
+
+
+def token_after(
+    row: Row[Any] | Mapping[Any, Any],
+    table: Table,
+    *,
+    key: Sequence[Column[Any]],
+    filters: Mapping[str, Any] | None = None,
+    within: tuple[Column[Any], str | None] | None = None,
+    parent_checked: bool = False,
+) -> str:
+    """The token of the page that follows `row` in the listing that `list_page` with the same
+    arguments makes: for a page cut short (to stay within a size budget) or a listing entered
+    in the middle (a workflow's tasks after those it inlines)."""
+    made_for, _ = _scoped(table, filters, within, parent_checked)
+    values = row._mapping if isinstance(row, Row) else row
+    return encode([values[c.name] for c in key], made_for)
+
+
+# -- size ---------------------------------------------------------------------------------------
+
+
+def fitting(sizes: Iterable[int], budget: int) -> int:
+    """How many items, in order, fit in `budget` bytes: at least one (a single item is bounded
+    by the field limits checked at the edge), then as many as stay within the budget."""
+    total = kept = 0
+    for size in sizes:
+        total += size
+        if kept and total > budget:
+            break
+        kept += 1
+    return kept
+
+
+def fit_page(
+    items: list[T],
+    sizes: Iterable[int],
+    rows: Sequence[Row[Any]],
+    token: str,
+    table: Table,
+    *,
+    key: Sequence[Column[Any]],
+    filters: Mapping[str, Any] | None = None,
+    parent_checked: bool = False,
+    budget: int = ANSWER_BYTES,
+) -> tuple[list[T], str]:
+    """A page (`items` built from `rows` of `list_page`, with their `sizes` in bytes) cut short
+    before it would pass `budget`, with the token of the page after the last item kept; as it
+    was when it fits. However large the stored rows, no List answer nears the message limit."""
+    kept = fitting(sizes, budget)
+    if kept >= len(items):
+        return items, token
+    after = token_after(
+        rows[kept - 1], table, key=key, filters=filters, parent_checked=parent_checked
+    )
+    return items[:kept], after

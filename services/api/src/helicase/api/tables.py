@@ -27,8 +27,19 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.types import UserDefinedType
 
 metadata = MetaData()
+
+
+class Xid8(UserDefinedType[str]):
+    """PostgreSQL's 64-bit transaction id (read as text: `CAST(change_xid AS text)`)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_: Any) -> str:
+        return "xid8"
+
 
 workflows = Table(
     "workflows",
@@ -71,7 +82,12 @@ tasks = Table(
     Column("participant_pos", ARRAY(Integer), nullable=False, server_default="{}"),
     Column("message", Text, nullable=False, server_default=""),
     Column("outputs", JSONB),
+    # The transaction that last changed the row (NULL: unchanged since created), so a watch
+    # reads only what changed (helicase.api.workflows.changes).
+    Column("change_xid", Xid8),
     PrimaryKeyConstraint("workflow_id", "task_id"),
+    Index("tasks_workflow_ordinal", "workflow_id", "ordinal", unique=True),
+    Index("tasks_workflow_change", "workflow_id", "change_xid"),
 )
 
 task_attempts = Table(

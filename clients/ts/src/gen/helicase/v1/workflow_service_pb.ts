@@ -5,7 +5,7 @@
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_field_behavior } from "../../google/api/field_behavior_pb";
-import type { Workflow, WorkflowState, WorkflowView } from "./workflow_pb";
+import type { Task, TaskState, Workflow, WorkflowState, WorkflowView } from "./workflow_pb";
 import { file_helicase_v1_workflow } from "./workflow_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file helicase/v1/workflow_service.proto.
  */
 export const file_helicase_v1_workflow_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJoZWxpY2FzZS92MS93b3JrZmxvd19zZXJ2aWNlLnByb3RvEgtoZWxpY2FzZS52MSJgChVDcmVhdGVXb3JrZmxvd1JlcXVlc3QSGAoKcmVxdWVzdF9pZBgBIAEoCUIE4kEBARItCgh3b3JrZmxvdxgCIAEoCzIVLmhlbGljYXNlLnYxLldvcmtmbG93QgTiQQECIkEKFkNyZWF0ZVdvcmtmbG93UmVzcG9uc2USJwoId29ya2Zsb3cYASABKAsyFS5oZWxpY2FzZS52MS5Xb3JrZmxvdyJVChJHZXRXb3JrZmxvd1JlcXVlc3QSEAoCaWQYASABKAlCBOJBAQISLQoEdmlldxgCIAEoDjIZLmhlbGljYXNlLnYxLldvcmtmbG93Vmlld0IE4kEBASI+ChNHZXRXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuaGVsaWNhc2UudjEuV29ya2Zsb3cingIKFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhcKCXBhZ2Vfc2l6ZRgBIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAIgASgJQgTiQQEBEkMKBmxhYmVscxgDIAMoCzItLmhlbGljYXNlLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0LkxhYmVsc0VudHJ5QgTiQQEBEjAKBnN0YXRlcxgEIAMoDjIaLmhlbGljYXNlLnYxLldvcmtmbG93U3RhdGVCBOJBAQESLQoEdmlldxgFIAEoDjIZLmhlbGljYXNlLnYxLldvcmtmbG93Vmlld0IE4kEBARotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIloKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIoCgl3b3JrZmxvd3MYASADKAsyFS5oZWxpY2FzZS52MS5Xb3JrZmxvdxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPwoVQ2FuY2VsV29ya2Zsb3dSZXF1ZXN0EhAKAmlkGAEgASgJQgTiQQECEhQKBnJlYXNvbhgCIAEoCUIE4kEBASJBChZDYW5jZWxXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuaGVsaWNhc2UudjEuV29ya2Zsb3ciKAoUV2F0Y2hXb3JrZmxvd1JlcXVlc3QSEAoCaWQYASABKAlCBOJBAQIiQAoVV2F0Y2hXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuaGVsaWNhc2UudjEuV29ya2Zsb3cyywMKD1dvcmtmbG93U2VydmljZRJZCg5DcmVhdGVXb3JrZmxvdxIiLmhlbGljYXNlLnYxLkNyZWF0ZVdvcmtmbG93UmVxdWVzdBojLmhlbGljYXNlLnYxLkNyZWF0ZVdvcmtmbG93UmVzcG9uc2USUAoLR2V0V29ya2Zsb3cSHy5oZWxpY2FzZS52MS5HZXRXb3JrZmxvd1JlcXVlc3QaIC5oZWxpY2FzZS52MS5HZXRXb3JrZmxvd1Jlc3BvbnNlElYKDUxpc3RXb3JrZmxvd3MSIS5oZWxpY2FzZS52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBoiLmhlbGljYXNlLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZRJZCg5DYW5jZWxXb3JrZmxvdxIiLmhlbGljYXNlLnYxLkNhbmNlbFdvcmtmbG93UmVxdWVzdBojLmhlbGljYXNlLnYxLkNhbmNlbFdvcmtmbG93UmVzcG9uc2USWAoNV2F0Y2hXb3JrZmxvdxIhLmhlbGljYXNlLnYxLldhdGNoV29ya2Zsb3dSZXF1ZXN0GiIuaGVsaWNhc2UudjEuV2F0Y2hXb3JrZmxvd1Jlc3BvbnNlMAFCuAEKD2NvbS5oZWxpY2FzZS52MUIUV29ya2Zsb3dTZXJ2aWNlUHJvdG9QAVpCZ2l0aHViLmNvbS9oZWxpY2FzZS9oZWxpY2FzZS9jbGllbnRzL2dvL2dlbi9oZWxpY2FzZS92MTtoZWxpY2FzZXYxogIDSFhYqgILSGVsaWNhc2UuVjHKAgtIZWxpY2FzZVxWMeICF0hlbGljYXNlXFYxXEdQQk1ldGFkYXRh6gIMSGVsaWNhc2U6OlYxYgZwcm90bzM", [file_google_api_field_behavior, file_helicase_v1_workflow]);
+  fileDesc("CiJoZWxpY2FzZS92MS93b3JrZmxvd19zZXJ2aWNlLnByb3RvEgtoZWxpY2FzZS52MSJgChVDcmVhdGVXb3JrZmxvd1JlcXVlc3QSGAoKcmVxdWVzdF9pZBgBIAEoCUIE4kEBARItCgh3b3JrZmxvdxgCIAEoCzIVLmhlbGljYXNlLnYxLldvcmtmbG93QgTiQQECIkEKFkNyZWF0ZVdvcmtmbG93UmVzcG9uc2USJwoId29ya2Zsb3cYASABKAsyFS5oZWxpY2FzZS52MS5Xb3JrZmxvdyJVChJHZXRXb3JrZmxvd1JlcXVlc3QSEAoCaWQYASABKAlCBOJBAQISLQoEdmlldxgCIAEoDjIZLmhlbGljYXNlLnYxLldvcmtmbG93Vmlld0IE4kEBASI+ChNHZXRXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuaGVsaWNhc2UudjEuV29ya2Zsb3cingIKFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhcKCXBhZ2Vfc2l6ZRgBIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAIgASgJQgTiQQEBEkMKBmxhYmVscxgDIAMoCzItLmhlbGljYXNlLnYxLkxpc3RXb3JrZmxvd3NSZXF1ZXN0LkxhYmVsc0VudHJ5QgTiQQEBEjAKBnN0YXRlcxgEIAMoDjIaLmhlbGljYXNlLnYxLldvcmtmbG93U3RhdGVCBOJBAQESLQoEdmlldxgFIAEoDjIZLmhlbGljYXNlLnYxLldvcmtmbG93Vmlld0IE4kEBARotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIloKFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIoCgl3b3JrZmxvd3MYASADKAsyFS5oZWxpY2FzZS52MS5Xb3JrZmxvdxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiPwoVQ2FuY2VsV29ya2Zsb3dSZXF1ZXN0EhAKAmlkGAEgASgJQgTiQQECEhQKBnJlYXNvbhgCIAEoCUIE4kEBASJBChZDYW5jZWxXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuaGVsaWNhc2UudjEuV29ya2Zsb3ciRAoUV2F0Y2hXb3JrZmxvd1JlcXVlc3QSEAoCaWQYASABKAlCBOJBAQISGgoMY2hhbmdlc19vbmx5GAIgASgIQgTiQQEBInwKFVdhdGNoV29ya2Zsb3dSZXNwb25zZRInCgh3b3JrZmxvdxgBIAEoCzIVLmhlbGljYXNlLnYxLldvcmtmbG93EhAKCHNuYXBzaG90GAIgASgIEigKDWNoYW5nZWRfdGFza3MYAyADKAsyES5oZWxpY2FzZS52MS5UYXNrIo4BChBMaXN0VGFza3NSZXF1ZXN0EhkKC3dvcmtmbG93X2lkGAEgASgJQgTiQQECEhcKCXBhZ2Vfc2l6ZRgCIAEoBUIE4kEBARIYCgpwYWdlX3Rva2VuGAMgASgJQgTiQQEBEiwKBnN0YXRlcxgEIAMoDjIWLmhlbGljYXNlLnYxLlRhc2tTdGF0ZUIE4kEBASJOChFMaXN0VGFza3NSZXNwb25zZRIgCgV0YXNrcxgBIAMoCzIRLmhlbGljYXNlLnYxLlRhc2sSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMpcECg9Xb3JrZmxvd1NlcnZpY2USWQoOQ3JlYXRlV29ya2Zsb3cSIi5oZWxpY2FzZS52MS5DcmVhdGVXb3JrZmxvd1JlcXVlc3QaIy5oZWxpY2FzZS52MS5DcmVhdGVXb3JrZmxvd1Jlc3BvbnNlElAKC0dldFdvcmtmbG93Eh8uaGVsaWNhc2UudjEuR2V0V29ya2Zsb3dSZXF1ZXN0GiAuaGVsaWNhc2UudjEuR2V0V29ya2Zsb3dSZXNwb25zZRJWCg1MaXN0V29ya2Zsb3dzEiEuaGVsaWNhc2UudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaIi5oZWxpY2FzZS52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2USWQoOQ2FuY2VsV29ya2Zsb3cSIi5oZWxpY2FzZS52MS5DYW5jZWxXb3JrZmxvd1JlcXVlc3QaIy5oZWxpY2FzZS52MS5DYW5jZWxXb3JrZmxvd1Jlc3BvbnNlElgKDVdhdGNoV29ya2Zsb3cSIS5oZWxpY2FzZS52MS5XYXRjaFdvcmtmbG93UmVxdWVzdBoiLmhlbGljYXNlLnYxLldhdGNoV29ya2Zsb3dSZXNwb25zZTABEkoKCUxpc3RUYXNrcxIdLmhlbGljYXNlLnYxLkxpc3RUYXNrc1JlcXVlc3QaHi5oZWxpY2FzZS52MS5MaXN0VGFza3NSZXNwb25zZUK4AQoPY29tLmhlbGljYXNlLnYxQhRXb3JrZmxvd1NlcnZpY2VQcm90b1ABWkJnaXRodWIuY29tL2hlbGljYXNlL2hlbGljYXNlL2NsaWVudHMvZ28vZ2VuL2hlbGljYXNlL3YxO2hlbGljYXNldjGiAgNIWFiqAgtIZWxpY2FzZS5WMcoCC0hlbGljYXNlXFYx4gIXSGVsaWNhc2VcVjFcR1BCTWV0YWRhdGHqAgxIZWxpY2FzZTo6VjFiBnByb3RvMw", [file_google_api_field_behavior, file_helicase_v1_workflow]);
 
 /**
  * Request of WorkflowService.CreateWorkflow.
@@ -126,8 +126,9 @@ export const GetWorkflowResponseSchema: GenMessage<GetWorkflowResponse> = /*@__P
  */
 export type ListWorkflowsRequest = Message<"helicase.v1.ListWorkflowsRequest"> & {
   /**
-   * The maximum number of workflows to return; fewer may come back, and fewer than
-   * page_size does not mean the last page (only an empty next_page_token does).
+   * The maximum number of workflows to return; fewer may come back (a page stops before the
+   * answer would pass 8 MiB), and fewer than page_size does not mean the last page (only an
+   * empty next_page_token does).
    * 0 means 50; at most 500 (a larger or negative value is INVALID_ARGUMENT).
    *
    * @generated from field: int32 page_size = 1;
@@ -265,6 +266,18 @@ export type WatchWorkflowRequest = Message<"helicase.v1.WatchWorkflowRequest"> &
    * @generated from field: string id = 1;
    */
   id: string;
+
+  /**
+   * Optional. False (the default): every message carries the whole current workflow, its tasks
+   * inlined up to the cap of a FULL read (Workflow.tasks_truncated says when more exist). True:
+   * the first message is a snapshot (snapshot = true: the workflow with its tasks up to the
+   * cap), and each later one carries the workflow without tasks (its state, message, times and
+   * task_counts) plus in changed_tasks only the tasks that changed since the previous message.
+   * A client that reconnects gets a new snapshot.
+   *
+   * @generated from field: bool changes_only = 2;
+   */
+  changesOnly: boolean;
 };
 
 /**
@@ -281,11 +294,30 @@ export const WatchWorkflowRequestSchema: GenMessage<WatchWorkflowRequest> = /*@_
  */
 export type WatchWorkflowResponse = Message<"helicase.v1.WatchWorkflowResponse"> & {
   /**
-   * The whole current workflow.
+   * The current workflow: with its tasks (up to the inline cap) unless the request asked for
+   * changes_only and this message is not a snapshot.
    *
    * @generated from field: helicase.v1.Workflow workflow = 1;
    */
   workflow?: Workflow | undefined;
+
+  /**
+   * With changes_only: true for the first message, whose workflow carries the tasks; false for
+   * the messages that carry only changes. Always true without changes_only.
+   *
+   * @generated from field: bool snapshot = 2;
+   */
+  snapshot: boolean;
+
+  /**
+   * With changes_only, after the snapshot: each task that changed since the previous message,
+   * whole (state, attempt, attempts, outputs...), in definition order; it replaces the task of
+   * the same id. A task may be sent again without a visible change. At most as many tasks as a
+   * FULL read inlines per message; more changes follow in the next messages.
+   *
+   * @generated from field: repeated helicase.v1.Task changed_tasks = 3;
+   */
+  changedTasks: Task[];
 };
 
 /**
@@ -294,6 +326,82 @@ export type WatchWorkflowResponse = Message<"helicase.v1.WatchWorkflowResponse">
  */
 export const WatchWorkflowResponseSchema: GenMessage<WatchWorkflowResponse> = /*@__PURE__*/
   messageDesc(file_helicase_v1_workflow_service, 9);
+
+/**
+ * Request of WorkflowService.ListTasks.
+ *
+ * @generated from message helicase.v1.ListTasksRequest
+ */
+export type ListTasksRequest = Message<"helicase.v1.ListTasksRequest"> & {
+  /**
+   * Id of the workflow; another tenant's (or an unknown) workflow is NOT_FOUND.
+   *
+   * @generated from field: string workflow_id = 1;
+   */
+  workflowId: string;
+
+  /**
+   * The maximum number of tasks to return; fewer may come back (an answer also stays under
+   * 4 MiB), and fewer than page_size does not mean the last page (only an empty
+   * next_page_token does). 0 means 100; at most 1,000 (a larger or negative value is
+   * INVALID_ARGUMENT).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * A page token, from the next_page_token of a previous call (or a workflow's
+   * next_tasks_page_token); empty for the first page. A token is valid only for the caller's
+   * tenant, this workflow and the states of the call that returned it; otherwise
+   * INVALID_ARGUMENT.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+
+  /**
+   * Only tasks in one of these states; empty means any state.
+   *
+   * @generated from field: repeated helicase.v1.TaskState states = 4;
+   */
+  states: TaskState[];
+};
+
+/**
+ * Describes the message helicase.v1.ListTasksRequest.
+ * Use `create(ListTasksRequestSchema)` to create a new message.
+ */
+export const ListTasksRequestSchema: GenMessage<ListTasksRequest> = /*@__PURE__*/
+  messageDesc(file_helicase_v1_workflow_service, 10);
+
+/**
+ * Response of WorkflowService.ListTasks.
+ *
+ * @generated from message helicase.v1.ListTasksResponse
+ */
+export type ListTasksResponse = Message<"helicase.v1.ListTasksResponse"> & {
+  /**
+   * The page of tasks, in definition order, each with its attempts.
+   *
+   * @generated from field: repeated helicase.v1.Task tasks = 1;
+   */
+  tasks: Task[];
+
+  /**
+   * A token to send as page_token to get the next page; empty when there are no more pages.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message helicase.v1.ListTasksResponse.
+ * Use `create(ListTasksResponseSchema)` to create a new message.
+ */
+export const ListTasksResponseSchema: GenMessage<ListTasksResponse> = /*@__PURE__*/
+  messageDesc(file_helicase_v1_workflow_service, 11);
 
 /**
  * The public API for submitting and following workflows.
@@ -342,7 +450,9 @@ export const WorkflowService: GenService<{
     output: typeof CancelWorkflowResponseSchema;
   },
   /**
-   * Streams the whole workflow on every change until it reaches a terminal state.
+   * Streams the workflow on every change until it reaches a terminal state: the whole workflow
+   * (tasks up to the inline cap) each time, or, with WatchWorkflowRequest.changes_only, one
+   * snapshot and then only the tasks that changed.
    *
    * @generated from rpc helicase.v1.WorkflowService.WatchWorkflow
    */
@@ -350,6 +460,17 @@ export const WorkflowService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchWorkflowRequestSchema;
     output: typeof WatchWorkflowResponseSchema;
+  },
+  /**
+   * Lists the tasks of one workflow in definition order, with paging and a state filter: the
+   * way to read a workflow of any size (up to 100,000 tasks).
+   *
+   * @generated from rpc helicase.v1.WorkflowService.ListTasks
+   */
+  listTasks: {
+    methodKind: "unary";
+    input: typeof ListTasksRequestSchema;
+    output: typeof ListTasksResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_helicase_v1_workflow_service, 0);

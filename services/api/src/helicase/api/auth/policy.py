@@ -57,6 +57,7 @@ _BY_SERVICE: dict[str, dict[str, Rule]] = {
         "ListWorkflows": VIEW,
         "CancelWorkflow": SUBMIT,
         "WatchWorkflow": VIEW,
+        "ListTasks": VIEW,
     },
     "helicase.v1.TaskTypeService": {"ListTaskTypes": VIEW, "GetTaskType": VIEW},
     "helicase.v1.ParticipantRegistryService": {"ListParticipants": VIEW},

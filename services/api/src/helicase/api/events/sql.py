@@ -83,7 +83,7 @@ UPDATE_TASKS = text(
     """
     UPDATE tasks t SET state = u.state, attempt = u.attempt, placement = u.placement,
         participant = u.participant, participant_pos = u.pos, message = u.message,
-        outputs = u.outputs
+        outputs = u.outputs, change_xid = pg_current_xact_id()
     FROM (
         SELECT u.*, x.ctid AS row_id
         FROM json_to_recordset(CAST(:rows AS json))

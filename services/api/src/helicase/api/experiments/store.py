@@ -106,10 +106,10 @@ class ExperimentStore:
     async def list(self, page: paging.Page) -> tuple[list[experiment_pb2.Experiment], str]:
         t = experiments
         async with self.engine.connect() as conn:
-            rows, token = await paging.list_page(
-                conn, select(t), t, page, key=(t.c.create_time, t.c.id)
-            )
-        return [await self._view(r._mapping) for r in rows], token
+            key = (t.c.create_time, t.c.id)
+            rows, token = await paging.list_page(conn, select(t), t, page, key=key)
+        found = [await self._view(r._mapping) for r in rows]
+        return paging.fit_page(found, (e.ByteSize() for e in found), rows, token, t, key=key)
 
     async def cancel(self, raw_id: str, reason: str) -> tuple[experiment_pb2.Experiment, Any]:
         """Cancels the experiment's workflow; returns (experiment before, workflow after)."""

@@ -140,11 +140,13 @@ class ScheduleStore:
     async def list(self, *, page: paging.Page) -> tuple[list[ScheduleRow], str]:
         """A page of schedules, oldest first, and the next page's token."""
         async with self.engine.connect() as conn:
+            key = (schedules.c.create_time, schedules.c.id)
             rows, token = await paging.list_page(
-                conn, select(*_COLUMNS), schedules, page,
-                key=(schedules.c.create_time, schedules.c.id), descending=False,
-            )  # fmt: skip
-        return [ScheduleRow(**r._mapping) for r in rows], token
+                conn, select(*_COLUMNS), schedules, page, key=key, descending=False
+            )
+        found = [ScheduleRow(**r._mapping) for r in rows]
+        sizes = (len(r.workflow) + len(r.cron) + len(r.display_name) + 256 for r in found)
+        return paging.fit_page(found, sizes, rows, token, schedules, key=key)
 
     async def set_paused(self, schedule_id: uuid.UUID, paused: bool) -> ScheduleRow:
         """Pauses or resumes; a resume moves active_since to now (missed times are not made up)."""

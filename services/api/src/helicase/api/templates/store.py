@@ -94,7 +94,9 @@ class TemplateStore:
                 conn, select(workflow_templates), workflow_templates, page,
                 key=(T.name, T.id), descending=False,
             )  # fmt: skip
-        return [_message(r) for r in rows], token
+        found = [_message(r) for r in rows]
+        sizes = (t.ByteSize() for t in found)
+        return paging.fit_page(found, sizes, rows, token, workflow_templates, key=(T.name, T.id))
 
     async def update(
         self,

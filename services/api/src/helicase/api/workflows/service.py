@@ -16,6 +16,7 @@ from helicase.api.fairuse.limits import LimitsCache
 from helicase.api.notify import ChangeNotifier
 from helicase.api.outbox.relay import OutboxRelay
 from helicase.api.task_types.catalog import TaskTypeCatalog
+from helicase.api.workflows import reads
 from helicase.api.workflows.store import WorkflowStore
 from helicase.api.workflows.validation import (
     Limits,
@@ -24,7 +25,7 @@ from helicase.api.workflows.validation import (
     validate_create,
     validate_list,
 )
-from helicase.common.events import WORKFLOW_TERMINAL
+from helicase.api.workflows.watch import WorkflowWatch
 from helicase.v1 import workflow_pb2, workflow_service_pb2, workflow_service_pb2_grpc
 
 
@@ -103,24 +104,32 @@ class WorkflowService(workflow_service_pb2_grpc.WorkflowServiceServicer):
         self._notifier.changed([workflow.id])
         return workflow_service_pb2.CancelWorkflowResponse(workflow=workflow)
 
+    async def ListTasks(
+        self, request: workflow_service_pb2.ListTasksRequest, context: Context
+    ) -> workflow_service_pb2.ListTasksResponse:
+        page = paging.page_request(
+            request.page_size, request.page_token,
+            default=reads.LIST_TASKS_DEFAULT, maximum=reads.LIST_TASKS_MAX,
+        )  # fmt: skip
+        found, token = await self._store.list_tasks(
+            id_of(request.workflow_id, "workflow"), page=page, states=list(request.states)
+        )
+        return workflow_service_pb2.ListTasksResponse(tasks=found, next_page_token=token)
+
     async def WatchWorkflow(
         self, request: workflow_service_pb2.WatchWorkflowRequest, context: Context
     ) -> AsyncIterator[workflow_service_pb2.WatchWorkflowResponse]:
         workflow_id = id_of(request.id, "workflow")
         wake = self._notifier.subscribe(str(workflow_id))
         refresh = self._config.watch_refresh.total_seconds()
-        last = b""
+        watch = WorkflowWatch(self._store, workflow_id, changes_only=request.changes_only)
         try:
-            while True:
-                wake.clear()
-                workflow = await self._store.get_workflow(workflow_id, full=True)
-                encoded = workflow.SerializeToString(deterministic=True)
-                if encoded != last:
-                    last = encoded
-                    yield workflow_service_pb2.WatchWorkflowResponse(workflow=workflow)
-                if workflow.state in WORKFLOW_TERMINAL:
-                    return
+            yield await watch.snapshot()
+            while not watch.ended:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=refresh)
+                wake.clear()
+                async for response in watch.changed():
+                    yield response
         finally:
             self._notifier.unsubscribe(str(workflow_id), wake)

@@ -5,20 +5,24 @@ workflow found in that tenant."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from helicase.api import paging, tenancy
-from helicase.api.convert import parse_id, workflow_message
+from helicase.api.convert import parse_id
 from helicase.api.events.store import event_row, record
 from helicase.api.fairuse.limits import TenantLimits
 from helicase.api.fairuse.store import check_queued_tasks
 from helicase.api.outbox.store import queue_command
-from helicase.api.tables import events, ssh_credentials, task_attempts, tasks, workflows
+from helicase.api.tables import events, ssh_credentials, tasks, workflows
+from helicase.api.workflows import reads
+from helicase.api.workflows.inline import Budget
+from helicase.api.workflows.reads import TaskReader
 from helicase.api.workflows.references import credential_refs
 from helicase.common import events as ev
 from helicase.common.errors import FailedPrecondition, NotFound
@@ -26,6 +30,7 @@ from helicase.common.states import WS
 from helicase.internal.v1 import command_pb2
 from helicase.v1 import workflow_pb2
 
+HEADER = [c for c in workflows.c if c.name != "definition"]  # a definition can be megabytes
 FINISHED = (WS.WORKFLOW_STATE_COMPLETED, WS.WORKFLOW_STATE_FAILED)
 STOPPING = (WS.WORKFLOW_STATE_CANCELING, WS.WORKFLOW_STATE_CANCELED)
 
@@ -45,11 +50,23 @@ async def _check_credentials(
         raise NotFound("; ".join(missing))
 
 
+@dataclass(frozen=True, kw_only=True)
+class Changes:
+    """What `WorkflowStore.changes` found."""
+
+    horizon: int  # where the next read of changes starts
+    header: workflow_pb2.Workflow  # without tasks; task_counts only when `counted`
+    counted: bool
+    tasks: list[workflow_pb2.Task]  # the changed tasks (if asked for), in definition order
+    versions: dict[str, int]  # the xid of each changed task
+
+
 class WorkflowStore:
     """Workflows and their read model, over an async SQLAlchemy engine."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, budget: Budget | None = None) -> None:
         self.engine = engine
+        self.reader = TaskReader(budget or Budget())
 
     async def create_workflow(
         self,
@@ -133,36 +150,14 @@ class WorkflowStore:
     async def _get(
         self, conn: AsyncConnection, workflow_id: uuid.UUID, *, full: bool
     ) -> workflow_pb2.Workflow | None:
-        query = select(workflows).where(workflows.c.id == workflow_id, *tenancy.where(workflows))
+        query = select(*HEADER).where(workflows.c.id == workflow_id, *tenancy.where(workflows))
         row = (await conn.execute(query)).first()
         if row is None:
             return None
-        if not full:
-            counts = await self._counts(conn, [workflow_id])
-            return workflow_message(row._mapping, tasks=None, counts=counts.get(workflow_id, {}))
-        task_rows = (
-            await conn.execute(select(tasks).where(tasks.c.workflow_id == workflow_id))
-        ).all()
-        attempt_query = select(task_attempts).where(task_attempts.c.workflow_id == workflow_id)
-        attempt_rows = (await conn.execute(attempt_query)).all()
-        return workflow_message(
-            row._mapping,
-            tasks=[t._mapping for t in task_rows],
-            attempts=[a._mapping for a in attempt_rows],
-        )
-
-    async def _counts(
-        self, conn: AsyncConnection, ids: Sequence[uuid.UUID]
-    ) -> dict[uuid.UUID, dict[int, int]]:
-        rows = await conn.execute(
-            select(tasks.c.workflow_id, tasks.c.state, func.count())
-            .where(tasks.c.workflow_id.in_(ids))
-            .group_by(tasks.c.workflow_id, tasks.c.state)
-        )
-        out: dict[uuid.UUID, dict[int, int]] = {}
-        for workflow_id, state, count in rows:
-            out.setdefault(workflow_id, {})[state] = count
-        return out
+        if full:
+            return await self.reader.full(conn, row._mapping)
+        counts = await self.reader.counts(conn, [workflow_id])
+        return await self.reader.header(conn, row._mapping, counts.get(workflow_id, {}))
 
     async def list_workflows(
         self,
@@ -172,27 +167,71 @@ class WorkflowStore:
         states: Sequence[int],
         full: bool,
     ) -> tuple[list[workflow_pb2.Workflow], str]:
-        query = select(workflows)
+        """A page of workflows, cut short (with the token of the last one kept) before the
+        answer would pass the budget's answer_bytes."""
+        query = select(*HEADER)
         if labels:
             query = query.where(workflows.c.labels.contains(labels))
         if states:
             query = query.where(workflows.c.state.in_(list(states)))
         filters = {"labels": labels, "states": sorted(set(states))}
+        key = (workflows.c.create_time, workflows.c.id)
+        result: list[workflow_pb2.Workflow] = []
         async with self.engine.connect() as conn:
             rows, token = await paging.list_page(
-                conn, query, workflows, page,
-                key=(workflows.c.create_time, workflows.c.id), filters=filters,
-            )  # fmt: skip
-            if full:
-                found = [await self._get(conn, r.id, full=True) for r in rows]
-                result = [w for w in found if w is not None]
-            else:
-                counts = await self._counts(conn, [r.id for r in rows])
-                result = [
-                    workflow_message(r._mapping, tasks=None, counts=counts.get(r.id, {}))
-                    for r in rows
-                ]
+                conn, query, workflows, page, key=key, filters=filters
+            )
+            counts = {} if full else await self.reader.counts(conn, [r.id for r in rows])
+            used = 0
+            for row in rows:
+                if full:
+                    workflow = await self.reader.full(conn, row._mapping)
+                else:
+                    workflow = await self.reader.header(conn, row._mapping, counts.get(row.id, {}))
+                used += workflow.ByteSize()
+                if result and used > self.reader.budget.answer_bytes:
+                    previous = rows[len(result) - 1]
+                    token = paging.token_after(previous, workflows, key=key, filters=filters)
+                    break
+                result.append(workflow)
         return result, token
+
+    async def list_tasks(
+        self, workflow_id: uuid.UUID, *, page: paging.Page, states: Sequence[int]
+    ) -> tuple[list[workflow_pb2.Task], str]:
+        async with self.engine.connect() as conn:
+            return await self.reader.task_page(conn, workflow_id, page, states)
+
+    async def snapshot(self, workflow_id: uuid.UUID) -> tuple[int, workflow_pb2.Workflow]:
+        """(the horizon to read changes from next, the workflow as a FULL read returns it)."""
+        async with self.engine.connect() as conn:
+            since = await reads.horizon(conn)
+            found = await self._get(conn, workflow_id, full=True)
+        if found is None:
+            raise NotFound(f"workflow {workflow_id} not found")
+        return since, found
+
+    async def changes(
+        self, workflow_id: uuid.UUID, since: int, sent: Mapping[str, int], *, tasks_too: bool
+    ) -> Changes:
+        """What changed in the workflow since horizon `since`, less the task versions in `sent`
+        (task id: xid): its header (task counts only when tasks changed) and, if `tasks_too`,
+        the changed tasks whole."""
+        async with self.engine.connect() as conn:
+            horizon = await reads.horizon(conn)
+            query = select(*HEADER).where(workflows.c.id == workflow_id, *tenancy.where(workflows))
+            row = (await conn.execute(query)).first()
+            if row is None:
+                raise NotFound(f"workflow {workflow_id} not found")
+            rows = await reads.changed_rows(conn, workflow_id, since)
+            rows = [r for r in rows if sent.get(r.task_id) != r.xid]
+            counts = await self.reader.counts(conn, [workflow_id]) if rows else {}
+            header = await self.reader.header(conn, row._mapping, counts.get(workflow_id, {}))
+            changed = await self.reader.messages(conn, workflow_id, rows) if tasks_too else []
+        return Changes(
+            horizon=horizon, header=header, counted=bool(rows), tasks=changed,
+            versions={r.task_id: r.xid for r in rows},
+        )  # fmt: skip
 
     async def cancel_workflow(self, workflow_id: uuid.UUID, reason: str) -> workflow_pb2.Workflow:
         """Marks a workflow CANCELING and queues the cancel command, atomically."""
