@@ -1,7 +1,10 @@
 """The api's one error mapping: domain errors raised by any handler become gRPC statuses here.
 
 Handlers raise (helicase.common.errors); `ErrorMappingInterceptor`, registered on the api's gRPC
-server, turns what they raise into a status for unary and server-streaming calls alike. The HTTP
+server, turns what they raise into a status for unary and server-streaming calls alike. It also
+parses each request itself: bytes that are not a valid request message (corrupt wire format,
+invalid UTF-8 in a string, nesting past protobuf's limit) are INVALID_ARGUMENT, where gRPC's own
+parsing would answer UNKNOWN ("Unexpected DecodeError"). The HTTP
 port (helicase.api.web) forwards every Connect call to that same gRPC server, so browsers get the
 same codes, messages and details.
 """
@@ -13,11 +16,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeAlias
 
 import grpc
+from google.protobuf.message import DecodeError
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from helicase.common.errors import (
     AlreadyExists,
     FailedPrecondition,
+    FieldViolation,
     InvalidArgument,
     NotFound,
     PermissionDenied,
@@ -72,8 +77,23 @@ async def abort_with(context: Context, exc: BaseException) -> None:
         await context.abort_with_status(status)
 
 
+Parse: TypeAlias = Callable[[bytes], Any]
+
+
+def parsed(parse: Parse | None, request: Any) -> Any:
+    """`request` as `parse` (the handler's own deserializer) makes it; InvalidArgument when the
+    bytes are no valid request."""
+    if parse is None:
+        return request
+    try:
+        return parse(request)
+    except DecodeError as exc:
+        raise InvalidArgument([FieldViolation("", f"not a valid request message: {exc}")]) from exc
+
+
 class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Wraps every unary and server-streaming handler with `abort_with`."""
+    """Wraps every unary and server-streaming handler with `abort_with`, after parsing its
+    request (see `parsed`)."""
 
     async def intercept_service(
         self,
@@ -83,25 +103,27 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
+        parse: Parse | None = handler.request_deserializer
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 
             async def unary(request: Any, context: Context) -> Any:
                 try:
-                    return await inner(request, context)
+                    return await inner(parsed(parse, request), context)
                 except MAPPED as exc:
                     await abort_with(context, exc)
 
-            return handler._replace(unary_unary=unary)
+            # gRPC hands the raw bytes over; `parsed` makes the message.
+            return handler._replace(unary_unary=unary, request_deserializer=None)
         if handler.unary_stream is not None:
             inner_stream = handler.unary_stream
 
             async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
                 try:
-                    async for item in inner_stream(request, context):
+                    async for item in inner_stream(parsed(parse, request), context):
                         yield item
                 except MAPPED as exc:
                     await abort_with(context, exc)
 
-            return handler._replace(unary_stream=stream)
+            return handler._replace(unary_stream=stream, request_deserializer=None)
         return handler
