@@ -12,6 +12,9 @@ from helicase.v1 import admin_pb2
 TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 MAX_DISPLAY_NAME = 200
 MIN_TTL = timedelta(seconds=1)
+MAX_TTL = timedelta(days=36_525)
+"""An API key lives at most 100 years: its expiry time must stay a date PostgreSQL and Python
+can hold (a Duration may say 10,000 years, or be out of its own range)."""
 ROLES = frozenset({admin_pb2.ROLE_VIEWER, admin_pb2.ROLE_SUBMITTER, admin_pb2.ROLE_ADMIN})
 
 
@@ -44,12 +47,24 @@ def check_create_key(request: admin_pb2.CreateApiKeyRequest) -> timedelta | None
         violations.append(
             FieldViolation("role", "must be ROLE_VIEWER, ROLE_SUBMITTER or ROLE_ADMIN")
         )
-    ttl = request.ttl.ToTimedelta() if request.HasField("ttl") else None
-    if ttl is not None and ttl < MIN_TTL:
-        violations.append(FieldViolation("ttl", "must be at least 1s"))
+    ttl = None
+    if request.HasField("ttl"):
+        ttl = _ttl(request.ttl.seconds, request.ttl.nanos)
+        if ttl is None:
+            violations.append(FieldViolation("ttl", "must be a valid Duration of 1s to 100 years"))
     if violations:
         raise InvalidArgument(violations)
     return ttl
+
+
+def _ttl(seconds: int, nanos: int) -> timedelta | None:
+    """The ttl as a timedelta, None unless a valid Duration (nanos within a second, of the
+    seconds' sign) of MIN_TTL..MAX_TTL; checked before a timedelta is made, which could
+    overflow."""
+    if not MIN_TTL.total_seconds() <= seconds <= MAX_TTL.total_seconds() or not 0 <= nanos < 10**9:
+        return None
+    ttl = timedelta(seconds=seconds, microseconds=nanos // 1000)
+    return ttl if ttl <= MAX_TTL else None
 
 
 def tenant_in_reach(principal: Principal, requested: str) -> str:
