@@ -6,8 +6,9 @@ UV := uv run --quiet
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 CHAOS_ARGS ?=
+FUZZ_ARGS ?=
 
-.PHONY: install up down status proto lint test unit demo bench chaos clean web-test web-gen screenshots
+.PHONY: install up down status proto lint test unit demo bench chaos fuzz clean web-test web-gen screenshots
 
 install: ## install whatever is missing (apt-get, uv, Python workspace, Maven jars, buf, grpcurl)
 	@bash scripts/bootstrap.sh
@@ -60,6 +61,9 @@ bench: install ## Helicase vs Apache Helix side by side on its own infrastructur
 
 chaos: install ## kill -9 services, storm the leader, restart the infrastructure; check nothing is lost (CHAOS_ARGS=--hog ...)
 	@$(UV) python scripts/chaos.py --workflows 1000 --duration 600 $(CHAOS_ARGS)
+
+fuzz: install ## fuzz every public RPC, raw bytes and Kafka on its own suite; findings fail (FUZZ_ARGS=--requests 20000 ...)
+	@$(UV) python scripts/fuzz.py $(FUZZ_ARGS)
 
 clean: down ## stop the suite and delete its state (keeps the resolved jars and tools)
 	@find .helicase -mindepth 1 -maxdepth 1 ! -name lib ! -name bin -exec rm -rf {} + 2>/dev/null || true
