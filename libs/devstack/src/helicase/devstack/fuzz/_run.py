@@ -56,6 +56,7 @@ class FuzzReport:
     kafka_sent: int = 0
     rss_before: dict[str, int | None] = field(default_factory=dict)
     rss_after: dict[str, int | None] = field(default_factory=dict)
+    rss_per_batch: list[dict[str, int | None]] = field(default_factory=list)
     exits: list[str] = field(default_factory=list)
     stalls: list[str] = field(default_factory=list)
     canary_seconds: list[float] = field(default_factory=list)
@@ -146,9 +147,12 @@ class Fuzzer:
                     report.exits = _health.exits(pids, _health.pids(self.suite))
                     await self._canary(canary, f"after batch {round_ + 1}")
                     report.seconds = time.monotonic() - started
+                    rss = _health.rss(self.suite)
+                    report.rss_per_batch.append(rss)
                     options.log(
                         f"batch {round_ + 1}/{rounds}: {self.tally.total} requests, "
-                        f"{len(self.tally.findings)} findings, {report.seconds:.0f} s"
+                        f"{len(self.tally.findings)} findings, {report.seconds:.0f} s; RSS MiB "
+                        + " ".join(f"{n}={(v or 0) / 1024:.0f}" for n, v in sorted(rss.items()))
                     )
                     if report.exits:
                         upcoming.cancel()
