@@ -9,7 +9,7 @@ from helicase.api.auth.principal import Principal
 from helicase.common.errors import FieldViolation, InvalidArgument, PermissionDenied
 from helicase.v1 import admin_pb2
 
-TENANT_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+TENANT_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")  # fullmatch: "$" would let a final "\n" in
 MAX_DISPLAY_NAME = 200
 MIN_TTL = timedelta(seconds=1)
 MAX_TTL = timedelta(days=36_525)
@@ -21,19 +21,18 @@ ROLES = frozenset({admin_pb2.ROLE_VIEWER, admin_pb2.ROLE_SUBMITTER, admin_pb2.RO
 def _display_name(value: str, field: str) -> list[FieldViolation]:
     if len(value) > MAX_DISPLAY_NAME:
         return [FieldViolation(field, f"is over {MAX_DISPLAY_NAME} characters")]
+    if "\x00" in value:  # PostgreSQL text cannot hold it
+        return [FieldViolation(field, "must not contain NUL characters")]
     return []
+
+
+TENANT_ID_RULE = "must be 1-63 lower-case letters, digits or '-', starting with a letter"
 
 
 def check_tenant(tenant: admin_pb2.Tenant) -> None:
     violations = _display_name(tenant.display_name, "tenant.display_name")
-    if not TENANT_ID.match(tenant.id):
-        violations.insert(
-            0,
-            FieldViolation(
-                "tenant.id",
-                "must be 1-63 lower-case letters, digits or '-', starting with a letter",
-            ),
-        )
+    if not TENANT_ID.fullmatch(tenant.id):
+        violations.insert(0, FieldViolation("tenant.id", TENANT_ID_RULE))
     if violations:
         raise InvalidArgument(violations)
 
@@ -70,8 +69,12 @@ def _ttl(seconds: int, nanos: int) -> timedelta | None:
 def tenant_in_reach(principal: Principal, requested: str) -> str:
     """The tenant a call acts on: `requested`, or the caller's own when empty. Only a platform
     admin reaches another tenant; anyone else naming one is PERMISSION_DENIED, whether that
-    tenant exists or not (so existence does not leak)."""
+    tenant exists or not (so existence does not leak). A platform admin naming an id no tenant
+    can have is INVALID_ARGUMENT."""
     tenant = requested or principal.tenant
     if tenant != principal.tenant and not principal.platform_admin:
         raise PermissionDenied("only a platform admin acts on another tenant")
+    if tenant != principal.tenant and not TENANT_ID.fullmatch(tenant):
+        # no tenant has such an id, and a NUL, say, would reach PostgreSQL
+        raise InvalidArgument([FieldViolation("tenant_id", TENANT_ID_RULE)])
     return tenant
