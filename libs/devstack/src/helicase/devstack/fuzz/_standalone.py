@@ -20,7 +20,7 @@ class _Stack:
     def __init__(self, keep_home: bool) -> None:
         self.home = new_home("helicase-fuzz-")
         self.infra = Infra(self.home, InfraPorts.free(), durable=False)
-        self.suites = SuiteFactory(self.infra)
+        self.suites = SuiteFactory(self.infra, keep_homes=keep_home)
         self.keep_home = keep_home
         self._closed = False
         atexit.register(self.close)
