@@ -7,8 +7,9 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?=
 CHAOS_ARGS ?=
 SOAK_ARGS ?=
+FUZZ_ARGS ?=
 
-.PHONY: install up down status proto lint test unit demo bench chaos clean web-test web-gen screenshots soak
+.PHONY: install up down status proto lint test unit demo bench chaos soak fuzz clean web-test web-gen screenshots
 
 install: ## install whatever is missing (apt-get, uv, Python workspace, Maven jars, buf, grpcurl)
 	@bash scripts/bootstrap.sh
@@ -64,6 +65,9 @@ chaos: install ## kill -9 services, storm the leader, restart the infrastructure
 
 soak: install ## 30 min of mixed load at half the measured maximum; RSS per process each minute, nothing lost (SOAK_ARGS="--duration 180")
 	@$(UV) python scripts/soak.py $(SOAK_ARGS)
+
+fuzz: install ## fuzz every public RPC, raw bytes and Kafka on its own suite; findings fail (FUZZ_ARGS=--requests 20000 ...)
+	@$(UV) python scripts/fuzz.py $(FUZZ_ARGS)
 
 clean: down ## stop the suite and delete its state (keeps the resolved jars and tools)
 	@find .helicase -mindepth 1 -maxdepth 1 ! -name lib ! -name bin -exec rm -rf {} + 2>/dev/null || true
