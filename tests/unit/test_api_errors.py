@@ -17,6 +17,7 @@ from helicase.common.errors import (
     FieldViolation,
     InvalidArgument,
     NotFound,
+    Unauthenticated,
 )
 from helicase.common.status import field_violations
 from helicase.devstack.fuzz import nested
@@ -50,10 +51,12 @@ async def _stream(request: bytes, context: Any) -> AsyncIterator[bytes]:
 
 
 @asynccontextmanager
-async def _serving(unary: Any, stream: Any, parse: Any) -> AsyncIterator[grpc.aio.Channel]:
+async def _serving(
+    unary: Any, stream: Any, parse: Any, admit: Any = None
+) -> AsyncIterator[grpc.aio.Channel]:
     """A server with the error mapping serving /t.T/Unary and /t.T/Stream (requests made by
     `parse`), and a channel to it."""
-    server = grpc.aio.server(interceptors=[ErrorMappingInterceptor()])
+    server = grpc.aio.server(interceptors=[ErrorMappingInterceptor(admit)])
     handlers = {
         "Unary": grpc.unary_unary_rpc_method_handler(unary, parse, _raw),
         "Stream": grpc.unary_stream_rpc_method_handler(stream, parse, _raw),
@@ -119,3 +122,22 @@ async def test_bytes_that_are_no_request_are_invalid_argument_and_a_request_stil
     for caught in (unary_error.value, stream_error.value):
         assert caught.code() == grpc.StatusCode.INVALID_ARGUMENT, caught.details()
         assert "not a valid request message" in (caught.details() or "")
+
+
+async def test_an_unparsable_request_from_a_caller_not_admitted_is_unauthenticated() -> None:
+    """A caller without a valid token learns that, not whether its bytes parse."""
+    asked: list[str] = []
+
+    async def admit(method: str, context: Any) -> None:
+        asked.append(method)
+        raise Unauthenticated("no token")
+
+    parse = workflow_service_pb2.GetWorkflowRequest.FromString
+    async with _serving(_echo_id, _stream_id, parse, admit) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as unary_error:
+            await channel.unary_unary("/t.T/Unary", _raw, _raw)(b"\x0f")
+        with pytest.raises(grpc.aio.AioRpcError) as stream_error:
+            _ = [item async for item in channel.unary_stream("/t.T/Stream", _raw, _raw)(b"\x0f")]
+    assert unary_error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert stream_error.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert asked == ["/t.T/Unary", "/t.T/Stream"]

@@ -294,3 +294,22 @@ def test_an_invalid_argument_about_a_huge_request_stays_small() -> None:
     assert len(status.details) <= limits.ERROR_MESSAGE
     # gRPC clients refuse trailers over 8 KiB in all; details travel base64-encoded.
     assert len(trailers["grpc-status-details-bin"]) * 4 / 3 + len(status.details) < 7 * 1024
+
+
+def test_record_events_refuses_timestamps_postgresql_cannot_store() -> None:
+    late = task_event()
+    late.time.seconds = 2**63 - 1  # what the fuzzer sent: the sink's insert failed for good
+    early = task_event()
+    early.task_event.start_time.seconds = -(2**62)
+    with pytest.raises(InvalidArgument) as exc:
+        check_events(event_pb2.RecordEventsRequest(events=[task_event(), late, early]))
+    assert fields_of(exc) == ["events[1].time", "events[2].task_event.start_time"]
+
+
+def test_a_nul_is_refused_wherever_text_is_stored() -> None:
+    assert limits.too_long("f", "a\x00b", 10) == [
+        FieldViolation("f", "must not contain NUL characters")
+    ]
+    with pytest.raises(InvalidArgument) as exc:  # the fuzzer's UNKNOWN (jsonb containment)
+        validate_list(workflow_service_pb2.ListWorkflowsRequest(labels={"a": "x\x00"}))
+    assert fields_of(exc) == ["labels[a]"]

@@ -135,6 +135,32 @@ def code_of(rpc: Any, request: Any, token: str | None) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
+def test_bytes_that_are_no_request_are_unauthenticated_without_a_valid_token(
+    suite: RunningSuite, channel: grpc.Channel
+) -> None:
+    """A caller without a token learns that it has none, not whether its bytes would parse."""
+    garbage = b"\x0f"  # wire type 7: no message parses from it
+    refused = []
+    for path, method in public_methods(channel):
+        kind = channel.unary_stream if method.server_streaming else channel.unary_unary
+        rpc = kind(path, request_serializer=None, response_deserializer=None)
+        for token in (None, "garbage", suite.token):
+            try:
+                result = rpc(garbage, metadata=bearer(token), timeout=10)
+                if method.server_streaming:
+                    for _ in result:
+                        break
+                code = grpc.StatusCode.OK
+            except grpc.RpcError as exc:
+                code = exc.code()
+            expected = {grpc.StatusCode.UNAUTHENTICATED}
+            if token == suite.token:  # refused by its role, or admitted and its bytes refused
+                expected = {grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.INVALID_ARGUMENT}
+            if code not in expected:
+                refused.append((path, token, code.name))
+    assert refused == []
+
+
 def revoked_key(suite: RunningSuite, channel: grpc.Channel) -> str:
     """A key of a fresh tenant that worked, then was revoked by its tenant's admin."""
     tenant = tenant_name()

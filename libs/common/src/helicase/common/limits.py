@@ -69,9 +69,12 @@ _LARGEST_NUMBER = 1.7976931348623157e308  # JSON numbers travel as doubles (Stru
 
 
 def too_long(field: str, value: str, limit: int) -> list[FieldViolation]:
-    """A violation of `field` when `value` has more than `limit` characters."""
+    """A violation of `field` when `value` has more than `limit` characters, or holds a NUL
+    (PostgreSQL's text and jsonb cannot store one)."""
     if len(value) > limit:
         return [FieldViolation(field, f"is {len(value)} characters; the limit is {limit}")]
+    if "\x00" in value:
+        return [FieldViolation(field, "must not contain NUL characters")]
     return []
 
 

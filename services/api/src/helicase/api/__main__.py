@@ -190,7 +190,7 @@ async def serve(config: ApiConfig) -> None:
         register,
         SERVICES,
         interceptors=[
-            ErrorMappingInterceptor(),
+            ErrorMappingInterceptor(admit=auth.interceptor.admit),
             auth.interceptor,
             FairUseInterceptor(tenant_limits),
             ActingForInterceptor(),

@@ -73,6 +73,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             stream_stream=self._refuse(method) if handler.stream_stream else None,
         )
 
+    async def admit(self, method: str, context: Context) -> None:
+        """Raises Unauthenticated or PermissionDenied when `method` is not open to the caller
+        (the error mapping asks before it refuses an unparsable request)."""
+        if not policy.is_open(method):
+            await self._admit(method, context)
+
     async def _admit(self, method: str, context: Context) -> tuple[Principal, policy.Rule]:
         """The caller's principal and the method's rule; Unauthenticated or PermissionDenied
         when the call may not run (a refused mutation is audited)."""

@@ -178,13 +178,10 @@ def check_labels(
             )
         elif reserved_label(key) and not reserved_labels:
             out.append(FieldViolation(f"{where}[{key}]", "is reserved for Helicase"))
-        if len(value) > bounds.LABEL_VALUE:
-            out.append(
-                FieldViolation(
-                    f"{where}[{shown}]",
-                    f"value is {len(value)} characters; the limit is {bounds.LABEL_VALUE}",
-                )
-            )
+        out += [
+            FieldViolation(v.field, f"value {v.description}")
+            for v in bounds.too_long(f"{where}[{shown}]", value, bounds.LABEL_VALUE)
+        ]
     return out
 
 
