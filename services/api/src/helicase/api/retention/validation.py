@@ -19,7 +19,9 @@ def age_of(request: retention_pb2.PurgeWorkflowsRequest, ttl: timedelta) -> time
         )
     if not request.HasField("older_than"):
         return ttl
-    seconds = request.older_than.seconds
+    seconds, nanos = request.older_than.seconds, request.older_than.nanos
+    if seconds < 0 or not 0 <= nanos < 10**9:  # ToTimedelta would overflow on the extremes
+        raise InvalidArgument([FieldViolation("older_than", "is not a valid positive Duration")])
     if seconds > MAX_OLDER_THAN.total_seconds():
         raise InvalidArgument(
             [FieldViolation("older_than", f"is longer than {MAX_OLDER_THAN.days} days")]
