@@ -24,6 +24,7 @@ from collections import Counter
 from typing import Any
 
 import grpc
+from google.protobuf import field_mask_pb2
 
 from bench.throughput import noop_workflow, percentile
 from helicase.client import NO_RETRY, HelicaseClient, channel, load_workflow_request
@@ -38,8 +39,11 @@ POLL = 0.01  # B polls GetWorkflow at most 100 times a second: within its own ra
 WITHIN = 60.0  # the longest B waits for one workflow
 
 
-async def tenant_key(api: str, admin_token: str, name: str) -> str:
-    """An admin key of tenant `name`, made (with the tenant) by the platform admin."""
+async def tenant_key(
+    api: str, admin_token: str, name: str, limits: dict[str, int] | None = None
+) -> str:
+    """An admin key of tenant `name`, made (with the tenant, and its `limits` set through
+    UpdateTenantLimits) by the platform admin."""
     async with channel(api, token=admin_token) as ch:
         admin = admin_pb2_grpc.AdminServiceStub(ch)
         try:
@@ -49,6 +53,13 @@ async def tenant_key(api: str, admin_token: str, name: str) -> str:
         except grpc.aio.AioRpcError as err:
             if err.code() != grpc.StatusCode.ALREADY_EXISTS:
                 raise
+        if limits:
+            await admin.UpdateTenantLimits(
+                admin_pb2.UpdateTenantLimitsRequest(
+                    tenant_limits=admin_pb2.TenantLimits(tenant_id=name, **limits),
+                    update_mask=field_mask_pb2.FieldMask(paths=sorted(limits)),
+                )
+            )
         made = await admin.CreateApiKey(
             admin_pb2.CreateApiKeyRequest(tenant_id=name, role=admin_pb2.ROLE_ADMIN)
         )
@@ -123,7 +134,8 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 async def run(args: argparse.Namespace) -> None:
     suffix = uuid.uuid4().hex[:6]
-    key_a = await tenant_key(args.api, args.admin_token, f"flood-a-{suffix}")
+    limits_a = dict((k, int(v)) for k, v in (item.split("=", 1) for item in args.a_limit))
+    key_a = await tenant_key(args.api, args.admin_token, f"flood-a-{suffix}", limits_a)
     key_b = await tenant_key(args.api, args.admin_token, f"flood-b-{suffix}")
     async with (
         HelicaseClient(args.api, token=key_a, retry=NO_RETRY) as a,
@@ -131,6 +143,7 @@ async def run(args: argparse.Namespace) -> None:
     ):
         await latencies(b, 3, "warm-up")
         idle = summary(await latencies(b, args.runs, "idle"))
+        print(f"tenant A's limits: {limits_a or 'the defaults'}", flush=True)
         print(f"idle: p50 {idle['p50']:.1f} ms, p95 {idle['p95']:.1f} ms", flush=True)
         flood = Flood(a, ignore_retry=args.ignore_retry_info)
         callers = (
@@ -178,6 +191,13 @@ def main() -> None:
         "--ignore-retry-info", action="store_true", help="A calls again at once when refused"
     )
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE (--private)")
+    parser.add_argument(
+        "--a-limit",
+        action="append",
+        default=[],
+        help="FIELD=N: one of tenant A's limits (AdminService.TenantLimits, e.g."
+        " requests_per_second=20, max_running_workflows=8); B keeps the defaults",
+    )
     args = parser.parse_args()
     if args.private:
         private(args)
