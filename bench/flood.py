@@ -84,9 +84,10 @@ async def latencies(client: HelicaseClient, runs: int, tag: str) -> list[float]:
 class Flood:
     """Tenant A's callers, each calling again as soon as it is answered."""
 
-    def __init__(self, client: HelicaseClient, *, ignore_retry: bool) -> None:
+    def __init__(self, client: HelicaseClient, *, ignore_retry: bool, tasks: int = 1) -> None:
         self.client = client
         self.ignore_retry = ignore_retry
+        self.tasks = tasks
         self.answers: Counter[str] = Counter()
         self.created: list[str] = []
 
@@ -103,8 +104,8 @@ class Flood:
         return result
 
     async def creator(self) -> None:
+        request = load_workflow_request(noop_workflow("flood", self.tasks))
         while True:
-            request = load_workflow_request(noop_workflow("flood", 1))
             made = await self._count("create", self.client.create(request))
             if made is not None:
                 self.created.append(made.id)
@@ -145,7 +146,7 @@ async def run(args: argparse.Namespace) -> None:
         idle = summary(await latencies(b, args.runs, "idle"))
         print(f"tenant A's limits: {limits_a or 'the defaults'}", flush=True)
         print(f"idle: p50 {idle['p50']:.1f} ms, p95 {idle['p95']:.1f} ms", flush=True)
-        flood = Flood(a, ignore_retry=args.ignore_retry_info)
+        flood = Flood(a, ignore_retry=args.ignore_retry_info, tasks=args.a_tasks)
         callers = (
             [flood.creator] * args.creators
             + [flood.lister] * args.listers
@@ -167,7 +168,8 @@ async def run(args: argparse.Namespace) -> None:
         f" p95 {flooded['p95'] / idle['p95']:.2f}x (goal: within 2x)"
     )
     print(
-        f"tenant A's flood ({args.creators} creators, {args.listers} listers,"
+        f"tenant A's flood ({args.creators} creators of {args.a_tasks}-task workflows,"
+        f" {args.listers} listers,"
         f" {args.watchers} watchers) over {seconds:.1f}s:"
     )
     for kind, count in sorted(flood.answers.items()):
@@ -186,6 +188,7 @@ def main() -> None:
     parser.add_argument("--creators", type=int, default=16)
     parser.add_argument("--listers", type=int, default=8)
     parser.add_argument("--watchers", type=int, default=16)
+    parser.add_argument("--a-tasks", type=int, default=1, help="tasks per workflow A creates")
     parser.add_argument("--private", action="store_true", help="on a suite of its own")
     parser.add_argument(
         "--ignore-retry-info", action="store_true", help="A calls again at once when refused"

@@ -95,13 +95,14 @@ def _on_teardown(request: pytest.FixtureRequest, cleanup: Callable[[], None]) ->
 
 @pytest.fixture(scope="session")
 def infra(request: pytest.FixtureRequest) -> Infra:
-    """ZooKeeper, Kafka and PostgreSQL (fsync off) on free ports, shared by the whole run."""
+    """ZooKeeper, Kafka and PostgreSQL (fsync off) on free ports, shared by the whole run; Kafka
+    is killed at the end rather than shut down (its data is removed anyway)."""
     home = new_home("helicase-test-")
     stack = Infra(home, InfraPorts.free(), durable=False)
 
     def stop() -> None:
         try:
-            stack.stop()
+            stack.stop(discard=True)  # its home is removed next
         finally:
             remove_home(home, keep=KEEP_HOMES)
 

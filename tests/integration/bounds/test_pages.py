@@ -19,13 +19,13 @@ import grpc
 import pytest
 
 from helicase.client import MAX_MESSAGE_BYTES, HelicaseClient
-from helicase.devstack.testing import RunningSuite, SuiteFactory
+from helicase.devstack.testing import RunningSuite
 from helicase.v1 import workflow_pb2, workflow_service_pb2
+from tests.integration.bounds.conftest import BIG
 from tests.integration.helpers import client_as, request
 
 TS = workflow_pb2.TaskState
 INLINE_TASKS = 1_000  # HELICASE_INLINE_TASKS' default
-BIG = 100_000
 
 
 def gated(n: int, *, params: dict[str, Any] | None = None, free: int = 0) -> list[dict[str, Any]]:
@@ -176,11 +176,10 @@ def big_request(n: int, free: int) -> workflow_service_pb2.CreateWorkflowRequest
 
 @pytest.mark.timeout(600)  # creating 100,000 tasks takes a minute on a busy machine
 async def test_watch_of_a_100k_task_workflow_sends_a_snapshot_then_changes(
-    make_suite: SuiteFactory,
+    big_suite: RunningSuite,
 ) -> None:
-    suite = make_suite(max_tasks=BIG)
-    async with HelicaseClient(suite.api_addr, token=suite.token, timeout=120) as client:
-        await _watch_a_big_workflow(suite, client)
+    async with HelicaseClient(big_suite.api_addr, token=big_suite.token, timeout=120) as client:
+        await _watch_a_big_workflow(big_suite, client)
 
 
 async def _watch_a_big_workflow(suite: RunningSuite, client: HelicaseClient) -> None:

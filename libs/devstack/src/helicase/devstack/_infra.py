@@ -59,7 +59,9 @@ class Infra:
             part.wait_ready(timeout)
         return started
 
-    def stop(self) -> None:
-        """Stops Kafka, then ZooKeeper, then PostgreSQL (each gracefully, then SIGKILL)."""
-        for part in (self.kafka, self.zookeeper, self.postgres):
+    def stop(self, *, discard: bool = False) -> None:
+        """Stops Kafka, then ZooKeeper, then PostgreSQL (each gracefully, then SIGKILL);
+        `discard`: Kafka is killed at once, its data being removed next."""
+        self.kafka.stop(discard=discard)
+        for part in (self.zookeeper, self.postgres):
             part.stop()

@@ -27,7 +27,11 @@ from helicase.v1 import workflow_pb2
 TASK_KEY = (tasks.c.ordinal,)
 LIST_TASKS_DEFAULT = 100
 LIST_TASKS_MAX = 1_000
-_CACHED_TASKS = 200_000  # tasks of the parsed definitions kept, over all workflows
+# The parsed definitions kept: at most this many tasks over all workflows, and this many
+# workflows (each costs some KiB however small: without the second bound, 200,000 single-task
+# workflows would be kept, and the api grew by about 6 KiB for every workflow it had read).
+_CACHED_TASKS = 200_000
+_CACHED_WORKFLOWS = 1_000
 
 
 def task_filters(workflow_id: uuid.UUID, states: Sequence[int]) -> dict[str, Any]:
@@ -36,8 +40,8 @@ def task_filters(workflow_id: uuid.UUID, states: Sequence[int]) -> dict[str, Any
 
 
 class Definitions:
-    """Parsed definitions by workflow id, least recently used dropped past _CACHED_TASKS; each
-    with its header (the definition without tasks)."""
+    """Parsed definitions by workflow id, least recently used dropped past _CACHED_TASKS or
+    _CACHED_WORKFLOWS; each with its header (the definition without tasks)."""
 
     def __init__(self) -> None:
         self._cache: OrderedDict[uuid.UUID, tuple[workflow_pb2.Workflow, workflow_pb2.Workflow]]
@@ -61,7 +65,9 @@ class Definitions:
         del header.tasks[:]
         self._cache[workflow_id] = (parsed, header)
         self._tasks += len(parsed.tasks)
-        while self._tasks > _CACHED_TASKS and len(self._cache) > 1:
+        while len(self._cache) > 1 and (
+            self._tasks > _CACHED_TASKS or len(self._cache) > _CACHED_WORKFLOWS
+        ):
             _, (dropped, _) = self._cache.popitem(last=False)
             self._tasks -= len(dropped.tasks)
         return parsed, header
