@@ -2,7 +2,10 @@
 GetWorkflow, p50/p95 over N runs) with the suite idle, then while tenant A floods it (many
 concurrent CreateWorkflow, ListWorkflows and WatchWorkflow callers at full speed). Prints both
 and their ratio (goal: within 2x), and what A's callers got (answers, RESOURCE_EXHAUSTED).
-Figures are ratios measured in the same process; it never fails on a time.
+B starts a run every second at most (`--every`), and under the flood only after `--settle`
+(15 s) of it, so that its runs see the flood's steady state (a backlog that builds up) rather
+than its first seconds. Figures are ratios measured in the same process; it never fails on a
+time.
 
 Against a running suite, with its platform admin token (tenants and keys are made through
 AdminService), or on a private suite of its own on free ports (`--private`, settings with
@@ -66,18 +69,22 @@ async def tenant_key(
         return str(made.token)
 
 
-async def latencies(client: HelicaseClient, runs: int, tag: str) -> list[float]:
-    """Milliseconds from CreateWorkflow to COMPLETED seen through GetWorkflow, run by run."""
+async def latencies(client: HelicaseClient, runs: int, tag: str, every: float = 0.0) -> list[float]:
+    """Milliseconds from CreateWorkflow to COMPLETED seen through GetWorkflow, run by run; a run
+    starts `every` seconds after the previous one at the soonest (so that the runs span the
+    flood's steady state, not its first seconds)."""
     samples = []
     for i in range(runs):
         request = load_workflow_request(noop_workflow(f"{tag}-{i}", 1))
         start = time.perf_counter()
+        pace = asyncio.create_task(asyncio.sleep(every))
         workflow = await client.create(request)
         try:
             await client.wait(workflow.id, within=WITHIN, poll=POLL)
         except TimeoutError:
             print(f"  {tag}: workflow {workflow.id} not COMPLETED within {WITHIN:.0f}s")
         samples.append((time.perf_counter() - start) * 1000)  # a timed-out run counts WITHIN
+        await pace
     return samples
 
 
@@ -143,7 +150,7 @@ async def run(args: argparse.Namespace) -> None:
         HelicaseClient(args.api, token=key_b) as b,
     ):
         await latencies(b, 3, "warm-up")
-        idle = summary(await latencies(b, args.runs, "idle"))
+        idle = summary(await latencies(b, args.runs, "idle", args.every))
         print(f"tenant A's limits: {limits_a or 'the defaults'}", flush=True)
         print(f"idle: p50 {idle['p50']:.1f} ms, p95 {idle['p95']:.1f} ms", flush=True)
         flood = Flood(a, ignore_retry=args.ignore_retry_info, tasks=args.a_tasks)
@@ -153,10 +160,12 @@ async def run(args: argparse.Namespace) -> None:
             + [flood.watcher] * args.watchers
         )
         tasks = [asyncio.create_task(caller()) for caller in callers]
-        await asyncio.sleep(2.0)  # the flood is at full speed before B measures
         began = time.perf_counter()
-        flooded = summary(await latencies(b, args.runs, "flood"))
-        seconds = time.perf_counter() - began
+        await asyncio.sleep(args.settle)  # the flood's backlog, if any, has built up
+        measured = time.perf_counter()
+        flooded = summary(await latencies(b, args.runs, "flood", args.every))
+        ended = time.perf_counter()
+        seconds = ended - began
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -170,7 +179,8 @@ async def run(args: argparse.Namespace) -> None:
     print(
         f"tenant A's flood ({args.creators} creators of {args.a_tasks}-task workflows,"
         f" {args.listers} listers,"
-        f" {args.watchers} watchers) over {seconds:.1f}s:"
+        f" {args.watchers} watchers) over {seconds:.1f}s ({args.settle:.0f}s before B measured,"
+        f" {ended - measured:.1f}s while it did):"
     )
     for kind, count in sorted(flood.answers.items()):
         print(f"  {kind:32} {count:7d}  ({count / seconds:7.1f}/s)")
@@ -189,6 +199,12 @@ def main() -> None:
     parser.add_argument("--listers", type=int, default=8)
     parser.add_argument("--watchers", type=int, default=16)
     parser.add_argument("--a-tasks", type=int, default=1, help="tasks per workflow A creates")
+    parser.add_argument(
+        "--settle", type=float, default=15.0, help="seconds of flood before B measures"
+    )
+    parser.add_argument(
+        "--every", type=float, default=1.0, help="B starts a run every this many seconds at most"
+    )
     parser.add_argument("--private", action="store_true", help="on a suite of its own")
     parser.add_argument(
         "--ignore-retry-info", action="store_true", help="A calls again at once when refused"

@@ -239,12 +239,13 @@ def test_schema_cache_recompiles_when_the_schema_changes() -> None:
 
 def test_hundred_thousand_task_chain_validates_quickly() -> None:
     n = 100_000
-    tasks = [
-        {"id": f"t{i}", "type": "sleep", "params": {"seconds": 0},
-         **({"dependsOn": [f"t{i - 1}"]} if i else {})}
-        for i in range(n)
-    ]  # fmt: skip
-    req = request(tasks)
+    req = workflow_service_pb2.CreateWorkflowRequest()
+    req.workflow.display_name = "test"
+    for i in range(n):  # built as protobuf: parsing the same from JSON takes longer than the check
+        task = req.workflow.tasks.add(id=f"t{i}", type="sleep")
+        task.params.update({"seconds": 0})
+        if i:
+            task.depends_on.append(f"t{i - 1}")
     started = time.perf_counter()
     validate_create(req, TYPES, schemas=SchemaCache())
     assert time.perf_counter() - started < 20
@@ -257,3 +258,20 @@ def test_long_cycle_is_found_without_recursion_limits() -> None:
     assert len(found) == 1
     assert found[0].description.startswith("cycle t0 -> t1 -> ")
     assert found[0].description.endswith(" -> t0")
+
+
+def test_tasks_with_the_same_params_are_each_named() -> None:
+    bad = {"seconds": -1}
+    tasks = [
+        {"id": "a", "type": "sleep", "params": bad},
+        {"id": "b", "type": "noop", "params": bad},  # the same params, another type: fine
+        {"id": "c", "type": "sleep", "params": bad},
+        {"id": "d", "type": "sleep", "params": {"seconds": float("nan")}},
+        {"id": "e", "type": "sleep", "params": {"seconds": float("nan")}},
+    ]
+    assert fields(request(tasks)) == [
+        "workflow.tasks[0].params.seconds",
+        "workflow.tasks[2].params.seconds",
+        "workflow.tasks[3].params",
+        "workflow.tasks[4].params",
+    ]

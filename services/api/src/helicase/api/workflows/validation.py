@@ -84,6 +84,7 @@ def _check_task(
     validators: Callable[[str, Mapping[str, Any]], Draft202012Validator | None],
     limits: Limits,
     out: list[FieldViolation],
+    judged: dict[tuple[str, bytes], list[tuple[str, str]]],
 ) -> None:
     if not TASK_ID.match(task.id):
         out.append(
@@ -119,16 +120,27 @@ def _check_task(
             )
         )
         return
+    # Tasks of one type with the same params are judged once per request: a big workflow
+    # repeats them (judging each took most of a 100,000-task check).
+    key = (task.type, task.params.SerializeToString(deterministic=True))
+    found = judged.get(key)
+    if found is None:
+        found = judged[key] = _judge_params(task, validators(task.type, schema))
+    out += [FieldViolation(f"{where}.params{suffix}", message) for suffix, message in found]
+
+
+def _judge_params(
+    task: workflow_pb2.Task, validator: Draft202012Validator | None
+) -> list[tuple[str, str]]:
+    """What is wrong with a task's params, as (path below `params`, message) pairs."""
     problem = bounds.struct_problem(task.params)
     if problem is not None:  # NaN, Infinity or too deep: no JSON schema can judge it
-        out.append(FieldViolation(f"{where}.params", f"is not finite JSON: {problem}"))
-        return
-    validator = validators(task.type, schema)
+        return [("", f"is not finite JSON: {problem}")]
     if validator is None:
-        return
+        return []
     params = json_format.MessageToDict(task.params) if task.HasField("params") else {}
-    for error in sorted(validator.iter_errors(params), key=lambda e: list(e.path)):
-        out.append(FieldViolation(f"{where}.params{_path(error.path)}", error.message))
+    errors = sorted(validator.iter_errors(params), key=lambda e: list(e.path))
+    return [(_path(error.path), error.message) for error in errors]
 
 
 def _find_cycle(ids: list[str], deps: dict[str, list[str]]) -> list[str] | None:
@@ -234,9 +246,10 @@ def validate_create(
         return compiled[type_name]
 
     seen: dict[str, int] = {}
+    judged: dict[tuple[str, bytes], list[tuple[str, str]]] = {}
     for index, task in enumerate(tasks):
         where = f"workflow.tasks[{index}]"
-        _check_task(task, where, task_types, validators, limits, out)
+        _check_task(task, where, task_types, validators, limits, out, judged)
         if task.id in seen:
             out.append(
                 FieldViolation(f"{where}.id", f"duplicate id {task.id!r} (tasks[{seen[task.id]}])")
