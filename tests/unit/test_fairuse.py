@@ -8,7 +8,7 @@ from google.protobuf import field_mask_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helicase.api.fairuse.bucket import StreamCounts, TenantBuckets, TokenBucket
+from helicase.api.fairuse.bucket import MAX_SPREAD, StreamCounts, TenantBuckets, TokenBucket
 from helicase.api.fairuse.limits import LimitsCache, TenantLimits
 from helicase.api.fairuse.validation import check_update_limits
 from helicase.common.errors import InvalidArgument
@@ -20,8 +20,23 @@ def test_a_bucket_allows_its_burst_then_says_when_the_next_token_comes() -> None
     bucket = TokenBucket.full(rate=2.0, burst=3.0, now=0.0)
     assert [bucket.take(0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
     assert bucket.take(0.0) == pytest.approx(0.5)
-    assert bucket.take(0.25) == pytest.approx(0.25)  # half a token earned meanwhile
     assert bucket.take(0.5) == 0.0
+    assert bucket.take(0.75) == pytest.approx(0.25)  # half a token earned meanwhile
+
+
+def test_refused_callers_are_told_to_come_back_one_token_apart_within_a_spread() -> None:
+    bucket = TokenBucket.full(rate=10.0, burst=1.0, now=0.0)
+    assert bucket.take(0.0) == 0.0
+    waits = [bucket.take(0.0) for _ in range(4)]
+    assert waits == pytest.approx([0.1, 0.2, 0.3, 0.4])
+    # Each comes back when told: a token is there for each, in turn.
+    assert [bucket.take(t + 1e-9) for t in (0.1, 0.2, 0.3, 0.4)] == [0.0] * 4
+    # A caller that ignores its RetryInfo pushes the line back, but only up to MAX_SPREAD.
+    many = [bucket.take(0.4) for _ in range(1000)]
+    assert max(many) == pytest.approx(MAX_SPREAD)
+    # Once the line is gone, the first refused is told the next token again.
+    assert bucket.take(20.0) == 0.0
+    assert bucket.take(20.0) == pytest.approx(0.1)
 
 
 @given(

@@ -1,12 +1,18 @@
 """Token buckets, one per tenant (pure: the caller passes the time).
 
 A bucket holds at most `burst` tokens and gains `rate` tokens a second; each request takes one.
-A request finding the bucket empty is refused with the wait until one token is back.
+A request finding the bucket empty is refused with a time to come back (its RetryInfo). The
+refused callers are told times one token apart, in the order they were refused: told the same
+time (when the next token comes), callers that honour it would all come back at once, one would
+be served and the others refused again, so a tenant's many callers would make many times its
+rate in refusals, each one authenticated and answered at everyone's expense.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+MAX_SPREAD = 5.0  # seconds: refused callers are spread over at most this (or the next token)
 
 
 @dataclass
@@ -15,21 +21,30 @@ class TokenBucket:
     burst: float  # the most tokens it holds
     tokens: float
     updated: float  # the time `tokens` was counted at
+    advised: float = 0.0  # the latest time a refused caller was told to come back at
 
     @classmethod
     def full(cls, rate: float, burst: float, now: float) -> TokenBucket:
         return cls(rate=rate, burst=burst, tokens=burst, updated=now)
 
-    def take(self, now: float) -> float:
-        """Takes a token: 0.0 when there was one, else the seconds until one will be there
-        (nothing taken)."""
+    def refill(self, now: float) -> None:
+        """Counts the tokens earned up to `now`."""
         if now > self.updated:
             self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
             self.updated = now
+
+    def take(self, now: float) -> float:
+        """Takes a token: 0.0 when there was one, else the seconds to wait (nothing taken):
+        until the next token for the first caller refused, one token later for each caller
+        refused after it, up to MAX_SPREAD."""
+        self.refill(now)
         if self.tokens >= 1.0:
             self.tokens -= 1.0
             return 0.0
-        return (1.0 - self.tokens) / self.rate
+        ready = now + (1.0 - self.tokens) / self.rate
+        latest = max(ready, now + MAX_SPREAD)
+        self.advised = min(max(ready, self.advised + 1.0 / self.rate), latest)
+        return self.advised - now
 
 
 class TenantBuckets:
@@ -45,9 +60,10 @@ class TenantBuckets:
         if bucket is None:
             bucket = self._buckets[tenant] = TokenBucket.full(rate, max(burst, 1.0), now)
         elif (bucket.rate, bucket.burst) != (rate, max(burst, 1.0)):
-            bucket.take(now)  # count the tokens earned at the old rate first
+            bucket.refill(now)  # count the tokens earned at the old rate first
             bucket.rate, bucket.burst = rate, max(burst, 1.0)
             bucket.tokens = min(bucket.tokens, bucket.burst)
+            bucket.advised = 0.0  # times told at the old rate say nothing of the new one
         return bucket.take(now)
 
 
