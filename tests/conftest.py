@@ -128,6 +128,15 @@ def make_shared_suite(request: pytest.FixtureRequest, infra: Infra) -> SuiteFact
     return factory
 
 
+@pytest.fixture(scope="module")
+def make_module_suite(request: pytest.FixtureRequest, infra: Infra) -> SuiteFactory:
+    """Like `make_suite`, but its suites live until the end of the test module (a suite kept
+    idle to the end of the run still costs CPU: its processes poll and heartbeat)."""
+    factory = SuiteFactory(infra, keep_homes=KEEP_HOMES)
+    _on_teardown(request, factory.close)
+    return factory
+
+
 @pytest.fixture(scope="session")
 def suite(make_shared_suite: SuiteFactory) -> RunningSuite:
     """One full suite shared by the tests that kill nothing."""

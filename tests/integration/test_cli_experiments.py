@@ -31,8 +31,8 @@ awk '{ s += $1 } END { print "sum=" s }' "$1" > "$2"
 
 
 @pytest.fixture(scope="module")
-def hpc_suite(make_shared_suite: Any, hpc_cluster: LoopbackCluster) -> Any:
-    return make_shared_suite(
+def hpc_suite(make_module_suite: Any, hpc_cluster: LoopbackCluster) -> Any:
+    return make_module_suite(
         extra_env={
             "HELICASE_CREDENTIAL_KEY": new_master_key(),
             "HELICASE_PARTICIPANT_TASK_TYPES": ",".join(["noop", "sleep", "shell", *TYPES]),

@@ -41,8 +41,8 @@ ES = experiment_pb2.ExperimentState
 
 
 @pytest.fixture(scope="module")
-def failures_suite(make_shared_suite: Any, hpc_cluster: LoopbackCluster) -> Any:
-    return make_shared_suite(
+def failures_suite(make_module_suite: Any, hpc_cluster: LoopbackCluster) -> Any:
+    return make_module_suite(
         extra_env={
             "HELICASE_CREDENTIAL_KEY": new_master_key(),
             "HELICASE_PARTICIPANT_TASK_TYPES": ",".join(["noop", "sleep", "shell", *TYPES]),

@@ -36,8 +36,8 @@ echo "ran on $(hostname) as job $SLURM_JOB_ID"
 
 
 @pytest.fixture(scope="module")
-def hpc_suite(make_shared_suite: Any, hpc_cluster: LoopbackCluster) -> Any:
-    return make_shared_suite(
+def hpc_suite(make_module_suite: Any, hpc_cluster: LoopbackCluster) -> Any:
+    return make_module_suite(
         extra_env={
             "HELICASE_CREDENTIAL_KEY": new_master_key(),
             "HELICASE_PARTICIPANT_TASK_TYPES": ",".join(["noop", "sleep", "shell", *TYPES]),

@@ -21,8 +21,8 @@ HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9ok
 
 
 @pytest.fixture(scope="module")
-def api(make_shared_suite: Any) -> Any:
-    return make_shared_suite(
+def api(make_module_suite: Any) -> Any:
+    return make_module_suite(
         ["api"],
         extra_env={"HELICASE_CREDENTIAL_KEY": new_master_key()},
     )
