@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import random
 
 import pytest
 from google.protobuf import message, struct_pb2
@@ -14,7 +15,7 @@ import helicase.v1
 from helicase.devstack.fuzz import Budget, KnownFinding, Pools, Tally
 from helicase.devstack.fuzz._findings import connect_code
 from helicase.devstack.fuzz._health import exits, growth
-from helicase.devstack.fuzz._jobs import Mix, batch
+from helicase.devstack.fuzz._jobs import Mix, batch, splice
 from helicase.devstack.fuzz._messages import MessageStrategies, sample
 from helicase.devstack.fuzz._rawbytes import TRAPS, nested, varint
 from helicase.devstack.fuzz._rpcs import public_rpcs
@@ -142,3 +143,17 @@ def test_a_process_that_changed_pid_or_stopped_has_exited() -> None:
     assert growth({"api": 1024}, {"api": 2048}) == [
         "api                1.0 ->     2.0 MiB (+1.0 MiB, +100%)"
     ]
+
+
+def test_a_splice_leaves_out_a_field_protobuf_cannot_encode() -> None:
+    deep = workflow_service_pb2.CreateWorkflowRequest(request_id="deep")
+    params = deep.workflow.tasks.add(id="t", type="noop").params
+    for _ in range(150):  # past protobuf's nesting limit: merging it raises EncodeError
+        params = params.fields["x"].struct_value
+    plain = workflow_service_pb2.CreateWorkflowRequest(request_id="plain")
+    plain.workflow.display_name = "w"
+    for seed in range(20):  # each field comes from either side: both sides are drawn
+        out = splice(deep, plain, random.Random(seed))
+        assert isinstance(out, workflow_service_pb2.CreateWorkflowRequest)
+        assert out.request_id in {"deep", "plain"}
+        out.SerializeToString()

@@ -4,6 +4,7 @@ the HTTP port (Connect, JSON), by one of the run's identities in turn."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 from collections.abc import Collection, Sequence
@@ -83,7 +84,10 @@ def splice(first: message.Message, second: message.Message, rng: random.Random) 
         desc = source.DESCRIPTOR.fields_by_name[name]
         if desc.is_repeated or desc.message_type is not None:
             if desc.is_repeated or source.HasField(name):
-                getattr(out, name).MergeFrom(getattr(source, name))
+                # Merging copies through the wire format: a field protobuf cannot encode (a
+                # Struct nested past its depth limit) is left out of the splice.
+                with contextlib.suppress(message.EncodeError, message.DecodeError):
+                    getattr(out, name).MergeFrom(getattr(source, name))
         else:
             setattr(out, name, getattr(source, name))
     return out
