@@ -98,12 +98,23 @@ def generated(
 ) -> list[message.Message]:
     """`count` requests of `rpc`: fresh from Hypothesis, then splices of those."""
     fresh_count = max(1, min(count, math.ceil(count * fresh_share)))
-    fresh = sample(messages.of(rpc.request.DESCRIPTOR), fresh_count, seed)
+    # A message protobuf refuses to encode (EncodeError; one ended a 100,000-request run in its
+    # third batch, its cause not pinned down) cannot be sent by any client: left out.
+    drawn = sample(messages.of(rpc.request.DESCRIPTOR), fresh_count, seed)
+    fresh = [m for m in drawn if _encodable(m)]
     if not fresh:
         return []
     rng = random.Random(seed)
     spliced = [splice(rng.choice(fresh), rng.choice(fresh), rng) for _ in range(count - len(fresh))]
-    return [*fresh, *spliced]
+    return [*fresh, *(m for m in spliced if _encodable(m))]
+
+
+def _encodable(msg: message.Message) -> bool:
+    try:
+        msg.SerializeToString()
+    except message.EncodeError:
+        return False
+    return True
 
 
 def batch(
