@@ -131,6 +131,17 @@ def test_update_limits_names_each_bad_field() -> None:
     assert len(check_update_limits(good)) == 5
 
 
+@pytest.mark.parametrize("tenant_id", ["a\x00", "a" * 64])
+def test_update_limits_refuses_a_tenant_id_no_tenant_can_have(tenant_id: str) -> None:
+    """A NUL reached PostgreSQL and answered UNKNOWN (found by make fuzz)."""
+    request = admin_pb2.UpdateTenantLimitsRequest(
+        tenant_limits=admin_pb2.TenantLimits(tenant_id=tenant_id)
+    )
+    with pytest.raises(InvalidArgument) as caught:
+        check_update_limits(request)
+    assert [v.field for v in caught.value.violations] == ["tenant_limits.tenant_id"]
+
+
 def test_a_launch_carries_its_tenants_running_limit_over_the_default() -> None:
     admission = Admission(10, tenant_limit=5)
     assert admission.request("a1", "a", 1)

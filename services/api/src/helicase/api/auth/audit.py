@@ -18,9 +18,11 @@ from helicase.api import paging
 from helicase.api.auth.principal import Principal
 from helicase.api.convert import ts
 from helicase.api.tables import audit_events
+from helicase.common import limits as bounds
 from helicase.v1 import admin_pb2
 
 log = logging.getLogger(__name__)
+RESOURCE_CHARS = 1_024  # of an audit event's resource
 
 
 def audit_message(row: RowMapping) -> admin_pb2.AuditEvent:
@@ -44,7 +46,10 @@ class AuditLog:
         self, principal: Principal, action: str, resource: str = "", result: str = "OK"
     ) -> None:
         """Writes one audit event in `principal`'s tenant. A failure to write is logged, not
-        raised: the action it records has already happened."""
+        raised: the action it records has already happened. `resource` may come from the
+        request (a refused one too): a NUL, which PostgreSQL cannot store, becomes U+FFFD, and
+        it is cut at 1,024 characters."""
+        resource = bounds.truncate(resource.replace("\x00", "\ufffd"), RESOURCE_CHARS)
         try:
             async with self._writer.connect() as conn:
                 await conn.execute(
