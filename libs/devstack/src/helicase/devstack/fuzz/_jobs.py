@@ -101,12 +101,12 @@ def generated(
     # A message protobuf refuses to encode (EncodeError; one ended a 100,000-request run in its
     # third batch, its cause not pinned down) cannot be sent by any client: left out.
     drawn = sample(messages.of(rpc.request.DESCRIPTOR), fresh_count, seed)
-    fresh = [m for m in drawn if _encodable(m)]
+    fresh = [m for m in drawn if _sendable(m)]
     if not fresh:
         return []
     rng = random.Random(seed)
     spliced = [splice(rng.choice(fresh), rng.choice(fresh), rng) for _ in range(count - len(fresh))]
-    return [*fresh, *(m for m in spliced if _encodable(m))]
+    return [*fresh, *(m for m in spliced if _sendable(m))]
 
 
 # Bigger requests are all refused alike by gRPC's message limit (16 MiB); kept, they held the
@@ -114,7 +114,7 @@ def generated(
 MAX_REQUEST_BYTES = 17 * 2**20
 
 
-def _encodable(msg: message.Message) -> bool:
+def _sendable(msg: message.Message) -> bool:
     try:
         size = len(msg.SerializeToString())
     except message.EncodeError:
