@@ -56,6 +56,10 @@ HELICASE_ROLES = {
 }
 
 
+SINGLE_TENANT = {"HELICASE_TENANT_RATE": "0"}
+"""The settings of a deployment sized for one tenant's throughput: no request rate."""
+
+
 def infra_roles(infra: Infra) -> dict[str, list[int]]:
     parts = {"zookeeper": infra.zookeeper, "kafka": infra.kafka, "postgres": infra.postgres}
     return {role: [pid] for role, part in parts.items() if (pid := part.pid) is not None}
@@ -67,7 +71,9 @@ def helicase_side(
     factory = SuiteFactory(infra)
     try:
         suite = factory(
-            extra_env={"HELICASE_PARTICIPANT_CAPACITY": str(concurrency)},
+            # One tenant's throughput is measured: its deployment sets no request rate
+            # (HELICASE_TENANT_RATE 0, as a single-tenant deployment would).
+            extra_env={"HELICASE_PARTICIPANT_CAPACITY": str(concurrency), **SINGLE_TENANT},
             max_tasks=max(100_000, scales.e_tasks, scales.e_hold_tasks),
         )
 

@@ -32,11 +32,11 @@ from google.protobuf import field_mask_pb2
 from bench.throughput import noop_workflow, percentile
 from helicase.client import NO_RETRY, HelicaseClient, channel, load_workflow_request
 from helicase.common.config import API_ADDR
-from helicase.common.status import retry_delay
 from helicase.devstack._infra import Infra, InfraPorts
 from helicase.devstack.settings import KEEP_TEST_HOME
 from helicase.devstack.testing import SuiteFactory, new_home, remove_home
 from helicase.v1 import admin_pb2, admin_pb2_grpc, workflow_service_pb2
+from helicase.wire import retry_delay
 
 POLL = 0.01  # B polls GetWorkflow at most 100 times a second: within its own rate
 WITHIN = 60.0  # the longest B waits for one workflow

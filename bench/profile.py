@@ -24,6 +24,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bench.compare import SINGLE_TENANT
 from bench.helicase_runner import independent_tasks, run_plan
 from helicase.client import HelicaseClient
 from helicase.devstack import SERVICE_NAMES, Infra, InfraPorts
@@ -103,7 +104,7 @@ def main() -> None:
         infra.start()
         factory = SuiteFactory(infra)
         try:
-            suite = factory()
+            suite = factory(extra_env=SINGLE_TENANT)  # one tenant's throughput, unthrottled
             for name in SERVICE_NAMES:
                 pid = suite.supervisor.pid(name)
                 if pid is None:

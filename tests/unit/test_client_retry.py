@@ -9,6 +9,7 @@ import functools
 import random
 import socket
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import grpc
 import pytest
@@ -17,6 +18,8 @@ from hypothesis import strategies as st
 
 from helicase.client import NO_RETRY, HelicaseClient, RetryPolicy
 from helicase.client._retry import call_with_retries
+from helicase.common.errors import ResourceExhausted
+from helicase.common.status import resource_exhausted_status
 from helicase.v1 import workflow_pb2, workflow_service_pb2
 
 RUNNING = workflow_pb2.WORKFLOW_STATE_RUNNING
@@ -91,6 +94,42 @@ async def test_only_unavailable_is_retried_and_the_last_error_surfaces() -> None
         with pytest.raises(grpc.aio.AioRpcError):
             await call_with_retries(functools.partial(failing, code), policy, sleep=sleep)
     assert calls == [grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.DEADLINE_EXCEEDED]
+
+
+def throttled(after: float) -> grpc.aio.AioRpcError:
+    """RESOURCE_EXHAUSTED as the api answers it: a RetryInfo in the status details."""
+    status = resource_exhausted_status(ResourceExhausted("over", timedelta(seconds=after)))
+    trailing = grpc.aio.Metadata(*status.trailing_metadata)
+    return grpc.aio.AioRpcError(status.code, grpc.aio.Metadata(), trailing, details=status.details)
+
+
+async def test_a_throttled_call_is_tried_again_after_the_advised_time_within_a_budget() -> None:
+    waits: list[float] = []
+    answers = [throttled(1.5), throttled(2.5), None]
+
+    async def sleep(delay: float) -> None:
+        waits.append(delay)
+
+    async def call() -> str:
+        err = answers.pop(0)
+        if err is not None:
+            raise err
+        return "ok"
+
+    assert await call_with_retries(call, RetryPolicy(max_throttled=5), sleep=sleep) == "ok"
+    assert waits == [1.5, 2.5]
+
+    # Past the budget, or with no advice (a message over the size limit), the error surfaces.
+    for policy, err in (
+        (RetryPolicy(max_throttled=3), throttled(4.0)),
+        (NO_RETRY, throttled(0.1)),
+        (RetryPolicy(), rpc_error(grpc.StatusCode.RESOURCE_EXHAUSTED)),
+    ):
+        waits.clear()
+        answers[:] = [err, None]
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await call_with_retries(call, policy, sleep=sleep)
+        assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and waits == []
 
 
 # --- the client against a server that comes, goes and hangs

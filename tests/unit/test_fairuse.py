@@ -8,10 +8,14 @@ from google.protobuf import field_mask_pb2
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helicase.api.auth import principal as principals
+from helicase.api.auth.principal import Role
 from helicase.api.fairuse.bucket import MAX_SPREAD, StreamCounts, TenantBuckets, TokenBucket
+from helicase.api.fairuse.cost import LIST, READ, START, WRITE, cost_of
+from helicase.api.fairuse.interceptor import FairUseInterceptor
 from helicase.api.fairuse.limits import LimitsCache, TenantLimits
 from helicase.api.fairuse.validation import check_update_limits
-from helicase.common.errors import InvalidArgument
+from helicase.common.errors import InvalidArgument, ResourceExhausted
 from helicase.scheduler.admission import Admission
 from helicase.v1 import admin_pb2
 
@@ -164,3 +168,55 @@ def test_launches_held_only_by_their_own_tenants_limit_are_counted_as_such() -> 
     assert admission.request("c1", "c")
     assert not admission.request("d1", "d")  # all slots taken: held by the global limit
     assert admission.held_by_tenant() == 0
+
+
+def test_a_call_costs_what_it_sets_in_motion() -> None:
+    prefix = "/helicase.v1."
+    assert cost_of(prefix + "WorkflowService/CreateWorkflow") == START
+    assert cost_of(prefix + "ExperimentService/CreateExperiment") == START
+    for write in (
+        "TemplateService/UpdateTemplate",
+        "WorkflowService/CancelWorkflow",
+        "ScheduleService/SetSchedulePaused",
+        "AdminService/RevokeApiKey",
+    ):
+        assert cost_of(prefix + write) == WRITE, write
+    assert cost_of(prefix + "WorkflowService/ListWorkflows") == LIST
+    assert cost_of(prefix + "WorkflowService/WatchWorkflow") == WRITE
+    assert cost_of(prefix + "WorkflowService/GetWorkflow") == READ
+    assert READ < LIST < WRITE < START
+
+
+def test_a_start_takes_its_cost_and_one_that_costs_more_than_the_burst_still_passes() -> None:
+    bucket = TokenBucket.full(rate=10.0, burst=40.0, now=0.0)
+    assert [bucket.take(0.0, 20) for _ in range(2)] == [0.0, 0.0]
+    assert bucket.take(0.0, 1) == pytest.approx(0.1)  # one token away
+    assert bucket.take(2.0, 20) == 0.0  # 20 tokens earned in 2 s
+    small = TokenBucket.full(rate=1.0, burst=5.0, now=0.0)
+    assert small.take(0.0, START) == 0.0  # capped at the burst: a full bucket lets it through
+    assert small.take(1.0, START) == pytest.approx(4.0)  # 1 of 5 tokens: 4 s to the burst
+
+
+async def test_a_call_over_the_rate_is_held_up_to_a_second_then_told_the_rest_of_the_wait() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    async def no_overrides(_tenant: str) -> TenantLimits:
+        return TenantLimits()
+
+    defaults = TenantLimits(requests_per_second=10, request_burst=20)
+    limits = LimitsCache(defaults, no_overrides, ttl=60, clock=lambda: now[0])
+    fair = FairUseInterceptor(limits, clock=lambda: now[0], sleep=sleep)
+    with principals.acting(principals.Principal("t", "key:k", Role.ADMIN)):
+        assert await fair._tenant(START) == "t"  # the whole burst
+        with pytest.raises(ResourceExhausted) as short:
+            await fair._tenant(READ)  # one token away: 0.1 s
+        with pytest.raises(ResourceExhausted) as long:
+            await fair._tenant(START)  # a start's turn comes 2 s after the read's
+    assert slept == [pytest.approx(0.1), 1.0]  # held for the wait, at most a second
+    assert short.value.retry_after.total_seconds() == pytest.approx(0.0)
+    assert long.value.retry_after.total_seconds() == pytest.approx(1.1)
+    assert "this call costs 20" in str(long.value)

@@ -16,7 +16,6 @@ import pytest
 from google.protobuf import field_mask_pb2
 
 from helicase.client import NO_RETRY, HelicaseClient, channel
-from helicase.common.status import retry_delay
 from helicase.devstack.testing import RunningSuite, SuiteFactory
 from helicase.v1 import (
     admin_pb2,
@@ -24,17 +23,18 @@ from helicase.v1 import (
     workflow_service_pb2,
     workflow_service_pb2_grpc,
 )
+from helicase.wire import retry_delay
 from tests.integration.helpers import request, state
 from tests.integration.test_cli import piped
 
 LIMITS = {
-    "HELICASE_TENANT_RATE": "10",
-    "HELICASE_TENANT_BURST": "10",
+    "HELICASE_TENANT_RATE": "100",  # units: a start costs 20, a listing 2, a read 1
+    "HELICASE_TENANT_BURST": "100",
     "HELICASE_TENANT_MAX_STREAMS": "2",
     "HELICASE_TENANT_MAX_QUEUED_TASKS": "5",
     "HELICASE_SCHEDULER_MAX_RUNNING_PER_TENANT": "1",
 }
-POLL = 0.25  # waits poll at 4 calls a second, well within the rate of 10
+POLL = 0.25  # waits poll at 4 calls a second, well within the rate
 LONG_SLEEP = [{"id": "s", "type": "sleep", "params": {"seconds": 60}}]
 
 
@@ -79,25 +79,61 @@ def assert_exhausted(err: grpc.aio.AioRpcError | None, names: str) -> None:
     assert err is not None, "the call was not refused"
     assert err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, err
     assert names in (err.details() or "")
-    delay = retry_delay(err)
-    assert delay is not None and delay > 0, "no RetryInfo"
+    delay = retry_delay(err)  # 0 when the api held the call for the whole wait
+    assert delay is not None and delay >= 0, "no RetryInfo"
+
+
+async def rate(
+    suite: RunningSuite, platform: admin_pb2_grpc.AdminServiceStub, units: int, burst: int
+) -> str:
+    """A new tenant with its own request rate (set through UpdateTenantLimits)."""
+    name = tenant()
+    suite.issue_key(name, "admin")  # the tenant exists from here on
+    await platform.UpdateTenantLimits(
+        admin_pb2.UpdateTenantLimitsRequest(
+            tenant_limits=admin_pb2.TenantLimits(
+                tenant_id=name, requests_per_second=units, request_burst=burst
+            ),
+            update_mask=field_mask_pb2.FieldMask(paths=["requests_per_second", "request_burst"]),
+        )
+    )
+    return name
 
 
 async def test_a_tenant_over_its_rate_is_refused_with_retry_info_while_another_is_served(
-    limited: RunningSuite,
+    limited: RunningSuite, platform: admin_pb2_grpc.AdminServiceStub
 ) -> None:
     listing = workflow_service_pb2.ListWorkflowsRequest(page_size=1)
-    async with client_of(limited, tenant()) as a, client_of(limited, tenant()) as b:
+    flooding = await rate(limited, platform, 10, 10)
+    async with client_of(limited, flooding) as a, client_of(limited, tenant()) as b:
         results = await asyncio.gather(*(outcome(a.list_workflows(listing)) for _ in range(40)))
         refused = [r for r in results if r is not None]
-        assert len(refused) >= 20  # a burst of 10, a few more earned meanwhile
-        assert_exhausted(refused[0], "request rate of 10/s")
+        assert len(refused) >= 20  # a burst of 5 listings, a few more earned meanwhile
+        assert_exhausted(refused[0], "request rate of 10 units/s")
         # The other tenant has a bucket of its own: all of its calls succeed.
         for _ in range(5):
             await b.list_workflows(listing)
         # And the refused one is served again once it waited as told.
         await asyncio.sleep(retry_delay(refused[-1]) or 1.0)
         await a.list_workflows(listing)
+
+
+async def test_a_start_costs_more_than_a_read_and_the_client_waits_as_advised(
+    limited: RunningSuite, platform: admin_pb2_grpc.AdminServiceStub
+) -> None:
+    async with client_of(limited, await rate(limited, platform, 1, 45)) as client:
+        made = [await client.create(request(sleeps(0))) for _ in range(2)]  # 40 of 45 units
+        refused = await outcome(client.create(request(sleeps(0))))
+        assert_exhausted(refused, "this call costs 20")
+        listing = workflow_service_pb2.ListWorkflowsRequest(page_size=1)
+        for _ in range(2):
+            await client.list_workflows(listing)  # 2 units each
+        await client.get(made[0].id, full=False)  # the last unit
+    # The client (its default RetryPolicy) waits as the RetryInfo advises, and is served.
+    token = limited.issue_key(await rate(limited, platform, 20, 20), "admin")
+    async with HelicaseClient(limited.api_addr, token=token) as client:
+        made = [await client.create(request(sleeps(0))) for _ in range(2)]
+    assert len({w.id for w in made}) == 2
 
 
 async def test_watch_streams_over_the_limit_are_refused_and_freed_when_one_closes(

@@ -1,8 +1,8 @@
 """What every client and server of Helicase's gRPC contracts agrees on beyond the messages: the
-message size limit, the channel (limits and reconnect backoff) and the states a workflow never
-leaves. Hand-written, beside the generated helicase.v1, so that the public client
-(helicase.client) and the services (through helicase.common) share one definition without
-either importing the other."""
+message size limit, the channel (limits and reconnect backoff), the states a workflow never
+leaves and how a refusal says when to come back (RetryInfo). Hand-written, beside the generated
+helicase.v1, so that the public client (helicase.client) and the services (through
+helicase.common) share one definition without either importing the other."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+from google.rpc import error_details_pb2, status_pb2
 
 from helicase.v1 import workflow_pb2
 
@@ -30,6 +31,30 @@ WORKFLOW_TERMINAL = frozenset(
     }
 )
 """The states a workflow never leaves (WatchWorkflow's stream ends after one of them)."""
+
+
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+"""The trailing metadata that carries an error's google.rpc.Status with its details."""
+
+
+def retry_delay(err: grpc.RpcError) -> float | None:
+    """The seconds an error's google.rpc.RetryInfo asks the caller to wait before trying
+    again; None when it carries none (or the details cannot be read)."""
+    trailing = err.trailing_metadata() if hasattr(err, "trailing_metadata") else None
+    for key, value in trailing or ():
+        if key != STATUS_DETAILS_KEY or not isinstance(value, bytes):
+            continue
+        status = status_pb2.Status()
+        try:
+            status.ParseFromString(value)
+        except Exception:
+            return None
+        for detail in status.details:
+            if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+                retry = error_details_pb2.RetryInfo()
+                detail.Unpack(retry)
+                return float(retry.retry_delay.ToTimedelta().total_seconds())
+    return None
 
 
 def channel_options() -> list[tuple[str, int]]:

@@ -154,9 +154,12 @@ type TenantLimits struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The tenant the limits belong to.
 	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
-	// Requests a second the tenant may make to one api replica (HELICASE_TENANT_RATE).
+	// Request units a second the tenant may spend on one api replica (HELICASE_TENANT_RATE).
+	// Each call costs units by what it sets in motion: a workflow start (CreateWorkflow,
+	// CreateExperiment) 20, another write 5, a listing or watch 2, a read 1.
 	RequestsPerSecond int32 `protobuf:"varint,2,opt,name=requests_per_second,json=requestsPerSecond,proto3" json:"requests_per_second,omitempty"`
-	// Requests the tenant may make at once above its rate (HELICASE_TENANT_BURST).
+	// Request units the tenant may spend at once above its rate (HELICASE_TENANT_BURST); a call
+	// costing more than the burst passes when the bucket is full.
 	RequestBurst int32 `protobuf:"varint,3,opt,name=request_burst,json=requestBurst,proto3" json:"request_burst,omitempty"`
 	// Open WatchWorkflow streams the tenant may hold on one api replica
 	// (HELICASE_TENANT_MAX_STREAMS).

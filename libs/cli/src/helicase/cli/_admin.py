@@ -21,8 +21,8 @@ tenants = typer.Typer(name="tenants", help="Tenants' fair-use limits.", no_args_
 app.add_typer(tenants)
 
 LIMIT_HELP = {
-    "requests_per_second": "requests a second to one api replica",
-    "request_burst": "requests at once above the rate",
+    "requests_per_second": "request units a second to one api replica (a read 1, a start 20)",
+    "request_burst": "request units at once above the rate",
     "max_watch_streams": "open WatchWorkflow streams on one api replica",
     "max_running_workflows": "workflows one scheduler runs at once (more wait)",
     "max_queued_tasks": "tasks of unfinished workflows (more are refused)",

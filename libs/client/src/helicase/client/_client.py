@@ -17,7 +17,7 @@ import grpc
 from google.protobuf import field_mask_pb2, json_format
 
 from helicase.client._dead_letters import DeadLetterCalls
-from helicase.client._retry import RetryPolicy, call_with_retries, is_retryable
+from helicase.client._retry import RetryPolicy, Throttle, call_with_retries, is_retryable
 from helicase.client._schedules_resources_experiments import ScheduleResourceExperimentCalls
 from helicase.v1 import (
     admin_pb2,
@@ -61,7 +61,8 @@ class HelicaseClient(ScheduleResourceExperimentCalls, DeadLetterCalls):
 
     `token`: the bearer token (an API key or a JWT) every call carries; None reads
     $HELICASE_TOKEN. `timeout`: the deadline of each unary call, in seconds. `retry`: how calls
-    are retried after UNAVAILABLE (RetryPolicy(); NO_RETRY to fail at once). Schedules,
+    are retried after UNAVAILABLE, and after RESOURCE_EXHAUSTED with a RetryInfo (RetryPolicy();
+    NO_RETRY to fail at once). Schedules,
     resources, credentials and experiments: see ScheduleResourceExperimentCalls."""
 
     def __init__(
@@ -140,11 +141,14 @@ class HelicaseClient(ScheduleResourceExperimentCalls, DeadLetterCalls):
         """Yields the workflow on every change until it is terminal.
 
         After UNAVAILABLE the stream is re-opened (with the retry policy's backoff; a response
-        received resets it). `within`: overall deadline in seconds (DEADLINE_EXCEEDED past it)."""
+        received resets it), and after RESOURCE_EXHAUSTED (too many open streams, or the
+        request rate) once the advised time has passed. `within`: overall deadline in seconds
+        (DEADLINE_EXCEEDED past it)."""
         request = workflow_service_pb2.WatchWorkflowRequest(id=workflow_id)
         loop = asyncio.get_running_loop()
         end = None if within is None else loop.time() + within
         delays = self._retry.delays()
+        throttle = Throttle(self._retry)
         while True:
             remaining = None if end is None else max(end - loop.time(), 0.001)
             try:
@@ -155,7 +159,7 @@ class HelicaseClient(ScheduleResourceExperimentCalls, DeadLetterCalls):
                         return
                 return
             except grpc.aio.AioRpcError as err:
-                delay = next(delays, None) if is_retryable(err) else None
+                delay = next(delays, None) if is_retryable(err) else throttle.wait(err)
                 if delay is None:
                     raise
                 await asyncio.sleep(delay)

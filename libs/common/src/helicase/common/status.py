@@ -39,17 +39,6 @@ def resource_exhausted_status(exc: ResourceExhausted) -> grpc.Status:
     return _status(grpc.StatusCode.RESOURCE_EXHAUSTED, code_pb2.RESOURCE_EXHAUSTED, str(exc), retry)
 
 
-def retry_delay(err: grpc.RpcError) -> float | None:
-    """Client side: the RetryInfo delay of an error in seconds, if it carries one."""
-    status = rpc_status.from_call(err)
-    for detail in status.details if status is not None else ():
-        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            retry = error_details_pb2.RetryInfo()
-            detail.Unpack(retry)
-            return float(retry.retry_delay.ToTimedelta().total_seconds())
-    return None
-
-
 def error_info_status(
     code: grpc.StatusCode, rpc_code: int, message: str, reason: str, **metadata: str
 ) -> grpc.Status:

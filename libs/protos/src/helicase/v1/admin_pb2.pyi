@@ -101,9 +101,14 @@ class TenantLimits(_message.Message):
     tenant_id: _builtins.str
     """The tenant the limits belong to."""
     requests_per_second: _builtins.int
-    """Requests a second the tenant may make to one api replica (HELICASE_TENANT_RATE)."""
+    """Request units a second the tenant may spend on one api replica (HELICASE_TENANT_RATE).
+    Each call costs units by what it sets in motion: a workflow start (CreateWorkflow,
+    CreateExperiment) 20, another write 5, a listing or watch 2, a read 1.
+    """
     request_burst: _builtins.int
-    """Requests the tenant may make at once above its rate (HELICASE_TENANT_BURST)."""
+    """Request units the tenant may spend at once above its rate (HELICASE_TENANT_BURST); a call
+    costing more than the burst passes when the bucket is full.
+    """
     max_watch_streams: _builtins.int
     """Open WatchWorkflow streams the tenant may hold on one api replica
     (HELICASE_TENANT_MAX_STREAMS).

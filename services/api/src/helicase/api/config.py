@@ -105,11 +105,15 @@ AUTH_CACHE_SECONDS = integer(
 TENANT_RATE = integer(
     "HELICASE_TENANT_RATE",
     200,
-    "requests a second one tenant may make to one api replica (0: no limit)",
+    "request units a second one tenant may spend on one api replica (a read costs 1, a"
+    " listing 2, a write 5, a workflow start 20: helicase.api.fairuse.cost; 0: no limit)",
     minimum=0,
 )
 TENANT_BURST = integer(
-    "HELICASE_TENANT_BURST", 400, "requests one tenant may make at once above its rate", minimum=1
+    "HELICASE_TENANT_BURST",
+    400,
+    "request units one tenant may spend at once above its rate",
+    minimum=1,
 )
 TENANT_MAX_STREAMS = integer(
     "HELICASE_TENANT_MAX_STREAMS",

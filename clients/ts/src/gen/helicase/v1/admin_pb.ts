@@ -67,14 +67,17 @@ export type TenantLimits = Message<"helicase.v1.TenantLimits"> & {
   tenantId: string;
 
   /**
-   * Requests a second the tenant may make to one api replica (HELICASE_TENANT_RATE).
+   * Request units a second the tenant may spend on one api replica (HELICASE_TENANT_RATE).
+   * Each call costs units by what it sets in motion: a workflow start (CreateWorkflow,
+   * CreateExperiment) 20, another write 5, a listing or watch 2, a read 1.
    *
    * @generated from field: int32 requests_per_second = 2;
    */
   requestsPerSecond: number;
 
   /**
-   * Requests the tenant may make at once above its rate (HELICASE_TENANT_BURST).
+   * Request units the tenant may spend at once above its rate (HELICASE_TENANT_BURST); a call
+   * costing more than the burst passes when the bucket is full.
    *
    * @generated from field: int32 request_burst = 3;
    */

@@ -1,11 +1,12 @@
 """Token buckets, one per tenant (pure: the caller passes the time).
 
-A bucket holds at most `burst` tokens and gains `rate` tokens a second; each request takes one.
-A request finding the bucket empty is refused with a time to come back (its RetryInfo). The
-refused callers are told times one token apart, in the order they were refused: told the same
-time (when the next token comes), callers that honour it would all come back at once, one would
-be served and the others refused again, so a tenant's many callers would make many times its
-rate in refusals, each one authenticated and answered at everyone's expense.
+A bucket holds at most `burst` tokens and gains `rate` tokens a second; each request takes its
+cost (helicase.api.fairuse.cost: a read 1, a workflow start many). A request finding too few
+tokens is refused with a time to come back (its RetryInfo). The refused callers are told times
+one request apart, in the order they were refused: told the same time (when the tokens come),
+callers that honour it would all come back at once, one would be served and the others refused
+again, so a tenant's many callers would make many times its rate in refusals, each one
+authenticated and answered at everyone's expense.
 """
 
 from __future__ import annotations
@@ -33,17 +34,19 @@ class TokenBucket:
             self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
             self.updated = now
 
-    def take(self, now: float) -> float:
-        """Takes a token: 0.0 when there was one, else the seconds to wait (nothing taken):
-        until the next token for the first caller refused, one token later for each caller
+    def take(self, now: float, cost: float = 1.0) -> float:
+        """Takes `cost` tokens (at most the burst, or no request that costs more would ever
+        pass): 0.0 when there were as many, else the seconds to wait (nothing taken): until
+        they are there for the first caller refused, one request's cost later for each caller
         refused after it, up to MAX_SPREAD."""
+        cost = min(cost, self.burst)
         self.refill(now)
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= cost:
+            self.tokens -= cost
             return 0.0
-        ready = now + (1.0 - self.tokens) / self.rate
+        ready = now + (cost - self.tokens) / self.rate
         latest = max(ready, now + MAX_SPREAD)
-        self.advised = min(max(ready, self.advised + 1.0 / self.rate), latest)
+        self.advised = min(max(ready, self.advised + cost / self.rate), latest)
         return self.advised - now
 
 
@@ -54,8 +57,11 @@ class TenantBuckets:
     def __init__(self) -> None:
         self._buckets: dict[str, TokenBucket] = {}
 
-    def take(self, tenant: str, *, rate: float, burst: float, now: float) -> float:
-        """0.0 if the tenant may make a request now, else the seconds until it may."""
+    def take(
+        self, tenant: str, *, rate: float, burst: float, now: float, cost: float = 1.0
+    ) -> float:
+        """0.0 if the tenant may make a request costing `cost` now, else the seconds until
+        it may."""
         bucket = self._buckets.get(tenant)
         if bucket is None:
             bucket = self._buckets[tenant] = TokenBucket.full(rate, max(burst, 1.0), now)
@@ -64,7 +70,7 @@ class TenantBuckets:
             bucket.rate, bucket.burst = rate, max(burst, 1.0)
             bucket.tokens = min(bucket.tokens, bucket.burst)
             bucket.advised = 0.0  # times told at the old rate say nothing of the new one
-        return bucket.take(now)
+        return bucket.take(now, cost)
 
 
 class StreamCounts:

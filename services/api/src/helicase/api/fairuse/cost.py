@@ -1,0 +1,41 @@
+"""What each public call costs from its tenant's request bucket (pure).
+
+A tenant's `requests_per_second` counts request units. Calls differ by orders of magnitude in
+the work they cause: a GetWorkflow is one indexed read, while a CreateWorkflow is validated,
+stored with its outbox row, launched by the scheduler, run by the controller and a participant,
+and each of its events is stored by the sink. Counted alike, a tenant starting workflows at
+its rate would saturate a small deployment long before its bucket ran dry (docs/reliability.md,
+"The flood measurement"). So each call costs what it sets in motion, by its method's verb:
+
+| calls | units |
+|---|---|
+| starting work: CreateWorkflow, CreateExperiment | START (20) |
+| other writes: Create*, Update*, Delete*, Cancel*, Revoke*, Replay*, Purge*, Set* | WRITE (5) |
+| watches: Watch* (a read at once, and again on each change while it is open) | WRITE (5) |
+| listings: List* | LIST (2) |
+| everything else (Get*) | READ (1) |
+"""
+
+from __future__ import annotations
+
+START = 20
+WRITE = 5
+LIST = 2
+READ = 1
+
+STARTS = frozenset({"CreateWorkflow", "CreateExperiment"})
+WRITE_VERBS = ("Create", "Update", "Delete", "Cancel", "Revoke", "Replay", "Purge", "Set", "Watch")
+LIST_VERBS = ("List",)
+
+
+def cost_of(method: str) -> int:
+    """The units a call of `method` (a gRPC path, "/helicase.v1.WorkflowService/GetWorkflow",
+    or a bare method name) takes from its tenant's bucket."""
+    name = method.rsplit("/", 1)[-1]
+    if name in STARTS:
+        return START
+    if name.startswith(WRITE_VERBS):
+        return WRITE
+    if name.startswith(LIST_VERBS):
+        return LIST
+    return READ
