@@ -191,6 +191,26 @@ def test_retry_and_timeout_limits() -> None:
     ]
 
 
+def test_a_timeout_or_backoff_longer_than_a_year_is_refused() -> None:
+    # Unbounded, int64 seconds passed the api and overflowed the controller's timedelta.
+    year = 366 * 24 * 3600
+    req = request(
+        [
+            {"id": "a", "type": "noop", "timeout": f"{year}s",
+             "retry": {"initialBackoff": f"{year}s", "maxBackoff": f"{year}s"}},
+            {"id": "b", "type": "noop", "timeout": f"{year + 1}s",
+             "retry": {"initialBackoff": f"{year + 1}s", "maxBackoff": "315576000000s"}},
+        ]
+    )  # fmt: skip
+    req.workflow.tasks[1].timeout.seconds = 2**62  # beyond what JSON may say
+    assert fields(req) == [
+        "workflow.tasks[1].retry.initial_backoff",
+        "workflow.tasks[1].retry.max_backoff",
+        "workflow.tasks[1].timeout",
+    ]
+    assert "at most 366 days" in str(violations(req)[0].description)
+
+
 def test_display_name_labels_group_and_request_id_limits() -> None:
     labels = {f"k{i}": "v" for i in range(33)}
     req = request(

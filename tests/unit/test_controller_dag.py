@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from helicase.common.errors import InvalidArgument
 from helicase.controller import RetrySettings, backoff, build
+from helicase.controller._dag import check_submitted
 from helicase.controller._params import resolve, resolve_params
 from helicase.controller.testing import definition
 
@@ -162,3 +164,14 @@ def test_any_output_text_reaches_a_shell_command_unchanged(value: str) -> None:
         ["/bin/sh", "-c", params["command"]], env=params["env"], capture_output=True, check=True
     )
     assert ran.stdout.decode() == value
+
+
+def test_a_submitted_workflow_id_must_be_a_workflow_id() -> None:
+    # It names ZooKeeper nodes (/helicase/controller/workflows/<id>): "../x" or a NUL made every
+    # state write of the leader fail, retried with every later write (found by reading, after a
+    # make fuzz stall).
+    for bad in ("", "w1", "../../x", "a/b", "\x00", str(uuid.uuid4()).upper(), "😀"):
+        with pytest.raises(InvalidArgument) as caught:
+            check_submitted(definition([], workflow_id=bad))
+        assert [v.field for v in caught.value.violations] == ["workflow.id"], bad
+    check_submitted(definition([{"id": "a", "type": "noop"}], workflow_id=str(uuid.uuid4())))

@@ -25,8 +25,10 @@ from helicase.controller import (
     StartTimer,
     TaskResultReceived,
     WorkflowStatusChanged,
+    WorkflowSubmitted,
+    build,
 )
-from helicase.controller.testing import Harness, assigns
+from helicase.controller.testing import Harness, assigns, definition
 from helicase.internal.v1 import participant_pb2
 
 Outcome = participant_pb2.TaskOutcome
@@ -503,3 +505,18 @@ def test_a_new_leader_publishes_again_what_its_state_records_as_decided() -> Non
     assert [e.workflow_event.state for e in again if e.HasField("workflow_event")] == [
         WS.WORKFLOW_STATE_CANCELING
     ]
+
+
+def test_a_duration_no_timedelta_can_hold_is_taken_as_the_longest_one() -> None:
+    # A launch command that did not pass the api (garbage on the commands topic, found by
+    # make fuzz's reading) may carry any int64 seconds; Duration.ToTimedelta() raised
+    # OverflowError in placement, the machine failed and the leader resigned, again and again.
+    h = Harness()
+    h.join("p1")
+    workflow = definition([{"id": "a", "type": "sleep"}])
+    workflow.tasks[0].timeout.seconds = 2**62
+    workflow.tasks[0].retry.initial_backoff.seconds = 10**14
+    workflow.tasks[0].retry.max_backoff.seconds = 2**63 - 1
+    out = h.handle(WorkflowSubmitted(stimulus_id="s1", now=h.now, definition=build(workflow)))
+    assert len(assigns(out)) == 1
+    assert h.task_state("a") == TS.TASK_STATE_ASSIGNED

@@ -15,7 +15,7 @@ from kazoo.exceptions import ConnectionLoss
 
 from helicase.api.dead_letters import codec
 from helicase.api.dead_letters.codec import Position
-from helicase.common import deadletter
+from helicase.common import deadletter, tracing
 from helicase.common.errors import InvalidArgument
 from helicase.controller import _reader
 from helicase.internal.v1 import command_pb2, participant_pb2
@@ -106,6 +106,13 @@ def test_the_scheduler_says_why_a_command_is_unusable() -> None:
     assert "neither" in decode_command(neither.SerializeToString())[1]
     launch.workflow_id = "../x"
     assert "not a workflow id" in decode_command(launch.SerializeToString())[1]
+    # The workflow the launch carries is the one its workflow_id names (a garbage launch with
+    # another id, "../../x" say, reached the controller's ZooKeeper paths).
+    launch.workflow_id = str(uuid.uuid4())
+    launch.launch.workflow.id = "../../x"
+    assert "is not the command's workflow" in decode_command(launch.SerializeToString())[1]
+    launch.launch.workflow.id = launch.workflow_id
+    assert decode_command(launch.SerializeToString()) == (launch, "")
 
 
 def test_outages_are_transient_and_other_failures_are_not() -> None:
@@ -158,3 +165,12 @@ def test_a_readable_result_is_passed_on_as_it_is() -> None:
     (stimulus,) = shell.put_
     assert stimulus.outcome == participant_pb2.TASK_OUTCOME_COMPLETED
     assert stimulus.outputs == {"x": 1}
+
+
+def test_a_command_with_a_broken_trace_header_is_still_read() -> None:
+    # The header was decoded as strict UTF-8 on the consumer's poll loop: one message with a
+    # traceparent of invalid UTF-8 would have ended the scheduler's command intake for good.
+    assert tracing.from_kafka_headers([("traceparent", b"\xff\xfe00-ab")]) == {
+        "traceparent": "\ufffd\ufffd00-ab"
+    }
+    assert tracing.from_kafka_headers(None) == {}

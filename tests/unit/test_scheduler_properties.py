@@ -24,6 +24,7 @@ from datetime import timedelta
 from typing import Any
 
 import grpc
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kazoo.exceptions import NodeExistsError, NoNodeError
@@ -35,7 +36,7 @@ from helicase.internal.v1 import command_pb2, controller_pb2
 from helicase.scheduler.admission import Admission
 from helicase.scheduler.controller_client import WorkflowUnknown
 from helicase.scheduler.offsets import CommitTracker
-from helicase.scheduler.workflows import Workflows
+from helicase.scheduler.workflows import WorkflowNotStored, Workflows
 from helicase.v1 import workflow_pb2, workflow_service_pb2
 
 PARTITION = ("commands", 0)
@@ -425,8 +426,27 @@ def test_an_api_that_does_not_answer_is_asked_again_before_a_launch_runs() -> No
     api = RestartingApi(outage=3, state=WS.WORKFLOW_STATE_COMPLETED)
     assert asyncio.run(scheduler_with(api)._already_finished("w1")) is True
     assert api.calls == 4
-    unknown = RestartingApi(outage=1, state=0, code=grpc.StatusCode.NOT_FOUND)
-    assert asyncio.run(scheduler_with(unknown)._already_finished("w1")) is False
+
+
+def test_a_launch_of_a_workflow_the_api_does_not_have_never_runs_nor_holds_a_slot() -> None:
+    # A launch no api wrote (garbage on the commands topic: make fuzz) was run, then the
+    # scheduler waited for ever for its terminal state to be stored, holding its admission slot
+    # and its owner node; with HELICASE_SCHEDULER_MAX_RUNNING of them, no launch of any tenant
+    # would be let in again. Now it is refused (and dead-lettered by the consumer).
+    async def scenario() -> None:
+        world = World()
+        never = RestartingApi(outage=10**9, state=0, code=grpc.StatusCode.NOT_FOUND)
+        scheduler = scheduler_with(never, world)
+        command = command_pb2.Command(workflow_id="0b0e5f0c-5a8e-4c54-9a51-0b0e5f0c5a8e")
+        command.launch.workflow.display_name = "no api wrote it"
+        with pytest.raises(WorkflowNotStored):
+            await asyncio.wait_for(scheduler.handle(command), 5)
+        assert world.controller.submits == []
+        assert scheduler._admission.running == set()
+        assert zkpaths.owner(command.workflow_id) not in world.zoo.nodes
+        assert not scheduler.following
+
+    asyncio.run(scenario())
 
 
 def test_a_launch_owned_by_a_live_scheduler_that_has_not_submitted_is_not_given_up() -> None:

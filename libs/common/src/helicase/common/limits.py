@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import duration_pb2, json_format, struct_pb2
 
 from helicase.common.errors import FieldViolation
 
@@ -63,6 +63,9 @@ PRIVATE_KEY = 16 * 1024
 """A credential's private key; also a resource's host key."""
 COMPONENT_NAME = 253
 """An event's id, source and participant: digests and host names (a pod's name)."""
+DURATION_SECONDS = 366 * 24 * 3600
+"""A task's timeout and its retry backoffs: at most a year (a Duration may carry any int64
+seconds, which no datetime.timedelta holds)."""
 
 _TRUNCATED = "… (truncated)"
 _LARGEST_NUMBER = 1.7976931348623157e308  # JSON numbers travel as doubles (Struct)
@@ -85,6 +88,23 @@ def too_many(
     if len(values) > limit:
         return [FieldViolation(field, f"has {len(values)} entries; the limit is {limit}")]
     return []
+
+
+def too_long_a_duration(field: str, value: duration_pb2.Duration) -> list[FieldViolation]:
+    """A violation of `field` when `value` is negative or longer than DURATION_SECONDS."""
+    if value.seconds < 0 or value.nanos < 0:
+        return [FieldViolation(field, "must not be negative")]
+    if value.seconds + value.nanos / 1e9 > DURATION_SECONDS:
+        return [FieldViolation(field, f"must be at most 366 days ({DURATION_SECONDS}s)")]
+    return []
+
+
+def seconds_of(value: duration_pb2.Duration) -> float:
+    """`value` in seconds, within [0, DURATION_SECONDS] whatever it carries: for consumers of
+    messages that may not have passed the api's checks (Duration.ToTimedelta() raises
+    OverflowError beyond about 2.7 million years)."""
+    seconds = value.seconds + value.nanos / 1e9
+    return min(max(seconds, 0.0), float(DURATION_SECONDS))
 
 
 def truncate(text: str, limit: int = MESSAGE) -> str:

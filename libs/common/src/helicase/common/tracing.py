@@ -107,11 +107,13 @@ def grpc_metadata() -> list[tuple[str, str]]:
 
 
 def from_kafka_headers(headers: Any) -> dict[str, str]:
-    """The trace context of a consumed message's headers (a list of (name, value) pairs)."""
+    """The trace context of a consumed message's headers (a list of (name, value) pairs).
+    Never raises: a consumer reads it on its poll loop, whatever a producer put there."""
     out: dict[str, str] = {}
     for name, value in headers or ():
         if name == "traceparent" and value:
-            out[name] = value.decode() if isinstance(value, bytes) else str(value)
+            text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            out[name] = text[:256]  # a W3C traceparent is 55 characters
     return out
 
 

@@ -9,6 +9,7 @@ compressed adjacency array of dependents (CSR): a few dozen bytes per task.
 
 from __future__ import annotations
 
+import uuid
 from array import array
 from collections import deque
 
@@ -122,6 +123,20 @@ def _violations(workflow: workflow_pb2.Workflow) -> list[FieldViolation]:
             elif dep not in seen:
                 found.append(FieldViolation(where, f"unknown task {dep!r}"))
     return found
+
+
+def check_submitted(workflow: workflow_pb2.Workflow) -> None:
+    """What SubmitWorkflow adds to build's checks: the id is a workflow id, a UUID in its
+    canonical form, as the api makes them. It names ZooKeeper nodes
+    (/helicase/controller/workflows/<id>): an id ZooKeeper refuses ("../x", a NUL, "a/b")
+    would fail every later state write of the leader, since a failed batch is retried whole."""
+    try:
+        canonical = str(uuid.UUID(workflow.id)) == workflow.id
+    except ValueError:
+        canonical = False
+    if not canonical:
+        shown = workflow.id[:100]
+        raise InvalidArgument([FieldViolation("workflow.id", f"{shown!r} is not a workflow id")])
 
 
 def build(workflow: workflow_pb2.Workflow) -> Definition:

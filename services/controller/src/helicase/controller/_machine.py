@@ -9,6 +9,7 @@ from __future__ import annotations
 from google.protobuf import json_format
 
 from helicase.common import events
+from helicase.common.limits import seconds_of
 from helicase.common.states import TS, WS
 from helicase.controller import _params
 from helicase.controller._actions import (
@@ -126,7 +127,7 @@ class Machine(Steps):
         task = workflow.definition.task(index)
         params = json_format.MessageToDict(task.params) if task.HasField("params") else {}
         params = _params.resolve_params(task.type, params, workflow.outputs_of)
-        timeout = task.timeout.ToTimedelta().total_seconds() if task.HasField("timeout") else 0.0
+        timeout = seconds_of(task.timeout) if task.HasField("timeout") else 0.0
         remaining: float | None = None
         if timeout > 0:  # the attempt's budget: reschedules and reconnects do not renew it
             deadline = workflow.deadline.setdefault(index, self._now + timeout)

@@ -15,6 +15,7 @@ from google.protobuf import json_format
 
 from helicase.common import topics
 from helicase.common.deadletter import PARTICIPANT, DeadLetterWriter, Letter, Origin
+from helicase.common.limits import seconds_of
 from helicase.controller._shell import LeaderShell, new_stimulus_id
 from helicase.controller._stimuli import Ref, TaskResultReceived, TaskStarted
 from helicase.internal.v1 import participant_pb2
@@ -65,7 +66,7 @@ def stimulus_of(
         outcome=result.outcome,
         message=result.message,
         outputs=outputs,
-        reschedule_after=result.reschedule_after.ToTimedelta().total_seconds(),
+        reschedule_after=seconds_of(result.reschedule_after),
         finished_at=result.end_time.ToNanoseconds() / 1e9 if result.HasField("end_time") else 0.0,
     )
 

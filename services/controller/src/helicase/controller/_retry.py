@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from helicase.common.limits import seconds_of
 from helicase.v1 import workflow_pb2
 
 DEFAULT_MAX_ATTEMPTS = 3
@@ -25,8 +26,8 @@ class RetrySettings:
     def of(cls, task: workflow_pb2.Task) -> RetrySettings:
         """The task's policy with the documented defaults for unset (zero) fields."""
         retry = task.retry
-        initial = retry.initial_backoff.ToTimedelta().total_seconds()
-        ceiling = retry.max_backoff.ToTimedelta().total_seconds()
+        initial = seconds_of(retry.initial_backoff)
+        ceiling = seconds_of(retry.max_backoff)
         return cls(
             max_attempts=retry.max_attempts if retry.max_attempts > 0 else DEFAULT_MAX_ATTEMPTS,
             initial_backoff=initial if initial > 0 else DEFAULT_INITIAL_BACKOFF,

@@ -94,6 +94,7 @@ class ControllerService(controller_pb2_grpc.ControllerServiceServicer):
         known = shell.machine.workflows.get(request.workflow.id)
         if known is None:
             try:  # a big definition takes a while: not on the loop
+                _dag.check_submitted(request.workflow)
                 definition = await asyncio.to_thread(_dag.build, request.workflow)
             except InvalidArgument as exc:
                 await context.abort_with_status(invalid_argument_status(exc))

@@ -16,7 +16,7 @@ from helicase.common.deadletter import DeadLetterWriter, Letter, Origin
 from helicase.internal.v1 import command_pb2
 from helicase.scheduler.decoding import MAX_FAILURES, decode_command, transient
 from helicase.scheduler.offsets import CommitTracker, Partition
-from helicase.scheduler.workflows import Workflows
+from helicase.scheduler.workflows import WorkflowNotStored, Workflows
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,8 @@ class CommandLoop:
             try:
                 await self._workflows.handle(command)
                 return ""
+            except WorkflowNotStored as exc:
+                return str(exc)  # it never can be: no api wrote this launch
             except Exception as exc:
                 failures = 0 if transient(exc) else failures + 1
                 log.exception(

@@ -42,6 +42,10 @@ def decode_command(value: bytes | None) -> tuple[command_pb2.Command | None, str
         uuid.UUID(command.workflow_id)
     except ValueError:
         return None, f"workflow_id {command.workflow_id[:100]!r} is not a workflow id"
+    carried = command.launch.workflow.id if command.HasField("launch") else ""
+    if carried and carried != command.workflow_id:
+        # The controller keys its ZooKeeper nodes by the workflow's own id.
+        return None, f"launch.workflow.id {carried[:100]!r} is not the command's workflow"
     return command, ""
 
 

@@ -33,6 +33,12 @@ def _refusal(workflow_id: str, err: grpc.aio.AioRpcError) -> dict[str, str | Non
     return {"workflow_id": workflow_id, "code": err.code().name, "detail": err.details()}
 
 
+class WorkflowNotStored(Exception):
+    """A launch of a workflow the api does not have: no api wrote the command (garbage on the
+    commands topic), or the workflow finished and was purged. It never runs; the consumer
+    dead-letters the command."""
+
+
 class Workflows:
     def __init__(
         self,
@@ -94,7 +100,13 @@ class Workflows:
             self._release_slot(workflow_id)
             log.info("workflow already owned", extra={"workflow_id": workflow_id})
             return
-        if await self._already_finished(workflow_id):
+        try:
+            finished = await self._already_finished(workflow_id)
+        except WorkflowNotStored:
+            await self._drop_owner(workflow_id)
+            self._release_slot(workflow_id)
+            raise
+        if finished:
             # A launch re-read after its workflow finished and was released: never run it twice.
             log.info("launch of a finished workflow ignored", extra={"workflow_id": workflow_id})
             await self._drop_owner(workflow_id)
@@ -261,12 +273,15 @@ class Workflows:
     async def _already_finished(self, workflow_id: str) -> bool:
         """Whether PostgreSQL has the workflow finished. Asks until the api answers: an api that
         is down must not make a finished (and released) workflow look unfinished, or its
-        re-read launch would run it again from the start."""
+        re-read launch would run it again from the start. WorkflowNotStored when the api has no
+        such workflow (a launch is published only after its workflow is committed)."""
         request = workflow_service_pb2.GetWorkflowRequest(
             id=workflow_id, view=workflow_pb2.WORKFLOW_VIEW_BASIC
         )
         backoff = self._api_retry_pause
-        while (finished := await self._terminal_stored(request, deadline=2.0)) is None:
+        while (
+            finished := await self._terminal_stored(request, deadline=2.0, missing=True)
+        ) is None:
             log.info(
                 "api not answering; asking again before launching",
                 extra={"workflow_id": workflow_id},
@@ -276,14 +291,20 @@ class Workflows:
         return finished
 
     async def _terminal_stored(
-        self, request: workflow_service_pb2.GetWorkflowRequest, deadline: float = 10.0
+        self,
+        request: workflow_service_pb2.GetWorkflowRequest,
+        deadline: float = 10.0,
+        *,
+        missing: bool = False,
     ) -> bool | None:
-        """Whether the api shows the workflow in a terminal state (an unknown one is not);
-        None when the api gave no answer."""
+        """Whether the api shows the workflow in a terminal state (an unknown one is not, or
+        raises WorkflowNotStored if `missing`); None when the api gave no answer."""
         try:
             response = await self._api.GetWorkflow(request, timeout=deadline)
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.NOT_FOUND:
+                if missing:
+                    raise WorkflowNotStored(f"the api has no workflow {request.id}") from err
                 return False
             if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 log.warning(

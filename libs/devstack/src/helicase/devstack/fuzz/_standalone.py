@@ -41,13 +41,21 @@ class _Stack:
 async def run_standalone(
     options: FuzzOptions, known: Sequence[KnownFinding] = (), *, keep_home: bool = False
 ) -> FuzzReport:
-    """Starts infrastructure and a suite, fuzzes it (run_fuzz), and stops everything."""
+    """Starts infrastructure and a suite, fuzzes it (run_fuzz), and stops everything. The homes
+    (logs, data) are removed unless `keep_home`, or the run failed: then they are kept for
+    diagnosis (a stall seen once is not always seen again)."""
     stack = _Stack(keep_home)
     try:
         options.log(f"starting ZooKeeper, Kafka, PostgreSQL and a suite under {stack.home}")
         await asyncio.to_thread(stack.infra.start)
         suite = await asyncio.to_thread(stack.suites)
-        return await run_fuzz(suite, options, known)
+        report = await run_fuzz(suite, options, known)
+        if not report.ok:
+            stack.keep_home = stack.suites.keep_homes = True
+            options.log(
+                f"the run failed: logs and data kept in {stack.home} and {suite.supervisor.home}"
+            )
+        return report
     finally:
         await asyncio.to_thread(stack.close)
 

@@ -70,9 +70,7 @@ def _check_retry(task: workflow_pb2.Task, where: str, out: list[FieldViolation])
     if not 0 <= retry.max_attempts <= MAX_ATTEMPTS:
         out.append(FieldViolation(f"{where}.retry.max_attempts", f"must be 0..{MAX_ATTEMPTS}"))
     for name in ("initial_backoff", "max_backoff"):
-        value = getattr(retry, name)
-        if value.seconds < 0 or value.nanos < 0:
-            out.append(FieldViolation(f"{where}.retry.{name}", "must not be negative"))
+        out += bounds.too_long_a_duration(f"{where}.retry.{name}", getattr(retry, name))
     if retry.multiplier != 0 and retry.multiplier < 1:
         out.append(FieldViolation(f"{where}.retry.multiplier", "must be 0 (default) or >= 1"))
 
@@ -97,9 +95,8 @@ def _check_task(
     if task.instance_group and not TASK_ID.match(task.instance_group):
         out.append(FieldViolation(f"{where}.instance_group", "is not a valid group name"))
     out += bounds.too_many(f"{where}.depends_on", task.depends_on, limits.max_dependencies)
-    if task.timeout.seconds < 0 or task.timeout.nanos < 0:
-        out.append(FieldViolation(f"{where}.timeout", "must not be negative"))
     _check_retry(task, where, out)
+    out += bounds.too_long_a_duration(f"{where}.timeout", task.timeout)
     schema = task_types.get(task.type)
     if not task.type:
         out.append(FieldViolation(f"{where}.type", "is required"))
