@@ -163,7 +163,7 @@ async def test_poison_on_each_topic_is_dead_lettered_and_the_pipeline_flows_on(
     marker = uuid.uuid4().hex[:8]
     key = {
         name: f"{name}-{marker}".encode()
-        for name in ("garbage", "invalid", "huge", "cmd", "bad-id")
+        for name in ("garbage", "invalid", "huge", "cmd", "bad-id", "unknown", "other-id")
     }
     invalid = events.workflow_event(
         workflow_id="not-a-workflow", state=workflow_pb2.WORKFLOW_STATE_RUNNING, source="test"
@@ -174,6 +174,12 @@ async def test_poison_on_each_topic_is_dead_lettered_and_the_pipeline_flows_on(
     huge.workflow_event.message = "x" * (wire.MAX_MESSAGE_BYTES + 2**20)  # never fits a call
     bad_id = command_pb2.Command(command_id=marker, workflow_id="../not-an-id")
     bad_id.launch.workflow.display_name = "bad"
+    # Well-formed launches no api wrote: of a workflow the api does not have (it ran, then held
+    # a scheduler slot for ever), and one carrying another id (it named ZooKeeper nodes).
+    unknown = command_pb2.Command(command_id=marker, workflow_id=str(uuid.uuid4()))
+    unknown.launch.workflow.display_name = "no api wrote it"
+    other_id = command_pb2.Command(command_id=marker, workflow_id=str(uuid.uuid4()))
+    other_id.launch.workflow.id = "../../escape"
     p = producer(suite)
     on_events = topics.topic(suite.topic_prefix, topics.EVENTS)
     on_commands = topics.topic(suite.topic_prefix, topics.COMMANDS)
@@ -182,6 +188,8 @@ async def test_poison_on_each_topic_is_dead_lettered_and_the_pipeline_flows_on(
     p.produce(on_events, key=key["huge"], value=huge.SerializeToString())
     p.produce(on_commands, key=key["cmd"], value=b"\xff\x00 not a command " + key["cmd"])
     p.produce(on_commands, key=key["bad-id"], value=bad_id.SerializeToString())
+    p.produce(on_commands, key=key["unknown"], value=unknown.SerializeToString())
+    p.produce(on_commands, key=key["other-id"], value=other_id.SerializeToString())
     assert p.flush(30) == 0
 
     async with HelicaseClient(suite.api_addr, token=suite.token, timeout=30) as client:
@@ -195,7 +203,7 @@ async def test_poison_on_each_topic_is_dead_lettered_and_the_pipeline_flows_on(
         assert one[name].consumer == "sink"
         assert one[name].origin_topic == on_events
         assert one[name].origin_offset >= 0 and one[name].dead_letter_time.seconds > 0
-    for name in ("cmd", "bad-id"):
+    for name in ("cmd", "bad-id", "unknown", "other-id"):
         assert one[name].kind == KIND.DEAD_LETTER_KIND_COMMANDS
         assert one[name].consumer == "scheduler"
         assert one[name].origin_topic == on_commands
@@ -206,6 +214,8 @@ async def test_poison_on_each_topic_is_dead_lettered_and_the_pipeline_flows_on(
     assert len(one["huge"].value_preview) == 1024
     assert "not a helicase.internal.v1.Command" in one["cmd"].reason
     assert "not a workflow id" in one["bad-id"].reason
+    assert "the api has no workflow" in one["unknown"].reason
+    assert "is not the command's workflow" in one["other-id"].reason
 
     # Replayed to their origin topics, they are dead-lettered again (nothing else stalls).
     chosen = [one["garbage"].id, one["cmd"].id]
