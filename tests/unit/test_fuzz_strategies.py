@@ -14,7 +14,7 @@ from google.protobuf import message, struct_pb2
 import helicase.v1
 from helicase.devstack.fuzz import Budget, KnownFinding, Pools, Tally
 from helicase.devstack.fuzz._findings import connect_code
-from helicase.devstack.fuzz._health import exits, growth
+from helicase.devstack.fuzz._health import exits, growth, unlevelled
 from helicase.devstack.fuzz._jobs import Mix, batch, splice
 from helicase.devstack.fuzz._messages import MessageStrategies, sample
 from helicase.devstack.fuzz._rawbytes import TRAPS, nested, varint
@@ -157,3 +157,23 @@ def test_a_splice_leaves_out_a_field_protobuf_cannot_encode() -> None:
         assert isinstance(out, workflow_service_pb2.CreateWorkflowRequest)
         assert out.request_id in {"deep", "plain"}
         out.SerializeToString()
+
+
+def test_memory_is_judged_by_quarters_so_swings_pass_and_a_steady_climb_does_not() -> None:
+    mib = 1024
+
+    def batches(values: list[int]) -> list[dict[str, int | None]]:
+        return [{"api": v * mib, "gone": None} for v in values]
+
+    assert unlevelled(batches([100, 900] * 3)) == []  # too few batches to judge
+    # The api's and the sink's RSS in a 100,000-request run: swings, filling and draining.
+    api = [218, 216, 208, 256, 281, 317, 541, 270, 629, 571, 330, 340, 254, 314, 221, 368, 317]
+    assert unlevelled(batches([*api, 336, 416, 395])) == []
+    sink = [68, 71, 72, 79, 84, 90, 90, 90, 90, 91, 105, 128, 128, 298, 280, 123, 125, 125, 125]
+    assert unlevelled(batches([*sink, 234])) == []
+    seed_4 = [216, 382, 349, 237, 306, 313, 328, 700, 381, 362, 471, 363, 463, 433, 414, 437]
+    assert unlevelled(batches([*seed_4, 389, 374, 746, 474])) == []
+    small_leak = [69 + 7 * i for i in range(20)]  # 69 -> 202 MiB: within the swings' margin
+    assert unlevelled(batches(small_leak)) == []
+    leak = [69 + 20 * i for i in range(20)]  # 69 -> 449 MiB
+    assert unlevelled(batches(leak)) == ["api: median 209 -> 409 MiB"]

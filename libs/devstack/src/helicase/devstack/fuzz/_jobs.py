@@ -96,30 +96,48 @@ def splice(first: message.Message, second: message.Message, rng: random.Random) 
 def generated(
     rpc: Rpc, messages: MessageStrategies, count: int, seed: int, fresh_share: float
 ) -> list[message.Message]:
-    """`count` requests of `rpc`: fresh from Hypothesis, then splices of those."""
+    """`count` requests of `rpc` (fewer when some are left out): fresh from Hypothesis, then
+    splices of those, within METHOD_BYTES (see _Admit)."""
     fresh_count = max(1, min(count, math.ceil(count * fresh_share)))
-    # A message protobuf refuses to encode (EncodeError; one ended a 100,000-request run in its
-    # third batch, its cause not pinned down) cannot be sent by any client: left out.
-    drawn = sample(messages.of(rpc.request.DESCRIPTOR), fresh_count, seed)
-    fresh = [m for m in drawn if _sendable(m)]
+    admit = _Admit()
+    fresh = [m for m in sample(messages.of(rpc.request.DESCRIPTOR), fresh_count, seed) if admit(m)]
     if not fresh:
         return []
     rng = random.Random(seed)
-    spliced = [splice(rng.choice(fresh), rng.choice(fresh), rng) for _ in range(count - len(fresh))]
-    return [*fresh, *(m for m in spliced if _sendable(m))]
+    # One splice at a time: made all at once, a batch's splices of big requests held tens of GiB.
+    spliced = (splice(rng.choice(fresh), rng.choice(fresh), rng) for _ in range(count - len(fresh)))
+    return [*fresh, *(m for m in spliced if admit(m))]
 
 
 # Bigger requests are all refused alike by gRPC's message limit (16 MiB); kept, they held the
 # fuzzer's memory: a 100,000-request run was killed by the kernel at 22 GiB in its 14th batch.
 MAX_REQUEST_BYTES = 17 * 2**20
+METHOD_BYTES = 40 * 2**20
+"""Bytes of requests one method gets per batch, beyond small ones (SMALL_BYTES): with 43
+methods, a batch holds at most about 1.7 GiB of them (another seed's batches of near-17 MiB
+requests and their splices got the fuzzer killed at 23 GiB)."""
+SMALL_BYTES = 64 * 2**10
 
 
-def _sendable(msg: message.Message) -> bool:
-    try:
-        size = len(msg.SerializeToString())
-    except message.EncodeError:
-        return False
-    return size <= MAX_REQUEST_BYTES
+class _Admit:
+    """Which generated requests go into a batch: those protobuf can encode (one it refused,
+    EncodeError, ended a 100,000-request run: no client can send it), of at most
+    MAX_REQUEST_BYTES, and big ones only while the method's METHOD_BYTES last."""
+
+    def __init__(self) -> None:
+        self.used = 0
+
+    def __call__(self, msg: message.Message) -> bool:
+        try:
+            size = len(msg.SerializeToString())
+        except message.EncodeError:
+            return False
+        if size > MAX_REQUEST_BYTES:
+            return False
+        if size > SMALL_BYTES and self.used + size > METHOD_BYTES:
+            return False
+        self.used += size
+        return True
 
 
 def batch(
@@ -148,17 +166,18 @@ def batch(
         dealt = garbage_pool[index * raw_count : index * raw_count + raw_count // 2]
         raws: list[bytes] = [*dealt, *corrupted(requests, raw_count - len(dealt), rng)]
         served = connect_paths is None or rpc.path in connect_paths
-        for n, item in enumerate([*requests, *raws]):
+        items: list[message.Message | bytes] = [*requests, *raws]
+        for n, item in enumerate(items):
             over_http = served and connect_every > 0 and n % connect_every == connect_every - 1
-            for identity in identities:
-                jobs.append(_job(rpc, item, identity, over_http=over_http))
+            way, payload = _encoded(item, over_http=over_http)  # once, shared by the identities
+            jobs += [Job(rpc, way, payload, item, identity) for identity in identities]
     return jobs
 
 
-def _job(rpc: Rpc, item: object, identity: str, *, over_http: bool) -> Job:
+def _encoded(item: message.Message | bytes, *, over_http: bool) -> tuple[str, bytes]:
+    """How `item` travels and its bytes."""
     if isinstance(item, message.Message):
-        way = "connect" if over_http else "grpc"
-        payload = json_body(item) if over_http else item.SerializeToString()
-        return Job(rpc, way, payload, item, identity)
-    assert isinstance(item, bytes)
-    return Job(rpc, "connect" if over_http else "raw", item, item, identity)
+        if over_http:
+            return "connect", json_body(item)
+        return "grpc", item.SerializeToString()
+    return ("connect" if over_http else "raw"), item

@@ -30,6 +30,11 @@ from helicase.devstack.fuzz._hostile import (
 )
 
 FD = descriptor.FieldDescriptor
+COPIED_BYTES = 17 * 2**20
+"""The most bytes of message copies one map or repeated field of a generated message takes:
+hundreds of copies of a value that is itself hundreds of copies, nested, grew exponentially as
+CopyFrom made them real (a run's fuzzer reached 23 GiB, the kernel killed it). Requests over
+the 16 MiB message limit are all refused alike, so nothing is lost by cutting there."""
 JsonValue = Any
 _Maker = Callable[[Budget, Pools], st.SearchStrategy[Any]]
 
@@ -225,23 +230,37 @@ def build(cls: type[message.Message], values: Mapping[str, Any]) -> message.Mess
     for name, value in values.items():
         try:
             _set(out, out.DESCRIPTOR.fields_by_name[name], value)
-        except message.DecodeError:
-            # Nested past what protobuf itself can copy: the raw-bytes requests send those.
+        except (message.DecodeError, message.EncodeError):
+            # Nested past what protobuf itself can copy (either error, by the protobuf build
+            # and the nesting): the raw-bytes requests send those.
             out.ClearField(name)
     return out
+
+
+def _fitting(items: Any) -> int:
+    """How many of `items` (messages) fit in COPIED_BYTES, in order."""
+    spent = 0
+    for count, item in enumerate(items):
+        spent += item.ByteSize()
+        if spent > COPIED_BYTES:
+            return count
+    return len(items)
 
 
 def _set(out: message.Message, field: Any, value: Any) -> None:
     name = field.name
     target = getattr(out, name)
     if _is_map(field):
-        for key, item in value.items():
-            if message_type(field).fields_by_name["value"].type == FD.TYPE_MESSAGE:
+        copies = message_type(field).fields_by_name["value"].type == FD.TYPE_MESSAGE
+        items = list(value.items())
+        fitting = _fitting([item for _, item in items]) if copies else len(items)
+        for key, item in items[:fitting]:
+            if copies:
                 target[key].CopyFrom(item)
             else:
                 target[key] = item
     elif field.is_repeated:
-        target.extend(value)
+        target.extend(value[: _fitting(value)] if field.type == FD.TYPE_MESSAGE else value)
     elif field.type == FD.TYPE_MESSAGE:
         target.CopyFrom(value)
     else:

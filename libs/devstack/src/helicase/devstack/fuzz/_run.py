@@ -62,8 +62,18 @@ class FuzzReport:
     canary_seconds: list[float] = field(default_factory=list)
 
     @property
+    def unlevelled(self) -> list[str]:
+        """Services whose memory did not level off (helicase.devstack.fuzz._health)."""
+        return _health.unlevelled(self.rss_per_batch)
+
+    @property
     def ok(self) -> bool:
-        return not self.tally.new_findings() and not self.exits and not self.stalls
+        return (
+            not self.tally.new_findings()
+            and not self.exits
+            and not self.stalls
+            and not self.unlevelled
+        )
 
     def render(self) -> str:
         rate = self.tally.total / self.seconds if self.seconds else 0.0
@@ -77,6 +87,14 @@ class FuzzReport:
             + f"{len(self.canary_seconds)} runs",
             "RSS before -> after:",
             *(f"  {line}" for line in _health.growth(self.rss_before, self.rss_after)),
+            "memory levelled off: "
+            + (
+                "not judged (too few batches)"
+                if len(self.rss_per_batch) < _health.LEVEL_BATCHES
+                else "no: " + "; ".join(self.unlevelled)
+                if self.unlevelled
+                else "yes (medians of the last quarter of batches against the second)"
+            ),
             f"processes exited: {self.exits or 'none'}",
             f"pipeline stalls: {self.stalls or 'none'}",
         ]
