@@ -53,7 +53,9 @@ def retry_delay(err: grpc.RpcError) -> float | None:
             if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
                 retry = error_details_pb2.RetryInfo()
                 detail.Unpack(retry)
-                return float(retry.retry_delay.ToTimedelta().total_seconds())
+                # Read as numbers: ToTimedelta overflows on int64 seconds.
+                seconds: float = retry.retry_delay.seconds + retry.retry_delay.nanos / 1e9
+                return max(0.0, seconds)
     return None
 
 
