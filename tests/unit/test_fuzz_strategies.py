@@ -16,10 +16,10 @@ from helicase.devstack.fuzz import Budget, KnownFinding, Pools, Tally
 from helicase.devstack.fuzz._findings import connect_code
 from helicase.devstack.fuzz._health import exits, growth, unlevelled
 from helicase.devstack.fuzz._jobs import Mix, batch, splice
-from helicase.devstack.fuzz._messages import MessageStrategies, sample
+from helicase.devstack.fuzz._messages import COPIED_BYTES, MessageStrategies, build, sample
 from helicase.devstack.fuzz._rawbytes import TRAPS, nested, varint
 from helicase.devstack.fuzz._rpcs import public_rpcs
-from helicase.v1 import admin_pb2, workflow_service_pb2
+from helicase.v1 import admin_pb2, workflow_pb2, workflow_service_pb2
 
 SMALL = Budget(huge=2_000, huge_one_in=5, many=20, depth=8)
 
@@ -177,3 +177,16 @@ def test_memory_is_judged_by_quarters_so_swings_pass_and_a_steady_climb_does_not
     assert unlevelled(batches(small_leak)) == []
     leak = [69 + 20 * i for i in range(20)]  # 69 -> 449 MiB
     assert unlevelled(batches(leak)) == ["api: median 209 -> 409 MiB"]
+
+
+def test_hundreds_of_copies_of_a_huge_value_stop_at_the_copied_bytes() -> None:
+    # Nested, such copies grew exponentially as protobuf made them real: the fuzzer was killed
+    # at 23 GiB. One field now takes at most COPIED_BYTES of them.
+    huge = "x" * 2**20
+    labels = build(workflow_pb2.Workflow, {"labels": {f"k{i}": huge for i in range(300)}})
+    assert isinstance(labels, workflow_pb2.Workflow)
+    assert len(labels.labels) == COPIED_BYTES // 2**20
+    task = workflow_pb2.Task(id="x" * 2**20)
+    tasks = build(workflow_pb2.Workflow, {"tasks": [task] * 300})
+    assert isinstance(tasks, workflow_pb2.Workflow)
+    assert 0 < len(tasks.tasks) < 17 and tasks.ByteSize() <= COPIED_BYTES

@@ -238,10 +238,14 @@ def build(cls: type[message.Message], values: Mapping[str, Any]) -> message.Mess
 
 
 def _fitting(items: Any) -> int:
-    """How many of `items` (messages) fit in COPIED_BYTES, in order."""
+    """How many of `items` (messages, strings, bytes or numbers) fit in COPIED_BYTES, in
+    order: hundreds of references to one huge string cost nothing until protobuf copies them."""
     spent = 0
     for count, item in enumerate(items):
-        spent += item.ByteSize()
+        if isinstance(item, message.Message):
+            spent += item.ByteSize()
+        else:
+            spent += len(item) if isinstance(item, str | bytes) else 8
         if spent > COPIED_BYTES:
             return count
     return len(items)
@@ -253,14 +257,13 @@ def _set(out: message.Message, field: Any, value: Any) -> None:
     if _is_map(field):
         copies = message_type(field).fields_by_name["value"].type == FD.TYPE_MESSAGE
         items = list(value.items())
-        fitting = _fitting([item for _, item in items]) if copies else len(items)
-        for key, item in items[:fitting]:
+        for key, item in items[: _fitting([item for _, item in items])]:
             if copies:
                 target[key].CopyFrom(item)
             else:
                 target[key] = item
     elif field.is_repeated:
-        target.extend(value[: _fitting(value)] if field.type == FD.TYPE_MESSAGE else value)
+        target.extend(value[: _fitting(value)])
     elif field.type == FD.TYPE_MESSAGE:
         target.CopyFrom(value)
     else:
