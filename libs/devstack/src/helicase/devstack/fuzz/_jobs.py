@@ -62,11 +62,11 @@ def garbage_strategy(budget: Budget) -> st.SearchStrategy[bytes]:
     return st.one_of(garbage(budget), garbage_json)
 
 
-def corrupted(requests: Sequence[message.Message], count: int, rng: random.Random) -> list[bytes]:
-    """`count` of `requests`, serialized, with a byte changed and the end cut off."""
+def corrupted(requests: Sequence[bytes], count: int, rng: random.Random) -> list[bytes]:
+    """`count` of `requests` (serialized) with a byte changed and the end cut off."""
     return [
         corrupt(
-            rng.choice(requests).SerializeToString(),
+            rng.choice(requests),
             rng.randrange(2**16),
             rng.randrange(256),
             rng.randrange(4),
@@ -93,20 +93,27 @@ def splice(first: message.Message, second: message.Message, rng: random.Random) 
     return out
 
 
+Encoded = tuple[message.Message, bytes]
+"""A generated request and its serialization (made once: admitting it needs its size)."""
+
+
 def generated(
     rpc: Rpc, messages: MessageStrategies, count: int, seed: int, fresh_share: float
-) -> list[message.Message]:
+) -> list[Encoded]:
     """`count` requests of `rpc` (fewer when some are left out): fresh from Hypothesis, then
     splices of those, within METHOD_BYTES (see _Admit)."""
     fresh_count = max(1, min(count, math.ceil(count * fresh_share)))
     admit = _Admit()
-    fresh = [m for m in sample(messages.of(rpc.request.DESCRIPTOR), fresh_count, seed) if admit(m)]
+    drawn = sample(messages.of(rpc.request.DESCRIPTOR), fresh_count, seed)
+    fresh = [encoded for m in drawn if (encoded := admit(m)) is not None]
     if not fresh:
         return []
     rng = random.Random(seed)
     # One splice at a time: made all at once, a batch's splices of big requests held tens of GiB.
-    spliced = (splice(rng.choice(fresh), rng.choice(fresh), rng) for _ in range(count - len(fresh)))
-    return [*fresh, *(m for m in spliced if admit(m))]
+    spliced = (
+        splice(rng.choice(fresh)[0], rng.choice(fresh)[0], rng) for _ in range(count - len(fresh))
+    )
+    return [*fresh, *(encoded for m in spliced if (encoded := admit(m)) is not None)]
 
 
 # Bigger requests are all refused alike by gRPC's message limit (16 MiB); kept, they held the
@@ -127,17 +134,19 @@ class _Admit:
     def __init__(self) -> None:
         self.used = 0
 
-    def __call__(self, msg: message.Message) -> bool:
+    def __call__(self, msg: message.Message) -> Encoded | None:
+        """`msg` with its bytes when it goes in, else None."""
         try:
-            size = len(msg.SerializeToString())
+            data = msg.SerializeToString()
         except message.EncodeError:
-            return False
+            return None
+        size = len(data)
         if size > MAX_REQUEST_BYTES:
-            return False
+            return None
         if size > SMALL_BYTES and self.used + size > METHOD_BYTES:
-            return False
+            return None
         self.used += size
-        return True
+        return msg, data
 
 
 def batch(
@@ -164,20 +173,22 @@ def batch(
     for index, rpc in enumerate(rpcs):
         requests = generated(rpc, messages, generated_count, seed + index, mix.fresh_share)
         dealt = garbage_pool[index * raw_count : index * raw_count + raw_count // 2]
-        raws: list[bytes] = [*dealt, *corrupted(requests, raw_count - len(dealt), rng)]
+        serialized = [data for _, data in requests]
+        raws: list[bytes] = [*dealt, *corrupted(serialized, raw_count - len(dealt), rng)]
         served = connect_paths is None or rpc.path in connect_paths
-        items: list[message.Message | bytes] = [*requests, *raws]
+        items: list[Encoded | bytes] = [*requests, *raws]
         for n, item in enumerate(items):
             over_http = served and connect_every > 0 and n % connect_every == connect_every - 1
-            way, payload = _encoded(item, over_http=over_http)  # once, shared by the identities
-            jobs += [Job(rpc, way, payload, item, identity) for identity in identities]
+            way, payload, request = _travelling(item, over_http=over_http)
+            jobs += [Job(rpc, way, payload, request, identity) for identity in identities]
     return jobs
 
 
-def _encoded(item: message.Message | bytes, *, over_http: bool) -> tuple[str, bytes]:
-    """How `item` travels and its bytes."""
-    if isinstance(item, message.Message):
-        if over_http:
-            return "connect", json_body(item)
-        return "grpc", item.SerializeToString()
-    return ("connect" if over_http else "raw"), item
+def _travelling(
+    item: Encoded | bytes, *, over_http: bool
+) -> tuple[str, bytes, message.Message | bytes]:
+    """How `item` travels, its bytes (shared by every identity) and what was generated."""
+    if isinstance(item, tuple):
+        msg, data = item
+        return ("connect", json_body(msg), msg) if over_http else ("grpc", data, msg)
+    return ("connect" if over_http else "raw"), item, item
