@@ -12,6 +12,7 @@ A component's certificate, signed by the deployment's CA, carries
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -163,6 +164,24 @@ def channel(addr: str, files: TlsFiles, server_kind: str) -> grpc.aio.Channel:
 
 Enter = Callable[[Identity, Mapping[str, str]], AbstractContextManager[Any]]
 
+# How long a refused stream's first message is waited for before the refusal is sent.
+REFUSAL_READ_SECONDS = 2.0
+
+
+async def refuse(
+    context: grpc.aio.ServicerContext[Any, Any],
+    code: grpc.StatusCode,
+    message: str,
+    requests: AsyncIterator[Any] | None = None,
+) -> None:
+    """Ends the call with `code`. On a bidirectional stream the caller's first message is read
+    first (for at most REFUSAL_READ_SECONDS): a status sent while that message is still on its
+    way reaches the caller, now and then, as INTERNAL ("Internal error from Core") instead."""
+    if requests is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(anext(aiter(requests)), REFUSAL_READ_SECONDS)
+    await context.abort(code, message)
+
 
 class PeerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     """On a mutual-TLS server: every call's peer certificate names a component (else
@@ -188,15 +207,17 @@ class PeerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         metadata = {k: v for k, v in details.invocation_metadata or () if isinstance(v, str)}
         open_method = method.startswith(self.OPEN)
 
-        async def admit(context: grpc.aio.ServicerContext[Any, Any]) -> AbstractContextManager[Any]:
+        async def admit(
+            context: grpc.aio.ServicerContext[Any, Any], requests: Any = None
+        ) -> AbstractContextManager[Any]:
             try:
                 identity = peer_identity(context)
                 if not open_method:
                     require_kind(identity, method, self._allowed)
             except Unauthenticated as exc:
-                await context.abort(grpc.StatusCode.UNAUTHENTICATED, str(exc))
+                await refuse(context, grpc.StatusCode.UNAUTHENTICATED, str(exc), requests)
             except PermissionDenied as exc:
-                await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(exc))
+                await refuse(context, grpc.StatusCode.PERMISSION_DENIED, str(exc), requests)
             if self._enter is None or open_method:
                 return contextlib.nullcontext()
             return self._enter(identity, metadata)
@@ -213,7 +234,8 @@ class PeerInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         # A server stream (one request) or a bidirectional one (a request iterator) alike.
         def streaming(inner: Callable[[Any, Any], AsyncIterator[Any]]) -> Any:
             async def stream(request: Any, context: Any) -> AsyncIterator[Any]:
-                with await admit(context):
+                requests = request if handler.request_streaming else None
+                with await admit(context, requests):
                     async for item in inner(request, context):
                         yield item
 
