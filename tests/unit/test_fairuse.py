@@ -184,6 +184,9 @@ def test_a_call_costs_what_it_sets_in_motion() -> None:
     assert cost_of(prefix + "WorkflowService/ListWorkflows") == LIST
     assert cost_of(prefix + "WorkflowService/WatchWorkflow") == WRITE
     assert cost_of(prefix + "WorkflowService/GetWorkflow") == READ
+    # and a unit for each whole 64 KiB of the request
+    assert cost_of(prefix + "WorkflowService/GetWorkflow", 64 * 1024 - 1) == READ
+    assert cost_of(prefix + "WorkflowService/CreateWorkflow", 16 << 20) == START + 256
     assert READ < LIST < WRITE < START
 
 

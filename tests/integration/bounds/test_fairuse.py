@@ -100,6 +100,25 @@ async def rate(
     return name
 
 
+async def test_a_large_request_costs_a_unit_per_64_kib_on_top_of_its_method(
+    limited: RunningSuite, platform: admin_pb2_grpc.AdminServiceStub
+) -> None:
+    """A 4 MiB listing (a label filter of that size, refused as invalid) costs 2 + 64 units: with
+    a burst of 100 the second one is over the rate, while 4 MiB of small listings would pass."""
+    name = await rate(limited, platform, 1, 100)
+    big = workflow_service_pb2.ListWorkflowsRequest(page_size=1, labels={"k": "v" * (4 << 20)})
+    async with client_of(limited, name) as a:
+        first = await outcome(a.list_workflows(big))
+        assert first is not None and first.code() == grpc.StatusCode.INVALID_ARGUMENT, first
+        second = await outcome(a.list_workflows(big))
+        assert_exhausted(second, "this call costs 66")
+    small = await rate(limited, platform, 1, 100)
+    async with client_of(limited, small) as b:
+        listing = workflow_service_pb2.ListWorkflowsRequest(page_size=1)
+        for _ in range(20):  # 40 of its 100 units
+            await b.list_workflows(listing)
+
+
 async def test_a_tenant_over_its_rate_is_refused_with_retry_info_while_another_is_served(
     limited: RunningSuite, platform: admin_pb2_grpc.AdminServiceStub
 ) -> None:

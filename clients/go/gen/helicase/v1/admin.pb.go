@@ -156,7 +156,8 @@ type TenantLimits struct {
 	TenantId string `protobuf:"bytes,1,opt,name=tenant_id,json=tenantId,proto3" json:"tenant_id,omitempty"`
 	// Request units a second the tenant may spend on one api replica (HELICASE_TENANT_RATE).
 	// Each call costs units by what it sets in motion: a workflow start (CreateWorkflow,
-	// CreateExperiment) 20, another write 5, a listing or watch 2, a read 1.
+	// CreateExperiment) 20, another write or a WatchWorkflow 5, a listing 2, a read 1; plus
+	// one unit per whole 64 KiB of the request.
 	RequestsPerSecond int32 `protobuf:"varint,2,opt,name=requests_per_second,json=requestsPerSecond,proto3" json:"requests_per_second,omitempty"`
 	// Request units the tenant may spend at once above its rate (HELICASE_TENANT_BURST); a call
 	// costing more than the burst passes when the bucket is full.

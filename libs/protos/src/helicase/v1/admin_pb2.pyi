@@ -103,7 +103,8 @@ class TenantLimits(_message.Message):
     requests_per_second: _builtins.int
     """Request units a second the tenant may spend on one api replica (HELICASE_TENANT_RATE).
     Each call costs units by what it sets in motion: a workflow start (CreateWorkflow,
-    CreateExperiment) 20, another write 5, a listing or watch 2, a read 1.
+    CreateExperiment) 20, another write or a WatchWorkflow 5, a listing 2, a read 1; plus
+    one unit per whole 64 KiB of the request.
     """
     request_burst: _builtins.int
     """Request units the tenant may spend at once above its rate (HELICASE_TENANT_BURST); a call

@@ -106,7 +106,8 @@ TENANT_RATE = integer(
     "HELICASE_TENANT_RATE",
     200,
     "request units a second one tenant may spend on one api replica (a read costs 1, a"
-    " listing 2, a write 5, a workflow start 20: helicase.api.fairuse.cost; 0: no limit)",
+    " listing 2, a write 5, a workflow start 20, plus 1 per 64 KiB of the request:"
+    " helicase.api.fairuse.cost; 0: no limit)",
     minimum=0,
 )
 TENANT_BURST = integer(

@@ -69,7 +69,8 @@ export type TenantLimits = Message<"helicase.v1.TenantLimits"> & {
   /**
    * Request units a second the tenant may spend on one api replica (HELICASE_TENANT_RATE).
    * Each call costs units by what it sets in motion: a workflow start (CreateWorkflow,
-   * CreateExperiment) 20, another write 5, a listing or watch 2, a read 1.
+   * CreateExperiment) 20, another write or a WatchWorkflow 5, a listing 2, a read 1; plus
+   * one unit per whole 64 KiB of the request.
    *
    * @generated from field: int32 requests_per_second = 2;
    */

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,10 @@ from helicase.api.fairuse.bucket import StreamCounts, TenantBuckets
 from helicase.api.fairuse.cost import cost_of
 from helicase.api.fairuse.limits import LimitsCache
 from helicase.common.errors import ResourceExhausted
+
+REQUEST_BYTES: ContextVar[int] = ContextVar("request_bytes", default=0)
+"""The size of the call's request as it came over the wire (set as gRPC decodes it, in the
+call's own task, before any interceptor's handler runs)."""
 
 STREAM_RETRY = timedelta(seconds=1)  # a stream's end is not foreseeable: ask again soon
 REFUSAL_HOLD = 1.0
@@ -56,11 +61,12 @@ class FairUseInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(details)
         if handler is None or policy.is_open(details.method):
             return handler
-        cost = cost_of(details.method)
+        method = details.method
+        sized = handler._replace(request_deserializer=_sized(handler.request_deserializer))
         if handler.unary_unary is not None:
-            return handler._replace(unary_unary=self._unary(handler.unary_unary, cost))
+            return sized._replace(unary_unary=self._unary(handler.unary_unary, method))
         if handler.unary_stream is not None:
-            return handler._replace(unary_stream=self._stream(handler.unary_stream, cost))
+            return sized._replace(unary_stream=self._stream(handler.unary_stream, method))
         return handler
 
     async def _tenant(self, cost: int) -> str | None:
@@ -91,16 +97,16 @@ class FairUseInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
             )
         return caller.tenant
 
-    def _unary(self, inner: Callable[..., Awaitable[Any]], cost: int) -> Any:
+    def _unary(self, inner: Callable[..., Awaitable[Any]], method: str) -> Any:
         async def unary(request: Any, context: Context) -> Any:
-            await self._tenant(cost)
+            await self._tenant(cost_of(method, REQUEST_BYTES.get()))
             return await inner(request, context)
 
         return unary
 
-    def _stream(self, inner: Callable[..., AsyncIterator[Any]], cost: int) -> Any:
+    def _stream(self, inner: Callable[..., AsyncIterator[Any]], method: str) -> Any:
         async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
-            tenant = await self._tenant(cost)
+            tenant = await self._tenant(cost_of(method, REQUEST_BYTES.get()))
             if tenant is None:
                 async for item in inner(request, context):
                     yield item
@@ -119,3 +125,13 @@ class FairUseInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 self.streams.close(tenant)
 
         return stream
+
+
+def _sized(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any]:
+    """`deserialize`, noting the size of what it decodes in REQUEST_BYTES."""
+
+    def decode(data: bytes) -> Any:
+        REQUEST_BYTES.set(len(data))
+        return data if deserialize is None else deserialize(data)
+
+    return decode
