@@ -24,6 +24,7 @@ import os
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -34,7 +35,7 @@ from helicase.client import NO_RETRY, HelicaseClient, channel, load_workflow_req
 from helicase.common.config import API_ADDR
 from helicase.devstack._infra import Infra, InfraPorts
 from helicase.devstack.settings import KEEP_TEST_HOME
-from helicase.devstack.testing import SuiteFactory, new_home, remove_home
+from helicase.devstack.testing import RunningSuite, SuiteFactory, new_home, remove_home
 from helicase.v1 import admin_pb2, admin_pb2_grpc, workflow_service_pb2
 from helicase.wire import retry_delay
 
@@ -228,16 +229,26 @@ def main() -> None:
 
 def private(args: argparse.Namespace) -> None:
     """Runs the measurement on a suite of its own (free ports), then stops it."""
-    home = new_home("helicase-flood-")
+
+    def measure(suite: RunningSuite) -> None:
+        args.api, args.admin_token = suite.api_addr, suite.admin_token
+        asyncio.run(run(args))
+
+    on_private_suite("helicase-flood-", args.env, measure)
+
+
+def on_private_suite(prefix: str, env: list[str], body: Callable[[RunningSuite], None]) -> None:
+    """`body(suite)` on a suite of its own (free ports, settings `env`: NAME=VALUE), stopped
+    at the end whatever happens."""
+    home = new_home(prefix)
     infra = Infra(home, InfraPorts.free(), durable=True)
     keep = KEEP_TEST_HOME.read()
     factory = SuiteFactory(infra, keep_homes=keep)
     try:
         infra.start()
-        suite = factory(extra_env=dict(item.split("=", 1) for item in args.env))
-        args.api, args.admin_token = suite.api_addr, suite.admin_token
-        print(f"private suite; settings: {' '.join(args.env) or 'the defaults'}")
-        asyncio.run(run(args))
+        suite = factory(extra_env=dict(item.split("=", 1) for item in env))
+        print(f"private suite; settings: {' '.join(env) or 'the defaults'}", flush=True)
+        body(suite)
     finally:
         factory.close()
         infra.stop()
