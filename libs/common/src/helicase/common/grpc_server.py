@@ -30,13 +30,7 @@ def channel(addr: str, token: str = "") -> grpc.aio.Channel:
     return wire.channel(addr, token=token)
 
 
-MAX_STREAMS_PER_CONNECTION = 100
-"""Calls one connection may have open at once (HTTP/2's SETTINGS_MAX_CONCURRENT_STREAMS; more
-wait in the client): each may carry a request of MAX_MESSAGE_BYTES, which the server holds in
-full before any handler runs. gRPC's own default is unlimited."""
-
 SERVER_OPTIONS = [
-    ("grpc.max_concurrent_streams", MAX_STREAMS_PER_CONNECTION),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.so_reuseport", 0),
