@@ -1,4 +1,4 @@
-"""The api's cache of parsed definitions stays bounded by workflows as well as by tasks."""
+"""The api's cache of parsed definitions stays bounded by workflows, by tasks and by bytes."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from helicase.v1 import workflow_pb2
 class Rows:
     """Stands in for the connection: the stored definition of any workflow id, counted."""
 
-    def __init__(self, tasks: int) -> None:
+    def __init__(self, tasks: int, pad: int = 0) -> None:
         definition = workflow_pb2.Workflow(display_name="w")
         for i in range(tasks):
-            definition.tasks.add(id=f"t{i}", type="noop")
+            task = definition.tasks.add(id=f"t{i}", type="noop")
+            if pad:
+                task.params.update({"pad": "x" * pad})
         self.raw = definition.SerializeToString()
         self.reads = 0
 
@@ -43,3 +45,13 @@ async def test_big_workflows_are_kept_up_to_the_task_bound() -> None:
         await cache.get(rows, uuid.uuid4())  # type: ignore[arg-type]
     assert len(cache._cache) == 2
     assert cache._tasks <= reads._CACHED_TASKS
+
+
+async def test_workflows_with_big_params_are_kept_up_to_the_byte_bound() -> None:
+    """120 tasks of 64 KiB params: 7.5 MiB a definition, far under both other bounds (the api
+    kept every one it read: 15 MiB more for each 7.5 MiB workflow created)."""
+    cache, rows = reads.Definitions(), Rows(tasks=120, pad=64 * 1024 - 64)
+    for _ in range(40):
+        await cache.get(rows, uuid.uuid4())  # type: ignore[arg-type]
+    assert cache._bytes <= reads._CACHED_BYTES
+    assert len(cache._cache) == reads._CACHED_BYTES // len(rows.raw)

@@ -32,6 +32,10 @@ LIST_TASKS_MAX = 1_000
 # workflows would be kept, and the api grew by about 6 KiB for every workflow it had read).
 _CACHED_TASKS = 200_000
 _CACHED_WORKFLOWS = 1_000
+_CACHED_BYTES = 64 * 2**20
+"""...and this many bytes of stored definitions: a definition may be 8 MiB (64 KiB of params
+for each of 120 tasks), far under the other two bounds, and without this one the api kept every
+such workflow it read (it grew 15 MiB for each 7.5 MiB workflow created)."""
 
 
 def task_filters(workflow_id: uuid.UUID, states: Sequence[int]) -> dict[str, Any]:
@@ -40,13 +44,15 @@ def task_filters(workflow_id: uuid.UUID, states: Sequence[int]) -> dict[str, Any
 
 
 class Definitions:
-    """Parsed definitions by workflow id, least recently used dropped past _CACHED_TASKS or
-    _CACHED_WORKFLOWS; each with its header (the definition without tasks)."""
+    """Parsed definitions by workflow id, least recently used dropped past _CACHED_TASKS,
+    _CACHED_WORKFLOWS or _CACHED_BYTES; each with its header (the definition without tasks)."""
 
     def __init__(self) -> None:
         self._cache: OrderedDict[uuid.UUID, tuple[workflow_pb2.Workflow, workflow_pb2.Workflow]]
         self._cache = OrderedDict()
+        self._sizes: dict[uuid.UUID, int] = {}
         self._tasks = 0
+        self._bytes = 0
 
     async def get(
         self, conn: AsyncConnection, workflow_id: uuid.UUID
@@ -64,12 +70,17 @@ class Definitions:
         header.CopyFrom(parsed)
         del header.tasks[:]
         self._cache[workflow_id] = (parsed, header)
+        self._sizes[workflow_id] = len(raw)
         self._tasks += len(parsed.tasks)
+        self._bytes += len(raw)
         while len(self._cache) > 1 and (
-            self._tasks > _CACHED_TASKS or len(self._cache) > _CACHED_WORKFLOWS
+            self._tasks > _CACHED_TASKS
+            or len(self._cache) > _CACHED_WORKFLOWS
+            or self._bytes > _CACHED_BYTES
         ):
-            _, (dropped, _) = self._cache.popitem(last=False)
+            dropped_id, (dropped, _) = self._cache.popitem(last=False)
             self._tasks -= len(dropped.tasks)
+            self._bytes -= self._sizes.pop(dropped_id)
         return parsed, header
 
 
