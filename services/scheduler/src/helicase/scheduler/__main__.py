@@ -19,7 +19,7 @@ from helicase.common.kafka import AsyncProducer
 from helicase.common.leader import LeaderWatch
 from helicase.scheduler.admission import Admission
 from helicase.scheduler.config import SchedulerConfig
-from helicase.scheduler.consume import CommandLoop
+from helicase.scheduler.consume import CommandLoop, Intake
 from helicase.scheduler.controller_client import Controller
 from helicase.scheduler.schedules import ScheduleFirer
 from helicase.scheduler.workflows import Workflows
@@ -63,7 +63,7 @@ async def serve(config: SchedulerConfig) -> int:
     commands = CommandLoop(
         config=config.common,
         workflows=workflows,
-        max_in_flight=config.max_running + 100,
+        intake=Intake(max_waiting=config.max_running + 100, max_bytes=config.max_in_flight_bytes),
         dead_letters=DeadLetterWriter(producer, "scheduler"),
     )
     firer = ScheduleFirer(

@@ -103,12 +103,16 @@ class Admission:
     def held_by_tenant(self) -> int:
         """Waiting workflows held only by their own tenant's limit (a slot is free for
         others): the backlog that tenant's queued-task quota bounds at the api."""
+        return len(self.held_ids())
+
+    def held_ids(self) -> list[str]:
+        """The ids of the workflows `held_by_tenant` counts."""
         if len(self.running) >= self.limit:
-            return 0
-        return sum(
-            1
-            for tenant in self._waiting.values()
+            return []
+        return [
+            workflow_id
+            for workflow_id, tenant in self._waiting.items()
             if tenant
             and self.limit_of(tenant)
             and self._per_tenant[tenant] >= self.limit_of(tenant)
-        )
+        ]

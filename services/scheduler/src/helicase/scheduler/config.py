@@ -29,6 +29,13 @@ MAX_RUNNING = integer(
     "most workflows this scheduler runs at once; further launches wait, uncommitted",
     minimum=1,
 )
+MAX_IN_FLIGHT_BYTES = integer(
+    "HELICASE_SCHEDULER_MAX_IN_FLIGHT_BYTES",
+    256 * 2**20,
+    "bytes of commands this scheduler holds at once (a launch carries its whole workflow, up to"
+    " 8 MiB; launches waiting for admission count); beyond, it reads no more until some are done",
+    minimum=2**20,
+)
 MAX_RUNNING_PER_TENANT = integer(
     "HELICASE_SCHEDULER_MAX_RUNNING_PER_TENANT",
     0,
@@ -50,5 +57,6 @@ class SchedulerConfig(ServiceConfig):
     scheduler_id: str = from_setting(SCHEDULER_ID)
     max_running: int = from_setting(MAX_RUNNING)
     max_running_per_tenant: int = from_setting(MAX_RUNNING_PER_TENANT)
+    max_in_flight_bytes: int = from_setting(MAX_IN_FLIGHT_BYTES)
     adopt_interval: timedelta = from_setting(ADOPT_INTERVAL)
     schedule_interval: timedelta = from_setting(SCHEDULE_INTERVAL)

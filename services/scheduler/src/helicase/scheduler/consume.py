@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, Message, TopicPartition
@@ -14,11 +16,36 @@ from helicase.common import kafka, topics, tracing
 from helicase.common.config import CommonConfig
 from helicase.common.deadletter import DeadLetterWriter, Letter, Origin
 from helicase.internal.v1 import command_pb2
+from helicase.scheduler import metrics
 from helicase.scheduler.decoding import MAX_FAILURES, decode_command, transient
 from helicase.scheduler.offsets import CommitTracker, Partition
 from helicase.scheduler.workflows import WorkflowNotStored, Workflows
 
 log = logging.getLogger(__name__)
+
+
+@dataclass
+class Intake:
+    """What the command loop holds, and whether it may read more (pure). Commands read and not
+    yet done (launches waiting for admission among them) are counted, and so are their bytes: a
+    launch carries its whole workflow, and 1,100 launches of 7.5 MiB made a scheduler grow to
+    14 GiB before the kernel killed it (docs/reliability.md, "Large requests at once")."""
+
+    max_waiting: int
+    max_bytes: int
+    bytes: int = 0
+
+    def hold(self, size: int) -> None:
+        self.bytes += size
+
+    def release(self, size: int) -> None:
+        self.bytes -= size
+
+    def full(self, waiting: int, held_bytes: int = 0) -> bool:
+        """Whether to read no more, with `waiting` commands and all but `held_bytes` of the
+        bytes not held by their tenant's own running limit. Those do not stop other tenants'
+        launches (nor cancels): that backlog is what the tenant's quotas at the api bound."""
+        return waiting >= self.max_waiting or self.bytes - held_bytes >= self.max_bytes
 
 
 class CommandLoop:
@@ -27,18 +54,19 @@ class CommandLoop:
         *,
         config: CommonConfig,
         workflows: Workflows,
-        max_in_flight: int,
+        intake: Intake,
         dead_letters: DeadLetterWriter,
     ) -> None:
         self._config = config
         self._dead_letters = dead_letters
         self._workflows = workflows
-        self._max_in_flight = max_in_flight
+        self._intake = intake
         self._tracker = CommitTracker()
         self._consumer: Consumer | None = None
         # The consumer is not thread-safe: every call to it goes through this one thread.
         self._kafka_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="commands")
         self._tasks: set[asyncio.Task[None]] = set()
+        self._ready: deque[Message] = deque()  # read, waiting for room in the intake
         self._paused = False
         self._stopping = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -68,6 +96,13 @@ class CommandLoop:
         assert self._loop is not None
         for p in partitions:
             self._loop.call_soon_threadsafe(self._tracker.forget, (p.topic, p.partition))
+            self._loop.call_soon_threadsafe(self._drop_ready, (p.topic, p.partition))
+
+    def _drop_ready(self, partition: Partition) -> None:
+        """Read but not dispatched: the partition's next owner reads them again."""
+        self._ready = deque(
+            m for m in self._ready if (m.topic() or "", m.partition() or 0) != partition
+        )
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -86,32 +121,51 @@ class CommandLoop:
                 if message.error() is not None:
                     log.warning("kafka consumer error", extra={"error": str(message.error())})
                     continue
-                self._dispatch(message)
+                self._ready.append(message)
+            while self._ready and not self._full():
+                self._dispatch(self._ready.popleft())
+
+    def _full(self) -> bool:
+        """Whether the commands in hand fill the intake. Launches held only by their own
+        tenant's running limit do not count: one tenant's backlog (bounded by its quotas at
+        the api) must not keep other tenants' launches, or anyone's cancels, unread."""
+        held, held_bytes = self._workflows.held_by_tenant()
+        return self._intake.full(self._tracker.in_flight() - held, held_bytes)
 
     async def _backpressure(self) -> None:
-        """Pauses fetching while too many commands wait (e.g. launches held by admission);
-        polling goes on so the group keeps us. Launches held only by their own tenant's
-        running limit do not count: one tenant's backlog (bounded by its queued-task quota at
-        the api) must not keep other tenants' launches unread."""
+        """Pauses fetching while the intake is full or messages read wait for room (e.g.
+        launches held by admission); polling goes on so the group keeps us. A batch read is
+        handed over one message at a time as room frees, so the bytes in hand pass the budget
+        by one message at most."""
         assert self._consumer is not None
-        waiting = self._tracker.in_flight() - self._workflows.held_by_tenant()
-        full = waiting >= self._max_in_flight
+        full = bool(self._ready) or self._full()
         if full != self._paused:
             assignment = await self._in_thread(self._consumer.assignment)
             await self._in_thread(
                 self._consumer.pause if full else self._consumer.resume, assignment
             )
             self._paused = full
-            log.info("command intake " + ("paused" if full else "resumed"))
+            log.info(
+                "command intake " + ("paused" if full else "resumed"),
+                extra={"read": len(self._ready), "bytes": self._intake.bytes},
+            )
 
     def _dispatch(self, message: Message) -> None:
         partition: Partition = (message.topic() or "", message.partition() or 0)
         offset = message.offset() or 0
         self._tracker.start(partition, offset)
         parent = tracing.from_kafka_headers(message.headers())
+        size = len(message.value() or b"")
+        self._intake.hold(size)
+        metrics.COMMAND_BYTES.set(self._intake.bytes)
         task = asyncio.create_task(self._process(partition, offset, message, parent))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._release(size))
+
+    def _release(self, size: int) -> None:
+        self._intake.release(size)
+        metrics.COMMAND_BYTES.set(self._intake.bytes)
 
     async def _process(
         self, partition: Partition, offset: int, message: Message, parent: dict[str, str]

@@ -63,6 +63,7 @@ class Workflows:
         self._api = api
         self._admission = admission
         self._admitted: dict[str, asyncio.Future[None]] = {}
+        self._waiting_bytes: dict[str, int] = {}  # a waiting launch's size, as read
         self.following: dict[str, asyncio.Task[None]] = {}
         self._source = f"scheduler/{scheduler_id}"
         # Commands of one workflow run in order (a cancel waits for its launch).
@@ -95,7 +96,9 @@ class Workflows:
         if workflow_id in self.following:
             return  # a re-delivered launch of a workflow we already run
         launch = command.launch
-        await self._admit(workflow_id, launch.workflow.tenant, launch.max_running_workflows)
+        await self._admit(
+            workflow_id, launch.workflow.tenant, launch.max_running_workflows, command.ByteSize
+        )
         if not await self._claim_for_launch(workflow_id):
             self._release_slot(workflow_id)
             log.info("workflow already owned", extra={"workflow_id": workflow_id})
@@ -171,9 +174,12 @@ class Workflows:
 
     # Admission -------------------------------------------------------------------------------
 
-    async def _admit(self, workflow_id: str, tenant: str, tenant_limit: int) -> None:
+    async def _admit(
+        self, workflow_id: str, tenant: str, tenant_limit: int, size: Callable[[], int]
+    ) -> None:
         if self._admission.request(workflow_id, tenant, tenant_limit):
             return
+        self._waiting_bytes[workflow_id] = size()
         log.info(
             "launch waits for admission",
             extra={
@@ -186,12 +192,16 @@ class Workflows:
         for admitted in self._admission.admit_waiting():  # this launch raised its tenant's limit
             self._wake(admitted)
         metrics.WAITING.set(self._admission.waiting)
-        await waiter
+        try:
+            await waiter
+        finally:
+            self._waiting_bytes.pop(workflow_id, None)
         metrics.WAITING.set(self._admission.waiting)
 
-    def held_by_tenant(self) -> int:
-        """Launches waiting only for their own tenant's running limit."""
-        return self._admission.held_by_tenant()
+    def held_by_tenant(self) -> tuple[int, int]:
+        """Launches waiting only for their own tenant's running limit, and their bytes."""
+        held = self._admission.held_ids()
+        return len(held), sum(self._waiting_bytes.get(i, 0) for i in held)
 
     def _wake(self, workflow_id: str) -> None:
         waiter = self._admitted.pop(workflow_id, None)
