@@ -1,8 +1,9 @@
-"""Large requests at once: tenant A's callers each send near-limit requests (7.7 or 15.5 MiB) as
-fast as they are answered, at rising concurrency; the api's resident memory is sampled every
-quarter second, and tenant B's single-task latency (submit -> COMPLETED) is measured idle and
-under each level. Prints the api's peak RSS per level, what A's calls got, and B's p50 as a
-ratio of idle (same process, same machine). It never fails on a time or a size.
+"""Large requests at once: tenant A's callers each send near-limit requests (7.5 or 15.5 MiB) as
+fast as they are answered, at rising concurrency. The resident memory of the api, the scheduler
+and the controllers is sampled every quarter second, and tenant B's single-task latency
+(submit -> COMPLETED) is measured idle and under each level. Prints the peaks per level, what
+A's calls got, and B's p50 as a ratio of idle (same process, same machine). It never fails on a
+time or a size.
 
 Two kinds of large request (`--kind`): `valid`, a CreateWorkflow of 120 shell tasks with 64 KiB
 of params each, 7.5 MiB (under the 8 MiB a definition may have), stored and launched but left
@@ -48,23 +49,28 @@ def big_request(kind: str) -> workflow_service_pb2.CreateWorkflowRequest:
 
 
 class Sampler:
-    """The api's RSS every `every` seconds; `peak()` since the last `reset()`."""
+    """The RSS of the api, the scheduler and the controllers (the larger of the two) every
+    `every` seconds; `peaks()` since the last `reset()`, in MiB."""
 
-    def __init__(self, pid: int | None, every: float = 0.25) -> None:
-        self.pid, self.every = pid, every
-        self.samples: list[int] = []
+    SERVICES = ("api", "scheduler", "controller")
+
+    def __init__(self, suite: RunningSuite, every: float = 0.25) -> None:
+        self.suite, self.every = suite, every
+        self.samples: dict[str, list[int]] = {name: [] for name in self.SERVICES}
 
     def reset(self) -> None:
-        self.samples = []
+        self.samples = {name: [] for name in self.SERVICES}
 
-    def peak(self) -> float:
-        return max(self.samples, default=0) / 1024
+    def peaks(self) -> dict[str, float]:
+        return {name: max(kib, default=0) / 1024 for name, kib in self.samples.items()}
 
     async def run(self) -> None:
         while True:
-            kib = rss_kib(self.pid)
-            if kib is not None:
-                self.samples.append(kib)
+            for service in self.suite.specs:
+                kib = rss_kib(self.suite.supervisor.pid(service))
+                group = service.split("-")[0]
+                if kib is not None and group in self.samples:
+                    self.samples[group].append(kib)
             await asyncio.sleep(self.every)
 
 
@@ -84,7 +90,7 @@ async def run(suite: RunningSuite, args: argparse.Namespace) -> None:
     suffix = uuid.uuid4().hex[:6]
     key_a = await tenant_key(suite.api_addr, suite.admin_token, f"big-a-{suffix}")
     key_b = await tenant_key(suite.api_addr, suite.admin_token, f"big-b-{suffix}")
-    sampler = Sampler(suite.supervisor.pid("api"))
+    sampler = Sampler(suite)
     sampling = asyncio.create_task(sampler.run())
     async with (
         HelicaseClient(suite.api_addr, token=key_a, retry=NO_RETRY, timeout=120) as a,
@@ -93,7 +99,7 @@ async def run(suite: RunningSuite, args: argparse.Namespace) -> None:
         await latencies(b, 3, "warm-up")
         sampler.reset()
         idle = summary(await latencies(b, args.runs, "idle", 0.5))
-        rows = [("idle", sampler.peak(), idle["p50"], Counter[str]())]
+        rows = [("idle", sampler.peaks(), idle["p50"], Counter[str]())]
         for level in args.levels:
             answers: Counter[str] = Counter()
             callers = [asyncio.create_task(caller(a, args.kind, answers)) for _ in range(level)]
@@ -105,15 +111,18 @@ async def run(suite: RunningSuite, args: argparse.Namespace) -> None:
             for task in callers:
                 task.cancel()
             await asyncio.gather(*callers, return_exceptions=True)
-            rows.append((f"{level} callers", sampler.peak(), flooded["p50"], answers))
-            print(f"  {level} callers: api peak {sampler.peak():.0f} MiB", flush=True)
+            rows.append((f"{level} callers", sampler.peaks(), flooded["p50"], answers))
+            print(f"  {level} callers: peaks {mib(sampler.peaks())}", flush=True)
     sampling.cancel()
     size = big_request(args.kind).ByteSize() / 2**20
-    print(f"{args.kind} requests of {size:.1f} MiB; api RSS peak and tenant B's p50 (ms):")
-    for label, peak, p50, answers in rows:
+    print(f"{args.kind} requests of {size:.1f} MiB; RSS peaks and tenant B's p50 (ms):")
+    for label, peaks, p50, answers in rows:
         got = ", ".join(f"{k} {v}" for k, v in sorted(answers.items()))
-        print(f"  {label:12} peak {peak:6.0f} MiB  B p50 {p50:8.1f} ({p50 / idle['p50']:.2f}x)"
-              f"  {got}")  # fmt: skip
+        print(f"  {label:12} {mib(peaks)}  B p50 {p50:8.1f} ({p50 / idle['p50']:.2f}x)  {got}")
+
+
+def mib(peaks: dict[str, float]) -> str:
+    return "  ".join(f"{name} {peak:6.0f} MiB" for name, peak in peaks.items())
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ async def test_back_to_back_leader_kills_under_load_never_rerun_an_acknowledged_
     lines: list[str] = []
     options = ChaosOptions(
         workflows=300,
-        duration=84,
+        duration=50,
         seed=5,
         kill_interval=2,
         kill_plan=[],  # nothing but the storm
