@@ -61,7 +61,8 @@ class Infra:
 
     def stop(self, *, discard: bool = False) -> None:
         """Stops Kafka, then ZooKeeper, then PostgreSQL (each gracefully, then SIGKILL);
-        `discard`: Kafka is killed at once, its data being removed next."""
+        `discard`: without waiting for any of them to save its data, which is removed next
+        (Kafka and ZooKeeper killed, PostgreSQL's immediate shutdown)."""
         self.kafka.stop(discard=discard)
-        for part in (self.zookeeper, self.postgres):
-            part.stop()
+        self.zookeeper.stop(discard=discard)
+        self.postgres.stop(discard=discard)

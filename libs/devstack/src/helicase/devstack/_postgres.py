@@ -177,7 +177,9 @@ class Postgres(Component):
                 )
         return self.url(name)
 
-    def stop(self) -> None:
+    def stop(self, *, discard: bool = False) -> None:
         # SIGINT to the postmaster alone is PostgreSQL's "fast" shutdown: it disconnects clients,
-        # checkpoints and stops its own children.
-        _proc.stop_pidfile(self.pidfile, grace=20, first=signal.SIGINT, whole_group=False)
+        # checkpoints and stops its own children. SIGQUIT (`discard`: its data is removed next)
+        # is the "immediate" one: no checkpoint.
+        first = signal.SIGQUIT if discard else signal.SIGINT
+        _proc.stop_pidfile(self.pidfile, grace=20, first=first, whole_group=False)

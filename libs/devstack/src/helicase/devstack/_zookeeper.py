@@ -75,5 +75,6 @@ class ZooKeeper(Component):
     def _probe(self) -> bool:
         return self.four_letter("ruok") == "imok"
 
-    def stop(self) -> None:
-        _proc.stop_pidfile(self.pidfile, grace=10)
+    def stop(self, *, discard: bool = False) -> None:
+        """SIGTERM, SIGKILL after 10 s; `discard`: SIGKILL at once (its data is removed next)."""
+        _proc.stop_pidfile(self.pidfile, grace=0 if discard else 10)
