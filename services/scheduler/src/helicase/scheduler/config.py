@@ -33,7 +33,8 @@ MAX_IN_FLIGHT_BYTES = integer(
     "HELICASE_SCHEDULER_MAX_IN_FLIGHT_BYTES",
     256 * 2**20,
     "bytes of commands this scheduler holds at once (a launch carries its whole workflow, up to"
-    " 8 MiB; launches waiting for admission count); beyond, it reads no more until some are done",
+    " 8 MiB; launches waiting for their own tenant's running limit do not count); beyond, it"
+    " reads no more until some are done",
     minimum=2**20,
 )
 MAX_RUNNING_PER_TENANT = integer(
