@@ -88,8 +88,8 @@ def print_json(data: Any) -> None:
 
 
 def usage_error(message: object) -> NoReturn:
-    """Prints `error: message` on stderr and exits 2."""
-    err.print(f"error: {message}", markup=False)
+    """Prints `error: message` on stderr (unwrapped: a path in it stays whole) and exits 2."""
+    err.print(f"error: {message}", markup=False, soft_wrap=True)
     raise typer.Exit(EXIT_USAGE)
 
 
