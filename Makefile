@@ -38,7 +38,7 @@ lint: install ## ruff, mypy --strict, import contracts, buf lint, api-linter, bu
 	@$(UV) python scripts/gen_protos.py --check
 
 test: install lint web-test ## lint, then unit and integration tests (real ZooKeeper, Kafka, PostgreSQL)
-	@$(UV) pytest -p no:cacheprovider --durations=25 $(PYTEST_ARGS)
+	@$(UV) pytest -p no:cacheprovider --durations=25 -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 unit: ## the pure unit tests only: no infrastructure, no apt/Maven/npm step (about a minute)
 	@$(UV) pytest -p no:cacheprovider -m 'not tools' tests/unit $(PYTEST_ARGS)

@@ -33,18 +33,47 @@ INTEGRATION_DIR = Path(__file__).parent / "integration"
 # Unit modules that run a tool `make install` brings (buf, node, go, kustomize): `make unit`,
 # which installs nothing, deselects them with -m "not tools"; `make test` runs them.
 TOOL_MODULES = frozenset({"test_contracts.py", "test_k8s_manifests.py", "test_polyglot_codegen.py"})
+# Integration modules that use the `hpc_cluster` fixture (sshd and SLURM on loopback).
+HPC_MODULES = frozenset(
+    {
+        "test_airavata_tasks.py",
+        "test_cli_experiments.py",
+        "test_experiment_failures.py",
+        "test_experiments.py",
+        "test_hpc_cluster.py",
+    }
+)
+# Integration modules that burn every core (the hog) or bound a latency under load.
+LOAD_MODULES = frozenset(
+    {"test_leader_storm.py", "test_memory_limit.py", "test_chaos_small.py", "test_big_request.py"}
+)
 KEEP_HOMES = KEEP_TEST_HOME.read()
 
 
 # --- markers, and "nothing ran" is a failure
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if INTEGRATION_DIR in item.path.parents:
             item.add_marker(pytest.mark.integration)
         elif item.path.name in TOOL_MODULES:
             item.add_marker(pytest.mark.tools)
+        item.add_marker(pytest.mark.xdist_group(_group_of(item)))
+
+
+def _group_of(item: pytest.Item) -> str:
+    """The pytest-xdist group an item runs in (`make test` runs two workers, each with its own
+    ZooKeeper, Kafka and PostgreSQL): a module's tests stay together (they share module
+    fixtures), and the modules that use the loopback SLURM cluster share one worker, so one
+    cluster starts; those that burn every core, or bound a latency under load, share one group,
+    so no two of them run at once."""
+    if item.path.name in HPC_MODULES:
+        return "hpc"
+    if item.path.name in LOAD_MODULES:
+        return "load"
+    return str(item.path.relative_to(INTEGRATION_DIR.parent))
 
 
 _ran = 0

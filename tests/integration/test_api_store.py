@@ -32,7 +32,7 @@ from helicase.common.registry import ParticipantInfo, TaskTypeInfo, encode_task_
 from helicase.common.states import TS, WS
 from helicase.common.status import field_violations
 from helicase.common.tls import Identity, TlsFiles
-from helicase.devstack import pki
+from helicase.devstack import free_port, pki
 from helicase.devstack.testing import issue_key
 from helicase.internal.v1 import command_pb2, event_pb2, event_pb2_grpc
 from helicase.v1 import (
@@ -63,14 +63,6 @@ class Api:
     topic_prefix: str
     process: subprocess.Popen[bytes]
     token: str  # an admin key of tenant "demo"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_serving(addr: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -106,8 +98,8 @@ def api(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     participant = ParticipantInfo(name="p1", group="default", capacity=8, task_types=TYPES)
     zk.create(zkpaths.participant("default", "p1"), participant.encode(), makepath=True)
     database_url = infra.postgres.create_database(namespace)
-    addr = f"127.0.0.1:{_free_port()}"
-    internal_addr = f"127.0.0.1:{_free_port()}"
+    addr = f"127.0.0.1:{free_port()}"
+    internal_addr = f"127.0.0.1:{free_port()}"
     pki_dir = tmp_path_factory.mktemp("pki")
     env = {
         **pki.tls_env(pki.issue(pki_dir, Identity("api", "api"))),
@@ -117,6 +109,7 @@ def api(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         "HELICASE_DATABASE_URL": database_url,
         "HELICASE_API_ADDR": addr,
         "HELICASE_API_INTERNAL_ADDR": internal_addr,
+        "HELICASE_WEB_ADDR": f"127.0.0.1:{free_port()}",  # not the default 8080 of `make up`
         "HELICASE_TOPIC_PREFIX": f"{namespace}.",
         "HELICASE_MAX_TASKS": "50",
         # The tests make bursts of up to 21 creates (20 units each) as one tenant with raw stubs,

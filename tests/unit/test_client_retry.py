@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import random
-import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -20,6 +19,7 @@ from helicase.client import NO_RETRY, HelicaseClient, RetryPolicy
 from helicase.client._retry import call_with_retries
 from helicase.common.errors import ResourceExhausted
 from helicase.common.status import resource_exhausted_status
+from helicase.devstack import free_port
 from helicase.v1 import workflow_pb2, workflow_service_pb2
 
 RUNNING = workflow_pb2.WORKFLOW_STATE_RUNNING
@@ -164,12 +164,6 @@ class FlakyWorkflows:
         yield workflow_service_pb2.WatchWorkflowResponse(
             workflow=workflow_pb2.Workflow(id=request.id, state=COMPLETED)
         )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def serve(port: int, servicer: FlakyWorkflows) -> grpc.aio.Server:

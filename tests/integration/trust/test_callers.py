@@ -57,13 +57,13 @@ def idp() -> IdentityProvider:
 
 @pytest.fixture(scope="module")
 def suite(
-    make_shared_suite: SuiteFactory, idp: IdentityProvider, tmp_path_factory: pytest.TempPathFactory
+    make_module_suite: SuiteFactory, idp: IdentityProvider, tmp_path_factory: pytest.TempPathFactory
 ) -> RunningSuite:
     """The api (with the identity provider's JWKS) and a participant serving the built-in
     types."""
     jwks = idp.write_jwks(tmp_path_factory.mktemp("idp") / "jwks.json")
     jwks.parent.chmod(0o755)
-    return make_shared_suite(
+    return make_module_suite(
         ["api", "participant-1"],
         extra_env={
             "HELICASE_JWT_ISSUER": ISSUER,

@@ -38,8 +38,8 @@ REFUSED = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAUTHENTICATED)
 
 
 @pytest.fixture(scope="module")
-def suite(make_shared_suite: Any) -> RunningSuite:
-    suite: RunningSuite = make_shared_suite(extra_env={"HELICASE_CREDENTIAL_KEY": new_master_key()})
+def suite(make_module_suite: Any) -> RunningSuite:
+    suite: RunningSuite = make_module_suite(extra_env={"HELICASE_CREDENTIAL_KEY": new_master_key()})
     return suite
 
 

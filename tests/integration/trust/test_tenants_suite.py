@@ -31,8 +31,8 @@ from tests.integration.helpers import client_as
 
 
 @pytest.fixture(scope="module")
-def suite(make_shared_suite: SuiteFactory) -> RunningSuite:
-    return make_shared_suite(extra_env={"HELICASE_CREDENTIAL_KEY": new_master_key()})
+def suite(make_module_suite: SuiteFactory) -> RunningSuite:
+    return make_module_suite(extra_env={"HELICASE_CREDENTIAL_KEY": new_master_key()})
 
 
 def request(request_id: str = "", **task: Any) -> Any:

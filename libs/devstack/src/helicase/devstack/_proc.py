@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import random
 import signal
 import socket
 import subprocess
@@ -27,6 +28,12 @@ class ProcessExited(Exception):
 
 
 _handed_out: set[int] = set()
+# Under pytest-xdist (`make test` runs two workers) each worker takes its ports from a block of
+# its own below the kernel's ephemeral range (32768 up), so no two workers hand out the same
+# port, and no client's ephemeral port takes one between its choice and its bind (the blocks
+# start above the local suite's fixed ports: 8080, 9101-9107).
+PORT_BLOCKS_START = 10_000
+PORT_BLOCK = 5_500
 
 
 class RunFiles:
@@ -44,17 +51,37 @@ class RunFiles:
         return self.home / "logs" / f"{self.name}.log"
 
 
+def worker_ports(worker: str | None = None) -> range | None:
+    """The ports of pytest-xdist's worker `worker` ("gw0", "gw1", ...; by default this
+    process's, from PYTEST_XDIST_WORKER), or None outside a worker."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "") if worker is None else worker
+    if not (name.startswith("gw") and name[2:].isdigit()):
+        return None
+    start = PORT_BLOCKS_START + int(name[2:]) * PORT_BLOCK
+    if start + PORT_BLOCK > 32_768:
+        raise RuntimeError(f"no block of ports for pytest-xdist worker {name}: use fewer workers")
+    return range(start, start + PORT_BLOCK)
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that is free right now and that this process has not handed out
     before (the kernel may offer a just-closed port again, and a suite picks all its ports
-    before any of its services binds one)."""
-    while True:
+    before any of its services binds one); in a pytest-xdist worker, from its own block."""
+    block = worker_ports()
+    for _ in range(100 * PORT_BLOCK):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind((LOOPBACK, 0))
+            if block is None:
+                sock.bind((LOOPBACK, 0))
+            else:
+                try:
+                    sock.bind((LOOPBACK, random.choice(block)))
+                except OSError:
+                    continue  # taken: another
             port = int(sock.getsockname()[1])
         if port not in _handed_out:
             _handed_out.add(port)
             return port
+    raise RuntimeError(f"no free port left in {block}")
 
 
 def port_in_use(port: int, host: str = LOOPBACK) -> bool:
