@@ -132,7 +132,7 @@ def test_update_limits_names_each_bad_field() -> None:
         "update_mask.paths[1]",
     ]
     good = admin_pb2.UpdateTenantLimitsRequest(tenant_limits=admin_pb2.TenantLimits(tenant_id="a"))
-    assert len(check_update_limits(good)) == 5
+    assert len(check_update_limits(good)) == 6
 
 
 @pytest.mark.parametrize("tenant_id", ["a\x00", "a" * 64])

@@ -227,6 +227,39 @@ async def test_a_workflow_over_the_tenants_queued_task_quota_is_refused(
         assert state(await a.wait(again.id, within=30, poll=POLL)) == "COMPLETED"
 
 
+def padded_sleep(seconds: float, pad: int) -> list[dict[str, Any]]:
+    params = {"command": f"sleep {seconds}", "env": {"PAD": "x" * pad}}
+    return [{"id": "s", "type": "shell", "params": params}]
+
+
+async def test_a_workflow_over_the_tenants_queued_byte_quota_is_refused(
+    limited: RunningSuite,
+) -> None:
+    name = tenant()
+    as_platform = ("--api", limited.api_addr, "--token", limited.admin_token, "-o", "json")
+    set_quota = ("admin", "tenants", "set-limits", name, "--max-queued-bytes", str(100 * 1024))
+    done = piped(*as_platform, *set_quota)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["effectiveLimits"]["maxQueuedBytes"] == str(100 * 1024)
+    async with client_of(limited, name) as a, client_of(limited, tenant()) as b:
+        held = await a.create(request(padded_sleep(60, 60 * 1024)))  # about 60 KiB stored
+        try:
+            refused = await outcome(a.create(request(padded_sleep(0, 60 * 1024))))
+            assert_exhausted(refused, "max_queued_bytes")
+            listed = await a.list_workflows(workflow_service_pb2.ListWorkflowsRequest())
+            assert [w.id for w in listed.workflows] == [held.id]  # nothing stored
+            small = await a.create(request(padded_sleep(0, 1024)))
+            await b.create(request(padded_sleep(0, 60 * 1024)))  # another tenant's own quota
+            await b.create(request(padded_sleep(0, 60 * 1024)))
+        finally:
+            await a.cancel(held.id)
+        await a.wait(held.id, within=30, poll=POLL)
+        await a.wait(small.id, within=30, poll=POLL)
+        # Finished workflows hold no quota.
+        again = await a.create(request(padded_sleep(0, 60 * 1024)))
+        assert state(await a.wait(again.id, within=30, poll=POLL)) == "COMPLETED"
+
+
 async def test_limits_set_for_a_tenant_through_admin_service_take_effect(
     limited: RunningSuite, platform: admin_pb2_grpc.AdminServiceStub
 ) -> None:

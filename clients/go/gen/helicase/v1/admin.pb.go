@@ -171,6 +171,11 @@ type TenantLimits struct {
 	// Tasks of the tenant's unfinished (pending, running or canceling) workflows; a
 	// CreateWorkflow that would go beyond is refused (HELICASE_TENANT_MAX_QUEUED_TASKS).
 	MaxQueuedTasks int32 `protobuf:"varint,6,opt,name=max_queued_tasks,json=maxQueuedTasks,proto3" json:"max_queued_tasks,omitempty"`
+	// Bytes of the definitions of the tenant's unfinished workflows (each as stored, the
+	// serialized Workflow); a CreateWorkflow that would go beyond is refused
+	// (HELICASE_TENANT_MAX_QUEUED_BYTES). The scheduler and the controller hold these
+	// definitions while the workflows wait and run.
+	MaxQueuedBytes int64 `protobuf:"varint,7,opt,name=max_queued_bytes,json=maxQueuedBytes,proto3" json:"max_queued_bytes,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -243,6 +248,13 @@ func (x *TenantLimits) GetMaxRunningWorkflows() int32 {
 func (x *TenantLimits) GetMaxQueuedTasks() int32 {
 	if x != nil {
 		return x.MaxQueuedTasks
+	}
+	return 0
+}
+
+func (x *TenantLimits) GetMaxQueuedBytes() int64 {
+	if x != nil {
+		return x.MaxQueuedBytes
 	}
 	return 0
 }
@@ -1326,14 +1338,15 @@ const file_helicase_v1_admin_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tB\x05\xe2A\x02\x02\x05R\x02id\x12'\n" +
 	"\fdisplay_name\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\vdisplayName\x12A\n" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampB\x04\xe2A\x01\x03R\n" +
-	"createTime\"\xaf\x02\n" +
+	"createTime\"\xdf\x02\n" +
 	"\fTenantLimits\x12\"\n" +
 	"\ttenant_id\x18\x01 \x01(\tB\x05\xe2A\x02\x02\x05R\btenantId\x124\n" +
 	"\x13requests_per_second\x18\x02 \x01(\x05B\x04\xe2A\x01\x01R\x11requestsPerSecond\x12)\n" +
 	"\rrequest_burst\x18\x03 \x01(\x05B\x04\xe2A\x01\x01R\frequestBurst\x120\n" +
 	"\x11max_watch_streams\x18\x04 \x01(\x05B\x04\xe2A\x01\x01R\x0fmaxWatchStreams\x128\n" +
 	"\x15max_running_workflows\x18\x05 \x01(\x05B\x04\xe2A\x01\x01R\x13maxRunningWorkflows\x12.\n" +
-	"\x10max_queued_tasks\x18\x06 \x01(\x05B\x04\xe2A\x01\x01R\x0emaxQueuedTasks\"\xe2\x02\n" +
+	"\x10max_queued_tasks\x18\x06 \x01(\x05B\x04\xe2A\x01\x01R\x0emaxQueuedTasks\x12.\n" +
+	"\x10max_queued_bytes\x18\a \x01(\x03B\x04\xe2A\x01\x01R\x0emaxQueuedBytes\"\xe2\x02\n" +
 	"\x06ApiKey\x12\x14\n" +
 	"\x02id\x18\x01 \x01(\tB\x04\xe2A\x01\x03R\x02id\x12\"\n" +
 	"\ttenant_id\x18\x02 \x01(\tB\x05\xe2A\x02\x02\x05R\btenantId\x12,\n" +

@@ -26,6 +26,7 @@ LIMIT_HELP = {
     "max_watch_streams": "open WatchWorkflow streams on one api replica",
     "max_running_workflows": "workflows one scheduler runs at once (more wait)",
     "max_queued_tasks": "tasks of unfinished workflows (more are refused)",
+    "max_queued_bytes": "bytes of unfinished workflows' definitions (more are refused)",
 }
 Limit = Annotated[int | None, typer.Option(min=0, show_default=False)]
 
@@ -63,6 +64,7 @@ def set_limits(
     max_watch_streams: Limit = None,
     max_running_workflows: Limit = None,
     max_queued_tasks: Limit = None,
+    max_queued_bytes: Limit = None,
 ) -> None:
     """Set some of a tenant's limits (platform admin); 0 restores the default. Api replicas
     apply them within HELICASE_TENANT_LIMITS_CACHE, schedulers from the tenant's next launch."""
@@ -72,6 +74,7 @@ def set_limits(
         "max_watch_streams": max_watch_streams,
         "max_running_workflows": max_running_workflows,
         "max_queued_tasks": max_queued_tasks,
+        "max_queued_bytes": max_queued_bytes,
     }
     chosen = {name: value for name, value in given.items() if value is not None}
     if not chosen:

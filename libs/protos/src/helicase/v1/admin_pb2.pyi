@@ -98,6 +98,7 @@ class TenantLimits(_message.Message):
     MAX_WATCH_STREAMS_FIELD_NUMBER: _builtins.int
     MAX_RUNNING_WORKFLOWS_FIELD_NUMBER: _builtins.int
     MAX_QUEUED_TASKS_FIELD_NUMBER: _builtins.int
+    MAX_QUEUED_BYTES_FIELD_NUMBER: _builtins.int
     tenant_id: _builtins.str
     """The tenant the limits belong to."""
     requests_per_second: _builtins.int
@@ -122,6 +123,12 @@ class TenantLimits(_message.Message):
     """Tasks of the tenant's unfinished (pending, running or canceling) workflows; a
     CreateWorkflow that would go beyond is refused (HELICASE_TENANT_MAX_QUEUED_TASKS).
     """
+    max_queued_bytes: _builtins.int
+    """Bytes of the definitions of the tenant's unfinished workflows (each as stored, the
+    serialized Workflow); a CreateWorkflow that would go beyond is refused
+    (HELICASE_TENANT_MAX_QUEUED_BYTES). The scheduler and the controller hold these
+    definitions while the workflows wait and run.
+    """
     def __init__(
         self,
         *,
@@ -131,10 +138,11 @@ class TenantLimits(_message.Message):
         max_watch_streams: _builtins.int = ...,
         max_running_workflows: _builtins.int = ...,
         max_queued_tasks: _builtins.int = ...,
+        max_queued_bytes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_queued_tasks", b"max_queued_tasks", "max_running_workflows", b"max_running_workflows", "max_watch_streams", b"max_watch_streams", "request_burst", b"request_burst", "requests_per_second", b"requests_per_second", "tenant_id", b"tenant_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_queued_bytes", b"max_queued_bytes", "max_queued_tasks", b"max_queued_tasks", "max_running_workflows", b"max_running_workflows", "max_watch_streams", b"max_watch_streams", "request_burst", b"request_burst", "requests_per_second", b"requests_per_second", "tenant_id", b"tenant_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

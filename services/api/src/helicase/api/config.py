@@ -129,6 +129,13 @@ TENANT_MAX_QUEUED_TASKS = integer(
     " is refused (0: no limit)",
     minimum=0,
 )
+TENANT_MAX_QUEUED_BYTES = integer(
+    "HELICASE_TENANT_MAX_QUEUED_BYTES",
+    256 * 2**20,
+    "bytes of the definitions of one tenant's unfinished workflows (the scheduler and the"
+    " controller hold them); a CreateWorkflow beyond is refused (0: no limit)",
+    minimum=0,
+)
 TENANT_LIMITS_CACHE = duration(
     "HELICASE_TENANT_LIMITS_CACHE",
     "5s",
@@ -188,6 +195,7 @@ class ApiConfig(ServiceConfig):
     tenant_burst: int = from_setting(TENANT_BURST)
     tenant_max_streams: int = from_setting(TENANT_MAX_STREAMS)
     tenant_max_queued_tasks: int = from_setting(TENANT_MAX_QUEUED_TASKS)
+    tenant_max_queued_bytes: int = from_setting(TENANT_MAX_QUEUED_BYTES)
     tenant_limits_cache: timedelta = from_setting(TENANT_LIMITS_CACHE)
 
     @classmethod

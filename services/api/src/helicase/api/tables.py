@@ -243,6 +243,7 @@ tenant_limits = Table(
     Column("max_watch_streams", Integer, nullable=False, server_default="0"),
     Column("max_running_workflows", Integer, nullable=False, server_default="0"),
     Column("max_queued_tasks", Integer, nullable=False, server_default="0"),
+    Column("max_queued_bytes", BigInteger, nullable=False, server_default="0"),  # 0013
     Column("update_time", DateTime(timezone=True), nullable=False),
 )
 

@@ -17,6 +17,7 @@ LIMIT_FIELDS = (
     "max_watch_streams",
     "max_running_workflows",
     "max_queued_tasks",
+    "max_queued_bytes",
 )
 
 
@@ -30,6 +31,7 @@ class TenantLimits:
     max_watch_streams: int = 0
     max_running_workflows: int = 0
     max_queued_tasks: int = 0
+    max_queued_bytes: int = 0
 
     def over(self, defaults: TenantLimits) -> TenantLimits:
         """These overrides over `defaults`: each field set here wins."""
@@ -57,6 +59,7 @@ def default_limits(config: ApiConfig) -> TenantLimits:
         request_burst=config.tenant_burst,
         max_watch_streams=config.tenant_max_streams,
         max_queued_tasks=config.tenant_max_queued_tasks,
+        max_queued_bytes=config.tenant_max_queued_bytes,
     )
 
 

@@ -42,25 +42,35 @@ class LimitsStore:
             )
 
 
-async def queued_tasks(conn: AsyncConnection, tenant: str) -> int:
-    """The tasks of the tenant's unfinished workflows (its queued-task quota counts these)."""
-    total = await conn.scalar(
-        select(func.coalesce(func.sum(workflows.c.task_count), 0)).where(
-            workflows.c.tenant == tenant, workflows.c.state.in_(UNFINISHED)
+async def queued(conn: AsyncConnection, tenant: str) -> tuple[int, int]:
+    """The tasks of the tenant's unfinished workflows, and the bytes of their definitions (its
+    queued-task and queued-byte quotas count these). A definition's length is read from its
+    header, not the value, however large."""
+    row = (
+        await conn.execute(
+            select(
+                func.coalesce(func.sum(workflows.c.task_count), 0),
+                func.coalesce(func.sum(func.octet_length(workflows.c.definition)), 0),
+            ).where(workflows.c.tenant == tenant, workflows.c.state.in_(UNFINISHED))
         )
-    )
-    return int(total or 0)
+    ).one()
+    return int(row[0]), int(row[1])
 
 
-async def check_queued_tasks(conn: AsyncConnection, tenant: str, limit: int) -> None:
+async def check_queued(conn: AsyncConnection, tenant: str, limits: TenantLimits) -> None:
     """ResourceExhausted when the tenant's unfinished workflows (the one being created
-    included, in `conn`'s transaction) hold more than `limit` tasks (0: no limit)."""
-    if not limit:
+    included, in `conn`'s transaction) hold more tasks than its max_queued_tasks, or more bytes
+    of definitions than its max_queued_bytes (0: no limit)."""
+    if not (limits.max_queued_tasks or limits.max_queued_bytes):
         return
-    queued = await queued_tasks(conn, tenant)
-    if queued > limit:
-        raise ResourceExhausted(
-            f"tenant {tenant!r} would have {queued} queued tasks, over its limit of {limit}"
-            " (max_queued_tasks); retry when some of its workflows have finished",
-            QUOTA_RETRY,
-        )
+    tasks, size = await queued(conn, tenant)
+    for count, limit, name, what in (
+        (tasks, limits.max_queued_tasks, "max_queued_tasks", "queued tasks"),
+        (size, limits.max_queued_bytes, "max_queued_bytes", "bytes of queued workflows"),
+    ):
+        if limit and count > limit:
+            raise ResourceExhausted(
+                f"tenant {tenant!r} would have {count} {what}, over its limit of {limit}"
+                f" ({name}); retry when some of its workflows have finished",
+                QUOTA_RETRY,
+            )

@@ -17,7 +17,7 @@ from helicase.api import paging, tenancy
 from helicase.api.convert import parse_id
 from helicase.api.events.store import event_row, record
 from helicase.api.fairuse.limits import TenantLimits
-from helicase.api.fairuse.store import check_queued_tasks
+from helicase.api.fairuse.store import check_queued
 from helicase.api.outbox.store import queue_command
 from helicase.api.tables import events, ssh_credentials, tasks, workflows
 from helicase.api.workflows import reads
@@ -126,7 +126,7 @@ class WorkflowStore:
             )  # fmt: skip
             await conn.execute(insert(events).values(**event_row(pending)))
             if limits is not None:
-                await check_queued_tasks(conn, tenant, limits.max_queued_tasks)
+                await check_queued(conn, tenant, limits)
             launch = command_pb2.LaunchCommand(
                 workflow=definition,
                 max_running_workflows=limits.max_running_workflows if limits else 0,
