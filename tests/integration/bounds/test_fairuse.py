@@ -238,10 +238,10 @@ async def test_a_workflow_over_the_tenants_queued_byte_quota_is_refused(
     name = tenant()
     as_platform = ("--api", limited.api_addr, "--token", limited.admin_token, "-o", "json")
     set_quota = ("admin", "tenants", "set-limits", name, "--max-queued-bytes", str(100 * 1024))
-    done = piped(*as_platform, *set_quota)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["effectiveLimits"]["maxQueuedBytes"] == str(100 * 1024)
     async with client_of(limited, name) as a, client_of(limited, tenant()) as b:
+        done = await asyncio.to_thread(piped, *as_platform, *set_quota)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["effectiveLimits"]["maxQueuedBytes"] == str(100 * 1024)
         held = await a.create(request(padded_sleep(60, 60 * 1024)))  # about 60 KiB stored
         try:
             refused = await outcome(a.create(request(padded_sleep(0, 60 * 1024))))
