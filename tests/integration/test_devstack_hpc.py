@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helicase.api.resources.credentials import parse_master_key
+from helicase.api.resources.credentials import parse_keyring
 from helicase.devstack import (
     ClusterInfo,
     HpcPorts,
@@ -44,7 +44,7 @@ def test_secrets_are_generated_once_and_private(home: Path) -> None:
     }
     assert secrets(home) == first
     assert stat.S_IMODE(os.stat(home / "secrets.env").st_mode) == 0o600
-    assert len(parse_master_key(first["HELICASE_CREDENTIAL_KEY"])) == 32
+    assert parse_keyring(first["HELICASE_CREDENTIAL_KEY"]).current == "k1"
 
     specs = {s.name: s for s in with_hpc(service_specs(), home, HpcPorts(), host="box")}
     assert specs["api"].env["HELICASE_CREDENTIAL_KEY"] == first["HELICASE_CREDENTIAL_KEY"]

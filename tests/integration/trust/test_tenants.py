@@ -33,7 +33,7 @@ from helicase.api.fairuse.store import LimitsStore
 from helicase.api.notify import ChangeNotifier
 from helicase.api.outbox.relay import OutboxRelay
 from helicase.api.outbox.store import OutboxRow, OutboxStore
-from helicase.api.resources.credentials import CredentialCipher, new_master_key, parse_master_key
+from helicase.api.resources.credentials import new_master_key, parse_keyring
 from helicase.api.resources.store import ResourceStore
 from helicase.api.schedules.store import ScheduleStore
 from helicase.api.task_types.catalog import TaskTypeCatalog
@@ -86,7 +86,7 @@ async def api(infra: Any) -> AsyncIterator[Api]:
     zk = KazooClient(hosts=f"127.0.0.1:{infra.ports.zookeeper}")  # never started: no types
     try:
         workflows = WorkflowStore(engine)
-        resources = ResourceStore(engine, CredentialCipher(parse_master_key(new_master_key())))
+        resources = ResourceStore(engine, parse_keyring(new_master_key()))
         experiments = ExperimentStore(engine, workflows)
         relay = OutboxRelay(OutboxStore(engine), producer, timedelta(seconds=1))
         notifier, catalog = ChangeNotifier(), TaskTypeCatalog(zk)

@@ -1384,6 +1384,117 @@ func (x *ListCredentialsResponse) GetNextPageToken() string {
 	return ""
 }
 
+// Request of ResourceService.RotateCredentialKey.
+type RotateCredentialKeyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RotateCredentialKeyRequest) Reset() {
+	*x = RotateCredentialKeyRequest{}
+	mi := &file_helicase_v1_resource_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateCredentialKeyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateCredentialKeyRequest) ProtoMessage() {}
+
+func (x *RotateCredentialKeyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_helicase_v1_resource_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateCredentialKeyRequest.ProtoReflect.Descriptor instead.
+func (*RotateCredentialKeyRequest) Descriptor() ([]byte, []int) {
+	return file_helicase_v1_resource_proto_rawDescGZIP(), []int{21}
+}
+
+// Response of ResourceService.RotateCredentialKey.
+type RotateCredentialKeyResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The id of the newest key, which every re-sealed credential is now sealed with.
+	KeyId string `protobuf:"bytes,1,opt,name=key_id,json=keyId,proto3" json:"key_id,omitempty"`
+	// Credentials re-sealed by this call.
+	ResealedCount int32 `protobuf:"varint,2,opt,name=resealed_count,json=resealedCount,proto3" json:"resealed_count,omitempty"`
+	// Credentials that were under the newest key already.
+	CurrentCount int32 `protobuf:"varint,3,opt,name=current_count,json=currentCount,proto3" json:"current_count,omitempty"`
+	// Credentials sealed with a key that is not configured; they stay as they are, and the key
+	// that sealed them must come back before they can be used or re-sealed.
+	UnreadableCount int32 `protobuf:"varint,4,opt,name=unreadable_count,json=unreadableCount,proto3" json:"unreadable_count,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *RotateCredentialKeyResponse) Reset() {
+	*x = RotateCredentialKeyResponse{}
+	mi := &file_helicase_v1_resource_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RotateCredentialKeyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RotateCredentialKeyResponse) ProtoMessage() {}
+
+func (x *RotateCredentialKeyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_helicase_v1_resource_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RotateCredentialKeyResponse.ProtoReflect.Descriptor instead.
+func (*RotateCredentialKeyResponse) Descriptor() ([]byte, []int) {
+	return file_helicase_v1_resource_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RotateCredentialKeyResponse) GetKeyId() string {
+	if x != nil {
+		return x.KeyId
+	}
+	return ""
+}
+
+func (x *RotateCredentialKeyResponse) GetResealedCount() int32 {
+	if x != nil {
+		return x.ResealedCount
+	}
+	return 0
+}
+
+func (x *RotateCredentialKeyResponse) GetCurrentCount() int32 {
+	if x != nil {
+		return x.CurrentCount
+	}
+	return 0
+}
+
+func (x *RotateCredentialKeyResponse) GetUnreadableCount() int32 {
+	if x != nil {
+		return x.UnreadableCount
+	}
+	return 0
+}
+
 var File_helicase_v1_resource_proto protoreflect.FileDescriptor
 
 const file_helicase_v1_resource_proto_rawDesc = "" +
@@ -1484,11 +1595,17 @@ const file_helicase_v1_resource_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tB\x04\xe2A\x01\x01R\tpageToken\"|\n" +
 	"\x17ListCredentialsResponse\x129\n" +
 	"\vcredentials\x18\x01 \x03(\v2\x17.helicase.v1.CredentialR\vcredentials\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*Z\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x1c\n" +
+	"\x1aRotateCredentialKeyRequest\"\xab\x01\n" +
+	"\x1bRotateCredentialKeyResponse\x12\x15\n" +
+	"\x06key_id\x18\x01 \x01(\tR\x05keyId\x12%\n" +
+	"\x0eresealed_count\x18\x02 \x01(\x05R\rresealedCount\x12#\n" +
+	"\rcurrent_count\x18\x03 \x01(\x05R\fcurrentCount\x12)\n" +
+	"\x10unreadable_count\x18\x04 \x01(\x05R\x0funreadableCount*Z\n" +
 	"\vBatchSystem\x12\x1c\n" +
 	"\x18BATCH_SYSTEM_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12BATCH_SYSTEM_SLURM\x10\x01\x12\x15\n" +
-	"\x11BATCH_SYSTEM_FORK\x10\x022\xb0\a\n" +
+	"\x11BATCH_SYSTEM_FORK\x10\x022\x9a\b\n" +
 	"\x0fResourceService\x12n\n" +
 	"\x15CreateComputeResource\x12).helicase.v1.CreateComputeResourceRequest\x1a*.helicase.v1.CreateComputeResourceResponse\x12e\n" +
 	"\x12GetComputeResource\x12&.helicase.v1.GetComputeResourceRequest\x1a'.helicase.v1.GetComputeResourceResponse\x12k\n" +
@@ -1498,7 +1615,8 @@ const file_helicase_v1_resource_proto_rawDesc = "" +
 	"\x14ListStorageResources\x12(.helicase.v1.ListStorageResourcesRequest\x1a).helicase.v1.ListStorageResourcesResponse\x12_\n" +
 	"\x10CreateCredential\x12$.helicase.v1.CreateCredentialRequest\x1a%.helicase.v1.CreateCredentialResponse\x12V\n" +
 	"\rGetCredential\x12!.helicase.v1.GetCredentialRequest\x1a\".helicase.v1.GetCredentialResponse\x12\\\n" +
-	"\x0fListCredentials\x12#.helicase.v1.ListCredentialsRequest\x1a$.helicase.v1.ListCredentialsResponseB\xb1\x01\n" +
+	"\x0fListCredentials\x12#.helicase.v1.ListCredentialsRequest\x1a$.helicase.v1.ListCredentialsResponse\x12h\n" +
+	"\x13RotateCredentialKey\x12'.helicase.v1.RotateCredentialKeyRequest\x1a(.helicase.v1.RotateCredentialKeyResponseB\xb1\x01\n" +
 	"\x0fcom.helicase.v1B\rResourceProtoP\x01ZBgithub.com/helicase/helicase/clients/go/gen/helicase/v1;helicasev1\xa2\x02\x03HXX\xaa\x02\vHelicase.V1\xca\x02\vHelicase\\V1\xe2\x02\x17Helicase\\V1\\GPBMetadata\xea\x02\fHelicase::V1b\x06proto3"
 
 var (
@@ -1514,7 +1632,7 @@ func file_helicase_v1_resource_proto_rawDescGZIP() []byte {
 }
 
 var file_helicase_v1_resource_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_helicase_v1_resource_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_helicase_v1_resource_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_helicase_v1_resource_proto_goTypes = []any{
 	(BatchSystem)(0),                      // 0: helicase.v1.BatchSystem
 	(*ComputeResource)(nil),               // 1: helicase.v1.ComputeResource
@@ -1538,13 +1656,15 @@ var file_helicase_v1_resource_proto_goTypes = []any{
 	(*GetCredentialResponse)(nil),         // 19: helicase.v1.GetCredentialResponse
 	(*ListCredentialsRequest)(nil),        // 20: helicase.v1.ListCredentialsRequest
 	(*ListCredentialsResponse)(nil),       // 21: helicase.v1.ListCredentialsResponse
-	(*timestamppb.Timestamp)(nil),         // 22: google.protobuf.Timestamp
+	(*RotateCredentialKeyRequest)(nil),    // 22: helicase.v1.RotateCredentialKeyRequest
+	(*RotateCredentialKeyResponse)(nil),   // 23: helicase.v1.RotateCredentialKeyResponse
+	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
 }
 var file_helicase_v1_resource_proto_depIdxs = []int32{
 	0,  // 0: helicase.v1.ComputeResource.batch_system:type_name -> helicase.v1.BatchSystem
-	22, // 1: helicase.v1.ComputeResource.create_time:type_name -> google.protobuf.Timestamp
-	22, // 2: helicase.v1.StorageResource.create_time:type_name -> google.protobuf.Timestamp
-	22, // 3: helicase.v1.Credential.create_time:type_name -> google.protobuf.Timestamp
+	24, // 1: helicase.v1.ComputeResource.create_time:type_name -> google.protobuf.Timestamp
+	24, // 2: helicase.v1.StorageResource.create_time:type_name -> google.protobuf.Timestamp
+	24, // 3: helicase.v1.Credential.create_time:type_name -> google.protobuf.Timestamp
 	1,  // 4: helicase.v1.CreateComputeResourceRequest.compute_resource:type_name -> helicase.v1.ComputeResource
 	1,  // 5: helicase.v1.CreateComputeResourceResponse.compute_resource:type_name -> helicase.v1.ComputeResource
 	1,  // 6: helicase.v1.GetComputeResourceResponse.compute_resource:type_name -> helicase.v1.ComputeResource
@@ -1566,17 +1686,19 @@ var file_helicase_v1_resource_proto_depIdxs = []int32{
 	16, // 22: helicase.v1.ResourceService.CreateCredential:input_type -> helicase.v1.CreateCredentialRequest
 	18, // 23: helicase.v1.ResourceService.GetCredential:input_type -> helicase.v1.GetCredentialRequest
 	20, // 24: helicase.v1.ResourceService.ListCredentials:input_type -> helicase.v1.ListCredentialsRequest
-	5,  // 25: helicase.v1.ResourceService.CreateComputeResource:output_type -> helicase.v1.CreateComputeResourceResponse
-	7,  // 26: helicase.v1.ResourceService.GetComputeResource:output_type -> helicase.v1.GetComputeResourceResponse
-	9,  // 27: helicase.v1.ResourceService.ListComputeResources:output_type -> helicase.v1.ListComputeResourcesResponse
-	11, // 28: helicase.v1.ResourceService.CreateStorageResource:output_type -> helicase.v1.CreateStorageResourceResponse
-	13, // 29: helicase.v1.ResourceService.GetStorageResource:output_type -> helicase.v1.GetStorageResourceResponse
-	15, // 30: helicase.v1.ResourceService.ListStorageResources:output_type -> helicase.v1.ListStorageResourcesResponse
-	17, // 31: helicase.v1.ResourceService.CreateCredential:output_type -> helicase.v1.CreateCredentialResponse
-	19, // 32: helicase.v1.ResourceService.GetCredential:output_type -> helicase.v1.GetCredentialResponse
-	21, // 33: helicase.v1.ResourceService.ListCredentials:output_type -> helicase.v1.ListCredentialsResponse
-	25, // [25:34] is the sub-list for method output_type
-	16, // [16:25] is the sub-list for method input_type
+	22, // 25: helicase.v1.ResourceService.RotateCredentialKey:input_type -> helicase.v1.RotateCredentialKeyRequest
+	5,  // 26: helicase.v1.ResourceService.CreateComputeResource:output_type -> helicase.v1.CreateComputeResourceResponse
+	7,  // 27: helicase.v1.ResourceService.GetComputeResource:output_type -> helicase.v1.GetComputeResourceResponse
+	9,  // 28: helicase.v1.ResourceService.ListComputeResources:output_type -> helicase.v1.ListComputeResourcesResponse
+	11, // 29: helicase.v1.ResourceService.CreateStorageResource:output_type -> helicase.v1.CreateStorageResourceResponse
+	13, // 30: helicase.v1.ResourceService.GetStorageResource:output_type -> helicase.v1.GetStorageResourceResponse
+	15, // 31: helicase.v1.ResourceService.ListStorageResources:output_type -> helicase.v1.ListStorageResourcesResponse
+	17, // 32: helicase.v1.ResourceService.CreateCredential:output_type -> helicase.v1.CreateCredentialResponse
+	19, // 33: helicase.v1.ResourceService.GetCredential:output_type -> helicase.v1.GetCredentialResponse
+	21, // 34: helicase.v1.ResourceService.ListCredentials:output_type -> helicase.v1.ListCredentialsResponse
+	23, // 35: helicase.v1.ResourceService.RotateCredentialKey:output_type -> helicase.v1.RotateCredentialKeyResponse
+	26, // [26:36] is the sub-list for method output_type
+	16, // [16:26] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
 	16, // [16:16] is the sub-list for extension extendee
 	0,  // [0:16] is the sub-list for field type_name
@@ -1593,7 +1715,7 @@ func file_helicase_v1_resource_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_helicase_v1_resource_proto_rawDesc), len(file_helicase_v1_resource_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

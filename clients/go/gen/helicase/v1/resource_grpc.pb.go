@@ -28,6 +28,7 @@ const (
 	ResourceService_CreateCredential_FullMethodName      = "/helicase.v1.ResourceService/CreateCredential"
 	ResourceService_GetCredential_FullMethodName         = "/helicase.v1.ResourceService/GetCredential"
 	ResourceService_ListCredentials_FullMethodName       = "/helicase.v1.ResourceService/ListCredentials"
+	ResourceService_RotateCredentialKey_FullMethodName   = "/helicase.v1.ResourceService/RotateCredentialKey"
 )
 
 // ResourceServiceClient is the client API for ResourceService service.
@@ -56,6 +57,11 @@ type ResourceServiceClient interface {
 	GetCredential(ctx context.Context, in *GetCredentialRequest, opts ...grpc.CallOption) (*GetCredentialResponse, error)
 	// Lists credentials, newest first, without their private keys.
 	ListCredentials(ctx context.Context, in *ListCredentialsRequest, opts ...grpc.CallOption) (*ListCredentialsResponse, error)
+	// Re-seals every tenant's stored credentials under the newest key of
+	// HELICASE_CREDENTIAL_KEY (platform admin only). Online and idempotent: a second call
+	// re-seals nothing. Once it reports no credential left under an older key, that key can be
+	// removed from the setting.
+	RotateCredentialKey(ctx context.Context, in *RotateCredentialKeyRequest, opts ...grpc.CallOption) (*RotateCredentialKeyResponse, error)
 }
 
 type resourceServiceClient struct {
@@ -156,6 +162,16 @@ func (c *resourceServiceClient) ListCredentials(ctx context.Context, in *ListCre
 	return out, nil
 }
 
+func (c *resourceServiceClient) RotateCredentialKey(ctx context.Context, in *RotateCredentialKeyRequest, opts ...grpc.CallOption) (*RotateCredentialKeyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RotateCredentialKeyResponse)
+	err := c.cc.Invoke(ctx, ResourceService_RotateCredentialKey_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ResourceServiceServer is the server API for ResourceService service.
 // All implementations must embed UnimplementedResourceServiceServer
 // for forward compatibility.
@@ -182,6 +198,11 @@ type ResourceServiceServer interface {
 	GetCredential(context.Context, *GetCredentialRequest) (*GetCredentialResponse, error)
 	// Lists credentials, newest first, without their private keys.
 	ListCredentials(context.Context, *ListCredentialsRequest) (*ListCredentialsResponse, error)
+	// Re-seals every tenant's stored credentials under the newest key of
+	// HELICASE_CREDENTIAL_KEY (platform admin only). Online and idempotent: a second call
+	// re-seals nothing. Once it reports no credential left under an older key, that key can be
+	// removed from the setting.
+	RotateCredentialKey(context.Context, *RotateCredentialKeyRequest) (*RotateCredentialKeyResponse, error)
 	mustEmbedUnimplementedResourceServiceServer()
 }
 
@@ -218,6 +239,9 @@ func (UnimplementedResourceServiceServer) GetCredential(context.Context, *GetCre
 }
 func (UnimplementedResourceServiceServer) ListCredentials(context.Context, *ListCredentialsRequest) (*ListCredentialsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListCredentials not implemented")
+}
+func (UnimplementedResourceServiceServer) RotateCredentialKey(context.Context, *RotateCredentialKeyRequest) (*RotateCredentialKeyResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RotateCredentialKey not implemented")
 }
 func (UnimplementedResourceServiceServer) mustEmbedUnimplementedResourceServiceServer() {}
 func (UnimplementedResourceServiceServer) testEmbeddedByValue()                         {}
@@ -402,6 +426,24 @@ func _ResourceService_ListCredentials_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ResourceService_RotateCredentialKey_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RotateCredentialKeyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ResourceServiceServer).RotateCredentialKey(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ResourceService_RotateCredentialKey_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ResourceServiceServer).RotateCredentialKey(ctx, req.(*RotateCredentialKeyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ResourceService_ServiceDesc is the grpc.ServiceDesc for ResourceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -444,6 +486,10 @@ var ResourceService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListCredentials",
 			Handler:    _ResourceService_ListCredentials_Handler,
+		},
+		{
+			MethodName: "RotateCredentialKey",
+			Handler:    _ResourceService_RotateCredentialKey_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

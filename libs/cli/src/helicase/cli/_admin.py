@@ -14,7 +14,8 @@ from helicase.v1 import admin_pb2
 
 app = typer.Typer(
     name="admin",
-    help="Operating the platform: tenants' limits, dead letters, retention purge.",
+    help="Operating the platform: tenants' limits, dead letters, retention purge, credential key"
+    " rotation.",
     no_args_is_help=True,
 )
 tenants = typer.Typer(name="tenants", help="Tenants' fair-use limits.", no_args_is_help=True)

@@ -12,6 +12,7 @@ from rich.console import RenderableType
 
 from helicase.cli import (
     _admin,
+    _admin_keys,
     _admin_purge,
     _dead_letters,
     _experiments,
@@ -263,4 +264,5 @@ app.add_typer(_experiments.app)
 
 _admin.app.add_typer(_dead_letters.app)
 _admin.app.command()(_admin_purge.purge)
+_admin.app.command()(_admin_keys.rotate_credential_key)
 app.add_typer(_admin.app)

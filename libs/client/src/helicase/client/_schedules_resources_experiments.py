@@ -175,6 +175,17 @@ class ScheduleResourceExperimentCalls:
             lambda: self._resources.ListCredentials(request, timeout=self._timeout)
         )
 
+    async def rotate_credential_key(
+        self, *, within: float | None = None
+    ) -> resource_pb2.RotateCredentialKeyResponse:
+        """Re-seals every stored credential under the api's newest credential key (platform
+        admin; it goes in pages, so give it a longer deadline, `within` seconds). Idempotent:
+        a retry re-seals what is left."""
+        request = resource_pb2.RotateCredentialKeyRequest()
+        return await self._call(
+            lambda: self._resources.RotateCredentialKey(request, timeout=within or self._timeout)
+        )
+
     # --- experiments
 
     async def create_experiment(

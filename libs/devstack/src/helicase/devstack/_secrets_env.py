@@ -20,7 +20,7 @@ ADMIN_TOKEN = "HELICASE_ADMIN_TOKEN"
 TOKEN = "HELICASE_TOKEN"
 
 GENERATED: dict[str, Callable[[], str]] = {
-    CREDENTIAL_KEY: lambda: base64.b64encode(os.urandom(32)).decode(),
+    CREDENTIAL_KEY: lambda: "k1:" + base64.b64encode(os.urandom(32)).decode(),  # id:key
     ADMIN_TOKEN: lambda: _secrets.token_urlsafe(32),
 }
 """The secrets the suite makes itself (HELICASE_TOKEN is issued by the api: helicase.devstack.

@@ -10,7 +10,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kazoo.client import KazooClient
@@ -148,7 +148,14 @@ class RunningSuite:
         if wait:
             self.supervisor.wait_healthy([name], timeout=60)
 
-    def restart(self, name: str, *, wait: bool = True) -> None:
+    def restart(
+        self, name: str, *, wait: bool = True, env: Mapping[str, str] | None = None
+    ) -> None:
+        """Restarts service `name`, with `env` over its environment from now on if given (a
+        new setting, as an operator would deploy it)."""
+        if env is not None:
+            spec = replace(self.specs[name], env={**self.specs[name].env, **env})
+            self.supervisor.specs[name] = self.specs[name] = spec
         self.supervisor.restart(name, wait=wait)
 
     def stop(self, name: str | None = None) -> None:

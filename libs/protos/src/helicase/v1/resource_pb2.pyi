@@ -727,3 +727,56 @@ class ListCredentialsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListCredentialsResponse: _TypeAlias = ListCredentialsResponse  # noqa: Y015
+
+@_typing.final
+class RotateCredentialKeyRequest(_message.Message):
+    """Request of ResourceService.RotateCredentialKey."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateCredentialKeyRequest: _TypeAlias = RotateCredentialKeyRequest  # noqa: Y015
+
+@_typing.final
+class RotateCredentialKeyResponse(_message.Message):
+    """Response of ResourceService.RotateCredentialKey."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    RESEALED_COUNT_FIELD_NUMBER: _builtins.int
+    CURRENT_COUNT_FIELD_NUMBER: _builtins.int
+    UNREADABLE_COUNT_FIELD_NUMBER: _builtins.int
+    key_id: _builtins.str
+    """The id of the newest key, which every re-sealed credential is now sealed with."""
+    resealed_count: _builtins.int
+    """Credentials re-sealed by this call."""
+    current_count: _builtins.int
+    """Credentials that were under the newest key already."""
+    unreadable_count: _builtins.int
+    """Credentials sealed with a key that is not configured; they stay as they are, and the key
+    that sealed them must come back before they can be used or re-sealed.
+    """
+    def __init__(
+        self,
+        *,
+        key_id: _builtins.str = ...,
+        resealed_count: _builtins.int = ...,
+        current_count: _builtins.int = ...,
+        unreadable_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["current_count", b"current_count", "key_id", b"key_id", "resealed_count", b"resealed_count", "unreadable_count", b"unreadable_count"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RotateCredentialKeyResponse: _TypeAlias = RotateCredentialKeyResponse  # noqa: Y015

@@ -82,6 +82,11 @@ class ResourceServiceStub:
                 request_serializer=helicase_dot_v1_dot_resource__pb2.ListCredentialsRequest.SerializeToString,
                 response_deserializer=helicase_dot_v1_dot_resource__pb2.ListCredentialsResponse.FromString,
                 _registered_method=True)
+        self.RotateCredentialKey = channel.unary_unary(
+                '/helicase.v1.ResourceService/RotateCredentialKey',
+                request_serializer=helicase_dot_v1_dot_resource__pb2.RotateCredentialKeyRequest.SerializeToString,
+                response_deserializer=helicase_dot_v1_dot_resource__pb2.RotateCredentialKeyResponse.FromString,
+                _registered_method=True)
 
 
 class ResourceServiceServicer:
@@ -153,6 +158,16 @@ class ResourceServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RotateCredentialKey(self, request, context):
+        """Re-seals every tenant's stored credentials under the newest key of
+        HELICASE_CREDENTIAL_KEY (platform admin only). Online and idempotent: a second call
+        re-seals nothing. Once it reports no credential left under an older key, that key can be
+        removed from the setting.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ResourceServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -200,6 +215,11 @@ def add_ResourceServiceServicer_to_server(servicer, server):
                     servicer.ListCredentials,
                     request_deserializer=helicase_dot_v1_dot_resource__pb2.ListCredentialsRequest.FromString,
                     response_serializer=helicase_dot_v1_dot_resource__pb2.ListCredentialsResponse.SerializeToString,
+            ),
+            'RotateCredentialKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateCredentialKey,
+                    request_deserializer=helicase_dot_v1_dot_resource__pb2.RotateCredentialKeyRequest.FromString,
+                    response_serializer=helicase_dot_v1_dot_resource__pb2.RotateCredentialKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -448,6 +468,33 @@ class ResourceService:
             '/helicase.v1.ResourceService/ListCredentials',
             helicase_dot_v1_dot_resource__pb2.ListCredentialsRequest.SerializeToString,
             helicase_dot_v1_dot_resource__pb2.ListCredentialsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateCredentialKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/helicase.v1.ResourceService/RotateCredentialKey',
+            helicase_dot_v1_dot_resource__pb2.RotateCredentialKeyRequest.SerializeToString,
+            helicase_dot_v1_dot_resource__pb2.RotateCredentialKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -54,6 +54,12 @@ class ResourceServiceStub:
     """Returns one credential by id, without its private key."""
     ListCredentials: _grpc.UnaryUnaryMultiCallable[_resource_pb2.ListCredentialsRequest, _resource_pb2.ListCredentialsResponse]
     """Lists credentials, newest first, without their private keys."""
+    RotateCredentialKey: _grpc.UnaryUnaryMultiCallable[_resource_pb2.RotateCredentialKeyRequest, _resource_pb2.RotateCredentialKeyResponse]
+    """Re-seals every tenant's stored credentials under the newest key of
+    HELICASE_CREDENTIAL_KEY (platform admin only). Online and idempotent: a second call
+    re-seals nothing. Once it reports no credential left under an older key, that key can be
+    removed from the setting.
+    """
 
 @_typing.type_check_only
 class ResourceServiceAsyncStub(ResourceServiceStub):
@@ -81,6 +87,12 @@ class ResourceServiceAsyncStub(ResourceServiceStub):
     """Returns one credential by id, without its private key."""
     ListCredentials: _aio.UnaryUnaryMultiCallable[_resource_pb2.ListCredentialsRequest, _resource_pb2.ListCredentialsResponse]  # type: ignore[assignment]
     """Lists credentials, newest first, without their private keys."""
+    RotateCredentialKey: _aio.UnaryUnaryMultiCallable[_resource_pb2.RotateCredentialKeyRequest, _resource_pb2.RotateCredentialKeyResponse]  # type: ignore[assignment]
+    """Re-seals every tenant's stored credentials under the newest key of
+    HELICASE_CREDENTIAL_KEY (platform admin only). Online and idempotent: a second call
+    re-seals nothing. Once it reports no credential left under an older key, that key can be
+    removed from the setting.
+    """
 
 class ResourceServiceServicer(metaclass=_abc_1.ABCMeta):
     """The registry of where gateway jobs run and where their files live: compute resources
@@ -159,5 +171,17 @@ class ResourceServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_resource_pb2.ListCredentialsResponse, _abc.Awaitable[_resource_pb2.ListCredentialsResponse]]:
         """Lists credentials, newest first, without their private keys."""
+
+    @_abc_1.abstractmethod
+    def RotateCredentialKey(
+        self,
+        request: _resource_pb2.RotateCredentialKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resource_pb2.RotateCredentialKeyResponse, _abc.Awaitable[_resource_pb2.RotateCredentialKeyResponse]]:
+        """Re-seals every tenant's stored credentials under the newest key of
+        HELICASE_CREDENTIAL_KEY (platform admin only). Online and idempotent: a second call
+        re-seals nothing. Once it reports no credential left under an older key, that key can be
+        removed from the setting.
+        """
 
 def add_ResourceServiceServicer_to_server(servicer: ResourceServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -118,7 +118,7 @@ async def serve(config: ApiConfig) -> None:
     relay = OutboxRelay(OutboxStore(engine), producer, config.relay_interval)
     notifier = ChangeNotifier()
     credential_config = CredentialConfig.of(config)
-    resources = ResourceStore(engine, credential_config.cipher)
+    resources = ResourceStore(engine, credential_config.keyring)
     auth = AuthLayer(config, engine)
     await auth.ensure_platform_admin()
 

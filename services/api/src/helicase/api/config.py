@@ -67,7 +67,9 @@ WEB_SECURE_COOKIE = string(
 CREDENTIAL_KEY = string(
     "HELICASE_CREDENTIAL_KEY",
     "",
-    "32 bytes, base64: the key sealing SSH private keys",
+    "the keys sealing SSH private keys, newest first: `id:key` entries (an id, a 32-byte key in"
+    " base64) separated by commas; the first seals, each opens what it sealed (a lone key"
+    " without an id is `default`); rotate: docs/operations.md",
     shown="empty (credentials refused)",
 )
 

@@ -91,6 +91,7 @@ _BY_SERVICE: dict[str, dict[str, Rule]] = {
         "CreateCredential": ADMIN_WRITE,
         "GetCredential": VIEW,
         "ListCredentials": VIEW,
+        "RotateCredentialKey": PLATFORM_WRITE,  # every tenant's credentials
     },
     "helicase.v1.AdminService": {
         "CreateTenant": PLATFORM_WRITE,

@@ -30,7 +30,18 @@ LIST = 2
 READ = 1
 
 STARTS = frozenset({"CreateWorkflow", "CreateExperiment"})
-WRITE_VERBS = ("Create", "Update", "Delete", "Cancel", "Revoke", "Replay", "Purge", "Set", "Watch")
+WRITE_VERBS = (
+    "Create",
+    "Update",
+    "Delete",
+    "Cancel",
+    "Revoke",
+    "Replay",
+    "Purge",
+    "Rotate",
+    "Set",
+    "Watch",
+)
 LIST_VERBS = ("List",)
 BYTES_PER_UNIT = 64 * 1024
 

@@ -1,6 +1,7 @@
-"""SSH credentials at rest: private keys sealed with AES-256-GCM under the key in
-HELICASE_CREDENTIAL_KEY (32 bytes, base64), bound to the credential's id, and the public facts
-(public key, fingerprint) derived from a private key. Pure; no I/O."""
+"""SSH credentials at rest: private keys sealed with AES-256-GCM under the newest key of
+HELICASE_CREDENTIAL_KEY (ids and 32-byte keys, base64), bound to the credential's id and naming
+the key's id, and the public facts (public key, fingerprint) derived from a private key. Pure;
+no I/O."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import base64
 import binascii
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -17,6 +19,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 NONCE_BYTES = 12
 VERSION = b"\x01"
+KEYED = b"\x02"  # a sealed key that names the key that sealed it: KEYED, id length, id, sealed
+DEFAULT_KEY_ID = "default"  # the id of a key given without one
+KEY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
 
 
 class CredentialKeyError(ValueError):
@@ -62,6 +67,67 @@ class CredentialCipher:
         except InvalidTag:
             raise CredentialKeyError("credential does not open with this key") from None
         return plain.decode()
+
+
+@dataclass(frozen=True)
+class CredentialKeyring:
+    """The credential keys in force, newest first: the newest seals, any of them opens what it
+    sealed (a sealed key names its key's id). Older keys stay configured until
+    `helicase admin rotate-credential-key` has re-sealed everything under the newest."""
+
+    keys: tuple[tuple[str, CredentialCipher], ...]
+
+    @property
+    def current(self) -> str:
+        """The id of the key that seals."""
+        return self.keys[0][0]
+
+    def seal(self, credential_id: str, private_key: str) -> bytes:
+        key_id, cipher = self.keys[0]
+        sealed = cipher.seal(credential_id, private_key)
+        return KEYED + bytes([len(key_id)]) + key_id.encode() + sealed
+
+    def open(self, credential_id: str, blob: bytes) -> str:
+        key_id = sealed_with(blob)
+        if key_id is None:  # sealed before keys had ids: whichever key opens it
+            for _, cipher in self.keys:
+                try:
+                    return cipher.open(credential_id, blob)
+                except CredentialKeyError:
+                    continue
+            raise CredentialKeyError("credential does not open with any configured key")
+        keyed = dict(self.keys).get(key_id)
+        if keyed is None:
+            raise CredentialKeyError(f"credential sealed with key {key_id!r}, not configured")
+        return keyed.open(credential_id, blob[2 + len(key_id.encode()) :])
+
+
+def sealed_with(blob: bytes) -> str | None:
+    """The id of the key that sealed `blob` (None: sealed before keys had ids)."""
+    if blob[:1] != KEYED:
+        return None
+    length = blob[1] if len(blob) > 1 else 0
+    return blob[2 : 2 + length].decode("ascii", errors="replace")
+
+
+def parse_keyring(raw: str) -> CredentialKeyring:
+    """HELICASE_CREDENTIAL_KEY: `id:base64key` entries separated by commas, newest (the one
+    that seals) first; a lone key without an id has the id "default"."""
+    keys: list[tuple[str, CredentialCipher]] = []
+    for entry in (part.strip() for part in raw.split(",")):
+        key_id, sep, text = entry.partition(":")  # base64 has no ':'
+        key_id, text = (key_id.strip(), text) if sep else (DEFAULT_KEY_ID, key_id)
+        if not KEY_ID.match(key_id):
+            raise CredentialKeyError(
+                "HELICASE_CREDENTIAL_KEY: each key is id:base64 (an id of letters, digits, '.',"
+                " '_' or '-', at most 32)"
+            )
+        if key_id in dict(keys):
+            raise CredentialKeyError(f"HELICASE_CREDENTIAL_KEY: key id {key_id!r} given twice")
+        keys.append((key_id, CredentialCipher(parse_master_key(text))))
+    if not keys:
+        raise CredentialKeyError("HELICASE_CREDENTIAL_KEY has no key")
+    return CredentialKeyring(tuple(keys))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from helicase.api.auth.audit import AuditLog
 from helicase.api.auth.principal import Principal, Role
 from helicase.api.errors import Context
 from helicase.api.resources.holders import TaskHolders, check_holder
+from helicase.api.resources.rotation import rotate
 from helicase.api.resources.store import ResourceStore
 from helicase.api.resources.validation import (
     validate_compute,
@@ -100,6 +101,26 @@ class ResourceService(resource_pb2_grpc.ResourceServiceServicer):
     ) -> resource_pb2.ListCredentialsResponse:
         items, token = await self._store.list_credentials(_page(request))
         return resource_pb2.ListCredentialsResponse(credentials=items, next_page_token=token)
+
+    async def RotateCredentialKey(
+        self, request: resource_pb2.RotateCredentialKeyRequest, context: Context
+    ) -> resource_pb2.RotateCredentialKeyResponse:
+        done = await rotate(self._store.engine, self._store.keys())
+        log.info(
+            "credential key rotated",
+            extra={
+                "key_id": done.key_id,
+                "resealed": done.resealed,
+                "current": done.current,
+                "unreadable": done.unreadable,
+            },
+        )
+        return resource_pb2.RotateCredentialKeyResponse(
+            key_id=done.key_id,
+            resealed_count=done.resealed,
+            current_count=done.current,
+            unreadable_count=done.unreadable,
+        )
 
 
 class CredentialSecretService(credential_secret_pb2_grpc.CredentialSecretServiceServicer):

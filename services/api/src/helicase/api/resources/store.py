@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from helicase.api import paging, tenancy
 from helicase.api.convert import id_of, ts
-from helicase.api.resources.credentials import CredentialCipher, CredentialKeyError, public_facts
+from helicase.api.resources.credentials import CredentialKeyError, CredentialKeyring, public_facts
 from helicase.api.tables import compute_resources, ssh_credentials, storage_resources
 from helicase.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from helicase.v1 import resource_pb2
@@ -53,12 +53,12 @@ def credential_message(row: Row) -> resource_pb2.Credential:
 
 
 class ResourceStore:
-    """The resources' persistence. `cipher` is None when no HELICASE_CREDENTIAL_KEY is set:
+    """The resources' persistence. `keyring` is None when no HELICASE_CREDENTIAL_KEY is set:
     resources work, credentials are refused."""
 
-    def __init__(self, engine: AsyncEngine, cipher: CredentialCipher | None) -> None:
+    def __init__(self, engine: AsyncEngine, keyring: CredentialKeyring | None) -> None:
         self.engine = engine
-        self.cipher = cipher
+        self.keyring = keyring
 
     async def _create(self, table: Table, request_id: str, values: dict[str, Any]) -> Row:
         tenant = tenancy.owner()
@@ -144,10 +144,14 @@ class ResourceStore:
 
     # -- credentials
 
-    def _cipher(self) -> CredentialCipher:
-        if self.cipher is None:
+    def keys(self) -> CredentialKeyring:
+        """The credential keys; FailedPrecondition without HELICASE_CREDENTIAL_KEY."""
+        return self._cipher()
+
+    def _cipher(self) -> CredentialKeyring:
+        if self.keyring is None:
             raise FailedPrecondition("credentials need HELICASE_CREDENTIAL_KEY on the api")
-        return self.cipher
+        return self.keyring
 
     async def create_credential(
         self, request_id: str, c: resource_pb2.Credential
