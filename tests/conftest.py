@@ -32,7 +32,14 @@ from helicase.devstack.testing import (
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 # Unit modules that run a tool `make install` brings (buf, node, go, kustomize): `make unit`,
 # which installs nothing, deselects them with -m "not tools"; `make test` runs them.
-TOOL_MODULES = frozenset({"test_contracts.py", "test_k8s_manifests.py", "test_polyglot_codegen.py"})
+TOOL_MODULES = frozenset(
+    {
+        "test_contracts.py",
+        "test_k8s_manifests.py",
+        "test_k8s_policies.py",
+        "test_polyglot_codegen.py",
+    }
+)
 # Integration modules that use the `hpc_cluster` fixture (sshd and SLURM on loopback).
 HPC_MODULES = frozenset(
     {

@@ -8,6 +8,8 @@ container engine are needed; the image's entry points are checked against the wo
 
 from __future__ import annotations
 
+import atexit
+import functools
 import importlib
 import json
 import os
@@ -16,6 +18,8 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -53,7 +57,23 @@ Obj = dict[str, Any]
 
 
 def render(overlay: str) -> list[Obj]:
-    return build(K8S / "overlays" / overlay)
+    return build(prepared_tree() / "overlays" / overlay)
+
+
+@functools.cache
+def prepared_tree() -> Path:
+    """A copy of deploy/k8s as an operator has it before building: the dev overlay's
+    secrets.env written by scripts/k8s_secrets.py (it is never committed). Removed at exit."""
+    home = Path(tempfile.mkdtemp(prefix="helicase-k8s-"))
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    tree = home / "k8s"
+    shutil.copytree(K8S, tree, ignore=shutil.ignore_patterns("secrets.env"))
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "k8s_secrets.py"), "--out",
+         str(tree / "overlays" / "dev" / "secrets.env")],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return tree
 
 
 def build(kustomization: Path) -> list[Obj]:
