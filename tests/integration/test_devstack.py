@@ -47,6 +47,9 @@ def home() -> Iterator[Path]:
 
 def test_zookeeper_answers_ruok_and_serves_a_session(infra: Infra) -> None:
     assert infra.zookeeper.four_letter("ruok") == "imok"
+    assert "Zookeeper version" in infra.zookeeper.four_letter("srvr")
+    for telling in ("dump", "cons", "envi", "wchp", "mntr", "conf", "stat"):  # sessions, paths
+        assert "not in the whitelist" in infra.zookeeper.four_letter(telling), telling
     zk = KazooClient(hosts=infra.zookeeper.connect, timeout=4)
     zk.start(timeout=10)
     try:

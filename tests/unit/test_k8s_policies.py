@@ -1,7 +1,8 @@
 """The production posture of deploy/k8s, read from what both overlays render (kustomize, as in
 test_k8s_manifests): default-deny network policies with only the api reachable from outside the
 namespace and PostgreSQL out of the participants' reach, Pod Security "restricted" enforced on
-the namespace and met by every pod, and no secret value in the repository."""
+the namespace and met by every pod, the dev ZooKeeper's four-letter words limited, and no secret
+value in the repository."""
 
 from __future__ import annotations
 
@@ -174,6 +175,18 @@ def test_the_namespace_enforces_pod_security_restricted_and_every_pod_meets_it(
             assert not context.get("privileged"), where
             assert context.get("capabilities", {}).get("drop") == ["ALL"], where
             assert set(context.get("capabilities", {}).get("add", [])) <= {"NET_BIND_SERVICE"}
+
+
+def test_the_dev_zookeeper_serves_only_ruok_and_srvr_and_no_admin_server() -> None:
+    (zookeeper,) = [
+        c
+        for pod in pods(render("dev")).values()
+        for c in pod["spec"]["containers"]
+        if c["name"] == "zookeeper"
+    ]
+    env = {e["name"]: e.get("value") for e in zookeeper["env"]}
+    assert env["ZOO_4LW_COMMANDS_WHITELIST"] == "ruok,srvr"
+    assert env["ZOO_ADMINSERVER_ENABLED"] == "false"
 
 
 def test_no_secret_value_is_committed() -> None:

@@ -39,7 +39,9 @@ class ZooKeeper(Component):
                     f"clientPort={self.port}",
                     f"clientPortAddress={_proc.LOOPBACK}",
                     "admin.enableServer=false",
-                    "4lw.commands.whitelist=*",
+                    # ruok (our health probe) and srvr answer; dump, cons, envi, wchp and the
+                    # rest, which give away sessions, paths and the environment, do not.
+                    "4lw.commands.whitelist=ruok,srvr",
                     f"minSessionTimeout={2 * self.tick_ms}",
                     f"maxSessionTimeout={60 * self.tick_ms}",
                     "maxClientCnxns=0",
@@ -64,7 +66,8 @@ class ZooKeeper(Component):
         _proc.spawn(argv, home=self.home, log=self.log, pidfile=self.pidfile, cwd=data)
 
     def four_letter(self, command: str, timeout: float = 2.0) -> str:
-        """Sends a four-letter command (`ruok`, `srvr`, `mntr`, ...) and returns the answer."""
+        """Sends a four-letter command and returns the answer (only `ruok` and `srvr` are
+        served; any other answers that it is not in the whitelist)."""
         with socket.create_connection((_proc.LOOPBACK, self.port), timeout=timeout) as sock:
             sock.sendall(command.encode())
             chunks = []
