@@ -5,8 +5,8 @@ Online and idempotent: credentials are read in pages by id, and each page is re-
 short transaction, whose update applies only while the row still holds what was read (a
 concurrent rotation wins, and is not undone). Every configured key still opens what it sealed,
 so reads go on throughout; once nothing is left under an older key, that key can be removed.
-Credentials across every tenant: the one store path that is not tenant-scoped, and only a
-platform admin reaches it (helicase.api.auth.policy)."""
+It reads every tenant's credentials, so it is not tenant-scoped: only a platform admin reaches
+it (helicase.api.auth.policy)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ class Rotation:
 
 
 async def rotate(engine: AsyncEngine, keyring: CredentialKeyring, page: int = PAGE) -> Rotation:
+    """Re-seals, `page` credentials a transaction, every credential not under the newest key."""
     result = Rotation(key_id=keyring.current)
     table = ssh_credentials
     after = None
