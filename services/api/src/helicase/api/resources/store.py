@@ -146,9 +146,6 @@ class ResourceStore:
 
     def keys(self) -> CredentialKeyring:
         """The credential keys; FailedPrecondition without HELICASE_CREDENTIAL_KEY."""
-        return self._cipher()
-
-    def _cipher(self) -> CredentialKeyring:
         if self.keyring is None:
             raise FailedPrecondition("credentials need HELICASE_CREDENTIAL_KEY on the api")
         return self.keyring
@@ -156,13 +153,13 @@ class ResourceStore:
     async def create_credential(
         self, request_id: str, c: resource_pb2.Credential
     ) -> resource_pb2.Credential:
-        cipher = self._cipher()
+        keyring = self.keys()
         facts = public_facts(c.private_key)
         credential_id = uuid.uuid4()
         row = await self._create(
             ssh_credentials, request_id,
             {"id": credential_id, "display_name": c.display_name,
-             "sealed_private_key": cipher.seal(str(credential_id), c.private_key),
+             "sealed_private_key": keyring.seal(str(credential_id), c.private_key),
              "public_key": facts.public_key, "fingerprint": facts.fingerprint},
         )  # fmt: skip
         return credential_message(row)
@@ -178,10 +175,10 @@ class ResourceStore:
     async def private_key(self, raw_id: str) -> tuple[str, str]:
         """The tenant the credential belongs to and its decrypted key (for the internal
         CredentialSecretService only)."""
-        cipher = self._cipher()
+        keyring = self.keys()
         row = await self._get(ssh_credentials, raw_id, "credential")
         try:
-            return str(row["tenant"]), cipher.open(str(row["id"]), row["sealed_private_key"])
+            return str(row["tenant"]), keyring.open(str(row["id"]), row["sealed_private_key"])
         except CredentialKeyError as exc:
             raise FailedPrecondition(str(exc)) from None
 
