@@ -9,12 +9,11 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
-import pytest
 import yaml
 
-from tests.unit.test_k8s_manifests import K8S, ROOT, Obj, of_kind, render
+from tests.unit.test_k8s_manifests import K8S, ROOT, Obj, of_kind, render, rendered
 
-OVERLAYS = ("dev", "prod")
+__all__ = ["rendered"]  # the fixture: each overlay, rendered once per module
 HELICASE = {
     "helicase-api",
     "helicase-scheduler",
@@ -88,11 +87,6 @@ def allowed(
 
 def app(name: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name}
-
-
-@pytest.fixture(scope="module", params=OVERLAYS)
-def rendered(request: pytest.FixtureRequest) -> tuple[str, list[Obj]]:
-    return request.param, render(request.param)
 
 
 def test_every_pod_is_under_a_default_deny_both_ways(rendered: tuple[str, list[Obj]]) -> None:
